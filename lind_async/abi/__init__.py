@@ -1,0 +1,1 @@
+"""Guest ABI constants and struct layouts: pure data shared by RawPOSIX and the toolchain."""
