@@ -1,0 +1,7 @@
+"""``python -m lind_async``."""
+
+import sys
+
+from lind_async.cli import main
+
+sys.exit(main())

@@ -1,0 +1,61 @@
+"""Linux errno values as the guest sees them, and the typed guest-error exception.
+
+The guest ABI is Linux x86_64, and the microvisor only runs on Linux, so the host's ``errno`` module
+holds the same numbers; they are re-exported here so RawPOSIX never imports ``errno`` directly and a
+port to another host would have one file to change.
+"""
+
+from __future__ import annotations
+
+import errno as _host_errno
+import os
+from typing import Final
+
+EPERM: Final = _host_errno.EPERM
+ENOENT: Final = _host_errno.ENOENT
+ESRCH: Final = _host_errno.ESRCH
+EINTR: Final = _host_errno.EINTR
+EIO: Final = _host_errno.EIO
+EBADF: Final = _host_errno.EBADF
+ECHILD: Final = _host_errno.ECHILD
+EAGAIN: Final = _host_errno.EAGAIN
+ENOMEM: Final = _host_errno.ENOMEM
+EACCES: Final = _host_errno.EACCES
+EFAULT: Final = _host_errno.EFAULT
+EEXIST: Final = _host_errno.EEXIST
+EXDEV: Final = _host_errno.EXDEV
+ENOTDIR: Final = _host_errno.ENOTDIR
+EISDIR: Final = _host_errno.EISDIR
+EINVAL: Final = _host_errno.EINVAL
+EMFILE: Final = _host_errno.EMFILE
+ENOTTY: Final = _host_errno.ENOTTY
+ESPIPE: Final = _host_errno.ESPIPE
+ERANGE: Final = _host_errno.ERANGE
+ENAMETOOLONG: Final = _host_errno.ENAMETOOLONG
+ENOSYS: Final = _host_errno.ENOSYS
+ENOTEMPTY: Final = _host_errno.ENOTEMPTY
+ELOOP: Final = _host_errno.ELOOP
+EOVERFLOW: Final = _host_errno.EOVERFLOW
+ENODEV: Final = _host_errno.ENODEV
+
+
+class GuestError(Exception):
+    """A system call failed with an errno the guest will see as ``-errno``.
+
+    Raised anywhere below the dispatcher; turned into a negative return value in exactly one place
+    (``lind_async.rawposix.dispatch``). Never used for host failures.
+    """
+
+    __slots__ = ("errno",)
+
+    def __init__(self, errno: int) -> None:
+        super().__init__(errno)
+        self.errno = errno
+
+    def __str__(self) -> str:
+        return f"{errno_name(self.errno)} ({os.strerror(self.errno)})"
+
+
+def errno_name(value: int) -> str:
+    """Symbolic name of an errno value (``"ENOENT"``), or the number as text."""
+    return _host_errno.errorcode.get(value, str(value))

@@ -1,0 +1,167 @@
+"""Command line: ``python -m lind_async run|cc|syscalls …``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from lind_async import __version__
+
+RUN_HELP = """\
+Run a program in a cage.
+
+PROGRAM is a module built by `python -m lind_async cc` (.wasm), a precompiled module (.cwasm),
+or a C source file (.c), which is compiled first (and cached). Everything after PROGRAM is
+passed to it as its arguments.
+
+The cage sees --root as `/`: every path it opens resolves inside that directory, including
+through `..` and symlinks. Its stdin, stdout and stderr are the microvisor's.
+
+The exit status is the program's, or 128+N when it was killed by signal N (a wasm trap counts
+as the crash it would be natively: SIGSEGV, SIGILL or SIGFPE).
+
+examples:
+  python -m lind_async run hello.c
+  python -m lind_async run --root ./sandbox --env NAME=world app.wasm --verbose
+"""
+
+MAIN_HELP = """\
+lind_async: run untrusted C programs as WebAssembly cages on one asyncio event loop.
+
+commands:
+  run       run a program (.c, .wasm or .cwasm) in a cage
+  cc        compile C to a cage program against lind-musl (`cc --help` for details)
+  syscalls  print the system-call support table
+
+`python -m lind_async COMMAND --help` explains each command.
+"""
+
+
+def _env_pair(text: str) -> str:
+    if "=" not in text or text.startswith("="):
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return text
+
+
+def _run_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m lind_async run",
+        description=RUN_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--root", default=".", help="host directory the cage sees as / (default: .)")
+    parser.add_argument(
+        "--env", action="append", default=[], type=_env_pair, metavar="NAME=VALUE",
+        help="add an environment variable (repeatable); the cage gets no host variables unless "
+        "--inherit-env is given",
+    )
+    parser.add_argument("--inherit-env", action="store_true", help="pass the host environment on")
+    parser.add_argument(
+        "--time-slice", type=float, default=5.0, metavar="MS",
+        help="preemption time slice in milliseconds (default: 5)",
+    )
+    parser.add_argument(
+        "--loop", choices=("uvloop", "asyncio"), default="uvloop",
+        help="event loop implementation (default: uvloop)",
+    )
+    parser.add_argument("program", help="the .c, .wasm or .cwasm program")
+    parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the program")
+    return parser
+
+
+def _fail(message: str, status: int) -> int:
+    print(f"lind_async: {message}", file=sys.stderr)
+    return status
+
+
+def cmd_run(argv: Sequence[str]) -> int:
+    opts = _run_parser().parse_args(argv)
+    from lind_async.runtime.engine import EngineConfig, ModuleError
+    from lind_async.runtime.microvisor import Microvisor, default_cache_dir
+
+    program = Path(opts.program)
+    if not program.is_file():
+        return _fail(f"{program}: no such file", 127)
+    if program.suffix == ".c":
+        from lind_async.toolchain.cc import CompileError, compile_cached
+
+        try:
+            program = compile_cached(program)
+        except CompileError as exc:
+            return _fail(str(exc), 1)
+    env = dict(os.environ) if opts.inherit_env else {}
+    for pair in opts.env:
+        name, _, value = pair.partition("=")
+        env[name] = value
+    if opts.time_slice <= 0:
+        return _fail("--time-slice must be positive", 2)
+    config = EngineConfig(time_slice=opts.time_slice / 1000, cache_dir=default_cache_dir() / "modules")
+    argv0 = opts.program
+
+    async def main() -> int:
+        from lind_async.runtime.cage import shell_status
+
+        async with Microvisor(root=opts.root, engine_config=config) as mv:
+            status = await mv.run(program, [argv0, *opts.args], env)
+        return shell_status(status)
+
+    try:
+        return _run_loop(main(), opts.loop)
+    except ModuleError as exc:
+        return _fail(str(exc), 126)
+    except (NotADirectoryError, FileNotFoundError) as exc:
+        return _fail(str(exc), 2)
+
+
+def _run_loop(coro: object, loop: str) -> int:
+    if loop == "uvloop":
+        import uvloop
+
+        return uvloop.run(coro)  # type: ignore[arg-type, no-any-return]
+    return asyncio.run(coro)  # type: ignore[arg-type, no-any-return]
+
+
+def cmd_cc(argv: Sequence[str]) -> int:
+    from lind_async.toolchain.cc import main as cc_main
+
+    return cc_main(list(argv))
+
+
+def cmd_syscalls(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m lind_async syscalls",
+        description="Print RawPOSIX's system-call table: number, name, support level, note.",
+    )
+    parser.parse_args(argv)
+    from lind_async.rawposix.table import load
+
+    for entry in sorted(load().values(), key=lambda e: e.number):
+        note = f"  {entry.note}" if entry.note else ""
+        print(f"{entry.number:>4}  {entry.name:<20} {entry.support.value:<12}{note}")
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "cc": cmd_cc, "syscalls": cmd_syscalls}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(MAIN_HELP, end="")
+        return 0 if args else 2
+    if args[0] == "--version":
+        print(f"lind_async {__version__}")
+        return 0
+    command = COMMANDS.get(args[0])
+    if command is None:
+        print(MAIN_HELP, end="", file=sys.stderr)
+        return _fail(f"unknown command {args[0]!r}", 2)
+    try:
+        return command(args[1:])
+    except BrokenPipeError:  # e.g. `syscalls | head`
+        sys.stderr.close()
+        return 141

@@ -1,0 +1,151 @@
+"""The only bounds-checked accessors of a cage's linear memory.
+
+Theory of operation
+-------------------
+A guest pointer is a 32-bit offset into the cage's linear memory that arrives in a 64-bit syscall
+slot. Every (addr, length) pair a syscall handler touches goes through :class:`GuestMemory`, which
+rejects it with ``EFAULT`` unless ``0 <= addr`` and ``addr + length <= current size`` — computed on
+Python integers, so nothing wraps at 2**32 or 2**64.
+
+Access is zero-copy: one ``memoryview`` over the host mapping of the memory (it never moves: the
+memory is a wasm *shared* memory, reserved at its maximum size up front). Linear memory only
+grows, so a cached size is a conservative bound: when a check fails against it, the real size is
+read once more (the guest may have run ``memory.grow`` itself) and the view re-derived.
+
+Per-call copy budgets stop a guest from making the host allocate without bound: reads that build
+host ``bytes`` are capped by callers through ``max_copy``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import struct
+from collections.abc import Callable
+from typing import Protocol
+
+from lind_async.abi.errno import EFAULT, ENAMETOOLONG, GuestError
+from lind_async.abi.flags import PATH_MAX
+
+_ADDR_LIMIT = 1 << 32
+
+
+class LinearMemory(Protocol):
+    """What the accessor needs from the runtime's memory handle."""
+
+    @property
+    def base(self) -> int: ...
+
+    def size(self) -> int: ...
+
+
+def _fault() -> GuestError:
+    return GuestError(EFAULT)
+
+
+class GuestMemory:
+    """Bounds-checked, zero-copy view of one cage's linear memory."""
+
+    __slots__ = ("_base", "_mem", "_size", "_size_of", "view")
+
+    def __init__(self, memory: LinearMemory) -> None:
+        self._mem = memory
+        self._base = memory.base
+        self._size_of: Callable[[], int] = memory.size
+        self._size = -1
+        self.view: memoryview = memoryview(b"")
+        self._refresh()
+
+    def _refresh(self) -> None:
+        size = self._size_of()
+        if size != self._size:
+            self._size = size
+            array = (ctypes.c_ubyte * size).from_address(self._base)
+            self.view = memoryview(array).cast("B")
+
+    @property
+    def size(self) -> int:
+        self._refresh()
+        return self._size
+
+    def check(self, addr: int, length: int) -> None:
+        """Raise ``EFAULT`` unless ``[addr, addr+length)`` lies inside linear memory."""
+        if length < 0 or addr < 0 or addr + length > self._size:
+            if length < 0 or addr < 0 or addr >= _ADDR_LIMIT:
+                raise _fault()
+            self._refresh()
+            if addr + length > self._size:
+                raise _fault()
+
+    def slice(self, addr: int, length: int) -> memoryview:
+        """A writable zero-copy window onto guest bytes (valid until the next await)."""
+        self.check(addr, length)
+        return self.view[addr : addr + length]
+
+    def read(self, addr: int, length: int) -> bytes:
+        self.check(addr, length)
+        return bytes(self.view[addr : addr + length])
+
+    def write(self, addr: int, data: bytes | bytearray | memoryview) -> None:
+        n = len(data)
+        self.check(addr, n)
+        self.view[addr : addr + n] = data
+
+    def fill(self, addr: int, length: int, byte: int = 0) -> None:
+        self.check(addr, length)
+        ctypes.memset(self._base + addr, byte, length)
+
+    def unpack(self, fmt: struct.Struct, addr: int) -> tuple[int, ...]:
+        self.check(addr, fmt.size)
+        return fmt.unpack_from(self.view, addr)
+
+    def pack(self, fmt: struct.Struct, addr: int, *values: int) -> None:
+        self.check(addr, fmt.size)
+        fmt.pack_into(self.view, addr, *values)
+
+    def read_u32(self, addr: int) -> int:
+        return self.unpack(_U32, addr)[0]
+
+    def read_u64(self, addr: int) -> int:
+        return self.unpack(_U64, addr)[0]
+
+    def write_u32(self, addr: int, value: int) -> None:
+        self.pack(_U32, addr, value & 0xFFFFFFFF)
+
+    def write_u64(self, addr: int, value: int) -> None:
+        self.pack(_U64, addr, value & 0xFFFFFFFFFFFFFFFF)
+
+    def read_cstring(self, addr: int, max_len: int = PATH_MAX) -> bytes:
+        """A NUL-terminated string of at most ``max_len`` bytes (NUL included), else ENAMETOOLONG.
+
+        Stops at the end of readable memory with ``EFAULT`` (never reads past it).
+        """
+        self.check(addr, 0)
+        if addr >= self._size:
+            self._refresh()
+            if addr >= self._size:
+                raise _fault()
+        end = min(addr + max_len, self._size)
+        view = self.view
+        # bytes.find on a bounded copy is far faster than a Python loop.
+        chunk = bytes(view[addr:end])
+        nul = chunk.find(0)
+        if nul >= 0:
+            return chunk[:nul]
+        if end - addr >= max_len:
+            raise GuestError(ENAMETOOLONG)
+        raise _fault()
+
+
+_U32 = struct.Struct("<I")
+_U64 = struct.Struct("<Q")
+
+
+def pointer(arg: int) -> int:
+    """Decode a pointer argument from a 64-bit syscall slot (accepting sign or zero extension).
+
+    Anything that is not a 32-bit offset becomes an address that fails every bounds check.
+    """
+    value = arg & 0xFFFFFFFFFFFFFFFF
+    if value >= 0xFFFFFFFF80000000:  # a sign-extended 32-bit pointer
+        value &= 0xFFFFFFFF
+    return value

@@ -1,0 +1,43 @@
+"""The one blocking policy: try the non-blocking host call; on would-block, park only this cage.
+
+Host fds the microvisor owns are non-blocking. A handler calls :func:`retry_io` with the attempt;
+if the attempt raises ``BlockingIOError``, the calling cage awaits loop readiness of the host fd
+and tries again. The event loop, and every other cage, keeps running meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+
+async def wait_fd(host_fd: int, *, writable: bool) -> None:
+    """Suspend until ``host_fd`` is readable (or writable)."""
+    loop = asyncio.get_running_loop()
+    ready: asyncio.Future[None] = loop.create_future()
+
+    def wake() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    if writable:
+        loop.add_writer(host_fd, wake)
+    else:
+        loop.add_reader(host_fd, wake)
+    try:
+        await ready
+    finally:
+        if writable:
+            loop.remove_writer(host_fd)
+        else:
+            loop.remove_reader(host_fd)
+
+
+async def retry_io(host_fd: int, attempt: Callable[[], int], *, writable: bool) -> int:
+    """Run ``attempt`` until it stops raising ``BlockingIOError``."""
+    while True:
+        await wait_fd(host_fd, writable=writable)
+        try:
+            return attempt()
+        except BlockingIOError:
+            continue

@@ -1,0 +1,305 @@
+"""Kinds of open file description RawPOSIX hands out, and what each can do.
+
+Every method either completes now (returns an ``int``) or returns an awaitable when it must wait
+(``SysResult``); the dispatcher passes either through unchanged. ``view`` arguments are zero-copy
+windows onto guest memory (already bounds-checked): host reads land directly in the cage's memory.
+The base class answers every operation as Linux does for a description that cannot do it.
+"""
+
+from __future__ import annotations
+
+import os
+import stat as stat_mod
+from collections.abc import Awaitable
+from dataclasses import dataclass
+
+from lind_async.abi.errno import EAGAIN, EBADF, EINVAL, EISDIR, ENOTTY, ESPIPE, GuestError
+from lind_async.abi.flags import O_ACCMODE, O_NONBLOCK, O_RDONLY, O_WRONLY
+from lind_async.core.fdtable import OpenFile
+from lind_async.rawposix.blocking import retry_io
+
+SysResult = int | Awaitable[int]
+
+
+@dataclass(slots=True)
+class DirEntry:
+    name: bytes
+    inode: int
+    dtype: int
+
+
+class FileOps(OpenFile):
+    """Base open file description with Linux's answers for unsupported operations."""
+
+    __slots__ = ()
+
+    def readable(self) -> bool:
+        return (self.status_flags & O_ACCMODE) != O_WRONLY
+
+    def writable(self) -> bool:
+        return (self.status_flags & O_ACCMODE) != O_RDONLY
+
+    def read_into(self, view: memoryview) -> SysResult:
+        raise GuestError(EINVAL)
+
+    def write_from(self, view: memoryview) -> SysResult:
+        raise GuestError(EINVAL)
+
+    def pread_into(self, view: memoryview, offset: int) -> int:
+        raise GuestError(ESPIPE)
+
+    def pwrite_from(self, view: memoryview, offset: int) -> int:
+        raise GuestError(ESPIPE)
+
+    def seek(self, offset: int, whence: int) -> int:
+        raise GuestError(ESPIPE)
+
+    def stat(self) -> os.stat_result:
+        raise GuestError(EBADF)
+
+    def is_tty(self) -> bool:
+        return False
+
+    def winsize(self) -> tuple[int, int, int, int]:
+        raise GuestError(ENOTTY)
+
+    def dir_entries(self) -> list[DirEntry]:
+        raise GuestError(EBADF)
+
+    def release(self) -> None:
+        """The last descriptor closed: free host resources."""
+
+
+class HostFile(FileOps):
+    """A regular file or directory inside the root, backed by a host fd.
+
+    Regular-file I/O runs on the loop thread: local files do not block for long, and this keeps
+    the common path inline (off-loop I/O for slow disks is a later step).
+    """
+
+    __slots__ = ("_dir_cursor", "_dir_snapshot", "guest_path", "host_fd")
+
+    def __init__(self, host_fd: int, status_flags: int) -> None:
+        super().__init__(status_flags)
+        self.host_fd = host_fd
+        self.guest_path: bytes | None = None  # for *at calls relative to this descriptor
+        self._dir_snapshot: list[DirEntry] | None = None
+        self._dir_cursor = 0
+
+    def read_into(self, view: memoryview) -> int:
+        try:
+            return os.readv(self.host_fd, (view,))
+        except IsADirectoryError:
+            raise GuestError(EISDIR) from None
+
+    def write_from(self, view: memoryview) -> int:
+        return os.write(self.host_fd, view)
+
+    def pread_into(self, view: memoryview, offset: int) -> int:
+        return os.preadv(self.host_fd, (view,), offset)
+
+    def pwrite_from(self, view: memoryview, offset: int) -> int:
+        return os.pwritev(self.host_fd, (view,), offset)
+
+    def seek(self, offset: int, whence: int) -> int:
+        if self._dir_snapshot is not None or stat_mod.S_ISDIR(os.fstat(self.host_fd).st_mode):
+            if whence != os.SEEK_SET or offset < 0:
+                raise GuestError(EINVAL)
+            self._dir_cursor = offset
+            if offset == 0:
+                self._dir_snapshot = None  # rewinddir sees a fresh listing
+            return offset
+        return os.lseek(self.host_fd, offset, whence)
+
+    def stat(self) -> os.stat_result:
+        return os.fstat(self.host_fd)
+
+    def dir_entries(self) -> list[DirEntry]:
+        """A snapshot of the directory taken at the first read (as Linux's readdir cursor sees it)."""
+        if self._dir_snapshot is None:
+            self._dir_snapshot = _list_dir(self.host_fd)
+        return self._dir_snapshot
+
+    @property
+    def dir_cursor(self) -> int:
+        return self._dir_cursor
+
+    @dir_cursor.setter
+    def dir_cursor(self, value: int) -> None:
+        self._dir_cursor = value
+
+    def release(self) -> None:
+        os.close(self.host_fd)
+
+
+def _list_dir(host_fd: int) -> list[DirEntry]:
+    st = os.fstat(host_fd)
+    entries = [DirEntry(b".", st.st_ino, 4), DirEntry(b"..", st.st_ino, 4)]
+    dup = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=host_fd)
+    try:
+        with os.scandir(dup) as it:
+            for entry in it:
+                entries.append(DirEntry(os.fsencode(entry.name), entry.inode(), _dtype(entry)))
+    finally:
+        os.close(dup)
+    return entries
+
+
+def _dtype(entry: os.DirEntry[str]) -> int:
+    if entry.is_symlink():
+        return 10  # DT_LNK
+    if entry.is_dir(follow_symlinks=False):
+        return 4  # DT_DIR
+    if entry.is_file(follow_symlinks=False):
+        return 8  # DT_REG
+    try:
+        mode = entry.stat(follow_symlinks=False).st_mode
+    except OSError:
+        return 0
+    if stat_mod.S_ISFIFO(mode):
+        return 1
+    if stat_mod.S_ISCHR(mode):
+        return 2
+    if stat_mod.S_ISBLK(mode):
+        return 6
+    if stat_mod.S_ISSOCK(mode):
+        return 12
+    return 0
+
+
+class HostStream(FileOps):
+    """One of the host's stdio streams, used without blocking the loop.
+
+    Pipes, ttys and character devices are reopened through ``/proc/self/fd`` as a *new* open file
+    description with ``O_NONBLOCK``, so the host's own stdio flags are never changed; regular files
+    are used as they are (they never block).
+    """
+
+    __slots__ = ("_tty", "host_fd", "nonblocking")
+
+    def __init__(self, host_fd: int, status_flags: int, *, nonblocking: bool, tty: bool) -> None:
+        super().__init__(status_flags)
+        self.host_fd = host_fd
+        self.nonblocking = nonblocking
+        self._tty = tty
+
+    @classmethod
+    def adopt(cls, host_fd: int, status_flags: int) -> HostStream:
+        """Wrap the host's fd ``host_fd`` (0, 1 or 2) for cage use."""
+        st = os.fstat(host_fd)
+        tty = os.isatty(host_fd)
+        if stat_mod.S_ISFIFO(st.st_mode) or stat_mod.S_ISCHR(st.st_mode):
+            access = os.O_RDONLY if status_flags & O_ACCMODE == O_RDONLY else os.O_WRONLY
+            try:
+                fd = os.open(f"/proc/self/fd/{host_fd}", access | os.O_NONBLOCK | os.O_CLOEXEC)
+                return cls(fd, status_flags, nonblocking=True, tty=tty)
+            except OSError:
+                pass
+        return cls(os.dup(host_fd), status_flags, nonblocking=False, tty=tty)
+
+    def read_into(self, view: memoryview) -> SysResult:
+        try:
+            return os.readv(self.host_fd, (view,))
+        except BlockingIOError:
+            if self.status_flags & O_NONBLOCK:
+                raise GuestError(EAGAIN) from None
+            return retry_io(self.host_fd, lambda: os.readv(self.host_fd, (view,)), writable=False)
+
+    def write_from(self, view: memoryview) -> SysResult:
+        try:
+            return os.write(self.host_fd, view)
+        except BlockingIOError:
+            if self.status_flags & O_NONBLOCK:
+                raise GuestError(EAGAIN) from None
+            return retry_io(self.host_fd, lambda: os.write(self.host_fd, view), writable=True)
+
+    def seek(self, offset: int, whence: int) -> int:
+        if self.nonblocking:
+            raise GuestError(ESPIPE)
+        return os.lseek(self.host_fd, offset, whence)
+
+    def stat(self) -> os.stat_result:
+        return os.fstat(self.host_fd)
+
+    def is_tty(self) -> bool:
+        return self._tty
+
+    def winsize(self) -> tuple[int, int, int, int]:
+        if not self._tty:
+            raise GuestError(ENOTTY)
+        size = os.get_terminal_size(self.host_fd)
+        return size.lines, size.columns, 0, 0
+
+    def release(self) -> None:
+        os.close(self.host_fd)
+
+
+class NullDevice(FileOps):
+    """``/dev/null``: reads see EOF, writes vanish."""
+
+    __slots__ = ()
+
+    def read_into(self, view: memoryview) -> int:
+        return 0
+
+    def write_from(self, view: memoryview) -> int:
+        return len(view)
+
+    def pread_into(self, view: memoryview, offset: int) -> int:
+        return 0
+
+    def pwrite_from(self, view: memoryview, offset: int) -> int:
+        return len(view)
+
+    def seek(self, offset: int, whence: int) -> int:
+        return 0
+
+    def stat(self) -> os.stat_result:
+        return _char_device_stat(1, 3)
+
+
+class ZeroDevice(NullDevice):
+    """``/dev/zero``: reads see zeros."""
+
+    __slots__ = ()
+
+    def read_into(self, view: memoryview) -> int:
+        view[:] = bytes(len(view))
+        return len(view)
+
+    def pread_into(self, view: memoryview, offset: int) -> int:
+        return self.read_into(view)
+
+    def stat(self) -> os.stat_result:
+        return _char_device_stat(1, 5)
+
+
+class RandomDevice(NullDevice):
+    """``/dev/urandom`` and ``/dev/random``: reads see host randomness."""
+
+    __slots__ = ()
+
+    def read_into(self, view: memoryview) -> int:
+        view[:] = os.urandom(len(view))
+        return len(view)
+
+    def pread_into(self, view: memoryview, offset: int) -> int:
+        return self.read_into(view)
+
+    def stat(self) -> os.stat_result:
+        return _char_device_stat(1, 9)
+
+
+DEVICES: dict[bytes, type[FileOps]] = {
+    b"/dev/null": NullDevice,
+    b"/dev/zero": ZeroDevice,
+    b"/dev/urandom": RandomDevice,
+    b"/dev/random": RandomDevice,
+}
+
+
+def _char_device_stat(major: int, minor: int) -> os.stat_result:
+    mode = stat_mod.S_IFCHR | 0o666
+    rdev = os.makedev(major, minor)
+    # st_mode, st_ino, st_dev, st_nlink, st_uid, st_gid, st_size, atime, mtime, ctime + extras
+    return os.stat_result((mode, major * 256 + minor, 5, 1, 0, 0, 0, 0, 0, 0), {"st_rdev": rdev})

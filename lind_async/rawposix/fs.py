@@ -1,0 +1,260 @@
+"""RawPOSIX filesystem family: open, the stat family, directories, names — confined to the root.
+
+Every path goes through :class:`lind_async.rawposix.confine.HostRoot` (openat2 RESOLVE_IN_ROOT);
+nothing here ever hands a guest path to a host call that resolves it from the host's ``/``.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import stat as stat_mod
+from typing import TYPE_CHECKING
+
+from lind_async.abi import flags as F
+from lind_async.abi.errno import EACCES, EBADF, EEXIST, EINVAL, EISDIR, ENOTDIR, ERANGE, GuestError
+from lind_async.rawposix import structs
+from lind_async.rawposix.args import i32, pointer, size, u32
+from lind_async.rawposix.confine import guest_join, lexical
+from lind_async.rawposix.files import DEVICES, FileOps, HostFile
+
+if TYPE_CHECKING:
+    from lind_async.runtime.cage import Cage
+
+# Guest open flags handed to the host as they are (the values are Linux x86_64's on both sides).
+_PASSED_FLAGS = (
+    F.O_ACCMODE
+    | F.O_CREAT
+    | F.O_EXCL
+    | F.O_TRUNC
+    | F.O_APPEND
+    | F.O_DIRECTORY
+    | F.O_NOFOLLOW
+    | F.O_PATH
+    | F.O_DSYNC
+    | F.O_SYNC
+    | F.O_TMPFILE
+)
+assert (os.O_CREAT, os.O_DIRECTORY, os.O_NOFOLLOW, os.O_PATH) == (
+    F.O_CREAT,
+    F.O_DIRECTORY,
+    F.O_NOFOLLOW,
+    F.O_PATH,
+), "RawPOSIX assumes a Linux x86_64-compatible host"
+
+
+def _path(cage: Cage, addr: int) -> bytes:
+    return cage.mem.read_cstring(pointer(addr))
+
+
+def _at_path(cage: Cage, dirfd: int, addr: int) -> bytes:
+    """The guest path named by ``(dirfd, path)`` as the ``*at`` calls see it."""
+    path = _path(cage, addr)
+    if path.startswith(b"/"):
+        return path
+    vfd = i32(dirfd)
+    if vfd == F.AT_FDCWD:
+        return guest_join(cage.cwd, path)
+    base = cage.fds.file(vfd)
+    if not isinstance(base, HostFile) or base.guest_path is None:
+        raise GuestError(EBADF if base is None else ENOTDIR)
+    return guest_join(base.guest_path, path)
+
+
+def _open(cage: Cage, path: bytes, flags: int, mode: int) -> int:
+    access = flags & F.O_ACCMODE
+    if access == F.O_ACCMODE:
+        raise GuestError(EINVAL)
+    device = DEVICES.get(lexical(path))
+    if device is not None:
+        file: FileOps = device(flags & ~(F.O_CREAT | F.O_EXCL | F.O_TRUNC | F.O_CLOEXEC))
+    else:
+        host_fd = cage.microvisor.root.open(path, flags & _PASSED_FLAGS, mode & ~cage.umask)
+        file = HostFile(host_fd, flags & ~(F.O_CREAT | F.O_EXCL | F.O_TRUNC | F.O_CLOEXEC))
+        file.guest_path = posixpath.normpath(path)
+    try:
+        return cage.fds.install(file, cloexec=bool(flags & F.O_CLOEXEC))
+    except GuestError:
+        file.release()
+        raise
+
+
+def sys_open(cage: Cage, path: int, flags: int, mode: int, *_: int) -> int:
+    return _open(cage, guest_join(cage.cwd, _path(cage, path)), i32(flags), u32(mode))
+
+
+def sys_openat(cage: Cage, dirfd: int, path: int, flags: int, mode: int, *_: int) -> int:
+    return _open(cage, _at_path(cage, dirfd, path), i32(flags), u32(mode))
+
+
+# -- stat family ------------------------------------------------------------------------------------
+def _stat_path(cage: Cage, path: bytes, *, follow: bool) -> os.stat_result:
+    device = DEVICES.get(lexical(path))
+    if device is not None:
+        return device(0).stat()
+    root = cage.microvisor.root
+    if follow:
+        fd = root.open(path, os.O_PATH)
+        try:
+            return os.fstat(fd)
+        finally:
+            os.close(fd)
+    with root.parent(path) as (dir_fd, name):
+        return os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+
+
+def sys_fstat(cage: Cage, fd: int, statbuf: int, *_: int) -> int:
+    file: FileOps = cage.fds.file(i32(fd))  # type: ignore[assignment]
+    structs.write_stat(cage.mem, pointer(statbuf), file.stat())
+    return 0
+
+
+def sys_stat(cage: Cage, path: int, statbuf: int, *_: int) -> int:
+    st = _stat_path(cage, guest_join(cage.cwd, _path(cage, path)), follow=True)
+    structs.write_stat(cage.mem, pointer(statbuf), st)
+    return 0
+
+
+def sys_lstat(cage: Cage, path: int, statbuf: int, *_: int) -> int:
+    st = _stat_path(cage, guest_join(cage.cwd, _path(cage, path)), follow=False)
+    structs.write_stat(cage.mem, pointer(statbuf), st)
+    return 0
+
+
+def sys_newfstatat(cage: Cage, dirfd: int, path: int, statbuf: int, flags: int, *_: int) -> int:
+    at_flags = i32(flags)
+    if at_flags & ~(F.AT_SYMLINK_NOFOLLOW | F.AT_EMPTY_PATH | 0x800):  # 0x800: AT_NO_AUTOMOUNT
+        raise GuestError(EINVAL)
+    raw = _path(cage, path)
+    if not raw and at_flags & F.AT_EMPTY_PATH:
+        return sys_fstat(cage, dirfd, statbuf)
+    target = _at_path(cage, dirfd, path)
+    st = _stat_path(cage, target, follow=not at_flags & F.AT_SYMLINK_NOFOLLOW)
+    structs.write_stat(cage.mem, pointer(statbuf), st)
+    return 0
+
+
+# -- directories -------------------------------------------------------------------------------------
+def sys_getdents64(cage: Cage, fd: int, dirp: int, count: int, *_: int) -> int:
+    file = cage.fds.file(i32(fd))
+    if not isinstance(file, HostFile):
+        raise GuestError(ENOTDIR)
+    if not stat_mod.S_ISDIR(file.stat().st_mode):
+        raise GuestError(ENOTDIR)
+    entries = file.dir_entries()
+    addr, capacity = pointer(dirp), size(count)
+    cage.mem.check(addr, capacity)
+    used = 0
+    index = file.dir_cursor
+    while index < len(entries):
+        record = structs.dirent64(entries[index], index + 1)
+        if used + len(record) > capacity:
+            if used == 0:
+                raise GuestError(EINVAL)
+            break
+        cage.mem.write(addr + used, record)
+        used += len(record)
+        index += 1
+    file.dir_cursor = index
+    return used
+
+
+def sys_getcwd(cage: Cage, buf: int, length: int, *_: int) -> int:
+    data = cage.cwd + b"\0"
+    if size(length) < len(data):
+        raise GuestError(ERANGE)
+    cage.mem.write(pointer(buf), data)
+    return len(data)
+
+
+def sys_chdir(cage: Cage, path: int, *_: int) -> int:
+    target = guest_join(cage.cwd, _path(cage, path))
+    os.close(cage.microvisor.root.open(target, os.O_PATH | os.O_DIRECTORY))
+    cage.cwd = posixpath.normpath(target)
+    if cage.cwd.startswith(b"//"):
+        cage.cwd = b"/" + cage.cwd.lstrip(b"/")
+    return 0
+
+
+def _mkdir(cage: Cage, path: bytes, mode: int) -> int:
+    with cage.microvisor.root.parent(path) as (dir_fd, name):
+        if name in (b".", b".."):
+            raise GuestError(EEXIST)
+        os.mkdir(name, mode & 0o7777 & ~cage.umask, dir_fd=dir_fd)
+    return 0
+
+
+def sys_mkdir(cage: Cage, path: int, mode: int, *_: int) -> int:
+    return _mkdir(cage, guest_join(cage.cwd, _path(cage, path)), u32(mode))
+
+
+def sys_mkdirat(cage: Cage, dirfd: int, path: int, mode: int, *_: int) -> int:
+    return _mkdir(cage, _at_path(cage, dirfd, path), u32(mode))
+
+
+def _remove(cage: Cage, path: bytes, *, directory: bool) -> int:
+    with cage.microvisor.root.parent(path) as (dir_fd, name):
+        if name in (b".", b".."):
+            raise GuestError(EINVAL if directory else EISDIR)
+        if directory:
+            os.rmdir(name, dir_fd=dir_fd)
+        else:
+            os.unlink(name, dir_fd=dir_fd)
+    return 0
+
+
+def sys_rmdir(cage: Cage, path: int, *_: int) -> int:
+    return _remove(cage, guest_join(cage.cwd, _path(cage, path)), directory=True)
+
+
+def sys_unlink(cage: Cage, path: int, *_: int) -> int:
+    return _remove(cage, guest_join(cage.cwd, _path(cage, path)), directory=False)
+
+
+def sys_unlinkat(cage: Cage, dirfd: int, path: int, flags: int, *_: int) -> int:
+    at_flags = i32(flags)
+    if at_flags & ~F.AT_REMOVEDIR:
+        raise GuestError(EINVAL)
+    target = _at_path(cage, dirfd, path)
+    return _remove(cage, target, directory=bool(at_flags & F.AT_REMOVEDIR))
+
+
+def sys_rename(cage: Cage, old: int, new: int, *_: int) -> int:
+    root = cage.microvisor.root
+    old_path = guest_join(cage.cwd, _path(cage, old))
+    new_path = guest_join(cage.cwd, _path(cage, new))
+    with root.parent(old_path) as (old_dir, old_name), root.parent(new_path) as (new_dir, new_name):
+        if old_name in (b".", b"..") or new_name in (b".", b".."):
+            raise GuestError(EINVAL)
+        os.rename(old_name, new_name, src_dir_fd=old_dir, dst_dir_fd=new_dir)
+    return 0
+
+
+def _access(cage: Cage, path: bytes, mode: int, flags: int) -> int:
+    if mode & ~(F.R_OK | F.W_OK | F.X_OK):
+        raise GuestError(EINVAL)
+    if DEVICES.get(lexical(path)) is not None:
+        return 0
+    open_flags = os.O_PATH | (os.O_NOFOLLOW if flags & F.AT_SYMLINK_NOFOLLOW else 0)
+    fd = cage.microvisor.root.open(path, open_flags)
+    try:
+        if mode and not os.access(f"/proc/self/fd/{fd}", mode):
+            raise GuestError(EACCES)
+    finally:
+        os.close(fd)
+    return 0
+
+
+def sys_access(cage: Cage, path: int, mode: int, *_: int) -> int:
+    return _access(cage, guest_join(cage.cwd, _path(cage, path)), i32(mode), 0)
+
+
+def sys_faccessat(cage: Cage, dirfd: int, path: int, mode: int, *_: int) -> int:
+    return _access(cage, _at_path(cage, dirfd, path), i32(mode), 0)
+
+
+def sys_faccessat2(cage: Cage, dirfd: int, path: int, mode: int, flags: int, *_: int) -> int:
+    at_flags = i32(flags)
+    if at_flags & ~(F.AT_EACCESS | F.AT_SYMLINK_NOFOLLOW | F.AT_EMPTY_PATH):
+        raise GuestError(EINVAL)
+    return _access(cage, _at_path(cage, dirfd, path), i32(mode), at_flags)

@@ -1,0 +1,40 @@
+"""RawPOSIX miscellany: uname, getrandom."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from lind_async.abi import flags as F
+from lind_async.abi.errno import EINVAL, GuestError
+from lind_async.rawposix.args import i32, pointer, size
+
+if TYPE_CHECKING:
+    from lind_async.runtime.cage import Cage
+
+_UTS_FIELD = 65
+GETRANDOM_MAX = 33_554_431  # Linux returns at most this much per call
+
+
+def _uts(value: str) -> bytes:
+    data = value.encode()[: _UTS_FIELD - 1]
+    return data + bytes(_UTS_FIELD - len(data))
+
+
+def sys_uname(cage: Cage, buf: int, *_: int) -> int:
+    host = os.uname()
+    record = b"".join(
+        _uts(v)
+        for v in ("Linux", "lind", host.release, "#1 lind_async", "wasm32", "(none)")
+    )
+    cage.mem.write(pointer(buf), record)
+    return 0
+
+
+def sys_getrandom(cage: Cage, buf: int, length: int, flags: int, *_: int) -> int:
+    if i32(flags) & ~(F.GRND_NONBLOCK | F.GRND_RANDOM | 4):  # 4: GRND_INSECURE
+        raise GuestError(EINVAL)
+    n = min(size(length), GETRANDOM_MAX)
+    view = cage.mem.slice(pointer(buf), n)
+    view[:] = os.urandom(n)
+    return n

@@ -1,0 +1,180 @@
+"""The one RawPOSIX system-call table, and the dispatcher that turns errors into ``-errno``.
+
+Theory of operation
+-------------------
+Each entry maps a Linux x86_64 number to a name, a handler, a support level and a note (gVisor's
+``linux64.go`` shape). Calls the microvisor knows but does not implement still have an entry with a
+fixed errno and the reason, so tracing, the support matrix and error messages read one table.
+
+Handlers share one signature — ``handler(cage, a1, a2, a3, a4, a5, a6)`` with the raw 64-bit
+slots — and return either an ``int`` (done now) or an awaitable of one (the cage must wait).
+:func:`dispatch` is the only place a :class:`GuestError` or host ``OSError`` becomes a negative
+errno; any other exception propagates and kills only the calling cage.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from lind_async.abi import syscalls as nr
+from lind_async.abi.errno import ENOSYS, GuestError
+
+if TYPE_CHECKING:
+    from lind_async.runtime.cage import Cage
+
+SysResult = int | Awaitable[int]
+Handler = Callable[["Cage", int, int, int, int, int, int], SysResult]
+
+
+class Support(enum.Enum):
+    FULL = "full"
+    PARTIAL = "partial"
+    UNSUPPORTED = "unsupported"
+
+
+@dataclass(frozen=True, slots=True)
+class Syscall:
+    number: int
+    name: str
+    handler: Handler
+    support: Support
+    note: str = ""
+
+
+def _unsupported(errno: int) -> Handler:
+    def handler(cage: Cage, *_: int) -> int:
+        return -errno
+
+    return handler
+
+
+def _build() -> dict[int, Syscall]:
+    from lind_async.rawposix import fs, io, misc, mm, proc, signal, time
+
+    full, partial = Support.FULL, Support.PARTIAL
+    rows: list[tuple[int, Handler, Support, str]] = [
+        # io
+        (nr.SYS_read, io.sys_read, full, ""),
+        (nr.SYS_write, io.sys_write, full, ""),
+        (nr.SYS_readv, io.sys_readv, full, ""),
+        (nr.SYS_writev, io.sys_writev, full, ""),
+        (nr.SYS_pread64, io.sys_pread64, full, ""),
+        (nr.SYS_pwrite64, io.sys_pwrite64, full, ""),
+        (nr.SYS_lseek, io.sys_lseek, full, ""),
+        (nr.SYS_close, io.sys_close, full, ""),
+        (nr.SYS_ioctl, io.sys_ioctl, partial, "TIOCGWINSZ, TCGETS (tty probe), FIONBIO"),
+        (nr.SYS_fcntl, io.sys_fcntl, partial, "F_GETFD F_SETFD F_GETFL F_SETFL F_DUPFD[_CLOEXEC]"),
+        # fs
+        (nr.SYS_open, fs.sys_open, full, "confined to --root"),
+        (nr.SYS_openat, fs.sys_openat, full, "confined to --root"),
+        (nr.SYS_fstat, fs.sys_fstat, full, ""),
+        (nr.SYS_stat, fs.sys_stat, full, ""),
+        (nr.SYS_lstat, fs.sys_lstat, full, ""),
+        (nr.SYS_newfstatat, fs.sys_newfstatat, full, ""),
+        (nr.SYS_getdents64, fs.sys_getdents64, full, ""),
+        (nr.SYS_getcwd, fs.sys_getcwd, full, ""),
+        (nr.SYS_chdir, fs.sys_chdir, full, ""),
+        (nr.SYS_mkdir, fs.sys_mkdir, full, ""),
+        (nr.SYS_mkdirat, fs.sys_mkdirat, full, ""),
+        (nr.SYS_rmdir, fs.sys_rmdir, full, ""),
+        (nr.SYS_unlink, fs.sys_unlink, full, ""),
+        (nr.SYS_unlinkat, fs.sys_unlinkat, full, ""),
+        (nr.SYS_rename, fs.sys_rename, full, ""),
+        (nr.SYS_access, fs.sys_access, full, ""),
+        (nr.SYS_faccessat, fs.sys_faccessat, full, ""),
+        (nr.SYS_faccessat2, fs.sys_faccessat2, full, ""),
+        # mm
+        (nr.SYS_brk, mm.sys_brk, full, ""),
+        (nr.SYS_mmap, mm.sys_mmap, partial, "anonymous private mappings"),
+        (nr.SYS_munmap, mm.sys_munmap, full, ""),
+        (nr.SYS_mprotect, mm.sys_mprotect, partial, "recorded; wasm has no page protection"),
+        (nr.SYS_madvise, mm.sys_madvise, partial, "accepted, advisory"),
+        # proc
+        (nr.SYS_exit, proc.sys_exit, partial, "single-threaded cages: ends the cage"),
+        (nr.SYS_exit_group, proc.sys_exit_group, full, ""),
+        (nr.SYS_getpid, proc.sys_getpid, full, ""),
+        (nr.SYS_getppid, proc.sys_getppid, full, ""),
+        (nr.SYS_gettid, proc.sys_gettid, full, ""),
+        (nr.SYS_getuid, proc.sys_getuid, full, ""),
+        (nr.SYS_geteuid, proc.sys_geteuid, full, ""),
+        (nr.SYS_getgid, proc.sys_getgid, full, ""),
+        (nr.SYS_getegid, proc.sys_getegid, full, ""),
+        (nr.SYS_set_tid_address, proc.sys_set_tid_address, full, ""),
+        (nr.SYS_sched_yield, proc.sys_sched_yield, full, ""),
+        # time
+        (nr.SYS_clock_gettime, time.sys_clock_gettime, full, ""),
+        (nr.SYS_clock_getres, time.sys_clock_getres, full, ""),
+        (nr.SYS_gettimeofday, time.sys_gettimeofday, full, ""),
+        (nr.SYS_nanosleep, time.sys_nanosleep, full, "suspends only the calling cage"),
+        (nr.SYS_clock_nanosleep, time.sys_clock_nanosleep, full, ""),
+        # misc
+        (nr.SYS_uname, misc.sys_uname, full, ""),
+        (nr.SYS_getrandom, misc.sys_getrandom, full, ""),
+        # signal
+        (nr.SYS_rt_sigaction, signal.sys_rt_sigaction, partial, "recorded; delivery later"),
+        (nr.SYS_rt_sigprocmask, signal.sys_rt_sigprocmask, partial, "recorded"),
+    ]
+    table = {n: Syscall(n, nr.NAMES[n], h, s, note) for n, h, s, note in rows}
+    for n, errno, note in _KNOWN_UNSUPPORTED:
+        table.setdefault(n, Syscall(n, nr.NAMES[n], _unsupported(errno), Support.UNSUPPORTED, note))
+    return table
+
+
+_KNOWN_UNSUPPORTED: list[tuple[int, int, str]] = [
+    (nr.SYS_fork, ENOSYS, "process calls come with the processes issue"),
+    (nr.SYS_clone, ENOSYS, "threads come with the processes issue"),
+    (nr.SYS_execve, ENOSYS, "process calls come with the processes issue"),
+    (nr.SYS_wait4, ENOSYS, "process calls come with the processes issue"),
+    (nr.SYS_pipe, ENOSYS, "pipes come with the processes issue"),
+    (nr.SYS_socket, ENOSYS, "sockets come with the I/O breadth issue"),
+]
+
+TABLE: dict[int, Syscall] = {}
+_HANDLERS: dict[int, Handler] = {}
+
+
+def load() -> dict[int, Syscall]:
+    """Build the table once (family modules import the runtime's types lazily)."""
+    if not TABLE:
+        TABLE.update(_build())
+        _HANDLERS.update({n: s.handler for n, s in TABLE.items()})
+    return TABLE
+
+
+def dispatch(cage: Cage, number: int, a1: int, a2: int, a3: int, a4: int, a5: int, a6: int) -> SysResult:
+    """Run RawPOSIX's handler for ``number``: an ``int`` now, or an awaitable of one."""
+    handler = _HANDLERS.get(number)
+    if handler is None:
+        return -ENOSYS
+    try:
+        result = handler(cage, a1, a2, a3, a4, a5, a6)
+    except GuestError as exc:
+        return -exc.errno
+    except OSError as exc:
+        if exc.errno is None:
+            raise
+        return -exc.errno
+    if result.__class__ is int:
+        return result  # type: ignore[return-value]
+    return _finish(result)  # type: ignore[arg-type]
+
+
+async def _finish(pending: Awaitable[int]) -> int:
+    try:
+        return await pending
+    except GuestError as exc:
+        return -exc.errno
+    except OSError as exc:
+        if exc.errno is None:
+            raise
+        return -exc.errno
+
+
+def name_of(number: int) -> str:
+    entry = load().get(number)
+    return entry.name if entry else nr.NAMES.get(number, f"syscall_{number}")
+
+

@@ -1,0 +1,83 @@
+"""RawPOSIX time family: clocks and sleeps. A sleep suspends only the calling cage."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING
+
+from lind_async.abi import flags as F
+from lind_async.abi.errno import EINVAL, GuestError
+from lind_async.rawposix import structs
+from lind_async.rawposix.args import i32, pointer
+
+if TYPE_CHECKING:
+    from lind_async.runtime.cage import Cage
+    from lind_async.rawposix.table import SysResult
+
+_HOST_CLOCKS = {
+    F.CLOCK_REALTIME: time.CLOCK_REALTIME,
+    F.CLOCK_MONOTONIC: time.CLOCK_MONOTONIC,
+    F.CLOCK_PROCESS_CPUTIME_ID: time.CLOCK_PROCESS_CPUTIME_ID,  # the microvisor's, for now
+    F.CLOCK_THREAD_CPUTIME_ID: time.CLOCK_THREAD_CPUTIME_ID,
+    F.CLOCK_MONOTONIC_RAW: time.CLOCK_MONOTONIC_RAW,
+    F.CLOCK_REALTIME_COARSE: time.CLOCK_REALTIME,
+    F.CLOCK_MONOTONIC_COARSE: time.CLOCK_MONOTONIC,
+    F.CLOCK_BOOTTIME: time.CLOCK_BOOTTIME,
+}
+_NS = 1_000_000_000
+
+
+def _clock(clock_id: int) -> int:
+    host = _HOST_CLOCKS.get(i32(clock_id))
+    if host is None:
+        raise GuestError(EINVAL)
+    return host
+
+
+def sys_clock_gettime(cage: Cage, clock_id: int, tp: int, *_: int) -> int:
+    now = time.clock_gettime_ns(_clock(clock_id))
+    structs.write_timespec(cage.mem, pointer(tp), now)
+    return 0
+
+
+def sys_clock_getres(cage: Cage, clock_id: int, tp: int, *_: int) -> int:
+    res = time.clock_getres(_clock(clock_id))
+    if pointer(tp):
+        structs.write_timespec(cage.mem, pointer(tp), round(res * _NS))
+    return 0
+
+
+def sys_gettimeofday(cage: Cage, tv: int, tz: int, *_: int) -> int:
+    if pointer(tv):
+        now = time.clock_gettime_ns(time.CLOCK_REALTIME)
+        structs.write_timeval(cage.mem, pointer(tv), now)
+    if pointer(tz):
+        cage.mem.fill(pointer(tz), 8)
+    return 0
+
+
+async def _sleep(seconds: float) -> int:
+    await asyncio.sleep(seconds)
+    return 0
+
+
+def _sleep_for(ns: int) -> SysResult:
+    if ns <= 0:
+        return _sleep(0)
+    return _sleep(ns / _NS)
+
+
+def sys_nanosleep(cage: Cage, req: int, rem: int, *_: int) -> SysResult:
+    return _sleep_for(structs.read_timespec(cage.mem, pointer(req)))
+
+
+def sys_clock_nanosleep(cage: Cage, clock_id: int, flags: int, req: int, rem: int, *_: int) -> SysResult:
+    clock = i32(clock_id)
+    if clock == F.CLOCK_THREAD_CPUTIME_ID:
+        raise GuestError(EINVAL)
+    host = _clock(clock)
+    ns = structs.read_timespec(cage.mem, pointer(req))
+    if i32(flags) & F.TIMER_ABSTIME:
+        ns -= time.clock_gettime_ns(host)
+    return _sleep_for(ns)

@@ -1,0 +1,86 @@
+"""Guest memory accessor: bounds, wrap-around, strings."""
+
+import ctypes
+import struct
+
+import pytest
+
+from lind_async.abi.errno import EFAULT, ENAMETOOLONG, GuestError
+from lind_async.memory import GuestMemory, pointer
+
+
+class FakeMemory:
+    def __init__(self, size: int) -> None:
+        self.buffer = (ctypes.c_ubyte * (1 << 20))()
+        self.current = size
+
+    @property
+    def base(self) -> int:
+        return ctypes.addressof(self.buffer)
+
+    def size(self) -> int:
+        return self.current
+
+
+def errno_of(fn: object) -> int:
+    with pytest.raises(GuestError) as info:
+        fn()  # type: ignore[operator]
+    return info.value.errno
+
+
+def test_bounds_are_exact() -> None:
+    mem = GuestMemory(FakeMemory(4096))
+    mem.write(4090, b"abcdef")
+    assert mem.read(4090, 6) == b"abcdef"
+    assert errno_of(lambda: mem.read(4091, 6)) == EFAULT
+    assert errno_of(lambda: mem.read(-1, 1)) == EFAULT
+    assert errno_of(lambda: mem.read(0, -1)) == EFAULT
+    assert mem.read(4096, 0) == b""
+
+
+@pytest.mark.parametrize(
+    ("addr", "length"),
+    [(0xFFFFFFF0, 100), (0xFFFFFFFF, 2), (1 << 32, 0), ((1 << 64) - 16, 32), (16, (1 << 64) - 8)],
+)
+def test_no_wrap_around_at_2_32_or_2_64(addr: int, length: int) -> None:
+    mem = GuestMemory(FakeMemory(8192))
+    assert errno_of(lambda: mem.check(addr, length)) == EFAULT
+
+
+def test_pointer_decoding_accepts_sign_and_zero_extension() -> None:
+    assert pointer(0x1000) == 0x1000
+    assert pointer(-16) == 0xFFFFFFF0
+    assert pointer(0xFFFFFFF0) == 0xFFFFFFF0
+    assert pointer(1 << 40) == 1 << 40  # not a wasm32 pointer: fails any check
+
+
+def test_growth_is_seen_after_a_miss() -> None:
+    fake = FakeMemory(4096)
+    mem = GuestMemory(fake)
+    assert errno_of(lambda: mem.read(5000, 4)) == EFAULT
+    fake.current = 8192
+    assert mem.read(5000, 4) == bytes(4)
+
+
+def test_strings_stop_at_nul_limit_and_end_of_memory() -> None:
+    mem = GuestMemory(FakeMemory(4096))
+    mem.write(100, b"hello\0world")
+    assert mem.read_cstring(100) == b"hello"
+    mem.write(200, b"x" * 50)
+    assert errno_of(lambda: mem.read_cstring(200, max_len=10)) == ENAMETOOLONG
+    mem.write(4090, b"abcdef")  # no NUL before the end of memory
+    assert errno_of(lambda: mem.read_cstring(4090)) == EFAULT
+    assert errno_of(lambda: mem.read_cstring(4096)) == EFAULT
+
+
+def test_struct_access_and_slices_are_zero_copy() -> None:
+    fake = FakeMemory(4096)
+    mem = GuestMemory(fake)
+    mem.pack(struct.Struct("<IQ"), 8, 7, 1 << 40)
+    assert mem.unpack(struct.Struct("<IQ"), 8) == (7, 1 << 40)
+    view = mem.slice(64, 4)
+    view[:] = b"WXYZ"
+    assert bytes(fake.buffer[64:68]) == b"WXYZ"
+    mem.fill(64, 4, 0x41)
+    assert mem.read(64, 4) == b"AAAA"
+    assert errno_of(lambda: mem.write_u32(4094, 1)) == EFAULT

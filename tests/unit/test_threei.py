@@ -1,0 +1,91 @@
+"""3i routing tables: pure state, no wasm, no loop."""
+
+import pytest
+
+from lind_async.abi import syscalls
+from lind_async.core.threei import THREEI_CALLS, Route, RoutingError, ThreeI
+
+
+def make(*cages: int) -> ThreeI:
+    t = ThreeI()
+    for c in cages:
+        t.add_cage(c)
+    return t
+
+
+def test_new_cage_routes_everything_to_rawposix() -> None:
+    t = make(1)
+    assert all(t.route(1, n) is None for n in range(0, 400))
+    assert all(t.route(1, n) is None for n in THREEI_CALLS)
+
+
+def test_register_routes_only_that_cage_and_number() -> None:
+    t = make(1, 2, 3)
+    t.register(1, syscalls.SYS_geteuid, handler_cage=3, handler=0x40)
+    assert t.route(1, syscalls.SYS_geteuid) == Route(3, 0x40)
+    assert t.route(1, syscalls.SYS_getuid) is None
+    assert t.route(2, syscalls.SYS_geteuid) is None
+
+
+def test_registration_replaces_and_deregistration_restores() -> None:
+    t = make(1, 2, 3)
+    t.register(1, 39, 2, 1)
+    t.register(1, 39, 3, 2)
+    assert t.route(1, 39) == Route(3, 2)
+    t.deregister(1, 39)
+    assert t.route(1, 39) is None
+    t.deregister(1, 39)  # idempotent
+
+
+def test_fork_copies_table_and_tables_then_diverge() -> None:
+    t = make(1, 5)
+    t.register(1, 1, 5, 7)
+    t.fork(1, 2)
+    assert t.route(2, 1) == Route(5, 7)
+    t.register(2, 1, 5, 8)
+    assert t.route(1, 1) == Route(5, 7)
+
+
+def test_copy_table_replaces_destination() -> None:
+    t = make(1, 2, 9)
+    t.register(1, 3, 9, 1)
+    t.register(2, 4, 9, 2)
+    t.copy_table(1, 2)
+    assert t.route(2, 3) == Route(9, 1)
+    assert t.route(2, 4) is None
+
+
+def test_copy_table_to_unknown_cage_is_an_error() -> None:
+    t = make(1)
+    with pytest.raises(RoutingError):
+        t.copy_table(1, 42)
+    assert not t.has_cage(42)
+
+
+def test_bad_numbers_and_unknown_handler_cages_rejected() -> None:
+    t = make(1)
+    with pytest.raises(RoutingError):
+        t.register(1, -1, 1, 0)
+    with pytest.raises(RoutingError):
+        t.register(1, 1 << 20, 1, 0)
+    with pytest.raises(RoutingError):
+        t.register(1, 1, 77, 0)
+    with pytest.raises(RoutingError):
+        t.add_cage(1)
+
+
+def test_threei_numbers_are_reserved_table_entries() -> None:
+    assert THREEI_CALLS == {1001, 1002, 1003}
+    t = make(1, 2)
+    t.register(1, syscalls.SYS_register_handler, 2, 5)
+    assert t.route(1, 1001) == Route(2, 5)
+
+
+def test_clients_of_and_remove() -> None:
+    t = make(1, 2, 3)
+    t.register(1, 0, 3, 1)
+    t.register(2, 1, 3, 1)
+    assert t.clients_of(3) == {1, 2}
+    t.remove_cage(1)
+    assert t.clients_of(3) == {2}
+    assert list(t.routes(2)) == [(1, Route(3, 1))]

@@ -1,0 +1,68 @@
+"""vmmap: brk grows up, mmap top-down, unmap splits, protections recorded."""
+
+import pytest
+
+from lind_async.abi.errno import EINVAL, ENOMEM, GuestError
+from lind_async.core.vmmap import VmMap
+
+P = 4096
+
+
+def errno_of(fn: object) -> int:
+    with pytest.raises(GuestError) as info:
+        fn()  # type: ignore[operator]
+    return info.value.errno
+
+
+def test_brk_moves_within_free_space_only() -> None:
+    vm = VmMap(heap_start=10 * P + 100, limit=100 * P)
+    assert vm.brk == 10 * P + 100
+    assert vm.set_brk(20 * P) == 20 * P
+    assert vm.set_brk(5 * P) == 20 * P  # below the heap start: refused, unchanged
+    top = vm.map_anywhere(10 * P, 3)
+    assert top == 90 * P
+    assert vm.set_brk(91 * P) == 20 * P  # would overlap the mapping
+    assert vm.set_brk(90 * P) == 90 * P
+
+
+def test_mmap_top_down_and_reuses_freed_ranges() -> None:
+    vm = VmMap(0, 64 * P)
+    a = vm.map_anywhere(P, 3)
+    b = vm.map_anywhere(2 * P + 1, 3)  # rounds up to 3 pages
+    assert (a, b) == (63 * P, 60 * P)
+    assert vm.unmap(a, P) == [(a, a + P)]
+    assert vm.map_anywhere(P, 1) == a
+
+
+def test_unmap_splits_a_mapping() -> None:
+    vm = VmMap(0, 64 * P)
+    start = vm.map_anywhere(8 * P, 3)
+    released = vm.unmap(start + 2 * P, 2 * P)
+    assert released == [(start + 2 * P, start + 4 * P)]
+    spans = [(m.start, m.end) for m in vm.mappings()]
+    assert spans == [(start, start + 2 * P), (start + 4 * P, start + 8 * P)]
+
+
+def test_out_of_memory_and_bad_arguments() -> None:
+    vm = VmMap(0, 16 * P)
+    vm.set_brk(8 * P)
+    assert errno_of(lambda: vm.map_anywhere(9 * P, 3)) == ENOMEM
+    assert errno_of(lambda: vm.map_anywhere(0, 3)) == EINVAL
+    assert errno_of(lambda: vm.unmap(P + 1, P)) == EINVAL
+    assert errno_of(lambda: vm.map_fixed(P + 1, P, 3)) == EINVAL
+
+
+def test_map_fixed_replaces_existing_pages() -> None:
+    vm = VmMap(0, 32 * P)
+    a = vm.map_anywhere(4 * P, 1)
+    vm.map_fixed(a + P, P, 3)
+    assert vm.prot_at(a) == 1 and vm.prot_at(a + P) == 3 and vm.prot_at(a + 2 * P) == 1
+    assert vm.prot_at(0) is None
+
+
+def test_protect_records_and_requires_mapped_pages() -> None:
+    vm = VmMap(0, 32 * P)
+    a = vm.map_anywhere(4 * P, 3)
+    vm.protect(a + P, P, 1)
+    assert [m.prot for m in vm.mappings()] == [3, 1, 3]
+    assert errno_of(lambda: vm.protect(a - 4 * P, P, 1)) == ENOMEM
