@@ -21,13 +21,12 @@ def check_lind_abi(module: wasmtime.Module, name: str) -> None:
     foreign = sorted(
         f"{imp.module}.{imp.name}"
         for imp in module.imports
-        if isinstance(imp.type, wasmtime.FuncType) and (imp.module, imp.name) not in _ALLOWED_IMPORTS
+        if isinstance(imp.type, wasmtime.FuncType)
+        and (imp.module, imp.name) not in _ALLOWED_IMPORTS
     )
     if foreign:
         shown = ", ".join(foreign[:3]) + (" …" if len(foreign) > 3 else "")
-        raise ModuleError(
-            f"{name}: built for a different ABI (imports {shown}); {_HINT}"
-        )
+        raise ModuleError(f"{name}: built for a different ABI (imports {shown}); {_HINT}")
     if spec.memory is None:
         raise ModuleError(f"{name}: does not import a shared linear memory; {_HINT}")
     syscall_sig = spec.func_imports.get(("lind", "syscall"))

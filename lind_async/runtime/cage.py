@@ -96,7 +96,7 @@ class Cage:
         self.exited = asyncio.Event()
         self._route = microvisor.threei.route
 
-    # -- state the syscall handlers use -----------------------------------------------------------
+    # -- state the syscall handlers use ----------
     @property
     def mem(self) -> GuestMemory:
         assert self._mem is not None, "cage memory used before start"
@@ -107,14 +107,16 @@ class Cage:
         assert self._vm is not None, "cage vmmap used before start"
         return self._vm
 
-    # -- the 3i entry point -----------------------------------------------------------------------
-    def syscall(self, number: int, a1: int, a2: int, a3: int, a4: int, a5: int, a6: int) -> SysResult:
+    # -- the 3i entry point ----------
+    def syscall(
+        self, number: int, a1: int, a2: int, a3: int, a4: int, a5: int, a6: int
+    ) -> SysResult:
         route = self._route(self.cage_id, number)
         if route is None:
             return rawposix.dispatch(self, number, a1, a2, a3, a4, a5, a6)
         return self.microvisor.call_grate(self, route, number, (a1, a2, a3, a4, a5, a6))
 
-    # -- lifecycle ------------------------------------------------------------------------------------
+    # -- lifecycle ----------
     async def _start_instance(self) -> LindInstance:
         mv = self.microvisor
         instance = await instantiate(mv.engine, self.module, mv.imports)
@@ -184,5 +186,3 @@ def shell_status(status: int) -> int:
     if status & 0x7F == 0:
         return (status >> 8) & 0xFF
     return 128 + (status & 0x7F)
-
-

@@ -30,7 +30,7 @@ Program = str | os.PathLike[str] | bytes | wasmtime.Module
 
 
 def default_cache_dir() -> Path:
-    """``$LIND_ASYNC_CACHE_DIR``, else ``$XDG_CACHE_HOME/lind_async``, else ``~/.cache/lind_async``."""
+    """``$LIND_ASYNC_CACHE_DIR``, else ``$XDG_CACHE_HOME/lind_async``, else ``~/.cache/…``."""
     explicit = os.environ.get("LIND_ASYNC_CACHE_DIR")
     if explicit:
         return Path(explicit)

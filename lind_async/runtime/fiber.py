@@ -1,0 +1,419 @@
+"""Driving wasm on wasmtime fibers from asyncio: the only place that polls call futures.
+
+Theory of operation
+-------------------
+A wasm call is started with ``wasmtime_func_call_async`` (or an instantiation with
+``wasmtime_linker_instantiate_async``), which returns a *call future*. ``_drive`` loops::
+
+    poll(future)            # runs wasm on its fiber until done / host wait / epoch yield
+    done?  -> read results, or raise the recorded Python exception / WasmTrap
+    host awaitable recorded during that poll?  -> await it, store its value, poll again
+    else (epoch yield)      -> await asyncio.sleep(0), poll again
+
+Host imports. All async imports are served by ONE module-level ``CFUNCTYPE`` trampoline,
+all sync (unchecked) imports by ONE other; their ``env`` is an integer key into
+``_entries`` (handler + signature). The calling instance is not taken from ``env``: a
+trampoline only ever runs inside ``poll`` of exactly one call, so ``_current`` (set around
+every poll, saved/restored so nesting is safe) names the live ``_Call`` and its instance.
+A handler returns an ``int`` (written into the result slot; the continuation is *ready*)
+or an awaitable (recorded on the ``_Call``; the continuation is *pending*). Wasmtime keeps
+the result slot and ``trap_ret`` alive until the continuation reports ready, so the driver
+writes the awaited value (or a trap) there directly and then polls; the one module-level
+continuation callback just reports ``_Call.resolved``.
+
+Rules / invariants:
+- No Python exception ever escapes into C. Anything a handler raises (synchronously, or
+  from its awaitable) becomes a wasm trap returned through ``trap_ret``; the exception
+  object is recorded on the ``_Call`` and re-raised by ``run_call`` as is (so
+  ``raise CageExit(...)`` in a handler surfaces from ``await run_call(...)``).
+- Cancellation (``CancelledError``), ``KeyboardInterrupt`` and ``SystemExit`` arriving while
+  the driver awaits do not go through wasm: the future is deleted (wasmtime unwinds and
+  frees the fiber) and the exception propagates. The store stays usable.
+- At most one live call per Store: ``LindInstance._live`` is checked and set here.
+- A call future owns pointers to the results array and trap/error out-slots: the ``_Call``
+  object holds them until the future has been deleted (always, in ``finally``).
+- Every ctypes callback object is module-level and lives for the process; continuation
+  ``env`` values are keys into ``_live_calls``, never Python object addresses.
+- Python handler code runs on the fiber's native stack (``async_stack_size -
+  max_wasm_stack`` is what it has). Keep handlers shallow; do heavy work in the awaitable,
+  which runs on the loop's own stack.
+- Same code on asyncio and uvloop: only ``await`` on awaitables and ``asyncio.sleep(0)``.
+
+Arguments as seen by handlers: a tuple of Python ints, i32 and i64 values both delivered
+**signed** (two's complement as wasm holds them: an i64 of 2**64-1 arrives as -1). Results
+may be given signed or unsigned; they are wrapped to the result type's width.
+
+Rejected alternatives: wasmtime-py ``Func``/``Linker.define_func`` (20-29 us per call);
+per-import or per-call ``CFUNCTYPE`` objects (one that gets collected while wasmtime holds
+it segfaults the process); passing ``id(obj)`` as ``env`` (a stale id after collection is
+a use-after-free; integer keys fail safely with a trap).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import itertools
+from collections.abc import Awaitable, Callable, Sequence
+from ctypes import c_int64, c_size_t, c_void_p
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import wasmtime
+
+from . import capi
+
+if TYPE_CHECKING:
+    from .instance import FuncHandle, LindInstance
+
+HandlerResult = int | None | Awaitable[int]
+Handler = Callable[["LindInstance", tuple[int, ...]], HandlerResult]
+SyncHandler = Callable[["LindInstance", tuple[int, ...]], int | None]
+
+
+class WasmTrap(Exception):
+    """The guest trapped (unreachable, out-of-bounds, bad indirect call, stack overflow ...)."""
+
+    def __init__(self, message: str, code: wasmtime.TrapCode | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+    def __str__(self) -> str:
+        return self.message if self.code is None else f"{self.message} [{self.code.name}]"
+
+
+class StoreBusyError(RuntimeError):
+    """A second call was started on a Store that already has a live call."""
+
+
+# ---------------------------------------------------------------- registry of imports
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    handler: Callable[..., Any]
+    name: str
+    nparams: int
+    i32_params: tuple[int, ...]
+    result_kind: int  # -1: no result
+    arr_type: Any  # c_int64 * (stride * nparams)
+
+
+_entries: dict[int, _Entry] = {}
+_keys = itertools.count(1)
+
+
+def register_import(
+    name: str,
+    params: Sequence[int],
+    results: Sequence[int],
+    handler: Callable[..., Any],
+    *,
+    raw: bool,
+) -> int:
+    """Register a handler; returns the ``env`` key to give wasmtime for it."""
+    if len(results) > 1:
+        raise ValueError(f"{name}: at most one result is supported")
+    for k in (*params, *results):
+        if k not in (capi.KIND_I32, capi.KIND_I64):
+            raise ValueError(f"{name}: only i32/i64 parameters and results are supported")
+    stride = 2 if raw else 4
+    key = next(_keys)
+    _entries[key] = _Entry(
+        handler=handler,
+        name=name,
+        nparams=len(params),
+        i32_params=tuple(i for i, k in enumerate(params) if k == capi.KIND_I32),
+        result_kind=results[0] if results else -1,
+        arr_type=c_int64 * max(1, stride * len(params)),
+    )
+    return key
+
+
+def unregister_imports(keys: Sequence[int]) -> None:
+    for k in keys:
+        _entries.pop(k, None)
+
+
+# ---------------------------------------------------------------- live calls
+class _Call:
+    """State of one live call future (a function call or an instantiation)."""
+
+    __slots__ = (
+        "awaitable",
+        "exc",
+        "instance",
+        "key",
+        "resolved",
+        "result_kind",
+        "results_addr",
+        "trap_addr",
+    )
+
+    def __init__(self, instance: LindInstance) -> None:
+        self.instance = instance
+        self.key = next(_keys)
+        self.awaitable: Awaitable[Any] | None = None
+        self.exc: BaseException | None = None
+        self.resolved = True
+        self.results_addr = 0
+        self.trap_addr = 0
+        self.result_kind = -1
+
+
+_current: _Call | None = None
+_live_calls: dict[int, _Call] = {}
+
+_c_i64x2 = c_int64 * 2
+_c_ptrx3 = c_size_t * 3
+
+
+def _new_trap(message: str) -> int:
+    raw = message.encode("utf-8", "replace")
+    return int(capi.trap_new(raw, len(raw)) or 0)
+
+
+def _exc_trap(e: BaseException, entry_name: str) -> int:
+    return _new_trap(f"lind host function {entry_name} raised {type(e).__name__}: {e}")
+
+
+def _write_val(results: int, kind: int, value: int) -> None:
+    slot = _c_i64x2.from_address(results)
+    slot[0] = kind  # kind byte (+ padding zeroed)
+    slot[1] = value  # ctypes wraps out-of-range ints; i32 lives in the low 4 bytes
+
+
+def _continuation(env: int | None) -> bool:
+    call = _live_calls.get(env or 0)
+    return True if call is None else call.resolved
+
+
+def _finalize(env: int | None) -> None:
+    return None
+
+
+_CONT_CB = capi.CONTINUATION_CALLBACK(_continuation)
+_FINALIZER_CB = capi.FINALIZER(_finalize)
+_CONT_ADDR = capi.fn_addr(_CONT_CB)
+_FIN_ADDR = capi.fn_addr(_FINALIZER_CB)
+
+
+def _async_trampoline(
+    env: int | None,
+    caller: int | None,
+    args: int | None,
+    nargs: int,
+    results: int | None,
+    nresults: int,
+    trap_ret: int | None,
+    cont_ret: int | None,
+) -> None:
+    # Must never raise: runs on a wasmtime fiber under a C frame.
+    assert cont_ret is not None and trap_ret is not None
+    cont = _c_ptrx3.from_address(cont_ret)
+    call = _current
+    entry = _entries.get(env or 0)
+    try:
+        if call is None or entry is None:
+            raise RuntimeError("lind async import called outside a driven call")
+        if nargs:
+            vals = entry.arr_type.from_address(args)[1::4]
+            for i in entry.i32_params:
+                v = vals[i] & 0xFFFFFFFF
+                vals[i] = v - ((v >> 31) << 32)
+            argv = tuple(vals)
+        else:
+            argv = ()
+        r = entry.handler(call.instance, argv)
+        if r is None or isinstance(r, int):
+            if nresults and results:
+                _write_val(results, entry.result_kind, r or 0)
+            cont[0] = _CONT_ADDR
+            cont[1] = 0
+            cont[2] = 0
+            return
+        call.awaitable = r
+        call.results_addr = (results or 0) if nresults else 0
+        call.result_kind = entry.result_kind
+        call.trap_addr = trap_ret
+        call.resolved = False
+        cont[0] = _CONT_ADDR
+        cont[1] = call.key
+        cont[2] = _FIN_ADDR
+    except BaseException as e:
+        if call is not None:
+            call.exc = e
+            call.awaitable = None
+            call.resolved = True
+        c_size_t.from_address(trap_ret).value = _exc_trap(e, entry.name if entry else "?")
+        cont[0] = _CONT_ADDR
+        cont[1] = 0
+        cont[2] = 0
+
+
+def _sync_trampoline(env: int | None, caller: int | None, vals_addr: int | None, n: int) -> int:
+    # Must never raise. Returns a wasm_trap_t* (0 = success).
+    call = _current
+    entry = _entries.get(env or 0)
+    try:
+        if call is None or entry is None:
+            raise RuntimeError("lind sync import called outside a driven call")
+        arr = entry.arr_type.from_address(vals_addr) if n else None
+        if entry.nparams and arr is not None:
+            vals = arr[0 : 2 * entry.nparams : 2]
+            for i in entry.i32_params:
+                v = vals[i] & 0xFFFFFFFF
+                vals[i] = v - ((v >> 31) << 32)
+            argv = tuple(vals)
+        else:
+            argv = ()
+        r = entry.handler(call.instance, argv)
+        if entry.result_kind >= 0 and vals_addr:
+            c_int64.from_address(vals_addr).value = r or 0
+        return 0
+    except BaseException as e:
+        if call is not None:
+            call.exc = e
+        return _exc_trap(e, entry.name if entry else "?")
+
+
+ASYNC_TRAMPOLINE = capi.ASYNC_CALLBACK(_async_trampoline)
+SYNC_TRAMPOLINE = capi.UNCHECKED_CALLBACK(_sync_trampoline)
+
+
+# ---------------------------------------------------------------- the driver
+_PROPAGATE = (asyncio.CancelledError, KeyboardInterrupt, SystemExit)
+
+
+async def _drive(call: _Call, fut: int, trap_slot: c_void_p, err_slot: c_void_p) -> None:
+    """Poll ``fut`` to completion; deletes it; raises the call's failure if any."""
+    global _current
+    inst = call.instance
+    ticker = inst.engine.ticker
+    poll = capi.call_future_poll
+    _live_calls[call.key] = call
+    try:
+        while True:
+            prev = _current
+            _current = call
+            ticker.enter()
+            try:
+                done = poll(fut)
+            finally:
+                ticker.leave()
+                _current = prev
+            if done:
+                break
+            aw = call.awaitable
+            if aw is None:
+                await asyncio.sleep(0)  # epoch yield: let the loop run
+                continue
+            call.awaitable = None
+            try:
+                value = await aw
+            except _PROPAGATE:
+                raise
+            except BaseException as e:  # turn into a trap inside the guest
+                call.exc = e
+                c_size_t.from_address(call.trap_addr).value = _exc_trap(e, "awaitable")
+                call.resolved = True
+                continue
+            if call.results_addr:
+                try:
+                    _write_val(call.results_addr, call.result_kind, int(value or 0))
+                except (TypeError, ValueError) as e:
+                    call.exc = e
+                    c_size_t.from_address(call.trap_addr).value = _exc_trap(e, "result")
+            call.resolved = True
+    finally:
+        capi.call_future_delete(fut)
+        del _live_calls[call.key]
+        call.awaitable = None
+    trap = trap_slot.value
+    err = err_slot.value
+    exc = call.exc
+    if exc is not None:
+        call.exc = None
+        if trap:
+            capi.trap_delete(trap)
+        if err:
+            capi.error_delete(err)
+        raise exc
+    if trap:
+        msg, code = capi.take_trap(trap)
+        raise WasmTrap(msg, code)
+    if err:
+        raise WasmTrap(capi.take_error_message(err), None)
+
+
+def _claim(inst: LindInstance) -> None:
+    if inst._live:
+        raise StoreBusyError(
+            "this instance's Store already has a live wasm call; use another Store/instance"
+        )
+    if inst.closed:
+        raise RuntimeError("instance is closed")
+    inst._live = True
+
+
+async def run_call(
+    instance: LindInstance, func: str | FuncHandle, args: Sequence[int] = ()
+) -> list[int]:
+    """Call an exported function on the instance's fiber; returns its i32/i64 results.
+
+    Raises the exception a host handler raised, ``WasmTrap`` for a guest trap,
+    ``CancelledError`` if cancelled (the Store stays usable), ``StoreBusyError`` if the
+    Store already has a live call.
+    """
+    fh = instance.func(func) if isinstance(func, str) else func
+    if fh.instance is not instance:
+        raise ValueError("function handle belongs to another instance")
+    nparams = len(fh.params)
+    if len(args) != nparams:
+        raise TypeError(f"{fh.name} takes {nparams} arguments, got {len(args)}")
+    _claim(instance)
+    try:
+        argv = (c_int64 * max(1, 4 * nparams))()
+        for i, (k, v) in enumerate(zip(fh.params, args, strict=True)):
+            argv[4 * i] = k
+            argv[4 * i + 1] = v
+        nres = len(fh.results)
+        resv = (c_int64 * max(1, 4 * nres))()
+        trap_slot = c_void_p(0)
+        err_slot = c_void_p(0)
+        call = _Call(instance)
+        fut = capi.func_call_async(
+            instance.ctx,
+            ctypes.byref(fh.func),
+            argv,
+            nparams,
+            resv,
+            nres,
+            ctypes.byref(trap_slot),
+            ctypes.byref(err_slot),
+        )
+        await _drive(call, fut, trap_slot, err_slot)
+        out: list[int] = []
+        for i, k in enumerate(fh.results):
+            v = resv[4 * i + 1]
+            if k == capi.KIND_I32:
+                v &= 0xFFFFFFFF
+                v -= (v >> 31) << 32
+            out.append(v)
+        return out
+    finally:
+        instance._live = False
+
+
+async def drive_instantiation(
+    instance: LindInstance, fut_factory: Callable[[int, int], int]
+) -> None:
+    """Drive an async instantiation future produced by ``fut_factory(trap_ptr, err_ptr)``."""
+    _claim(instance)
+    try:
+        trap_slot = c_void_p(0)
+        err_slot = c_void_p(0)
+        call = _Call(instance)
+        fut = fut_factory(ctypes.addressof(trap_slot), ctypes.addressof(err_slot))
+        await _drive(call, fut, trap_slot, err_slot)
+    finally:
+        instance._live = False

@@ -1,0 +1,514 @@
+"""Instances: one wasmtime Store + Instance per thread of execution, over a shared memory.
+
+Theory of operation
+-------------------
+Guest modules import their linear memory (``env.memory``, *shared*) and their host
+functions (module ``lind``), and export ``_start``, ``__stack_pointer``, ``__heap_base``.
+``instantiate`` creates a fresh Store per instance, arms it for epoch async-yield
+preemption, and links it against either a new ``SharedMemoryHandle`` (a new cage) or an
+existing one (another thread / grate worker of the same cage: a second Store whose
+instance sees the same bytes).
+
+Linking: a wasmtime Linker's definitions are fixed, and the memory is per cage, so a
+short-lived Linker is built per instantiation (new linker, define the memory, define each
+import with the module-level trampolines of ``fiber.py``), then
+``wasmtime_linker_instantiate_async`` is driven by ``fiber.drive_instantiation``. The
+linker is deleted right after. Measured: a new linker + definitions is a few
+microseconds; the bulk of instantiation is wasmtime's own instance/store set-up. (An
+``InstancePre`` cached per memory would only pay off for threads sharing one memory.)
+
+Invariants:
+- ``SharedMemoryHandle.base`` is stable for the memory's life (shared memories never
+  move: wasmtime reserves up to the declared maximum). ``view()`` is a cached
+  ``memoryview`` over ``[base, base+size)`` re-derived when the size changed (guest or host
+  ``memory.grow``); a view taken before a grow does not cover the new pages.
+- A memory handle owns one reference (``wasmtime_sharedmemory_t``); every Store that
+  imported it owns another, so the bytes live until the last user is gone.
+- ``LindInstance`` never calls wasm synchronously (an async import makes sync calls into
+  the store fail). Only ``fiber.run_call`` calls into it.
+- Export lookups (funcs, globals) are cached per instance; signatures per module.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import weakref
+from collections.abc import Callable, Sequence
+from ctypes import c_uint64, c_void_p
+from dataclasses import dataclass
+from typing import Any
+
+import wasmtime
+
+from . import capi, fiber
+from .engine import LindEngine
+
+_KINDS = {"i32": capi.KIND_I32, "i64": capi.KIND_I64}
+
+
+def _kind(t: str | int | wasmtime.ValType) -> int:
+    if isinstance(t, int):
+        return t
+    k = _KINDS.get(str(t))
+    if k is None:
+        raise ValueError(f"unsupported value type {t!r} (only i32/i64)")
+    return k
+
+
+def _valtype(k: int) -> wasmtime.ValType:
+    return wasmtime.ValType.i32() if k == capi.KIND_I32 else wasmtime.ValType.i64()
+
+
+# ---------------------------------------------------------------- shared memory
+class SharedMemoryHandle:
+    """A wasm shared linear memory, usable by any number of Stores of one engine."""
+
+    def __init__(
+        self,
+        engine: LindEngine,
+        min_pages: int,
+        max_pages: int,
+        memtype: wasmtime.MemoryType | None = None,
+    ) -> None:
+        ty = memtype or wasmtime.MemoryType(wasmtime.Limits(min_pages, max_pages), shared=True)
+        out = c_void_p(0)
+        err = capi.sharedmemory_new(engine.ptr, capi.addr(ty.ptr()), ctypes.byref(out))
+        capi.check_error(err, "creating shared memory")
+        self.engine = engine
+        self.ptr: int = int(out.value or 0)
+        self.base: int = int(capi.sharedmemory_data(self.ptr) or 0)
+        self.max_pages = max_pages
+        self.max_bytes = max_pages * capi.WASM_PAGE
+        self._view: memoryview | None = None
+        self._view_len = -1
+        self._finalizer = weakref.finalize(self, capi.sharedmemory_delete, self.ptr)
+
+    @classmethod
+    def for_module(cls, engine: LindEngine, module: wasmtime.Module) -> SharedMemoryHandle:
+        """A new memory of the type the module imports."""
+        spec = module_spec(module)
+        if spec.memory is None:
+            raise ValueError("module does not import a memory")
+        _, _, lo, hi = spec.memory
+        return cls(engine, lo, hi, spec.memtype)
+
+    def size(self) -> int:
+        """Current size in bytes."""
+        return int(capi.sharedmemory_data_size(self.ptr))
+
+    def pages(self) -> int:
+        return int(capi.sharedmemory_size(self.ptr))
+
+    def grow(self, pages: int) -> int:
+        """Grow by ``pages``; returns the old size in pages, or -1 if it cannot grow."""
+        if pages < 0:
+            return -1
+        prev = c_uint64(0)
+        err = capi.sharedmemory_grow(self.ptr, pages, ctypes.byref(prev))
+        if err:
+            capi.error_delete(err)
+            return -1
+        return int(prev.value)
+
+    def view(self) -> memoryview:
+        """Zero-copy writable view of the whole current memory (re-derived after growth)."""
+        n = capi.sharedmemory_data_size(self.ptr)
+        v = self._view
+        if v is None or n != self._view_len:
+            v = memoryview((ctypes.c_ubyte * n).from_address(self.base)).cast("B")
+            self._view = v
+            self._view_len = n
+        return v
+
+    def read(self, addr: int, n: int) -> bytes:
+        v = self.view()
+        if addr < 0 or n < 0 or addr + n > len(v):
+            raise IndexError("read outside linear memory")
+        return bytes(v[addr : addr + n])
+
+    def write(self, addr: int, data: bytes | bytearray | memoryview) -> None:
+        v = self.view()
+        if addr < 0 or addr + len(data) > len(v):
+            raise IndexError("write outside linear memory")
+        v[addr : addr + len(data)] = data
+
+    def close(self) -> None:
+        """Drop this handle's reference (Stores using the memory keep theirs)."""
+        self._view = None
+        self._finalizer()
+
+
+# ---------------------------------------------------------------- module metadata
+Sig = tuple[tuple[int, ...], tuple[int, ...]]
+
+
+@dataclass(frozen=True)
+class ModuleSpec:
+    memory: tuple[str, str, int, int] | None  # (module, name, min pages, max pages)
+    memtype: wasmtime.MemoryType | None
+    funcs: dict[str, Sig]
+    globals: dict[str, tuple[int, bool]]  # name -> (kind, mutable)
+    func_imports: dict[tuple[str, str], Sig]
+
+
+_specs: weakref.WeakKeyDictionary[wasmtime.Module, ModuleSpec] = weakref.WeakKeyDictionary()
+
+
+def _sig(ft: wasmtime.FuncType) -> Sig | None:
+    try:
+        return tuple(_kind(p) for p in ft.params), tuple(_kind(r) for r in ft.results)
+    except ValueError:
+        return None
+
+
+def module_spec(module: wasmtime.Module) -> ModuleSpec:
+    """Imports/exports of a module that the runtime cares about (cached per module)."""
+    spec = _specs.get(module)
+    if spec is not None:
+        return spec
+    memory = None
+    memtype = None
+    fimports: dict[tuple[str, str], Sig] = {}
+    for imp in module.imports:
+        ty = imp.type
+        if isinstance(ty, wasmtime.MemoryType):
+            if not ty.is_shared:
+                raise ValueError(f"memory import {imp.module}.{imp.name} must be shared")
+            lim = ty.limits
+            if lim.max is None:
+                raise ValueError("shared memory must declare a maximum")
+            memory = (imp.module, imp.name or "", lim.min, lim.max)
+            memtype = wasmtime.MemoryType(wasmtime.Limits(lim.min, lim.max), shared=True)
+        elif isinstance(ty, wasmtime.FuncType):
+            sig = _sig(ty)
+            if sig is not None:
+                fimports[(imp.module, imp.name or "")] = sig
+    funcs: dict[str, Sig] = {}
+    globs: dict[str, tuple[int, bool]] = {}
+    for exp in module.exports:
+        ty = exp.type
+        if isinstance(ty, wasmtime.FuncType):
+            sig = _sig(ty)
+            if sig is not None:
+                funcs[exp.name] = sig
+        elif isinstance(ty, wasmtime.GlobalType):
+            k = _KINDS.get(str(ty.content))
+            if k is not None:
+                globs[exp.name] = (k, ty.mutable)
+    spec = ModuleSpec(memory, memtype, funcs, globs, fimports)
+    _specs[module] = spec
+    return spec
+
+
+# ---------------------------------------------------------------- host imports
+@dataclass(frozen=True)
+class _ImportDef:
+    module: str
+    name: str
+    params: tuple[int, ...]
+    results: tuple[int, ...]
+    key: int
+    is_async: bool
+    functype: wasmtime.FuncType  # kept alive: the linker copies it at each definition
+    functype_ptr: int
+    module_b: bytes
+    name_b: bytes
+
+
+SYSCALL_PARAMS = ("i32", "i64", "i64", "i64", "i64", "i64", "i64")
+
+
+class HostImports:
+    """The Python side of a module's function imports.
+
+    ``define_async``: the handler may return an int (completes inline) or an awaitable
+    (suspends only the calling wasm call). ``define_sync``: never waits; cheaper, served
+    by ``wasmtime_linker_define_func_unchecked``. Handlers are called as
+    ``handler(instance, args)`` with ``args`` a tuple of **signed** ints.
+    Imports the module does not declare are ignored; a declared import with another
+    signature is an error at instantiation.
+    """
+
+    def __init__(self) -> None:
+        self._defs: dict[tuple[str, str], _ImportDef] = {}
+        self._keys: list[int] = []
+        weakref.finalize(self, fiber.unregister_imports, self._keys)
+
+    def _add(
+        self,
+        module: str,
+        name: str,
+        params: Sequence[str | int],
+        results: Sequence[str | int],
+        handler: Callable[..., Any],
+        is_async: bool,
+    ) -> None:
+        p = tuple(_kind(x) for x in params)
+        r = tuple(_kind(x) for x in results)
+        key = fiber.register_import(f"{module}.{name}", p, r, handler, raw=not is_async)
+        self._keys.append(key)
+        old = self._defs.get((module, name))
+        if old is not None:
+            fiber.unregister_imports([old.key])
+        ft = wasmtime.FuncType([_valtype(k) for k in p], [_valtype(k) for k in r])
+        self._defs[(module, name)] = _ImportDef(
+            module,
+            name,
+            p,
+            r,
+            key,
+            is_async,
+            ft,
+            capi.addr(ft.ptr()),
+            module.encode(),
+            name.encode(),
+        )
+
+    def define_async(
+        self,
+        module: str,
+        name: str,
+        params: Sequence[str | int],
+        results: Sequence[str | int],
+        handler: fiber.Handler,
+    ) -> None:
+        self._add(module, name, params, results, handler, True)
+
+    def define_sync(
+        self,
+        module: str,
+        name: str,
+        params: Sequence[str | int],
+        results: Sequence[str | int],
+        handler: fiber.SyncHandler,
+    ) -> None:
+        self._add(module, name, params, results, handler, False)
+
+    @classmethod
+    def lind(
+        cls,
+        syscall: fiber.Handler,
+        *,
+        fork: fiber.Handler | None = None,
+        sync_syscall: fiber.SyncHandler | None = None,
+    ) -> HostImports:
+        """The standard ``lind`` imports: ``syscall(i32, i64 x6) -> i64`` (async), and
+        optionally ``fork() -> i64`` (async) and ``syscall_sync`` (same signature, sync)."""
+        h = cls()
+        h.define_async("lind", "syscall", SYSCALL_PARAMS, ["i64"], syscall)
+        if fork is not None:
+            h.define_async("lind", "fork", [], ["i64"], fork)
+        if sync_syscall is not None:
+            h.define_sync("lind", "syscall_sync", SYSCALL_PARAMS, ["i64"], sync_syscall)
+        return h
+
+    def _define_into(self, linker: int, spec: ModuleSpec) -> None:
+        for d in self._defs.values():
+            want = spec.func_imports.get((d.module, d.name))
+            if want is None:
+                continue  # the module does not import it
+            if want != (d.params, d.results):
+                raise ValueError(f"import {d.module}.{d.name}: module expects another signature")
+            m = d.module_b
+            n = d.name_b
+            if d.is_async:
+                err = capi.linker_define_async_func(
+                    linker,
+                    m,
+                    len(m),
+                    n,
+                    len(n),
+                    d.functype_ptr,
+                    fiber.ASYNC_TRAMPOLINE,
+                    d.key,
+                    None,
+                )
+            else:
+                err = capi.linker_define_func_unchecked(
+                    linker,
+                    m,
+                    len(m),
+                    n,
+                    len(n),
+                    d.functype_ptr,
+                    fiber.SYNC_TRAMPOLINE,
+                    d.key,
+                    None,
+                )
+            capi.check_error(err, f"defining {d.module}.{d.name}")
+
+
+# ---------------------------------------------------------------- instances
+class FuncHandle:
+    """A raw exported function of one instance (callable through ``fiber.run_call``)."""
+
+    __slots__ = ("func", "instance", "name", "params", "results")
+
+    def __init__(
+        self,
+        instance: LindInstance,
+        name: str,
+        func: Any,
+        params: tuple[int, ...],
+        results: tuple[int, ...],
+    ) -> None:
+        self.instance = instance
+        self.name = name
+        self.func = func
+        self.params = params
+        self.results = results
+
+
+class LindInstance:
+    """One Store + Instance. Attach anything (e.g. the cage) to ``.data``."""
+
+    def __init__(
+        self,
+        engine: LindEngine,
+        module: wasmtime.Module,
+        imports: HostImports,
+        memory: SharedMemoryHandle,
+    ) -> None:
+        self.engine = engine
+        self.module = module
+        self.imports = imports
+        self.memory = memory
+        self.spec = module_spec(module)
+        self.store = wasmtime.Store(engine.engine)
+        self.ctx: int = capi.addr(self.store._context())
+        capi.context_epoch_deadline_async_yield_and_update(self.ctx, 1)
+        self._inst = capi.wasmtime_instance_t()
+        self._funcs: dict[str, FuncHandle] = {}
+        self._globals: dict[str, tuple[Any, int]] = {}
+        self._live = False
+        self.closed = False
+        self.data: Any = None
+
+    # ------------------------------------------------------------ exports
+    def _export(self, name: str) -> Any:
+        ext = capi.wasmtime_extern_t()
+        raw = name.encode()
+        found = capi.instance_export_get(
+            self.ctx, ctypes.byref(self._inst), raw, len(raw), ctypes.byref(ext)
+        )
+        if not found:
+            raise KeyError(f"no export named {name!r}")
+        return ext
+
+    def has_export(self, name: str) -> bool:
+        return name in self.spec.funcs or name in self.spec.globals
+
+    def func(self, name: str) -> FuncHandle:
+        """Handle of an exported i32/i64 function (cached)."""
+        fh = self._funcs.get(name)
+        if fh is not None:
+            return fh
+        sig = self.spec.funcs.get(name)
+        if sig is None:
+            raise KeyError(f"no exported i32/i64 function named {name!r}")
+        ext = self._export(name)
+        if ext.kind != capi.EXTERN_FUNC:
+            raise KeyError(f"export {name!r} is not a function")
+        f = capi.wasmtime_func_t()
+        ctypes.pointer(f)[0] = ext.of.func
+        fh = FuncHandle(self, name, f, sig[0], sig[1])
+        self._funcs[name] = fh
+        return fh
+
+    def _global(self, name: str) -> tuple[Any, int]:
+        g = self._globals.get(name)
+        if g is None:
+            info = self.spec.globals.get(name)
+            if info is None:
+                raise KeyError(f"no exported i32/i64 global named {name!r}")
+            ext = self._export(name)
+            if ext.kind != capi.EXTERN_GLOBAL:
+                raise KeyError(f"export {name!r} is not a global")
+            gs = capi.wasmtime_global_t()
+            ctypes.pointer(gs)[0] = ext.of.global_
+            g = (gs, info[0])
+            self._globals[name] = g
+        return g
+
+    def get_global(self, name: str) -> int:
+        """Value of an exported i32/i64 global (signed)."""
+        gs, _ = self._global(name)
+        val = capi.wasmtime_val_t()
+        capi.global_get(self.ctx, ctypes.byref(gs), ctypes.byref(val))
+        return int(val.of.i32 if val.kind == capi.KIND_I32 else val.of.i64)
+
+    def set_global(self, name: str, value: int) -> None:
+        """Set an exported mutable i32/i64 global (value wrapped to its width)."""
+        gs, kind = self._global(name)
+        val = capi.wasmtime_val_t()
+        val.kind = kind
+        if kind == capi.KIND_I32:
+            v = value & 0xFFFFFFFF
+            val.of.i32 = v - ((v >> 31) << 32)
+        else:
+            v = value & 0xFFFFFFFFFFFFFFFF
+            val.of.i64 = v - ((v >> 63) << 64)
+        capi.check_error(
+            capi.global_set(self.ctx, ctypes.byref(gs), ctypes.byref(val)),
+            f"setting global {name}",
+        )
+
+    # ------------------------------------------------------------ lifecycle
+    def close(self) -> None:
+        """Drop the Store (not the shared memory, which other instances may use)."""
+        if self._live:
+            raise fiber.StoreBusyError("cannot close an instance with a live call")
+        if not self.closed:
+            self.closed = True
+            self._funcs.clear()
+            self._globals.clear()
+            self.store.close()
+
+
+async def instantiate(
+    engine: LindEngine,
+    module: wasmtime.Module,
+    imports: HostImports,
+    *,
+    memory: SharedMemoryHandle | None = None,
+) -> LindInstance:
+    """Instantiate ``module`` in a new Store over ``memory`` (a new shared memory if None)."""
+    spec = module_spec(module)
+    if memory is None:
+        memory = SharedMemoryHandle.for_module(engine, module)
+    inst = LindInstance(engine, module, imports, memory)
+    linker = capi.linker_new(engine.ptr)
+    try:
+        if spec.memory is not None:
+            mod_name, mem_name, _, _ = spec.memory
+            ext = capi.wasmtime_extern_t()
+            ext.kind = capi.EXTERN_SHAREDMEMORY
+            ext.of.sharedmemory = ctypes.cast(memory.ptr, type(ext.of.sharedmemory))
+            m = mod_name.encode()
+            n = mem_name.encode()
+            capi.check_error(
+                capi.linker_define(linker, inst.ctx, m, len(m), n, len(n), ctypes.byref(ext)),
+                "defining the shared memory",
+            )
+        imports._define_into(linker, spec)
+        mod_ptr = capi.addr(module.ptr())
+
+        def start(trap_ptr: int, err_ptr: int) -> int:
+            return int(
+                capi.linker_instantiate_async(
+                    linker, inst.ctx, mod_ptr, ctypes.byref(inst._inst), trap_ptr, err_ptr
+                )
+            )
+
+        try:
+            await fiber.drive_instantiation(inst, start)
+        except BaseException:
+            inst.close()
+            raise
+    except BaseException:
+        if not inst.closed:
+            inst.close()
+        raise
+    finally:
+        capi.linker_delete(linker)
+    return inst
