@@ -53,19 +53,30 @@ def _run_parser() -> argparse.ArgumentParser:
         description=RUN_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--root", default=".", help="host directory the cage sees as / (default: .)")
     parser.add_argument(
-        "--env", action="append", default=[], type=_env_pair, metavar="NAME=VALUE",
+        "--root", default=".", help="host directory the cage sees as / (default: .)"
+    )
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        type=_env_pair,
+        metavar="NAME=VALUE",
         help="add an environment variable (repeatable); the cage gets no host variables unless "
         "--inherit-env is given",
     )
     parser.add_argument("--inherit-env", action="store_true", help="pass the host environment on")
     parser.add_argument(
-        "--time-slice", type=float, default=5.0, metavar="MS",
+        "--time-slice",
+        type=float,
+        default=5.0,
+        metavar="MS",
         help="preemption time slice in milliseconds (default: 5)",
     )
     parser.add_argument(
-        "--loop", choices=("uvloop", "asyncio"), default="uvloop",
+        "--loop",
+        choices=("uvloop", "asyncio"),
+        default="uvloop",
         help="event loop implementation (default: uvloop)",
     )
     parser.add_argument("program", help="the .c, .wasm or .cwasm program")
@@ -99,7 +110,9 @@ def cmd_run(argv: Sequence[str]) -> int:
         env[name] = value
     if opts.time_slice <= 0:
         return _fail("--time-slice must be positive", 2)
-    config = EngineConfig(time_slice=opts.time_slice / 1000, cache_dir=default_cache_dir() / "modules")
+    config = EngineConfig(
+        time_slice=opts.time_slice / 1000, cache_dir=default_cache_dir() / "modules"
+    )
     argv0 = opts.program
 
     async def main() -> int:
@@ -121,8 +134,8 @@ def _run_loop(coro: object, loop: str) -> int:
     if loop == "uvloop":
         import uvloop
 
-        return uvloop.run(coro)  # type: ignore[arg-type, no-any-return]
-    return asyncio.run(coro)  # type: ignore[arg-type, no-any-return]
+        return uvloop.run(coro)  # type: ignore[arg-type]
+    return asyncio.run(coro)  # type: ignore[arg-type]
 
 
 def cmd_cc(argv: Sequence[str]) -> int:

@@ -63,6 +63,11 @@ class GuestMemory:
             self.view = memoryview(array).cast("B")
 
     @property
+    def base(self) -> int:
+        """Host address of guest address 0 (stable for the memory's life)."""
+        return self._base
+
+    @property
     def size(self) -> int:
         self._refresh()
         return self._size

@@ -57,7 +57,7 @@ class ThreeI:
     def __init__(self) -> None:
         self._tables: dict[int, dict[int, Route]] = {}
 
-    # -- cage lifecycle ---------------------------------------------------------------------------
+    # -- cage lifecycle ----------
     def add_cage(self, cage_id: int) -> None:
         """A new cage: an empty table (everything goes to RawPOSIX)."""
         if cage_id in self._tables:
@@ -74,7 +74,7 @@ class ThreeI:
     def has_cage(self, cage_id: int) -> bool:
         return cage_id in self._tables
 
-    # -- routing ------------------------------------------------------------------------------------
+    # -- routing ----------
     def route(self, cage_id: int, callnum: int) -> Route | None:
         """The route for a call, or None for RawPOSIX. The hot path: one dict lookup each."""
         return self._tables[cage_id].get(callnum)

@@ -115,7 +115,7 @@ class HostFile(FileOps):
         return os.fstat(self.host_fd)
 
     def dir_entries(self) -> list[DirEntry]:
-        """A snapshot of the directory taken at the first read (as Linux's readdir cursor sees it)."""
+        """A snapshot of the directory taken at the first read, as a readdir cursor sees it."""
         if self._dir_snapshot is None:
             self._dir_snapshot = _list_dir(self.host_fd)
         return self._dir_snapshot

@@ -87,7 +87,7 @@ def sys_openat(cage: Cage, dirfd: int, path: int, flags: int, mode: int, *_: int
     return _open(cage, _at_path(cage, dirfd, path), i32(flags), u32(mode))
 
 
-# -- stat family ------------------------------------------------------------------------------------
+# -- stat family ----------
 def _stat_path(cage: Cage, path: bytes, *, follow: bool) -> os.stat_result:
     device = DEVICES.get(lexical(path))
     if device is not None:
@@ -134,7 +134,7 @@ def sys_newfstatat(cage: Cage, dirfd: int, path: int, statbuf: int, flags: int, 
     return 0
 
 
-# -- directories -------------------------------------------------------------------------------------
+# -- directories ----------
 def sys_getdents64(cage: Cage, fd: int, dirp: int, count: int, *_: int) -> int:
     file = cage.fds.file(i32(fd))
     if not isinstance(file, HostFile):

@@ -1,4 +1,4 @@
-"""RawPOSIX I/O family: read/write and their vectored and positional forms, lseek, close, ioctl, fcntl.
+"""RawPOSIX I/O family: read/write (vectored, positional), lseek, close, ioctl, fcntl.
 
 Handler shape (as every family): decode args → look up the fd (EBADF) → validate (EINVAL) →
 bounds-check the guest buffer (EFAULT) → do the work, inline or as an awaitable.
@@ -78,7 +78,7 @@ def _transfer_all(views: list[memoryview], op: Transfer) -> SysResult:
                 _discard(result)
                 return total
             return result
-        moved: int = result  # type: ignore[assignment]
+        moved: int = result
         total += moved
         if moved < len(view):
             break
@@ -158,7 +158,9 @@ def sys_ioctl(cage: Cage, fd: int, request: int, arg: int, *_: int) -> int:
         return 0
     if req == F.FIONBIO:
         on = cage.mem.read_u32(pointer(arg))
-        file.status_flags = (file.status_flags | F.O_NONBLOCK) if on else (file.status_flags & ~F.O_NONBLOCK)
+        file.status_flags = (
+            (file.status_flags | F.O_NONBLOCK) if on else (file.status_flags & ~F.O_NONBLOCK)
+        )
         return 0
     raise GuestError(ENOTTY)
 
@@ -180,4 +182,3 @@ def sys_fcntl(cage: Cage, fd: int, cmd: int, arg: int, *_: int) -> int:
     if command in (F.F_DUPFD, F.F_DUPFD_CLOEXEC):
         return cage.fds.dup(vfd, lowest=i32(arg), cloexec=command == F.F_DUPFD_CLOEXEC)
     raise GuestError(EINVAL)
-

@@ -24,8 +24,7 @@ def _uts(value: str) -> bytes:
 def sys_uname(cage: Cage, buf: int, *_: int) -> int:
     host = os.uname()
     record = b"".join(
-        _uts(v)
-        for v in ("Linux", "lind", host.release, "#1 lind_async", "wasm32", "(none)")
+        _uts(v) for v in ("Linux", "lind", host.release, "#1 lind_async", "wasm32", "(none)")
     )
     cage.mem.write(pointer(buf), record)
     return 0

@@ -56,7 +56,9 @@ def sys_brk(cage: Cage, addr: int, *_: int) -> int:
     return new
 
 
-def sys_mmap(cage: Cage, addr: int, length: int, prot: int, flags: int, fd: int, offset: int) -> int:
+def sys_mmap(
+    cage: Cage, addr: int, length: int, prot: int, flags: int, fd: int, offset: int
+) -> int:
     map_flags = i32(flags)
     want = size(length)
     if want == 0 or i64(offset) % F.PAGE_SIZE:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 from lind_async.rawposix.args import i32
@@ -12,7 +13,7 @@ if TYPE_CHECKING:
     from lind_async.runtime.cage import Cage
 
 
-class CageExit(BaseException):  # noqa: N818 - it is a control-flow signal, not an error
+class CageExit(BaseException):
     """Raised inside a syscall handler to end the calling cage with a wait status.
 
     Derives from ``BaseException`` so no ``except Exception`` on the way can swallow it.
@@ -72,5 +73,5 @@ async def _yield() -> int:
     return 0
 
 
-def sys_sched_yield(cage: Cage, *_: int) -> object:
+def sys_sched_yield(cage: Cage, *_: int) -> Awaitable[int]:
     return _yield()

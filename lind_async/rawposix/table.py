@@ -144,7 +144,9 @@ def load() -> dict[int, Syscall]:
     return TABLE
 
 
-def dispatch(cage: Cage, number: int, a1: int, a2: int, a3: int, a4: int, a5: int, a6: int) -> SysResult:
+def dispatch(
+    cage: Cage, number: int, a1: int, a2: int, a3: int, a4: int, a5: int, a6: int
+) -> SysResult:
     """Run RawPOSIX's handler for ``number``: an ``int`` now, or an awaitable of one."""
     handler = _HANDLERS.get(number)
     if handler is None:
@@ -158,7 +160,7 @@ def dispatch(cage: Cage, number: int, a1: int, a2: int, a3: int, a4: int, a5: in
             raise
         return -exc.errno
     if result.__class__ is int:
-        return result  # type: ignore[return-value]
+        return result
     return _finish(result)  # type: ignore[arg-type]
 
 
@@ -176,5 +178,3 @@ async def _finish(pending: Awaitable[int]) -> int:
 def name_of(number: int) -> str:
     entry = load().get(number)
     return entry.name if entry else nr.NAMES.get(number, f"syscall_{number}")
-
-

@@ -12,8 +12,8 @@ from lind_async.rawposix import structs
 from lind_async.rawposix.args import i32, pointer
 
 if TYPE_CHECKING:
-    from lind_async.runtime.cage import Cage
     from lind_async.rawposix.table import SysResult
+    from lind_async.runtime.cage import Cage
 
 _HOST_CLOCKS = {
     F.CLOCK_REALTIME: time.CLOCK_REALTIME,
@@ -72,7 +72,9 @@ def sys_nanosleep(cage: Cage, req: int, rem: int, *_: int) -> SysResult:
     return _sleep_for(structs.read_timespec(cage.mem, pointer(req)))
 
 
-def sys_clock_nanosleep(cage: Cage, clock_id: int, flags: int, req: int, rem: int, *_: int) -> SysResult:
+def sys_clock_nanosleep(
+    cage: Cage, clock_id: int, flags: int, req: int, rem: int, *_: int
+) -> SysResult:
     clock = i32(clock_id)
     if clock == F.CLOCK_THREAD_CPUTIME_ID:
         raise GuestError(EINVAL)

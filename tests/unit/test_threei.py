@@ -75,7 +75,7 @@ def test_bad_numbers_and_unknown_handler_cages_rejected() -> None:
 
 
 def test_threei_numbers_are_reserved_table_entries() -> None:
-    assert THREEI_CALLS == {1001, 1002, 1003}
+    assert {1001, 1002, 1003} == THREEI_CALLS
     t = make(1, 2)
     t.register(1, syscalls.SYS_register_handler, 2, 5)
     assert t.route(1, 1001) == Route(2, 5)

@@ -1,0 +1,99 @@
+"""End-to-end harness: C programs built with `lind_async cc` and run in cages, compared with the
+same sources built natively by the host's gcc."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+PROGRAMS = Path(__file__).parent / "programs"
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Result:
+    status: int  # shell-style: exit code, or 128+N when killed by signal N
+    stdout: bytes
+    stderr: bytes
+
+
+def _shell_status(code: int) -> int:
+    return 128 - code if code < 0 else code
+
+
+@pytest.fixture(scope="session")
+def cage_program() -> object:
+    """Compile ``programs/NAME.c`` for a cage (cached by content); returns the .wasm path."""
+    from lind_async.toolchain.cc import compile_cached
+
+    def build(name: str) -> Path:
+        return compile_cached(PROGRAMS / f"{name}.c")
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def native_program(tmp_path_factory: pytest.TempPathFactory) -> object:
+    """Compile ``programs/NAME.c`` with the host's gcc."""
+    gcc = shutil.which("gcc") or shutil.which("cc")
+    if gcc is None:
+        pytest.fail("a native C compiler (gcc) is required for the comparison tests")
+    out_dir = tmp_path_factory.mktemp("native")
+    built: dict[str, Path] = {}
+
+    def build(name: str) -> Path:
+        if name not in built:
+            exe = out_dir / name
+            subprocess.run(
+                [gcc, "-O1", "-w", "-o", str(exe), str(PROGRAMS / f"{name}.c"), "-lm"], check=True
+            )
+            built[name] = exe
+        return built[name]
+
+    return build
+
+
+def run_cage(
+    wasm: Path,
+    args: list[str],
+    *,
+    root: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+    extra: list[str] | None = None,
+) -> Result:
+    cmd = [sys.executable, "-m", "lind_async", "run", "--root", str(root)]
+    for k, v in (env or {}).items():
+        cmd += ["--env", f"{k}={v}"]
+    cmd += extra or []
+    cmd += [str(wasm), *args]
+    proc = subprocess.run(
+        cmd, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL, cwd=REPO
+    )
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def run_native(
+    exe: Path, args: list[str], *, root: Path, env: dict[str, str] | None = None
+) -> Result:
+    proc = subprocess.run(
+        [str(exe), *args],
+        capture_output=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        cwd=root,
+        env=env or {},
+    )
+    return Result(_shell_status(proc.returncode), proc.stdout, proc.stderr)
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    r = tmp_path / "root"
+    r.mkdir()
+    return r

@@ -1,0 +1,21 @@
+/* nanosleep and clocks */
+#include <stdio.h>
+#include <time.h>
+#include <errno.h>
+
+static long long ms(struct timespec t) { return t.tv_sec * 1000LL + t.tv_nsec / 1000000; }
+
+int main(void) {
+    struct timespec a, b, req = {0, 120 * 1000000L};
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    if (nanosleep(&req, NULL) != 0) { perror("nanosleep"); return 1; }
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    long long slept = ms(b) - ms(a);
+    printf("slept enough: %d\n", slept >= 120);
+    printf("not too long: %d\n", slept < 2000);
+    struct timespec bad = {0, 2000000000L};
+    printf("bad nsec: %d %d\n", nanosleep(&bad, NULL), errno == EINVAL);
+    time_t now = time(NULL);
+    printf("time sane: %d\n", now > 1700000000);
+    return 0;
+}

@@ -1,0 +1,43 @@
+"""Programs whose stdout and exit status must match the same source built natively."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import run_cage, run_native
+
+CASES: list[tuple[str, list[str], dict[str, str]]] = [
+    ("hello", ["one", "two words", ""], {"NAME": "world"}),
+    ("numbers", [], {}),
+    ("malloc", [], {}),
+    ("qsort", [], {}),
+    ("files", [], {}),
+    ("listdir", [], {}),
+    ("sleep", [], {}),
+    ("badinput", [], {}),
+    ("crash", [], {}),
+    ("crash", ["trap"], {}),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "env"), CASES, ids=[f"{c[0]}-{'-'.join(c[1]) or 'noargs'}" for c in CASES]
+)
+def test_matches_native(
+    name: str,
+    args: list[str],
+    env: dict[str, str],
+    cage_program: Any,
+    native_program: Any,
+    tmp_path: Path,
+) -> None:
+    native_root, cage_root = tmp_path / "native", tmp_path / "cage"
+    native_root.mkdir()
+    cage_root.mkdir()
+    expected = run_native(native_program(name), args, root=native_root, env=env)
+    got = run_cage(cage_program(name), args, root=cage_root, env=env)
+    assert got.stdout == expected.stdout, got.stderr.decode(errors="replace")
+    assert got.status == expected.status, got.stderr.decode(errors="replace")

@@ -1,0 +1,119 @@
+"""Several cages on one event loop: a waiting or spinning cage never stops the others."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lind_async.runtime.cage import SIGSEGV
+from lind_async.runtime.engine import EngineConfig
+from lind_async.runtime.microvisor import Microvisor, default_cache_dir
+
+
+def microvisor(root: Path) -> Microvisor:
+    config = EngineConfig(time_slice=0.005, cache_dir=default_cache_dir() / "modules")
+    return Microvisor(root=root, engine_config=config)
+
+
+@pytest.fixture(params=["asyncio", "uvloop"])
+def loop_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def run_on(kind: str, coro: Any) -> Any:
+    if kind == "uvloop":
+        import uvloop
+
+        return uvloop.run(coro)
+    return asyncio.run(coro)
+
+
+def test_sleeping_cage_does_not_block_another(
+    cage_program: Any, root: Path, loop_kind: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    sleeper, hello = cage_program("sleep"), cage_program("hello")
+    finished: list[str] = []
+
+    async def main() -> None:
+        async with microvisor(root) as mv:
+            a = mv.spawn(sleeper, ["sleep"])
+            b = mv.spawn(hello, ["hello"])
+
+            async def watch(name: str, cage: Any) -> None:
+                await cage.exited.wait()
+                finished.append(name)
+
+            await asyncio.gather(watch("A", a), watch("B", b))
+            assert a.status == 0 and b.status == 3 << 8
+
+    run_on(loop_kind, main())
+    assert finished == ["B", "A"]
+    out = capfd.readouterr().out
+    assert "hello from a cage" in out and "slept enough: 1" in out
+
+
+def test_spinning_cage_is_preempted(cage_program: Any, root: Path, loop_kind: str) -> None:
+    spin = cage_program("spin")
+    gaps: list[float] = []
+
+    async def main() -> None:
+        async with microvisor(root) as mv:
+            cage = mv.spawn(spin, ["spin", "2"])
+            last = time.perf_counter()
+            while not cage.exited.is_set():
+                await asyncio.sleep(0.01)
+                now = time.perf_counter()
+                gaps.append(now - last)
+                last = now
+            assert cage.status == 0
+
+    run_on(loop_kind, main())
+    assert len(gaps) > 50
+    assert max(gaps) < 0.1, f"largest timer gap {max(gaps) * 1000:.1f} ms"
+    iters, value = map(int, (root / "spin-result.txt").read_text().split())
+    assert iters >= 1
+    assert value == lcg_power(iters * 10_000_000)
+
+
+def test_lcg_power_matches_iteration() -> None:
+    x = 1
+    for _ in range(1000):
+        x = (x * 6364136223846793005 + 1442695040888963407) % (1 << 64)
+    assert lcg_power(1000) == x
+
+
+def lcg_power(n: int) -> int:
+    """x_n of x -> a*x + c (mod 2**64) from x_0 = 1, by squaring the affine map."""
+    a, c, mod = 6364136223846793005, 1442695040888963407, 1 << 64
+    ra, rc = 1, 0  # accumulated map: x -> ra*x + rc
+    while n:
+        if n & 1:
+            ra, rc = (a * ra) % mod, (a * rc + c) % mod
+        a, c = (a * a) % mod, (a * c + c) % mod
+        n >>= 1
+    return (ra * 1 + rc) % mod
+
+
+def test_crashing_cage_does_not_disturb_another(
+    cage_program: Any, root: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    crash, sleeper = cage_program("crash"), cage_program("sleep")
+
+    async def main() -> tuple[int | None, int | None]:
+        async with microvisor(root) as mv:
+            good = mv.spawn(sleeper, ["sleep"])
+            bad = mv.spawn(crash, ["crash"])
+            await bad.exited.wait()
+            await good.exited.wait()
+            return bad.status, good.status
+
+    bad_status, good_status = asyncio.run(main())
+    assert bad_status == SIGSEGV
+    assert good_status == 0
+    captured = capfd.readouterr()
+    assert "slept enough: 1" in captured.out
+    assert "crashed" in captured.err
