@@ -26,7 +26,7 @@ from lind_async.runtime.instance import HostImports, LindInstance
 if TYPE_CHECKING:
     from lind_async.rawposix.table import SysResult
 
-Program = str | os.PathLike[str] | bytes | wasmtime.Module
+Program = str | os.PathLike[str] | bytes | bytearray | wasmtime.Module
 
 
 def default_cache_dir() -> Path:
@@ -86,7 +86,7 @@ class Microvisor:
             module, name = program, "<module>"
         else:
             module = self.engine.load_module(program)
-            name = "<bytes>" if isinstance(program, bytes) else os.fspath(program)
+            name = "<bytes>" if isinstance(program, bytes | bytearray) else os.fspath(program)
         check_lind_abi(module, name)
         return module
 
