@@ -175,7 +175,7 @@ class LindEngine:
         try:
             return wasmtime.Module(self.engine, data)
         except wasmtime.WasmtimeError as e:
-            raise ModuleError(f"{_describe(src)}: invalid WebAssembly module: {e}") from e
+            raise ModuleError(f"{_describe(src)}: invalid WebAssembly module: {_one_line(e)}") from e
 
     def _deserialize_cwasm(self, src: object, data: bytes) -> wasmtime.Module:
         try:
@@ -184,7 +184,7 @@ class LindEngine:
             return wasmtime.Module.deserialize(self.engine, data)
         except wasmtime.WasmtimeError as e:
             raise ModuleError(
-                f"{_describe(src)}: not a usable precompiled module for this engine: {e}"
+                f"{_describe(src)}: not a usable precompiled module for this engine: {_one_line(e)}"
             ) from e
 
     def _cache_path(self, key: str) -> Path | None:
@@ -208,6 +208,16 @@ class LindEngine:
         # a cache that cannot be written is just a slower start
         with contextlib.suppress(OSError):
             _atomic_write(path, bytes(mod.serialize()))
+
+
+def _one_line(error: BaseException) -> str:
+    """wasmtime's multi-line "X\n\nCaused by:\n    Y" as ``X: Y`` (CLI errors are one line)."""
+    parts = [
+        line.strip()
+        for line in str(error).splitlines()
+        if line.strip() and line.strip() != "Caused by:"
+    ]
+    return ": ".join(parts)
 
 
 def _describe(src: object) -> str:
