@@ -1,0 +1,69 @@
+/* lind-musl wasm32: how libc makes a system call.
+ *
+ * Every __syscallN becomes one call of the host import lind.syscall:
+ *
+ *     (import "lind" "syscall" (func (param i32 i64 i64 i64 i64 i64 i64) (result i64)))
+ *
+ * with Linux x86_64 call numbers.  Each argument is widened to 64 bits
+ * (syscall_arg_t is long long, as in musl's x32 port): signed integers are
+ * sign-extended, unsigned integers and pointers zero-extended (a pointer is
+ * an offset into the cage's linear memory).  64-bit values such as off_t
+ * travel whole in one slot.  The result is an i64, -errno on failure; libc
+ * keeps the low 32 bits (long), which is exact for every call except lseek,
+ * whose wrapper reads the full 64-bit result itself.
+ *
+ * fork is special: it must unwind/rewind the wasm stack, so it has its own
+ * import lind.fork() -> i64, used when a call site asks for SYS_fork.  The
+ * test is on a compile-time constant, so only objects that really fork
+ * (musl's _Fork) reference the import. */
+
+#define __SYSCALL_LL_E(x) (x)
+#define __SYSCALL_LL_O(x) (x)
+
+#define __scc(X) ((long long)(X))
+typedef long long syscall_arg_t;
+
+long long __lind_syscall(int, long long, long long, long long, long long,
+                         long long, long long)
+	__attribute__((__import_module__("lind"), __import_name__("syscall")));
+long long __lind_fork(void)
+	__attribute__((__import_module__("lind"), __import_name__("fork")));
+
+static inline long __syscall0(long long n)
+{
+	if (__builtin_constant_p(n) && n == SYS_fork) return __lind_fork();
+	return __lind_syscall(n, 0, 0, 0, 0, 0, 0);
+}
+
+static inline long __syscall1(long long n, long long a)
+{
+	return __lind_syscall(n, a, 0, 0, 0, 0, 0);
+}
+
+static inline long __syscall2(long long n, long long a, long long b)
+{
+	return __lind_syscall(n, a, b, 0, 0, 0, 0);
+}
+
+static inline long __syscall3(long long n, long long a, long long b, long long c)
+{
+	return __lind_syscall(n, a, b, c, 0, 0, 0);
+}
+
+static inline long __syscall4(long long n, long long a, long long b, long long c,
+                              long long d)
+{
+	return __lind_syscall(n, a, b, c, d, 0, 0);
+}
+
+static inline long __syscall5(long long n, long long a, long long b, long long c,
+                              long long d, long long e)
+{
+	return __lind_syscall(n, a, b, c, d, e, 0);
+}
+
+static inline long __syscall6(long long n, long long a, long long b, long long c,
+                              long long d, long long e, long long f)
+{
+	return __lind_syscall(n, a, b, c, d, e, f);
+}

@@ -1,0 +1,163 @@
+"""Check a linked cage module before anyone runs it.
+
+wasm-ld can emit an invalid module without a warning (a wrong prototype is enough), and a symbol it
+could not resolve may surface as an unexpected import.  Every module the ``cc`` driver links goes
+through :func:`validate_module`: wasmtime's validator (threads + shared memory enabled, as the
+runtime
+runs it) and then a check of the import section against the guest ABI — only ``env.memory`` (a
+shared
+memory), ``lind.syscall`` and ``lind.fork`` may be imported.
+
+The import/export reader is a small parser of the binary format's sections 2 (import) and 7
+(export);
+it does not compile the module, so checking is cheap.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+from lind_async.toolchain.zig import ToolchainError
+
+ALLOWED_IMPORTS: frozenset[tuple[str, str]] = frozenset(
+    {("env", "memory"), ("lind", "syscall"), ("lind", "fork")}
+)
+REQUIRED_EXPORTS: tuple[str, ...] = ("_start", "__stack_pointer", "__heap_base")
+
+_KINDS = {0: "func", 1: "table", 2: "memory", 3: "global", 4: "tag"}
+
+
+class InvalidModule(ToolchainError):
+    """The linked module is not a valid cage module."""
+
+
+@dataclass(frozen=True)
+class Import:
+    module: str
+    name: str
+    kind: str
+    shared: bool = False  # memories only
+    maximum: int | None = None  # memories only, in 64 KiB pages
+
+
+@dataclass(frozen=True)
+class Export:
+    name: str
+    kind: str
+
+
+class _Reader:
+    def __init__(self, data: bytes, pos: int = 0, end: int | None = None) -> None:
+        self.data, self.pos = data, pos
+        self.end = len(data) if end is None else end
+
+    def byte(self) -> int:
+        if self.pos >= self.end:
+            raise InvalidModule("truncated wasm module")
+        b = self.data[self.pos]
+        self.pos += 1
+        return b
+
+    def uleb(self) -> int:
+        result = shift = 0
+        while True:
+            b = self.byte()
+            result |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                return result
+
+    def name(self) -> str:
+        n = self.uleb()
+        if self.pos + n > self.end:
+            raise InvalidModule("truncated wasm module")
+        s = self.data[self.pos : self.pos + n].decode("utf-8", "replace")
+        self.pos += n
+        return s
+
+    def limits(self) -> tuple[int, int | None, bool]:
+        flags = self.byte()
+        minimum = self.uleb()
+        maximum = self.uleb() if flags & 1 else None
+        return minimum, maximum, bool(flags & 2)
+
+
+def read_interface(data: bytes) -> tuple[list[Import], list[Export]]:
+    """The imports and exports of a wasm binary."""
+    if data[:8] != b"\0asm\x01\0\0\0":
+        raise InvalidModule("not a wasm module (bad magic/version)")
+    imports: list[Import] = []
+    exports: list[Export] = []
+    r = _Reader(data, 8)
+    while r.pos < r.end:
+        section = r.byte()
+        size = r.uleb()
+        body = _Reader(data, r.pos, r.pos + size)
+        r.pos += size
+        if section == 2:
+            for _ in range(body.uleb()):
+                module, name, kind = body.name(), body.name(), body.byte()
+                if kind == 0:
+                    body.uleb()
+                    imports.append(Import(module, name, "func"))
+                elif kind == 1:
+                    body.byte()
+                    body.limits()
+                    imports.append(Import(module, name, "table"))
+                elif kind == 2:
+                    _, maximum, shared = body.limits()
+                    imports.append(Import(module, name, "memory", shared, maximum))
+                elif kind == 3:
+                    body.byte()
+                    body.byte()
+                    imports.append(Import(module, name, "global"))
+                elif kind == 4:
+                    body.byte()
+                    body.uleb()
+                    imports.append(Import(module, name, "tag"))
+                else:
+                    raise InvalidModule(f"unknown import kind {kind}")
+        elif section == 7:
+            for _ in range(body.uleb()):
+                name, kind = body.name(), body.byte()
+                body.uleb()
+                exports.append(Export(name, _KINDS.get(kind, str(kind))))
+    return imports, exports
+
+
+@functools.cache
+def _engine() -> Any:
+    import wasmtime
+
+    config = wasmtime.Config()
+    config.wasm_threads = True
+    config.shared_memory = True
+    return wasmtime.Engine(config)
+
+
+def validate_module(data: bytes, *, what: str = "module") -> None:
+    """Raise :class:`InvalidModule` (naming the problem) unless ``data`` is a valid cage module."""
+    import wasmtime
+
+    try:
+        wasmtime.Module.validate(_engine(), data)
+    except wasmtime.WasmtimeError as e:
+        raise InvalidModule(f"{what}: the linker produced an invalid wasm module: {e}") from None
+    imports, exports = read_interface(data)
+    for imp in imports:
+        if (imp.module, imp.name) not in ALLOWED_IMPORTS:
+            hint = ""
+            if imp.kind == "func":
+                hint = (f" (`{imp.name}` is probably an undefined function: declare it, define it "
+                        "or link the library that has it)")
+            raise InvalidModule(
+                f"{what}: unexpected import {imp.module}.{imp.name} ({imp.kind}){hint}; "
+                "a cage module may import only env.memory, lind.syscall and lind.fork")
+        if (imp.module, imp.name) == ("env", "memory") and (imp.kind != "memory" or not imp.shared):
+            raise InvalidModule(f"{what}: env.memory must be an imported shared memory")
+    names = {e.name for e in exports}
+    missing = [n for n in REQUIRED_EXPORTS if n not in names]
+    if missing:
+        raise InvalidModule(f"{what}: missing export(s) {', '.join(missing)}")
