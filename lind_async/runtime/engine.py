@@ -175,7 +175,9 @@ class LindEngine:
         try:
             return wasmtime.Module(self.engine, data)
         except wasmtime.WasmtimeError as e:
-            raise ModuleError(f"{_describe(src)}: invalid WebAssembly module: {_one_line(e)}") from e
+            raise ModuleError(
+                f"{_describe(src)}: invalid WebAssembly module: {_one_line(e)}"
+            ) from e
 
     def _deserialize_cwasm(self, src: object, data: bytes) -> wasmtime.Module:
         try:
