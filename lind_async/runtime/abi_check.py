@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import wasmtime
 
+from lind_async.abi.guest import FUNCTION_IMPORTS, REQUIRED_EXPORTS, SYSCALL_IMPORT
 from lind_async.runtime.engine import ModuleError
 from lind_async.runtime.instance import SYSCALL_PARAMS, module_spec
 
-_ALLOWED_IMPORTS = {("lind", "syscall"), ("lind", "fork"), ("lind", "threei_call")}
-_REQUIRED_EXPORTS = ("_start", "__stack_pointer", "__heap_base")
 _HINT = "build it with `python -m lind_async cc`"
 
 
@@ -22,16 +21,16 @@ def check_lind_abi(module: wasmtime.Module, name: str) -> None:
         f"{imp.module}.{imp.name}"
         for imp in module.imports
         if isinstance(imp.type, wasmtime.FuncType)
-        and (imp.module, imp.name) not in _ALLOWED_IMPORTS
+        and (imp.module, imp.name) not in FUNCTION_IMPORTS
     )
     if foreign:
         shown = ", ".join(foreign[:3]) + (" …" if len(foreign) > 3 else "")
         raise ModuleError(f"{name}: built for a different ABI (imports {shown}); {_HINT}")
     if spec.memory is None:
         raise ModuleError(f"{name}: does not import a shared linear memory; {_HINT}")
-    syscall_sig = spec.func_imports.get(("lind", "syscall"))
+    syscall_sig = spec.func_imports.get(SYSCALL_IMPORT)
     if syscall_sig is not None and len(syscall_sig[0]) != len(SYSCALL_PARAMS):
         raise ModuleError(f"{name}: lind.syscall has the wrong signature; {_HINT}")
-    missing = [e for e in _REQUIRED_EXPORTS if e not in spec.funcs and e not in spec.globals]
+    missing = [e for e in REQUIRED_EXPORTS if e not in spec.funcs and e not in spec.globals]
     if missing:
         raise ModuleError(f"{name}: missing export(s) {', '.join(missing)}; {_HINT}")

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import ctypes
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from ctypes import c_uint64, c_void_p
 from dataclasses import dataclass
 from typing import Any
@@ -383,6 +383,9 @@ class LindInstance:
         self._live = False
         self.closed = False
         self.data: Any = None
+        # A system call that had to wait, parked by the sync ``lind.syscall`` import until the
+        # guest collects it through the async ``lind.syscall_wait`` import.
+        self.parked: Awaitable[int] | None = None
 
     # ------------------------------------------------------------ exports
     def _export(self, name: str) -> Any:

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, TextIO
 import wasmtime
 
 from lind_async.abi import flags as F
-from lind_async.abi.errno import ENOSYS
+from lind_async.abi.errno import EINVAL, ENOSYS
+from lind_async.abi.guest import SYSCALL_IMPORT, SYSCALL_WAIT_IMPORT, WOULD_WAIT
 from lind_async.core.fdtable import FdTable
 from lind_async.core.threei import Route, ThreeI
 from lind_async.rawposix import table as rawposix_table
@@ -21,7 +22,7 @@ from lind_async.rawposix.files import FileOps, HostStream
 from lind_async.runtime.abi_check import check_lind_abi
 from lind_async.runtime.cage import Cage
 from lind_async.runtime.engine import EngineConfig, LindEngine
-from lind_async.runtime.instance import HostImports, LindInstance
+from lind_async.runtime.instance import SYSCALL_PARAMS, HostImports, LindInstance
 
 if TYPE_CHECKING:
     from lind_async.rawposix.table import SysResult
@@ -38,9 +39,31 @@ def default_cache_dir() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "lind_async"
 
 
-def _syscall_import(instance: LindInstance, args: tuple[int, ...]) -> SysResult:
+def _syscall_now(instance: LindInstance, args: tuple[int, ...]) -> int:
+    """``lind.syscall`` (a sync import): complete the call now, or park it and say so."""
     cage: Cage = instance.data
-    return cage.syscall(args[0], args[1], args[2], args[3], args[4], args[5], args[6])
+    result = cage.syscall(args[0], args[1], args[2], args[3], args[4], args[5], args[6])
+    if result.__class__ is int:
+        return result
+    instance.parked = result  # type: ignore[assignment]
+    return WOULD_WAIT
+
+
+def _syscall_wait(instance: LindInstance, args: tuple[int, ...]) -> SysResult:
+    """``lind.syscall_wait`` (an async import): suspend this fiber until the parked call ends."""
+    parked = instance.parked
+    if parked is None:
+        return -EINVAL  # nothing is parked: a confused (or hostile) guest
+    instance.parked = None
+    return parked
+
+
+def lind_imports() -> HostImports:
+    """The ``lind`` imports every cage instance gets."""
+    imports = HostImports()
+    imports.define_sync(*SYSCALL_IMPORT, SYSCALL_PARAMS, ["i64"], _syscall_now)
+    imports.define_async(*SYSCALL_WAIT_IMPORT, [], ["i64"], _syscall_wait)
+    return imports
 
 
 class Microvisor:
@@ -62,7 +85,7 @@ class Microvisor:
         self.engine = LindEngine(config)
         self.threei = ThreeI()
         self.root = HostRoot(root)
-        self.imports = HostImports.lind(_syscall_import)
+        self.imports = lind_imports()
         self.cages: dict[int, Cage] = {}
         self._next_id = 1
         self._tasks: set[asyncio.Task[int]] = set()

@@ -19,12 +19,8 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
+from lind_async.abi.guest import ALLOWED_IMPORTS, REQUIRED_EXPORTS
 from lind_async.toolchain.zig import ToolchainError
-
-ALLOWED_IMPORTS: frozenset[tuple[str, str]] = frozenset(
-    {("env", "memory"), ("lind", "syscall"), ("lind", "fork")}
-)
-REQUIRED_EXPORTS: tuple[str, ...] = ("_start", "__stack_pointer", "__heap_base")
 
 _KINDS = {0: "func", 1: "table", 2: "memory", 3: "global", 4: "tag"}
 
@@ -150,11 +146,14 @@ def validate_module(data: bytes, *, what: str = "module") -> None:
         if (imp.module, imp.name) not in ALLOWED_IMPORTS:
             hint = ""
             if imp.kind == "func":
-                hint = (f" (`{imp.name}` is probably an undefined function: declare it, define it "
-                        "or link the library that has it)")
+                hint = (
+                    f" (`{imp.name}` is probably an undefined function: declare it, define it "
+                    "or link the library that has it)"
+                )
             raise InvalidModule(
                 f"{what}: unexpected import {imp.module}.{imp.name} ({imp.kind}){hint}; "
-                "a cage module may import only env.memory, lind.syscall and lind.fork")
+                "a cage module may import only env.memory, lind.syscall and lind.fork"
+            )
         if (imp.module, imp.name) == ("env", "memory") and (imp.kind != "memory" or not imp.shared):
             raise InvalidModule(f"{what}: env.memory must be an imported shared memory")
     names = {e.name for e in exports}

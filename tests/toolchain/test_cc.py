@@ -48,7 +48,11 @@ def _write(tmp_path: Path, name: str, text: str) -> Path:
 def test_hello_compiles_validates_and_runs(sysroot: Path, tmp_path: Path) -> None:
     out = cc.compile_program([_write(tmp_path, "hello.c", HELLO)], tmp_path / "hello.wasm")
     imports, exports = read_interface(out.read_bytes())
-    assert {(i.module, i.name) for i in imports} == {("env", "memory"), ("lind", "syscall")}
+    assert {(i.module, i.name) for i in imports} == {
+        ("env", "memory"),
+        ("lind", "syscall"),
+        ("lind", "syscall_wait"),
+    }
     memory = next(i for i in imports if i.name == "memory")
     assert memory.shared and memory.maximum == (512 << 20) >> 16
     names = {e.name for e in exports}

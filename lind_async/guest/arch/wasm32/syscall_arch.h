@@ -4,6 +4,13 @@
  *
  *     (import "lind" "syscall" (func (param i32 i64 i64 i64 i64 i64 i64) (result i64)))
  *
+ * lind.syscall is a *synchronous* host call (the cheap path: most calls
+ * complete at once).  When a call must wait (an empty pipe, a sleep), the
+ * runtime parks it and answers LIND_WOULD_WAIT, a value no system call
+ * returns; libc then calls the *asynchronous* import lind.syscall_wait(),
+ * which suspends only this cage's fiber until the parked call completes and
+ * returns its result.  The call is never made twice.
+ *
  * with Linux x86_64 call numbers.  Each argument is widened to 64 bits
  * (syscall_arg_t is long long, as in musl's x32 port): signed integers are
  * sign-extended, unsigned integers and pointers zero-extended (a pointer is
@@ -23,9 +30,21 @@
 #define __scc(X) ((long long)(X))
 typedef long long syscall_arg_t;
 
-long long __lind_syscall(int, long long, long long, long long, long long,
-                         long long, long long)
+long long __lind_syscall_now(int, long long, long long, long long, long long,
+                             long long, long long)
 	__attribute__((__import_module__("lind"), __import_name__("syscall")));
+long long __lind_syscall_wait(void)
+	__attribute__((__import_module__("lind"), __import_name__("syscall_wait")));
+
+#define LIND_WOULD_WAIT (-0x7fffffffffffffffLL - 1)
+
+static inline long long __lind_syscall(int n, long long a, long long b, long long c,
+                                       long long d, long long e, long long f)
+{
+	long long r = __lind_syscall_now(n, a, b, c, d, e, f);
+	if (__builtin_expect(r == LIND_WOULD_WAIT, 0)) r = __lind_syscall_wait();
+	return r;
+}
 long long __lind_fork(void)
 	__attribute__((__import_module__("lind"), __import_name__("fork")));
 
