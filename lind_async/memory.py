@@ -103,7 +103,7 @@ class GuestMemory:
         self.check(addr, fmt.size)
         return fmt.unpack_from(self.view, addr)
 
-    def pack(self, fmt: struct.Struct, addr: int, *values: int) -> None:
+    def pack(self, fmt: struct.Struct, addr: int, *values: int | bytes) -> None:
         self.check(addr, fmt.size)
         fmt.pack_into(self.view, addr, *values)
 

@@ -21,7 +21,6 @@ _ALL = (1 << NSIG) - 1
 class SigAction:
     handler: int = SIG_DFL
     flags: int = 0
-    restorer: int = 0
     mask: int = 0
 
 

@@ -6,7 +6,6 @@ bounds-check the guest buffer (EFAULT) → do the work, inline or as an awaitabl
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -14,13 +13,13 @@ from lind_async.abi import flags as F
 from lind_async.abi.errno import EBADF, EINVAL, ENOTTY, GuestError
 from lind_async.rawposix.args import i32, i64, pointer, size
 from lind_async.rawposix.files import FileOps, SysResult
+from lind_async.rawposix.structs import IOVEC, WINSIZE
 
 if TYPE_CHECKING:
     from lind_async.runtime.cage import Cage
 
 IOV_MAX = 1024
 MAX_RW = 0x7FFFF000  # Linux caps a single transfer at this many bytes
-_IOVEC = struct.Struct("<II")  # wasm32 struct iovec { void *iov_base; size_t iov_len; }
 
 
 def _file(cage: Cage, fd: int) -> FileOps:
@@ -47,11 +46,11 @@ def _iovecs(cage: Cage, iov: int, iovcnt: int) -> list[memoryview]:
         raise GuestError(EINVAL)
     base = pointer(iov)
     mem = cage.mem
-    mem.check(base, count * _IOVEC.size)
+    mem.check(base, count * IOVEC.size)
     views = []
     total = 0
     for i in range(count):
-        addr, length = _IOVEC.unpack_from(mem.view, base + i * _IOVEC.size)
+        addr, length = IOVEC.unpack_from(mem.view, base + i * IOVEC.size)
         total += length
         if total > MAX_RW:
             raise GuestError(EINVAL)
@@ -140,15 +139,12 @@ def sys_close(cage: Cage, fd: int, *_: int) -> int:
     return 0
 
 
-_WINSIZE = struct.Struct("<HHHH")
-
-
 def sys_ioctl(cage: Cage, fd: int, request: int, arg: int, *_: int) -> int:
     file = _file(cage, fd)
     req = request & 0xFFFFFFFF
     if req == F.TIOCGWINSZ:
         rows, cols, xpix, ypix = file.winsize()
-        cage.mem.pack(_WINSIZE, pointer(arg), rows, cols, xpix, ypix)
+        cage.mem.pack(WINSIZE, pointer(arg), rows, cols, xpix, ypix)
         return 0
     if req == F.TCGETS:
         # isatty() probes with TCGETS; only the answer matters (termios is not emulated).

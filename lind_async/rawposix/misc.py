@@ -8,17 +8,17 @@ from typing import TYPE_CHECKING
 from lind_async.abi import flags as F
 from lind_async.abi.errno import EINVAL, GuestError
 from lind_async.rawposix.args import i32, pointer, size
+from lind_async.rawposix.structs import UTSNAME_FIELD
 
 if TYPE_CHECKING:
     from lind_async.runtime.cage import Cage
 
-_UTS_FIELD = 65
 GETRANDOM_MAX = 33_554_431  # Linux returns at most this much per call
 
 
 def _uts(value: str) -> bytes:
-    data = value.encode()[: _UTS_FIELD - 1]
-    return data + bytes(_UTS_FIELD - len(data))
+    data = value.encode()[: UTSNAME_FIELD - 1]
+    return data + bytes(UTSNAME_FIELD - len(data))
 
 
 def sys_uname(cage: Cage, buf: int, *_: int) -> int:

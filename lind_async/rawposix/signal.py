@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import struct
 from typing import TYPE_CHECKING
 
 from lind_async.abi.errno import EINVAL, GuestError
 from lind_async.core.signals import SigAction
 from lind_async.rawposix.args import i32, pointer, size
+from lind_async.rawposix.structs import K_SIGACTION, SIGSET
 
 if TYPE_CHECKING:
     from lind_async.runtime.cage import Cage
 
-# wasm32 struct k_sigaction { void (*handler)(int); unsigned long flags;
-#                             void (*restorer)(void); unsigned mask[2]; }
-_K_SIGACTION = struct.Struct("<IIIQ")
-_SIGSET = struct.Struct("<Q")
-_SIGSET_SIZE = 8
+_SIGSET_SIZE = SIGSET.size
 
 
 def sys_rt_sigaction(cage: Cage, signo: int, act: int, oact: int, sigsetsize: int, *_: int) -> int:
@@ -26,10 +22,10 @@ def sys_rt_sigaction(cage: Cage, signo: int, act: int, oact: int, sigsetsize: in
     state = cage.signals
     old = state.action(sig)
     if pointer(act):
-        handler, flags, restorer, mask = cage.mem.unpack(_K_SIGACTION, pointer(act))
-        state.set_action(sig, SigAction(handler, flags, restorer, mask))
+        handler, flags, mask, _unused = cage.mem.unpack(K_SIGACTION, pointer(act))
+        state.set_action(sig, SigAction(handler, flags, mask))
     if pointer(oact):
-        cage.mem.pack(_K_SIGACTION, pointer(oact), old.handler, old.flags, old.restorer, old.mask)
+        cage.mem.pack(K_SIGACTION, pointer(oact), old.handler, old.flags, old.mask, 0)
     return 0
 
 
@@ -39,8 +35,8 @@ def sys_rt_sigprocmask(cage: Cage, how: int, nset: int, oset: int, sigsetsize: i
     state = cage.signals
     old = state.blocked
     if pointer(nset):
-        (value,) = cage.mem.unpack(_SIGSET, pointer(nset))
+        (value,) = cage.mem.unpack(SIGSET, pointer(nset))
         state.change_mask(i32(how), value)
     if pointer(oset):
-        cage.mem.pack(_SIGSET, pointer(oset), old)
+        cage.mem.pack(SIGSET, pointer(oset), old)
     return 0

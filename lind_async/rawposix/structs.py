@@ -1,7 +1,8 @@
-"""Packing of the kernel structs RawPOSIX writes into guest memory (wasm32 layouts).
+"""Packing of the kernel structs RawPOSIX reads and writes in guest memory.
 
-The layouts themselves are described once, in :mod:`lind_async.abi.layouts`, which the C headers
-of lind-musl match (checked by a test that compiles ``sizeof``/``offsetof`` probes).
+Every layout comes from :mod:`lind_async.abi.layouts`, the one description of wasm32 structs that
+lind-musl's C headers are checked against (``tests/toolchain/test_layouts.py``). Hot paths use a
+precompiled ``struct.Struct`` of the layout's format with positional fields.
 """
 
 from __future__ import annotations
@@ -9,17 +10,26 @@ from __future__ import annotations
 import os
 import struct
 
+from lind_async.abi import layouts as L
 from lind_async.abi.errno import EINVAL, GuestError
 from lind_async.memory import GuestMemory
 from lind_async.rawposix.files import DirEntry
 
-# Linux x86_64 kernel struct stat (144 bytes).
-_STAT = struct.Struct("<QQQIIIIQqqqqqqqqq24x")
-_TIMESPEC_W = struct.Struct("<qq")  # tv_sec, tv_nsec (a 32-bit long + zero padding on wasm32)
-_TIMESPEC_R = struct.Struct("<qi4x")
-_TIMEVAL = struct.Struct("<qq")  # tv_sec, tv_usec (suseconds_t is 64-bit in musl)
-_DIRENT_HEAD = struct.Struct("<QqHB")  # d_ino, d_off, d_reclen, d_type, then d_name
 _NS = 1_000_000_000
+_STAT = struct.Struct(L.STAT.fmt)
+_TIMESPEC = struct.Struct(L.TIMESPEC.fmt)  # tv_sec, tv_nsec, padding
+_TIMEVAL = struct.Struct(L.TIMEVAL.fmt)
+_DIRENT_HEAD = struct.Struct(L.LINUX_DIRENT64.fmt)
+IOVEC = struct.Struct(L.IOVEC.fmt)
+WINSIZE = struct.Struct(L.WINSIZE.fmt)
+SIGSET = struct.Struct(L.KERNEL_SIGSET.fmt)
+K_SIGACTION = struct.Struct(L.K_SIGACTION.fmt)  # handler, flags, mask, unused
+UTSNAME_FIELD = L.UTSNAME.field("sysname").size
+
+assert [f.name for f in L.STAT.fields if not f.code.endswith("x")][:13] == [
+    "st_dev", "st_ino", "st_nlink", "__st_nlink_hi", "st_mode", "st_uid", "st_gid", "__pad0",
+    "st_rdev", "st_size", "st_blksize", "__st_blksize_hi", "st_blocks",
+], "write_stat packs positionally in this order"  # fmt: skip
 
 
 def _ns(st: os.stat_result, name: str) -> int:
@@ -36,7 +46,8 @@ def write_stat(mem: GuestMemory, addr: int, st: os.stat_result) -> None:
         addr,
         st.st_dev,
         st.st_ino,
-        st.st_nlink,
+        st.st_nlink & 0xFFFFFFFF,
+        0,
         st.st_mode,
         st.st_uid,
         st.st_gid,
@@ -44,18 +55,23 @@ def write_stat(mem: GuestMemory, addr: int, st: os.stat_result) -> None:
         getattr(st, "st_rdev", 0),
         st.st_size,
         getattr(st, "st_blksize", 4096),
+        0,
         getattr(st, "st_blocks", 0),
         atime // _NS,
         atime % _NS,
+        0,
         mtime // _NS,
         mtime % _NS,
+        0,
         ctime // _NS,
         ctime % _NS,
+        0,
+        b"",
     )
 
 
 def write_timespec(mem: GuestMemory, addr: int, ns: int) -> None:
-    mem.pack(_TIMESPEC_W, addr, ns // _NS, ns % _NS)
+    mem.pack(_TIMESPEC, addr, ns // _NS, ns % _NS, 0)
 
 
 def write_timeval(mem: GuestMemory, addr: int, ns: int) -> None:
@@ -64,7 +80,7 @@ def write_timeval(mem: GuestMemory, addr: int, ns: int) -> None:
 
 def read_timespec(mem: GuestMemory, addr: int) -> int:
     """A relative or absolute ``struct timespec`` as nanoseconds (``EINVAL`` if malformed)."""
-    sec, nsec = mem.unpack(_TIMESPEC_R, addr)
+    sec, nsec, _pad = mem.unpack(_TIMESPEC, addr)
     if sec < 0 or not 0 <= nsec < _NS:
         raise GuestError(EINVAL)
     return sec * _NS + nsec
@@ -74,5 +90,5 @@ def dirent64(entry: DirEntry, next_offset: int) -> bytes:
     """One ``struct linux_dirent64`` record, 8-byte aligned."""
     name = entry.name + b"\0"
     reclen = (_DIRENT_HEAD.size + len(name) + 7) & ~7
-    head = _DIRENT_HEAD.pack(entry.inode, next_offset, reclen, entry.dtype)
+    head = _DIRENT_HEAD.pack(entry.inode, next_offset, reclen, entry.dtype, b"")
     return head + name + bytes(reclen - _DIRENT_HEAD.size - len(name))

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -58,6 +59,10 @@ def native_program(tmp_path_factory: pytest.TempPathFactory) -> object:
     return build
 
 
+def _stdin(data: bytes | None) -> dict[str, Any]:
+    return {"stdin": subprocess.DEVNULL} if data is None else {"input": data}
+
+
 def run_cage(
     wasm: Path,
     args: list[str],
@@ -66,28 +71,32 @@ def run_cage(
     env: dict[str, str] | None = None,
     timeout: float = 120,
     extra: list[str] | None = None,
+    stdin: bytes | None = None,
 ) -> Result:
     cmd = [sys.executable, "-m", "lind_async", "run", "--root", str(root)]
     for k, v in (env or {}).items():
         cmd += ["--env", f"{k}={v}"]
     cmd += extra or []
     cmd += [str(wasm), *args]
-    proc = subprocess.run(
-        cmd, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL, cwd=REPO
-    )
+    proc = subprocess.run(cmd, capture_output=True, timeout=timeout, cwd=REPO, **_stdin(stdin))
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
 def run_native(
-    exe: Path, args: list[str], *, root: Path, env: dict[str, str] | None = None
+    exe: Path,
+    args: list[str],
+    *,
+    root: Path,
+    env: dict[str, str] | None = None,
+    stdin: bytes | None = None,
 ) -> Result:
     proc = subprocess.run(
         [str(exe), *args],
         capture_output=True,
         timeout=120,
-        stdin=subprocess.DEVNULL,
         cwd=root,
         env=env or {},
+        **_stdin(stdin),
     )
     return Result(_shell_status(proc.returncode), proc.stdout, proc.stderr)
 

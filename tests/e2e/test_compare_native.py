@@ -18,9 +18,15 @@ CASES: list[tuple[str, list[str], dict[str, str]]] = [
     ("listdir", [], {}),
     ("sleep", [], {}),
     ("badinput", [], {}),
+    ("signals_recorded", [], {}),
+    ("stdin_echo", [], {}),
     ("crash", [], {}),
     ("crash", ["trap"], {}),
 ]
+
+
+# Standard input for a case (anything else reads /dev/null): ~1 MiB through a pipe.
+STDIN = {"stdin_echo": b"".join(b"line %d of the input\n" % i for i in range(50_000))}
 
 
 @pytest.mark.parametrize(
@@ -37,7 +43,8 @@ def test_matches_native(
     native_root, cage_root = tmp_path / "native", tmp_path / "cage"
     native_root.mkdir()
     cage_root.mkdir()
-    expected = run_native(native_program(name), args, root=native_root, env=env)
-    got = run_cage(cage_program(name), args, root=cage_root, env=env)
+    stdin = STDIN.get(name)
+    expected = run_native(native_program(name), args, root=native_root, env=env, stdin=stdin)
+    got = run_cage(cage_program(name), args, root=cage_root, env=env, stdin=stdin)
     assert got.stdout == expected.stdout, got.stderr.decode(errors="replace")
     assert got.status == expected.status, got.stderr.decode(errors="replace")

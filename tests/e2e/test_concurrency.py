@@ -40,7 +40,7 @@ def test_sleeping_cage_does_not_block_another(
 
     async def main() -> None:
         async with microvisor(root) as mv:
-            a = mv.spawn(sleeper, ["sleep"])
+            a = mv.spawn(sleeper, ["sleep", "300"])
             b = mv.spawn(hello, ["hello"])
 
             async def watch(name: str, cage: Any) -> None:

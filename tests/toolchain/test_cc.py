@@ -72,33 +72,51 @@ def test_program_uses_libc(sysroot: Path, tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.parametrize("signature, body", [
-    ("void", "return 11;"),
-    ("int argc, char **argv", "return argc + 10;"),
-    ("int argc, char **argv, char **envp", "return argc + (envp[0] != 0) + 9;"),
-])
+@pytest.mark.parametrize(
+    "signature, body",
+    [
+        ("void", "return 11;"),
+        ("int argc, char **argv", "return argc + 10;"),
+        ("int argc, char **argv, char **envp", "return argc + (envp[0] != 0) + 9;"),
+    ],
+)
 def test_every_main_shape(sysroot: Path, tmp_path: Path, signature: str, body: str) -> None:
     src = _write(tmp_path, "m.c", f"int main({signature}) {{ {body} }}\n")
     out = cc.compile_program([src], tmp_path / "m.wasm")
     assert run(out, ["m"], ["A=1"]).exit_code == 11
 
 
-def test_cli_compile_then_link_objects(sysroot: Path, tmp_path: Path,
-                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_compile_then_link_objects(
+    sysroot: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     _write(tmp_path, "lib.c", "int twice(int x) { return 2 * x; }\n")
     _write(tmp_path, "main.c", "int twice(int);\nint main(void) { return twice(21); }\n")
     assert cc.main(["-c", "lib.c"]) == 0
     assert (tmp_path / "lib.o").is_file()
-    assert cc.main(["-O1", "--stack-size", "64K", "--max-memory=16M", "main.c", "lib.o",
-                    "-lm", "-lpthread"]) == 0
+    assert (
+        cc.main(
+            [
+                "-O1",
+                "--stack-size",
+                "64K",
+                "--max-memory=16M",
+                "main.c",
+                "lib.o",
+                "-lm",
+                "-lpthread",
+            ]
+        )
+        == 0
+    )
     imports, _ = read_interface((tmp_path / "a.wasm").read_bytes())
     assert next(i for i in imports if i.name == "memory").maximum == 256
     assert run(tmp_path / "a.wasm", ["a"]).exit_code == 42
 
 
-def test_compile_error_is_reported_without_traceback(sysroot: Path, tmp_path: Path,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_compile_error_is_reported_without_traceback(
+    sysroot: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     src = _write(tmp_path, "bad.c", "int main(void) { return missing_variable; }\n")
     assert cc.main(["-o", str(tmp_path / "bad.wasm"), str(src)]) == 1
     err = capsys.readouterr().err
@@ -106,18 +124,23 @@ def test_compile_error_is_reported_without_traceback(sysroot: Path, tmp_path: Pa
     assert not (tmp_path / "bad.wasm").exists()
 
 
-def test_undefined_function_is_named(sysroot: Path, tmp_path: Path,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_undefined_function_is_named(
+    sysroot: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     src = _write(tmp_path, "u.c", "int nowhere(void);\nint main(void) { return nowhere(); }\n")
     assert cc.main(["-o", str(tmp_path / "u.wasm"), str(src)]) == 1
     assert "nowhere" in capsys.readouterr().err
 
 
-def test_foreign_import_is_rejected(sysroot: Path, tmp_path: Path,
-                                    capsys: pytest.CaptureFixture[str]) -> None:
-    src = _write(tmp_path, "i.c",
-                 '__attribute__((import_module("evil"), import_name("f"))) int f(void);\n'
-                 "int main(void) { return f(); }\n")
+def test_foreign_import_is_rejected(
+    sysroot: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = _write(
+        tmp_path,
+        "i.c",
+        '__attribute__((import_module("evil"), import_name("f"))) int f(void);\n'
+        "int main(void) { return f(); }\n",
+    )
     assert cc.main(["-o", str(tmp_path / "i.wasm"), str(src)]) == 1
     assert "evil.f" in capsys.readouterr().err
 

@@ -46,14 +46,19 @@ def _asserts() -> list[str]:
         for f in lay.fields:
             if f.is_padding:
                 continue
-            lines.append(f'_Static_assert(offsetof({t}, {f.name}) == {f.offset}, '
-                         f'"offsetof {t}.{f.name}");')
+            lines.append(
+                f'_Static_assert(offsetof({t}, {f.name}) == {f.offset}, "offsetof {t}.{f.name}");'
+            )
             if f.code != "0s":
-                lines.append(f'_Static_assert(sizeof((({t} *)0)->{f.name}) == {f.size}, '
-                             f'"sizeof {t}.{f.name}");')
+                lines.append(
+                    f"_Static_assert(sizeof((({t} *)0)->{f.name}) == {f.size}, "
+                    f'"sizeof {t}.{f.name}");'
+                )
     lines.append('_Static_assert(_NSIG / 8 == 8, "kernel sigset is 64 bits");')
-    lines.append(f'_Static_assert(sizeof(long) == 4 && sizeof(time_t) == 8 && sizeof(off_t) == 8 '
-                 f'&& PAGESIZE == {layouts.PAGE_SIZE}, "ILP32, 64-bit time_t/off_t");')
+    lines.append(
+        f"_Static_assert(sizeof(long) == 4 && sizeof(time_t) == 8 && sizeof(off_t) == 8 "
+        f'&& PAGESIZE == {layouts.PAGE_SIZE}, "ILP32, 64-bit time_t/off_t");'
+    )
     return lines
 
 
@@ -75,8 +80,14 @@ def test_layout_formats_are_consistent() -> None:
 
 def test_pack_and_unpack_round_trip() -> None:
     buf = bytearray(200)
-    layouts.STAT.pack_into(buf, 8, st_ino=77, st_mode=0o100644, st_size=1 << 40,
-                           **{"st_mtim.tv_sec": 1_700_000_000, "st_mtim.tv_nsec": 5})
+    layouts.STAT.pack_into(
+        buf,
+        8,
+        st_ino=77,
+        st_mode=0o100644,
+        st_size=1 << 40,
+        **{"st_mtim.tv_sec": 1_700_000_000, "st_mtim.tv_nsec": 5},
+    )
     assert struct.unpack_from("<Q", buf, 8 + 8)[0] == 77
     got = layouts.STAT.unpack_from(buf, 8)
     assert got["st_size"] == 1 << 40 and got["st_mtim.tv_nsec"] == 5

@@ -9,9 +9,17 @@ from lind_async.toolchain import sysroot as sr
 
 
 def test_sysroot_has_libc_crt_and_headers(sysroot: Path) -> None:
-    for rel in ("lib/libc.a", "lib/crt1.o", "lib/crt1-envp.o", "lib/libcompiler_rt.a",
-                "include/stdio.h", "include/bits/alltypes.h", "include/bits/syscall.h",
-                "include/bits/stat.h", "sysroot.json"):
+    for rel in (
+        "lib/libc.a",
+        "lib/crt1.o",
+        "lib/crt1-envp.o",
+        "lib/libcompiler_rt.a",
+        "include/stdio.h",
+        "include/bits/alltypes.h",
+        "include/bits/syscall.h",
+        "include/bits/stat.h",
+        "sysroot.json",
+    ):
         assert (sysroot / rel).is_file(), rel
     info = json.loads((sysroot / "sysroot.json").read_text())
     assert info["sources"] > 1300
@@ -33,8 +41,9 @@ def test_cache_dir_follows_environment(tmp_path: Path, monkeypatch: pytest.Monke
     assert sr.cache_root() == tmp_path / "x" / "lind_async"
 
 
-def test_hash_changes_when_the_guest_layer_changes(monkeypatch: pytest.MonkeyPatch,
-                                                   tmp_path: Path) -> None:
+def test_hash_changes_when_the_guest_layer_changes(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     before = sr.sysroot_hash()
     fake = tmp_path / "guest"
     fake.mkdir()
@@ -45,7 +54,8 @@ def test_hash_changes_when_the_guest_layer_changes(monkeypatch: pytest.MonkeyPat
 
 def test_expand_alltypes_matches_musl_notation() -> None:
     out = sr.expand_alltypes(
-        "TYPEDEF unsigned _Addr size_t;\nSTRUCT iovec { void *b; size_t n; };\n")
+        "TYPEDEF unsigned _Addr size_t;\nSTRUCT iovec { void *b; size_t n; };\n"
+    )
     assert "#if defined(__NEED_size_t) && !defined(__DEFINED_size_t)" in out
     assert "typedef unsigned _Addr size_t;" in out
     assert "struct iovec { void *b; size_t n; };" in out
