@@ -99,10 +99,14 @@ def cmd_run(argv: Sequence[str]) -> int:
         return _fail(f"{program}: no such file", 127)
     if program.suffix == ".c":
         from lind_async.toolchain.cc import CompileError, compile_cached
+        from lind_async.toolchain.zig import ToolchainError
 
         try:
             program = compile_cached(program)
         except CompileError as exc:
+            print(exc, file=sys.stderr)  # the compiler's own diagnostics, as they are
+            return 1
+        except ToolchainError as exc:
             return _fail(str(exc), 1)
     env = dict(os.environ) if opts.inherit_env else {}
     for pair in opts.env:

@@ -5,30 +5,24 @@ Theory of operation
 ``cc`` is a thin driver over three tools from the pinned ziglang wheel, called directly:
 
 1. ``zig clang -c`` compiles each C (or assembly) input with the sysroot's headers and the flags
-every
-   cage object must share (``-target wasm32-unknown-unknown -matomics -mbulk-memory -ffreestanding
-   -nostdinc``) plus ``-O2`` by default; the user's own flags follow and so win.
+   every cage object must share (``-target wasm32-unknown-unknown -matomics -mbulk-memory
+   -ffreestanding -nostdinc``) plus ``-O2`` by default; the user's own flags follow and so win.
 2. ``zig wasm-ld`` links ``crt1.o``, the objects, ``libc.a`` and ``libcompiler_rt.a`` into a module
-that
-   imports a shared ``env.memory`` and ``lind.syscall`` (and ``lind.fork`` when the program forks)
-   and
-   exports ``_start``, ``__stack_pointer``, ``__heap_base`` and the TLS symbols (``__tls_base``,
-   ``__tls_size``, ``__tls_align``, ``__wasm_init_tls``) for future threads.  The shadow stack
-   comes first
-   in memory (``--stack-first``: an overflow traps at address 0 instead of corrupting data).
-   Linking with
+   that imports a shared ``env.memory``, ``lind.syscall`` and ``lind.syscall_wait`` (and
+   ``lind.fork`` when the program forks) and exports ``_start``, ``__stack_pointer``,
+   ``__heap_base`` and the TLS symbols (``__tls_base``, ``__tls_size``, ``__tls_align``,
+   ``__wasm_init_tls``) for future threads. The shadow stack comes first in memory
+   (``--stack-first``: an overflow traps at address 0 instead of corrupting data). Linking with
    wasm-ld itself (not ``zig cc``) keeps byte sizes decimal — zig reads ``--max-memory`` & co. as
-   hex —
-   and allows every wasm-ld flag.  ``main`` comes in two wasm signatures for this target (clang 18
-   emits ``main(void)`` as a two-argument wrapper): the link uses ``crt1.o`` (``main(argc, argv)``)
-   and,
-   only if wasm-ld reports that ``main`` has another signature, links again with ``crt1-envp.o``
-   (``main(argc, argv, envp)``).
-3. The module is validated (:mod:`lind_async.toolchain.validate`).
+   hex — and allows every wasm-ld flag. ``main`` comes in two wasm signatures for this target
+   (clang 18 emits ``main(void)`` as a two-argument wrapper): the link uses ``crt1.o``
+   (``main(argc, argv)``) and, only if wasm-ld reports that ``main`` has another signature, links
+   again with ``crt1-envp.o`` (``main(argc, argv, envp)``).
+3. The module is validated (:mod:`lind_async.toolchain.validate`), and with ``--precompile`` also
+   compiled by the runtime's engine into a ``.cwasm`` next to it, for a fast start.
 
-Flags: ``-o``, ``-c``, ``--stack-size``, ``--max-memory`` are the driver's; ``-l``/``-L``/``-Wl,…``
-go to
-the linker; ``-g`` to both; everything else passes through to clang unchanged.
+Flags: ``-o``, ``-c``, ``--stack-size``, ``--max-memory``, ``--precompile`` are the driver's;
+``-l``/``-L``/``-Wl,…`` go to the linker; ``-g`` to both; everything else passes through to clang.
 """
 
 from __future__ import annotations
@@ -84,6 +78,8 @@ Driver options:
   --max-memory N     maximum linear memory (default 512M; rounded up to 64K)
   -lNAME, -LDIR      libraries and library directories, for the linker
   -Wl,ARG,...        pass ARG... to the linker (wasm-ld)
+  --precompile       also write FILE.cwasm, compiled ahead of time for a fast start
+                     (`python -m lind_async run FILE.cwasm` loads it without compiling)
   --print-sysroot    build (if needed) and print the lind-musl sysroot directory
   -h, --help         this help
 
@@ -111,6 +107,7 @@ class _Args:
     ldflags: list[str] = field(default_factory=list)
     inputs: list[Path] = field(default_factory=list)
     print_sysroot: bool = False
+    precompile: bool = False
     help: bool = False
 
 
@@ -145,6 +142,8 @@ def _parse(argv: Sequence[str]) -> _Args:
             a.help = True
         elif arg == "--print-sysroot":
             a.print_sysroot = True
+        elif arg == "--precompile":
+            a.precompile = True
         elif arg == "-o":
             a.output = Path(value(arg))
         elif arg.startswith("-o") and len(arg) > 2:
@@ -315,6 +314,16 @@ def compile_cached(source: Path, *, flags: Sequence[str] = ()) -> Path:
     return compile_program([source], output, flags=flags)
 
 
+def precompile(module: Path) -> Path:
+    """Write ``module`` compiled ahead of time (``.cwasm``) for the runtime's default engine."""
+    from lind_async.runtime.engine import EngineConfig, LindEngine, ModuleError
+
+    try:
+        return LindEngine(EngineConfig()).precompile(module, module.with_suffix(".cwasm"))
+    except ModuleError as e:
+        raise ToolchainError(str(e)) from None
+
+
 def main(argv: Sequence[str]) -> int:
     """``cc`` command line; returns the exit status (diagnostics on stderr, no tracebacks)."""
     try:
@@ -340,8 +349,11 @@ def main(argv: Sequence[str]) -> int:
                 compile_object(src, a.output or Path(src.stem + ".o"), flags=a.cflags,
                                sysroot=sysroot)
             return 0
-        _build(a.inputs, a.output or Path("a.wasm"), cflags=a.cflags, ldflags=a.ldflags,
+        output = a.output or Path("a.wasm")
+        _build(a.inputs, output, cflags=a.cflags, ldflags=a.ldflags,
                stack_size=a.stack_size, max_memory=a.max_memory)
+        if a.precompile:
+            precompile(output)
         return 0
     except CompileError as e:
         sys.stderr.write(f"{e}\n")

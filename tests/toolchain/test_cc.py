@@ -172,3 +172,15 @@ def test_parse_size() -> None:
     assert cc.parse_size("64k") == 64 << 10
     assert cc.parse_size("0x1000") == 4096
     assert cc.parse_size("123") == 123
+
+
+def test_precompile_writes_a_cwasm_the_runtime_runs(sysroot: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    source = '#include <stdio.h>\nint main(void) { puts("precompiled"); return 6; }\n'
+    _write(tmp_path, "p.c", source)
+    assert cc.main(["--precompile", "-o", "p.wasm", "p.c"]) == 0
+    cwasm = tmp_path / "p.cwasm"
+    assert cwasm.read_bytes()[:4] == b"\x7fELF"
+    result = run(cwasm, ["p"])
+    assert (result.exit_code, result.stdout) == (6, b"precompiled\n")
