@@ -153,12 +153,8 @@ def dispatch(
         return -ENOSYS
     try:
         result = handler(cage, a1, a2, a3, a4, a5, a6)
-    except GuestError as exc:
-        return -exc.errno
-    except OSError as exc:
-        if exc.errno is None:
-            raise
-        return -exc.errno
+    except (GuestError, OSError) as exc:
+        return _negative_errno(exc)
     if result.__class__ is int:
         return result
     return _finish(result)  # type: ignore[arg-type]
@@ -167,12 +163,15 @@ def dispatch(
 async def _finish(pending: Awaitable[int]) -> int:
     try:
         return await pending
-    except GuestError as exc:
-        return -exc.errno
-    except OSError as exc:
-        if exc.errno is None:
-            raise
-        return -exc.errno
+    except (GuestError, OSError) as exc:
+        return _negative_errno(exc)
+
+
+def _negative_errno(exc: GuestError | OSError) -> int:
+    """The guest's view of a failed call; an ``OSError`` without an errno is a host bug."""
+    if exc.errno is None:
+        raise exc
+    return -exc.errno
 
 
 def name_of(number: int) -> str:
