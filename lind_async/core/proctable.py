@@ -1,0 +1,216 @@
+"""The process table: parent/child links, process groups and sessions, zombies and wait status.
+
+Theory of operation
+-------------------
+One record per cage (pid == cage id). A top-level cage (started by the embedding program or the
+CLI) has parent 0, *the microvisor*, which reaps it itself. When a cage exits its record becomes a
+zombie holding its Linux wait status until the parent collects it with ``wait4``; its own children
+are re-parented to the *reaper* (the first top-level cage, the analogue of init), or to the
+microvisor when there is none, and the microvisor reaps those at once.
+
+Wait statuses use Linux's encoding: ``code << 8`` (exited), ``signo`` (killed, ``| 0x80`` with a
+core dump), ``signo << 8 | 0x7f`` (stopped), ``0xffff`` (continued).
+
+Pure state: no I/O, no event loop. The runtime wakes waiting parents when :meth:`ProcTable.exit`
+or a stop/continue says a parent has something to collect.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from lind_async.abi.errno import ECHILD, EINVAL, EPERM, ESRCH, GuestError
+
+MICROVISOR = 0
+WNOHANG = 1
+WUNTRACED = 2
+WCONTINUED = 8
+_WAIT_FLAGS = WNOHANG | WUNTRACED | WCONTINUED | 0x40000000 | 0x20000000  # __WNOTHREAD, __WALL
+CONTINUED_STATUS = 0xFFFF
+
+
+def exited(code: int) -> int:
+    return (code & 0xFF) << 8
+
+
+def killed(signo: int) -> int:
+    return signo & 0x7F
+
+
+def stopped(signo: int) -> int:
+    return (signo << 8) | 0x7F
+
+
+class State(enum.Enum):
+    RUNNING = "running"
+    STOPPED = "stopped"
+    ZOMBIE = "zombie"
+
+
+@dataclass(slots=True)
+class Process:
+    pid: int
+    ppid: int
+    pgid: int
+    sid: int
+    state: State = State.RUNNING
+    status: int | None = None  # the wait status once a zombie
+    children: set[int] = field(default_factory=set)
+    # A stop or continue not yet reported to a WUNTRACED / WCONTINUED waiter.
+    unreported: int | None = None
+
+
+class ProcTable:
+    """All processes of one microvisor."""
+
+    __slots__ = ("_procs", "reaper")
+
+    def __init__(self) -> None:
+        self._procs: dict[int, Process] = {}
+        self.reaper: int | None = None
+
+    def __contains__(self, pid: int) -> bool:
+        return pid in self._procs
+
+    def get(self, pid: int) -> Process:
+        proc = self._procs.get(pid)
+        if proc is None:
+            raise GuestError(ESRCH)
+        return proc
+
+    def add(self, pid: int, ppid: int) -> Process:
+        """A new process: a child inherits its parent's group and session; a top-level cage leads
+        its own session and group."""
+        if pid in self._procs or pid <= 0:
+            raise ValueError(f"bad new pid {pid}")
+        if ppid == MICROVISOR:
+            proc = Process(pid, MICROVISOR, pid, pid)
+            if self.reaper is None:
+                self.reaper = pid
+        else:
+            parent = self.get(ppid)
+            proc = Process(pid, ppid, parent.pgid, parent.sid)
+            parent.children.add(pid)
+        self._procs[pid] = proc
+        return proc
+
+    # -- ending ---------------------------------------------------------------------------------
+    def exit(self, pid: int, status: int) -> list[int]:
+        """``pid`` ended with ``status``. Returns the pids whose parents must be woken (this one's
+        parent, and the reaper when it inherits zombies). Orphans go to the reaper."""
+        proc = self.get(pid)
+        proc.state, proc.status, proc.unreported = State.ZOMBIE, status, None
+        wake = [proc.ppid] if proc.ppid != MICROVISOR else []
+        new_parent = self.reaper if self.reaper not in (None, pid) else MICROVISOR
+        for child_pid in sorted(proc.children):
+            child = self._procs[child_pid]
+            child.ppid = new_parent if new_parent is not None else MICROVISOR
+            if child.ppid == MICROVISOR:
+                if child.state is State.ZOMBIE:
+                    self._procs.pop(child_pid)
+            else:
+                self._procs[child.ppid].children.add(child_pid)
+                if child.state is State.ZOMBIE:
+                    wake.append(child.ppid)
+        proc.children.clear()
+        if pid == self.reaper:
+            self.reaper = None
+        if proc.ppid == MICROVISOR:
+            self._procs.pop(pid)  # the microvisor keeps the status on the cage object itself
+        return sorted(set(wake))
+
+    def stop(self, pid: int, signo: int) -> int | None:
+        """Mark stopped; returns the parent to notify (or None)."""
+        proc = self.get(pid)
+        if proc.state is not State.RUNNING:
+            return None
+        proc.state, proc.unreported = State.STOPPED, stopped(signo)
+        return proc.ppid if proc.ppid != MICROVISOR else None
+
+    def resume(self, pid: int) -> int | None:
+        """Mark continued; returns the parent to notify (or None)."""
+        proc = self.get(pid)
+        if proc.state is not State.STOPPED:
+            return None
+        proc.state, proc.unreported = State.RUNNING, CONTINUED_STATUS
+        return proc.ppid if proc.ppid != MICROVISOR else None
+
+    # -- waiting ---------------------------------------------------------------------------------
+    def wait(self, parent: int, which: int, options: int) -> tuple[int, int] | None:
+        """One reportable child of ``parent`` matching ``which`` (wait4's pid argument), as
+        ``(pid, status)``; a zombie reported is reaped. ``None``: matching children exist but none
+        has anything to report yet. ``ECHILD``: no matching child at all."""
+        if options & ~_WAIT_FLAGS:
+            raise GuestError(EINVAL)
+        me = self.get(parent)
+        matching = [self._procs[c] for c in sorted(me.children) if self._matches(c, which, me)]
+        if not matching:
+            raise GuestError(ECHILD)
+        for child in matching:
+            if child.state is State.ZOMBIE:
+                assert child.status is not None
+                me.children.discard(child.pid)
+                del self._procs[child.pid]
+                return child.pid, child.status
+        for child in matching:
+            report = child.unreported
+            if report is None:
+                continue
+            wanted = WCONTINUED if report == CONTINUED_STATUS else WUNTRACED
+            if options & wanted:
+                child.unreported = None
+                return child.pid, report
+        return None
+
+    def _matches(self, pid: int, which: int, parent: Process) -> bool:
+        proc = self._procs[pid]
+        if which == -1:
+            return True
+        if which > 0:
+            return pid == which
+        if which == 0:
+            return proc.pgid == parent.pgid
+        return proc.pgid == -which
+
+    # -- groups and sessions ---------------------------------------------------------------------
+    def setpgid(self, caller: int, pid: int, pgid: int) -> None:
+        me = self.get(caller)
+        target_pid = pid or caller
+        if pgid < 0:
+            raise GuestError(EINVAL)
+        target = self._procs.get(target_pid)
+        if target is None or (target_pid != caller and target.ppid != caller):
+            raise GuestError(ESRCH)
+        if target.sid != me.sid or target.sid == target.pid:
+            raise GuestError(EPERM)
+        new_pgid = pgid or target_pid
+        if new_pgid != target_pid and not any(
+            p.pgid == new_pgid and p.sid == me.sid for p in self._procs.values()
+        ):
+            raise GuestError(EPERM)
+        target.pgid = new_pgid
+
+    def setsid(self, pid: int) -> int:
+        proc = self.get(pid)
+        if any(p.pgid == pid for p in self._procs.values()):
+            raise GuestError(EPERM)  # already a process-group leader
+        proc.sid = proc.pgid = pid
+        return pid
+
+    def group(self, pgid: int) -> list[int]:
+        """Live members of a process group (for ``kill(-pgid)``)."""
+        return sorted(
+            p.pid for p in self._procs.values() if p.pgid == pgid and p.state is not State.ZOMBIE
+        )
+
+    def live(self) -> list[int]:
+        return sorted(p.pid for p in self._procs.values() if p.state is not State.ZOMBIE)
+
+    def is_ancestor(self, ancestor: int, pid: int) -> bool:
+        proc = self._procs.get(pid)
+        while proc is not None and proc.ppid != MICROVISOR:
+            if proc.ppid == ancestor:
+                return True
+            proc = self._procs.get(proc.ppid)
+        return False

@@ -1,0 +1,103 @@
+"""Process table: parents, zombies, wait4 matching, orphans, groups and sessions."""
+
+import pytest
+
+from lind_async.abi.errno import ECHILD, EINVAL, EPERM, ESRCH, GuestError
+from lind_async.core.proctable import (
+    CONTINUED_STATUS,
+    MICROVISOR,
+    WCONTINUED,
+    WUNTRACED,
+    ProcTable,
+    State,
+    exited,
+    killed,
+    stopped,
+)
+
+
+def errno_of(fn: object) -> int:
+    with pytest.raises(GuestError) as info:
+        fn()  # type: ignore[operator]
+    return info.value.errno
+
+
+def family() -> ProcTable:
+    t = ProcTable()
+    t.add(1, MICROVISOR)
+    t.add(2, 1)
+    t.add(3, 1)
+    t.add(4, 2)
+    return t
+
+
+def test_status_encoding_matches_linux() -> None:
+    assert exited(3) == 0x300 and killed(9) == 9 and stopped(19) == 0x137F
+
+
+def test_wait_reaps_zombies_and_reports_nothing_while_running() -> None:
+    t = family()
+    assert t.wait(1, -1, 0) is None
+    assert t.exit(3, exited(7)) == [1]
+    assert t.wait(1, -1, 0) == (3, exited(7))
+    assert 3 not in t
+    assert errno_of(lambda: t.wait(1, 3, 0)) == ECHILD
+
+
+def test_wait_matching_by_pid_and_group() -> None:
+    t = family()
+    t.exit(2, killed(9))
+    assert errno_of(lambda: t.wait(1, 99, 0)) == ECHILD
+    assert t.wait(1, 0, 0) == (2, 9)  # same group as the caller
+    t.setpgid(3, 0, 0)  # 3 leads its own group now
+    t.exit(3, exited(0))
+    assert t.wait(1, 0, 0) is None  # 4 (orphaned to 1 when 2 died) still runs in group 1
+    assert t.wait(1, -3, 0) == (3, 0)
+    t.exit(4, exited(0))
+    assert t.wait(1, -1, 0) == (4, 0)
+    assert errno_of(lambda: t.wait(1, -1, 0)) == ECHILD
+    assert errno_of(lambda: t.wait(1, -1, 0x100)) == EINVAL
+
+
+def test_orphans_go_to_the_reaper_and_zombie_orphans_wake_it() -> None:
+    t = family()
+    t.exit(4, exited(1))  # grandchild dies first: a zombie of 2
+    assert t.exit(2, exited(0)) == [1]
+    assert t.get(1).children == {2, 3, 4}
+    assert t.wait(1, 4, 0) == (4, exited(1))
+
+
+def test_top_level_exit_removes_and_reparents_to_microvisor() -> None:
+    t = family()
+    assert t.exit(1, exited(0)) == []
+    assert 1 not in t and t.reaper is None
+    assert t.get(2).ppid == MICROVISOR
+    t.exit(2, exited(0))
+    assert 2 not in t  # nobody will wait for it
+
+
+def test_stop_and_continue_reported_only_when_asked() -> None:
+    t = family()
+    assert t.stop(2, 19) == 1
+    assert t.get(2).state is State.STOPPED
+    assert t.wait(1, 2, 0) is None
+    assert t.wait(1, 2, WUNTRACED) == (2, stopped(19))
+    assert t.wait(1, 2, WUNTRACED) is None
+    assert t.resume(2) == 1
+    assert t.wait(1, 2, WCONTINUED) == (2, CONTINUED_STATUS)
+
+
+def test_process_groups_and_sessions() -> None:
+    t = family()
+    assert t.get(4).pgid == 1 and t.get(4).sid == 1
+    assert errno_of(lambda: t.setsid(1)) == EPERM  # a group leader
+    assert t.setsid(4) == 4
+    assert (t.get(4).pgid, t.get(4).sid) == (4, 4)
+    assert errno_of(lambda: t.setpgid(1, 4, 1)) == ESRCH  # not the caller's child
+    assert errno_of(lambda: t.setpgid(2, 4, 1)) == EPERM  # another session
+    t.setpgid(1, 3, 0)
+    assert t.group(3) == [3]
+    t.setpgid(1, 2, 3)
+    assert t.group(3) == [2, 3]
+    assert errno_of(lambda: t.setpgid(1, 2, 77)) == EPERM  # no such group in the session
+    assert t.is_ancestor(1, 4) and t.is_ancestor(2, 4) and not t.is_ancestor(3, 4)
