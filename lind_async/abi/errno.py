@@ -37,6 +37,11 @@ ENOTEMPTY: Final = _host_errno.ENOTEMPTY
 ELOOP: Final = _host_errno.ELOOP
 EOVERFLOW: Final = _host_errno.EOVERFLOW
 ENODEV: Final = _host_errno.ENODEV
+EPIPE: Final = _host_errno.EPIPE
+EBUSY: Final = _host_errno.EBUSY
+E2BIG: Final = _host_errno.E2BIG
+ENOEXEC: Final = _host_errno.ENOEXEC
+ETIMEDOUT: Final = _host_errno.ETIMEDOUT
 
 
 class GuestError(Exception):

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from lind_async.abi.errno import EBADF, EINVAL, EMFILE, GuestError
 
 DEFAULT_FD_LIMIT = 1024
+HARD_FD_LIMIT = 4096
 
 
 class OpenFile:
@@ -45,11 +46,12 @@ class FdEntry:
 class FdTable:
     """One cage's descriptors. Lowest free number first, as POSIX requires."""
 
-    __slots__ = ("_entries", "limit")
+    __slots__ = ("_entries", "hard_limit", "limit")
 
-    def __init__(self, limit: int = DEFAULT_FD_LIMIT) -> None:
+    def __init__(self, limit: int = DEFAULT_FD_LIMIT, hard_limit: int = HARD_FD_LIMIT) -> None:
         self._entries: dict[int, FdEntry] = {}
-        self.limit = limit
+        self.limit = limit  # RLIMIT_NOFILE: descriptors are numbered below it
+        self.hard_limit = max(hard_limit, limit)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -114,7 +116,7 @@ class FdTable:
 
     def fork(self) -> FdTable:
         """A copy for a forked child: same descriptions (shared offsets), same flags."""
-        child = FdTable(self.limit)
+        child = FdTable(self.limit, self.hard_limit)
         for vfd, entry in self._entries.items():
             entry.file.refs += 1
             child._entries[vfd] = FdEntry(entry.file, entry.cloexec)

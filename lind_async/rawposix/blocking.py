@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lind_async.runtime.cage import Cage
 
 
 async def wait_fd(host_fd: int, *, writable: bool) -> None:
@@ -41,3 +45,30 @@ async def retry_io(host_fd: int, attempt: Callable[[], int], *, writable: bool) 
             return attempt()
         except BlockingIOError:
             continue
+
+
+class WaitQueue:
+    """Cages waiting for a condition to change; :meth:`wake_all` makes them re-check it.
+
+    A wait goes through :meth:`Cage.block_on`, so a signal for the cage can end it with ``EINTR``.
+    """
+
+    __slots__ = ("_waiters",)
+
+    def __init__(self) -> None:
+        self._waiters: list[asyncio.Future[None]] = []
+
+    async def wait(self, cage: Cage) -> None:
+        ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(ready)
+        try:
+            await cage.block_on(ready)
+        finally:
+            if ready in self._waiters:
+                self._waiters.remove(ready)
+
+    def wake_all(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        for ready in waiters:
+            if not ready.done():
+                ready.set_result(None)

@@ -1,7 +1,8 @@
 """Kinds of open file description RawPOSIX hands out, and what each can do.
 
 Every method either completes now (returns an ``int``) or returns an awaitable when it must wait
-(``SysResult``); the dispatcher passes either through unchanged. ``view`` arguments are zero-copy
+(``SysResult``); the dispatcher passes either through unchanged. Operations that may wait take the
+calling cage, whose signals can interrupt the wait. ``view`` arguments are zero-copy
 windows onto guest memory (already bounds-checked): host reads land directly in the cage's memory.
 The base class answers every operation as Linux does for a description that cannot do it.
 """
@@ -12,11 +13,15 @@ import os
 import stat as stat_mod
 from collections.abc import Awaitable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from lind_async.abi.errno import EAGAIN, EBADF, EINVAL, EISDIR, ENOTTY, ESPIPE, GuestError
 from lind_async.abi.flags import O_ACCMODE, O_NONBLOCK, O_RDONLY, O_WRONLY
 from lind_async.core.fdtable import OpenFile
 from lind_async.rawposix.blocking import retry_io
+
+if TYPE_CHECKING:
+    from lind_async.runtime.cage import Cage
 
 SysResult = int | Awaitable[int]
 
@@ -39,10 +44,10 @@ class FileOps(OpenFile):
     def writable(self) -> bool:
         return (self.status_flags & O_ACCMODE) != O_RDONLY
 
-    def read_into(self, view: memoryview) -> SysResult:
+    def read_into(self, cage: Cage, view: memoryview) -> SysResult:
         raise GuestError(EINVAL)
 
-    def write_from(self, view: memoryview) -> SysResult:
+    def write_from(self, cage: Cage, view: memoryview) -> SysResult:
         raise GuestError(EINVAL)
 
     def pread_into(self, view: memoryview, offset: int) -> int:
@@ -86,13 +91,13 @@ class HostFile(FileOps):
         self._dir_snapshot: list[DirEntry] | None = None
         self._dir_cursor = 0
 
-    def read_into(self, view: memoryview) -> int:
+    def read_into(self, cage: Cage, view: memoryview) -> int:
         try:
             return os.readv(self.host_fd, (view,))
         except IsADirectoryError:
             raise GuestError(EISDIR) from None
 
-    def write_from(self, view: memoryview) -> int:
+    def write_from(self, cage: Cage, view: memoryview) -> int:
         return os.write(self.host_fd, view)
 
     def pread_into(self, view: memoryview, offset: int) -> int:
@@ -197,7 +202,7 @@ class HostStream(FileOps):
                 pass
         return cls(os.dup(host_fd), status_flags, nonblocking=False, tty=tty)
 
-    def read_into(self, view: memoryview) -> SysResult:
+    def read_into(self, cage: Cage, view: memoryview) -> SysResult:
         try:
             return os.readv(self.host_fd, (view,))
         except BlockingIOError:
@@ -205,7 +210,7 @@ class HostStream(FileOps):
                 raise GuestError(EAGAIN) from None
             return retry_io(self.host_fd, lambda: os.readv(self.host_fd, (view,)), writable=False)
 
-    def write_from(self, view: memoryview) -> SysResult:
+    def write_from(self, cage: Cage, view: memoryview) -> SysResult:
         try:
             return os.write(self.host_fd, view)
         except BlockingIOError:
@@ -239,10 +244,10 @@ class NullDevice(FileOps):
 
     __slots__ = ()
 
-    def read_into(self, view: memoryview) -> int:
+    def read_into(self, cage: Cage, view: memoryview) -> int:
         return 0
 
-    def write_from(self, view: memoryview) -> int:
+    def write_from(self, cage: Cage, view: memoryview) -> int:
         return len(view)
 
     def pread_into(self, view: memoryview, offset: int) -> int:
@@ -263,12 +268,12 @@ class ZeroDevice(NullDevice):
 
     __slots__ = ()
 
-    def read_into(self, view: memoryview) -> int:
-        view[:] = bytes(len(view))
-        return len(view)
+    def read_into(self, cage: Cage, view: memoryview) -> int:
+        return self.pread_into(view, 0)
 
     def pread_into(self, view: memoryview, offset: int) -> int:
-        return self.read_into(view)
+        view[:] = bytes(len(view))
+        return len(view)
 
     def stat(self) -> os.stat_result:
         return _char_device_stat(1, 5)
@@ -279,12 +284,12 @@ class RandomDevice(NullDevice):
 
     __slots__ = ()
 
-    def read_into(self, view: memoryview) -> int:
-        view[:] = os.urandom(len(view))
-        return len(view)
+    def read_into(self, cage: Cage, view: memoryview) -> int:
+        return self.pread_into(view, 0)
 
     def pread_into(self, view: memoryview, offset: int) -> int:
-        return self.read_into(view)
+        view[:] = os.urandom(len(view))
+        return len(view)
 
     def stat(self) -> os.stat_result:
         return _char_device_stat(1, 9)

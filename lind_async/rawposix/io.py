@@ -10,9 +10,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from lind_async.abi import flags as F
-from lind_async.abi.errno import EBADF, EINVAL, ENOTTY, GuestError
+from lind_async.abi.errno import EBADF, EBUSY, EINVAL, ENOTTY, GuestError
 from lind_async.rawposix.args import i32, i64, pointer, size
 from lind_async.rawposix.files import FileOps, SysResult
+from lind_async.rawposix.pipe import PipeEnd
 from lind_async.rawposix.structs import IOVEC, WINSIZE
 
 if TYPE_CHECKING:
@@ -30,14 +31,14 @@ def sys_read(cage: Cage, fd: int, buf: int, count: int, *_: int) -> SysResult:
     file = _file(cage, fd)
     if not file.readable():
         raise GuestError(EBADF)
-    return file.read_into(cage.mem.slice(pointer(buf), min(size(count), MAX_RW)))
+    return file.read_into(cage, cage.mem.slice(pointer(buf), min(size(count), MAX_RW)))
 
 
 def sys_write(cage: Cage, fd: int, buf: int, count: int, *_: int) -> SysResult:
     file = _file(cage, fd)
     if not file.writable():
         raise GuestError(EBADF)
-    return file.write_from(cage.mem.slice(pointer(buf), min(size(count), MAX_RW)))
+    return file.write_from(cage, cage.mem.slice(pointer(buf), min(size(count), MAX_RW)))
 
 
 def _iovecs(cage: Cage, iov: int, iovcnt: int) -> list[memoryview]:
@@ -58,10 +59,10 @@ def _iovecs(cage: Cage, iov: int, iovcnt: int) -> list[memoryview]:
     return views
 
 
-Transfer = Callable[[memoryview], SysResult]
+Transfer = Callable[["Cage", memoryview], SysResult]
 
 
-def _transfer_all(views: list[memoryview], op: Transfer) -> SysResult:
+def _transfer_all(cage: Cage, views: list[memoryview], op: Transfer) -> SysResult:
     """Move data view by view, stopping at the first short transfer (as Linux readv/writev).
 
     Only the first transfer may wait: once some bytes have moved, a would-block ends the call
@@ -71,7 +72,7 @@ def _transfer_all(views: list[memoryview], op: Transfer) -> SysResult:
     for view in views:
         if not len(view):
             continue
-        result = op(view)
+        result = op(cage, view)
         if result.__class__ is not int:
             if total:
                 _discard(result)
@@ -94,14 +95,14 @@ def sys_readv(cage: Cage, fd: int, iov: int, iovcnt: int, *_: int) -> SysResult:
     file = _file(cage, fd)
     if not file.readable():
         raise GuestError(EBADF)
-    return _transfer_all(_iovecs(cage, iov, iovcnt), file.read_into)
+    return _transfer_all(cage, _iovecs(cage, iov, iovcnt), file.read_into)
 
 
 def sys_writev(cage: Cage, fd: int, iov: int, iovcnt: int, *_: int) -> SysResult:
     file = _file(cage, fd)
     if not file.writable():
         raise GuestError(EBADF)
-    return _transfer_all(_iovecs(cage, iov, iovcnt), file.write_from)
+    return _transfer_all(cage, _iovecs(cage, iov, iovcnt), file.write_from)
 
 
 def sys_pread64(cage: Cage, fd: int, buf: int, count: int, offset: int, *_: int) -> int:
@@ -177,4 +178,18 @@ def sys_fcntl(cage: Cage, fd: int, cmd: int, arg: int, *_: int) -> int:
         return 0
     if command in (F.F_DUPFD, F.F_DUPFD_CLOEXEC):
         return cage.fds.dup(vfd, lowest=i32(arg), cloexec=command == F.F_DUPFD_CLOEXEC)
+    if command in (F_SETPIPE_SZ, F_GETPIPE_SZ):
+        if not isinstance(entry.file, PipeEnd):
+            raise GuestError(EBADF)
+        buffer = entry.file.pipe.buffer
+        if command == F_GETPIPE_SZ:
+            return buffer.capacity
+        try:
+            return buffer.resize(i32(arg))
+        except ValueError:
+            raise GuestError(EBUSY if i32(arg) > 0 else EINVAL) from None
     raise GuestError(EINVAL)
+
+
+F_SETPIPE_SZ = 1031
+F_GETPIPE_SZ = 1032

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import os
+import struct
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
-from lind_async.rawposix.args import i32
+from lind_async.abi.errno import EINVAL, EPERM, ESRCH, GuestError
+from lind_async.core.proctable import WNOHANG
+from lind_async.rawposix.args import i32, pointer
 
 if TYPE_CHECKING:
+    from lind_async.rawposix.table import SysResult
     from lind_async.runtime.cage import Cage
 
 
@@ -30,7 +34,8 @@ def sys_exit_group(cage: Cage, code: int, *_: int) -> int:
 
 
 def sys_exit(cage: Cage, code: int, *_: int) -> int:
-    # Cages are single-threaded until threads arrive: the last thread's exit ends the cage.
+    # The main thread's exit: until threads arrive it ends the cage (the threads module
+    # replaces this entry with one that ends only the calling thread).
     raise CageExit((i32(code) & 0xFF) << 8)
 
 
@@ -75,3 +80,110 @@ async def _yield() -> int:
 
 def sys_sched_yield(cage: Cage, *_: int) -> Awaitable[int]:
     return _yield()
+
+
+# -- wait ------------------------------------------------------------------------------------------
+_RUSAGE_SIZE = 144  # the x86_64 kernel struct rusage (18 x 64-bit)
+
+
+def sys_wait4(cage: Cage, pid: int, wstatus: int, options: int, rusage: int, *_: int) -> SysResult:
+    which, opts = i32(pid), i32(options)
+    status_addr, rusage_addr = pointer(wstatus), pointer(rusage)
+    if status_addr:
+        cage.mem.check(status_addr, 4)
+    if rusage_addr:
+        cage.mem.check(rusage_addr, _RUSAGE_SIZE)
+    found = cage.microvisor.procs.wait(cage.cage_id, which, opts)
+    if found is not None:
+        return _report(cage, found, status_addr, rusage_addr)
+    if opts & WNOHANG:
+        return 0
+    return _wait_later(cage, which, opts, status_addr, rusage_addr)
+
+
+async def _wait_later(cage: Cage, which: int, opts: int, status_addr: int, rusage_addr: int) -> int:
+    queue = cage.microvisor.child_waits(cage.cage_id)
+    while True:
+        await queue.wait(cage)
+        found = cage.microvisor.procs.wait(cage.cage_id, which, opts)
+        if found is not None:
+            return _report(cage, found, status_addr, rusage_addr)
+
+
+def _report(cage: Cage, found: tuple[int, int], status_addr: int, rusage_addr: int) -> int:
+    child, status = found
+    if status_addr:
+        cage.mem.write_u32(status_addr, status)
+    if rusage_addr:
+        cage.mem.fill(rusage_addr, _RUSAGE_SIZE)
+    return child
+
+
+# -- process groups and sessions ------------------------------------------------------------------
+def sys_getpgid(cage: Cage, pid: int, *_: int) -> int:
+    return cage.microvisor.procs.get(i32(pid) or cage.cage_id).pgid
+
+
+def sys_getpgrp(cage: Cage, *_: int) -> int:
+    return cage.microvisor.procs.get(cage.cage_id).pgid
+
+
+def sys_setpgid(cage: Cage, pid: int, pgid: int, *_: int) -> int:
+    cage.microvisor.procs.setpgid(cage.cage_id, i32(pid), i32(pgid))
+    return 0
+
+
+def sys_getsid(cage: Cage, pid: int, *_: int) -> int:
+    return cage.microvisor.procs.get(i32(pid) or cage.cage_id).sid
+
+
+def sys_setsid(cage: Cage, *_: int) -> int:
+    return cage.microvisor.procs.setsid(cage.cage_id)
+
+
+# -- resource limits -------------------------------------------------------------------------------
+RLIM_INFINITY = (1 << 64) - 1
+RLIMIT_STACK, RLIMIT_NPROC, RLIMIT_NOFILE, RLIMIT_AS = 3, 6, 7, 9
+_RLIMIT = struct.Struct("<QQ")
+
+
+def _limits(cage: Cage) -> dict[int, tuple[int, int]]:
+    mem = cage.instance.memory.max_bytes if cage.instance is not None else RLIM_INFINITY
+    return {
+        RLIMIT_NOFILE: (cage.fds.limit, cage.fds.hard_limit),
+        RLIMIT_STACK: (cage.stack_size, cage.stack_size),
+        RLIMIT_AS: (mem, mem),
+        RLIMIT_NPROC: (cage.microvisor.max_cages, cage.microvisor.max_cages),
+    }
+
+
+def sys_prlimit64(cage: Cage, pid: int, resource: int, new: int, old: int, *_: int) -> int:
+    target = i32(pid)
+    if target not in (0, cage.cage_id):
+        raise GuestError(EPERM if target in cage.microvisor.procs else ESRCH)
+    which = i32(resource)
+    if not 0 <= which < 16:
+        raise GuestError(EINVAL)
+    current = _limits(cage).get(which, (RLIM_INFINITY, RLIM_INFINITY))
+    if pointer(new):
+        soft, hard = cage.mem.unpack(_RLIMIT, pointer(new))
+        if soft > hard:
+            raise GuestError(EINVAL)
+        if which == RLIMIT_NOFILE:
+            if hard > cage.fds.hard_limit:
+                raise GuestError(EPERM)
+            cage.fds.limit = soft
+            cage.fds.hard_limit = hard
+        elif hard > current[1]:
+            raise GuestError(EPERM)
+    if pointer(old):
+        cage.mem.pack(_RLIMIT, pointer(old), *current)
+    return 0
+
+
+def sys_getrlimit(cage: Cage, resource: int, old: int, *_: int) -> int:
+    return sys_prlimit64(cage, 0, resource, 0, old)
+
+
+def sys_setrlimit(cage: Cage, resource: int, new: int, *_: int) -> int:
+    return sys_prlimit64(cage, 0, resource, new, 0)

@@ -1,13 +1,18 @@
-"""RawPOSIX signal family (this issue's part): dispositions and mask are recorded, not delivered."""
+"""RawPOSIX signal family: dispositions, masks, sending, waiting for signals, alarms and itimers."""
 
 from __future__ import annotations
 
+import asyncio
+import struct
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
-from lind_async.abi.errno import EINVAL, GuestError
+from lind_async.abi import syscalls as nr
+from lind_async.abi.errno import EINTR, EINVAL, EPERM, ESRCH, GuestError
 from lind_async.core.signals import SigAction
 from lind_async.rawposix.args import i32, pointer, size
 from lind_async.rawposix.structs import K_SIGACTION, SIGSET
+from lind_async.runtime import signals, threads
 
 if TYPE_CHECKING:
     from lind_async.runtime.cage import Cage
@@ -32,11 +37,174 @@ def sys_rt_sigaction(cage: Cage, signo: int, act: int, oact: int, sigsetsize: in
 def sys_rt_sigprocmask(cage: Cage, how: int, nset: int, oset: int, sigsetsize: int, *_: int) -> int:
     if size(sigsetsize) != _SIGSET_SIZE:
         raise GuestError(EINVAL)
-    state = cage.signals
+    state = threads.mask_state(cage)  # the calling thread's mask
     old = state.blocked
     if pointer(nset):
         (value,) = cage.mem.unpack(SIGSET, pointer(nset))
         state.change_mask(i32(how), value)
     if pointer(oset):
         cage.mem.pack(SIGSET, pointer(oset), old)
+    return 0
+
+
+# -- sending ----------
+def _may_signal(sender: Cage, target: int) -> bool:
+    """Permission per cage lineage: a cage may signal itself, its descendants and its ancestors
+    (a grate or shell and the programs it started); never an unrelated cage."""
+    procs = sender.microvisor.procs
+    me = sender.cage_id
+    return target == me or procs.is_ancestor(me, target) or procs.is_ancestor(target, me)
+
+
+def sys_kill(cage: Cage, pid: int, sig: int, *_: int) -> int:
+    target, signo = i32(pid), i32(sig)
+    if not 0 <= signo <= 64:
+        raise GuestError(EINVAL)
+    mv = cage.microvisor
+    procs = mv.procs
+    if target > 0:
+        targets = [target] if target in procs else []
+        if not targets:
+            raise GuestError(ESRCH)
+    elif target == 0:
+        targets = procs.group(procs.get(cage.cage_id).pgid)
+    elif target == -1:
+        targets = [p for p in procs.live() if p != cage.cage_id and _may_signal(cage, p)]
+    else:
+        targets = procs.group(-target)
+    allowed = [t for t in targets if _may_signal(cage, t)]
+    if not targets:
+        raise GuestError(ESRCH)
+    if not allowed:
+        raise GuestError(EPERM)
+    if signo:
+        for pid_ in allowed:
+            victim = mv.cages.get(pid_)
+            if victim is not None:
+                victim.post_signal(signo, cage.cage_id)
+    return 0
+
+
+def sys_tgkill(cage: Cage, tgid: int, tid: int, sig: int, *_: int) -> int:
+    return sys_kill(cage, tid if i32(tgid) <= 0 else tgid, sig)
+
+
+def sys_tkill(cage: Cage, tid: int, sig: int, *_: int) -> int:
+    return sys_kill(cage, tid, sig)
+
+
+# -- waiting for signals ----------
+def sys_rt_sigpending(cage: Cage, set_addr: int, sigsetsize: int, *_: int) -> int:
+    if size(sigsetsize) > _SIGSET_SIZE:
+        raise GuestError(EINVAL)
+    state = cage.signals
+    cage.mem.pack(SIGSET, pointer(set_addr), state.pending & state.blocked)
+    return 0
+
+
+async def _until_signal(cage: Cage) -> int:
+    forever: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    await cage.block_on(forever)  # only a signal ends it (EINTR)
+    raise AssertionError("unreachable")
+
+
+def sys_pause(cage: Cage, *_: int) -> Awaitable[int]:
+    return _until_signal(cage)
+
+
+def sys_rt_sigsuspend(cage: Cage, mask: int, sigsetsize: int, *_: int) -> Awaitable[int]:
+    if size(sigsetsize) != _SIGSET_SIZE:
+        raise GuestError(EINVAL)
+    (temporary,) = cage.mem.unpack(SIGSET, pointer(mask))
+    return _suspend(cage, temporary)
+
+
+async def _suspend(cage: Cage, temporary: int) -> int:
+    state = cage.signals
+    saved = state.blocked
+    state.set_mask(temporary)
+    try:
+        await _until_signal(cage)
+    except GuestError:
+        # Deliver under the temporary mask, then restore the caller's (POSIX sigsuspend).
+        await signals.after_syscall(cage, nr.SYS_rt_sigsuspend, (0,) * 6, -EINTR)
+        raise
+    finally:
+        state.set_mask(saved)
+    return 0
+
+
+def sys_sigaltstack(cage: Cage, ss: int, old_ss: int, *_: int) -> int:
+    # Handlers always run on the cage's own signal stack (runtime/signals.py); the call is
+    # accepted and reports "no alternate stack" so programs that set one up keep working.
+    if pointer(old_ss):
+        cage.mem.pack(_STACK_T, pointer(old_ss), 0, _SS_DISABLE, 0)
+    if pointer(ss):
+        cage.mem.unpack(_STACK_T, pointer(ss))
+    return 0
+
+
+_STACK_T = struct.Struct("<IiI")  # wasm32 stack_t { void *ss_sp; int ss_flags; size_t ss_size; }
+_SS_DISABLE = 2
+
+
+# -- timers ----------
+SIGALRM = 14
+ITIMER_REAL = 0
+_ITIMERVAL = struct.Struct("<qqqq")  # it_interval {sec, usec}, it_value {sec, usec}
+_US = 1_000_000
+
+
+def _remaining_us(cage: Cage) -> tuple[int, int]:
+    timer = cage.alarm
+    if timer is None:
+        return 0, 0
+    handle, interval_us = timer
+    left = max(0.0, handle.when() - asyncio.get_running_loop().time())
+    return round(left * _US), interval_us
+
+
+def _arm(cage: Cage, value_us: int, interval_us: int) -> None:
+    if cage.alarm is not None:
+        cage.alarm[0].cancel()
+        cage.alarm = None
+    if value_us <= 0:
+        return
+    loop = asyncio.get_running_loop()
+
+    def fire() -> None:
+        cage.alarm = None
+        if interval_us:
+            _arm(cage, interval_us, interval_us)
+        cage.post_signal(SIGALRM)
+
+    cage.alarm = (loop.call_later(value_us / _US, fire), interval_us)
+
+
+def sys_alarm(cage: Cage, seconds: int, *_: int) -> int:
+    left_us, _interval = _remaining_us(cage)
+    _arm(cage, (seconds & 0xFFFFFFFF) * _US, 0)
+    return (left_us + _US - 1) // _US if left_us else 0
+
+
+def sys_setitimer(cage: Cage, which: int, new: int, old: int, *_: int) -> int:
+    if i32(which) != ITIMER_REAL:
+        raise GuestError(EINVAL)
+    if pointer(old):
+        sys_getitimer(cage, which, old)
+    if pointer(new):
+        isec, iusec, vsec, vusec = cage.mem.unpack(_ITIMERVAL, pointer(new))
+        if min(isec, iusec, vsec, vusec) < 0 or iusec >= _US or vusec >= _US:
+            raise GuestError(EINVAL)
+        _arm(cage, vsec * _US + vusec, isec * _US + iusec)
+    return 0
+
+
+def sys_getitimer(cage: Cage, which: int, cur: int, *_: int) -> int:
+    if i32(which) != ITIMER_REAL:
+        raise GuestError(EINVAL)
+    left, interval = _remaining_us(cage)
+    cage.mem.pack(
+        _ITIMERVAL, pointer(cur), interval // _US, interval % _US, left // _US, left % _US
+    )
     return 0

@@ -52,7 +52,9 @@ def _unsupported(errno: int) -> Handler:
 
 
 def _build() -> dict[int, Syscall]:
-    from lind_async.rawposix import fs, io, misc, mm, proc, signal, time
+    from lind_async.rawposix import exec as exec_
+    from lind_async.rawposix import fd, fs, futex, io, misc, mm, proc, signal, time
+    from lind_async.runtime import threads
 
     full, partial = Support.FULL, Support.PARTIAL
     rows: list[tuple[int, Handler, Support, str]] = [
@@ -66,7 +68,13 @@ def _build() -> dict[int, Syscall]:
         (nr.SYS_lseek, io.sys_lseek, full, ""),
         (nr.SYS_close, io.sys_close, full, ""),
         (nr.SYS_ioctl, io.sys_ioctl, partial, "TIOCGWINSZ, TCGETS (tty probe), FIONBIO"),
-        (nr.SYS_fcntl, io.sys_fcntl, partial, "F_GETFD F_SETFD F_GETFL F_SETFL F_DUPFD[_CLOEXEC]"),
+        (nr.SYS_fcntl, io.sys_fcntl, partial, "FD/FL flags, DUPFD[_CLOEXEC], GET/SETPIPE_SZ"),
+        # fd
+        (nr.SYS_pipe, fd.sys_pipe, full, "in-process buffer, no host fd"),
+        (nr.SYS_pipe2, fd.sys_pipe2, full, "O_CLOEXEC O_NONBLOCK"),
+        (nr.SYS_dup, fd.sys_dup, full, ""),
+        (nr.SYS_dup2, fd.sys_dup2, full, ""),
+        (nr.SYS_dup3, fd.sys_dup3, full, ""),
         # fs
         (nr.SYS_open, fs.sys_open, full, "confined to --root"),
         (nr.SYS_openat, fs.sys_openat, full, "confined to --root"),
@@ -93,16 +101,31 @@ def _build() -> dict[int, Syscall]:
         (nr.SYS_mprotect, mm.sys_mprotect, partial, "recorded; wasm has no page protection"),
         (nr.SYS_madvise, mm.sys_madvise, partial, "accepted, advisory"),
         # proc
-        (nr.SYS_exit, proc.sys_exit, partial, "single-threaded cages: ends the cage"),
+        (nr.SYS_exit, threads.sys_exit, full, "ends the calling thread (the last: the cage)"),
+        (nr.SYS_clone, threads.sys_clone, partial, "CLONE_VM|CLONE_THREAD; fork: lind.fork"),
+        (nr.SYS_futex, futex.sys_futex, partial, "WAIT/WAKE[_BITSET], [CMP_]REQUEUE; no PI"),
+        (nr.SYS_set_robust_list, threads.sys_set_robust_list, full, "recorded"),
+        (nr.SYS_get_robust_list, threads.sys_get_robust_list, full, ""),
+        (nr.SYS_membarrier, threads.sys_membarrier, full, "one OS thread: a no-op"),
+        (nr.SYS_execve, exec_.sys_execve, full, "cage programs and #! scripts inside the root"),
+        (nr.SYS_wait4, proc.sys_wait4, full, "rusage reported as zeros"),
+        (nr.SYS_getpgid, proc.sys_getpgid, full, ""),
+        (nr.SYS_getpgrp, proc.sys_getpgrp, full, ""),
+        (nr.SYS_setpgid, proc.sys_setpgid, full, ""),
+        (nr.SYS_getsid, proc.sys_getsid, full, ""),
+        (nr.SYS_setsid, proc.sys_setsid, full, ""),
+        (nr.SYS_prlimit64, proc.sys_prlimit64, partial, "NOFILE settable; others reported"),
+        (nr.SYS_getrlimit, proc.sys_getrlimit, partial, ""),
+        (nr.SYS_setrlimit, proc.sys_setrlimit, partial, ""),
         (nr.SYS_exit_group, proc.sys_exit_group, full, ""),
         (nr.SYS_getpid, proc.sys_getpid, full, ""),
         (nr.SYS_getppid, proc.sys_getppid, full, ""),
-        (nr.SYS_gettid, proc.sys_gettid, full, ""),
+        (nr.SYS_gettid, threads.sys_gettid, full, ""),
         (nr.SYS_getuid, proc.sys_getuid, full, ""),
         (nr.SYS_geteuid, proc.sys_geteuid, full, ""),
         (nr.SYS_getgid, proc.sys_getgid, full, ""),
         (nr.SYS_getegid, proc.sys_getegid, full, ""),
-        (nr.SYS_set_tid_address, proc.sys_set_tid_address, full, ""),
+        (nr.SYS_set_tid_address, threads.sys_set_tid_address, full, ""),
         (nr.SYS_sched_yield, proc.sys_sched_yield, full, ""),
         # time
         (nr.SYS_clock_gettime, time.sys_clock_gettime, full, ""),
@@ -114,8 +137,23 @@ def _build() -> dict[int, Syscall]:
         (nr.SYS_uname, misc.sys_uname, full, ""),
         (nr.SYS_getrandom, misc.sys_getrandom, full, ""),
         # signal
-        (nr.SYS_rt_sigaction, signal.sys_rt_sigaction, partial, "recorded; delivery later"),
-        (nr.SYS_rt_sigprocmask, signal.sys_rt_sigprocmask, partial, "recorded"),
+        (nr.SYS_rt_sigaction, signal.sys_rt_sigaction, full, ""),
+        (nr.SYS_rt_sigprocmask, signal.sys_rt_sigprocmask, full, ""),
+        (nr.SYS_rt_sigpending, signal.sys_rt_sigpending, full, ""),
+        (nr.SYS_rt_sigsuspend, signal.sys_rt_sigsuspend, full, ""),
+        (nr.SYS_pause, signal.sys_pause, full, ""),
+        (nr.SYS_kill, signal.sys_kill, full, "permission per cage lineage"),
+        (nr.SYS_tkill, signal.sys_tkill, partial, "process-directed"),
+        (nr.SYS_tgkill, signal.sys_tgkill, partial, "process-directed"),
+        (nr.SYS_alarm, signal.sys_alarm, full, ""),
+        (nr.SYS_setitimer, signal.sys_setitimer, partial, "ITIMER_REAL"),
+        (nr.SYS_getitimer, signal.sys_getitimer, partial, "ITIMER_REAL"),
+        (
+            nr.SYS_sigaltstack,
+            signal.sys_sigaltstack,
+            partial,
+            "handlers use the cage's signal stack",
+        ),
     ]
     table = {n: Syscall(n, nr.NAMES[n], h, s, note) for n, h, s, note in rows}
     for n, errno, note in _KNOWN_UNSUPPORTED:
@@ -125,10 +163,6 @@ def _build() -> dict[int, Syscall]:
 
 _KNOWN_UNSUPPORTED: list[tuple[int, int, str]] = [
     (nr.SYS_fork, ENOSYS, "process calls come with the processes issue"),
-    (nr.SYS_clone, ENOSYS, "threads come with the processes issue"),
-    (nr.SYS_execve, ENOSYS, "process calls come with the processes issue"),
-    (nr.SYS_wait4, ENOSYS, "process calls come with the processes issue"),
-    (nr.SYS_pipe, ENOSYS, "pipes come with the processes issue"),
     (nr.SYS_socket, ENOSYS, "sockets come with the I/O breadth issue"),
 ]
 

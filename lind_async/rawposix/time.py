@@ -57,19 +57,32 @@ def sys_gettimeofday(cage: Cage, tv: int, tz: int, *_: int) -> int:
     return 0
 
 
-async def _sleep(seconds: float) -> int:
-    await asyncio.sleep(seconds)
+async def _sleep(cage: Cage, ns: int, rem: int) -> int:
+    """Sleep ``ns`` nanoseconds, suspending only this cage; a signal ends it early with
+    ``EINTR`` and the time left written to ``rem`` (when given)."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+    deadline = loop.time() + ns / _NS
+    timer = loop.call_later(max(ns, 0) / _NS, _wake, done)
+    try:
+        await cage.block_on(done)
+    except GuestError:
+        if rem:
+            left = max(0, round((deadline - loop.time()) * _NS))
+            structs.write_timespec(cage.mem, rem, left)
+        raise
+    finally:
+        timer.cancel()
     return 0
 
 
-def _sleep_for(ns: int) -> SysResult:
-    if ns <= 0:
-        return _sleep(0)
-    return _sleep(ns / _NS)
+def _wake(done: asyncio.Future[None]) -> None:
+    if not done.done():
+        done.set_result(None)
 
 
 def sys_nanosleep(cage: Cage, req: int, rem: int, *_: int) -> SysResult:
-    return _sleep_for(structs.read_timespec(cage.mem, pointer(req)))
+    return _sleep(cage, structs.read_timespec(cage.mem, pointer(req)), pointer(rem))
 
 
 def sys_clock_nanosleep(
@@ -81,5 +94,5 @@ def sys_clock_nanosleep(
     host = _clock(clock)
     ns = structs.read_timespec(cage.mem, pointer(req))
     if i32(flags) & F.TIMER_ABSTIME:
-        ns -= time.clock_gettime_ns(host)
-    return _sleep_for(ns)
+        return _sleep(cage, ns - time.clock_gettime_ns(host), 0)
+    return _sleep(cage, ns, pointer(rem))

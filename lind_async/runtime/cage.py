@@ -25,18 +25,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import wasmtime
 
+from lind_async.abi.errno import EINTR, GuestError
+from lind_async.abi.flags import SIGKILL
 from lind_async.core.fdtable import FdTable
+from lind_async.core.proctable import exited, killed
 from lind_async.core.signals import SignalState
 from lind_async.core.vmmap import VmMap
 from lind_async.memory import GuestMemory
 from lind_async.rawposix import table as rawposix
+from lind_async.rawposix.exec import ExecImage
 from lind_async.rawposix.files import FileOps
 from lind_async.rawposix.proc import CageExit
+from lind_async.runtime import signals, threads
 from lind_async.runtime.fiber import WasmTrap, run_call
 from lind_async.runtime.instance import LindInstance, instantiate
 from lind_async.runtime.process_image import build_stack_image
@@ -89,12 +94,32 @@ class Cage:
         self.umask = 0o022
         self.signals = SignalState()
         self.clear_child_tid = 0
+        self.threads = threads.ThreadGroup()  # secondary threads; see runtime/threads.py
         self.instance: LindInstance | None = None
         self._mem: GuestMemory | None = None
         self._vm: VmMap | None = None
         self.status: int | None = None  # Linux wait status once exited
         self.exited = asyncio.Event()
         self._route = microvisor.threei.route
+        # Tasks running this cage's wasm (the main fiber; threads add theirs).
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.kill_status: int | None = None  # set when a signal ends the cage from outside
+        # Blocking waits in progress (a deliverable signal ends them with EINTR).
+        self.blocked: set[asyncio.Future[None]] = set()
+        # Signals: who sent each pending one, the handler-running instance and its stack.
+        self.sender: dict[int, int] = {}
+        self.signal_runner: LindInstance | None = None
+        self.signal_stack_top = 0
+        self.tls_base: int | None = None
+        self.stack_size = 0  # the main stack's size (RLIMIT_STACK), known once started
+        self.in_handler = False
+        self.alarm: tuple[asyncio.TimerHandle, int] | None = (
+            None  # ITIMER_REAL: (timer, interval µs)
+        )
+        self._continued = asyncio.Event()
+        self._continued.set()
+        # fork (asyncify): set by the fork import once the stack has unwound; see runtime/fork.py.
+        self.after_unwind: Callable[[], Awaitable[None]] | None = None
 
     # -- state the syscall handlers use ----------
     @property
@@ -129,31 +154,124 @@ class Cage:
         heap_base = instance.get_global("__heap_base")
         self._vm = VmMap(heap_base, memory.size() & ~0xFFF)
         top = instance.get_global("__stack_pointer")
+        self.stack_size = top  # --stack-first: the stack spans [0, top)
         ids = (os.getuid(), os.geteuid(), os.getgid(), os.getegid())
         image = build_stack_image(top, self.argv, self.env, random16=os.urandom(16), ids=ids)
         self._mem.write(image.start, image.data)
         instance.set_global("__stack_pointer", image.start)
+        if "__tls_base" in instance.spec.globals:
+            self.tls_base = instance.get_global("__tls_base")
+        instance.preempt_hook = self._at_preemption
         return instance
 
     async def run(self) -> int:
         """Run the program to its end; returns (and records) the Linux wait status."""
+        task = asyncio.current_task()
+        if task is not None:
+            self.tasks.add(task)
         try:
             self.instance = await self._start_instance()
-            await run_call(self.instance, "_start", [])
-            status = 0
+            status = await self._run_main()
         except CageExit as done:
             status = done.status
         except WasmTrap as trap:
             status = trap_signal(trap)
             self.microvisor.report(f"cage {self.cage_id} ({self.name}) crashed: {trap.message}")
         except asyncio.CancelledError:
-            self._finish(9)  # SIGKILL
-            raise
+            if self.kill_status is None:  # cancelled by the embedder: killed, and say so upward
+                self._finish(killed(SIGKILL))
+                raise
+            status = self.kill_status
         except Exception:
             log.exception("cage %d (%s): internal error in a system call", self.cage_id, self.name)
             status = SIGSYS
         self._finish(status)
         return status
+
+    async def _run_main(self) -> int:
+        """Call ``_start``; re-enter it after a fork unwound the stack (asyncify rewinds it)."""
+        while True:
+            assert self.instance is not None
+            try:
+                await run_call(self.instance, "_start", [])
+            except ExecImage as image:
+                await self._exec(image)
+                continue
+            except threads.ThreadExit:  # the main thread exited; the others run on
+                return await threads.main_thread_exited(self)
+            hook = self.after_unwind
+            if hook is None:
+                return exited(0)
+            self.after_unwind = None
+            await hook()
+
+    async def _exec(self, image: ExecImage) -> None:
+        """Swap in the new program: same cage, fresh memory, cloexec fds closed (DESIGN §5)."""
+        for file in self.fds.close_on_exec():
+            if isinstance(file, FileOps):
+                file.release()
+        self.signals.reset_for_exec()
+        if self.signal_runner is not None:
+            self.signal_runner.close()
+            self.signal_runner = None
+        if self.instance is not None:
+            self.instance.close()
+            self.instance = None
+        self.module, self.argv, self.env = image.module, image.argv, image.env
+        self.tls_base = None
+        self.instance = await self._start_instance()
+
+    # -- signals and blocking ----------
+    async def block_on(self, ready: asyncio.Future[None]) -> None:
+        """Wait for ``ready``; a deliverable signal ends the wait with ``EINTR``."""
+        if self.signals.deliverable():
+            raise GuestError(EINTR)
+        self.blocked.add(ready)
+        try:
+            await ready
+        finally:
+            self.blocked.discard(ready)
+
+    def interrupt(self) -> None:
+        """End the cage's blocking waits with ``EINTR`` (a signal needs delivering)."""
+        for ready in list(self.blocked):
+            if not ready.done():
+                ready.set_exception(GuestError(EINTR))
+
+    def post_signal(self, signo: int, sender: int = 0) -> None:
+        signals.post(self, signo, sender)
+
+    def terminate(self, status: int) -> None:
+        """End the cage from outside its own execution (a fatal signal)."""
+        if self.status is not None or self.kill_status is not None:
+            return
+        self.kill_status = status
+        for task in list(self.tasks):
+            task.cancel()
+
+    @property
+    def is_stopped(self) -> bool:
+        return not self._continued.is_set()
+
+    def stop(self, signo: int) -> None:
+        if self.is_stopped or self.status is not None:
+            return
+        self._continued.clear()
+        self.microvisor.child_state_changed(self, self.microvisor.procs.stop(self.cage_id, signo))
+
+    def resume(self) -> None:
+        if not self.is_stopped:
+            return
+        self._continued.set()
+        self.microvisor.child_state_changed(self, self.microvisor.procs.resume(self.cage_id))
+
+    async def wait_while_stopped(self) -> None:
+        if self.is_stopped:
+            await self._continued.wait()
+
+    async def _at_preemption(self) -> None:
+        if not self.in_handler and signals.pending_for(self):
+            await signals.at_preemption(self)
 
     @property
     def name(self) -> str:
@@ -163,13 +281,24 @@ class Cage:
         if self.status is not None:
             return
         self.status = status
+        current = asyncio.current_task()
+        for task in list(self.tasks):  # every other fiber of the cage (its threads) ends too
+            if task is not current:
+                task.cancel()
         for file in self.fds.close_all():
             if isinstance(file, FileOps):
                 file.release()
         if self.instance is not None:
             self.instance.close()
             self.instance = None
+        if self.alarm is not None:
+            self.alarm[0].cancel()
+            self.alarm = None
+        if self.signal_runner is not None:
+            self.signal_runner.close()
+            self.signal_runner = None
         self._mem = None
+        self._continued.set()
         self.exited.set()
         self.microvisor.cage_exited(self)
 

@@ -306,6 +306,11 @@ async def _drive(call: _Call, fut: int, trap_slot: c_void_p, err_slot: c_void_p)
             aw = call.awaitable
             if aw is None:
                 await asyncio.sleep(0)  # epoch yield: let the loop run
+                hook = inst.preempt_hook
+                if hook is not None:
+                    # A preemption point (signal delivery): may run other wasm meanwhile, or
+                    # raise to end this call (the finally below deletes the future).
+                    await hook()
                 continue
             call.awaitable = None
             try:
@@ -417,3 +422,9 @@ async def drive_instantiation(
         await _drive(call, fut, trap_slot, err_slot)
     finally:
         instance._live = False
+
+
+def current_instance() -> LindInstance | None:
+    """The instance whose host call is running right now (None outside any host call)."""
+    call = _current
+    return call.instance if call is not None else None

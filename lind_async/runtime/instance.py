@@ -386,6 +386,8 @@ class LindInstance:
         # A system call that had to wait, parked by the sync ``lind.syscall`` import until the
         # guest collects it through the async ``lind.syscall_wait`` import.
         self.parked: Awaitable[int] | None = None
+        # Awaited by the fiber driver at each epoch yield of a call in this store (if set).
+        self.preempt_hook: Callable[[], Awaitable[None]] | None = None
 
     # ------------------------------------------------------------ exports
     def _export(self, name: str) -> Any:

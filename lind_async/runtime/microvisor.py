@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -13,15 +13,20 @@ import wasmtime
 
 from lind_async.abi import flags as F
 from lind_async.abi.errno import EINVAL, ENOSYS
-from lind_async.abi.guest import SYSCALL_IMPORT, SYSCALL_WAIT_IMPORT, WOULD_WAIT
+from lind_async.abi.guest import FORK_IMPORT, SYSCALL_IMPORT, SYSCALL_WAIT_IMPORT, WOULD_WAIT
 from lind_async.core.fdtable import FdTable
+from lind_async.core.proctable import MICROVISOR, ProcTable
+from lind_async.core.signals import SA_NOCLDSTOP, SIGCHLD
 from lind_async.core.threei import Route, ThreeI
 from lind_async.rawposix import table as rawposix_table
+from lind_async.rawposix.blocking import WaitQueue
 from lind_async.rawposix.confine import HostRoot
 from lind_async.rawposix.files import FileOps, HostStream
+from lind_async.runtime import signals
 from lind_async.runtime.abi_check import check_lind_abi
 from lind_async.runtime.cage import Cage
 from lind_async.runtime.engine import EngineConfig, LindEngine
+from lind_async.runtime.fork import ForkedCage, fork_import
 from lind_async.runtime.instance import SYSCALL_PARAMS, HostImports, LindInstance
 
 if TYPE_CHECKING:
@@ -40,13 +45,30 @@ def default_cache_dir() -> Path:
 
 
 def _syscall_now(instance: LindInstance, args: tuple[int, ...]) -> int:
-    """``lind.syscall`` (a sync import): complete the call now, or park it and say so."""
+    """``lind.syscall`` (a sync import): complete the call now, or park it and say so.
+
+    A signal that became deliverable parks the call too: running the guest's handler needs the
+    loop (it runs on another instance, see ``runtime/signals.py``).
+    """
     cage: Cage = instance.data
-    result = cage.syscall(args[0], args[1], args[2], args[3], args[4], args[5], args[6])
-    if result.__class__ is int:
-        return result
-    instance.parked = result  # type: ignore[assignment]
+    number = args[0]
+    result = cage.syscall(number, args[1], args[2], args[3], args[4], args[5], args[6])
+    if isinstance(result, int):
+        if not cage.signals.pending or cage.in_handler or not signals.pending_for(cage):
+            return result
+        instance.parked = signals.after_syscall(cage, number, args[1:], result)
+        return WOULD_WAIT
+    instance.parked = _then_signals(cage, number, args[1:], result)
     return WOULD_WAIT
+
+
+async def _then_signals(
+    cage: Cage, number: int, args: tuple[int, ...], pending: Awaitable[int]
+) -> int:
+    result = await pending
+    if cage.in_handler or not signals.pending_for(cage):
+        return result
+    return await signals.after_syscall(cage, number, args, result)
 
 
 def _syscall_wait(instance: LindInstance, args: tuple[int, ...]) -> SysResult:
@@ -63,6 +85,7 @@ def lind_imports() -> HostImports:
     imports = HostImports()
     imports.define_sync(*SYSCALL_IMPORT, SYSCALL_PARAMS, ["i64"], _syscall_now)
     imports.define_async(*SYSCALL_WAIT_IMPORT, [], ["i64"], _syscall_wait)
+    imports.define_sync(*FORK_IMPORT, [], ["i64"], fork_import)  # asyncify; see runtime/fork.py
     return imports
 
 
@@ -87,7 +110,10 @@ class Microvisor:
         self.root = HostRoot(root)
         self.imports = lind_imports()
         self.cages: dict[int, Cage] = {}
+        self.procs = ProcTable()
+        self._child_waits: dict[int, WaitQueue] = {}
         self._next_id = 1
+        self.max_cages = 4096  # RLIMIT_NPROC for every cage
         self._tasks: set[asyncio.Task[int]] = set()
         self._diagnostics = diagnostics or sys.stderr
         self._stdio: list[FileOps] | None = None
@@ -126,15 +152,53 @@ class Microvisor:
         fds = FdTable()
         for stream in self._host_stdio():
             fds.install(stream)
+        cage_id = self.new_id()
+        argv_b, env_b = _encode_all(argv), _encode_env(env)
+        cage = Cage(self, cage_id, MICROVISOR, module, argv_b, env_b, fds, cwd)
+        self.threei.add_cage(cage_id)
+        self.start(cage)
+        return cage
+
+    def new_id(self) -> int:
+        """A fresh id for a cage or a thread (one namespace, as Linux pids and tids)."""
         cage_id = self._next_id
         self._next_id += 1
-        cage = Cage(self, cage_id, 0, module, _encode_all(argv), _encode_env(env), fds, cwd)
-        self.threei.add_cage(cage_id)
-        self.cages[cage_id] = cage
-        task = asyncio.get_running_loop().create_task(cage.run(), name=f"cage-{cage_id}")
+        return cage_id
+
+    def fork(self, parent: Cage) -> Cage:
+        """A child of ``parent`` (fork): a copy of its process state and memory (see
+        ``runtime/fork.py``), with the parent's 3i table, started as its own task."""
+        child = ForkedCage(self, self.new_id(), parent)
+        self.threei.fork(parent.cage_id, child.cage_id)
+        self.start(child)
+        return child
+
+    def start(self, cage: Cage) -> None:
+        """Register ``cage`` in the process table and run it as a task on this loop. The caller
+        has set up its 3i table (a new one, or the parent's copy for fork)."""
+        self.procs.add(cage.cage_id, cage.parent_id)
+        self.cages[cage.cage_id] = cage
+        task = asyncio.get_running_loop().create_task(cage.run(), name=f"cage-{cage.cage_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return cage
+
+    def child_waits(self, pid: int) -> WaitQueue:
+        """Where ``wait4`` callers of process ``pid`` wait for a child to change state."""
+        queue = self._child_waits.get(pid)
+        if queue is None:
+            queue = self._child_waits[pid] = WaitQueue()
+        return queue
+
+    def child_state_changed(self, child: Cage, parent_pid: int | None) -> None:
+        """A child stopped, continued or exited: wake its parent's waiters, send ``SIGCHLD``."""
+        if parent_pid is None:
+            return
+        self.child_waits(parent_pid).wake_all()
+        parent = self.cages.get(parent_pid)
+        if parent is not None:
+            stopping = child.is_stopped and child.status is None
+            if not (stopping and parent.signals.action(SIGCHLD).flags & SA_NOCLDSTOP):
+                parent.post_signal(SIGCHLD, child.cage_id)
 
     async def run(
         self,
@@ -153,8 +217,14 @@ class Microvisor:
         return -ENOSYS
 
     def cage_exited(self, cage: Cage) -> None:
+        assert cage.status is not None
         self.threei.remove_cage(cage.cage_id)
         self.cages.pop(cage.cage_id, None)
+        self._child_waits.pop(cage.cage_id, None)
+        if cage.cage_id not in self.procs:
+            return
+        for parent_pid in self.procs.exit(cage.cage_id, cage.status):
+            self.child_state_changed(cage, parent_pid)
 
     def report(self, message: str) -> None:
         """A one-line diagnostic for the person running the microvisor."""

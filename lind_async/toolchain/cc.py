@@ -37,8 +37,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lind_async.toolchain.sysroot import TARGET_CFLAGS, Sysroot, cache_root, ensure_sysroot
-from lind_async.toolchain.validate import validate_module
+from lind_async.toolchain import binaryen
+from lind_async.toolchain.sysroot import (
+    SJLJ_CFLAGS,
+    TARGET_CFLAGS,
+    Sysroot,
+    cache_root,
+    ensure_sysroot,
+)
+from lind_async.toolchain.validate import post_link_needs, validate_module
 from lind_async.toolchain.zig import ToolchainError, zig
 
 DEFAULT_STACK_SIZE = 1 << 20
@@ -181,7 +188,7 @@ def _sysroot(progress: bool = True) -> Sysroot:
 
 def program_cflags(sysroot: Sysroot, flags: Sequence[str] = ()) -> list[str]:
     """clang flags for compiling one cage program object (user ``flags`` last, so they win)."""
-    return [*TARGET_CFLAGS, DEFAULT_OPT, "-isystem", str(sysroot.include), *flags]
+    return [*TARGET_CFLAGS, *SJLJ_CFLAGS, DEFAULT_OPT, "-isystem", str(sysroot.include), *flags]
 
 
 def _check_call(cmd: Sequence[str], what: str, *, echo_warnings: bool = True) -> str:
@@ -247,6 +254,9 @@ def _link(sysroot: Sysroot, objects: Sequence[Path], output: Path, *, stack_size
             # main(argc, argv, envp): link the crt that calls main with three arguments.
         if warnings:
             sys.stderr.write(warnings)
+        # fork -> asyncify; setjmp (legacy EH from clang 18) -> exnref: Binaryen's wasm-opt.
+        fork, exceptions = post_link_needs(tmp.read_bytes())
+        binaryen.run_passes(tmp, tmp, fork=fork, exceptions=exceptions)
         validate_module(tmp.read_bytes(), what=str(output))
         os.replace(tmp, output)
     finally:
@@ -305,7 +315,8 @@ def compile_cached(source: Path, *, flags: Sequence[str] = ()) -> Path:
         raise ToolchainError(f"{source}: {e.strerror}") from None
     key = hashlib.sha256()
     for part in (content, "\0".join(flags).encode(), sysroot.hash.encode(),
-                 inspect.getsource(sys.modules[__name__]).encode()):
+                 inspect.getsource(sys.modules[__name__]).encode(),
+                 inspect.getsource(binaryen).encode()):
         key.update(len(part).to_bytes(8, "little"))
         key.update(part)
     output = cache_root() / "programs" / f"{source.stem}-{key.hexdigest()[:20]}.wasm"

@@ -71,6 +71,13 @@ TARGET_CFLAGS: tuple[str, ...] = (
 )
 """Flags every object linked into a cage must share (shared memory needs atomics + bulk memory)."""
 
+SJLJ_CFLAGS: tuple[str, ...] = ("-mexception-handling", "-mllvm", "-wasm-enable-sjlj")
+"""setjmp/longjmp through wasm exception handling (clang 18: legacy EH, translated to exnref by
+``cc``). Programs get them always; a module with no setjmp contains no EH instruction."""
+
+SJLJ_SOURCES = frozenset({"setjmp/longjmp.c"})
+"""libc sources built with :data:`SJLJ_CFLAGS` (the sjlj runtime: it throws)."""
+
 MUSL_CFLAGS: tuple[str, ...] = (
     *TARGET_CFLAGS,
     "-O2",
@@ -240,6 +247,8 @@ def _install_headers(musl: Path, include: Path) -> None:
         shutil.copy2(src, bits / src.name)
     for src in (ARCH_DIR / "bits").glob("*.h"):
         shutil.copy2(src, bits / src.name)
+    for src in (GUEST_DIR / "include").glob("*.h"):  # public headers lind-musl replaces
+        shutil.copy2(src, include / src.name)
     alltypes = (ARCH_DIR / "bits" / "alltypes.h.in").read_text() + (
         musl / "include" / "alltypes.h.in").read_text()
     (bits / "alltypes.h").write_text(
@@ -364,7 +373,8 @@ def _build(target: Path, *, progress: bool) -> None:
                 "-I", str(include)]
 
         sources = libc_sources(musl)
-        jobs = [_Job(path, obj / _object_name(key)) for key, path in sources]
+        jobs = [_Job(path, obj / _object_name(key), SJLJ_CFLAGS if key in SJLJ_SOURCES else ())
+                for key, path in sources]
         crt1 = GUEST_DIR / "crt" / "crt1.c"
         jobs.append(_Job(crt1, lib / "crt1.o"))
         jobs.append(_Job(crt1, lib / "crt1-envp.o", ("-DLIND_MAIN_ENVP",)))

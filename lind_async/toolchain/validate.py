@@ -19,10 +19,11 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from lind_async.abi.guest import ALLOWED_IMPORTS, REQUIRED_EXPORTS
+from lind_async.abi.guest import ALLOWED_IMPORTS, FORK_IMPORT, REQUIRED_EXPORTS
 from lind_async.toolchain.zig import ToolchainError
 
 _KINDS = {0: "func", 1: "table", 2: "memory", 3: "global", 4: "tag"}
+_TAG_SECTION = 13
 
 
 class InvalidModule(ToolchainError):
@@ -123,6 +124,22 @@ def read_interface(data: bytes) -> tuple[list[Import], list[Export]]:
     return imports, exports
 
 
+def post_link_needs(data: bytes) -> tuple[bool, bool]:
+    """``(forks, uses_exceptions)``: does a linked module import ``lind.fork`` (so it needs
+    asyncify), and does it use exception handling (a tag section: setjmp/longjmp, which needs the
+    exnref translation)?"""
+    imports, _ = read_interface(data)
+    forks = any((i.module, i.name) == FORK_IMPORT for i in imports)
+    tags = any(i.kind == "tag" for i in imports)
+    r = _Reader(data, 8)
+    while r.pos < r.end and not tags:
+        section = r.byte()
+        size = r.uleb()
+        tags = section == _TAG_SECTION
+        r.pos += size
+    return forks, tags
+
+
 @functools.cache
 def _engine() -> Any:
     import wasmtime
@@ -130,6 +147,7 @@ def _engine() -> Any:
     config = wasmtime.Config()
     config.wasm_threads = True
     config.shared_memory = True
+    config.wasm_exceptions = True  # setjmp/longjmp (exnref)
     return wasmtime.Engine(config)
 
 

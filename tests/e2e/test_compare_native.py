@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +20,19 @@ CASES: list[tuple[str, list[str], dict[str, str]]] = [
     ("sleep", [], {}),
     ("badinput", [], {}),
     ("signals_recorded", [], {}),
+    ("pipes", [], {}),
+    ("sigpipe_default", [], {}),
+    ("signals", [], {}),
+    ("spin_alarm", [], {}),
+    ("exec_parent", [], {}),
     ("stdin_echo", [], {}),
     ("crash", [], {}),
     ("crash", ["trap"], {}),
 ]
 
+
+# Other programs a case needs in its root (as executables under these names).
+EXTRA_PROGRAMS = {"exec_parent": ["exec_target"]}
 
 # Standard input for a case (anything else reads /dev/null): ~1 MiB through a pipe.
 STDIN = {"stdin_echo": b"".join(b"line %d of the input\n" % i for i in range(50_000))}
@@ -43,8 +52,16 @@ def test_matches_native(
     native_root, cage_root = tmp_path / "native", tmp_path / "cage"
     native_root.mkdir()
     cage_root.mkdir()
+    for extra in EXTRA_PROGRAMS.get(name, []):
+        install(native_program(extra), native_root / extra)
+        install(cage_program(extra), cage_root / extra)
     stdin = STDIN.get(name)
     expected = run_native(native_program(name), args, root=native_root, env=env, stdin=stdin)
     got = run_cage(cage_program(name), args, root=cage_root, env=env, stdin=stdin)
     assert got.stdout == expected.stdout, got.stderr.decode(errors="replace")
     assert got.status == expected.status, got.stderr.decode(errors="replace")
+
+
+def install(program: Path, destination: Path) -> None:
+    shutil.copyfile(program, destination)
+    destination.chmod(0o755)

@@ -67,3 +67,17 @@ void _start(void)
 		: "=r"(p));
 	__lind_start_c(p);
 }
+
+/* Signal delivery: the runtime runs a guest handler by calling this export on
+ * a separate instance over the cage's memory, on the cage's signal stack.
+ * `handler` is a function-table index (a C function pointer on wasm32); an
+ * SA_SIGINFO handler takes (signo, siginfo_t *, ucontext *), built by the
+ * runtime at `info`. */
+__attribute__((__export_name__("__lind_run_sighandler")))
+void __lind_run_sighandler(void *handler, int signo, int with_info, void *info)
+{
+	if (with_info)
+		((void (*)(int, void *, void *))handler)(signo, info, 0);
+	else
+		((void (*)(int))handler)(signo);
+}

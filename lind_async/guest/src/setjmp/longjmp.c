@@ -1,20 +1,106 @@
-/* lind-musl wasm32: longjmp placeholder (see setjmp.c): jumping is not
- * supported yet, so the process reports it and aborts. */
+/* lind-musl wasm32: the setjmp/longjmp runtime (wasm exception handling).
+ *
+ * wasm code cannot save or restore its call stack, so setjmp/longjmp are
+ * compiled by clang's wasm SjLj lowering (cc passes -mexception-handling
+ * -mllvm -wasm-enable-sjlj to every program).  clang 18 rewrites, in the
+ * function that calls setjmp:
+ *
+ *   setjmp(env)      ->  table = saveSetjmp(env, label, table, size);
+ *                        size = getTempRet0();
+ *   longjmp(env, v)  ->  __wasm_longjmp(env, v)
+ *
+ * and wraps the calls that may longjmp in try/catch on the tag __c_longjmp.
+ * The catch receives a pointer to {env, val}, asks testSetjmp(env's id,
+ * table, size) whether env was set by *this* invocation (then it resumes at
+ * that setjmp's label with val as setjmp's result) or rethrows it outward.
+ *
+ * The functions below are that runtime.  `table` is a per-invocation array
+ * (malloc'd by the generated code, freed by it) of {id, label} pairs ending
+ * with id 0, with room for `size` entries plus the terminator; each setjmp
+ * gets a new process-wide id, stored in env's first word.  The thrown
+ * {env, val} pair lives in env itself (the second 64-bit slot of __jmp_buf),
+ * so a longjmp allocates nothing.  longjmp(env, 0) makes setjmp return 1.
+ *
+ * The exception travels inside wasm only (no host frame in between), so it
+ * works the same when the cage was suspended in a system call meanwhile.
+ * This file is built with the SjLj flags (it throws). */
 #include <setjmp.h>
+#include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
-#include "syscall.h"
 
+#undef _longjmp
+
+struct sjlj_entry {
+	uint32_t id;
+	uint32_t label;
+};
+
+struct sjlj_args {
+	void *env;
+	int val;
+};
+
+static uint32_t last_id;
+static _Thread_local uint32_t temp_ret0;
+
+uint32_t getTempRet0(void)
+{
+	return temp_ret0;
+}
+
+void setTempRet0(uint32_t value)
+{
+	temp_ret0 = value;
+}
+
+struct sjlj_entry *saveSetjmp(uint32_t *env, uint32_t label,
+                              struct sjlj_entry *table, uint32_t size)
+{
+	uint32_t id = __atomic_add_fetch(&last_id, 1, __ATOMIC_RELAXED);
+	uint32_t i = 0;
+
+	*env = id;
+	while (i < size && table[i].id != 0)
+		i++;
+	if (i == size) {
+		/* full: double it (+1 for the terminator) */
+		size *= 2;
+		table = realloc(table, sizeof *table * (size + 1));
+		if (!table)
+			abort();
+	}
+	table[i].id = id;
+	table[i].label = label;
+	table[i + 1].id = 0;
+	temp_ret0 = size;
+	return table;
+}
+
+uint32_t testSetjmp(uint32_t id, struct sjlj_entry *table, uint32_t size)
+{
+	for (uint32_t i = 0; i < size && table[i].id != 0; i++)
+		if (table[i].id == id)
+			return table[i].label;
+	return 0;
+}
+
+_Noreturn void __wasm_longjmp(void *env, int val)
+{
+	struct sjlj_args *args = (struct sjlj_args *)((unsigned long long *)env + 1);
+
+	args->env = env;
+	args->val = val ? val : 1;
+	__builtin_wasm_throw(1, args); /* tag 1: __c_longjmp */
+}
+
+/* Reached only from code built without the SjLj lowering (which calls
+ * __wasm_longjmp directly). */
 _Noreturn void longjmp(jmp_buf env, int val)
 {
-	static const char msg[] = "lind-musl: longjmp is not supported yet\n";
-	(void)env;
-	(void)val;
-	__syscall(SYS_write, 2, msg, sizeof msg - 1);
-	abort();
+	__wasm_longjmp(env, val);
 }
 
 _Noreturn void _longjmp(jmp_buf env, int val)
 {
-	longjmp(env, val);
+	__wasm_longjmp(env, val);
 }

@@ -1,19 +1,22 @@
-/* lind-musl wasm32: setjmp placeholder.
+/* lind-musl wasm32: setjmp as a real function.
  *
- * wasm cannot save and restore a call stack from C.  Real setjmp/longjmp
- * will use wasm exception handling (clang -mllvm -wasm-enable-sjlj) with a
- * small runtime; until then setjmp records nothing and returns 0, so code
- * that sets a jump point but never jumps keeps working. */
+ * Programs never call it: clang's SjLj lowering (see longjmp.c) replaces
+ * every setjmp call in code built by cc.  Code built without the lowering
+ * still links and runs; its setjmp returns 0 and records an id no invocation
+ * owns, so a longjmp to it ends the program with an uncaught wasm exception
+ * (a trap) instead of jumping somewhere wrong. */
 #include <setjmp.h>
 
-int setjmp(jmp_buf env)
+#undef _setjmp
+
+int (setjmp)(jmp_buf env)
 {
-	(void)env;
+	*(unsigned *)env = 0;
 	return 0;
 }
 
-int _setjmp(jmp_buf env)
+int (_setjmp)(jmp_buf env)
 {
-	(void)env;
+	*(unsigned *)env = 0;
 	return 0;
 }

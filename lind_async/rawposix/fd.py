@@ -1,0 +1,78 @@
+"""RawPOSIX descriptor family: pipe, pipe2, dup, dup2, dup3 (fcntl lives with the I/O family)."""
+
+from __future__ import annotations
+
+import struct
+from typing import TYPE_CHECKING
+
+from lind_async.abi import flags as F
+from lind_async.abi.errno import EBADF, EINVAL, GuestError
+from lind_async.rawposix.args import i32, pointer
+from lind_async.rawposix.files import FileOps
+from lind_async.rawposix.pipe import new_pipe
+
+if TYPE_CHECKING:
+    from lind_async.runtime.cage import Cage
+
+_FD_PAIR = struct.Struct("<ii")
+O_DIRECT = 0o40000
+
+
+def _release(file: object) -> None:
+    if isinstance(file, FileOps):
+        file.release()
+
+
+def sys_pipe2(cage: Cage, fds: int, flags: int, *_: int) -> int:
+    pipe_flags = i32(flags)
+    if pipe_flags & ~(F.O_CLOEXEC | F.O_NONBLOCK | O_DIRECT):
+        raise GuestError(EINVAL)
+    addr = pointer(fds)
+    cage.mem.check(addr, _FD_PAIR.size)
+    reader, writer = new_pipe(pipe_flags & F.O_NONBLOCK)
+    cloexec = bool(pipe_flags & F.O_CLOEXEC)
+    try:
+        read_fd = cage.fds.install(reader, cloexec=cloexec)
+    except GuestError:
+        reader.release()
+        writer.release()
+        raise
+    try:
+        write_fd = cage.fds.install(writer, cloexec=cloexec)
+    except GuestError:
+        _release(cage.fds.close(read_fd))
+        writer.release()
+        raise
+    cage.mem.pack(_FD_PAIR, addr, read_fd, write_fd)
+    return 0
+
+
+def sys_pipe(cage: Cage, fds: int, *_: int) -> int:
+    return sys_pipe2(cage, fds, 0)
+
+
+def sys_dup(cage: Cage, oldfd: int, *_: int) -> int:
+    return cage.fds.dup(i32(oldfd))
+
+
+def _dup_to(cage: Cage, old: int, new: int, cloexec: bool) -> int:
+    file = cage.fds.file(old)
+    if not 0 <= new < cage.fds.limit:
+        raise GuestError(EBADF)
+    _release(cage.fds.install_at(new, file, cloexec=cloexec))
+    return new
+
+
+def sys_dup2(cage: Cage, oldfd: int, newfd: int, *_: int) -> int:
+    old, new = i32(oldfd), i32(newfd)
+    if old == new:
+        cage.fds.file(old)  # EBADF if not open
+        return new
+    return _dup_to(cage, old, new, False)
+
+
+def sys_dup3(cage: Cage, oldfd: int, newfd: int, flags: int, *_: int) -> int:
+    old, new, dup_flags = i32(oldfd), i32(newfd), i32(flags)
+    if old == new or dup_flags & ~F.O_CLOEXEC:
+        raise GuestError(EINVAL)
+    return _dup_to(cage, old, new, bool(dup_flags & F.O_CLOEXEC))

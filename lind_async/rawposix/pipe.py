@@ -1,0 +1,146 @@
+"""Pipes between cages: in-process buffers (no host fds) with POSIX blocking semantics.
+
+The byte rules live in :class:`lind_async.core.pipe.PipeBuffer`; this module adds waiting: a
+reader of an empty pipe and a writer of a full one park on the pipe's wait queues (suspending only
+their cage), and every transfer wakes the other side. Closing the last writer wakes readers to see
+end-of-file; closing the last reader wakes writers to fail with ``EPIPE`` (plus ``SIGPIPE``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import stat as stat_mod
+from typing import TYPE_CHECKING
+
+from lind_async.abi.errno import EAGAIN, EPIPE, GuestError
+from lind_async.abi.flags import O_NONBLOCK, O_RDONLY, O_WRONLY
+from lind_async.core.pipe import PipeBuffer
+from lind_async.rawposix.blocking import WaitQueue
+from lind_async.rawposix.files import FileOps, SysResult
+
+if TYPE_CHECKING:
+    from lind_async.runtime.cage import Cage
+
+SIGPIPE = 13
+_PIPE_DEVICE = 0x1234  # a pseudo device number for pipe inodes
+_inodes = itertools.count(1)
+
+
+class Pipe:
+    __slots__ = ("buffer", "can_read", "can_write", "inode")
+
+    def __init__(self) -> None:
+        self.buffer = PipeBuffer()
+        self.can_read = WaitQueue()
+        self.can_write = WaitQueue()
+        self.inode = next(_inodes)
+
+
+class PipeEnd(FileOps):
+    """The read or the write end of a pipe (one open file description)."""
+
+    __slots__ = ("pipe", "reading")
+
+    def __init__(self, pipe: Pipe, *, reading: bool, status_flags: int = 0) -> None:
+        super().__init__((O_RDONLY if reading else O_WRONLY) | status_flags)
+        self.pipe = pipe
+        self.reading = reading
+        if reading:
+            pipe.buffer.readers += 1
+        else:
+            pipe.buffer.writers += 1
+
+    # -- reading ----------------------------------------------------------------------------------
+    def read_into(self, cage: Cage, view: memoryview) -> SysResult:
+        pipe, buffer = self.pipe, self.pipe.buffer
+        if not len(view):
+            return 0
+        n = buffer.read_into(view)
+        if n:
+            pipe.can_write.wake_all()
+            return n
+        if buffer.writers == 0:
+            return 0
+        if self.status_flags & O_NONBLOCK:
+            raise GuestError(EAGAIN)
+        return self._read_later(cage, view)
+
+    async def _read_later(self, cage: Cage, view: memoryview) -> int:
+        pipe, buffer = self.pipe, self.pipe.buffer
+        while True:
+            await pipe.can_read.wait(cage)
+            n = buffer.read_into(view)
+            if n:
+                pipe.can_write.wake_all()
+                return n
+            if buffer.writers == 0:
+                return 0
+
+    # -- writing ----------------------------------------------------------------------------------
+    def write_from(self, cage: Cage, view: memoryview) -> SysResult:
+        pipe, buffer = self.pipe, self.pipe.buffer
+        if buffer.readers == 0:
+            return self._broken(cage)
+        total = len(view)
+        if not total:
+            return 0
+        n = buffer.write(view)
+        if n:
+            pipe.can_read.wake_all()
+        if n == total:
+            return n
+        if self.status_flags & O_NONBLOCK:
+            if n:
+                return n
+            raise GuestError(EAGAIN)
+        return self._write_later(cage, view, n)
+
+    async def _write_later(self, cage: Cage, view: memoryview, done: int) -> int:
+        pipe, buffer = self.pipe, self.pipe.buffer
+        while done < len(view):
+            try:
+                await pipe.can_write.wait(cage)
+            except GuestError:
+                if done:
+                    return done  # interrupted after a partial write: report what went in
+                raise
+            if buffer.readers == 0:
+                if done:
+                    return done
+                return self._broken(cage)
+            n = buffer.write(view[done:])
+            if n:
+                done += n
+                pipe.can_read.wake_all()
+        return done
+
+    def _broken(self, cage: Cage) -> int:
+        cage.post_signal(SIGPIPE)
+        raise GuestError(EPIPE)
+
+    # -- the rest ---------------------------------------------------------------------------------
+    def stat(self) -> os.stat_result:
+        mode = stat_mod.S_IFIFO | 0o600
+        return os.stat_result(
+            (mode, self.pipe.inode, _PIPE_DEVICE, 1, os.getuid(), os.getgid(), 0, 0, 0, 0),
+            {"st_blksize": 4096},
+        )
+
+    def release(self) -> None:
+        buffer = self.pipe.buffer
+        if self.reading:
+            buffer.readers -= 1
+            self.pipe.can_write.wake_all()
+        else:
+            buffer.writers -= 1
+            self.pipe.can_read.wake_all()
+
+
+def new_pipe(status_flags: int = 0) -> tuple[PipeEnd, PipeEnd]:
+    """A connected (read end, write end) pair."""
+    pipe = Pipe()
+    return (
+        PipeEnd(pipe, reading=True, status_flags=status_flags),
+        PipeEnd(pipe, reading=False, status_flags=status_flags),
+    )

@@ -1,0 +1,238 @@
+"""fork: copy a running cage with Binaryen Asyncify (DESIGN section 2, "fork").
+
+Theory of operation
+-------------------
+A wasmtime fiber cannot be copied, so a forking cage *unwinds its own wasm stack into linear
+memory*, gets copied while no wasm of it runs, and both copies *rewind* back into the
+``lind.fork`` call. The toolchain (``toolchain/binaryen.py``) runs Asyncify on every module that
+imports ``lind.fork`` with that import as the only one that may unwind, and exports the asyncify
+functions and its two globals (``__asyncify_state``: 0 normal, 1 unwinding, 2 rewinding;
+``__asyncify_data``: address of ``{current, end}`` followed by the saved frames).
+
+1. The guest's ``fork()`` → ``_Fork`` calls the sync import ``lind.fork`` (:func:`fork_import`).
+   State normal: it reserves the cage's asyncify buffer (a mapping in the cage's vmmap, once per
+   cage, inherited by children at the same address), sets ``{current, end}`` and switches the
+   state to *unwinding* — exactly what the exported ``asyncify_start_unwind`` does; the import sets
+   the globals itself because a host function cannot call back into its own async Store. It
+   arms ``cage.after_unwind`` and returns.
+2. Every instrumented frame saves its locals into the buffer and returns, so the ``_start`` call
+   of ``Cage._run_main`` returns normally and the cage runs the hook (:func:`_after_unwind`):
+   ``asyncify_stop_unwind``; ``Microvisor.fork`` builds the child — new cage id, ``parent_id`` =
+   the parent, a NEW shared memory holding a copy of the parent's (:func:`copy_memory`: only the
+   pages the cage's vmmap says are in use (static image + stack + break, and every mapping), and
+   of those only the host pages that were ever touched, read from ``/proc/self/pagemap``), the
+   exported mutable globals (``__stack_pointer``, ``__tls_base``, …) as they were at the unwind,
+   fd table ``fork()`` (shared open file descriptions), 3i table, signal state, cwd, umask,
+   vmmap copy (so ``brk`` too) — and starts it as its own task.
+3. Parent and child each enter ``asyncify_start_rewind(buf)`` and call ``_start`` again; the
+   frames restore their locals and re-issue the ``lind.fork`` call, which now sees *rewinding*:
+   it does ``asyncify_stop_rewind`` and returns the child's pid (parent) or 0 (child).
+
+The copy is taken synchronously inside the hook (no ``await``), so no other wasm of this cage
+(another thread) can change memory while it is copied. The child's Store + Instance is made in
+the child's own task (:class:`ForkedCage`), so the parent resumes without waiting for it.
+
+Limits: fork works from the cage's main instance only (a secondary thread or a signal handler
+gets ``ENOSYS``); the asyncify buffer (:data:`BUFFER_SIZE`) bounds how deep the stack may be at
+the fork (overflowing it traps); a program's own exception handling (setjmp) between ``_start``
+and ``fork`` is not unwound by Asyncify (Binaryen does not support it).
+
+Measured (2-core dev machine; ``benchmarks/bench_fork.py``): see docs/decisions.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import ctypes
+import mmap
+import os
+import weakref
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
+
+from lind_async.abi.errno import EAGAIN, ENOSYS
+from lind_async.core.vmmap import VmMap, page_up
+from lind_async.memory import GuestMemory
+from lind_async.runtime.cage import Cage
+from lind_async.runtime.instance import LindInstance, SharedMemoryHandle, instantiate
+
+if TYPE_CHECKING:
+    from lind_async.runtime.microvisor import Microvisor
+
+NORMAL, UNWINDING, REWINDING = 0, 1, 2
+STATE, DATA = "__asyncify_state", "__asyncify_data"
+ASYNCIFY_GLOBALS = frozenset({STATE, DATA})
+
+BUFFER_SIZE = 1 << 20
+"""Bytes for the saved frames. Pages the unwind never touches cost nothing (nor are copied)."""
+
+_PROT_RW = 3
+_HOST_PAGE = mmap.PAGESIZE
+
+# Per cage: the asyncify buffer's address, and what the pending rewind must return.
+_buffers: weakref.WeakKeyDictionary[Cage, int] = weakref.WeakKeyDictionary()
+_results: weakref.WeakKeyDictionary[Cage, int] = weakref.WeakKeyDictionary()
+
+
+class ForkError(RuntimeError):
+    """The guest's asyncify state is not what fork expects (a broken or hostile module)."""
+
+
+# ------------------------------------------------------------------------------ the import
+def fork_import(instance: LindInstance, args: tuple[int, ...]) -> int:
+    """``lind.fork() -> i64`` (sync): start the unwind, or finish the rewind."""
+    cage = instance.data
+    if not isinstance(cage, Cage) or cage.instance is not instance:
+        return -ENOSYS  # a secondary thread, a signal handler: not supported
+    state = instance.get_global(STATE)
+    if state == REWINDING:
+        instance.set_global(STATE, NORMAL)  # = asyncify_stop_rewind
+        result = _results.pop(cage, None)
+        if result is None:
+            raise ForkError("lind.fork rewound with no fork in progress")
+        return result
+    if state != NORMAL:
+        raise ForkError(f"lind.fork called in asyncify state {state}")
+    mv = cage.microvisor
+    if len(mv.cages) >= mv.max_cages:
+        return -EAGAIN
+    buf = _buffer(cage)
+    mem = cage.mem
+    mem.write_u32(buf, buf + 8)  # {current, end}: asyncify_start_unwind's buffer header
+    mem.write_u32(buf + 4, buf + BUFFER_SIZE)
+    instance.set_global(DATA, buf)
+    instance.set_global(STATE, UNWINDING)  # = asyncify_start_unwind(buf)
+
+    async def hook() -> None:
+        await _after_unwind(cage)
+
+    cage.after_unwind = hook
+    return 0
+
+
+def _buffer(cage: Cage) -> int:
+    buf = _buffers.get(cage)
+    if buf is None:
+        buf = cage.vm.map_anywhere(BUFFER_SIZE, _PROT_RW)
+        _buffers[cage] = buf
+    return buf
+
+
+async def _after_unwind(parent: Cage) -> None:
+    inst = parent.instance
+    assert inst is not None
+    if inst.get_global(STATE) != UNWINDING:
+        raise ForkError("fork: the stack did not unwind (is the module asyncified?)")
+    inst.set_global(STATE, NORMAL)  # = asyncify_stop_unwind
+    child = parent.microvisor.fork(parent)
+    _start_rewind(parent, inst, child.cage_id)
+
+
+def _start_rewind(cage: Cage, inst: LindInstance, result: int) -> None:
+    _results[cage] = result
+    inst.set_global(DATA, _buffers[cage])
+    inst.set_global(STATE, REWINDING)  # = asyncify_start_rewind(buf)
+
+
+# ------------------------------------------------------------------------------ the child
+class ForkedCage(Cage):
+    """A cage made by fork: its first instance is a copy of the parent's, rewinding into fork."""
+
+    def __init__(self, microvisor: Microvisor, cage_id: int, parent: Cage) -> None:
+        super().__init__(microvisor, cage_id, parent.cage_id, parent.module, parent.argv,
+                         parent.env, parent.fds.fork(), parent.cwd)
+        pinst = parent.instance
+        assert pinst is not None
+        self.umask = parent.umask
+        self.signals = parent.signals.fork()
+        self.stack_size = parent.stack_size
+        self._globals = {name: pinst.get_global(name)
+                         for name, (_, mutable) in pinst.spec.globals.items()
+                         if mutable and name not in ASYNCIFY_GLOBALS}
+        self._vm = copy.deepcopy(parent.vm)
+        _buffers[self] = _buffers[parent]
+        src = pinst.memory
+        self._memory: SharedMemoryHandle | None = SharedMemoryHandle.for_module(
+            microvisor.engine, parent.module)
+        grow = src.pages() - self._memory.pages()
+        if grow > 0 and self._memory.grow(grow) < 0:
+            raise MemoryError("fork: cannot reserve the child's linear memory")
+        copy_memory(src.base, self._memory.base, used_ranges(parent.vm))
+
+    async def _start_instance(self) -> LindInstance:
+        memory, self._memory = self._memory, None
+        if memory is None:  # a later program image (execve): start as any cage does
+            return await super()._start_instance()
+        mv = self.microvisor
+        instance = await instantiate(mv.engine, self.module, mv.imports, memory=memory)
+        instance.data = self
+        self._mem = GuestMemory(memory)
+        for name, value in self._globals.items():
+            instance.set_global(name, value)
+        if "__tls_base" in self._globals:
+            self.tls_base = self._globals["__tls_base"]
+        instance.preempt_hook = self._at_preemption
+        _start_rewind(self, instance, 0)
+        return instance
+
+
+# ------------------------------------------------------------------------------ memory copy
+def used_ranges(vm: VmMap) -> list[tuple[int, int]]:
+    """The parts of linear memory a process may hold data in: ``[0, brk)`` and each mapping."""
+    ranges = [(0, page_up(vm.brk))]
+    ranges += [(m.start, m.end) for m in vm.mappings()]
+    return ranges
+
+
+def copy_memory(src: int, dst: int, ranges: Iterable[tuple[int, int]]) -> int:
+    """Copy ``ranges`` (offsets) from host address ``src`` to ``dst``, skipping host pages that
+    were never touched (``dst`` is fresh, so they already read as zero). Returns bytes copied."""
+    copied = 0
+    with _pagemap() as fd:
+        for lo, hi in ranges:
+            if hi <= lo:
+                continue
+            for a, b in _touched(fd, src + lo, src + hi):
+                ctypes.memmove(dst + (a - src), a, b - a)
+                copied += b - a
+    return copied
+
+
+@contextlib.contextmanager
+def _pagemap() -> Iterator[int | None]:
+    try:
+        fd: int | None = os.open("/proc/self/pagemap", os.O_RDONLY)
+    except OSError:
+        fd = None
+    try:
+        yield fd
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+_TOUCHED = bytes(1 if b & 0xC0 else 0 for b in range(256))  # pagemap bit 63 present, 62 swapped
+
+
+def _touched(fd: int | None, lo: int, hi: int) -> Iterable[tuple[int, int]]:
+    """Host address runs in ``[lo, hi)`` whose pages are present or swapped out (everything,
+    when pagemap cannot be read)."""
+    first = lo // _HOST_PAGE
+    last = (hi + _HOST_PAGE - 1) // _HOST_PAGE
+    flags = b""
+    if fd is not None:
+        try:
+            flags = os.pread(fd, (last - first) * 8, first * 8)[7::8].translate(_TOUCHED)
+        except OSError:
+            flags = b""
+    if len(flags) != last - first:
+        yield lo, hi
+        return
+    i = flags.find(1)
+    while i >= 0:
+        j = flags.find(0, i)
+        if j < 0:
+            j = len(flags)
+        yield max(lo, (first + i) * _HOST_PAGE), min(hi, (first + j) * _HOST_PAGE)
+        i = flags.find(1, j)

@@ -1,0 +1,217 @@
+"""Signal delivery: posting signals to cages and running guest handlers.
+
+Theory of operation
+-------------------
+*Posting* (``kill``, ``SIGPIPE``, ``SIGCHLD``, ``alarm``…) records the signal in the target's
+:class:`~lind_async.core.signals.SignalState`, then makes sure it is noticed promptly:
+
+- ``SIGKILL`` ends the cage at once (its tasks are cancelled: a suspended or preempted fiber is
+  simply dropped). ``SIGSTOP``/``SIGCONT`` stop and resume it. A default action of *terminate* for
+  a cage that is not the one running now ends it the same way;
+- a deliverable signal interrupts the cage's blocking waits, which return ``EINTR``.
+
+*Delivery* happens only at safe points of the target: when a system call returns to the guest
+(:func:`after_syscall`, also for the call that posted a signal to its own cage) and at preemption
+points (:func:`at_preemption`, so a spinning cage still gets ``SIGALRM``). The default action is
+applied by the microvisor; a guest handler runs on a **second instance of the cage's module over
+the same shared memory** (the wasi-threads model), on a dedicated per-cage signal stack and the main
+thread's TLS, through the crt's ``__lind_run_sighandler`` export, while the interrupted fiber stays
+suspended. Memory the handler writes (a ``volatile sig_atomic_t`` flag) is the interrupted code's
+memory. During the handler the action's mask (plus the signal, unless ``SA_NODEFER``) is blocked
+and restored afterwards; ``SA_RESETHAND`` resets the disposition first.
+
+After a handler, a system call that failed with ``EINTR`` is restarted if every handler that ran
+had ``SA_RESTART`` and the call is restartable (not sleeps, ``pause``, ``sigsuspend``).
+
+Limits (documented, not hidden): handlers do not nest (signals arriving during a handler stay
+pending until it returns), and a handler cannot ``longjmp`` out into the interrupted frame.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import TYPE_CHECKING
+
+from lind_async.abi import syscalls as nr
+from lind_async.abi.errno import EINTR
+from lind_async.abi.flags import SIGKILL, SIGSTOP
+from lind_async.core.proctable import killed
+from lind_async.core.signals import (
+    SA_NODEFER,
+    SA_RESETHAND,
+    SA_RESTART,
+    SA_SIGINFO,
+    SIG_DFL,
+    SIG_IGN,
+    SIGCONT,
+    Default,
+    SigAction,
+    bit,
+    default_action,
+)
+from lind_async.rawposix.proc import CageExit
+from lind_async.runtime import fiber
+from lind_async.runtime.instance import LindInstance, instantiate
+
+if TYPE_CHECKING:
+    from lind_async.rawposix.table import SysResult
+    from lind_async.runtime.cage import Cage
+
+SIGNAL_STACK_SIZE = 256 * 1024
+_SIGINFO = struct.Struct("<iiiiI")  # si_signo, si_errno, si_code, si_pid, si_uid
+SIGINFO_SIZE = 128
+SI_USER = 0
+
+# Calls Linux restarts after an SA_RESTART handler (sleeps and signal waits are never restarted).
+RESTARTABLE = frozenset(
+    {
+        nr.SYS_read,
+        nr.SYS_readv,
+        nr.SYS_write,
+        nr.SYS_writev,
+        nr.SYS_pread64,
+        nr.SYS_pwrite64,
+        nr.SYS_wait4,
+        nr.SYS_ioctl,
+        nr.SYS_open,
+        nr.SYS_openat,
+        nr.SYS_flock,
+        nr.SYS_fcntl,
+    }
+)
+
+
+def running_cage() -> Cage | None:
+    """The cage whose wasm is executing right now (inside a host call), if any."""
+    instance = fiber.current_instance()
+    if instance is None:
+        return None
+    cage: Cage = instance.data
+    return cage
+
+
+def post(cage: Cage, signo: int, sender: int = 0) -> None:
+    """Send ``signo`` to ``cage`` (see the module docstring for what happens when)."""
+    if cage.status is not None:
+        return
+    if signo == SIGKILL:
+        cage.terminate(killed(SIGKILL))
+        return
+    if signo == SIGCONT:
+        cage.resume()
+    elif signo == SIGSTOP:
+        cage.stop(signo)
+        return
+    state = cage.signals
+    if not state.post(signo):
+        return
+    cage.sender[signo] = sender
+    if not state.deliverable():
+        return
+    action = state.action(signo)
+    if (
+        action.handler == SIG_DFL
+        and default_action(signo) in (Default.TERMINATE, Default.CORE)
+        and not state.blocked & bit(signo)
+        and running_cage() is not cage
+    ):
+        cage.terminate(killed(signo))
+        return
+    cage.interrupt()
+
+
+def pending_for(cage: Cage) -> bool:
+    return bool(cage.signals.pending & ~cage.signals.blocked) or cage.is_stopped
+
+
+async def after_syscall(cage: Cage, number: int, args: tuple[int, ...], result: int) -> int:
+    """Deliver what is deliverable before a system call returns ``result`` to the guest."""
+    restart = True
+    ran = False
+    while True:
+        await cage.wait_while_stopped()
+        signo = cage.signals.deliverable()
+        if not signo:
+            break
+        flags = await deliver(cage, signo)
+        if flags is None:
+            continue  # ignored or continued: nothing ran
+        ran = True
+        restart = restart and bool(flags & SA_RESTART)
+    if ran and result == -EINTR and restart and number in RESTARTABLE:
+        again: SysResult = cage.syscall(number, *args)
+        if isinstance(again, int):
+            return again
+        return await again
+    return result
+
+
+async def at_preemption(cage: Cage) -> None:
+    """Preemption-point delivery for a cage whose fiber is suspended mid-computation."""
+    await cage.wait_while_stopped()
+    while signo := cage.signals.deliverable():
+        await deliver(cage, signo)
+
+
+async def deliver(cage: Cage, signo: int) -> int | None:
+    """Take ``signo`` and act on it: the default action, or the handler (returns its flags)."""
+    state = cage.signals
+    state.take(signo)
+    action = state.action(signo)
+    if action.handler == SIG_IGN:
+        return None
+    if action.handler == SIG_DFL:
+        default = default_action(signo)
+        if default in (Default.TERMINATE, Default.CORE):
+            raise CageExit(killed(signo))
+        if default is Default.STOP:
+            cage.stop(signo)
+            await cage.wait_while_stopped()
+        return None  # IGNORE, CONTINUE (already resumed when posted)
+    if action.flags & SA_RESETHAND:
+        state.actions[signo] = SigAction()
+    saved = state.blocked
+    extra = action.mask | (0 if action.flags & SA_NODEFER else bit(signo))
+    state.set_mask(saved | extra)
+    try:
+        await _run_handler(cage, signo, action)
+    finally:
+        state.set_mask(saved)
+    return action.flags
+
+
+async def _run_handler(cage: Cage, signo: int, action: SigAction) -> None:
+    runner = await _signal_instance(cage)
+    stack_top = cage.signal_stack_top
+    info = stack_top - SIGINFO_SIZE
+    cage.mem.fill(info, SIGINFO_SIZE)
+    cage.mem.pack(_SIGINFO, info, signo, 0, SI_USER, cage.sender.get(signo, 0), 0)
+    runner.set_global("__stack_pointer", (info - 64) & ~15)
+    cage.in_handler = True
+    try:
+        await fiber.run_call(
+            runner,
+            "__lind_run_sighandler",
+            [action.handler, signo, 1 if action.flags & SA_SIGINFO else 0, info],
+        )
+    finally:
+        cage.in_handler = False
+
+
+async def _signal_instance(cage: Cage) -> LindInstance:
+    """The cage's handler-running instance, created on first use."""
+    if cage.signal_runner is None:
+        main = cage.instance
+        assert main is not None
+        mv = cage.microvisor
+        runner = await instantiate(mv.engine, cage.module, mv.imports, memory=main.memory)
+        runner.data = cage
+        if cage.tls_base is not None:
+            runner.set_global("__tls_base", cage.tls_base)
+        base = cage.vm.map_anywhere(SIGNAL_STACK_SIZE, 3)
+        cage.signal_stack_top = base + SIGNAL_STACK_SIZE
+        cage.signal_runner = runner
+    return cage.signal_runner
+
+
+__all__ = ["SIGSTOP", "after_syscall", "at_preemption", "deliver", "pending_for", "post"]

@@ -1,0 +1,364 @@
+"""POSIX threads in a cage: ``clone(CLONE_VM|CLONE_THREAD…)``, thread exit, thread ids.
+
+Theory of operation
+-------------------
+A thread is **its own Store + Instance of the cage's module over the cage's shared linear memory**,
+run on its own fiber by its own asyncio task (DESIGN section 5). Its wasm globals are its own:
+``__stack_pointer`` (the stack musl's ``pthread_create`` mapped) and ``__tls_base`` (the TLS block
+musl reserved below the thread pointer). Memory, fd table, cwd, signal dispositions and identity are
+the cage's: the instance's ``data`` is the cage, so its system calls enter the same
+:meth:`Cage.syscall` 3i path as the main thread's, and a thread blocked in a call suspends only its
+own fiber.
+
+Guest protocol (lind-musl ``src/thread/clone.c``)::
+
+    clone(flags, stack, ptid, ctid, tls, func | (uint64)arg << 32)     # x86_64 number 56
+
+``func`` is a function-table index, ``arg`` an address. :func:`sys_clone` instantiates the module
+again over the same memory (the start function ``__wasm_init_memory`` sees the memory already
+initialised and does nothing), points ``__stack_pointer`` at ``stack`` (aligned down to 16),
+copies the caller's ``__tls_base``, writes the tid to ``*ptid`` (``CLONE_PARENT_SETTID``) and
+``*ctid`` (``CLONE_CHILD_SETTID``), records ``ctid`` for ``CLONE_CHILD_CLEARTID``, and starts a task
+that calls the guest export ``__lind_thread_start(func, arg, tls)``: it gives the instance its own
+TLS block (``__wasm_init_tls``), sets the thread pointer, runs ``func(arg)`` and exits the thread.
+The parent gets the tid once the instance exists (the child has not run yet).
+
+Identity. Thread ids come from the microvisor's id counter (:meth:`Microvisor.new_id`), so they
+never collide with cage ids; the main thread's tid is the cage id. Each cage has a
+:class:`ThreadGroup`: its secondary threads keyed by instance. Handlers find *which* thread is
+calling from the instance whose host call is running (:func:`fiber.current_instance`), so the
+3i calling convention stays ``(cage, a1..a6)``; a call from any instance that is not a secondary
+thread's (the main instance, the signal runner) is the main thread's. Per thread: the tid,
+``clear_child_tid``, the robust-list head and the blocked-signal mask (the main thread's mask is the
+cage's ``signals.blocked``, which is what signal delivery consults; delivery runs on the main
+thread's context).
+
+Ending:
+
+- ``exit`` (:func:`sys_exit`) ends only the calling thread while others live: ``*clear_child_tid``
+  is zeroed and one futex waiter on it woken (how musl's ``pthread_join`` and thread-list lock
+  learn of it), the thread leaves the group *synchronously* (so the next ``exit`` counts right) and
+  :class:`ThreadExit` unwinds its fiber; its task closes the instance. The last live thread's
+  ``exit`` ends the cage with that code. When the main thread exits first, the cage's task waits
+  (:func:`main_thread_exited`) until some thread ends the cage.
+- ``exit_group`` from any thread, a trap in any thread, or an internal error end the whole cage:
+  the thread's task calls :meth:`Cage.terminate`, which cancels every task of the cage (each thread
+  task closes its instance as it unwinds); the cage's own end also cancels the rest
+  (``Cage._finish``).
+
+Not yet: ``vfork``/``posix_spawn`` children (``CLONE_VM`` without ``CLONE_THREAD``: ``ENOSYS``),
+``fork`` or ``execve`` from a secondary thread (the fork path copies the main instance's globals),
+thread-directed signals (``tgkill``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from lind_async.abi.errno import EAGAIN, EINVAL, ENOSYS, ESRCH, GuestError
+from lind_async.core.proctable import exited, killed
+from lind_async.core.signals import SignalState
+from lind_async.rawposix import futex
+from lind_async.rawposix.args import i32, pointer, size, u64
+from lind_async.rawposix.proc import CageExit
+from lind_async.runtime import fiber
+from lind_async.runtime.fiber import WasmTrap, run_call
+from lind_async.runtime.instance import LindInstance, instantiate
+
+if TYPE_CHECKING:
+    from lind_async.rawposix.table import SysResult
+    from lind_async.runtime.cage import Cage
+
+log = logging.getLogger("lind_async.threads")
+
+CSIGNAL = 0x000000FF
+CLONE_VM = 0x00000100
+CLONE_FS = 0x00000200
+CLONE_FILES = 0x00000400
+CLONE_SIGHAND = 0x00000800
+CLONE_VFORK = 0x00004000
+CLONE_THREAD = 0x00010000
+CLONE_SETTLS = 0x00080000
+CLONE_PARENT_SETTID = 0x00100000
+CLONE_CHILD_CLEARTID = 0x00200000
+CLONE_CHILD_SETTID = 0x01000000
+
+THREAD_ENTRY = "__lind_thread_start"
+"""The guest export a new thread's instance runs: ``(func, arg, tls) -> ()``."""
+
+_SIGSYS = 31
+_ROBUST_LIST_HEAD_SIZE = 12  # struct robust_list_head on wasm32: three 32-bit words
+
+
+class ThreadExit(BaseException):
+    """Raised inside ``exit`` to end only the calling thread (not the cage)."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+class Thread:
+    """A secondary thread of a cage (the main thread's state lives on the cage itself)."""
+
+    __slots__ = ("clear_child_tid", "instance", "robust_list", "signals", "task", "tid")
+
+    def __init__(self, tid: int, instance: LindInstance, blocked: int) -> None:
+        self.tid = tid
+        self.instance = instance
+        self.clear_child_tid = 0
+        self.robust_list = 0
+        # Only ``blocked`` is used: dispositions are the cage's.
+        self.signals = SignalState(blocked=blocked)
+        self.task: asyncio.Task[int] | None = None
+
+
+class ThreadGroup:
+    """A cage's threads: its secondary threads by instance, and whether the main one still runs."""
+
+    __slots__ = ("by_instance", "main_alive", "main_robust_list")
+
+    def __init__(self) -> None:
+        self.by_instance: dict[LindInstance, Thread] = {}
+        self.main_alive = True
+        self.main_robust_list = 0
+
+    def live(self) -> int:
+        return len(self.by_instance) + (1 if self.main_alive else 0)
+
+    def calling(self) -> Thread | None:
+        """The secondary thread whose system call is being handled; None for the main thread."""
+        if not self.by_instance:
+            return None
+        instance = fiber.current_instance()
+        return self.by_instance.get(instance) if instance is not None else None
+
+    def by_tid(self, tid: int) -> Thread | None:
+        for thread in self.by_instance.values():
+            if thread.tid == tid:
+                return thread
+        return None
+
+
+# ------------------------------------------------------------------------------ identity calls
+def sys_gettid(cage: Cage, *_: int) -> int:
+    thread = cage.threads.calling()
+    return thread.tid if thread is not None else cage.cage_id
+
+
+def sys_set_tid_address(cage: Cage, tidptr: int, *_: int) -> int:
+    thread = cage.threads.calling()
+    if thread is None:
+        cage.clear_child_tid = pointer(tidptr)
+        return cage.cage_id
+    thread.clear_child_tid = pointer(tidptr)
+    return thread.tid
+
+
+def sys_set_robust_list(cage: Cage, head: int, length: int, *_: int) -> int:
+    if size(length) != _ROBUST_LIST_HEAD_SIZE:
+        raise GuestError(EINVAL)
+    thread = cage.threads.calling()
+    if thread is None:
+        cage.threads.main_robust_list = pointer(head)
+    else:
+        thread.robust_list = pointer(head)
+    return 0
+
+
+def sys_get_robust_list(cage: Cage, tid: int, head_ptr: int, len_ptr: int, *_: int) -> int:
+    group = cage.threads
+    wanted = i32(tid)
+    if wanted == 0:
+        thread = group.calling()
+        head = thread.robust_list if thread is not None else group.main_robust_list
+    elif wanted == cage.cage_id and group.main_alive:
+        head = group.main_robust_list
+    else:
+        other = group.by_tid(wanted)
+        if other is None:
+            raise GuestError(ESRCH)
+        head = other.robust_list
+    cage.mem.write_u32(pointer(head_ptr), head)
+    cage.mem.write_u32(pointer(len_ptr), _ROBUST_LIST_HEAD_SIZE)
+    return 0
+
+
+def mask_state(cage: Cage) -> SignalState:
+    """Whose blocked mask ``rt_sigprocmask`` reads and writes: the calling thread's."""
+    thread = cage.threads.calling()
+    return thread.signals if thread is not None else cage.signals
+
+
+_MEMBARRIER_QUERY = 0
+_MEMBARRIER_SUPPORTED = 1 | 8 | 16  # GLOBAL, PRIVATE_EXPEDITED, REGISTER_PRIVATE_EXPEDITED
+
+
+def sys_membarrier(cage: Cage, cmd: int, flags: int, *_: int) -> int:
+    """Every thread runs on the loop's one OS thread, so every barrier is already there."""
+    command = i32(cmd)
+    if i32(flags) != 0:
+        raise GuestError(EINVAL)
+    if command == _MEMBARRIER_QUERY:
+        return _MEMBARRIER_SUPPORTED
+    if command & _MEMBARRIER_SUPPORTED and command & (command - 1) == 0:
+        return 0
+    raise GuestError(EINVAL)
+
+
+# ------------------------------------------------------------------------------ exit
+def sys_exit(cage: Cage, code: int, *_: int) -> int:
+    """End the calling thread; the last live thread's exit ends the cage."""
+    status = leave(cage, cage.threads.calling(), i32(code))
+    if status is not None:
+        raise CageExit(status)
+    raise ThreadExit(i32(code))
+
+
+def leave(cage: Cage, thread: Thread | None, code: int) -> int | None:
+    """The thread (None: main) stops counting as live. Returns the cage's wait status if it was the
+    last one; otherwise clears and wakes its ``clear_child_tid`` and returns None."""
+    group = cage.threads
+    if group.live() <= 1:
+        return exited(code)
+    if thread is None:
+        group.main_alive = False
+        ctid = cage.clear_child_tid
+    else:
+        group.by_instance.pop(thread.instance, None)
+        ctid = thread.clear_child_tid
+    if ctid:
+        try:
+            cage.mem.write_u32(ctid, 0)
+        except GuestError:
+            return None  # Linux ignores a bad clear_child_tid
+        futex.wake(cage, ctid, 1)
+    return None
+
+
+async def main_thread_exited(cage: Cage) -> int:
+    """The main thread called ``exit`` with other threads running: the cage lives on until one of
+    them ends it (last ``exit``, ``exit_group``, a crash or a fatal signal all go through
+    :meth:`Cage.terminate`, which cancels this wait)."""
+    while cage.threads.live():
+        await asyncio.get_running_loop().create_future()
+    return exited(0)
+
+
+def end_other_threads(cage: Cage) -> None:
+    """Cancel every secondary thread but the caller (for ``execve``): they vanish at once."""
+    caller = cage.threads.calling()
+    for thread in list(cage.threads.by_instance.values()):
+        if thread is caller:
+            continue
+        cage.threads.by_instance.pop(thread.instance, None)
+        if thread.task is not None:
+            thread.task.cancel()
+
+
+# ------------------------------------------------------------------------------ clone
+def sys_clone(
+    cage: Cage, flags: int, stack: int, ptid: int, ctid: int, tls: int, entry: int
+) -> SysResult:
+    fl = u64(flags)
+    if (fl & CLONE_THREAD and not fl & CLONE_SIGHAND) or (fl & CLONE_SIGHAND and not fl & CLONE_VM):
+        raise GuestError(EINVAL)
+    if not fl & CLONE_THREAD:
+        raise GuestError(ENOSYS)  # fork goes through lind.fork; vfork-style children: not yet
+    parent = fiber.current_instance() or cage.instance
+    if parent is None or not parent.has_export(THREAD_ENTRY):
+        raise GuestError(ENOSYS)  # not linked with lind-musl's threads
+    mem = cage.mem
+    sp = pointer(stack) & ~15
+    if sp == 0:
+        raise GuestError(EINVAL)
+    mem.check(sp - 16, 16)
+    ptid_addr = pointer(ptid) if fl & CLONE_PARENT_SETTID else 0
+    ctid_addr = pointer(ctid) if fl & (CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID) else 0
+    for addr in (ptid_addr, ctid_addr):
+        if addr:
+            mem.check(addr, 4)
+    entry_bits = u64(entry)
+    func, arg = entry_bits & 0xFFFFFFFF, entry_bits >> 32
+    tls_ptr = pointer(tls) if fl & CLONE_SETTLS else 0
+    caller = cage.threads.calling()
+    blocked = caller.signals.blocked if caller is not None else cage.signals.blocked
+    return _create(cage, parent, fl, sp, ptid_addr, ctid_addr, (func, arg, tls_ptr), blocked)
+
+
+async def _create(
+    cage: Cage,
+    parent: LindInstance,
+    flags: int,
+    sp: int,
+    ptid: int,
+    ctid: int,
+    call: tuple[int, int, int],
+    blocked: int,
+) -> int:
+    mv = cage.microvisor
+    try:
+        instance = await instantiate(mv.engine, parent.module, parent.imports, memory=parent.memory)
+    except Exception as e:  # any failure to instantiate is EAGAIN for the guest
+        log.warning("cage %d: could not create a thread instance: %s", cage.cage_id, e)
+        return -EAGAIN
+    if cage.status is not None or cage.kill_status is not None:
+        instance.close()
+        return -EAGAIN
+    instance.data = cage
+    instance.preempt_hook = parent.preempt_hook
+    instance.set_global("__stack_pointer", sp)
+    if "__tls_base" in parent.spec.globals:
+        instance.set_global("__tls_base", parent.get_global("__tls_base"))
+    tid = mv.new_id()
+    mem = cage.mem
+    if ptid:
+        mem.write_u32(ptid, tid)
+    if flags & CLONE_CHILD_SETTID:
+        mem.write_u32(ctid, tid)
+    thread = Thread(tid, instance, blocked)
+    if flags & CLONE_CHILD_CLEARTID:
+        thread.clear_child_tid = ctid
+    cage.threads.by_instance[instance] = thread
+    task = asyncio.get_running_loop().create_task(
+        _run_thread(cage, thread, call), name=f"cage-{cage.cage_id}-thread-{tid}"
+    )
+    thread.task = task
+    cage.tasks.add(task)
+    return tid
+
+
+async def _run_thread(cage: Cage, thread: Thread, call: tuple[int, int, int]) -> int:
+    """A thread's task: run the guest entry; whatever ends it, close its instance."""
+    instance = thread.instance
+    status: int | None = None
+    try:
+        await run_call(instance, THREAD_ENTRY, list(call))
+        status = leave(cage, thread, 0)  # the entry returned instead of exiting: exit(0)
+    except ThreadExit:
+        pass
+    except CageExit as done:
+        status = done.status
+    except WasmTrap as trap:
+        from lind_async.runtime.cage import trap_signal
+
+        status = trap_signal(trap)
+        cage.microvisor.report(
+            f"cage {cage.cage_id} ({cage.name}) thread {thread.tid} crashed: {trap.message}"
+        )
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("cage %d thread %d: internal error in a call", cage.cage_id, thread.tid)
+        status = killed(_SIGSYS)
+    finally:
+        cage.threads.by_instance.pop(instance, None)
+        task = thread.task
+        if task is not None:
+            cage.tasks.discard(task)
+        instance.close()
+    if status is not None:
+        cage.terminate(status)
+    return 0
