@@ -169,6 +169,9 @@ class Cage:
         task = asyncio.current_task()
         if task is not None:
             self.tasks.add(task)
+        if self.kill_status is not None:  # killed before its task first ran (a new child)
+            self._finish(self.kill_status)
+            return self.kill_status
         try:
             self.instance = await self._start_instance()
             status = await self._run_main()

@@ -4,7 +4,7 @@ Theory of operation
 -------------------
 One ``LindEngine`` per microvisor. The engine is configured once and never changes:
 epoch interruption (preemption by async yield, see ``ticker.py``), wasm threads + shared
-memory (a cage's threads are separate Stores over one shared linear memory), bulk memory
+memory (a cage's threads are separate Stores over one shared linear memory), bulk memory,
 and reference types. Async execution needs no knob in 50.0.1 (every engine can run
 ``*_async`` calls). Turning reference types *off* aborts the process in 50.0.1 (it is
 required by other enabled proposals), so it is forced on.
@@ -103,6 +103,7 @@ class LindEngine:
         wcfg.shared_memory = True
         wcfg.wasm_bulk_memory = True
         wcfg.wasm_reference_types = True
+        wcfg.wasm_exceptions = True  # setjmp/longjmp (exnref; on by default in 50, stated)
         wcfg.cranelift_opt_level = cfg.cranelift_opt_level
         cptr = capi.addr(wcfg.ptr())
         capi.config_async_stack_size_set(cptr, cfg.async_stack_size)
@@ -120,7 +121,7 @@ class LindEngine:
                 f"max_wasm_stack={cfg.max_wasm_stack}",
                 f"reservation={cfg.memory_reservation}",
                 f"opt={cfg.cranelift_opt_level}",
-                "features=epoch,threads,shared,bulk,reftypes",
+                "features=epoch,threads,shared,bulk,reftypes,exceptions",
                 *cfg.extra_key,
             ]
         )

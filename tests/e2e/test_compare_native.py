@@ -25,6 +25,10 @@ CASES: list[tuple[str, list[str], dict[str, str]]] = [
     ("signals", [], {}),
     ("spin_alarm", [], {}),
     ("exec_parent", [], {}),
+    ("pipeline", [], {}),
+    ("pingpong", [], {}),
+    ("children", [], {}),
+    ("fork_exec", [], {}),
     ("stdin_echo", [], {}),
     ("crash", [], {}),
     ("crash", ["trap"], {}),
@@ -32,7 +36,11 @@ CASES: list[tuple[str, list[str], dict[str, str]]] = [
 
 
 # Other programs a case needs in its root (as executables under these names).
-EXTRA_PROGRAMS = {"exec_parent": ["exec_target"]}
+EXTRA_PROGRAMS = {
+    "exec_parent": ["exec_target"],
+    "fork_exec": ["exec_target"],
+    "pipeline": ["pipeline"],
+}
 
 # Standard input for a case (anything else reads /dev/null): ~1 MiB through a pipe.
 STDIN = {"stdin_echo": b"".join(b"line %d of the input\n" % i for i in range(50_000))}

@@ -23,6 +23,8 @@ CASES = [
     "threads_exit",  # exit(3) from a non-main thread ends the process with 3
     "threads_main_exit",  # main's pthread_exit: the process lives on; join the main thread
     "threads_sleep",  # a thread in nanosleep does not hold up its siblings
+    "threads_timed",  # sem_timedwait, cond_timedwait, mutex_timedlock: ETIMEDOUT on time
+    "threads_futex",  # the futex call: EAGAIN, relative/absolute timeouts, bitsets, wake counts
 ]
 
 

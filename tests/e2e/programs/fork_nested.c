@@ -43,6 +43,7 @@ int main(void)
 		_exit(r & 0x7f);
 	}
 	printf("parent: child returned %d\n", -r);
+	fflush(stdout); /* else both copies of the stdio buffer get written */
 
 	r = fp();
 	if (r == 42) {

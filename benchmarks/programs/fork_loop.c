@@ -1,0 +1,34 @@
+/* fork cost: `fork_loop N HEAP_MB` forks N children (each exits at once, the parent waits for it)
+ * with HEAP_MB MiB of touched heap, and prints the mean ms per fork+exit+wait. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+int main(int argc, char **argv)
+{
+	int n = argc > 1 ? atoi(argv[1]) : 100;
+	size_t heap = (argc > 2 ? atoi(argv[2]) : 0) * (size_t)(1 << 20);
+	char *p = heap ? malloc(heap) : 0;
+	if (p)
+		memset(p, 1, heap);
+	double start = now_ms();
+	for (int i = 0; i < n; i++) {
+		pid_t pid = fork();
+		if (pid == 0)
+			_exit(0);
+		if (pid < 0 || waitpid(pid, 0, 0) != pid)
+			return 1;
+	}
+	printf("%.3f\n", (now_ms() - start) / n);
+	return 0;
+}

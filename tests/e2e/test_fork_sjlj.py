@@ -1,0 +1,33 @@
+"""fork (asyncify) and setjmp/longjmp (wasm exception handling): C programs whose stdout and exit
+status must match the same source built natively."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import run_cage, run_native
+
+CASES = [
+    "fork_basic",  # both sides run; fork's results; getppid; waitpid status
+    "fork_memory",  # the child sees the snapshot; neither sees the other's later writes
+    "fork_loop",  # 50 children
+    "fork_nested",  # fork 100 frames deep, through a function pointer, a grandchild
+    "fork_sjlj",  # fork inside a setjmp region; the child longjmps
+    "sjlj",  # longjmp out of nested calls, repeated, value 0, _setjmp/_longjmp
+    "sjlj_sig",  # sigsetjmp/siglongjmp mask restore; longjmp after a suspending nanosleep
+]
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_matches_native(name: str, cage_program: Any, native_program: Any, tmp_path: Path) -> None:
+    native_root, cage_root = tmp_path / "native", tmp_path / "cage"
+    native_root.mkdir()
+    cage_root.mkdir()
+    expected = run_native(native_program(name), [], root=native_root)
+    got = run_cage(cage_program(name), [], root=cage_root)
+    assert got.stdout == expected.stdout, got.stderr.decode(errors="replace")
+    assert got.status == expected.status, got.stderr.decode(errors="replace")
+    assert got.stderr == b"", got.stderr.decode(errors="replace")
