@@ -33,17 +33,7 @@ def sys_exit_group(cage: Cage, code: int, *_: int) -> int:
     raise CageExit((i32(code) & 0xFF) << 8)
 
 
-def sys_exit(cage: Cage, code: int, *_: int) -> int:
-    # The main thread's exit: until threads arrive it ends the cage (the threads module
-    # replaces this entry with one that ends only the calling thread).
-    raise CageExit((i32(code) & 0xFF) << 8)
-
-
 def sys_getpid(cage: Cage, *_: int) -> int:
-    return cage.cage_id
-
-
-def sys_gettid(cage: Cage, *_: int) -> int:
     return cage.cage_id
 
 
@@ -66,11 +56,6 @@ def sys_getgid(cage: Cage, *_: int) -> int:
 
 def sys_getegid(cage: Cage, *_: int) -> int:
     return os.getegid()
-
-
-def sys_set_tid_address(cage: Cage, tidptr: int, *_: int) -> int:
-    cage.clear_child_tid = tidptr
-    return cage.cage_id
 
 
 async def _yield() -> int:

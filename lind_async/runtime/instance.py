@@ -292,8 +292,9 @@ class HostImports:
         fork: fiber.Handler | None = None,
         sync_syscall: fiber.SyncHandler | None = None,
     ) -> HostImports:
-        """The standard ``lind`` imports: ``syscall(i32, i64 x6) -> i64`` (async), and
-        optionally ``fork() -> i64`` (async) and ``syscall_sync`` (same signature, sync)."""
+        """A ``lind.syscall(i32, i64 x6) -> i64`` served as an *async* import (plus optional
+        ``fork`` and a sync ``syscall_sync``): the shapes the fiber tests and micro-benchmarks
+        drive. Cages get the microvisor's own set, ``microvisor.lind_imports()``."""
         h = cls()
         h.define_async("lind", "syscall", SYSCALL_PARAMS, ["i64"], syscall)
         if fork is not None:

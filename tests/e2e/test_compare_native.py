@@ -29,6 +29,7 @@ CASES: list[tuple[str, list[str], dict[str, str]]] = [
     ("pingpong", [], {}),
     ("children", [], {}),
     ("fork_exec", [], {}),
+    ("proc_ids", [], {}),
     ("stdin_echo", [], {}),
     ("crash", [], {}),
     ("crash", ["trap"], {}),

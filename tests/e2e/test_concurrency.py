@@ -117,3 +117,28 @@ def test_crashing_cage_does_not_disturb_another(
     captured = capfd.readouterr()
     assert "slept enough: 1" in captured.out
     assert "crashed" in captured.err
+
+
+def test_cages_blocked_in_pipes_and_wait_do_not_stop_another(
+    cage_program: Any, root: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A cage whose processes spend their time blocked in pipe reads and wait4 (10,000
+    round trips) runs beside one that sleeps and prints: the sleeper finishes on time."""
+    pingpong, sleeper = cage_program("pingpong"), cage_program("sleep")
+    finished: list[str] = []
+
+    async def main() -> None:
+        async with microvisor(root) as mv:
+            busy = mv.spawn(pingpong, ["pingpong"])
+            quick = mv.spawn(sleeper, ["sleep", "50"])
+            started = time.perf_counter()
+            await quick.exited.wait()
+            finished.append(f"sleeper after {time.perf_counter() - started:.2f}s")
+            assert not busy.exited.is_set(), "the blocking cage should still be working"
+            await busy.exited.wait()
+            assert busy.status == 0 and quick.status == 0
+
+    asyncio.run(main())
+    assert len(finished) == 1
+    out = capfd.readouterr().out
+    assert "round trips: 10000, child exited 0" in out and "slept enough: 1" in out
