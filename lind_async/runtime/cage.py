@@ -118,6 +118,7 @@ class Cage:
         )
         self._continued = asyncio.Event()
         self._continued.set()
+        self.stopped = False  # SIGSTOP'd: halts at its next safe point until SIGCONT
         # fork (asyncify): set by the fork import once the stack has unwound; see runtime/fork.py.
         self.after_unwind: Callable[[], Awaitable[None]] | None = None
 
@@ -254,17 +255,19 @@ class Cage:
 
     @property
     def is_stopped(self) -> bool:
-        return not self._continued.is_set()
+        return self.stopped
 
     def stop(self, signo: int) -> None:
-        if self.is_stopped or self.status is not None:
+        if self.stopped or self.status is not None:
             return
+        self.stopped = True
         self._continued.clear()
         self.microvisor.child_state_changed(self, self.microvisor.procs.stop(self.cage_id, signo))
 
     def resume(self) -> None:
-        if not self.is_stopped:
+        if not self.stopped:
             return
+        self.stopped = False
         self._continued.set()
         self.microvisor.child_state_changed(self, self.microvisor.procs.resume(self.cage_id))
 
@@ -301,6 +304,7 @@ class Cage:
             self.signal_runner.close()
             self.signal_runner = None
         self._mem = None
+        self.stopped = False
         self._continued.set()
         self.exited.set()
         self.microvisor.cage_exited(self)

@@ -54,7 +54,9 @@ def _syscall_now(instance: LindInstance, args: tuple[int, ...]) -> int:
     number = args[0]
     result = cage.syscall(number, args[1], args[2], args[3], args[4], args[5], args[6])
     if isinstance(result, int):
-        if not cage.signals.pending or cage.in_handler or not signals.pending_for(cage):
+        if not (cage.signals.pending or cage.stopped) or cage.in_handler:
+            return result
+        if not signals.pending_for(cage):
             return result
         instance.parked = signals.after_syscall(cage, number, args[1:], result)
         return WOULD_WAIT

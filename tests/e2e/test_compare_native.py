@@ -30,6 +30,7 @@ CASES: list[tuple[str, list[str], dict[str, str]]] = [
     ("children", [], {}),
     ("fork_exec", [], {}),
     ("proc_ids", [], {}),
+    ("stop_group", [], {}),
     ("stdin_echo", [], {}),
     ("crash", [], {}),
     ("crash", ["trap"], {}),
