@@ -50,12 +50,15 @@ def _iovecs(cage: Cage, iov: int, iovcnt: int) -> list[memoryview]:
     mem.check(base, count * IOVEC.size)
     views = []
     total = 0
+    # Pointers stored in the array live in the same memory as the array (see
+    # runtime/threei_calls.py: a call made on another cage's behalf tags foreign pointers).
+    segment = base & ~0xFFFFFFFF
     for i in range(count):
-        addr, length = IOVEC.unpack_from(mem.view, base + i * IOVEC.size)
+        addr, length = mem.unpack(IOVEC, base + i * IOVEC.size)
         total += length
         if total > MAX_RW:
             raise GuestError(EINVAL)
-        views.append(mem.slice(addr, length))
+        views.append(mem.slice(segment | addr, length))
     return views
 
 

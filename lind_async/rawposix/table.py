@@ -53,7 +53,7 @@ def _unsupported(errno: int) -> Handler:
 
 def _build() -> dict[int, Syscall]:
     from lind_async.rawposix import exec as exec_
-    from lind_async.rawposix import fd, fs, futex, io, misc, mm, proc, signal, time
+    from lind_async.rawposix import fd, fs, futex, io, misc, mm, proc, signal, threei_ops, time
     from lind_async.runtime import threads
 
     full, partial = Support.FULL, Support.PARTIAL
@@ -94,6 +94,10 @@ def _build() -> dict[int, Syscall]:
         (nr.SYS_access, fs.sys_access, full, ""),
         (nr.SYS_faccessat, fs.sys_faccessat, full, ""),
         (nr.SYS_faccessat2, fs.sys_faccessat2, full, ""),
+        # 3i's own operations (interposable like any call)
+        (nr.SYS_register_handler, threei_ops.sys_register_handler, full, "fn_ptr 0: deregister"),
+        (nr.SYS_copy_data_between_cages, threei_ops.sys_copy_data_between_cages, full, ""),
+        (nr.SYS_copy_handler_table_to_cage, threei_ops.sys_copy_handler_table_to_cage, full, ""),
         # mm
         (nr.SYS_brk, mm.sys_brk, full, ""),
         (nr.SYS_mmap, mm.sys_mmap, partial, "anonymous private mappings"),
@@ -102,7 +106,7 @@ def _build() -> dict[int, Syscall]:
         (nr.SYS_madvise, mm.sys_madvise, partial, "accepted, advisory"),
         # proc
         (nr.SYS_exit, threads.sys_exit, full, "ends the calling thread (the last: the cage)"),
-        (nr.SYS_clone, threads.sys_clone, partial, "CLONE_VM|CLONE_THREAD; fork: lind.fork"),
+        (nr.SYS_clone, threads.sys_clone, partial, "threads; CLONE_VM[|VFORK] children"),
         (nr.SYS_futex, futex.sys_futex, partial, "WAIT/WAKE[_BITSET], [CMP_]REQUEUE; no PI"),
         (nr.SYS_set_robust_list, threads.sys_set_robust_list, full, "recorded"),
         (nr.SYS_get_robust_list, threads.sys_get_robust_list, full, ""),

@@ -121,6 +121,14 @@ class Cage:
         self.stopped = False  # SIGSTOP'd: halts at its next safe point until SIGCONT
         # fork (asyncify): set by the fork import once the stack has unwound; see runtime/fork.py.
         self.after_unwind: Callable[[], Awaitable[None]] | None = None
+        # An exit or exec a grate performed on this cage's behalf, raised into this cage's fiber
+        # when the call it waits on returns (see runtime/threei_calls.py).
+        self.deferred: BaseException | None = None
+        # What the main instance runs: ``_start``, or for a vfork child (runtime/vfork.py) the
+        # thread entry on the parent's stack until it execs; a fork child re-enters the same.
+        self.entry: tuple[str, list[int]] = ("_start", [])
+        self.main_task: asyncio.Task[Any] | None = None
+        self.pending_exec: ExecImage | None = None  # execve from a secondary thread
 
     # -- state the syscall handlers use ----------
     @property
@@ -170,6 +178,7 @@ class Cage:
         task = asyncio.current_task()
         if task is not None:
             self.tasks.add(task)
+        self.main_task = task
         if self.kill_status is not None:  # killed before its task first ran (a new child)
             self._finish(self.kill_status)
             return self.kill_status
@@ -193,11 +202,28 @@ class Cage:
         return status
 
     async def _run_main(self) -> int:
-        """Call ``_start``; re-enter it after a fork unwound the stack (asyncify rewinds it)."""
+        """Run the program; an ``execve`` from a secondary thread arrives as a cancellation of
+        this task with :attr:`pending_exec` set (see :meth:`exec_from_thread`)."""
+        while True:
+            try:
+                return await self._run_program()
+            except asyncio.CancelledError:
+                image = self.pending_exec
+                if image is None or self.kill_status is not None or self.status is not None:
+                    raise
+                self.pending_exec = None
+                task = asyncio.current_task()
+                if task is not None and task.uncancel() > 0:
+                    raise  # cancelled by the embedder as well
+            await self._exec(image)
+
+    async def _run_program(self) -> int:
+        """Call the entry; re-enter it after a fork unwound the stack (asyncify rewinds it)."""
         while True:
             assert self.instance is not None
+            name, args = self.entry
             try:
-                await run_call(self.instance, "_start", [])
+                await run_call(self.instance, name, args)
             except ExecImage as image:
                 await self._exec(image)
                 continue
@@ -209,8 +235,23 @@ class Cage:
             self.after_unwind = None
             await hook()
 
+    def exec_from_thread(self, image: ExecImage) -> None:
+        """A secondary thread's ``execve`` succeeded (its own task has left the group): end the
+        other threads now and have the main task run the new program as the main thread."""
+        if self.status is not None or self.kill_status is not None:
+            return
+        threads.end_other_threads(self)
+        self.pending_exec = image
+        if self.main_task is not None:
+            self.main_task.cancel()
+
     async def _exec(self, image: ExecImage) -> None:
-        """Swap in the new program: same cage, fresh memory, cloexec fds closed (DESIGN §5)."""
+        """Swap in the new program: same cage, fresh memory, cloexec fds closed (DESIGN §5).
+        Every other thread ends first; the program runs as the cage's main thread."""
+        threads.end_other_threads(self)
+        self.threads = threads.ThreadGroup()
+        self.clear_child_tid = 0
+        self.entry = ("_start", [])
         for file in self.fds.close_on_exec():
             if isinstance(file, FileOps):
                 file.release()

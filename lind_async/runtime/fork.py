@@ -32,10 +32,19 @@ The copy is taken synchronously inside the hook (no ``await``), so no other wasm
 (another thread) can change memory while it is copied. The child's Store + Instance is made in
 the child's own task (:class:`ForkedCage`), so the parent resumes without waiting for it.
 
-Limits: fork works from the cage's main instance only (a secondary thread or a signal handler
-gets ``ENOSYS``); the asyncify buffer (:data:`BUFFER_SIZE`) bounds how deep the stack may be at
-the fork (overflowing it traps); a program's own exception handling (setjmp) between ``_start``
-and ``fork`` is not unwound by Asyncify (Binaryen does not support it).
+Threads. Any thread may fork (POSIX: the child has a copy of the forking thread only). The
+forking instance is the one that unwinds — the main instance (whose task re-enters ``_start``) or
+a secondary thread's (whose task, ``threads._run_thread``, re-enters ``__lind_thread_start`` with
+the same arguments); the child's single instance copies *that* instance's globals and rewinds
+through the same entry (``Cage.entry``), so in the child the forking thread is the main thread
+(musl's ``_Fork`` gives it the child's pid as tid). The parent's other threads keep running
+while the forking one unwinds and rewinds. One asyncify buffer per cage: a second thread calling
+fork while another's fork is between its unwind and its rewind gets ``EAGAIN``.
+
+Limits: a signal handler cannot fork (``ENOSYS``); the asyncify buffer (:data:`BUFFER_SIZE`)
+bounds how deep the stack may be at the fork (overflowing it traps); a program's own exception
+handling (setjmp) between ``_start`` and ``fork`` is not unwound by Asyncify (Binaryen does not
+support it).
 
 Measured (2-core dev machine; ``benchmarks/bench_fork.py``): see docs/decisions.md.
 """
@@ -70,9 +79,11 @@ BUFFER_SIZE = 1 << 20
 _PROT_RW = 3
 _HOST_PAGE = mmap.PAGESIZE
 
-# Per cage: the asyncify buffer's address, and what the pending rewind must return.
+# Per cage: the asyncify buffer's address, and the instance whose fork is using it now (from
+# its unwind to the end of its rewind); per forking instance: what the pending rewind returns.
 _buffers: weakref.WeakKeyDictionary[Cage, int] = weakref.WeakKeyDictionary()
-_results: weakref.WeakKeyDictionary[Cage, int] = weakref.WeakKeyDictionary()
+_busy: weakref.WeakKeyDictionary[Cage, LindInstance] = weakref.WeakKeyDictionary()
+_results: weakref.WeakKeyDictionary[LindInstance, int] = weakref.WeakKeyDictionary()
 
 
 class ForkError(RuntimeError):
@@ -83,20 +94,28 @@ class ForkError(RuntimeError):
 def fork_import(instance: LindInstance, args: tuple[int, ...]) -> int:
     """``lind.fork() -> i64`` (sync): start the unwind, or finish the rewind."""
     cage = instance.data
-    if not isinstance(cage, Cage) or cage.instance is not instance:
-        return -ENOSYS  # a secondary thread, a signal handler: not supported
+    if not isinstance(cage, Cage):
+        return -ENOSYS
+    thread = None
+    if cage.instance is not instance:
+        thread = cage.threads.by_instance.get(instance)
+        if thread is None:
+            return -ENOSYS  # a signal handler: not supported
     state = instance.get_global(STATE)
     if state == REWINDING:
         instance.set_global(STATE, NORMAL)  # = asyncify_stop_rewind
-        result = _results.pop(cage, None)
+        result = _results.pop(instance, None)
         if result is None:
             raise ForkError("lind.fork rewound with no fork in progress")
+        if _busy.get(cage) is instance:
+            del _busy[cage]
         return result
     if state != NORMAL:
         raise ForkError(f"lind.fork called in asyncify state {state}")
     mv = cage.microvisor
-    if len(mv.cages) >= mv.max_cages:
-        return -EAGAIN
+    if len(mv.cages) >= mv.max_cages or cage in _busy:
+        return -EAGAIN  # (another thread's fork is using the buffer right now)
+    _busy[cage] = instance
     buf = _buffer(cage)
     mem = cage.mem
     mem.write_u32(buf, buf + 8)  # {current, end}: asyncify_start_unwind's buffer header
@@ -104,10 +123,18 @@ def fork_import(instance: LindInstance, args: tuple[int, ...]) -> int:
     instance.set_global(DATA, buf)
     instance.set_global(STATE, UNWINDING)  # = asyncify_start_unwind(buf)
 
-    async def hook() -> None:
-        await _after_unwind(cage)
+    if thread is None:
+        entry, blocked = cage.entry, cage.signals.blocked
+    else:
+        entry, blocked = thread.entry, thread.signals.blocked
 
-    cage.after_unwind = hook
+    async def hook() -> None:
+        await _after_unwind(cage, instance, entry, blocked)
+
+    if thread is None:
+        cage.after_unwind = hook
+    else:
+        thread.after_unwind = hook
     return 0
 
 
@@ -119,18 +146,20 @@ def _buffer(cage: Cage) -> int:
     return buf
 
 
-async def _after_unwind(parent: Cage) -> None:
-    inst = parent.instance
-    assert inst is not None
+async def _after_unwind(
+    parent: Cage, inst: LindInstance, entry: tuple[str, list[int]], blocked: int
+) -> None:
+    """The forking instance (the main one or a thread's) has unwound: make the child, whose only
+    thread is a copy of this one (entering ``entry`` to rewind), and rewind the parent."""
     if inst.get_global(STATE) != UNWINDING:
         raise ForkError("fork: the stack did not unwind (is the module asyncified?)")
     inst.set_global(STATE, NORMAL)  # = asyncify_stop_unwind
-    child = parent.microvisor.fork(parent)
+    child = parent.microvisor.fork(parent, inst, entry, blocked)
     _start_rewind(parent, inst, child.cage_id)
 
 
 def _start_rewind(cage: Cage, inst: LindInstance, result: int) -> None:
-    _results[cage] = result
+    _results[inst] = result
     inst.set_global(DATA, _buffers[cage])
     inst.set_global(STATE, REWINDING)  # = asyncify_start_rewind(buf)
 
@@ -139,14 +168,15 @@ def _start_rewind(cage: Cage, inst: LindInstance, result: int) -> None:
 class ForkedCage(Cage):
     """A cage made by fork: its first instance is a copy of the parent's, rewinding into fork."""
 
-    def __init__(self, microvisor: Microvisor, cage_id: int, parent: Cage) -> None:
+    def __init__(self, microvisor: Microvisor, cage_id: int, parent: Cage, pinst: LindInstance,
+                 entry: tuple[str, list[int]], blocked: int) -> None:
         super().__init__(microvisor, cage_id, parent.cage_id, parent.module, parent.argv,
                          parent.env, parent.fds.fork(), parent.cwd)
-        pinst = parent.instance
-        assert pinst is not None
         self.umask = parent.umask
         self.signals = parent.signals.fork()
+        self.signals.set_mask(blocked)  # the forking thread's mask
         self.stack_size = parent.stack_size
+        self.entry = entry  # the rewind re-enters what the forking instance was running
         self._globals = {name: pinst.get_global(name)
                          for name, (_, mutable) in pinst.spec.globals.items()
                          if mutable and name not in ASYNCIFY_GLOBALS}

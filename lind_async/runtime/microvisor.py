@@ -7,12 +7,12 @@ import os
 import sys
 from collections.abc import Awaitable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Protocol, TextIO
 
 import wasmtime
 
 from lind_async.abi import flags as F
-from lind_async.abi.errno import EINVAL, ENOSYS
+from lind_async.abi.errno import EINVAL
 from lind_async.abi.guest import FORK_IMPORT, SYSCALL_IMPORT, SYSCALL_WAIT_IMPORT, WOULD_WAIT
 from lind_async.core.fdtable import FdTable
 from lind_async.core.proctable import MICROVISOR, ProcTable
@@ -22,7 +22,7 @@ from lind_async.rawposix import table as rawposix_table
 from lind_async.rawposix.blocking import WaitQueue
 from lind_async.rawposix.confine import HostRoot
 from lind_async.rawposix.files import FileOps, HostStream
-from lind_async.runtime import signals
+from lind_async.runtime import signals, threei_calls
 from lind_async.runtime.abi_check import check_lind_abi
 from lind_async.runtime.cage import Cage
 from lind_async.runtime.engine import EngineConfig, LindEngine
@@ -31,6 +31,20 @@ from lind_async.runtime.instance import SYSCALL_PARAMS, HostImports, LindInstanc
 
 if TYPE_CHECKING:
     from lind_async.rawposix.table import SysResult
+
+
+class PythonGrateEndpoint(Protocol):
+    """What the microvisor needs from a loaded Python grate (``lind_async.grate``)."""
+
+    def dispatch(
+        self,
+        mv: Microvisor,
+        origin: Cage,
+        route: Route,
+        number: int,
+        args: tuple[int, ...],
+        owners: tuple[int, ...],
+    ) -> SysResult: ...
 
 Program = str | os.PathLike[str] | bytes | bytearray | wasmtime.Module
 
@@ -116,6 +130,9 @@ class Microvisor:
         self._child_waits: dict[int, WaitQueue] = {}
         self._next_id = 1
         self.max_cages = 4096  # RLIMIT_NPROC for every cage
+        self.in_flight = threei_calls.InFlight()
+        # Python grates by their 3i id (they have a routing table but no process).
+        self.python_grates: dict[int, PythonGrateEndpoint] = {}
         self._tasks: set[asyncio.Task[int]] = set()
         self._diagnostics = diagnostics or sys.stderr
         self._stdio: list[FileOps] | None = None
@@ -167,10 +184,13 @@ class Microvisor:
         self._next_id += 1
         return cage_id
 
-    def fork(self, parent: Cage) -> Cage:
-        """A child of ``parent`` (fork): a copy of its process state and memory (see
-        ``runtime/fork.py``), with the parent's 3i table, started as its own task."""
-        child = ForkedCage(self, self.new_id(), parent)
+    def fork(
+        self, parent: Cage, instance: LindInstance, entry: tuple[str, list[int]], blocked: int
+    ) -> Cage:
+        """A child of ``parent`` (fork from ``instance``, which runs ``entry``, with signal mask
+        ``blocked``): a copy of its process state and memory (see ``runtime/fork.py``), with the
+        parent's 3i table, started as its own task."""
+        child = ForkedCage(self, self.new_id(), parent, instance, entry, blocked)
         self.threei.fork(parent.cage_id, child.cage_id)
         self.start(child)
         return child
@@ -214,9 +234,27 @@ class Microvisor:
         assert cage.status is not None
         return cage.status
 
-    def call_grate(self, cage: Cage, route: Route, number: int, args: tuple[int, ...]) -> SysResult:
-        """Route a call into a grate (grates arrive with the grates issue)."""
-        return -ENOSYS
+    def call_grate(
+        self,
+        origin: Cage,
+        route: Route,
+        number: int,
+        args: tuple[int, ...],
+        owners: tuple[int, ...] | None = None,
+    ) -> SysResult:
+        """Run the grate handler ``route`` names for a call ``origin`` made (or that a grate
+        forwarded on its behalf). Argument owners default to ``origin`` itself."""
+        owner_ids = owners if owners is not None else (origin.cage_id,) * 6
+        python_grate = self.python_grates.get(route.handler_cage)
+        if python_grate is not None:
+            return python_grate.dispatch(self, origin, route, number, args, owner_ids)
+        grate = self.cages.get(route.handler_cage)
+        if grate is None or grate.status is not None:
+            return threei_calls.dead_grate()
+        from lind_async.runtime import grate_pool
+
+        invoke = grate_pool.invoke(self, grate, route.handler, origin.cage_id, args, owner_ids)
+        return threei_calls.run_in_grate(self, origin, route, invoke)
 
     def cage_exited(self, cage: Cage) -> None:
         assert cage.status is not None

@@ -46,15 +46,18 @@ Ending:
   task closes its instance as it unwinds); the cage's own end also cancels the rest
   (``Cage._finish``).
 
-Not yet: ``vfork``/``posix_spawn`` children (``CLONE_VM`` without ``CLONE_THREAD``: ``ENOSYS``),
-``fork`` or ``execve`` from a secondary thread (the fork path copies the main instance's globals),
-thread-directed signals (``tgkill``).
+``CLONE_VM`` without ``CLONE_THREAD`` (musl's ``posix_spawn``) makes a new cage run the same way
+over this memory: runtime/vfork.py. ``execve`` from any thread ends the others and runs the new
+program as the main thread (``Cage.exec_from_thread``).
+
+``fork`` from a secondary thread: runtime/fork.py. Not yet: thread-directed signals (``tgkill``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from lind_async.abi.errno import EAGAIN, EINVAL, ENOSYS, ESRCH, GuestError
@@ -62,6 +65,7 @@ from lind_async.core.proctable import exited, killed
 from lind_async.core.signals import SignalState
 from lind_async.rawposix import futex
 from lind_async.rawposix.args import i32, pointer, size, u64
+from lind_async.rawposix.exec import ExecImage
 from lind_async.rawposix.proc import CageExit
 from lind_async.runtime import fiber
 from lind_async.runtime.fiber import WasmTrap, run_call
@@ -103,11 +107,16 @@ class ThreadExit(BaseException):
 class Thread:
     """A secondary thread of a cage (the main thread's state lives on the cage itself)."""
 
-    __slots__ = ("clear_child_tid", "instance", "robust_list", "signals", "task", "tid")
+    __slots__ = ("after_unwind", "clear_child_tid", "entry", "instance", "robust_list", "signals",
+                 "task", "tid")
 
-    def __init__(self, tid: int, instance: LindInstance, blocked: int) -> None:
+    def __init__(
+        self, tid: int, instance: LindInstance, blocked: int, entry: tuple[str, list[int]]
+    ) -> None:
         self.tid = tid
         self.instance = instance
+        self.entry = entry  # what its task calls (again, to rewind after a fork: runtime/fork.py)
+        self.after_unwind: Callable[[], Awaitable[None]] | None = None
         self.clear_child_tid = 0
         self.robust_list = 0
         # Only ``blocked`` is used: dispositions are the cage's.
@@ -265,8 +274,8 @@ def sys_clone(
     fl = u64(flags)
     if (fl & CLONE_THREAD and not fl & CLONE_SIGHAND) or (fl & CLONE_SIGHAND and not fl & CLONE_VM):
         raise GuestError(EINVAL)
-    if not fl & CLONE_THREAD:
-        raise GuestError(ENOSYS)  # fork goes through lind.fork; vfork-style children: not yet
+    if not fl & (CLONE_THREAD | CLONE_VM):
+        raise GuestError(ENOSYS)  # fork goes through lind.fork
     parent = fiber.current_instance() or cage.instance
     if parent is None or not parent.has_export(THREAD_ENTRY):
         raise GuestError(ENOSYS)  # not linked with lind-musl's threads
@@ -285,6 +294,10 @@ def sys_clone(
     tls_ptr = pointer(tls) if fl & CLONE_SETTLS else 0
     caller = cage.threads.calling()
     blocked = caller.signals.blocked if caller is not None else cage.signals.blocked
+    if not fl & CLONE_THREAD:  # CLONE_VM[|CLONE_VFORK]: a new cage on this memory (posix_spawn)
+        from lind_async.runtime import vfork
+
+        return vfork.clone_vm(cage, parent, fl, sp, ptid_addr, ctid_addr, (func, arg), blocked)
     return _create(cage, parent, fl, sp, ptid_addr, ctid_addr, (func, arg, tls_ptr), blocked)
 
 
@@ -318,27 +331,36 @@ async def _create(
         mem.write_u32(ptid, tid)
     if flags & CLONE_CHILD_SETTID:
         mem.write_u32(ctid, tid)
-    thread = Thread(tid, instance, blocked)
+    thread = Thread(tid, instance, blocked, (THREAD_ENTRY, list(call)))
     if flags & CLONE_CHILD_CLEARTID:
         thread.clear_child_tid = ctid
     cage.threads.by_instance[instance] = thread
     task = asyncio.get_running_loop().create_task(
-        _run_thread(cage, thread, call), name=f"cage-{cage.cage_id}-thread-{tid}"
+        _run_thread(cage, thread), name=f"cage-{cage.cage_id}-thread-{tid}"
     )
     thread.task = task
     cage.tasks.add(task)
     return tid
 
 
-async def _run_thread(cage: Cage, thread: Thread, call: tuple[int, int, int]) -> int:
+async def _run_thread(cage: Cage, thread: Thread) -> int:
     """A thread's task: run the guest entry; whatever ends it, close its instance."""
     instance = thread.instance
     status: int | None = None
     try:
-        await run_call(instance, THREAD_ENTRY, list(call))
+        while True:
+            await run_call(instance, *thread.entry)
+            hook = thread.after_unwind  # the thread forked: its stack unwound (runtime/fork.py)
+            if hook is None:
+                break
+            thread.after_unwind = None
+            await hook()
         status = leave(cage, thread, 0)  # the entry returned instead of exiting: exit(0)
     except ThreadExit:
         pass
+    except ExecImage as image:  # the new program replaces every thread (runs as the main one)
+        cage.threads.by_instance.pop(instance, None)
+        cage.exec_from_thread(image)
     except CageExit as done:
         status = done.status
     except WasmTrap as trap:

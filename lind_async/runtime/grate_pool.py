@@ -1,0 +1,134 @@
+"""Worker pools that run a wasm grate's registered handlers (DESIGN section 5).
+
+Theory of operation
+-------------------
+A grate serves many cages at once. Each invocation of a handler runs on a *worker*: a Store +
+Instance of the grate's module over the grate's shared memory, with its own shadow stack (a
+region mapped in the grate's vmmap) — the wasi-threads model the cage's own threads use. The
+invocation calls the grate's ``pass_fptr_to_wt(fn_ptr, originating cage, a1, a1c, … a6, a6c)``
+export on the worker's own fiber, in a task of its own, so a handler blocked in a system call
+suspends only that invocation and the pool hands the next call to another worker. Pools grow on
+demand up to :data:`MAX_WORKERS`; callers beyond that wait for a worker.
+
+A worker task belongs to the grate cage (it is in ``grate.tasks``): if the grate dies, its
+workers are cancelled and every call waiting on them fails with ``EIO`` — nothing hangs. A
+caller that is itself cancelled (killed) leaves the handler to finish: a grate's state is never
+torn mid-handler.
+
+Workers share the grate main thread's TLS block (``__tls_base``), so per-thread libc state such
+as ``errno`` is shared between concurrent invocations of one grate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from lind_async.abi.errno import EIO
+from lind_async.runtime.fiber import run_call
+from lind_async.runtime.instance import LindInstance, instantiate
+
+if TYPE_CHECKING:
+    from lind_async.runtime.cage import Cage
+    from lind_async.runtime.microvisor import Microvisor
+
+ENTRY = "pass_fptr_to_wt"
+WORKER_STACK = 256 * 1024
+MAX_WORKERS = 64
+_PROT_RW = 3
+
+
+@dataclass(slots=True)
+class _Worker:
+    instance: LindInstance
+    stack_top: int
+
+
+@dataclass
+class _Pool:
+    idle: list[_Worker] = field(default_factory=list)
+    count: int = 0
+    freed: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+_pools: weakref.WeakKeyDictionary[Cage, _Pool] = weakref.WeakKeyDictionary()
+
+
+async def _worker(mv: Microvisor, grate: Cage, pool: _Pool) -> _Worker:
+    while not pool.idle and pool.count >= MAX_WORKERS:
+        pool.freed.clear()
+        await pool.freed.wait()
+    if pool.idle:
+        return pool.idle.pop()
+    main = grate.instance
+    assert main is not None
+    pool.count += 1
+    try:
+        instance = await instantiate(mv.engine, grate.module, mv.imports, memory=main.memory)
+    except BaseException:
+        pool.count -= 1
+        raise
+    instance.data = grate
+    instance.preempt_hook = main.preempt_hook
+    if grate.tls_base is not None:
+        instance.set_global("__tls_base", grate.tls_base)
+    base = grate.vm.map_anywhere(WORKER_STACK, _PROT_RW)
+    return _Worker(instance, base + WORKER_STACK)
+
+
+async def _run(
+    mv: Microvisor,
+    grate: Cage,
+    fn_ptr: int,
+    origin: int,
+    args: tuple[int, ...],
+    owners: tuple[int, ...],
+) -> int:
+    pool = _pools.get(grate)
+    if pool is None:
+        pool = _pools[grate] = _Pool()
+    worker = await _worker(mv, grate, pool)
+    worker.instance.set_global("__stack_pointer", worker.stack_top)
+    params = [fn_ptr, origin]
+    for value, owner in zip(args, owners, strict=True):
+        params += [value, owner]
+    try:
+        (result,) = await run_call(worker.instance, ENTRY, params)
+    except BaseException:
+        pool.count -= 1
+        worker.instance.close()
+        pool.freed.set()
+        raise
+    pool.idle.append(worker)
+    pool.freed.set()
+    return result
+
+
+async def invoke(
+    mv: Microvisor,
+    grate: Cage,
+    fn_ptr: int,
+    origin: int,
+    args: tuple[int, ...],
+    owners: tuple[int, ...],
+) -> int:
+    """Run handler ``fn_ptr`` of ``grate`` for a call from ``origin``; ``-EIO`` if the grate
+    dies (or traps) first."""
+    if grate.status is not None or grate.instance is None:
+        return -EIO
+    task = asyncio.get_running_loop().create_task(
+        _run(mv, grate, fn_ptr, origin, args, owners), name=f"grate-{grate.cage_id}-worker"
+    )
+    grate.tasks.add(task)
+    task.add_done_callback(grate.tasks.discard)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if task.cancelled() and (current is None or not current.cancelling()):
+            return -EIO  # the grate died under the call
+        raise
+    except Exception:
+        return -EIO  # the handler trapped: the grate's bug is the caller's EIO

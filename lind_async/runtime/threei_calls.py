@@ -1,0 +1,274 @@
+"""3i calls: grates acting on behalf of other cages, and calls routed into grates.
+
+Theory of operation
+-------------------
+*Routing into a grate.* When cage C makes call ``n`` and C's table routes ``n`` to a grate G
+(:meth:`Microvisor.call_grate`), G's handler runs with C as the *originating cage* and every
+argument tagged with its owner: ``(a1, C), … (a6, C)``. While it runs, the call is *in flight*
+through G, which gives G authority over C (see below). A Python grate's handler is called
+directly; a wasm grate's handler runs on a worker instance of G (``runtime/grate_pool.py``).
+
+*Forwarding* (``threei_call(n, target, a1, a1c, …)``, :func:`threei_call`): the caller looks ``n``
+up in **its own** table — so a grate forwards to the grate below it, and the bottom grate to
+RawPOSIX. On the way to RawPOSIX the call is executed *as the target cage*: its fd table, cwd,
+identity and vmmap (:class:`OnBehalf`), while each pointer argument is read in the memory of the
+cage that owns it. Ownership rides in the argument's cage slot: ``GRATE_MEMORY_FLAG`` (bit 63) on
+the caller's own id means "a pointer into my memory" (Lind's convention); a third cage's id means
+a pointer into that cage's memory (a pointer passed down unchanged from above); the target's id,
+0, or the caller's id without the flag mean the target (non-pointer arguments carry any of these).
+Foreign pointers are tagged for RawPOSIX as ``segment << 32 | offset`` and resolved by
+:class:`CompositeMemory`; pointers stored *inside* a struct inherit its segment.
+
+*Process-level effects on behalf of another cage* (``exit``, ``execve``) cannot happen inside the
+grate's own fiber: they are recorded on the target (``cage.deferred``) and raised into the
+target's fiber when the call it is waiting on returns.
+
+*Authority* (DESIGN section 4, stricter than Lind): a cage may name cage X — as target, argument
+owner, copy end or table to edit — only when X is itself, when a call from X is in flight through
+it, or when it is an ancestor of X. Anything else is ``EPERM``.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections import Counter
+from typing import TYPE_CHECKING, Any, cast
+
+from lind_async.abi.errno import EFAULT, EIO, EPERM, ESRCH, GuestError
+from lind_async.memory import GuestMemory
+from lind_async.rawposix import table as rawposix
+from lind_async.rawposix.exec import ExecImage
+from lind_async.rawposix.proc import CageExit
+
+if TYPE_CHECKING:
+    from lind_async.core.threei import Route
+    from lind_async.rawposix.table import SysResult
+    from lind_async.runtime.cage import Cage
+    from lind_async.runtime.microvisor import Microvisor
+
+GRATE_MEMORY_FLAG = 1 << 63
+_ID_MASK = GRATE_MEMORY_FLAG - 1
+_LOW = 0xFFFFFFFF
+
+
+class CompositeMemory:
+    """The memory a call made on another cage's behalf sees: segment 0 is the target cage's
+    memory; ``k << 32 | offset`` addresses segment ``k`` (another argument owner's memory)."""
+
+    __slots__ = ("_segments",)
+
+    def __init__(self, segments: list[GuestMemory]) -> None:
+        self._segments = segments
+
+    def _at(self, addr: int) -> tuple[GuestMemory, int]:
+        k = addr >> 32
+        if k == 0:
+            return self._segments[0], addr
+        if k >= len(self._segments):
+            raise GuestError(EFAULT)
+        return self._segments[k], addr & _LOW
+
+    @property
+    def base(self) -> int:
+        return self._segments[0].base
+
+    @property
+    def size(self) -> int:
+        return self._segments[0].size
+
+    def check(self, addr: int, length: int) -> None:
+        mem, at = self._at(addr)
+        mem.check(at, length)
+
+    def slice(self, addr: int, length: int) -> memoryview:
+        mem, at = self._at(addr)
+        return mem.slice(at, length)
+
+    def read(self, addr: int, length: int) -> bytes:
+        mem, at = self._at(addr)
+        return mem.read(at, length)
+
+    def write(self, addr: int, data: bytes | bytearray | memoryview) -> None:
+        mem, at = self._at(addr)
+        mem.write(at, data)
+
+    def fill(self, addr: int, length: int, byte: int = 0) -> None:
+        mem, at = self._at(addr)
+        mem.fill(at, length, byte)
+
+    def unpack(self, fmt: struct.Struct, addr: int) -> tuple[Any, ...]:
+        mem, at = self._at(addr)
+        return mem.unpack(fmt, at)
+
+    def pack(self, fmt: struct.Struct, addr: int, *values: int | bytes) -> None:
+        mem, at = self._at(addr)
+        mem.pack(fmt, at, *values)
+
+    def read_u32(self, addr: int) -> int:
+        mem, at = self._at(addr)
+        return mem.read_u32(at)
+
+    def read_u64(self, addr: int) -> int:
+        mem, at = self._at(addr)
+        return mem.read_u64(at)
+
+    def write_u32(self, addr: int, value: int) -> None:
+        mem, at = self._at(addr)
+        mem.write_u32(at, value)
+
+    def write_u64(self, addr: int, value: int) -> None:
+        mem, at = self._at(addr)
+        mem.write_u64(at, value)
+
+    def read_cstring(self, addr: int, max_len: int = 4096) -> bytes:
+        mem, at = self._at(addr)
+        return mem.read_cstring(at, max_len)
+
+
+class OnBehalf:
+    """The target cage as RawPOSIX sees it during a forwarded call: everything is the target's
+    except ``mem``, which spans every argument owner's memory."""
+
+    __slots__ = ("_cage", "mem")
+
+    def __init__(self, cage: Cage, mem: CompositeMemory) -> None:
+        object.__setattr__(self, "_cage", cage)
+        object.__setattr__(self, "mem", mem)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cage, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._cage, name, value)
+
+
+class InFlight:
+    """Calls in flight through grates: ``(grate, originating cage) -> count``."""
+
+    __slots__ = ("_counts",)
+
+    def __init__(self) -> None:
+        self._counts: Counter[tuple[int, int]] = Counter()
+
+    def enter(self, grate: int, origin: int) -> None:
+        self._counts[(grate, origin)] += 1
+
+    def leave(self, grate: int, origin: int) -> None:
+        key = (grate, origin)
+        self._counts[key] -= 1
+        if self._counts[key] <= 0:
+            del self._counts[key]
+
+    def through(self, grate: int, origin: int) -> bool:
+        return self._counts.get((grate, origin), 0) > 0
+
+    def grates_serving(self, origin: int) -> set[int]:
+        return {grate for grate, who in self._counts if who == origin}
+
+
+def has_authority(mv: Microvisor, actor: int, other: int) -> bool:
+    """May ``actor`` name cage ``other`` (DESIGN section 4)?"""
+    return (
+        other == actor or mv.in_flight.through(actor, other) or mv.procs.is_ancestor(actor, other)
+    )
+
+
+def require_authority(mv: Microvisor, actor: int, other: int) -> None:
+    if not has_authority(mv, actor, other):
+        raise GuestError(EPERM)
+
+
+def threei_call(
+    mv: Microvisor,
+    caller: int,
+    number: int,
+    target_id: int,
+    args: tuple[int, ...],
+    owners: tuple[int, ...],
+) -> SysResult:
+    """``threei_call`` from cage (or Python grate) ``caller``: see the module docstring."""
+    target = mv.cages.get(target_id)
+    if target is None or target.status is not None:
+        raise GuestError(ESRCH)
+    require_authority(mv, caller, target_id)
+    plain_owners = []
+    for raw in owners:
+        owner = raw & _ID_MASK
+        if raw & GRATE_MEMORY_FLAG and owner != caller:
+            raise GuestError(EPERM)  # only one's own memory can be flagged
+        if owner not in (0, target_id):
+            require_authority(mv, caller, owner)
+        plain_owners.append(owner)
+    route = mv.threei.route(caller, number) if mv.threei.has_cage(caller) else None
+    if route is not None:
+        return mv.call_grate(target, route, number, args, tuple(plain_owners))
+    return _rawposix_on_behalf(mv, caller, target, number, args, owners)
+
+
+def _rawposix_on_behalf(
+    mv: Microvisor,
+    caller: int,
+    target: Cage,
+    number: int,
+    args: tuple[int, ...],
+    owners: tuple[int, ...],
+) -> SysResult:
+    segments = [target.mem]
+    index: dict[int, int] = {}
+    tagged = list(args)
+    for i, raw in enumerate(owners):
+        owner = raw & _ID_MASK
+        flagged = bool(raw & GRATE_MEMORY_FLAG)
+        if owner in (0, target.cage_id) or (owner == caller and not flagged):
+            continue  # the target's memory (or not a pointer at all)
+        k = index.get(owner)
+        if k is None:
+            cage = mv.cages.get(owner)
+            if cage is None or cage.status is not None:
+                raise GuestError(ESRCH)
+            k = index[owner] = len(segments)
+            segments.append(cage.mem)
+        tagged[i] = (k << 32) | (args[i] & _LOW)
+    acting_as_self = target.cage_id == caller
+    view = target if acting_as_self and not index else OnBehalf(target, CompositeMemory(segments))
+    try:
+        result = rawposix.dispatch(cast("Cage", view), number, *tagged)
+    except (CageExit, ExecImage) as effect:
+        if acting_as_self:
+            raise
+        target.deferred = effect
+        return 0
+    if isinstance(result, int) or acting_as_self:
+        return result
+    return _await_on_behalf(target, result)
+
+
+async def _await_on_behalf(target: Cage, pending: Any) -> int:
+    try:
+        return int(await pending)
+    except (CageExit, ExecImage) as effect:
+        target.deferred = effect
+        return 0
+
+
+async def run_in_grate(mv: Microvisor, origin: Cage, route: Route, invoke: Any) -> int:
+    """Run a grate handler invocation with the call in flight; a dead grate gives ``EIO``.
+
+    Afterwards, a process-level effect a grate applied to ``origin`` (exit, exec) is raised
+    into ``origin``'s own fiber.
+    """
+    grate = route.handler_cage
+    mv.in_flight.enter(grate, origin.cage_id)
+    try:
+        result = await invoke
+    finally:
+        mv.in_flight.leave(grate, origin.cage_id)
+    effect = origin.deferred
+    if effect is not None:
+        origin.deferred = None
+        raise effect
+    return int(result)
+
+
+def dead_grate() -> int:
+    return -EIO

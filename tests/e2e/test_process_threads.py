@@ -1,0 +1,50 @@
+"""Processes meet threads and each other (runtime/cage.py exec, runtime/fork.py, runtime/vfork.py):
+execve from a threaded process, fork with threads, vfork/posix_spawn, fd-table isolation. C
+programs whose stdout and exit status must match the same source built natively."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import run_cage, run_native
+from tests.e2e.test_compare_native import install
+
+CASES: list[tuple[str, list[str]]] = [
+    ("exec_threads", ["main"]),  # 3 sleeping workers; the main thread execs: they are gone
+    ("exec_threads", ["thread"]),  # the same, exec from a fourth thread
+    ("fork_threads", []),  # fork with workers running: the child has one thread, then its own
+    ("fork_thread", []),  # fork from a secondary thread, which is the child's only thread
+    ("spawn", []),  # posix_spawn[p]: args, env, file actions in the child only, errors, waitpid
+    ("vfork", []),  # vfork + _exit, vfork + execve
+    ("fd_isolation", []),  # fds 0..1023 brute-forced around fork and posix_spawn children
+]
+
+# Other programs a case needs in its root (as executables under these names).
+EXTRA_PROGRAMS = {
+    "exec_threads": ["exec_threads", "exec_target"],
+    "spawn": ["exec_target"],
+    "vfork": ["exec_target"],
+    "fd_isolation": ["exec_target"],
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "args"), CASES, ids=[f"{c[0]}-{'-'.join(c[1]) or 'noargs'}" for c in CASES]
+)
+def test_matches_native(
+    name: str, args: list[str], cage_program: Any, native_program: Any, tmp_path: Path
+) -> None:
+    native_root, cage_root = tmp_path / "native", tmp_path / "cage"
+    native_root.mkdir()
+    cage_root.mkdir()
+    for extra in EXTRA_PROGRAMS.get(name, []):
+        install(native_program(extra), native_root / extra)
+        install(cage_program(extra), cage_root / extra)
+    expected = run_native(native_program(name), args, root=native_root)
+    got = run_cage(cage_program(name), args, root=cage_root)
+    assert got.stdout == expected.stdout, got.stderr.decode(errors="replace")
+    assert got.status == expected.status, got.stderr.decode(errors="replace")
+    assert b"Traceback" not in got.stderr, got.stderr.decode(errors="replace")
