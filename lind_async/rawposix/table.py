@@ -54,7 +54,7 @@ def _unsupported(errno: int) -> Handler:
 def _build() -> dict[int, Syscall]:
     from lind_async.rawposix import exec as exec_
     from lind_async.rawposix import fd, fs, futex, io, misc, mm, proc, signal, threei_ops, time
-    from lind_async.runtime import threads
+    from lind_async.runtime import fork, threads
 
     full, partial = Support.FULL, Support.PARTIAL
     rows: list[tuple[int, Handler, Support, str]] = [
@@ -94,6 +94,7 @@ def _build() -> dict[int, Syscall]:
         (nr.SYS_access, fs.sys_access, full, ""),
         (nr.SYS_faccessat, fs.sys_faccessat, full, ""),
         (nr.SYS_faccessat2, fs.sys_faccessat2, full, ""),
+        (nr.SYS_fork, fork.sys_fork, partial, "lind.fork unwinds; here when a grate forwards it"),
         # 3i's own operations (interposable like any call)
         (nr.SYS_register_handler, threei_ops.sys_register_handler, full, "fn_ptr 0: deregister"),
         (nr.SYS_copy_data_between_cages, threei_ops.sys_copy_data_between_cages, full, ""),
@@ -166,7 +167,6 @@ def _build() -> dict[int, Syscall]:
 
 
 _KNOWN_UNSUPPORTED: list[tuple[int, int, str]] = [
-    (nr.SYS_fork, ENOSYS, "process calls come with the processes issue"),
     (nr.SYS_socket, ENOSYS, "sockets come with the I/O breadth issue"),
 ]
 

@@ -124,6 +124,9 @@ class Cage:
         # An exit or exec a grate performed on this cage's behalf, raised into this cage's fiber
         # when the call it waits on returns (see runtime/threei_calls.py).
         self.deferred: BaseException | None = None
+        # While a grate decides an interposed fork: where this cage's stack unwound
+        # (instance, entry, signal mask), for RawPOSIX's fork to make the child from.
+        self.fork_point: tuple[Any, tuple[str, list[int]], int] | None = None
         # What the main instance runs: ``_start``, or for a vfork child (runtime/vfork.py) the
         # thread entry on the parent's stack until it execs; a fork child re-enters the same.
         self.entry: tuple[str, list[int]] = ("_start", [])

@@ -60,7 +60,8 @@ import weakref
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
-from lind_async.abi.errno import EAGAIN, ENOSYS
+from lind_async.abi.errno import EAGAIN, ENOSYS, GuestError
+from lind_async.abi.syscalls import SYS_fork
 from lind_async.core.vmmap import VmMap, page_up
 from lind_async.memory import GuestMemory
 from lind_async.runtime.cage import Cage
@@ -154,8 +155,31 @@ async def _after_unwind(
     if inst.get_global(STATE) != UNWINDING:
         raise ForkError("fork: the stack did not unwind (is the module asyncified?)")
     inst.set_global(STATE, NORMAL)  # = asyncify_stop_unwind
-    child = parent.microvisor.fork(parent, inst, entry, blocked)
-    _start_rewind(parent, inst, child.cage_id)
+    mv = parent.microvisor
+    route = mv.threei.route(parent.cage_id, SYS_fork)
+    if route is None:
+        result = mv.fork(parent, inst, entry, blocked).cage_id
+    else:
+        # A grate interposes fork: it decides what the parent's fork() returns, and the child
+        # exists only if it forwards the call (RawPOSIX's fork, below, makes it from this point).
+        parent.fork_point = (inst, entry, blocked)
+        try:
+            answer = mv.call_grate(parent, route, SYS_fork, (0, 0, 0, 0, 0, 0))
+            result = answer if isinstance(answer, int) else await answer
+        finally:
+            parent.fork_point = None
+    _start_rewind(parent, inst, result)
+
+
+def sys_fork(cage: Cage, *_: int) -> int:
+    """RawPOSIX's fork: only meaningful for a cage whose stack has unwound at ``lind.fork`` and
+    whose fork a grate is forwarding (a direct fork never reaches the syscall table)."""
+    real = cage.microvisor.cages.get(cage.cage_id)
+    point = real.fork_point if real is not None else None
+    if real is None or point is None:
+        raise GuestError(ENOSYS)
+    real.fork_point = None  # one child per fork() call
+    return real.microvisor.fork(real, *point).cage_id
 
 
 def _start_rewind(cage: Cage, inst: LindInstance, result: int) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sys
 from collections.abc import Awaitable, Mapping, Sequence
@@ -14,6 +15,7 @@ import wasmtime
 from lind_async.abi import flags as F
 from lind_async.abi.errno import EINVAL
 from lind_async.abi.guest import FORK_IMPORT, SYSCALL_IMPORT, SYSCALL_WAIT_IMPORT, WOULD_WAIT
+from lind_async.abi.syscalls import SYS_exit_group
 from lind_async.core.fdtable import FdTable
 from lind_async.core.proctable import MICROVISOR, ProcTable
 from lind_async.core.signals import SA_NOCLDSTOP, SIGCHLD
@@ -45,6 +47,11 @@ class PythonGrateEndpoint(Protocol):
         args: tuple[int, ...],
         owners: tuple[int, ...],
     ) -> SysResult: ...
+
+    def on_cage_exit(self, cage_id: int, status: int) -> None: ...
+
+
+log = logging.getLogger("lind_async.microvisor")
 
 Program = str | os.PathLike[str] | bytes | bytearray | wasmtime.Module
 
@@ -258,6 +265,8 @@ class Microvisor:
 
     def cage_exited(self, cage: Cage) -> None:
         assert cage.status is not None
+        if cage.status & 0x7F and self.threei.has_cage(cage.cage_id):
+            self._notify_harsh_exit(cage)
         self.threei.remove_cage(cage.cage_id)
         self.cages.pop(cage.cage_id, None)
         self._child_waits.pop(cage.cage_id, None)
@@ -265,6 +274,38 @@ class Microvisor:
             return
         for parent_pid in self.procs.exit(cage.cage_id, cage.status):
             self.child_state_changed(cage, parent_pid)
+
+    def _notify_harsh_exit(self, cage: Cage) -> None:
+        """A cage died abnormally (a trap, a fatal signal): tell every grate that has calls from
+        it in flight or that its table routes to (DESIGN §4). A Python grate's ``on_cage_exit``
+        is called; a wasm grate that interposes ``exit_group`` for the cage gets that call, made
+        on the dead cage's behalf with its wait status, so its bookkeeping runs as for an exit."""
+        assert cage.status is not None
+        cage_id, status = cage.cage_id, cage.status
+        grates = self.in_flight.grates_serving(cage_id)
+        grates |= {route.handler_cage for _, route in self.threei.routes(cage_id)}
+        exit_route = self.threei.route(cage_id, SYS_exit_group)
+        for grate_id in sorted(grates):
+            python_grate = self.python_grates.get(grate_id)
+            if python_grate is not None:
+                try:
+                    python_grate.on_cage_exit(cage_id, status)
+                except Exception:
+                    log.exception("grate %d: on_cage_exit failed", grate_id)
+                continue
+            grate = self.cages.get(grate_id)
+            if exit_route is None or exit_route.handler_cage != grate_id or grate is None:
+                continue
+            if grate.status is not None:
+                continue
+            from lind_async.runtime import grate_pool
+
+            notice = grate_pool.invoke(
+                self, grate, exit_route.handler, cage_id, (status, 0, 0, 0, 0, 0), (cage_id,) * 6
+            )
+            task = asyncio.get_running_loop().create_task(notice, name=f"harsh-exit-{cage_id}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     def report(self, message: str) -> None:
         """A one-line diagnostic for the person running the microvisor."""
