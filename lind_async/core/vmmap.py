@@ -14,6 +14,10 @@ pages no mapping holds; ``mmap`` never places a mapping below the break. The map
 (``mprotect`` is recorded, not enforced: wasm has no page protection). Released ranges are
 returned to the caller, which zeroes them, so every page a new mapping receives is zero.
 
+A mapping may carry an opaque ``shared`` backing object (a ``MAP_SHARED`` anonymous mapping, see
+rawposix/shm.py) and the ``offset`` into it of its first page; splits keep both consistent, and
+the caller is told which pieces it released (:meth:`VmMap.unmap_pieces`).
+
 Pure state, no I/O: the runtime grows the wasm memory and zeroes pages as this map tells it.
 """
 
@@ -31,6 +35,13 @@ class Mapping:
     start: int  # bytes, page aligned
     end: int  # bytes, exclusive, page aligned
     prot: int
+    shared: object | None = None  # backing object of a MAP_SHARED mapping (rawposix/shm.py)
+    offset: int = 0  # offset into ``shared`` of ``start``
+
+    def piece(self, lo: int, hi: int, prot: int | None = None) -> Mapping:
+        """``[lo, hi)`` of this mapping (same backing, offset adjusted)."""
+        return Mapping(lo, hi, self.prot if prot is None else prot, self.shared,
+                       self.offset + lo - self.start)
 
 
 def page_up(n: int) -> int:
@@ -88,23 +99,27 @@ class VmMap:
 
     def unmap(self, addr: int, length: int) -> list[tuple[int, int]]:
         """Unmap any mapped pages in the range; returns the byte ranges actually released."""
+        return [(m.start, m.end) for m in self.unmap_pieces(addr, length)]
+
+    def unmap_pieces(self, addr: int, length: int) -> list[Mapping]:
+        """:meth:`unmap`, returning the released pieces themselves (with their backing)."""
         if addr % PAGE_SIZE or length <= 0:
             raise GuestError(EINVAL)
         end = addr + page_up(length)
         if end > self.limit:
             raise GuestError(EINVAL)
-        released: list[tuple[int, int]] = []
+        released: list[Mapping] = []
         kept: list[Mapping] = []
         for mapping in self._maps:
             if mapping.end <= addr or mapping.start >= end:
                 kept.append(mapping)
                 continue
             lo, hi = max(mapping.start, addr), min(mapping.end, end)
-            released.append((lo, hi))
+            released.append(mapping.piece(lo, hi))
             if mapping.start < lo:
-                kept.append(Mapping(mapping.start, lo, mapping.prot))
+                kept.append(mapping.piece(mapping.start, lo))
             if hi < mapping.end:
-                kept.append(Mapping(hi, mapping.end, mapping.prot))
+                kept.append(mapping.piece(hi, mapping.end))
         kept.sort(key=lambda m: m.start)
         self._maps = kept
         self._starts = [m.start for m in kept]
@@ -127,10 +142,10 @@ class VmMap:
                 raise GuestError(ENOMEM)
             lo, hi = max(mapping.start, addr), min(mapping.end, end)
             if mapping.start < lo:
-                pieces.append(Mapping(mapping.start, lo, mapping.prot))
-            pieces.append(Mapping(lo, hi, prot))
+                pieces.append(mapping.piece(mapping.start, lo))
+            pieces.append(mapping.piece(lo, hi, prot))
             if hi < mapping.end:
-                pieces.append(Mapping(hi, mapping.end, mapping.prot))
+                pieces.append(mapping.piece(hi, mapping.end))
             covered = hi
         if covered < end:
             raise GuestError(ENOMEM)
@@ -138,7 +153,23 @@ class VmMap:
         self._starts = [m.start for m in pieces]
 
     def mappings(self) -> list[Mapping]:
-        return [Mapping(m.start, m.end, m.prot) for m in self._maps]
+        return [m.piece(m.start, m.end) for m in self._maps]
+
+    def mapping_at(self, addr: int) -> Mapping | None:
+        """The mapping holding ``addr`` (a copy), or None."""
+        i = bisect.bisect_right(self._starts, addr) - 1
+        if i >= 0 and self._maps[i].start <= addr < self._maps[i].end:
+            m = self._maps[i]
+            return m.piece(m.start, m.end)
+        return None
+
+    def share(self, start: int, backing: object) -> None:
+        """Give the mapping that starts at ``start`` a shared backing object (offset 0)."""
+        i = bisect.bisect_left(self._starts, start)
+        if i == len(self._starts) or self._starts[i] != start:
+            raise ValueError(f"no mapping starts at {start:#x}")
+        self._maps[i].shared = backing
+        self._maps[i].offset = 0
 
     def prot_at(self, addr: int) -> int | None:
         i = bisect.bisect_right(self._starts, addr) - 1

@@ -9,9 +9,12 @@ handler*, with no waker able to slip in between (the atomicity Linux gets from i
 lock). The handler then returns an awaitable, and only the calling thread's fiber waits.
 
 Queues are keyed by ``(memory, address)``: ``memory`` is the host address of the linear memory's
-base, which every thread of a cage shares (and which a future ``vfork`` child or process-shared
-mapping shares too), and differs between any two memories alive at once. The
-``FUTEX_PRIVATE_FLAG`` is accepted and changes nothing: every futex is keyed by its memory.
+base, which every thread of a cage shares (and a ``vfork`` child too), and differs between any two
+memories alive at once. A *shared* futex (no ``FUTEX_PRIVATE_FLAG``) whose word lies in a
+``MAP_SHARED`` anonymous mapping is keyed by ``(-object id, offset in the object)`` instead
+(rawposix/shm.py), so processes mapping the same object at any address meet on one queue — as
+Linux keys shared futexes by inode and offset. Anywhere else the flag changes nothing (Linux keys
+a shared futex on private anonymous memory by address space and address too).
 
 Operations (``futex(uaddr, op, val, timeout|val2, uaddr2, val3)``):
 
@@ -43,7 +46,7 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 from lind_async.abi.errno import EAGAIN, EINVAL, ENOSYS, ETIMEDOUT, GuestError
-from lind_async.rawposix import structs
+from lind_async.rawposix import shm, structs
 from lind_async.rawposix.args import i32, pointer, u32
 
 if TYPE_CHECKING:
@@ -168,12 +171,17 @@ TABLE = FutexTable()
 """One table for every cage of every microvisor in the process (keys are host addresses)."""
 
 
-def key_of(cage: Cage, addr: int) -> Key:
-    """The queue key of the futex word at ``addr`` (aligned, inside memory, else an error)."""
+def key_of(cage: Cage, addr: int, shared: bool = False) -> Key:
+    """The queue key of the futex word at ``addr`` (aligned, inside memory, else an error);
+    ``shared``: the op has no ``FUTEX_PRIVATE_FLAG``."""
     if addr % 4:
         raise GuestError(EINVAL)
     mem = cage.mem
     mem.check(addr, 4)
+    if shared:
+        key = shm.futex_key(cage.vm, addr)
+        if key is not None:
+            return key
     return (mem.base, addr)
 
 
@@ -224,11 +232,12 @@ def sys_futex(
     opv = i32(op)
     cmd = opv & _CMD_MASK
     addr = pointer(uaddr)
+    shared = not opv & FUTEX_PRIVATE_FLAG
     if cmd in (FUTEX_WAIT, FUTEX_WAIT_BITSET):
         bitset = u32(val3) if cmd == FUTEX_WAIT_BITSET else FUTEX_BITSET_MATCH_ANY
         if not bitset:
             raise GuestError(EINVAL)
-        key = key_of(cage, addr)
+        key = key_of(cage, addr, shared)
         deadline = _deadline(cage, opv, cmd, timeout)
         if cage.mem.read_u32(addr) != u32(val):
             raise GuestError(EAGAIN)
@@ -238,10 +247,10 @@ def sys_futex(
         bitset = u32(val3) if cmd == FUTEX_WAKE_BITSET else FUTEX_BITSET_MATCH_ANY
         if not bitset:
             raise GuestError(EINVAL)
-        return TABLE.wake(key_of(cage, addr), _count(val), bitset)
+        return TABLE.wake(key_of(cage, addr, shared), _count(val), bitset)
     if cmd in (FUTEX_REQUEUE, FUTEX_CMP_REQUEUE):
-        key = key_of(cage, addr)
-        to = key_of(cage, pointer(uaddr2))
+        key = key_of(cage, addr, shared)
+        to = key_of(cage, pointer(uaddr2), shared)
         wake_n, move_n = i32(val), i32(timeout)  # val2 travels in the timeout slot
         if wake_n < 0 or move_n < 0:
             raise GuestError(EINVAL)

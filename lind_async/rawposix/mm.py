@@ -3,6 +3,8 @@
 The cage's linear memory is grown to its maximum when the cage starts (a shared memory is
 reserved at its maximum anyway, and untouched pages cost no RSS), so mapping is pure bookkeeping
 in the cage's :class:`~lind_async.core.vmmap.VmMap` plus zeroing what a mapping gives back.
+``MAP_SHARED`` anonymous mappings are host memfd objects mapped over the linear memory, so they
+stay shared with fork children (rawposix/shm.py).
 """
 
 from __future__ import annotations
@@ -12,10 +14,13 @@ from typing import TYPE_CHECKING
 
 from lind_async.abi import flags as F
 from lind_async.abi.errno import EEXIST, EINVAL, ENODEV, GuestError
-from lind_async.core.vmmap import page_up
+from lind_async.core.vmmap import Mapping, page_up
+from lind_async.rawposix import shm
 from lind_async.rawposix.args import i32, i64, pointer, size
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from lind_async.runtime.cage import Cage
 
 _MADV_DONTNEED = 4
@@ -75,15 +80,36 @@ def sys_mmap(
             m.start < start + page_up(want) and start < m.end for m in vm.mappings()
         ):
             raise GuestError(EEXIST)
-        for lo, hi in vm.unmap(start, want) if start % F.PAGE_SIZE == 0 else ():
-            zero_range(cage, lo, hi)
-        return vm.map_fixed(start, want, i32(prot))
-    return vm.map_anywhere(want, i32(prot))
+        if start % F.PAGE_SIZE == 0:
+            release(cage, vm.unmap_pieces(start, want))
+        start = vm.map_fixed(start, want, i32(prot))
+    else:
+        start = vm.map_anywhere(want, i32(prot))
+    if kind != F.MAP_PRIVATE:  # MAP_SHARED[_VALIDATE]: a host object, shared with fork children
+        try:
+            obj = shm.create(cage.mem.base, start, start + page_up(want))
+        except GuestError:
+            vm.unmap(start, want)
+            raise
+        vm.share(start, obj)
+    return start
+
+
+def release(cage: Cage, pieces: Iterable[Mapping]) -> None:
+    """Give back what an unmap released: zero pages for private pieces; shared pieces get private
+    zero pages again and their objects lose this address space (rawposix/shm.py)."""
+    shared = []
+    for m in pieces:
+        if m.shared is None:
+            zero_range(cage, m.start, m.end)
+        else:
+            shared.append(m)
+    if shared:
+        shm.unmapped(cage.mem.base, cage.vm, shared)
 
 
 def sys_munmap(cage: Cage, addr: int, length: int, *_: int) -> int:
-    for lo, hi in cage.vm.unmap(pointer(addr), size(length)):
-        zero_range(cage, lo, hi)
+    release(cage, cage.vm.unmap_pieces(pointer(addr), size(length)))
     return 0
 
 

@@ -37,6 +37,7 @@ from lind_async.core.proctable import exited, killed
 from lind_async.core.signals import SignalState
 from lind_async.core.vmmap import VmMap
 from lind_async.memory import GuestMemory
+from lind_async.rawposix import shm
 from lind_async.rawposix import table as rawposix
 from lind_async.rawposix.exec import ExecImage
 from lind_async.rawposix.files import FileOps
@@ -267,7 +268,13 @@ class Cage:
             self.instance = None
         self.module, self.argv, self.env = image.module, image.argv, image.env
         self.tls_base = None
+        self.drop_shared_mappings()
         self.instance = await self._start_instance()
+
+    def drop_shared_mappings(self) -> None:
+        """The address space ends (exit, exec): give up its MAP_SHARED anonymous objects."""
+        if self._vm is not None:
+            shm.release_all(self._vm)
 
     # -- signals and blocking ----------
     async def block_on(self, ready: asyncio.Future[None]) -> None:
@@ -347,6 +354,7 @@ class Cage:
         if self.signal_runner is not None:
             self.signal_runner.close()
             self.signal_runner = None
+        self.drop_shared_mappings()
         self._mem = None
         self.stopped = False
         self._continued.set()

@@ -23,7 +23,9 @@ functions and its two globals (``__asyncify_state``: 0 normal, 1 unwinding, 2 re
    of those only the host pages that were ever touched, read from ``/proc/self/pagemap``), the
    exported mutable globals (``__stack_pointer``, ``__tls_base``, …) as they were at the unwind,
    fd table ``fork()`` (shared open file descriptions), 3i table, signal state, cwd, umask,
-   vmmap copy (so ``brk`` too) — and starts it as its own task.
+   vmmap copy (so ``brk`` too; its ``MAP_SHARED`` anonymous mappings are not copied but the same
+   host objects mapped again at the same addresses, rawposix/shm.py) — and starts it as its own
+   task.
 3. Parent and child each enter ``asyncify_start_rewind(buf)`` and call ``_start`` again; the
    frames restore their locals and re-issue the ``lind.fork`` call, which now sees *rewinding*:
    it does ``asyncify_stop_rewind`` and returns the child's pid (parent) or 0 (child).
@@ -64,6 +66,7 @@ from lind_async.abi.errno import EAGAIN, ENOSYS, GuestError
 from lind_async.abi.syscalls import SYS_fork
 from lind_async.core.vmmap import VmMap, page_up
 from lind_async.memory import GuestMemory
+from lind_async.rawposix import shm
 from lind_async.runtime.cage import Cage
 from lind_async.runtime.instance import LindInstance, SharedMemoryHandle, instantiate
 
@@ -80,9 +83,10 @@ BUFFER_SIZE = 1 << 20
 _PROT_RW = 3
 _HOST_PAGE = mmap.PAGESIZE
 
-# Per cage: the asyncify buffer's address, and the instance whose fork is using it now (from
-# its unwind to the end of its rewind); per forking instance: what the pending rewind returns.
-_buffers: weakref.WeakKeyDictionary[Cage, int] = weakref.WeakKeyDictionary()
+# Per cage: the asyncify buffer's address (with the address space it is mapped in: an exec
+# starts a new one), and the instance whose fork is using it now (from its unwind to the end of
+# its rewind); per forking instance: what the pending rewind returns.
+_buffers: weakref.WeakKeyDictionary[Cage, tuple[VmMap, int]] = weakref.WeakKeyDictionary()
 _busy: weakref.WeakKeyDictionary[Cage, LindInstance] = weakref.WeakKeyDictionary()
 _results: weakref.WeakKeyDictionary[LindInstance, int] = weakref.WeakKeyDictionary()
 
@@ -140,10 +144,11 @@ def fork_import(instance: LindInstance, args: tuple[int, ...]) -> int:
 
 
 def _buffer(cage: Cage) -> int:
-    buf = _buffers.get(cage)
-    if buf is None:
-        buf = cage.vm.map_anywhere(BUFFER_SIZE, _PROT_RW)
-        _buffers[cage] = buf
+    entry = _buffers.get(cage)
+    if entry is not None and entry[0] is cage.vm:
+        return entry[1]
+    buf = cage.vm.map_anywhere(BUFFER_SIZE, _PROT_RW)
+    _buffers[cage] = (cage.vm, buf)
     return buf
 
 
@@ -184,7 +189,7 @@ def sys_fork(cage: Cage, *_: int) -> int:
 
 def _start_rewind(cage: Cage, inst: LindInstance, result: int) -> None:
     _results[inst] = result
-    inst.set_global(DATA, _buffers[cage])
+    inst.set_global(DATA, _buffers[cage][1])
     inst.set_global(STATE, REWINDING)  # = asyncify_start_rewind(buf)
 
 
@@ -205,7 +210,7 @@ class ForkedCage(Cage):
                          for name, (_, mutable) in pinst.spec.globals.items()
                          if mutable and name not in ASYNCIFY_GLOBALS}
         self._vm = copy.deepcopy(parent.vm)
-        _buffers[self] = _buffers[parent]
+        _buffers[self] = (self._vm, _buffers[parent][1])
         src = pinst.memory
         self._memory: SharedMemoryHandle | None = SharedMemoryHandle.for_module(
             microvisor.engine, parent.module)
@@ -213,6 +218,7 @@ class ForkedCage(Cage):
         if grow > 0 and self._memory.grow(grow) < 0:
             raise MemoryError("fork: cannot reserve the child's linear memory")
         copy_memory(src.base, self._memory.base, used_ranges(parent.vm))
+        shm.map_all(self._vm, self._memory.base)  # MAP_SHARED pieces: the same host objects
 
     async def _start_instance(self) -> LindInstance:
         memory, self._memory = self._memory, None
@@ -233,9 +239,10 @@ class ForkedCage(Cage):
 
 # ------------------------------------------------------------------------------ memory copy
 def used_ranges(vm: VmMap) -> list[tuple[int, int]]:
-    """The parts of linear memory a process may hold data in: ``[0, brk)`` and each mapping."""
+    """The parts of linear memory a process may hold data in: ``[0, brk)`` and each private
+    mapping (a ``MAP_SHARED`` one is mapped into the child, not copied)."""
     ranges = [(0, page_up(vm.brk))]
-    ranges += [(m.start, m.end) for m in vm.mappings()]
+    ranges += [(m.start, m.end) for m in vm.mappings() if m.shared is None]
     return ranges
 
 

@@ -92,6 +92,10 @@ class VforkCage(Cage):
             self._vm = None
         await super()._exec(image)
 
+    def drop_shared_mappings(self) -> None:
+        if self.released.is_set():  # until then the memory map is the parent's
+            super().drop_shared_mappings()
+
     def _finish(self, status: int) -> None:
         super()._finish(status)
         self.release()

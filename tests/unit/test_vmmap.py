@@ -66,3 +66,44 @@ def test_protect_records_and_requires_mapped_pages() -> None:
     vm.protect(a + P, P, 1)
     assert [m.prot for m in vm.mappings()] == [3, 1, 3]
     assert errno_of(lambda: vm.protect(a - 4 * P, P, 1)) == ENOMEM
+
+
+def test_shared_backing_follows_splits() -> None:
+    backing = object()
+    vm = VmMap(0, 64 * P)
+    a = vm.map_anywhere(8 * P, 3)
+    vm.share(a, backing)
+    assert errno_of(lambda: vm.map_fixed(a + 1, P, 3)) == EINVAL
+    vm.protect(a + P, P, 1)  # split in three: offsets follow the pieces
+    got = vm.unmap_pieces(a + 4 * P, 2 * P)  # and a hole in the last one
+    assert [(m.start - a, m.end - a, m.shared is backing, m.offset) for m in got] == [
+        (4 * P, 6 * P, True, 4 * P)]
+    pieces = [(m.start - a, m.end - a, m.prot, m.shared is backing, m.offset)
+              for m in vm.mappings()]
+    assert pieces == [(0, P, 3, True, 0), (P, 2 * P, 1, True, P), (2 * P, 4 * P, 3, True, 2 * P),
+                      (6 * P, 8 * P, 3, True, 6 * P)]
+    at = vm.mapping_at(a + 6 * P + 12)
+    assert at is not None and at.offset == 6 * P and at.shared is backing
+    assert vm.mapping_at(a + 5 * P) is None
+    plain = vm.mapping_at(vm.map_anywhere(P, 3))
+    assert plain is not None and plain.shared is None
+    with pytest.raises(ValueError):
+        vm.share(a + P // 2, backing)
+    assert vm.unmap(a, P) == [(a, a + P)]  # the plain-range form still works
+
+
+def test_shared_objects_are_not_duplicated_by_a_vmmap_copy() -> None:
+    import copy
+
+    from lind_async.rawposix import shm
+
+    obj = shm.SharedAnon(P)
+    try:
+        vm = VmMap(0, 16 * P)
+        vm.share(vm.map_anywhere(P, 3), obj)
+        child = copy.deepcopy(vm)
+        assert child.mappings()[0].shared is obj
+    finally:
+        obj.attach()
+        obj.detach()
+    assert obj.fd == -1

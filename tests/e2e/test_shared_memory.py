@@ -1,0 +1,111 @@
+"""MAP_SHARED anonymous memory across fork (rawposix/shm.py, runtime/fork.py, rawposix/futex.py):
+C programs compared with native builds, and in-process runs that check the host side — shared
+futex keys really used, every memfd closed once the cages are gone."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lind_async.rawposix import futex, shm
+from lind_async.runtime.engine import EngineConfig
+from lind_async.runtime.microvisor import Microvisor, default_cache_dir
+from tests.e2e.conftest import run_cage, run_native
+from tests.e2e.test_compare_native import install
+
+CASES: list[tuple[str, list[str]]] = [
+    ("shm_counter", ["semaphore"]),  # 2 children x 10,000 increments under a pshared semaphore
+    ("shm_counter", ["mutex"]),  # the same under a PTHREAD_PROCESS_SHARED mutex
+    ("shm_pingpong", []),  # 2,000 rounds over two pshared semaphores, parent <-> child
+    ("shm_private", []),  # private stays private, shared stays shared, munmap gives zeros
+    ("shm_exec", []),  # a sharing child execs; another keeps sharing; exit with it mapped
+]
+
+EXTRA_PROGRAMS = {"shm_exec": ["shm_exec"]}
+
+
+@pytest.mark.parametrize(
+    ("name", "args"), CASES, ids=[f"{c[0]}-{'-'.join(c[1]) or 'noargs'}" for c in CASES]
+)
+def test_matches_native(
+    name: str, args: list[str], cage_program: Any, native_program: Any, tmp_path: Path
+) -> None:
+    native_root, cage_root = tmp_path / "native", tmp_path / "cage"
+    native_root.mkdir()
+    cage_root.mkdir()
+    for extra in EXTRA_PROGRAMS.get(name, []):
+        install(native_program(extra), native_root / extra)
+        install(cage_program(extra), cage_root / extra)
+    expected = run_native(native_program(name), args, root=native_root)
+    got = run_cage(cage_program(name), args, root=cage_root, timeout=60)
+    assert got.stdout == expected.stdout, got.stderr.decode(errors="replace")
+    assert got.status == expected.status, got.stderr.decode(errors="replace")
+    assert b"Traceback" not in got.stderr, got.stderr.decode(errors="replace")
+
+
+def _memfds() -> int:
+    """How many of this process's fds are shared-anonymous memfds."""
+    n = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        n += "lind-shared-anon" in target
+    return n
+
+
+def _run(root: Path, wasm: Path, args: list[str]) -> int | None:
+    async def main() -> int | None:
+        config = EngineConfig(cache_dir=default_cache_dir() / "modules")
+        async with Microvisor(root=root, engine_config=config) as mv:
+            cage = mv.spawn(wasm, [wasm.name, *args])
+            await cage.exited.wait()
+            return cage.status
+
+    return asyncio.run(main())
+
+
+@pytest.mark.parametrize(
+    ("name", "args"), [("shm_pingpong", []), ("shm_counter", []), ("shm_exec", []),
+                       ("shm_private", [])])
+def test_no_memfd_or_fd_left_and_shared_futexes_used(
+    name: str, args: list[str], cage_program: Any, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str],
+) -> None:
+    install(cage_program(name), tmp_path / name)
+    created: list[shm.SharedAnon] = []
+    shared_keys: list[tuple[int, int]] = []
+    real_create, real_key = shm.create, shm.futex_key
+
+    def create(base: int, start: int, end: int) -> shm.SharedAnon:
+        obj = real_create(base, start, end)
+        created.append(obj)
+        return obj
+
+    def futex_key(vm: Any, addr: int) -> tuple[int, int] | None:
+        key = real_key(vm, addr)
+        if key is not None:
+            shared_keys.append(key)
+        return key
+
+    monkeypatch.setattr(shm, "create", create)
+    monkeypatch.setattr(futex.shm, "futex_key", futex_key)
+    gc.collect()
+    fds_before = len(os.listdir("/proc/self/fd"))
+    status = _run(tmp_path, tmp_path / name, args)
+    gc.collect()  # (a loaded module keeps its .cwasm open until collected)
+    out = capfd.readouterr().out
+    assert status == 0, out
+    assert created, "no MAP_SHARED object was made"
+    assert all(obj.fd == -1 and obj.users == 0 for obj in created), created
+    assert _memfds() == 0
+    assert len(os.listdir("/proc/self/fd")) == fds_before
+    assert not futex.TABLE, "a futex queue was left behind"
+    if name in ("shm_pingpong", "shm_counter"):
+        assert all(key[0] < 0 for key in shared_keys) and shared_keys  # (object, offset) keys
