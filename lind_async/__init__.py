@@ -1,3 +1,31 @@
 """lind_async: an asyncio/uvloop microvisor running untrusted wasm32 C programs in cages."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from lind_async.grate import Call, Forward, Grate, GrateError, handles, load_grate
+
+# Public names, imported on first use (so `import lind_async` stays cheap for the CLI).
+_LAZY = {
+    "Call": "lind_async.grate",
+    "Forward": "lind_async.grate",
+    "Grate": "lind_async.grate",
+    "GrateError": "lind_async.grate",
+    "handles": "lind_async.grate",
+    "load_grate": "lind_async.grate",
+}
+
+__all__ = ["Call", "Forward", "Grate", "GrateError", "__version__", "handles", "load_grate"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lind_async' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

@@ -24,9 +24,19 @@ through `..` and symlinks. Its stdin, stdout and stderr are the microvisor's.
 The exit status is the program's, or 128+N when it was killed by signal N (a wasm trap counts
 as the crash it would be natively: SIGSEGV, SIGILL or SIGFPE).
 
+Python grates (--grate, repeatable) interpose on the program's system calls. They stack in the
+order given: the first listed is outermost and sees the program's calls first, each forwarding to
+the next and the last to RawPOSIX (`--grate strace --grate readonly:/data` traces the calls as
+the program makes them, before readonly judges them). Built-in grates:
+  strace            one line per call on stderr: [cage N] name(args) = result
+  seccomp:POLICY    allow/deny calls by name and simple argument conditions (a policy file)
+  readonly:PATH     writes, creation and deletion under PATH fail with EROFS
+A grate of your own: --grate path/to/module.py:Class[:ARGS] (a lind_async.Grate subclass).
+
 examples:
   python -m lind_async run hello.c
   python -m lind_async run --root ./sandbox --env NAME=world app.wasm --verbose
+  python -m lind_async run --grate strace --grate seccomp:policy.txt app.wasm
 """
 
 MAIN_HELP = """\
@@ -79,6 +89,13 @@ def _run_parser() -> argparse.ArgumentParser:
         default="uvloop",
         help="event loop implementation (default: uvloop)",
     )
+    parser.add_argument(
+        "--grate",
+        action="append",
+        default=[],
+        metavar="NAME[:ARGS]",
+        help="interpose a Python grate (repeatable; the first listed is outermost)",
+    )
     parser.add_argument("program", help="the .c, .wasm or .cwasm program")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the program")
     return parser
@@ -97,6 +114,12 @@ def cmd_run(argv: Sequence[str]) -> int:
     program = Path(opts.program)
     if not program.is_file():
         return _fail(f"{program}: no such file", 127)
+    try:
+        from lind_async.grate import load_grate
+
+        grates = [load_grate(spec) for spec in opts.grate]
+    except (ValueError, OSError, ImportError) as exc:
+        return _fail(f"--grate: {exc}", 2)
     if program.suffix == ".c":
         from lind_async.toolchain.cc import CompileError, compile_cached
         from lind_async.toolchain.zig import ToolchainError
@@ -123,7 +146,7 @@ def cmd_run(argv: Sequence[str]) -> int:
         from lind_async.runtime.cage import shell_status
 
         async with Microvisor(root=opts.root, engine_config=config) as mv:
-            status = await mv.run(program, [argv0, *opts.args], env)
+            status = await mv.run(program, [argv0, *opts.args], env, grates=grates)
         return shell_status(status)
 
     try:

@@ -34,8 +34,8 @@ assert [f.name for f in L.STAT.fields if not f.code.endswith("x")][:13] == [
 
 def _ns(st: os.stat_result, name: str) -> int:
     value = getattr(st, name + "_ns", None)
-    if value is None:
-        return int(getattr(st, name, 0) * _NS)
+    if value is None:  # a stat_result built from a tuple: missing extras read as None
+        return int((getattr(st, name, 0) or 0) * _NS)
     return int(value)
 
 
@@ -52,11 +52,11 @@ def write_stat(mem: GuestMemory, addr: int, st: os.stat_result) -> None:
         st.st_uid,
         st.st_gid,
         0,
-        getattr(st, "st_rdev", 0),
+        getattr(st, "st_rdev", 0) or 0,
         st.st_size,
-        getattr(st, "st_blksize", 4096),
+        getattr(st, "st_blksize", 4096) or 4096,
         0,
-        getattr(st, "st_blocks", 0),
+        getattr(st, "st_blocks", 0) or 0,
         atime // _NS,
         atime % _NS,
         0,

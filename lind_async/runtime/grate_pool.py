@@ -15,8 +15,14 @@ workers are cancelled and every call waiting on them fails with ``EIO`` — noth
 caller that is itself cancelled (killed) leaves the handler to finish: a grate's state is never
 torn mid-handler.
 
-Workers share the grate main thread's TLS block (``__tls_base``), so per-thread libc state such
-as ``errno`` is shared between concurrent invocations of one grate.
+Each worker is a thread as far as the grate's libc is concerned: before its first invocation
+the pool calls the grate's export ``__lind_grate_worker_init(tid)`` (lind-musl
+``src/lind/grate_worker.c``, linked by ``cc --grate``) on it, which gives the worker its own TLS
+block and ``struct pthread`` with a fresh thread id — so ``errno``, stdio lock ownership and
+pthread keys are per worker — and switches libc to its locking mode, as a first
+``pthread_create`` does. (A module without that export — built without ``--grate`` — runs on the
+main thread's TLS block, shared by every worker.) The entry point may return an ``int`` (Lind's
+``int pass_fptr_to_wt``) or an ``int64_t``: i32 results arrive sign-extended.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ if TYPE_CHECKING:
     from lind_async.runtime.microvisor import Microvisor
 
 ENTRY = "pass_fptr_to_wt"
+WORKER_INIT = "__lind_grate_worker_init"
 WORKER_STACK = 256 * 1024
 MAX_WORKERS = 64
 _PROT_RW = 3
@@ -75,7 +82,20 @@ async def _worker(mv: Microvisor, grate: Cage, pool: _Pool) -> _Worker:
     if grate.tls_base is not None:
         instance.set_global("__tls_base", grate.tls_base)
     base = grate.vm.map_anywhere(WORKER_STACK, _PROT_RW)
-    return _Worker(instance, base + WORKER_STACK)
+    worker = _Worker(instance, base + WORKER_STACK)
+    if WORKER_INIT in instance.spec.funcs:
+        instance.set_global("__stack_pointer", worker.stack_top)
+        try:
+            (status,) = await run_call(instance, WORKER_INIT, [mv.new_id()])
+        except BaseException:
+            pool.count -= 1
+            instance.close()
+            raise
+        if status < 0:
+            pool.count -= 1
+            instance.close()
+            raise OSError(-status, "grate worker set-up failed")
+    return worker
 
 
 async def _run(

@@ -14,7 +14,13 @@ import wasmtime
 
 from lind_async.abi import flags as F
 from lind_async.abi.errno import EINVAL
-from lind_async.abi.guest import FORK_IMPORT, SYSCALL_IMPORT, SYSCALL_WAIT_IMPORT, WOULD_WAIT
+from lind_async.abi.guest import (
+    FORK_IMPORT,
+    SYSCALL_IMPORT,
+    SYSCALL_WAIT_IMPORT,
+    THREEI_CALL_IMPORT,
+    WOULD_WAIT,
+)
 from lind_async.abi.syscalls import SYS_exit_group
 from lind_async.core.fdtable import FdTable
 from lind_async.core.proctable import MICROVISOR, ProcTable
@@ -30,8 +36,10 @@ from lind_async.runtime.cage import Cage
 from lind_async.runtime.engine import EngineConfig, LindEngine
 from lind_async.runtime.fork import ForkedCage, fork_import
 from lind_async.runtime.instance import SYSCALL_PARAMS, HostImports, LindInstance
+from lind_async.runtime.threei_import import THREEI_CALL_PARAMS, threei_call_now
 
 if TYPE_CHECKING:
+    from lind_async.grate import Grate
     from lind_async.rawposix.table import SysResult
 
 
@@ -109,6 +117,7 @@ def lind_imports() -> HostImports:
     imports.define_sync(*SYSCALL_IMPORT, SYSCALL_PARAMS, ["i64"], _syscall_now)
     imports.define_async(*SYSCALL_WAIT_IMPORT, [], ["i64"], _syscall_wait)
     imports.define_sync(*FORK_IMPORT, [], ["i64"], fork_import)  # asyncify; see runtime/fork.py
+    imports.define_sync(*THREEI_CALL_IMPORT, THREEI_CALL_PARAMS, ["i64"], threei_call_now)
     return imports
 
 
@@ -172,8 +181,12 @@ class Microvisor:
         env: Mapping[str, str] | Sequence[str | bytes] = (),
         *,
         cwd: bytes = b"/",
+        grates: Sequence[Grate] = (),
     ) -> Cage:
-        """Start a top-level cage running ``program``; it runs as a task on this loop."""
+        """Start a top-level cage running ``program``; it runs as a task on this loop.
+
+        ``grates`` (Python grates, ``lind_async.Grate``) interpose on its calls; the first listed
+        is outermost (it sees the program's calls first), as with ``run --grate``."""
         module = self.load(program)
         fds = FdTable()
         for stream in self._host_stdio():
@@ -182,6 +195,8 @@ class Microvisor:
         argv_b, env_b = _encode_all(argv), _encode_env(env)
         cage = Cage(self, cage_id, MICROVISOR, module, argv_b, env_b, fds, cwd)
         self.threei.add_cage(cage_id)
+        for grate in reversed(grates):  # innermost first: each copies what is below it
+            grate.attach(self, cage_id)
         self.start(cage)
         return cage
 
@@ -234,9 +249,12 @@ class Microvisor:
         program: Program,
         argv: Sequence[str | bytes],
         env: Mapping[str, str] | Sequence[str | bytes] = (),
+        *,
+        grates: Sequence[Grate] = (),
     ) -> int:
-        """Run one cage to completion; returns its Linux wait status."""
-        cage = self.spawn(program, argv, env)
+        """Run one cage to completion (under ``grates``, see :meth:`spawn`); returns its Linux
+        wait status."""
+        cage = self.spawn(program, argv, env, grates=grates)
         await cage.exited.wait()
         assert cage.status is not None
         return cage.status

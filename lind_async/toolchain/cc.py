@@ -21,8 +21,15 @@ Theory of operation
 3. The module is validated (:mod:`lind_async.toolchain.validate`), and with ``--precompile`` also
    compiled by the runtime's engine into a ``.cwasm`` next to it, for a fast start.
 
-Flags: ``-o``, ``-c``, ``--stack-size``, ``--max-memory``, ``--precompile`` are the driver's;
-``-l``/``-L``/``-Wl,…`` go to the linker; ``-g`` to both; everything else passes through to clang.
+Flags: ``-o``, ``-c``, ``--stack-size``, ``--max-memory``, ``--precompile``, ``--grate`` are the
+driver's; ``-l``/``-L``/``-Wl,…`` go to the linker; ``-g`` to both; everything else passes through
+to clang.
+
+Grates (``--grate``): the module also exports the grate entry point ``pass_fptr_to_wt`` — the
+program's own definition if it has one (Lind grates do), else lind-musl's weak default, which calls
+the registered handler with its thirteen arguments — and ``__lind_grate_worker_init``, which the
+runtime calls to give each worker instance its own thread descriptor. The entry point's signature
+is checked after linking (:func:`lind_async.toolchain.validate.validate_grate`).
 """
 
 from __future__ import annotations
@@ -45,7 +52,7 @@ from lind_async.toolchain.sysroot import (
     cache_root,
     ensure_sysroot,
 )
-from lind_async.toolchain.validate import post_link_needs, validate_module
+from lind_async.toolchain.validate import post_link_needs, validate_grate, validate_module
 from lind_async.toolchain.zig import ToolchainError, zig
 
 DEFAULT_STACK_SIZE = 1 << 20
@@ -56,6 +63,7 @@ DEFAULT_OPT = "-O2"
 
 EXPORTS = ("_start", "__stack_pointer", "__heap_base")
 OPTIONAL_EXPORTS = ("__tls_base", "__tls_size", "__tls_align", "__wasm_init_tls")
+GRATE_EXPORTS = ("pass_fptr_to_wt", "__lind_grate_worker_init")
 
 # clang options whose value is the next argument.
 _SEPARATE_VALUE = frozenset({
@@ -85,6 +93,8 @@ Driver options:
   --max-memory N     maximum linear memory (default 512M; rounded up to 64K)
   -lNAME, -LDIR      libraries and library directories, for the linker
   -Wl,ARG,...        pass ARG... to the linker (wasm-ld)
+  --grate            link a grate: export its pass_fptr_to_wt entry point (a default one
+                     that calls the registered handler when the program has none)
   --precompile       also write FILE.cwasm, compiled ahead of time for a fast start
                      (`python -m lind_async run FILE.cwasm` loads it without compiling)
   --print-sysroot    build (if needed) and print the lind-musl sysroot directory
@@ -115,6 +125,7 @@ class _Args:
     inputs: list[Path] = field(default_factory=list)
     print_sysroot: bool = False
     precompile: bool = False
+    grate: bool = False
     help: bool = False
 
 
@@ -151,6 +162,8 @@ def _parse(argv: Sequence[str]) -> _Args:
             a.print_sysroot = True
         elif arg == "--precompile":
             a.precompile = True
+        elif arg == "--grate":
+            a.grate = True
         elif arg == "-o":
             a.output = Path(value(arg))
         elif arg.startswith("-o") and len(arg) > 2:
@@ -216,7 +229,7 @@ def compile_object(source: Path, output: Path, *, flags: Sequence[str] = (),
 
 def link_args(sysroot: Sysroot, objects: Sequence[Path], output: Path, *,
               stack_size: int, max_memory: int, ldflags: Sequence[str] = (),
-              debug: bool = False, main_envp: bool = False) -> list[str]:
+              debug: bool = False, main_envp: bool = False, grate: bool = False) -> list[str]:
     """The ``zig wasm-ld`` command line for a cage module."""
     if stack_size % 16:
         raise ToolchainError(f"--stack-size must be a multiple of 16 (got {stack_size})")
@@ -231,6 +244,8 @@ def link_args(sysroot: Sysroot, objects: Sequence[Path], output: Path, *,
               "--entry=_start", "--gc-sections")
     cmd += [f"--export={name}" for name in EXPORTS]
     cmd += [f"--export-if-defined={name}" for name in OPTIONAL_EXPORTS]
+    if grate:
+        cmd += [f"--export={name}" for name in GRATE_EXPORTS]
     if not debug:
         cmd.append("--strip-debug")
     crt1 = sysroot.crt1_envp if main_envp else sysroot.crt1
@@ -240,14 +255,14 @@ def link_args(sysroot: Sysroot, objects: Sequence[Path], output: Path, *,
 
 
 def _link(sysroot: Sysroot, objects: Sequence[Path], output: Path, *, stack_size: int,
-          max_memory: int, ldflags: Sequence[str], debug: bool) -> Path:
+          max_memory: int, ldflags: Sequence[str], debug: bool, grate: bool = False) -> Path:
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
     try:
         for main_envp in (False, True):
             warnings = _check_call(
                 link_args(sysroot, objects, tmp, stack_size=stack_size, max_memory=max_memory,
-                          ldflags=ldflags, debug=debug, main_envp=main_envp),
+                          ldflags=ldflags, debug=debug, main_envp=main_envp, grate=grate),
                 "linking", echo_warnings=False)
             if _MAIN_MISMATCH not in warnings:
                 break
@@ -258,6 +273,8 @@ def _link(sysroot: Sysroot, objects: Sequence[Path], output: Path, *, stack_size
         fork, exceptions = post_link_needs(tmp.read_bytes())
         binaryen.run_passes(tmp, tmp, fork=fork, exceptions=exceptions)
         validate_module(tmp.read_bytes(), what=str(output))
+        if grate:
+            validate_grate(tmp.read_bytes(), what=str(output))
         os.replace(tmp, output)
     finally:
         tmp.unlink(missing_ok=True)
@@ -265,7 +282,8 @@ def _link(sysroot: Sysroot, objects: Sequence[Path], output: Path, *, stack_size
 
 
 def _build(inputs: Sequence[Path], output: Path, *, cflags: Sequence[str],
-           ldflags: Sequence[str], stack_size: int, max_memory: int) -> Path:
+           ldflags: Sequence[str], stack_size: int, max_memory: int,
+           grate: bool = False) -> Path:
     if not inputs:
         raise ToolchainError("no input files")
     for p in inputs:
@@ -284,7 +302,7 @@ def _build(inputs: Sequence[Path], output: Path, *, cflags: Sequence[str],
             else:
                 raise ToolchainError(f"{src}: unknown file type (expected .c, .s, .S, .o or .a)")
         return _link(sysroot, objects, output, stack_size=stack_size, max_memory=max_memory,
-                     ldflags=ldflags, debug=debug)
+                     ldflags=ldflags, debug=debug, grate=grate)
 
 
 def compile_program(sources: Sequence[Path], output: Path, *, flags: Sequence[str] = (),
@@ -293,12 +311,12 @@ def compile_program(sources: Sequence[Path], output: Path, *, flags: Sequence[st
     """Compile and link C sources (or objects) into a validated cage module at ``output``.
 
     ``flags`` are compiler flags in ``cc`` command-line form (``-l``/``-L``/``-Wl,`` go to the
-    linker).
+    linker; ``--grate`` links a grate).
     """
     parsed = _parse(list(flags))
     return _build([Path(s) for s in sources] + parsed.inputs, Path(output),
                   cflags=parsed.cflags, ldflags=parsed.ldflags,
-                  stack_size=stack_size, max_memory=max_memory)
+                  stack_size=stack_size, max_memory=max_memory, grate=parsed.grate)
 
 
 def compile_cached(source: Path, *, flags: Sequence[str] = ()) -> Path:
@@ -362,7 +380,7 @@ def main(argv: Sequence[str]) -> int:
             return 0
         output = a.output or Path("a.wasm")
         _build(a.inputs, output, cflags=a.cflags, ldflags=a.ldflags,
-               stack_size=a.stack_size, max_memory=a.max_memory)
+               stack_size=a.stack_size, max_memory=a.max_memory, grate=a.grate)
         if a.precompile:
             precompile(output)
         return 0

@@ -124,6 +124,93 @@ def read_interface(data: bytes) -> tuple[list[Import], list[Export]]:
     return imports, exports
 
 
+_VALTYPES = {0x7F: "i32", 0x7E: "i64", 0x7D: "f32", 0x7C: "f64", 0x7B: "v128"}
+
+Signature = tuple[tuple[str, ...], tuple[str, ...]]
+
+
+def _valtype(r: _Reader) -> str:
+    code = r.byte()
+    if code in (0x63, 0x64):  # (ref null? heaptype)
+        r.uleb()
+        return "ref"
+    return _VALTYPES.get(code, "ref")
+
+
+def exported_functions(data: bytes) -> dict[str, Signature]:
+    """The signature of each exported function: ``name -> (params, results)``."""
+    types: list[Signature] = []
+    imported: list[int] = []
+    defined: list[int] = []
+    exports: dict[str, int] = {}
+    r = _Reader(data, 8)
+    while r.pos < r.end:
+        section = r.byte()
+        size = r.uleb()
+        body = _Reader(data, r.pos, r.pos + size)
+        r.pos += size
+        if section == 1:
+            for _ in range(body.uleb()):
+                if body.byte() != 0x60:
+                    raise InvalidModule("unsupported type in the type section")
+                params = tuple(_valtype(body) for _ in range(body.uleb()))
+                results = tuple(_valtype(body) for _ in range(body.uleb()))
+                types.append((params, results))
+        elif section == 2:
+            for _ in range(body.uleb()):
+                body.name()
+                body.name()
+                kind = body.byte()
+                if kind == 0:
+                    imported.append(body.uleb())
+                elif kind == 1:
+                    body.byte()
+                    body.limits()
+                elif kind == 2:
+                    body.limits()
+                elif kind == 3:
+                    body.byte()
+                    body.byte()
+                elif kind == 4:
+                    body.byte()
+                    body.uleb()
+        elif section == 3:
+            defined = [body.uleb() for _ in range(body.uleb())]
+        elif section == 7:
+            for _ in range(body.uleb()):
+                name, kind = body.name(), body.byte()
+                index = body.uleb()
+                if kind == 0:
+                    exports[name] = index
+    functions = imported + defined
+    return {
+        name: types[functions[index]]
+        for name, index in exports.items()
+        if index < len(functions) and functions[index] < len(types)
+    }
+
+
+GRATE_ENTRY = "pass_fptr_to_wt"
+GRATE_ENTRY_PARAMS = ("i64",) * 14
+
+
+def validate_grate(data: bytes, *, what: str = "module") -> None:
+    """Raise :class:`InvalidModule` unless ``data`` exports a usable grate entry point:
+    ``pass_fptr_to_wt(fn, cageid, a1, a1cage, …, a6, a6cage)`` taking fourteen 64-bit integers
+    and returning an ``int`` or an ``int64_t``."""
+    signature = exported_functions(data).get(GRATE_ENTRY)
+    if signature is None:
+        raise InvalidModule(f"{what}: a grate must export {GRATE_ENTRY}")
+    params, results = signature
+    if params != GRATE_ENTRY_PARAMS or results not in (("i32",), ("i64",)):
+        shown = f"({', '.join(params)}) -> ({', '.join(results)})"
+        raise InvalidModule(
+            f"{what}: {GRATE_ENTRY} has the wrong signature {shown}; expected "
+            "int pass_fptr_to_wt(uint64_t fn, uint64_t cageid, uint64_t arg1, uint64_t arg1cage, "
+            "…, uint64_t arg6, uint64_t arg6cage)"
+        )
+
+
 def post_link_needs(data: bytes) -> tuple[bool, bool]:
     """``(forks, uses_exceptions)``: does a linked module import ``lind.fork`` (so it needs
     asyncify), and does it use exception handling (a tag section: setjmp/longjmp, which needs the
@@ -170,7 +257,8 @@ def validate_module(data: bytes, *, what: str = "module") -> None:
                 )
             raise InvalidModule(
                 f"{what}: unexpected import {imp.module}.{imp.name} ({imp.kind}){hint}; "
-                "a cage module may import only env.memory, lind.syscall and lind.fork"
+                "a cage module may import only env.memory and lind's syscall, syscall_wait, "
+                "fork and threei_call"
             )
         if (imp.module, imp.name) == ("env", "memory") and (imp.kind != "memory" or not imp.shared):
             raise InvalidModule(f"{what}: env.memory must be an imported shared memory")

@@ -1,0 +1,61 @@
+"""``lind.threei_call``: the guest import through which a wasm grate forwards a call.
+
+Signature (DESIGN section 3)::
+
+    threei_call(nr: i32, target: i64, a1, a1cage, …, a6, a6cage: i64) -> i64
+
+It follows ``lind.syscall``'s protocol (``microvisor._syscall_now``): a *sync* import that returns
+the result when the call completes at once, and otherwise parks the awaitable on the calling
+instance and answers ``WOULD_WAIT``; lind-musl then collects it with the async
+``lind.syscall_wait``. The caller is the cage the instance belongs to (a grate's main instance or
+one of its workers), never a guest-supplied id; the routing and authority rules are
+:func:`lind_async.runtime.threei_calls.threei_call`'s. A refused or failed call is ``-errno``, as
+RawPOSIX's dispatcher reports it; a process-level effect on the caller itself (it forwarded its own
+``exit``) propagates like the same system call would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING
+
+from lind_async.abi.errno import GuestError
+from lind_async.abi.guest import WOULD_WAIT
+from lind_async.runtime import threei_calls
+
+if TYPE_CHECKING:
+    from lind_async.runtime.cage import Cage
+    from lind_async.runtime.instance import LindInstance
+
+THREEI_CALL_PARAMS = ("i32", *("i64",) * 13)
+_U64 = (1 << 64) - 1
+
+
+def threei_call_now(instance: LindInstance, args: tuple[int, ...]) -> int:
+    cage: Cage = instance.data
+    number, target = args[0], args[1]
+    values = args[2::2]
+    owners = tuple(owner & _U64 for owner in args[3::2])
+    try:
+        result = threei_calls.threei_call(
+            cage.microvisor, cage.cage_id, number, target, values, owners
+        )
+    except (GuestError, OSError) as exc:
+        return _negative_errno(exc)
+    if isinstance(result, int):
+        return result
+    instance.parked = _finish(result)
+    return WOULD_WAIT
+
+
+async def _finish(pending: Awaitable[int]) -> int:
+    try:
+        return int(await pending)
+    except (GuestError, OSError) as exc:
+        return _negative_errno(exc)
+
+
+def _negative_errno(exc: GuestError | OSError) -> int:
+    if exc.errno is None:
+        raise exc  # a host bug, not a guest error
+    return -exc.errno

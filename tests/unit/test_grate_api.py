@@ -1,0 +1,146 @@
+"""The Python grate API without wasm: handler tables, the registry, policies, decoders."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from lind_async.abi import flags as F
+from lind_async.abi import syscalls as nr
+from lind_async.core.threei import ThreeI
+from lind_async.grate import Call, Grate, _Resume, all_numbers, handles, load_grate, syscall_number
+
+
+def fake_call(number: int, *args: int, caller: int = 3) -> Call:
+    padded = (*args, *([0] * (6 - len(args))))
+    origin: Any = SimpleNamespace(cage_id=caller)
+    return Call(Grate(), Any, origin, number, padded, (caller,) * 6)  # type: ignore[arg-type]
+
+
+class Example(Grate):
+    def sys_openat(self, call: Call) -> int:
+        return 1
+
+    @handles("getuid", nr.SYS_getgid)
+    def ids(self, call: Call) -> int:
+        return 2
+
+
+class Everything(Grate):
+    def syscall(self, call: Call) -> int:
+        return 0
+
+
+def test_handlers_by_name_and_decorator() -> None:
+    assert set(Example().numbers()) == {nr.SYS_openat, nr.SYS_getuid, nr.SYS_getgid}
+    assert Everything().numbers() == all_numbers()
+    assert syscall_number("SYS_read") == 0 and syscall_number("openat") == nr.SYS_openat
+    with pytest.raises(ValueError):
+        syscall_number("frobnicate")
+
+
+def test_attach_copies_the_table_below_and_routes_the_cage() -> None:
+    mv: Any = SimpleNamespace(threei=ThreeI(), python_grates={}, _ids=iter(range(10, 20)))
+    mv.new_id = lambda: next(mv._ids)
+    mv.threei.add_cage(1)
+    inner, outer = Example(), Example()
+    inner_id = inner.attach(mv, 1)
+    outer_id = outer.attach(mv, 1)
+    assert mv.threei.route(1, nr.SYS_openat).handler_cage == outer_id
+    assert mv.threei.route(outer_id, nr.SYS_openat).handler_cage == inner_id
+    assert mv.threei.route(inner_id, nr.SYS_openat) is None
+    outer.detach(mv, 1)
+    assert mv.threei.route(1, nr.SYS_openat).handler_cage == inner_id
+    assert mv.python_grates == {inner_id: inner, outer_id: outer}
+
+
+def test_call_accessors() -> None:
+    call = fake_call(nr.SYS_openat, F.AT_FDCWD & 0xFFFFFFFF, 0x1000, -1)
+    assert call.name == "openat" and call.caller == 3
+    assert call.fd(0) == F.AT_FDCWD and call.int(2) == -1 and call.u64(2) == 2**64 - 1
+    assert call.ptr(1) == 0x1000
+
+
+def test_resume_passes_suspensions_values_and_errors_through() -> None:
+    async def handler(fut: asyncio.Future[int]) -> int:
+        return await fut + 1
+
+    async def main() -> int:
+        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        steps = handler(fut).__await__()
+        first = steps.send(None)  # the eager first step suspends on fut
+        asyncio.get_running_loop().call_later(0.01, fut.set_result, 41)
+        return int(await _Resume(steps, first))
+
+    assert asyncio.run(main()) == 42
+
+
+def test_registry_builtin_file_and_errors(tmp_path: Path) -> None:
+    assert type(load_grate("strace")).__name__ == "Strace"
+    assert load_grate("readonly:/data").path == b"/data"  # type: ignore[attr-defined]
+    user = tmp_path / "mine.py"
+    user.write_text(
+        "from lind_async import Grate\n"
+        "class Mine(Grate):\n"
+        "    def __init__(self, arg=None):\n"
+        "        self.arg = arg\n"
+    )
+    grate = load_grate(f"{user}:Mine:hello")
+    assert type(grate).__name__ == "Mine" and grate.arg == "hello"  # type: ignore[attr-defined]
+    for bad in ("nosuch", f"{user}:Missing", "readonly", "seccomp"):
+        with pytest.raises(ValueError):
+            load_grate(bad)
+
+
+def test_seccomp_policy() -> None:
+    from grates.seccomp import KILL, Policy, PolicyError
+
+    policy = Policy.parse(
+        "# comment\n"
+        "allow write if arg0 == 1\n"
+        "deny write -> EBADF\n"
+        "deny openat if arg2 & O_WRONLY|O_RDWR and arg0 == AT_FDCWD -> EACCES\n"
+        "deny mkdir -> kill\n"
+    )
+    assert policy.numbers() == {nr.SYS_write, nr.SYS_openat, nr.SYS_mkdir}
+    assert policy.decide(fake_call(nr.SYS_write, 1)).allow
+    assert policy.decide(fake_call(nr.SYS_write, 2)).action == 9  # EBADF
+    cwd = F.AT_FDCWD & 0xFFFFFFFFFFFFFFFF
+    assert policy.decide(fake_call(nr.SYS_openat, cwd, 0, F.O_WRONLY)).action == 13
+    assert policy.decide(fake_call(nr.SYS_openat, cwd, 0, F.O_RDONLY)).allow
+    assert policy.decide(fake_call(nr.SYS_openat, 5, 0, F.O_RDWR)).allow
+    assert policy.decide(fake_call(nr.SYS_mkdir)).action == KILL
+    assert Policy.parse("default deny -> kill").numbers() == all_numbers()
+    bad_lines = ("deny frob", "deny write if arg9 == 1", "allow read -> EPERM", "deny read -> EX")
+    for bad in bad_lines:
+        with pytest.raises(PolicyError):
+            Policy.parse(bad)
+
+
+def test_strace_decoders() -> None:
+    from grates.strace import open_flags, quote, result_text
+
+    assert open_flags(F.O_WRONLY | F.O_CREAT | F.O_TRUNC) == "O_WRONLY|O_CREAT|O_TRUNC"
+    assert open_flags(F.O_RDONLY | F.O_CLOEXEC | F.O_DIRECTORY) == "O_RDONLY|O_DIRECTORY|O_CLOEXEC"
+    assert quote(b'a"b\n\x00' + b"1") == '"a\\"b\\n\\0001"'
+    assert quote(b"abc", truncated=True) == '"abc"...'
+    assert result_text("open", -2) == "-1 ENOENT (No such file or directory)"
+    assert result_text("read", 3) == "3"
+
+
+def test_readonly_resolution(tmp_path: Path) -> None:
+    from grates.readonly import _walk
+
+    (tmp_path / "ro").mkdir()
+    (tmp_path / "rw").mkdir()
+    (tmp_path / "rw" / "rel").symlink_to("../ro")
+    (tmp_path / "rw" / "abs").symlink_to("/ro/x")
+    root = bytes(tmp_path)
+    assert _walk(root, b"/rw/rel/f", True) == b"/ro/f"
+    assert _walk(root, b"/rw/abs", True) == b"/ro/x"
+    assert _walk(root, b"/rw/abs", False) == b"/rw/abs"
+    assert _walk(root, b"/../../ro/./f", True) == b"/ro/f"
