@@ -266,20 +266,62 @@ class Microvisor:
         number: int,
         args: tuple[int, ...],
         owners: tuple[int, ...] | None = None,
+        *,
+        nested: bool = False,
     ) -> SysResult:
         """Run the grate handler ``route`` names for a call ``origin`` made (or that a grate
-        forwarded on its behalf). Argument owners default to ``origin`` itself."""
+        forwarded on its behalf: ``nested``). Argument owners default to ``origin`` itself.
+
+        While the handler runs, the call is in flight through the grate from ``origin`` *and*
+        from every other argument owner (a grate above that passed a pointer into its own
+        memory), so the grate may pass those pointers on. An exit or exec forwarded for
+        ``origin`` is raised into ``origin``'s fiber only by the call ``origin`` itself made,
+        never into a grate that forwarded it (``nested``).
+        """
         owner_ids = owners if owners is not None else (origin.cage_id,) * 6
+        grate_id = route.handler_cage
+        extra = {owner for owner in owner_ids if owner and owner != origin.cage_id}
+        for owner in extra:
+            self.in_flight.enter(grate_id, owner)
+        try:
+            result = self._call_grate(origin, route, number, args, owner_ids, nested)
+        except BaseException:
+            self._leave(grate_id, extra)
+            raise
+        if isinstance(result, int):
+            self._leave(grate_id, extra)
+            return result
+        return self._leave_after(result, grate_id, extra) if extra else result
+
+    def _call_grate(
+        self,
+        origin: Cage,
+        route: Route,
+        number: int,
+        args: tuple[int, ...],
+        owners: tuple[int, ...],
+        nested: bool,
+    ) -> SysResult:
         python_grate = self.python_grates.get(route.handler_cage)
         if python_grate is not None:
-            return python_grate.dispatch(self, origin, route, number, args, owner_ids)
+            return python_grate.dispatch(self, origin, route, number, args, owners)
         grate = self.cages.get(route.handler_cage)
         if grate is None or grate.status is not None:
             return threei_calls.dead_grate()
         from lind_async.runtime import grate_pool
 
-        invoke = grate_pool.invoke(self, grate, route.handler, origin.cage_id, args, owner_ids)
-        return threei_calls.run_in_grate(self, origin, route, invoke)
+        invoke = grate_pool.invoke(self, grate, route.handler, origin.cage_id, args, owners)
+        return threei_calls.run_in_grate(self, origin, route, invoke, raise_effects=not nested)
+
+    def _leave(self, grate_id: int, owners: set[int]) -> None:
+        for owner in owners:
+            self.in_flight.leave(grate_id, owner)
+
+    async def _leave_after(self, pending: Awaitable[int], grate_id: int, owners: set[int]) -> int:
+        try:
+            return await pending
+        finally:
+            self._leave(grate_id, owners)
 
     def cage_exited(self, cage: Cage) -> None:
         assert cage.status is not None

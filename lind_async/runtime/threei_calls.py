@@ -201,7 +201,7 @@ def threei_call(
         plain_owners.append(owner)
     route = mv.threei.route(caller, number) if mv.threei.has_cage(caller) else None
     if route is not None:
-        return mv.call_grate(target, route, number, args, tuple(plain_owners))
+        return mv.call_grate(target, route, number, args, tuple(plain_owners), nested=True)
     return _rawposix_on_behalf(mv, caller, target, number, args, owners)
 
 
@@ -251,11 +251,14 @@ async def _await_on_behalf(target: Cage, pending: Any) -> int:
         return 0
 
 
-async def run_in_grate(mv: Microvisor, origin: Cage, route: Route, invoke: Any) -> int:
+async def run_in_grate(
+    mv: Microvisor, origin: Cage, route: Route, invoke: Any, *, raise_effects: bool = True
+) -> int:
     """Run a grate handler invocation with the call in flight; a dead grate gives ``EIO``.
 
     Afterwards, a process-level effect a grate applied to ``origin`` (exit, exec) is raised
-    into ``origin``'s own fiber.
+    into ``origin``'s own fiber — when this is ``origin``'s own call (``raise_effects``); a
+    grate that forwarded the call leaves it for ``origin`` to collect.
     """
     grate = route.handler_cage
     mv.in_flight.enter(grate, origin.cage_id)
@@ -264,7 +267,7 @@ async def run_in_grate(mv: Microvisor, origin: Cage, route: Route, invoke: Any) 
     finally:
         mv.in_flight.leave(grate, origin.cage_id)
     effect = origin.deferred
-    if effect is not None:
+    if raise_effects and effect is not None:
         origin.deferred = None
         raise effect
     return int(result)
