@@ -31,6 +31,7 @@ the program makes them, before readonly judges them). Built-in grates:
   strace            one line per call on stderr: [cage N] name(args) = result
   seccomp:POLICY    allow/deny calls by name and simple argument conditions (a policy file)
   readonly:PATH     writes, creation and deletion under PATH fail with EROFS
+  passthrough       forwards every call unchanged (for testing interposition)
 A grate of your own: --grate path/to/module.py:Class[:ARGS] (a lind_async.Grate subclass).
 
 examples:

@@ -293,6 +293,18 @@ class Call:
         memory and points argument ``i`` at it (a ``bytearray`` is copied back afterwards):
         ``call.forward(buffers={1: b"/new/path\\0"})`` opens another file.
         """
+        if (
+            args is None and number is None and target is None and owners is None
+            and not buffers and len(self.args) == 6 and len(self.owners) == 6
+        ):  # unchanged (the common case): no copies, no padding
+            try:
+                value = self.grate.threei_call(self.number, self.caller, self.args, self.owners)
+            except GuestError as err:
+                value = -err.errno
+            except _EFFECTS as effect:
+                self.effect = effect
+                value = 0
+            return Forward(self, value, None)
         values = list(self.args if args is None else args)
         if len(values) > 6:
             raise ValueError("a system call has at most six arguments")
@@ -430,17 +442,15 @@ class Grate:
         if len(args) != 6 or len(owners) != 6:
             raise GrateError(EINVAL)
         cage = mv.cages.get(target)
-        direct = (
-            mv.threei.route(grate_id, number) is None
-            and cage is not None
+        if (
+            cage is not None
             and cage.status is None
-            and all(owner in (0, target) for owner in owners)
-        )
-        if direct:
-            assert cage is not None
+            and mv.threei.route(grate_id, number) is None
+            and not set(owners).difference((0, target))
+        ):  # direct: RawPOSIX on the target itself
             threei_calls.require_authority(mv, grate_id, target)
-            a = [int(v) for v in args]
-            return rawposix.dispatch(cage, number, a[0], a[1], a[2], a[3], a[4], a[5])
+            a1, a2, a3, a4, a5, a6 = map(int, args)
+            return rawposix.dispatch(cage, number, a1, a2, a3, a4, a5, a6)
         return threei_calls.threei_call(mv, grate_id, number, target, tuple(args), tuple(owners))
 
     # -- the microvisor's side (PythonGrateEndpoint) ----------
@@ -520,6 +530,8 @@ def _settle_now(call: Call, result: int) -> SysResult:
     """The handler finished synchronously: apply a pending exit/exec to the caller."""
     origin = call.origin
     effect = call.effect
+    if effect is None and origin.deferred is None:
+        return result  # the common case: nothing to apply
     instance = fiber.current_instance()
     on_callers_fiber = instance is not None and instance.data is origin
     if effect is None and on_callers_fiber and origin.deferred is not None:
@@ -569,6 +581,7 @@ BUILTIN_GRATES: dict[str, str] = {
     "namespace": "grates.namespace:Namespace",
     "memfs": "grates.memfs:MemFS",
     "tee": "grates.tee:Tee",
+    "passthrough": "grates.passthrough:PassThrough",
 }
 
 

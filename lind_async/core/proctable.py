@@ -5,8 +5,10 @@ Theory of operation
 One record per cage (pid == cage id). A top-level cage (started by the embedding program or the
 CLI) has parent 0, *the microvisor*, which reaps it itself. When a cage exits its record becomes a
 zombie holding its Linux wait status until the parent collects it with ``wait4``; its own children
-are re-parented to the *reaper* (the first top-level cage, the analogue of init), or to the
-microvisor when there is none, and the microvisor reaps those at once.
+are re-parented to the nearest living ancestor that made itself a *subreaper*
+(``prctl(PR_SET_CHILD_SUBREAPER)``, as on Linux), else to the *reaper* (the first top-level cage,
+the analogue of init), or to the microvisor when there is none, and the microvisor reaps those at
+once.
 
 Wait statuses use Linux's encoding: ``code << 8`` (exited), ``signo`` (killed, ``| 0x80`` with a
 core dump), ``signo << 8 | 0x7f`` (stopped), ``0xffff`` (continued).
@@ -59,6 +61,7 @@ class Process:
     children: set[int] = field(default_factory=set)
     # A stop or continue not yet reported to a WUNTRACED / WCONTINUED waiter.
     unreported: int | None = None
+    subreaper: bool = False  # PR_SET_CHILD_SUBREAPER: adopts its descendants' orphans
 
 
 class ProcTable:
@@ -102,7 +105,9 @@ class ProcTable:
         proc = self.get(pid)
         proc.state, proc.status, proc.unreported = State.ZOMBIE, status, None
         wake = [proc.ppid] if proc.ppid != MICROVISOR else []
-        new_parent = self.reaper if self.reaper not in (None, pid) else MICROVISOR
+        new_parent = self._subreaper_above(proc)
+        if new_parent is None:
+            new_parent = self.reaper if self.reaper not in (None, pid) else MICROVISOR
         for child_pid in sorted(proc.children):
             child = self._procs[child_pid]
             child.ppid = new_parent if new_parent is not None else MICROVISOR
@@ -119,6 +124,18 @@ class ProcTable:
         if proc.ppid == MICROVISOR:
             self._procs.pop(pid)  # the microvisor keeps the status on the cage object itself
         return sorted(set(wake))
+
+    def _subreaper_above(self, proc: Process) -> int | None:
+        """The nearest living ancestor of ``proc`` that is a subreaper (Linux's find_new_reaper)."""
+        seen = 0
+        while proc.ppid != MICROVISOR and seen < len(self._procs):
+            up = self._procs.get(proc.ppid)
+            if up is None:
+                return None
+            if up.subreaper and up.state is not State.ZOMBIE:
+                return up.pid
+            proc, seen = up, seen + 1
+        return None
 
     def stop(self, pid: int, signo: int) -> int | None:
         """Mark stopped; returns the parent to notify (or None)."""

@@ -38,7 +38,26 @@ def sys_getpid(cage: Cage, *_: int) -> int:
 
 
 def sys_getppid(cage: Cage, *_: int) -> int:
-    return cage.parent_id
+    # the process table's parent: an orphan's is its new one (a subreaper or the reaper)
+    procs = cage.microvisor.procs
+    return procs.get(cage.cage_id).ppid if cage.cage_id in procs else cage.parent_id
+
+
+PR_SET_CHILD_SUBREAPER, PR_GET_CHILD_SUBREAPER = 36, 37
+
+
+def sys_prctl(cage: Cage, option: int, arg2: int, *_: int) -> int:
+    """prctl: only the child-subreaper flag (orphaned descendants are re-parented to the nearest
+    living subreaper ancestor, proctable.py); other options are EINVAL."""
+    proc = cage.microvisor.procs.get(cage.cage_id)
+    op = i32(option)
+    if op == PR_SET_CHILD_SUBREAPER:
+        proc.subreaper = bool(arg2)
+        return 0
+    if op == PR_GET_CHILD_SUBREAPER:
+        cage.mem.write_u32(pointer(arg2), int(proc.subreaper))
+        return 0
+    raise GuestError(EINVAL)
 
 
 # Cages run as the user who runs the microvisor (so programs see the same ids as natively).

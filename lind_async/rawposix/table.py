@@ -125,6 +125,7 @@ def _build() -> dict[int, Syscall]:
         (nr.SYS_exit_group, proc.sys_exit_group, full, ""),
         (nr.SYS_getpid, proc.sys_getpid, full, ""),
         (nr.SYS_getppid, proc.sys_getppid, full, ""),
+        (nr.SYS_prctl, proc.sys_prctl, partial, "PR_SET/GET_CHILD_SUBREAPER"),
         (nr.SYS_gettid, threads.sys_gettid, full, ""),
         (nr.SYS_getuid, proc.sys_getuid, full, ""),
         (nr.SYS_geteuid, proc.sys_geteuid, full, ""),

@@ -11,7 +11,9 @@ suspends only that invocation and the pool hands the next call to another worker
 demand up to :data:`MAX_WORKERS`; callers beyond that wait for a worker.
 
 A worker task belongs to the grate cage (it is in ``grate.tasks``): if the grate dies, its
-workers are cancelled and every call waiting on them fails with ``EIO`` — nothing hangs. A
+workers are cancelled and every call waiting on them fails with ``EIO`` — nothing hangs. A handler
+that traps is the grate's crash (as a trap in any thread ends a cage): the grate dies with the
+trap's signal and the call that trapped gets ``EIO``; ``exit_group`` in a handler ends the grate. A
 caller that is itself cancelled (killed) leaves the handler to finish: a grate's state is never
 torn mid-handler.
 
@@ -28,12 +30,14 @@ main thread's TLS block, shared by every worker.) The entry point may return an 
 from __future__ import annotations
 
 import asyncio
+import logging
 import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from lind_async.abi.errno import EIO
-from lind_async.runtime.fiber import run_call
+from lind_async.rawposix.proc import CageExit
+from lind_async.runtime.fiber import WasmTrap, run_call
 from lind_async.runtime.instance import LindInstance, instantiate
 
 if TYPE_CHECKING:
@@ -45,6 +49,7 @@ WORKER_INIT = "__lind_grate_worker_init"
 WORKER_STACK = 256 * 1024
 MAX_WORKERS = 64
 _PROT_RW = 3
+log = logging.getLogger("lind_async.grate_pool")
 
 
 @dataclass(slots=True)
@@ -150,5 +155,24 @@ async def invoke(
         if task.cancelled() and (current is None or not current.cancelling()):
             return -EIO  # the grate died under the call
         raise
+    except WasmTrap as trap:
+        _crashed(mv, grate, trap)
+        return -EIO  # the grate's crash is the caller's EIO
+    except CageExit as done:  # the handler ended the grate (exit_group)
+        grate.terminate(done.status)
+        return -EIO
     except Exception:
-        return -EIO  # the handler trapped: the grate's bug is the caller's EIO
+        log.exception("grate %d: internal error in a handler", grate.cage_id)
+        return -EIO
+
+
+def _crashed(mv: Microvisor, grate: Cage, trap: WasmTrap) -> None:
+    """A handler trapped: that is the grate's crash, as a trap in any thread of a cage is (DESIGN
+    section 5). The grate dies with the trap's signal (its other workers are cancelled and their
+    callers get ``EIO``; later calls into it get ``EIO`` at once). Letting it serve on is not
+    safe: the trapped worker may have held a libc lock (stdio, malloc) that no one will release,
+    and the next handler to take it would hang its caller."""
+    from lind_async.runtime.cage import trap_signal
+
+    mv.report(f"grate {grate.cage_id} ({grate.name}) crashed in a handler: {trap.message}")
+    grate.terminate(trap_signal(trap))

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence, Set
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TextIO
 
@@ -41,6 +41,9 @@ from lind_async.runtime.threei_import import THREEI_CALL_PARAMS, threei_call_now
 if TYPE_CHECKING:
     from lind_async.grate import Grate
     from lind_async.rawposix.table import SysResult
+
+
+_NO_OWNERS: frozenset[int] = frozenset()  # call_grate: every argument is the origin's
 
 
 class PythonGrateEndpoint(Protocol):
@@ -278,9 +281,16 @@ class Microvisor:
         ``origin`` is raised into ``origin``'s fiber only by the call ``origin`` itself made,
         never into a grate that forwarded it (``nested``).
         """
-        owner_ids = owners if owners is not None else (origin.cage_id,) * 6
+        origin_id = origin.cage_id
         grate_id = route.handler_cage
-        extra = {owner for owner in owner_ids if owner and owner != origin.cage_id}
+        if owners is None:
+            owner_ids: tuple[int, ...] = (origin_id,) * 6
+            extra: Set[int] = _NO_OWNERS
+        else:
+            owner_ids = owners
+            extra = set(owners)
+            extra.discard(0)
+            extra.discard(origin_id)
         for owner in extra:
             self.in_flight.enter(grate_id, owner)
         try:
@@ -313,11 +323,11 @@ class Microvisor:
         invoke = grate_pool.invoke(self, grate, route.handler, origin.cage_id, args, owners)
         return threei_calls.run_in_grate(self, origin, route, invoke, raise_effects=not nested)
 
-    def _leave(self, grate_id: int, owners: set[int]) -> None:
+    def _leave(self, grate_id: int, owners: Set[int]) -> None:
         for owner in owners:
             self.in_flight.leave(grate_id, owner)
 
-    async def _leave_after(self, pending: Awaitable[int], grate_id: int, owners: set[int]) -> int:
+    async def _leave_after(self, pending: Awaitable[int], grate_id: int, owners: Set[int]) -> int:
         try:
             return await pending
         finally:

@@ -31,7 +31,6 @@ it, or when it is an ancestor of X. Anything else is ``EPERM``.
 from __future__ import annotations
 
 import struct
-from collections import Counter
 from typing import TYPE_CHECKING, Any, cast
 
 from lind_async.abi.errno import EFAULT, EIO, EPERM, ESRCH, GuestError
@@ -148,16 +147,19 @@ class InFlight:
     __slots__ = ("_counts",)
 
     def __init__(self) -> None:
-        self._counts: Counter[tuple[int, int]] = Counter()
+        self._counts: dict[tuple[int, int], int] = {}  # on every grate hop: a plain dict
 
     def enter(self, grate: int, origin: int) -> None:
-        self._counts[(grate, origin)] += 1
+        counts, key = self._counts, (grate, origin)
+        counts[key] = counts.get(key, 0) + 1
 
     def leave(self, grate: int, origin: int) -> None:
-        key = (grate, origin)
-        self._counts[key] -= 1
-        if self._counts[key] <= 0:
-            del self._counts[key]
+        counts, key = self._counts, (grate, origin)
+        left = counts.get(key, 0) - 1
+        if left <= 0:
+            counts.pop(key, None)
+        else:
+            counts[key] = left
 
     def through(self, grate: int, origin: int) -> bool:
         return self._counts.get((grate, origin), 0) > 0
@@ -191,17 +193,22 @@ def threei_call(
     if target is None or target.status is not None:
         raise GuestError(ESRCH)
     require_authority(mv, caller, target_id)
-    plain_owners = []
-    for raw in owners:
-        owner = raw & _ID_MASK
-        if raw & GRATE_MEMORY_FLAG and owner != caller:
-            raise GuestError(EPERM)  # only one's own memory can be flagged
-        if owner not in (0, target_id):
-            require_authority(mv, caller, owner)
-        plain_owners.append(owner)
+    plain_owners: tuple[int, ...]
+    if set(owners).difference((0, target_id)):
+        plain = []
+        for raw in owners:
+            owner = raw & _ID_MASK
+            if raw & GRATE_MEMORY_FLAG and owner != caller:
+                raise GuestError(EPERM)  # only one's own memory can be flagged
+            if owner not in (0, target_id):
+                require_authority(mv, caller, owner)
+            plain.append(owner)
+        plain_owners = tuple(plain)
+    else:
+        plain_owners = tuple(owners)  # all the target's (or 0): nothing to check or unflag
     route = mv.threei.route(caller, number) if mv.threei.has_cage(caller) else None
     if route is not None:
-        return mv.call_grate(target, route, number, args, tuple(plain_owners), nested=True)
+        return mv.call_grate(target, route, number, args, plain_owners, nested=True)
     return _rawposix_on_behalf(mv, caller, target, number, args, owners)
 
 

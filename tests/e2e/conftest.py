@@ -101,6 +101,50 @@ def run_native(
     return Result(_shell_status(proc.returncode), proc.stdout, proc.stderr)
 
 
+# Grate stacks the compare-with-native suites run their programs under: none, the Python
+# pass-through grate (`--grate passthrough`), and the C one (grates/passthrough.c), which forks and
+# execs the program from the cage root's /bin.
+STACKS = ["plain", "py-passthrough", "c-passthrough"]
+
+
+@pytest.fixture(scope="session")
+def passthrough_grate() -> Path:
+    from lind_async.toolchain.cc import compile_cached
+
+    return compile_cached(REPO / "grates" / "passthrough.c", flags=["--grate"])
+
+
+def run_stacked(
+    stack: str,
+    wasm: Path,
+    args: list[str],
+    *,
+    root: Path,
+    grate: Path,
+    env: dict[str, str] | None = None,
+    stdin: bytes | None = None,
+) -> Result:
+    """``run_cage`` under a grate stack of :data:`STACKS`. For the C pass-through the program is
+    copied into ``root/bin`` (give the native run's root a ``bin`` too: :func:`prepare_root`)."""
+    if stack == "plain":
+        return run_cage(wasm, args, root=root, env=env, stdin=stdin)
+    if stack == "py-passthrough":
+        return run_cage(wasm, args, root=root, env=env, stdin=stdin,
+                        extra=["--grate", "passthrough"])
+    assert stack == "c-passthrough", stack
+    program = root / "bin" / wasm.name
+    shutil.copyfile(wasm, program)
+    program.chmod(0o755)
+    return run_cage(grate, [f"/bin/{wasm.name}", *args], root=root, env=env, stdin=stdin)
+
+
+def prepare_root(stack: str, root: Path) -> None:
+    """Create ``root`` (and its ``bin`` for the C pass-through, so listings match)."""
+    root.mkdir()
+    if stack == "c-passthrough":
+        (root / "bin").mkdir()
+
+
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
     r = tmp_path / "root"

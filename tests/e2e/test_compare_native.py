@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import run_cage, run_native
+from tests.e2e.conftest import STACKS, prepare_root, run_native, run_stacked
 
 CASES: list[tuple[str, list[str], dict[str, str]]] = [
     ("hello", ["one", "two words", ""], {"NAME": "world"}),
@@ -48,6 +48,7 @@ EXTRA_PROGRAMS = {
 STDIN = {"stdin_echo": b"".join(b"line %d of the input\n" % i for i in range(50_000))}
 
 
+@pytest.mark.parametrize("stack", STACKS)
 @pytest.mark.parametrize(
     ("name", "args", "env"), CASES, ids=[f"{c[0]}-{'-'.join(c[1]) or 'noargs'}" for c in CASES]
 )
@@ -55,19 +56,22 @@ def test_matches_native(
     name: str,
     args: list[str],
     env: dict[str, str],
+    stack: str,
     cage_program: Any,
     native_program: Any,
+    passthrough_grate: Path,
     tmp_path: Path,
 ) -> None:
     native_root, cage_root = tmp_path / "native", tmp_path / "cage"
-    native_root.mkdir()
-    cage_root.mkdir()
+    prepare_root(stack, native_root)
+    prepare_root(stack, cage_root)
     for extra in EXTRA_PROGRAMS.get(name, []):
         install(native_program(extra), native_root / extra)
         install(cage_program(extra), cage_root / extra)
     stdin = STDIN.get(name)
     expected = run_native(native_program(name), args, root=native_root, env=env, stdin=stdin)
-    got = run_cage(cage_program(name), args, root=cage_root, env=env, stdin=stdin)
+    got = run_stacked(stack, cage_program(name), args, root=cage_root, env=env, stdin=stdin,
+                      grate=passthrough_grate)
     assert got.stdout == expected.stdout, got.stderr.decode(errors="replace")
     assert got.status == expected.status, got.stderr.decode(errors="replace")
 

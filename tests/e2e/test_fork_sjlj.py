@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import run_cage, run_native
+from tests.e2e.conftest import STACKS, prepare_root, run_native, run_stacked
 
 CASES = [
     "fork_basic",  # both sides run; fork's results; getppid; waitpid status
@@ -21,13 +21,21 @@ CASES = [
 ]
 
 
+@pytest.mark.parametrize("stack", STACKS)
 @pytest.mark.parametrize("name", CASES)
-def test_matches_native(name: str, cage_program: Any, native_program: Any, tmp_path: Path) -> None:
+def test_matches_native(
+    name: str,
+    stack: str,
+    cage_program: Any,
+    native_program: Any,
+    passthrough_grate: Path,
+    tmp_path: Path,
+) -> None:
     native_root, cage_root = tmp_path / "native", tmp_path / "cage"
-    native_root.mkdir()
-    cage_root.mkdir()
+    prepare_root(stack, native_root)
+    prepare_root(stack, cage_root)
     expected = run_native(native_program(name), [], root=native_root)
-    got = run_cage(cage_program(name), [], root=cage_root)
+    got = run_stacked(stack, cage_program(name), [], root=cage_root, grate=passthrough_grate)
     assert got.stdout == expected.stdout, got.stderr.decode(errors="replace")
     assert got.status == expected.status, got.stderr.decode(errors="replace")
     assert got.stderr == b"", got.stderr.decode(errors="replace")

@@ -116,7 +116,20 @@ def test_threei_operations_and_authority(wasm: object, root: Path) -> None:
         "child copies parent table: -1 Operation not permitted",
         "child edits parent table: -1 Operation not permitted",
         "child registers for parent: -1 Operation not permitted",
+        "child flags parent memory: -1 Operation not permitted",
+        "child copies into parent: -1 Operation not permitted",
+        "child as self_cageid=parent: -1 Operation not permitted",  # the id gives nothing
+        "child as thiscage=parent: -1 Operation not permitted",
+        "child targets sibling: -1 Operation not permitted",
+        "child flags sibling memory: -1 Operation not permitted",
+        "child copies to sibling: -1 Operation not permitted",
+        "child routes to sibling: -1 Operation not permitted",  # the handler cage
+        "child registers for sibling: -1 Operation not permitted",
+        "child copies sibling table: -1 Operation not permitted",
+        "own memory",  # the flag on one's own id works
+        "child flags own memory: 11",
         "child status 0",
+        "sibling status 0",
     ]
     assert lines == expected, _ok(got)
 

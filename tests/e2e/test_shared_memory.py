@@ -15,7 +15,7 @@ import pytest
 from lind_async.rawposix import futex, shm
 from lind_async.runtime.engine import EngineConfig
 from lind_async.runtime.microvisor import Microvisor, default_cache_dir
-from tests.e2e.conftest import run_cage, run_native
+from tests.e2e.conftest import STACKS, prepare_root, run_native, run_stacked
 from tests.e2e.test_compare_native import install
 
 CASES: list[tuple[str, list[str]]] = [
@@ -29,20 +29,27 @@ CASES: list[tuple[str, list[str]]] = [
 EXTRA_PROGRAMS = {"shm_exec": ["shm_exec"]}
 
 
+@pytest.mark.parametrize("stack", STACKS)
 @pytest.mark.parametrize(
     ("name", "args"), CASES, ids=[f"{c[0]}-{'-'.join(c[1]) or 'noargs'}" for c in CASES]
 )
 def test_matches_native(
-    name: str, args: list[str], cage_program: Any, native_program: Any, tmp_path: Path
+    name: str,
+    args: list[str],
+    stack: str,
+    cage_program: Any,
+    native_program: Any,
+    passthrough_grate: Path,
+    tmp_path: Path,
 ) -> None:
     native_root, cage_root = tmp_path / "native", tmp_path / "cage"
-    native_root.mkdir()
-    cage_root.mkdir()
+    prepare_root(stack, native_root)
+    prepare_root(stack, cage_root)
     for extra in EXTRA_PROGRAMS.get(name, []):
         install(native_program(extra), native_root / extra)
         install(cage_program(extra), cage_root / extra)
     expected = run_native(native_program(name), args, root=native_root)
-    got = run_cage(cage_program(name), args, root=cage_root, timeout=60)
+    got = run_stacked(stack, cage_program(name), args, root=cage_root, grate=passthrough_grate)
     assert got.stdout == expected.stdout, got.stderr.decode(errors="replace")
     assert got.status == expected.status, got.stderr.decode(errors="replace")
     assert b"Traceback" not in got.stderr, got.stderr.decode(errors="replace")

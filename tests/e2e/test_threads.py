@@ -11,7 +11,15 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import REPO, Result, _shell_status, run_cage, run_native
+from tests.e2e.conftest import (
+    REPO,
+    STACKS,
+    Result,
+    _shell_status,
+    prepare_root,
+    run_native,
+    run_stacked,
+)
 
 CASES = [
     "threads_mutex",  # 8 threads x 100,000 mutex-protected increments
@@ -28,15 +36,21 @@ CASES = [
 ]
 
 
+@pytest.mark.parametrize("stack", STACKS)
 @pytest.mark.parametrize("name", CASES)
 def test_threads_match_native(
-    name: str, cage_program: Any, native_program: Any, tmp_path: Path
+    name: str,
+    stack: str,
+    cage_program: Any,
+    native_program: Any,
+    passthrough_grate: Path,
+    tmp_path: Path,
 ) -> None:
     native_root, cage_root = tmp_path / "native", tmp_path / "cage"
-    native_root.mkdir()
-    cage_root.mkdir()
+    prepare_root(stack, native_root)
+    prepare_root(stack, cage_root)
     expected = run_native(native_program(name), [], root=native_root)
-    got = run_cage(cage_program(name), [], root=cage_root)
+    got = run_stacked(stack, cage_program(name), [], root=cage_root, grate=passthrough_grate)
     assert got.stdout == expected.stdout, got.stderr.decode(errors="replace")
     assert got.status == expected.status, got.stderr.decode(errors="replace")
     assert b"Traceback" not in got.stderr, got.stderr.decode(errors="replace")

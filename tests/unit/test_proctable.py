@@ -67,6 +67,16 @@ def test_orphans_go_to_the_reaper_and_zombie_orphans_wake_it() -> None:
     assert t.wait(1, 4, 0) == (4, exited(1))
 
 
+def test_orphans_go_to_the_nearest_living_subreaper() -> None:
+    t = family()
+    t.add(5, 4)  # 1 -> 2 -> 4 -> 5
+    t.get(2).subreaper = True
+    assert t.exit(4, exited(0)) == [2]  # 5 goes to 2, not to the reaper 1
+    assert t.get(5).ppid == 2 and 5 in t.get(2).children
+    t.exit(2, exited(0))  # a dead subreaper adopts nothing: 5 goes on up, to 1
+    assert t.get(5).ppid == 1
+
+
 def test_top_level_exit_removes_and_reparents_to_microvisor() -> None:
     t = family()
     assert t.exit(1, exited(0)) == []

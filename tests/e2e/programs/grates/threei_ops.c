@@ -1,7 +1,10 @@
 /* 3i operations from a program that is its own grate (built with --grate):
  * a self-registered handler, ENOSYS through threei_call, strncpy stopping at
  * the end of memory, copy_handler_table_to_cage replacing a forked child's
- * table, and EPERM for naming a cage one has no authority over. */
+ * table, and EPERM for naming a cage one has no authority over: the parent
+ * (authority goes down the tree, not up) or a sibling, as target, argument
+ * owner (flagged or not), copy end, handler cage or table, whatever id is
+ * passed as self_cageid / thiscage (the runtime knows the real caller). */
 #include <errno.h>
 #include <lind_syscall.h>
 #include <stdio.h>
@@ -48,9 +51,17 @@ int main(void)
 	check("memcpy past the end", copy_data_between_cages(me, me, size - 3, me,
 	                                                     (uint64_t)(uintptr_t)buf, me, 100, 0));
 
-	int ready[2], go[2];
+	int ready[2], go[2], hold[2];
 	pipe(ready);
 	pipe(go);
+	pipe(hold);
+	pid_t sibling = fork();
+	if (sibling == 0) { /* waits until the parent closes hold[1] */
+		char c;
+		close(hold[1]);
+		read(hold[0], &c, 1);
+		return 0;
+	}
 	pid_t child = fork();
 	if (child == 0) {
 		uint64_t self = getpid(), parent = getppid();
@@ -71,6 +82,34 @@ int main(void)
 		check("child edits parent table", copy_handler_table_to_cage(self, parent));
 		check("child registers for parent", register_handler(parent, SYS_geteuid, self,
 		                                        (uint64_t)(uintptr_t)&fake_euid));
+		check("child flags parent memory", make_threei_call(SYS_write, 0, self, self, 1, self,
+		                                        0x1000, parent | GRATE_MEMORY_FLAG, 1, self,
+		                                        0, 0, 0, 0, 0, 0, 1));
+		check("child copies into parent", copy_data_between_cages(self, parent,
+		                                        (uint64_t)(uintptr_t)buf, self, 0x1000, parent,
+		                                        4, 0));
+		check("child as self_cageid=parent", make_threei_call(SYS_getpid, 0, parent, parent,
+		                                        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1));
+		check("child as thiscage=parent", copy_data_between_cages(parent, parent, 0x1000,
+		                                        parent, (uint64_t)(uintptr_t)buf, self, 4, 0));
+		uint64_t sib = sibling;
+		check("child targets sibling", make_threei_call(SYS_getpid, 0, sib, sib, 0, 0, 0, 0,
+		                                        0, 0, 0, 0, 0, 0, 0, 0, 1));
+		check("child flags sibling memory", make_threei_call(SYS_write, 0, self, self, 1, self,
+		                                        0x1000, sib | GRATE_MEMORY_FLAG, 1, self,
+		                                        0, 0, 0, 0, 0, 0, 1));
+		check("child copies to sibling", copy_data_between_cages(self, sib,
+		                                        (uint64_t)(uintptr_t)buf, self, 0x1000, sib,
+		                                        4, 0));
+		check("child routes to sibling", register_handler(self, SYS_geteuid, sib, 0x1234));
+		check("child registers for sibling", register_handler(sib, SYS_geteuid, self,
+		                                        (uint64_t)(uintptr_t)&fake_euid));
+		check("child copies sibling table", copy_handler_table_to_cage(sib, self));
+		static const char own[] = "own memory\n";
+		check("child flags own memory", make_threei_call(SYS_write, 0, self, self, 1, self,
+		                                        (uint64_t)(uintptr_t)own,
+		                                        self | GRATE_MEMORY_FLAG, sizeof own - 1, self,
+		                                        0, 0, 0, 0, 0, 0, 1));
 		return 0;
 	}
 	char c;
@@ -84,5 +123,8 @@ int main(void)
 	int status;
 	waitpid(child, &status, 0);
 	printf("child status %d\n", WEXITSTATUS(status));
+	close(hold[1]);
+	waitpid(sibling, &status, 0);
+	printf("sibling status %d\n", WEXITSTATUS(status));
 	return 0;
 }
