@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -129,8 +130,9 @@ def run_stacked(
     if stack == "plain":
         return run_cage(wasm, args, root=root, env=env, stdin=stdin)
     if stack == "py-passthrough":
-        return run_cage(wasm, args, root=root, env=env, stdin=stdin,
-                        extra=["--grate", "passthrough"])
+        return run_cage(
+            wasm, args, root=root, env=env, stdin=stdin, extra=["--grate", "passthrough"]
+        )
     assert stack == "c-passthrough", stack
     program = root / "bin" / wasm.name
     shutil.copyfile(wasm, program)
@@ -150,3 +152,44 @@ def root(tmp_path: Path) -> Path:
     r = tmp_path / "root"
     r.mkdir()
     return r
+
+
+def install(program: Path, destination: Path) -> None:
+    """Put ``program`` in a root as an executable named ``destination``."""
+    shutil.copyfile(program, destination)
+    destination.chmod(0o755)
+
+
+def assert_matches_native(
+    name: str,
+    args: list[str],
+    stack: str,
+    *,
+    cage_program: Any,
+    native_program: Any,
+    grate: Path,
+    tmp_path: Path,
+    env: dict[str, str] | None = None,
+    stdin: bytes | None = None,
+    extras: Sequence[str] = (),
+    quiet: bool = False,
+) -> None:
+    """Run ``programs/NAME.c`` natively and in a cage (under ``stack``), each in a fresh root
+    holding ``extras`` as executables, and require the same stdout and exit status (and, with
+    ``quiet``, nothing on the cage's stderr; never a Python traceback)."""
+    native_root, cage_root = tmp_path / "native", tmp_path / "cage"
+    prepare_root(stack, native_root)
+    prepare_root(stack, cage_root)
+    for extra in extras:
+        install(native_program(extra), native_root / extra)
+        install(cage_program(extra), cage_root / extra)
+    expected = run_native(native_program(name), args, root=native_root, env=env, stdin=stdin)
+    got = run_stacked(
+        stack, cage_program(name), args, root=cage_root, env=env, stdin=stdin, grate=grate
+    )
+    detail = got.stderr.decode(errors="replace")
+    assert got.stdout == expected.stdout, detail
+    assert got.status == expected.status, detail
+    assert b"Traceback" not in got.stderr, detail
+    if quiet:
+        assert got.stderr == b"", detail

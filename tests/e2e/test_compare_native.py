@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import STACKS, prepare_root, run_native, run_stacked
+from tests.e2e.conftest import STACKS, assert_matches_native
 
 CASES: list[tuple[str, list[str], dict[str, str]]] = [
     ("hello", ["one", "two words", ""], {"NAME": "world"}),
@@ -62,20 +61,15 @@ def test_matches_native(
     passthrough_grate: Path,
     tmp_path: Path,
 ) -> None:
-    native_root, cage_root = tmp_path / "native", tmp_path / "cage"
-    prepare_root(stack, native_root)
-    prepare_root(stack, cage_root)
-    for extra in EXTRA_PROGRAMS.get(name, []):
-        install(native_program(extra), native_root / extra)
-        install(cage_program(extra), cage_root / extra)
-    stdin = STDIN.get(name)
-    expected = run_native(native_program(name), args, root=native_root, env=env, stdin=stdin)
-    got = run_stacked(stack, cage_program(name), args, root=cage_root, env=env, stdin=stdin,
-                      grate=passthrough_grate)
-    assert got.stdout == expected.stdout, got.stderr.decode(errors="replace")
-    assert got.status == expected.status, got.stderr.decode(errors="replace")
-
-
-def install(program: Path, destination: Path) -> None:
-    shutil.copyfile(program, destination)
-    destination.chmod(0o755)
+    assert_matches_native(
+        name,
+        args,
+        stack,
+        cage_program=cage_program,
+        native_program=native_program,
+        grate=passthrough_grate,
+        tmp_path=tmp_path,
+        env=env,
+        stdin=STDIN.get(name),
+        extras=EXTRA_PROGRAMS.get(name, []),
+    )

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import STACKS, prepare_root, run_native, run_stacked
+from tests.e2e.conftest import STACKS, assert_matches_native
 
 CASES = [
     "fork_basic",  # both sides run; fork's results; getppid; waitpid status
@@ -31,11 +31,13 @@ def test_matches_native(
     passthrough_grate: Path,
     tmp_path: Path,
 ) -> None:
-    native_root, cage_root = tmp_path / "native", tmp_path / "cage"
-    prepare_root(stack, native_root)
-    prepare_root(stack, cage_root)
-    expected = run_native(native_program(name), [], root=native_root)
-    got = run_stacked(stack, cage_program(name), [], root=cage_root, grate=passthrough_grate)
-    assert got.stdout == expected.stdout, got.stderr.decode(errors="replace")
-    assert got.status == expected.status, got.stderr.decode(errors="replace")
-    assert got.stderr == b"", got.stderr.decode(errors="replace")
+    assert_matches_native(
+        name,
+        [],
+        stack,
+        cage_program=cage_program,
+        native_program=native_program,
+        grate=passthrough_grate,
+        tmp_path=tmp_path,
+        quiet=True,
+    )

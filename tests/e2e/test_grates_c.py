@@ -59,8 +59,16 @@ def install(root: Path, **modules: Path) -> None:
 def run(root: Path, *argv: str, timeout: float = 120) -> Result:
     """Run ``/bin/ARGV0.wasm ARGV...`` (each word naming a /bin module, or an argument)."""
     words = [f"/bin/{w}.wasm" if (root / "bin" / f"{w}.wasm").is_file() else w for w in argv]
-    cmd = [sys.executable, "-m", "lind_async", "run", "--root", str(root),
-           str(root / words[0].lstrip("/")), *words[1:]]
+    cmd = [
+        sys.executable,
+        "-m",
+        "lind_async",
+        "run",
+        "--root",
+        str(root),
+        str(root / words[0].lstrip("/")),
+        *words[1:],
+    ]
     proc = subprocess.run(cmd, capture_output=True, timeout=timeout, cwd=REPO)
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
@@ -165,8 +173,9 @@ def test_cc_grate_default_entry_and_signature_check(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------------------ strace, imfs
 def _trace(stderr: bytes) -> list[str]:
-    return [line for line in stderr.decode(errors="replace").splitlines()
-            if line.startswith("[cage ")]
+    return [
+        line for line in stderr.decode(errors="replace").splitlines() if line.startswith("[cage ")
+    ]
 
 
 def test_strace_prints_calls_in_strace_format(wasm: object, root: Path) -> None:
@@ -223,8 +232,12 @@ def test_imfs_files_live_in_the_grate(wasm: object, root: Path) -> None:
 
 
 def test_strace_over_imfs_over_app(wasm: object, root: Path) -> None:
-    install(root, strace=wasm("strace", grate=True), imfs=wasm("imfs", grate=True),  # type: ignore[operator]
-            app=wasm("imfs_app"))  # type: ignore[operator]
+    install(
+        root,
+        strace=wasm("strace", grate=True),
+        imfs=wasm("imfs", grate=True),  # type: ignore[operator]
+        app=wasm("imfs_app"),
+    )  # type: ignore[operator]
     got = run(root, "strace", "--", "imfs", "--", "app")
     assert got.stdout == IMFS_OUTPUT, _ok(got)
     assert got.status == 0

@@ -31,6 +31,7 @@ def wasm() -> object:
 
     return build
 
+
 # Call counts for the load tests. Measured on the 2-core dev machine (wasmtime 50, Python 3.11),
 # one interposed call through a C grate costs ~36 us from one cage and ~27 us per call with 20
 # threads in one cage (every call runs the handler on a grate worker's fiber, in a task of its
@@ -47,8 +48,12 @@ def test_a_grate_interposes_another_grates_register_handler(wasm: object, root: 
     Lind-style ids_grate below it registers geteuid and getgid for its program: guard rewrites
     the first to its own handler (9999) and refuses the second (EPERM, which ids_grate ignores,
     so getgid stays real)."""
-    install(root, guard=wasm("guard_grate", grate=True),  # type: ignore[operator]
-            ids=wasm("ids_grate", grate=True), app=wasm("ids_app"))  # type: ignore[operator]
+    install(
+        root,
+        guard=wasm("guard_grate", grate=True),  # type: ignore[operator]
+        ids=wasm("ids_grate", grate=True),
+        app=wasm("ids_app"),
+    )  # type: ignore[operator]
     got = run(root, "guard", "ids", "app")
     assert got.stdout.decode().splitlines() == [
         "guard: register 107 by another cage for itself: rewritten to the guard",
@@ -130,13 +135,15 @@ def test_a_crashing_grate(
     out = capfd.readouterr()
     assert grate_status == status, out.err
     assert alone_status == 0, out.err
-    assert sorted(out.out.splitlines()) == sorted([
-        "victim: geteuid = 4242",
-        f"victim: {call} = -1 I/O error",
-        "victim: geteuid after = -1 I/O error",
-        "victim: getpid (not routed) = 1",
-        "bystander: getegid (in the grate when it dies) = -1 I/O error",
-        "bystander: geteuid after = -1 I/O error",
-        "alone: still running",
-    ]), out.err
+    assert sorted(out.out.splitlines()) == sorted(
+        [
+            "victim: geteuid = 4242",
+            f"victim: {call} = -1 I/O error",
+            "victim: geteuid after = -1 I/O error",
+            "victim: getpid (not routed) = 1",
+            "bystander: getegid (in the grate when it dies) = -1 I/O error",
+            "bystander: geteuid after = -1 I/O error",
+            "alone: still running",
+        ]
+    ), out.err
     assert ("crashed in a handler" in out.err) == (how != "exit")

@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import STACKS, prepare_root, run_native, run_stacked
-from tests.e2e.test_compare_native import install
+from tests.e2e.conftest import STACKS, assert_matches_native
 
 CASES: list[tuple[str, list[str]]] = [
     ("exec_threads", ["main"]),  # 3 sleeping workers; the main thread execs: they are gone
@@ -44,14 +43,13 @@ def test_matches_native(
     passthrough_grate: Path,
     tmp_path: Path,
 ) -> None:
-    native_root, cage_root = tmp_path / "native", tmp_path / "cage"
-    prepare_root(stack, native_root)
-    prepare_root(stack, cage_root)
-    for extra in EXTRA_PROGRAMS.get(name, []):
-        install(native_program(extra), native_root / extra)
-        install(cage_program(extra), cage_root / extra)
-    expected = run_native(native_program(name), args, root=native_root)
-    got = run_stacked(stack, cage_program(name), args, root=cage_root, grate=passthrough_grate)
-    assert got.stdout == expected.stdout, got.stderr.decode(errors="replace")
-    assert got.status == expected.status, got.stderr.decode(errors="replace")
-    assert b"Traceback" not in got.stderr, got.stderr.decode(errors="replace")
+    assert_matches_native(
+        name,
+        args,
+        stack,
+        cage_program=cage_program,
+        native_program=native_program,
+        grate=passthrough_grate,
+        tmp_path=tmp_path,
+        extras=EXTRA_PROGRAMS.get(name, []),
+    )

@@ -15,8 +15,7 @@ import pytest
 from lind_async.rawposix import futex, shm
 from lind_async.runtime.engine import EngineConfig
 from lind_async.runtime.microvisor import Microvisor, default_cache_dir
-from tests.e2e.conftest import STACKS, prepare_root, run_native, run_stacked
-from tests.e2e.test_compare_native import install
+from tests.e2e.conftest import STACKS, assert_matches_native, install
 
 CASES: list[tuple[str, list[str]]] = [
     ("shm_counter", ["semaphore"]),  # 2 children x 10,000 increments under a pshared semaphore
@@ -42,17 +41,16 @@ def test_matches_native(
     passthrough_grate: Path,
     tmp_path: Path,
 ) -> None:
-    native_root, cage_root = tmp_path / "native", tmp_path / "cage"
-    prepare_root(stack, native_root)
-    prepare_root(stack, cage_root)
-    for extra in EXTRA_PROGRAMS.get(name, []):
-        install(native_program(extra), native_root / extra)
-        install(cage_program(extra), cage_root / extra)
-    expected = run_native(native_program(name), args, root=native_root)
-    got = run_stacked(stack, cage_program(name), args, root=cage_root, grate=passthrough_grate)
-    assert got.stdout == expected.stdout, got.stderr.decode(errors="replace")
-    assert got.status == expected.status, got.stderr.decode(errors="replace")
-    assert b"Traceback" not in got.stderr, got.stderr.decode(errors="replace")
+    assert_matches_native(
+        name,
+        args,
+        stack,
+        cage_program=cage_program,
+        native_program=native_program,
+        grate=passthrough_grate,
+        tmp_path=tmp_path,
+        extras=EXTRA_PROGRAMS.get(name, []),
+    )
 
 
 def _memfds() -> int:
@@ -79,11 +77,16 @@ def _run(root: Path, wasm: Path, args: list[str]) -> int | None:
 
 
 @pytest.mark.parametrize(
-    ("name", "args"), [("shm_pingpong", []), ("shm_counter", []), ("shm_exec", []),
-                       ("shm_private", [])])
+    ("name", "args"),
+    [("shm_pingpong", []), ("shm_counter", []), ("shm_exec", []), ("shm_private", [])],
+)
 def test_no_memfd_or_fd_left_and_shared_futexes_used(
-    name: str, args: list[str], cage_program: Any, tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str],
+    name: str,
+    args: list[str],
+    cage_program: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     install(cage_program(name), tmp_path / name)
     created: list[shm.SharedAnon] = []

@@ -16,9 +16,7 @@ from tests.e2e.conftest import (
     STACKS,
     Result,
     _shell_status,
-    prepare_root,
-    run_native,
-    run_stacked,
+    assert_matches_native,
 )
 
 CASES = [
@@ -46,14 +44,16 @@ def test_threads_match_native(
     passthrough_grate: Path,
     tmp_path: Path,
 ) -> None:
-    native_root, cage_root = tmp_path / "native", tmp_path / "cage"
-    prepare_root(stack, native_root)
-    prepare_root(stack, cage_root)
-    expected = run_native(native_program(name), [], root=native_root)
-    got = run_stacked(stack, cage_program(name), [], root=cage_root, grate=passthrough_grate)
-    assert got.stdout == expected.stdout, got.stderr.decode(errors="replace")
-    assert got.status == expected.status, got.stderr.decode(errors="replace")
-    assert b"Traceback" not in got.stderr, got.stderr.decode(errors="replace")
+    assert_matches_native(
+        name,
+        [],
+        stack,
+        cage_program=cage_program,
+        native_program=native_program,
+        grate=passthrough_grate,
+        tmp_path=tmp_path,
+        quiet=True,
+    )
 
 
 def _interactive(cmd: list[str], cwd: Path) -> Result:
