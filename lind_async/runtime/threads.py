@@ -301,6 +301,27 @@ def sys_clone(
     return _create(cage, parent, fl, sp, ptid_addr, ctid_addr, (func, arg, tls_ptr), blocked)
 
 
+async def sibling_instance(
+    cage: Cage, parent: LindInstance, sp: int, what: str
+) -> LindInstance | None:
+    """Another instance of ``parent``'s module over its memory, on the stack ending at ``sp``
+    with ``parent``'s TLS base (threads and vfork children start this way); None when it cannot
+    be made or the cage is ending (the guest sees ``EAGAIN``)."""
+    mv = cage.microvisor
+    try:
+        instance = await instantiate(mv.engine, parent.module, parent.imports, memory=parent.memory)
+    except Exception as e:  # any failure to instantiate is EAGAIN for the guest
+        log.warning("cage %d: could not create %s: %s", cage.cage_id, what, e)
+        return None
+    if cage.status is not None or cage.kill_status is not None:
+        instance.close()
+        return None
+    instance.set_global("__stack_pointer", sp)
+    if "__tls_base" in parent.spec.globals:
+        instance.set_global("__tls_base", parent.get_global("__tls_base"))
+    return instance
+
+
 async def _create(
     cage: Cage,
     parent: LindInstance,
@@ -312,19 +333,11 @@ async def _create(
     blocked: int,
 ) -> int:
     mv = cage.microvisor
-    try:
-        instance = await instantiate(mv.engine, parent.module, parent.imports, memory=parent.memory)
-    except Exception as e:  # any failure to instantiate is EAGAIN for the guest
-        log.warning("cage %d: could not create a thread instance: %s", cage.cage_id, e)
-        return -EAGAIN
-    if cage.status is not None or cage.kill_status is not None:
-        instance.close()
+    instance = await sibling_instance(cage, parent, sp, "a thread")
+    if instance is None:
         return -EAGAIN
     instance.data = cage
     instance.preempt_hook = parent.preempt_hook
-    instance.set_global("__stack_pointer", sp)
-    if "__tls_base" in parent.spec.globals:
-        instance.set_global("__tls_base", parent.get_global("__tls_base"))
     tid = mv.new_id()
     mem = cage.mem
     if ptid:

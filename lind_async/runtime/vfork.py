@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING
 from lind_async.abi.errno import EAGAIN
 from lind_async.memory import GuestMemory
 from lind_async.runtime.cage import Cage
-from lind_async.runtime.instance import LindInstance, instantiate
+from lind_async.runtime.instance import LindInstance
 
 if TYPE_CHECKING:
     from lind_async.rawposix.exec import ExecImage
@@ -116,17 +116,11 @@ async def clone_vm(
     mv = cage.microvisor
     if len(mv.cages) >= mv.max_cages:
         return -EAGAIN
-    try:
-        instance = await instantiate(mv.engine, parent.module, parent.imports, memory=parent.memory)
-    except Exception as e:  # any failure to instantiate is EAGAIN for the guest
-        log.warning("cage %d: could not create a vfork child: %s", cage.cage_id, e)
+    from lind_async.runtime.threads import sibling_instance
+
+    instance = await sibling_instance(cage, parent, sp, "a vfork child")
+    if instance is None:
         return -EAGAIN
-    if cage.status is not None or cage.kill_status is not None:
-        instance.close()
-        return -EAGAIN
-    instance.set_global("__stack_pointer", sp)
-    if "__tls_base" in parent.spec.globals:
-        instance.set_global("__tls_base", parent.get_global("__tls_base"))
     child = VforkCage(cage, mv.new_id(), instance, blocked, call)
     instance.data = child
     if ptid:
