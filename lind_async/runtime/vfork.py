@@ -36,7 +36,6 @@ shared image; ``clear_child_tid``/``CLONE_SETTLS`` are not applied to a process 
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import TYPE_CHECKING
 
 from lind_async.abi.errno import EAGAIN
@@ -47,7 +46,6 @@ from lind_async.runtime.instance import LindInstance
 if TYPE_CHECKING:
     from lind_async.rawposix.exec import ExecImage
 
-log = logging.getLogger("lind_async.vfork")
 
 CLONE_VFORK = 0x00004000
 CLONE_PARENT_SETTID = 0x00100000
