@@ -16,6 +16,7 @@ it does not compile the module, so checking is cheap.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,18 +82,23 @@ class _Reader:
         return minimum, maximum, bool(flags & 2)
 
 
+def _sections(data: bytes) -> Iterator[tuple[int, _Reader]]:
+    """Each section of a wasm binary (after the 8-byte header): ``(id, reader over its body)``."""
+    r = _Reader(data, 8)
+    while r.pos < r.end:
+        section = r.byte()
+        size = r.uleb()
+        yield section, _Reader(data, r.pos, r.pos + size)
+        r.pos += size
+
+
 def read_interface(data: bytes) -> tuple[list[Import], list[Export]]:
     """The imports and exports of a wasm binary."""
     if data[:8] != b"\0asm\x01\0\0\0":
         raise InvalidModule("not a wasm module (bad magic/version)")
     imports: list[Import] = []
     exports: list[Export] = []
-    r = _Reader(data, 8)
-    while r.pos < r.end:
-        section = r.byte()
-        size = r.uleb()
-        body = _Reader(data, r.pos, r.pos + size)
-        r.pos += size
+    for section, body in _sections(data):
         if section == 2:
             for _ in range(body.uleb()):
                 module, name, kind = body.name(), body.name(), body.byte()
@@ -143,12 +149,7 @@ def exported_functions(data: bytes) -> dict[str, Signature]:
     imported: list[int] = []
     defined: list[int] = []
     exports: dict[str, int] = {}
-    r = _Reader(data, 8)
-    while r.pos < r.end:
-        section = r.byte()
-        size = r.uleb()
-        body = _Reader(data, r.pos, r.pos + size)
-        r.pos += size
+    for section, body in _sections(data):
         if section == 1:
             for _ in range(body.uleb()):
                 if body.byte() != 0x60:
@@ -218,12 +219,7 @@ def post_link_needs(data: bytes) -> tuple[bool, bool]:
     imports, _ = read_interface(data)
     forks = any((i.module, i.name) == FORK_IMPORT for i in imports)
     tags = any(i.kind == "tag" for i in imports)
-    r = _Reader(data, 8)
-    while r.pos < r.end and not tags:
-        section = r.byte()
-        size = r.uleb()
-        tags = section == _TAG_SECTION
-        r.pos += size
+    tags = tags or any(section == _TAG_SECTION for section, _ in _sections(data))
     return forks, tags
 
 
