@@ -114,3 +114,16 @@ AT_EXECFN: Final = 31
 PAGE_SIZE: Final = 4096
 WASM_PAGE_SIZE: Final = 65536
 PATH_MAX: Final = 4096
+
+# poll(2) events (Linux; epoll's EPOLLIN… share the low bits)
+POLLIN: Final = 0x001
+POLLPRI: Final = 0x002
+POLLOUT: Final = 0x004
+POLLERR: Final = 0x008
+POLLHUP: Final = 0x010
+POLLNVAL: Final = 0x020
+POLLRDNORM: Final = 0x040
+POLLRDBAND: Final = 0x080
+POLLWRNORM: Final = 0x100
+POLLWRBAND: Final = 0x200
+POLLRDHUP: Final = 0x2000

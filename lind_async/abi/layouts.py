@@ -93,6 +93,11 @@ class StructLayout:
         return out
 
 
+ALL: Final[list[StructLayout]] = []
+"""Every layout defined here, in definition order (tests/toolchain/test_layouts.py checks each
+against the C headers: a new layout is checked by being defined)."""
+
+
 def _layout(c_name: str, spec: Sequence[tuple[str, str]], *, size: int | None = None,
             c_checked: bool = True) -> StructLayout:
     fields: list[Field] = []
@@ -109,7 +114,9 @@ def _layout(c_name: str, spec: Sequence[tuple[str, str]], *, size: int | None = 
         raise ValueError(f"{c_name}: fields take {offset} bytes, more than its size {size}")
     fmt = "<" + "".join(f.code for f in fields)
     assert struct.calcsize(fmt) == size, c_name
-    return StructLayout(c_name, fmt, tuple(fields), size, c_checked)
+    layout = StructLayout(c_name, fmt, tuple(fields), size, c_checked)
+    ALL.append(layout)
+    return layout
 
 
 def _timespec(prefix: str) -> list[tuple[str, str]]:
@@ -220,8 +227,3 @@ KERNEL_RUSAGE: Final = _layout("kernel struct rusage", [
 ], c_checked=False)
 """getrusage (98) / wait4 (61): the x86_64 kernel layout (18 64-bit words); libc converts it to the
 guest's ILP32 ``struct rusage``."""
-
-ALL: Final[tuple[StructLayout, ...]] = (
-    STAT, TIMESPEC, TIMEVAL, ITIMERVAL, IOVEC, UTSNAME, LINUX_DIRENT64, WINSIZE, KERNEL_SIGSET,
-    K_SIGACTION, POLLFD, RLIMIT, FLOCK, TMS, EPOLL_EVENT, TERMIOS, KERNEL_RUSAGE,
-)

@@ -11,12 +11,15 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from lind_async.rawposix.readiness import Watchers, watch_host_fd
+
 if TYPE_CHECKING:
     from lind_async.runtime.cage import Cage
 
 
-async def wait_fd(host_fd: int, *, writable: bool) -> None:
-    """Suspend until ``host_fd`` is readable (or writable)."""
+async def wait_fd(host_fd: int, *, writable: bool, cage: Cage | None = None) -> None:
+    """Suspend until ``host_fd`` is readable (or writable); with ``cage``, a signal for it
+    ends the wait with ``EINTR``."""
     loop = asyncio.get_running_loop()
     ready: asyncio.Future[None] = loop.create_future()
 
@@ -24,23 +27,22 @@ async def wait_fd(host_fd: int, *, writable: bool) -> None:
         if not ready.done():
             ready.set_result(None)
 
-    if writable:
-        loop.add_writer(host_fd, wake)
-    else:
-        loop.add_reader(host_fd, wake)
+    cancel = watch_host_fd(host_fd, writable=writable, wake=wake)
     try:
-        await ready
-    finally:
-        if writable:
-            loop.remove_writer(host_fd)
+        if cage is None:
+            await ready
         else:
-            loop.remove_reader(host_fd)
+            await cage.block_on(ready)
+    finally:
+        cancel()
 
 
-async def retry_io(host_fd: int, attempt: Callable[[], int], *, writable: bool) -> int:
+async def retry_io(
+    host_fd: int, attempt: Callable[[], int], *, writable: bool, cage: Cage | None = None
+) -> int:
     """Run ``attempt`` until it stops raising ``BlockingIOError``."""
     while True:
-        await wait_fd(host_fd, writable=writable)
+        await wait_fd(host_fd, writable=writable, cage=cage)
         try:
             return attempt()
         except BlockingIOError:
@@ -53,10 +55,11 @@ class WaitQueue:
     A wait goes through :meth:`Cage.block_on`, so a signal for the cage can end it with ``EINTR``.
     """
 
-    __slots__ = ("_waiters",)
+    __slots__ = ("_waiters", "watchers")
 
     def __init__(self) -> None:
         self._waiters: list[asyncio.Future[None]] = []
+        self.watchers = Watchers()  # poll/select/epoll interest (rawposix/readiness.py)
 
     async def wait(self, cage: Cage) -> None:
         ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -72,3 +75,4 @@ class WaitQueue:
         for ready in waiters:
             if not ready.done():
                 ready.set_result(None)
+        self.watchers.fire()

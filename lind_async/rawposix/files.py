@@ -16,9 +16,26 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lind_async.abi.errno import EAGAIN, EBADF, EINVAL, EISDIR, ENOTTY, ESPIPE, GuestError
-from lind_async.abi.flags import O_ACCMODE, O_NONBLOCK, O_RDONLY, O_WRONLY
+from lind_async.abi.flags import (
+    O_ACCMODE,
+    O_NONBLOCK,
+    O_RDONLY,
+    O_WRONLY,
+    POLLIN,
+    POLLOUT,
+    POLLRDNORM,
+    POLLWRNORM,
+)
 from lind_async.core.fdtable import OpenFile
 from lind_async.rawposix.blocking import retry_io
+from lind_async.rawposix.readiness import (
+    NO_WATCH,
+    Cancel,
+    Wake,
+    forget_host_fd,
+    host_poll_mask,
+    watch_host_events,
+)
 
 if TYPE_CHECKING:
     from lind_async.runtime.cage import Cage
@@ -71,8 +88,19 @@ class FileOps(OpenFile):
     def dir_entries(self) -> list[DirEntry]:
         raise GuestError(EBADF)
 
+    def poll_mask(self) -> int:
+        """Readiness now (``POLL*`` bits); see rawposix/readiness.py. Files: always ready."""
+        return ALWAYS_READY
+
+    def watch(self, events: int, wake: Wake) -> Cancel:
+        """Call ``wake`` when ``poll_mask()`` may have changed for ``events``; returns a cancel."""
+        return NO_WATCH
+
     def release(self) -> None:
         """The last descriptor closed: free host resources."""
+
+
+ALWAYS_READY = POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM
 
 
 class HostFile(FileOps):
@@ -208,7 +236,9 @@ class HostStream(FileOps):
         except BlockingIOError:
             if self.status_flags & O_NONBLOCK:
                 raise GuestError(EAGAIN) from None
-            return retry_io(self.host_fd, lambda: os.readv(self.host_fd, (view,)), writable=False)
+            return retry_io(
+                self.host_fd, lambda: os.readv(self.host_fd, (view,)), writable=False, cage=cage
+            )
 
     def write_from(self, cage: Cage, view: memoryview) -> SysResult:
         try:
@@ -216,7 +246,9 @@ class HostStream(FileOps):
         except BlockingIOError:
             if self.status_flags & O_NONBLOCK:
                 raise GuestError(EAGAIN) from None
-            return retry_io(self.host_fd, lambda: os.write(self.host_fd, view), writable=True)
+            return retry_io(
+                self.host_fd, lambda: os.write(self.host_fd, view), writable=True, cage=cage
+            )
 
     def seek(self, offset: int, whence: int) -> int:
         if self.nonblocking:
@@ -235,7 +267,18 @@ class HostStream(FileOps):
         size = os.get_terminal_size(self.host_fd)
         return size.lines, size.columns, 0, 0
 
+    def poll_mask(self) -> int:
+        if not self.nonblocking:
+            return ALWAYS_READY
+        return host_poll_mask(self.host_fd)
+
+    def watch(self, events: int, wake: Wake) -> Cancel:
+        if not self.nonblocking:
+            return NO_WATCH
+        return watch_host_events(self.host_fd, events, wake)
+
     def release(self) -> None:
+        forget_host_fd(self.host_fd)
         os.close(self.host_fd)
 
 

@@ -14,10 +14,21 @@ import stat as stat_mod
 from typing import TYPE_CHECKING
 
 from lind_async.abi.errno import EAGAIN, EPIPE, GuestError
-from lind_async.abi.flags import O_NONBLOCK, O_RDONLY, O_WRONLY
-from lind_async.core.pipe import PipeBuffer
+from lind_async.abi.flags import (
+    O_NONBLOCK,
+    O_RDONLY,
+    O_WRONLY,
+    POLLERR,
+    POLLHUP,
+    POLLIN,
+    POLLOUT,
+    POLLRDNORM,
+    POLLWRNORM,
+)
+from lind_async.core.pipe import PIPE_BUF, PipeBuffer
 from lind_async.rawposix.blocking import WaitQueue
 from lind_async.rawposix.files import FileOps, SysResult
+from lind_async.rawposix.readiness import Cancel, Wake
 
 if TYPE_CHECKING:
     from lind_async.runtime.cage import Cage
@@ -114,6 +125,21 @@ class PipeEnd(FileOps):
                 done += n
                 pipe.can_read.wake_all()
         return done
+
+    def poll_mask(self) -> int:
+        buffer = self.pipe.buffer
+        if self.reading:
+            mask = POLLIN | POLLRDNORM if len(buffer) else 0
+            return mask | (POLLHUP if buffer.writers == 0 else 0)
+        if buffer.readers == 0:
+            return POLLERR
+        return POLLOUT | POLLWRNORM if buffer.room >= PIPE_BUF else 0
+
+    def watch(self, events: int, wake: Wake) -> Cancel:
+        # A reader's readiness changes when data arrives or the last writer goes (can_read); a
+        # writer's when room appears or the last reader goes (can_write).
+        queue = self.pipe.can_read if self.reading else self.pipe.can_write
+        return queue.watchers.add(wake)
 
     def _broken(self, cage: Cage) -> int:
         cage.post_signal(SIGPIPE)

@@ -15,6 +15,7 @@ errno; any other exception propagates and kills only the calling cage.
 from __future__ import annotations
 
 import enum
+import importlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 SysResult = int | Awaitable[int]
 Handler = Callable[["Cage", int, int, int, int, int, int], SysResult]
+Row = tuple[int, Handler, "Support", str]  # number, handler, support level, note
 
 
 class Support(enum.Enum):
@@ -57,7 +59,7 @@ def _build() -> dict[int, Syscall]:
     from lind_async.runtime import fork, threads
 
     full, partial = Support.FULL, Support.PARTIAL
-    rows: list[tuple[int, Handler, Support, str]] = [
+    rows: list[Row] = [
         # io
         (nr.SYS_read, io.sys_read, full, ""),
         (nr.SYS_write, io.sys_write, full, ""),
@@ -161,11 +163,16 @@ def _build() -> dict[int, Syscall]:
             "handlers use the cage's signal stack",
         ),
     ]
+    for family in _FAMILIES:
+        rows += importlib.import_module(f"lind_async.rawposix.{family}").ROWS
     table = {n: Syscall(n, nr.NAMES[n], h, s, note) for n, h, s, note in rows}
     for n, errno, note in _KNOWN_UNSUPPORTED:
         table.setdefault(n, Syscall(n, nr.NAMES[n], _unsupported(errno), Support.UNSUPPORTED, note))
     return table
 
+
+# Families that declare their own rows (``ROWS: list[Row]``), one module each.
+_FAMILIES = ("fs_meta", "locks", "sockets", "poll", "epoll", "eventfd", "timerfd", "mm_file")
 
 _KNOWN_UNSUPPORTED: list[tuple[int, int, str]] = [
     (nr.SYS_socket, ENOSYS, "sockets come with the I/O breadth issue"),

@@ -29,6 +29,14 @@ HEADERS = """\
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+#include <sys/statfs.h>
+#include <sys/select.h>
+#include <sys/timerfd.h>
+#include <sys/eventfd.h>
+#include <sys/file.h>
 #define hidden
 #include "ksigaction.h"
 """

@@ -1,0 +1,7 @@
+"""RawPOSIX file-backed memory: file mmap, msync, mremap."""
+
+from __future__ import annotations
+
+from lind_async.rawposix.table import Row
+
+ROWS: list[Row] = []

@@ -1,0 +1,193 @@
+"""Readiness: what poll/select/epoll ask of every kind of open file.
+
+Theory of operation
+-------------------
+Every :class:`~lind_async.rawposix.files.FileOps` answers two questions:
+
+- ``poll_mask()``: its readiness *now* (``POLLIN``/``POLLOUT``/``POLLHUP``/``POLLERR``…), without
+  waiting. Regular files are always ready, as on Linux;
+- ``watch(wake)``: call ``wake()`` when that readiness *may* have changed; returns a cancel
+  function. Wakes may be spurious: a waiter always re-asks ``poll_mask()``.
+
+In-process kinds (pipes, eventfd, in-process sockets…) fire ``wake`` from the :class:`Watchers`
+of their wait queues. Host-fd kinds fire it from the event loop through :func:`watch_host_fd`, a
+fan-out over one ``add_reader``/``add_writer`` per host fd and direction: asyncio keeps only one
+callback per fd, and two cages waiting on one shared socket (after ``fork``) must both wake.
+Host watches are level-triggered by the loop, so a registration is disarmed after it fires once
+and re-armed by the next waiter; a ready fd nobody waits for costs nothing.
+
+:func:`wait_ready` is the one generic wait (poll, select, epoll_wait): arm every watch, suspend the
+calling cage until any fires, the timeout passes or a signal arrives (``EINTR``), disarm all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import select
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+from lind_async.abi.flags import POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, POLLPRI
+
+if TYPE_CHECKING:
+    from lind_async.rawposix.files import FileOps
+    from lind_async.runtime.cage import Cage
+
+Wake = Callable[[], None]
+Cancel = Callable[[], None]
+
+
+def _noop() -> None:
+    return None
+
+
+NO_WATCH: Cancel = _noop
+
+
+class Watchers:
+    """Callbacks to fire when an in-process object's readiness may have changed."""
+
+    __slots__ = ("_callbacks",)
+
+    def __init__(self) -> None:
+        self._callbacks: dict[int, Wake] = {}
+
+    def add(self, wake: Wake) -> Cancel:
+        key = id(wake)
+        while key in self._callbacks:
+            key += 1
+        self._callbacks[key] = wake
+
+        def cancel() -> None:
+            self._callbacks.pop(key, None)
+
+        return cancel
+
+    def fire(self) -> None:
+        if self._callbacks:
+            for wake in list(self._callbacks.values()):
+                wake()
+
+    def __bool__(self) -> bool:
+        return bool(self._callbacks)
+
+
+def host_poll_mask(host_fd: int, events: int = POLLIN | POLLOUT | POLLPRI) -> int:
+    """The host kernel's readiness of ``host_fd`` now (a zero-timeout ``poll``)."""
+    poller = select.poll()
+    poller.register(host_fd, events)
+    ready = poller.poll(0)
+    return ready[0][1] if ready else 0
+
+
+class _HostWatch:
+    """The fan-out of one host fd and direction over a single loop registration."""
+
+    __slots__ = ("armed", "callbacks", "fd", "loop", "writable")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, fd: int, writable: bool) -> None:
+        self.loop = loop
+        self.fd = fd
+        self.writable = writable
+        self.callbacks: dict[int, Wake] = {}
+        self.armed = False
+
+    def arm(self) -> None:
+        if not self.armed:
+            self.armed = True
+            if self.writable:
+                self.loop.add_writer(self.fd, self.fire)
+            else:
+                self.loop.add_reader(self.fd, self.fire)
+
+    def disarm(self) -> None:
+        if self.armed:
+            self.armed = False
+            if self.writable:
+                self.loop.remove_writer(self.fd)
+            else:
+                self.loop.remove_reader(self.fd)
+
+    def fire(self) -> None:
+        callbacks, self.callbacks = self.callbacks, {}
+        self.disarm()
+        _WATCHES.pop((self.loop, self.fd, self.writable), None)
+        for wake in callbacks.values():
+            wake()
+
+
+_WATCHES: dict[tuple[asyncio.AbstractEventLoop, int, bool], _HostWatch] = {}
+
+
+def watch_host_fd(host_fd: int, *, writable: bool, wake: Wake) -> Cancel:
+    """Call ``wake`` once when ``host_fd`` becomes readable (or writable); returns a cancel."""
+    loop = asyncio.get_running_loop()
+    key = (loop, host_fd, writable)
+    watch = _WATCHES.get(key)
+    if watch is None:
+        watch = _WATCHES[key] = _HostWatch(loop, host_fd, writable)
+    token = id(wake)
+    while token in watch.callbacks:
+        token += 1
+    watch.callbacks[token] = wake
+    watch.arm()
+
+    def cancel() -> None:
+        if watch.callbacks.pop(token, None) is not None and not watch.callbacks:
+            watch.disarm()
+            if _WATCHES.get(key) is watch:
+                del _WATCHES[key]
+
+    return cancel
+
+
+def forget_host_fd(host_fd: int) -> None:
+    """``host_fd`` is about to be closed: drop every loop registration for it."""
+    for key in [k for k in _WATCHES if k[1] == host_fd]:
+        _WATCHES.pop(key).disarm()
+
+
+def watch_host_events(host_fd: int, events: int, wake: Wake) -> Cancel:
+    """Watch ``host_fd`` for the poll ``events`` asked (input side, output side or both)."""
+    cancels = []
+    if events & (POLLIN | POLLPRI) or not events & POLLOUT:
+        cancels.append(watch_host_fd(host_fd, writable=False, wake=wake))
+    if events & POLLOUT:
+        cancels.append(watch_host_fd(host_fd, writable=True, wake=wake))
+    if len(cancels) == 1:
+        return cancels[0]
+
+    def cancel_all() -> None:
+        for cancel in cancels:
+            cancel()
+
+    return cancel_all
+
+
+ALWAYS = POLLERR | POLLHUP | POLLNVAL  # reported whether asked for or not
+
+
+async def wait_ready(
+    cage: Cage, files: Iterable[tuple[FileOps, int]], timeout: float | None
+) -> None:
+    """Suspend ``cage`` until one of ``files`` may be ready for its events, the ``timeout``
+    (seconds; ``None``: forever) passes, or a signal ends the wait with ``EINTR``.
+
+    The caller re-checks ``poll_mask()`` afterwards: a return means only "look again".
+    """
+    loop = asyncio.get_running_loop()
+    ready: asyncio.Future[None] = loop.create_future()
+
+    def wake() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    cancels = [file.watch(events, wake) for file, events in files]
+    timer = loop.call_later(timeout, wake) if timeout is not None else None
+    try:
+        await cage.block_on(ready)
+    finally:
+        if timer is not None:
+            timer.cancel()
+        for cancel in cancels:
+            cancel()
