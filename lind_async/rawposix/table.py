@@ -172,7 +172,9 @@ def _build() -> dict[int, Syscall]:
 
 
 # Families that declare their own rows (``ROWS: list[Row]``), one module each.
-_FAMILIES = ("fs_meta", "locks", "sockets", "poll", "epoll", "eventfd", "timerfd", "mm_file")
+_FAMILIES = (
+    "fs_meta", "locks", "sockets", "poll", "epoll", "eventfd", "timerfd", "signalfd", "mm_file"
+)
 
 _KNOWN_UNSUPPORTED: list[tuple[int, int, str]] = [
     (nr.SYS_socket, ENOSYS, "sockets come with the I/O breadth issue"),
