@@ -68,6 +68,7 @@ from lind_async.rawposix import table as rawposix
 from lind_async.rawposix.exec import ExecImage
 from lind_async.rawposix.proc import CageExit
 from lind_async.runtime import fiber, threei_calls
+from lind_async.runtime.eager import Resume
 from lind_async.runtime.threads import ThreadExit
 
 if TYPE_CHECKING:
@@ -446,10 +447,10 @@ class Grate:
             cage is not None
             and cage.status is None
             and mv.threei.route(grate_id, number) is None
-            and not set(owners).difference((0, target))
+            and (owners == _SAME_OWNER[target] or not set(owners).difference((0, target)))
         ):  # direct: RawPOSIX on the target itself
             threei_calls.require_authority(mv, grate_id, target)
-            a1, a2, a3, a4, a5, a6 = map(int, args)
+            a1, a2, a3, a4, a5, a6 = args if args.__class__ is tuple else map(int, args)
             return rawposix.dispatch(cage, number, a1, a2, a3, a4, a5, a6)
         return threei_calls.threei_call(mv, grate_id, number, target, tuple(args), tuple(owners))
 
@@ -500,7 +501,7 @@ class Grate:
 
     async def _finish(self, call: Call, steps: Generator[Any, Any, Any], first: Any) -> int:
         try:
-            result = _as_result(await _Resume(steps, first))
+            result = _as_result(await Resume(steps, first))
         except GuestError as err:
             result = -err.errno
         except _EFFECTS as effect:
@@ -544,33 +545,17 @@ def _settle_now(call: Call, result: int) -> SysResult:
     return 0
 
 
-class _Resume:
-    """Continue driving an awaitable that was stepped once eagerly (so an ``async`` handler
-    that never waits costs no task): pass every suspension, value and exception through."""
+class _SameOwner(dict[int, tuple[int, ...]]):
+    """``(cage,) * 6`` per cage id, made once: the owners of a call forwarded unchanged."""
 
-    __slots__ = ("_first", "_steps")
+    def __missing__(self, cage: int) -> tuple[int, ...]:
+        if len(self) > 4096:
+            self.clear()
+        owners = self[cage] = (cage,) * 6
+        return owners
 
-    def __init__(self, steps: Generator[Any, Any, Any], first: Any) -> None:
-        self._steps, self._first = steps, first
 
-    def __await__(self) -> Generator[Any, Any, Any]:
-        steps, pending = self._steps, self._first
-        while True:
-            try:
-                sent = yield pending
-            except GeneratorExit:
-                steps.close()
-                raise
-            except BaseException as exc:
-                try:
-                    pending = steps.throw(exc)
-                except StopIteration as done:
-                    return done.value
-            else:
-                try:
-                    pending = steps.send(sent)
-                except StopIteration as done:
-                    return done.value
+_SAME_OWNER = _SameOwner()
 
 
 # ------------------------------------------------------------------------------ the registry

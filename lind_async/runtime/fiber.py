@@ -284,24 +284,32 @@ SYNC_TRAMPOLINE = capi.UNCHECKED_CALLBACK(_sync_trampoline)
 _PROPAGATE = (asyncio.CancelledError, KeyboardInterrupt, SystemExit)
 
 
-async def _drive(call: _Call, fut: int, trap_slot: c_void_p, err_slot: c_void_p) -> None:
-    """Poll ``fut`` to completion; deletes it; raises the call's failure if any."""
+def _poll(call: _Call, fut: int) -> bool:
+    """One poll of ``fut`` with ``call`` current (nesting-safe); True when the call is done."""
     global _current
+    ticker = call.instance.engine.ticker
+    prev = _current
+    _current = call
+    ticker.enter()
+    try:
+        return bool(capi.call_future_poll(fut))
+    finally:
+        ticker.leave()
+        _current = prev
+
+
+async def _drive(
+    call: _Call, fut: int, trap_slot: c_void_p, err_slot: c_void_p, *, polled: bool = False
+) -> None:
+    """Poll ``fut`` to completion (``polled``: the first poll already happened and did not
+    finish); deletes it; raises the call's failure if any."""
     inst = call.instance
-    ticker = inst.engine.ticker
-    poll = capi.call_future_poll
     _live_calls[call.key] = call
     try:
         while True:
-            prev = _current
-            _current = call
-            ticker.enter()
-            try:
-                done = poll(fut)
-            finally:
-                ticker.leave()
-                _current = prev
-            if done:
+            if polled:
+                polled = False
+            elif _poll(call, fut):
                 break
             aw = call.awaitable
             if aw is None:
@@ -333,6 +341,12 @@ async def _drive(call: _Call, fut: int, trap_slot: c_void_p, err_slot: c_void_p)
         capi.call_future_delete(fut)
         del _live_calls[call.key]
         call.awaitable = None
+    _raise_failure(call, trap_slot, err_slot)
+
+
+def _raise_failure(call: _Call, trap_slot: c_void_p, err_slot: c_void_p) -> None:
+    """After the future is deleted: raise what the call ended with (a handler's exception, a
+    trap or an error), if anything."""
     trap = trap_slot.value
     err = err_slot.value
     exc = call.exc
@@ -358,6 +372,218 @@ def _claim(inst: LindInstance) -> None:
     if inst.closed:
         raise RuntimeError("instance is closed")
     inst._live = True
+
+
+class _Started:
+    """A call whose future exists (argument/result buffers and out-slots kept alive with it)."""
+
+    __slots__ = ("call", "err_slot", "fh", "fut", "resv", "trap_slot")
+
+    def __init__(self, instance: LindInstance, fh: FuncHandle, args: Sequence[int]) -> None:
+        nparams = len(fh.params)
+        if len(args) != nparams:
+            raise TypeError(f"{fh.name} takes {nparams} arguments, got {len(args)}")
+        argv = (c_int64 * max(1, 4 * nparams))()
+        for i, (k, v) in enumerate(zip(fh.params, args, strict=True)):
+            argv[4 * i] = k
+            argv[4 * i + 1] = v
+        self.fh = fh
+        self.resv = (c_int64 * max(1, 4 * len(fh.results)))()
+        self.trap_slot = c_void_p(0)
+        self.err_slot = c_void_p(0)
+        self.call = _Call(instance)
+        self.fut = capi.func_call_async(
+            instance.ctx,
+            ctypes.byref(fh.func),
+            argv,
+            nparams,
+            self.resv,
+            len(fh.results),
+            ctypes.byref(self.trap_slot),
+            ctypes.byref(self.err_slot),
+        )
+
+    def results(self) -> list[int]:
+        out: list[int] = []
+        for i, k in enumerate(self.fh.results):
+            v = self.resv[4 * i + 1]
+            if k == capi.KIND_I32:
+                v &= 0xFFFFFFFF
+                v -= (v >> 31) << 32
+            out.append(v)
+        return out
+
+    async def finish(self, *, polled: bool) -> list[int]:
+        try:
+            await _drive(self.call, self.fut, self.trap_slot, self.err_slot, polled=polled)
+            return self.results()
+        finally:
+            self.call.instance._live = False
+
+
+class PreparedCall:
+    """Calls of one export made again and again (a grate worker's entry point), each started
+    and polled once inline like :func:`call_now`, with the argument/result buffers, out-slots
+    and call record allocated once. One call at a time (the Store allows no more)."""
+
+    __slots__ = (
+        "_argv",
+        "_call",
+        "_err_ref",
+        "_err_slot",
+        "_func_ref",
+        "_kind",
+        "_nparams",
+        "_resv",
+        "_trap_ref",
+        "_trap_slot",
+        "fh",
+        "instance",
+    )
+
+    def __init__(self, instance: LindInstance, func: str | FuncHandle) -> None:
+        fh = instance.func(func) if isinstance(func, str) else func
+        if fh.instance is not instance:
+            raise ValueError("function handle belongs to another instance")
+        if len(fh.results) != 1:
+            raise ValueError(f"{fh.name}: a prepared call returns one i32 or i64")
+        self.instance = instance
+        self.fh = fh
+        self._nparams = len(fh.params)
+        self._kind = fh.results[0]  # the result's kind
+        self._argv = (c_int64 * max(1, 4 * self._nparams))()
+        for i, k in enumerate(fh.params):
+            self._argv[4 * i] = k
+        self._resv = (c_int64 * 4)()
+        self._trap_slot = c_void_p(0)
+        self._err_slot = c_void_p(0)
+        self._func_ref = ctypes.byref(fh.func)
+        self._trap_ref = ctypes.byref(self._trap_slot)
+        self._err_ref = ctypes.byref(self._err_slot)
+        self._call = _Call(instance)
+
+    def __call__(self, args: Sequence[int]) -> int | Awaitable[int]:
+        """The export's result if it finished without waiting, else an awaitable of it."""
+        if len(args) != self._nparams:
+            raise TypeError(f"{self.fh.name} takes {self._nparams} arguments, got {len(args)}")
+        argv = self._argv
+        for i, v in enumerate(args):
+            argv[4 * i + 1] = v
+        return self._start()
+
+    def call_pairs(
+        self, first: int, second: int, values: Sequence[int], tags: Sequence[int]
+    ) -> int | Awaitable[int]:
+        """``self([first, second, values[0], tags[0], values[1], tags[1], …])`` without building
+        the list (a grate entry point's ``fn, cage, a1, a1cage, …`` shape)."""
+        if 2 + 2 * len(values) != self._nparams or len(tags) != len(values):
+            raise TypeError(f"{self.fh.name} takes {self._nparams} arguments")
+        argv = self._argv
+        argv[1] = first
+        argv[5] = second
+        i = 9
+        for value, tag in zip(values, tags, strict=True):
+            argv[i] = value
+            argv[i + 4] = tag
+            i += 8
+        return self._start()
+
+    def _start(self) -> int | Awaitable[int]:
+        instance = self.instance
+        _claim(instance)
+        capi.context_set_epoch_deadline(instance.ctx, 1)  # see call_now
+        self._trap_slot.value = None
+        self._err_slot.value = None
+        call = self._call
+        call.awaitable = None
+        call.exc = None
+        call.resolved = True
+        try:
+            fut = capi.func_call_async(
+                instance.ctx,
+                self._func_ref,
+                self._argv,
+                self._nparams,
+                self._resv,
+                1,
+                self._trap_ref,
+                self._err_ref,
+            )
+        except BaseException:
+            instance._live = False
+            raise
+        _live_calls[call.key] = call
+        try:
+            done = _poll(call, fut)
+        except BaseException:
+            capi.call_future_delete(fut)
+            del _live_calls[call.key]
+            instance._live = False
+            raise
+        if not done:
+            return self._finish(fut)
+        capi.call_future_delete(fut)
+        del _live_calls[call.key]
+        call.awaitable = None
+        instance._live = False
+        _raise_failure(call, self._trap_slot, self._err_slot)
+        return self._result()
+
+    def _result(self) -> int:
+        v = int(self._resv[1])
+        if self._kind == capi.KIND_I32:
+            v &= 0xFFFFFFFF
+            v -= (v >> 31) << 32
+        return v
+
+    async def _finish(self, fut: int) -> int:
+        try:
+            await _drive(self._call, fut, self._trap_slot, self._err_slot, polled=True)
+            return self._result()
+        finally:
+            self.instance._live = False
+
+
+def call_now(
+    instance: LindInstance, func: str | FuncHandle, args: Sequence[int] = ()
+) -> list[int] | Awaitable[list[int]]:
+    """Start a call and poll it once, right here: its results if it finished without waiting,
+    else an awaitable that drives the rest (exactly as :func:`run_call` would have).
+
+    For one store's host function to run another store's wasm inline (a grate handler for a
+    cage's system call) without a task or a loop turn. The nested poll switches from the
+    calling fiber to the callee's, which wasmtime supports (each store has its own fiber and
+    async context); ``_current`` is saved and restored around it.
+    """
+    fh = instance.func(func) if isinstance(func, str) else func
+    if fh.instance is not instance:
+        raise ValueError("function handle belongs to another instance")
+    _claim(instance)
+    # A store left idle while the epoch advanced has a deadline in the past: its first function
+    # entry would yield. Give the inline call a fresh slice instead.
+    capi.context_set_epoch_deadline(instance.ctx, 1)
+    try:
+        started = _Started(instance, fh, args)
+    except BaseException:
+        instance._live = False
+        raise
+    call = started.call
+    _live_calls[call.key] = call
+    try:
+        done = _poll(call, started.fut)
+    except BaseException:
+        capi.call_future_delete(started.fut)
+        del _live_calls[call.key]
+        instance._live = False
+        raise
+    if not done:
+        return started.finish(polled=True)
+    capi.call_future_delete(started.fut)
+    del _live_calls[call.key]
+    call.awaitable = None
+    instance._live = False
+    _raise_failure(call, started.trap_slot, started.err_slot)
+    return started.results()
 
 
 async def run_call(

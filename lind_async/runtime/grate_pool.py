@@ -6,9 +6,16 @@ A grate serves many cages at once. Each invocation of a handler runs on a *worke
 Instance of the grate's module over the grate's shared memory, with its own shadow stack (a
 region mapped in the grate's vmmap) — the wasi-threads model the cage's own threads use. The
 invocation calls the grate's ``pass_fptr_to_wt(fn_ptr, originating cage, a1, a1c, … a6, a6c)``
-export on the worker's own fiber, in a task of its own, so a handler blocked in a system call
-suspends only that invocation and the pool hands the next call to another worker. Pools grow on
-demand up to :data:`MAX_WORKERS`; callers beyond that wait for a worker.
+export on the worker's own fiber, so a handler blocked in a system call suspends only that
+invocation and the pool hands the next call to another worker. Pools grow on demand up to
+:data:`MAX_WORKERS`; callers beyond that wait for a worker.
+
+The fast path costs no task and no loop turn: with an idle worker at hand, the invocation is
+started and polled once *inline*, from the caller's own ``lind.syscall`` host call
+(:func:`fiber.call_now`: a nested poll of the worker's store from the caller's fiber). A handler
+that returns without waiting — the common case — hands its result straight back to the caller's
+sync import. Only a handler that must wait (or is preempted) continues in a task of its own, as
+every invocation without an idle worker does.
 
 A worker task belongs to the grate cage (it is in ``grate.tasks``): if the grate dies, its
 workers are cancelled and every call waiting on them fails with ``EIO`` — nothing hangs. A handler
@@ -32,15 +39,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
+from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lind_async.abi.errno import EIO
 from lind_async.rawposix.proc import CageExit
-from lind_async.runtime.fiber import WasmTrap, run_call
+from lind_async.runtime.eager import eager_task
+from lind_async.runtime.fiber import PreparedCall, WasmTrap, run_call
 from lind_async.runtime.instance import LindInstance, instantiate
 
 if TYPE_CHECKING:
+    from lind_async.rawposix.table import SysResult
     from lind_async.runtime.cage import Cage
     from lind_async.runtime.microvisor import Microvisor
 
@@ -56,6 +66,7 @@ log = logging.getLogger("lind_async.grate_pool")
 class _Worker:
     instance: LindInstance
     stack_top: int
+    entry: PreparedCall
 
 
 @dataclass
@@ -87,9 +98,9 @@ async def _worker(mv: Microvisor, grate: Cage, pool: _Pool) -> _Worker:
     if grate.tls_base is not None:
         instance.set_global("__tls_base", grate.tls_base)
     base = grate.vm.map_anywhere(WORKER_STACK, _PROT_RW)
-    worker = _Worker(instance, base + WORKER_STACK)
+    worker = _Worker(instance, base + WORKER_STACK, PreparedCall(instance, ENTRY))
+    instance.set_global("__stack_pointer", worker.stack_top)
     if WORKER_INIT in instance.spec.funcs:
-        instance.set_global("__stack_pointer", worker.stack_top)
         try:
             (status,) = await run_call(instance, WORKER_INIT, [mv.new_id()])
         except BaseException:
@@ -103,51 +114,89 @@ async def _worker(mv: Microvisor, grate: Cage, pool: _Pool) -> _Worker:
     return worker
 
 
-async def _run(
-    mv: Microvisor,
-    grate: Cage,
-    fn_ptr: int,
-    origin: int,
-    args: tuple[int, ...],
-    owners: tuple[int, ...],
-) -> int:
-    pool = _pools.get(grate)
-    if pool is None:
-        pool = _pools[grate] = _Pool()
-    worker = await _worker(mv, grate, pool)
-    worker.instance.set_global("__stack_pointer", worker.stack_top)
+def _params(fn_ptr: int, origin: int, args: tuple[int, ...], owners: tuple[int, ...]) -> list[int]:
     params = [fn_ptr, origin]
     for value, owner in zip(args, owners, strict=True):
         params += [value, owner]
+    return params
+
+
+def _retire(pool: _Pool, worker: _Worker) -> None:
+    """A worker whose invocation failed is not reused."""
+    pool.count -= 1
+    worker.instance.close()
+    pool.freed.set()
+
+
+def _release(pool: _Pool, worker: _Worker) -> None:
+    pool.idle.append(worker)
+    pool.freed.set()
+
+
+async def _run(mv: Microvisor, grate: Cage, pool: _Pool, params: list[int]) -> int:
+    worker = await _worker(mv, grate, pool)
+    worker.instance.set_global("__stack_pointer", worker.stack_top)
     try:
         (result,) = await run_call(worker.instance, ENTRY, params)
     except BaseException:
-        pool.count -= 1
-        worker.instance.close()
-        pool.freed.set()
+        _retire(pool, worker)
         raise
-    pool.idle.append(worker)
-    pool.freed.set()
+    _release(pool, worker)
     return result
 
 
-async def invoke(
+async def _complete(pool: _Pool, worker: _Worker, rest: Awaitable[int]) -> int:
+    """Finish an invocation that started inline and had to wait."""
+    try:
+        result = await rest
+    except BaseException:
+        _retire(pool, worker)
+        raise
+    _release(pool, worker)
+    return result
+
+
+def invoke(
     mv: Microvisor,
     grate: Cage,
     fn_ptr: int,
     origin: int,
     args: tuple[int, ...],
     owners: tuple[int, ...],
-) -> int:
-    """Run handler ``fn_ptr`` of ``grate`` for a call from ``origin``; ``-EIO`` if the grate
-    dies (or traps) first."""
+) -> SysResult:
+    """Run handler ``fn_ptr`` of ``grate`` for a call from ``origin``: its result now when an
+    idle worker runs it without waiting, else an awaitable of it; ``-EIO`` if the grate dies
+    (or traps) first."""
     if grate.status is not None or grate.instance is None:
         return -EIO
-    task = asyncio.get_running_loop().create_task(
-        _run(mv, grate, fn_ptr, origin, args, owners), name=f"grate-{grate.cage_id}-worker"
-    )
-    grate.tasks.add(task)
-    task.add_done_callback(grate.tasks.discard)
+    pool = _pools.get(grate)
+    if pool is None:
+        pool = _pools[grate] = _Pool()
+    if not pool.idle:
+        params = _params(fn_ptr, origin, args, owners)
+        return _shielded(mv, grate, _run(mv, grate, pool, params))
+    worker = pool.idle.pop()
+    # The stack pointer is at the worker's stack top: set when it was made, and every handler
+    # that returned restored it (a worker whose handler did not return is retired).
+    try:
+        outcome = worker.entry.call_pairs(fn_ptr, origin, args, owners)
+    except BaseException as exc:
+        _retire(pool, worker)
+        return _failed(mv, grate, exc)
+    if outcome.__class__ is int:
+        _release(pool, worker)
+        return outcome
+    return _shielded(mv, grate, _complete(pool, worker, outcome))  # type: ignore[arg-type]
+
+
+async def _shielded(mv: Microvisor, grate: Cage, running: Coroutine[Any, Any, int]) -> int:
+    """Run the rest of an invocation in a task of the grate's (a caller killed meanwhile
+    leaves the handler to finish)."""
+    # Eagerly: the handler's parked wait must register before this turn ends (runtime/eager.py).
+    task = eager_task(running, name=f"grate-{grate.cage_id}-worker")
+    if isinstance(task, asyncio.Task):
+        grate.tasks.add(task)
+        task.add_done_callback(grate.tasks.discard)
     try:
         return await asyncio.shield(task)
     except asyncio.CancelledError:
@@ -155,15 +204,21 @@ async def invoke(
         if task.cancelled() and (current is None or not current.cancelling()):
             return -EIO  # the grate died under the call
         raise
-    except WasmTrap as trap:
-        _crashed(mv, grate, trap)
-        return -EIO  # the grate's crash is the caller's EIO
-    except CageExit as done:  # the handler ended the grate (exit_group)
-        grate.terminate(done.status)
-        return -EIO
-    except Exception:
-        log.exception("grate %d: internal error in a handler", grate.cage_id)
-        return -EIO
+    except BaseException as exc:
+        return _failed(mv, grate, exc)
+
+
+def _failed(mv: Microvisor, grate: Cage, exc: BaseException) -> int:
+    """What a failed invocation means for the grate; the caller's result (``-EIO``)."""
+    if isinstance(exc, WasmTrap):
+        _crashed(mv, grate, exc)  # the grate's crash is the caller's EIO
+    elif isinstance(exc, CageExit):  # the handler ended the grate (exit_group)
+        grate.terminate(exc.status)
+    elif isinstance(exc, Exception):
+        log.error("grate %d: internal error in a handler", grate.cage_id, exc_info=exc)
+    else:
+        raise exc
+    return -EIO
 
 
 def _crashed(mv: Microvisor, grate: Cage, trap: WasmTrap) -> None:

@@ -30,7 +30,7 @@ from lind_async.rawposix import table as rawposix_table
 from lind_async.rawposix.blocking import WaitQueue
 from lind_async.rawposix.confine import HostRoot
 from lind_async.rawposix.files import FileOps, HostStream
-from lind_async.runtime import signals, threei_calls
+from lind_async.runtime import grate_pool, signals, threei_calls
 from lind_async.runtime.abi_check import check_lind_abi
 from lind_async.runtime.cage import Cage
 from lind_async.runtime.engine import EngineConfig, LindEngine
@@ -318,10 +318,13 @@ class Microvisor:
         grate = self.cages.get(route.handler_cage)
         if grate is None or grate.status is not None:
             return threei_calls.dead_grate()
-        from lind_async.runtime import grate_pool
-
-        invoke = grate_pool.invoke(self, grate, route.handler, origin.cage_id, args, owners)
-        return threei_calls.run_in_grate(self, origin, route, invoke, raise_effects=not nested)
+        return threei_calls.start_in_grate(
+            self,
+            origin,
+            route,
+            lambda: grate_pool.invoke(self, grate, route.handler, origin.cage_id, args, owners),
+            raise_effects=not nested,
+        )
 
     def _leave(self, grate_id: int, owners: Set[int]) -> None:
         for owner in owners:
@@ -368,12 +371,14 @@ class Microvisor:
                 continue
             if grate.status is not None:
                 continue
-            from lind_async.runtime import grate_pool
-
             notice = grate_pool.invoke(
                 self, grate, exit_route.handler, cage_id, (status, 0, 0, 0, 0, 0), (cage_id,) * 6
             )
-            task = asyncio.get_running_loop().create_task(notice, name=f"harsh-exit-{cage_id}")
+            if isinstance(notice, int):
+                continue
+            task = asyncio.get_running_loop().create_task(
+                _awaited(notice), name=f"harsh-exit-{cage_id}"
+            )
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
@@ -401,6 +406,10 @@ class Microvisor:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+async def _awaited(pending: Awaitable[int]) -> int:
+    return await pending
 
 
 def _encode_all(items: Sequence[str | bytes]) -> list[bytes]:

@@ -40,6 +40,8 @@ from lind_async.rawposix.exec import ExecImage
 from lind_async.rawposix.proc import CageExit
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from lind_async.core.threei import Route
     from lind_async.rawposix.table import SysResult
     from lind_async.runtime.cage import Cage
@@ -205,11 +207,29 @@ def threei_call(
             plain.append(owner)
         plain_owners = tuple(plain)
     else:
-        plain_owners = tuple(owners)  # all the target's (or 0): nothing to check or unflag
+        plain_owners = owners  # all the target's (or 0): nothing to check or unflag
+        route = mv.threei.route(caller, number) if mv.threei.has_cage(caller) else None
+        if route is None:  # the common forward: RawPOSIX on the target, its own memory
+            return _rawposix_as(caller, target, number, args)
     route = mv.threei.route(caller, number) if mv.threei.has_cage(caller) else None
     if route is not None:
         return mv.call_grate(target, route, number, args, plain_owners, nested=True)
     return _rawposix_on_behalf(mv, caller, target, number, args, owners)
+
+
+def _rawposix_as(caller: int, target: Cage, number: int, args: tuple[int, ...]) -> SysResult:
+    """RawPOSIX runs ``number`` as ``target`` with every pointer in ``target``'s memory."""
+    a1, a2, a3, a4, a5, a6 = args
+    if target.cage_id == caller:
+        return rawposix.dispatch(target, number, a1, a2, a3, a4, a5, a6)
+    try:
+        result = rawposix.dispatch(target, number, a1, a2, a3, a4, a5, a6)
+    except (CageExit, ExecImage) as effect:
+        target.deferred = effect
+        return 0
+    if isinstance(result, int):
+        return result
+    return _await_on_behalf(target, result)
 
 
 def _rawposix_on_behalf(
@@ -267,10 +287,43 @@ async def run_in_grate(
     into ``origin``'s own fiber — when this is ``origin``'s own call (``raise_effects``); a
     grate that forwarded the call leaves it for ``origin`` to collect.
     """
+    mv.in_flight.enter(route.handler_cage, origin.cage_id)
+    return await _in_flight_until_done(mv, origin, route.handler_cage, invoke, raise_effects)
+
+
+def start_in_grate(
+    mv: Microvisor,
+    origin: Cage,
+    route: Route,
+    start: Callable[[], SysResult],
+    *,
+    raise_effects: bool = True,
+) -> SysResult:
+    """:func:`run_in_grate` for an invocation that may finish at once: ``start()`` runs with
+    the call in flight and its ``int`` is settled here (no coroutine, no task); only an
+    invocation that must wait is handed back as an awaitable."""
     grate = route.handler_cage
     mv.in_flight.enter(grate, origin.cage_id)
     try:
-        result = await invoke
+        result = start()
+    except BaseException:
+        mv.in_flight.leave(grate, origin.cage_id)
+        raise
+    if result.__class__ is not int:
+        return _in_flight_until_done(mv, origin, grate, result, raise_effects)
+    mv.in_flight.leave(grate, origin.cage_id)
+    effect = origin.deferred
+    if raise_effects and effect is not None:
+        origin.deferred = None
+        raise effect  # on origin's own fiber: its sync syscall import re-raises it there
+    return result
+
+
+async def _in_flight_until_done(
+    mv: Microvisor, origin: Cage, grate: int, pending: Any, raise_effects: bool
+) -> int:
+    try:
+        result = await pending
     finally:
         mv.in_flight.leave(grate, origin.cage_id)
     effect = origin.deferred

@@ -35,7 +35,7 @@ def threei_call_now(instance: LindInstance, args: tuple[int, ...]) -> int:
     cage: Cage = instance.data
     number, target = args[0], args[1]
     values = args[2::2]
-    owners = tuple(owner & _U64 for owner in args[3::2])
+    owners = tuple(map(_U64.__and__, args[3::2]))
     try:
         result = threei_calls.threei_call(
             cage.microvisor, cage.cage_id, number, target, values, owners

@@ -12,7 +12,8 @@ import pytest
 from lind_async.abi import flags as F
 from lind_async.abi import syscalls as nr
 from lind_async.core.threei import ThreeI
-from lind_async.grate import Call, Grate, _Resume, all_numbers, handles, load_grate, syscall_number
+from lind_async.grate import Call, Grate, all_numbers, handles, load_grate, syscall_number
+from lind_async.runtime.eager import Resume
 
 
 def fake_call(number: int, *args: int, caller: int = 3) -> Call:
@@ -74,7 +75,7 @@ def test_resume_passes_suspensions_values_and_errors_through() -> None:
         steps = handler(fut).__await__()
         first = steps.send(None)  # the eager first step suspends on fut
         asyncio.get_running_loop().call_later(0.01, fut.set_result, 41)
-        return int(await _Resume(steps, first))
+        return int(await Resume(steps, first))
 
     assert asyncio.run(main()) == 42
 
