@@ -64,3 +64,32 @@ class GuestError(Exception):
 def errno_name(value: int) -> str:
     """Symbolic name of an errno value (``"ENOENT"``), or the number as text."""
     return _host_errno.errorcode.get(value, str(value))
+
+# Networking errnos (sockets family).
+ENOTSOCK: Final = _host_errno.ENOTSOCK
+EDESTADDRREQ: Final = _host_errno.EDESTADDRREQ
+EMSGSIZE: Final = _host_errno.EMSGSIZE
+EPROTOTYPE: Final = _host_errno.EPROTOTYPE
+ENOPROTOOPT: Final = _host_errno.ENOPROTOOPT
+EPROTONOSUPPORT: Final = _host_errno.EPROTONOSUPPORT
+ESOCKTNOSUPPORT: Final = _host_errno.ESOCKTNOSUPPORT
+EOPNOTSUPP: Final = _host_errno.EOPNOTSUPP
+EAFNOSUPPORT: Final = _host_errno.EAFNOSUPPORT
+EADDRINUSE: Final = _host_errno.EADDRINUSE
+EADDRNOTAVAIL: Final = _host_errno.EADDRNOTAVAIL
+ENOBUFS: Final = _host_errno.ENOBUFS
+ECONNRESET: Final = _host_errno.ECONNRESET
+ECONNREFUSED: Final = _host_errno.ECONNREFUSED
+EISCONN: Final = _host_errno.EISCONN
+ENOTCONN: Final = _host_errno.ENOTCONN
+EINPROGRESS: Final = _host_errno.EINPROGRESS
+EALREADY: Final = _host_errno.EALREADY
+
+# Filesystem and lock errnos (fs family).
+EDEADLK: Final = _host_errno.EDEADLK
+EWOULDBLOCK: Final = _host_errno.EWOULDBLOCK
+ENXIO: Final = _host_errno.ENXIO
+EFBIG: Final = _host_errno.EFBIG
+EMLINK: Final = _host_errno.EMLINK
+ENOLCK: Final = _host_errno.ENOLCK
+EDOM: Final = _host_errno.EDOM

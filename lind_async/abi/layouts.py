@@ -227,3 +227,80 @@ KERNEL_RUSAGE: Final = _layout("kernel struct rusage", [
 ], c_checked=False)
 """getrusage (98) / wait4 (61): the x86_64 kernel layout (18 64-bit words); libc converts it to the
 guest's ILP32 ``struct rusage``."""
+
+SOCKADDR_IN: Final = _layout("struct sockaddr_in", [
+    ("sin_family", "H"), ("sin_port", "2s"), ("sin_addr", "4s"), ("sin_zero", "8s"),
+])
+"""AF_INET addresses; ``sin_port`` and ``sin_addr`` are in network byte order (kept as bytes)."""
+
+SOCKADDR_IN6: Final = _layout("struct sockaddr_in6", [
+    ("sin6_family", "H"), ("sin6_port", "2s"), ("sin6_flowinfo", "I"),
+    ("sin6_addr", "16s"), ("sin6_scope_id", "I"),
+])
+
+SOCKADDR_UN: Final = _layout("struct sockaddr_un", [("sun_family", "H"), ("sun_path", "108s")])
+
+MSGHDR: Final = _layout("struct msghdr", [
+    ("msg_name", "I"), ("msg_namelen", "I"), ("msg_iov", "I"), ("msg_iovlen", "i"),
+    ("msg_control", "I"), ("msg_controllen", "I"), ("msg_flags", "i"),
+])
+"""sendmsg/recvmsg (46/47): the ILP32 layout (pointers and ``socklen_t`` are 32-bit, no padding)."""
+
+CMSGHDR: Final = _layout("struct cmsghdr", [
+    ("cmsg_len", "I"), ("cmsg_level", "i"), ("cmsg_type", "i"),
+])
+"""Control messages: the data follows the 12-byte header; records are 4-byte aligned (CMSG_ALIGN
+uses ``sizeof(size_t)``)."""
+
+LINGER: Final = _layout("struct linger", [("l_onoff", "i"), ("l_linger", "i")])
+
+UCRED: Final = _layout("struct ucred", [("pid", "i"), ("uid", "I"), ("gid", "I")])
+
+ITIMERSPEC: Final = _layout("struct itimerspec",
+                            [*_timespec("it_interval"), *_timespec("it_value")])
+"""timerfd_settime (286) / timerfd_gettime (287)."""
+
+FD_SET: Final = _layout("fd_set", [("fds_bits", "128s")])
+"""select/pselect6: FD_SETSIZE (1024) bits as 32 ``unsigned long``\\s (bit ``fd % 32`` of word
+``fd / 32``), which on a little-endian guest is simply bit ``fd`` of the 128 bytes."""
+
+PSELECT6_SIGMASK: Final = _layout("pselect6 sigmask pair", [("ss", "Q"), ("ss_len", "Q")],
+                                  c_checked=False)
+"""pselect6's 6th argument: ``{const sigset_t *ss; size_t ss_len;}`` as two ``syscall_arg_t``
+(``long long`` in lind-musl's wasm32 port: musl passes ``(syscall_arg_t[]){mask, _NSIG/8}``)."""
+
+SIGNALFD_SIGINFO: Final = _layout("struct signalfd_siginfo", [
+    ("ssi_signo", "I"), ("ssi_errno", "i"), ("ssi_code", "i"), ("ssi_pid", "I"),
+    ("ssi_uid", "I"), ("ssi_fd", "i"), ("ssi_tid", "I"), ("ssi_band", "I"),
+    ("ssi_overrun", "I"), ("ssi_trapno", "I"), ("ssi_status", "i"), ("ssi_int", "i"),
+    ("ssi_ptr", "Q"), ("ssi_utime", "Q"), ("ssi_stime", "Q"), ("ssi_addr", "Q"),
+    ("ssi_addr_lsb", "H"), ("__pad2", "2x"), ("ssi_syscall", "i"), ("ssi_call_addr", "Q"),
+    ("ssi_arch", "I"),
+], size=128)
+"""read(2) of a signalfd: one 128-byte record per signal (the same on every Linux arch)."""
+
+STATFS: Final = _layout("struct statfs", [
+    ("f_type", "I"), ("f_bsize", "I"),
+    ("f_blocks", "Q"), ("f_bfree", "Q"), ("f_bavail", "Q"),
+    ("f_files", "Q"), ("f_ffree", "Q"),
+    ("f_fsid", "8s"),  # fsid_t: int __val[2]
+    ("f_namelen", "I"), ("f_frsize", "I"), ("f_flags", "I"), ("f_spare", "16s"),
+], size=88)
+"""statfs/fstatfs (137/138): musl's generic struct with 32-bit ``unsigned long`` (88 bytes)."""
+
+
+def _statx_timestamp(prefix: str) -> list[tuple[str, str]]:
+    return [(f"{prefix}.tv_sec", "q"), (f"{prefix}.tv_nsec", "I"), (f"{prefix}.__pad", "I")]
+
+
+STATX: Final = _layout("struct statx", [
+    ("stx_mask", "I"), ("stx_blksize", "I"), ("stx_attributes", "Q"),
+    ("stx_nlink", "I"), ("stx_uid", "I"), ("stx_gid", "I"), ("stx_mode", "H"), ("__pad0", "2x"),
+    ("stx_ino", "Q"), ("stx_size", "Q"), ("stx_blocks", "Q"), ("stx_attributes_mask", "Q"),
+    *_statx_timestamp("stx_atime"), *_statx_timestamp("stx_btime"),
+    *_statx_timestamp("stx_ctime"), *_statx_timestamp("stx_mtime"),
+    ("stx_rdev_major", "I"), ("stx_rdev_minor", "I"),
+    ("stx_dev_major", "I"), ("stx_dev_minor", "I"),
+    ("__pad1", "112x"),
+])
+"""statx (332): fixed-width fields, the kernel layout on every architecture (256 bytes)."""

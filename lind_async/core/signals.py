@@ -116,9 +116,11 @@ class SignalState:
         self.blocked = mask & _ALL & ~_UNBLOCKABLE
 
     def post(self, signo: int) -> bool:
-        """Record ``signo`` as pending unless its disposition discards it; True if recorded."""
+        """Record ``signo`` as pending unless its disposition discards it; True if recorded.
+        A blocked signal is never discarded at generation (Linux): it stays pending, for
+        ``sigpending``/``signalfd``, until unblocked or set to ``SIG_IGN``."""
         _check_signo(signo)
-        if self.ignores(signo):
+        if not self.blocked & bit(signo) and self.ignores(signo):
             return False
         self.pending |= bit(signo)
         return True

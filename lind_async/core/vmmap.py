@@ -14,9 +14,20 @@ pages no mapping holds; ``mmap`` never places a mapping below the break. The map
 (``mprotect`` is recorded, not enforced: wasm has no page protection). Released ranges are
 returned to the caller, which zeroes them, so every page a new mapping receives is zero.
 
-A mapping may carry an opaque ``shared`` backing object (a ``MAP_SHARED`` anonymous mapping, see
-rawposix/shm.py) and the ``offset`` into it of its first page; splits keep both consistent, and
-the caller is told which pieces it released (:meth:`VmMap.unmap_pieces`).
+A mapping (Linux: a VMA) may carry backing objects, opaque here (rawposix/shm.py):
+
+- ``shared``: the host object mapped ``MAP_SHARED`` over its pages (an anonymous memfd or a
+  file), with ``offset`` the object offset of its first page;
+- ``source``: for a private file mapping, the file its pages were read from (``offset`` again),
+  so growing it (``mremap``) or dropping its pages (``MADV_DONTNEED``) can read the file again.
+
+Splits keep ``offset`` consistent; after every change adjacent mappings that Linux would merge
+(same protection, same backing, contiguous offsets) are merged, so an ``mremap`` sees one range.
+The caller is told which pieces an unmap released (:meth:`VmMap.unmap_pieces`).
+
+Placement: :meth:`VmMap.find_space` (a hint address when its range is free, else the highest
+free gap), :meth:`VmMap.check_fixed` (``MAP_FIXED``), then :meth:`VmMap.add` inserts a mapping
+with all its attributes at once — the caller creates the backing in between.
 
 Pure state, no I/O: the runtime grows the wasm memory and zeroes pages as this map tells it.
 """
@@ -35,13 +46,23 @@ class Mapping:
     start: int  # bytes, page aligned
     end: int  # bytes, exclusive, page aligned
     prot: int
-    shared: object | None = None  # backing object of a MAP_SHARED mapping (rawposix/shm.py)
-    offset: int = 0  # offset into ``shared`` of ``start``
+    shared: object | None = None  # host object of a MAP_SHARED mapping (rawposix/shm.py)
+    offset: int = 0  # offset into ``shared`` (or ``source``) of ``start``
+    source: object | None = None  # file a private file mapping was read from
 
     def piece(self, lo: int, hi: int, prot: int | None = None) -> Mapping:
         """``[lo, hi)`` of this mapping (same backing, offset adjusted)."""
         return Mapping(lo, hi, self.prot if prot is None else prot, self.shared,
-                       self.offset + lo - self.start)
+                       self.offset + lo - self.start, self.source)
+
+    def joins(self, after: Mapping) -> bool:
+        """Whether ``after`` (starting where this one ends) continues it exactly."""
+        if self.end != after.start or self.prot != after.prot:
+            return False
+        if self.shared is not after.shared or self.source is not after.source:
+            return False
+        plain = self.shared is None and self.source is None
+        return plain or after.offset == self.offset + self.end - self.start
 
 
 def page_up(n: int) -> int:
@@ -51,7 +72,7 @@ def page_up(n: int) -> int:
 class VmMap:
     """brk + mmap bookkeeping for one cage."""
 
-    __slots__ = ("_maps", "_starts", "brk", "heap_start", "limit")
+    __slots__ = ("__weakref__", "_maps", "_starts", "brk", "heap_start", "limit")
 
     def __init__(self, heap_start: int, limit: int) -> None:
         if limit % PAGE_SIZE or heap_start > limit:
@@ -59,7 +80,7 @@ class VmMap:
         self.heap_start = page_up(heap_start)
         self.brk = heap_start
         self.limit = limit
-        self._maps: list[Mapping] = []  # sorted by start
+        self._maps: list[Mapping] = []  # sorted by start, never overlapping
         self._starts: list[int] = []
 
     # -- brk ---------------------------------------------------------------------------------
@@ -73,30 +94,77 @@ class VmMap:
         self.brk = new_brk
         return self.brk
 
-    # -- mmap ------------------------------------------------------------------------------------
-    def map_anywhere(self, length: int, prot: int) -> int:
-        """Reserve ``length`` bytes top-down; returns the start address (``ENOMEM`` if none)."""
+    # -- placement ---------------------------------------------------------------------------
+    def is_free(self, addr: int, length: int) -> bool:
+        """Whether ``[addr, addr+length)`` lies above the break, below the limit, unmapped."""
+        end = addr + length
+        if addr % PAGE_SIZE or addr < page_up(self.brk) or end > self.limit or length <= 0:
+            return False
+        i = bisect.bisect_left(self._starts, end)  # the first mapping starting at/after end
+        return i == 0 or self._maps[i - 1].end <= addr
+
+    def overlaps(self, addr: int, length: int) -> bool:
+        """Whether any page of the range is in use: a mapping, the break or the static image
+        (``MAP_FIXED_NOREPLACE``'s ``EEXIST``)."""
+        end = addr + page_up(length)
+        if addr < page_up(self.brk):
+            return True
+        i = bisect.bisect_left(self._starts, end)
+        return i > 0 and self._maps[i - 1].end > addr
+
+    def find_space(self, length: int, hint: int = 0) -> int:
+        """A free range of ``length`` bytes: at ``hint`` (rounded up to a page) when that range
+        is free, else the highest free gap (``ENOMEM`` if none). Inserts nothing."""
         size = _length(length)
+        if hint:
+            at = page_up(hint)
+            if self.is_free(at, size):
+                return at
         floor = page_up(self.brk)
         top = self.limit
         for mapping in reversed(self._maps):
             if top - mapping.end >= size and top - size >= floor:
-                return self._insert(top - size, top, prot)
+                return top - size
             top = mapping.start
         if top - size >= floor:
-            return self._insert(top - size, top, prot)
+            return top - size
         raise GuestError(ENOMEM)
+
+    def check_fixed(self, addr: int, length: int) -> int:
+        """Validate a ``MAP_FIXED`` range; returns its page-rounded length."""
+        size = _length(length)
+        if addr % PAGE_SIZE:
+            raise GuestError(EINVAL)
+        if addr < page_up(self.brk) or addr < self.heap_start or addr + size > self.limit:
+            raise GuestError(ENOMEM)
+        return size
+
+    def add(self, mapping: Mapping) -> Mapping:
+        """Insert ``mapping`` (its range must be free) and merge it with its neighbours."""
+        if mapping.start % PAGE_SIZE or mapping.end % PAGE_SIZE or mapping.end <= mapping.start:
+            raise ValueError(f"bad mapping {mapping}")
+        if not self.is_free(mapping.start, mapping.end - mapping.start):
+            raise ValueError(f"range of {mapping} is not free")
+        i = bisect.bisect_left(self._starts, mapping.start)
+        self._maps.insert(i, mapping)
+        self._starts.insert(i, mapping.start)
+        self._merge()
+        return mapping
+
+    def map_anywhere(self, length: int, prot: int) -> int:
+        """Reserve ``length`` bytes top-down; returns the start address (``ENOMEM`` if none)."""
+        start = self.find_space(length)
+        self.add(Mapping(start, start + page_up(length), prot))
+        return start
 
     def map_fixed(self, addr: int, length: int, prot: int) -> int:
         """Map exactly ``[addr, addr+length)``, replacing what was there (MAP_FIXED)."""
-        size = _length(length)
-        if addr % PAGE_SIZE or addr < self.heap_start or addr + size > self.limit:
-            raise GuestError(EINVAL if addr % PAGE_SIZE else ENOMEM)
-        if addr < page_up(self.brk):
-            raise GuestError(ENOMEM)
+        size = self.check_fixed(addr, length)
         self.unmap(addr, size)
-        return self._insert(addr, addr + size, prot)
+        self.add(Mapping(addr, addr + size, prot))
+        return addr
 
+    # -- unmap / protect ---------------------------------------------------------------------
     def unmap(self, addr: int, length: int) -> list[tuple[int, int]]:
         """Unmap any mapped pages in the range; returns the byte ranges actually released."""
         return [(m.start, m.end) for m in self.unmap_pieces(addr, length)]
@@ -121,8 +189,7 @@ class VmMap:
             if hi < mapping.end:
                 kept.append(mapping.piece(hi, mapping.end))
         kept.sort(key=lambda m: m.start)
-        self._maps = kept
-        self._starts = [m.start for m in kept]
+        self._set(kept)
         return released
 
     def protect(self, addr: int, length: int, prot: int) -> None:
@@ -132,25 +199,42 @@ class VmMap:
         end = addr + page_up(length)
         if end <= page_up(self.brk) and addr >= 0:
             return  # the break and static image: accepted, nothing to record
-        covered = addr
+        if not self.covered(addr, end):
+            raise GuestError(ENOMEM)
         pieces: list[Mapping] = []
         for mapping in self._maps:
             if mapping.end <= addr or mapping.start >= end:
                 pieces.append(mapping)
                 continue
-            if mapping.start > covered:
-                raise GuestError(ENOMEM)
             lo, hi = max(mapping.start, addr), min(mapping.end, end)
             if mapping.start < lo:
                 pieces.append(mapping.piece(mapping.start, lo))
             pieces.append(mapping.piece(lo, hi, prot))
             if hi < mapping.end:
                 pieces.append(mapping.piece(hi, mapping.end))
-            covered = hi
-        if covered < end:
-            raise GuestError(ENOMEM)
-        self._maps = pieces
-        self._starts = [m.start for m in pieces]
+        self._set(pieces)
+        self._merge()
+
+    # -- queries -----------------------------------------------------------------------------
+    def covered(self, addr: int, end: int) -> bool:
+        """Whether every page of ``[addr, end)`` is in use (the image and break count)."""
+        at = max(addr, page_up(self.brk))
+        for mapping in self.pieces(at, end):
+            if mapping.start > at:
+                return False
+            at = mapping.end
+        return at >= end
+
+    def pieces(self, addr: int, end: int) -> list[Mapping]:
+        """Copies of the parts of mappings inside ``[addr, end)``, in address order."""
+        out = []
+        i = max(bisect.bisect_right(self._starts, addr) - 1, 0)
+        for mapping in self._maps[i:]:
+            if mapping.start >= end:
+                break
+            if mapping.end > addr:
+                out.append(mapping.piece(max(mapping.start, addr), min(mapping.end, end)))
+        return out
 
     def mappings(self) -> list[Mapping]:
         return [m.piece(m.start, m.end) for m in self._maps]
@@ -177,11 +261,20 @@ class VmMap:
             return self._maps[i].prot
         return None
 
-    def _insert(self, start: int, end: int, prot: int) -> int:
-        i = bisect.bisect_left(self._starts, start)
-        self._maps.insert(i, Mapping(start, end, prot))
-        self._starts.insert(i, start)
-        return start
+    # -- internals ---------------------------------------------------------------------------
+    def _set(self, maps: list[Mapping]) -> None:
+        self._maps = maps
+        self._starts = [m.start for m in maps]
+
+    def _merge(self) -> None:
+        merged: list[Mapping] = []
+        for mapping in self._maps:
+            if merged and merged[-1].joins(mapping):
+                merged[-1].end = mapping.end
+            else:
+                merged.append(mapping)
+        if len(merged) != len(self._maps):
+            self._set(merged)
 
 
 def _length(length: int) -> int:

@@ -105,6 +105,19 @@ class HostRoot:
             raise OSError(err, os.strerror(err))
         return fd
 
+    def guest_path_of(self, host_fd: int) -> bytes | None:
+        """The guest path of an open host fd inside the root (None if it has none any more)."""
+        try:
+            target = os.readlink(f"/proc/self/fd/{host_fd}").encode()
+        except OSError:
+            return None
+        root = os.fsencode(self.path)
+        if target == root:
+            return b"/"
+        if not target.startswith(root.rstrip(b"/") + b"/") or target.endswith(b" (deleted)"):
+            return None
+        return target[len(root.rstrip(b"/")) :]
+
     @contextmanager
     def parent(self, path: bytes) -> Iterator[tuple[int, bytes]]:
         """An ``O_PATH`` fd of ``path``'s parent directory (confined) and the last component."""
@@ -114,3 +127,52 @@ class HostRoot:
             yield dir_fd, name
         finally:
             os.close(dir_fd)
+
+
+# -- host calls Python's os module lacks (raw syscalls; arguments are host fds and names) --------
+_SYS_RENAMEAT2 = 316
+_SYS_UTIMENSAT = 280
+_SYS_FALLOCATE = 285
+_SYS_SYNC_FILE_RANGE = 277
+_SYS_FSTATFS = 138
+
+
+def _long(value: int) -> ctypes.c_long:
+    return ctypes.c_long(value)
+
+
+def _check(result: int) -> int:
+    if result < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+    return result
+
+
+def renameat2(old_dir: int, old: bytes, new_dir: int, new: bytes, flags: int) -> None:
+    _check(int(_syscall(_SYS_RENAMEAT2, _long(old_dir), old, _long(new_dir), new, _long(flags))))
+
+
+def utimensat(dir_fd: int, name: bytes | None, times: tuple[int, int, int, int] | None,
+              flags: int) -> None:
+    """``utimensat``: ``times`` is (atime sec, nsec, mtime sec, nsec) with UTIME_* nsec values."""
+    buf = (ctypes.c_int64 * 4)(*times) if times is not None else None
+    _check(int(_syscall(_SYS_UTIMENSAT, _long(dir_fd), name, buf, _long(flags))))
+
+
+def fallocate(fd: int, mode: int, offset: int, length: int) -> int:
+    return _check(int(_syscall(
+        _SYS_FALLOCATE, _long(fd), _long(mode), _long(offset), _long(length)
+    )))
+
+
+def sync_file_range(fd: int, offset: int, nbytes: int, flags: int) -> int:
+    return _check(int(_syscall(
+        _SYS_SYNC_FILE_RANGE, _long(fd), _long(offset), _long(nbytes), _long(flags)
+    )))
+
+
+def fstatfs(fd: int) -> tuple[int, ...]:
+    """The host's ``struct statfs`` (x86_64: fifteen 64-bit words) of an fd (O_PATH works)."""
+    buf = (ctypes.c_int64 * 15)()
+    _check(int(_syscall(_SYS_FSTATFS, _long(fd), buf)))
+    return tuple(buf)

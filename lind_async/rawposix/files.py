@@ -9,16 +9,30 @@ The base class answers every operation as Linux does for a description that cann
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
 import os
 import stat as stat_mod
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from lind_async.abi.errno import EAGAIN, EBADF, EINVAL, EISDIR, ENOTTY, ESPIPE, GuestError
+from lind_async.abi.errno import (
+    EAGAIN,
+    EBADF,
+    EINVAL,
+    EISDIR,
+    ENOTTY,
+    EOPNOTSUPP,
+    ESPIPE,
+    GuestError,
+)
 from lind_async.abi.flags import (
     O_ACCMODE,
+    O_APPEND,
     O_NONBLOCK,
+    O_PATH,
     O_RDONLY,
     O_WRONLY,
     POLLIN,
@@ -27,6 +41,7 @@ from lind_async.abi.flags import (
     POLLWRNORM,
 )
 from lind_async.core.fdtable import OpenFile
+from lind_async.rawposix import locks
 from lind_async.rawposix.blocking import retry_io
 from lind_async.rawposix.readiness import (
     NO_WATCH,
@@ -67,7 +82,7 @@ class FileOps(OpenFile):
     def write_from(self, cage: Cage, view: memoryview) -> SysResult:
         raise GuestError(EINVAL)
 
-    def pread_into(self, view: memoryview, offset: int) -> int:
+    def pread_into(self, view: memoryview, offset: int) -> SysResult:
         raise GuestError(ESPIPE)
 
     def pwrite_from(self, view: memoryview, offset: int) -> int:
@@ -96,6 +111,14 @@ class FileOps(OpenFile):
         """Call ``wake`` when ``poll_mask()`` may have changed for ``events``; returns a cancel."""
         return NO_WATCH
 
+    def lock_key(self) -> tuple[int, int] | None:
+        """The file's identity for flock/fcntl locks (host ``st_dev``, ``st_ino``)."""
+        try:
+            st = self.stat()
+        except (GuestError, OSError):
+            return None
+        return st.st_dev, st.st_ino
+
     def release(self) -> None:
         """The last descriptor closed: free host resources."""
 
@@ -104,45 +127,148 @@ ALWAYS_READY = POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM
 
 
 class HostFile(FileOps):
-    """A regular file or directory inside the root, backed by a host fd.
+    """A regular file, directory or other node inside the root, backed by a host fd.
 
-    Regular-file I/O runs on the loop thread: local files do not block for long, and this keeps
-    the common path inline (off-loop I/O for slow disks is a later step).
+    Theory of operation: the file offset is kept here (``pos``), not in the host fd, so reads can
+    be positional. A read first tries ``preadv(..., RWF_NOWAIT)`` inline: data in the page cache
+    comes back at once. When the kernel would have to wait for the disk (``EAGAIN``, or a short
+    read that is not the end of the file) the rest of the read runs on a small worker pool while
+    only the calling cage waits; the event loop, and every other cage, keep running. Writes are
+    positional too (``O_APPEND`` ones go through the host's own append, which is atomic).
+    Nodes that are neither regular files nor directories use the host fd's own offset.
     """
 
-    __slots__ = ("_dir_cursor", "_dir_snapshot", "guest_path", "host_fd")
+    __slots__ = (
+        "_dir_cursor", "_dir_snapshot", "_host_append", "_key", "guest_path", "host_fd", "kind",
+        "pos",
+    )  # fmt: skip
 
-    def __init__(self, host_fd: int, status_flags: int) -> None:
+    def __init__(
+        self, host_fd: int, status_flags: int, st: os.stat_result | None = None
+    ) -> None:
         super().__init__(status_flags)
         self.host_fd = host_fd
+        if st is None:
+            st = os.fstat(host_fd)
+        self.kind = stat_mod.S_IFMT(st.st_mode)
+        self._key = (st.st_dev, st.st_ino)
+        self.pos = 0
+        self._host_append = bool(status_flags & O_APPEND)
         self.guest_path: bytes | None = None  # for *at calls relative to this descriptor
         self._dir_snapshot: list[DirEntry] | None = None
         self._dir_cursor = 0
 
-    def read_into(self, cage: Cage, view: memoryview) -> int:
+    def readable(self) -> bool:
+        return not self.status_flags & O_PATH and super().readable()
+
+    def writable(self) -> bool:
+        return not self.status_flags & O_PATH and super().writable()
+
+    def lock_key(self) -> tuple[int, int] | None:
+        return self._key
+
+    # -- reading ------------------------------------------------------------------------------
+    def read_into(self, cage: Cage, view: memoryview) -> SysResult:
+        if self.kind != stat_mod.S_IFREG:
+            return self._read_other(cage, view)
+        start = self.pos
+        result = self.pread_into(view, start)
+        if isinstance(result, int):
+            self.pos = start + result
+            return result
+        return self._advance(start, result)
+
+    async def _advance(self, start: int, pending: Awaitable[int]) -> int:
+        n = await pending
+        self.pos = start + n
+        return n
+
+    def pread_into(self, view: memoryview, offset: int) -> SysResult:
+        if self.kind != stat_mod.S_IFREG:
+            if self.kind == stat_mod.S_IFDIR:
+                raise GuestError(EISDIR)
+            return os.preadv(self.host_fd, (view,), offset)
+        want = len(view)
+        try:
+            n = os.preadv(self.host_fd, (view,), offset, _RWF_NOWAIT)
+        except BlockingIOError:
+            return _read_off_loop(self.host_fd, view, offset, 0)
+        except OSError as exc:
+            if exc.errno != EOPNOTSUPP:
+                raise
+            return _read_off_loop(self.host_fd, view, offset, 0)
+        if n == want or offset + n >= os.fstat(self.host_fd).st_size:
+            return n  # all of it, or a short read at the end of the file
+        return _read_off_loop(self.host_fd, view, offset, n)  # partly cached: the rest may wait
+
+    def _read_other(self, cage: Cage, view: memoryview) -> SysResult:
+        if self.kind == stat_mod.S_IFDIR:
+            raise GuestError(EISDIR)
         try:
             return os.readv(self.host_fd, (view,))
-        except IsADirectoryError:
-            raise GuestError(EISDIR) from None
+        except BlockingIOError:
+            if self.status_flags & O_NONBLOCK:
+                raise GuestError(EAGAIN) from None
+            return retry_io(
+                self.host_fd, lambda: os.readv(self.host_fd, (view,)), writable=False, cage=cage
+            )
 
-    def write_from(self, cage: Cage, view: memoryview) -> int:
-        return os.write(self.host_fd, view)
-
-    def pread_into(self, view: memoryview, offset: int) -> int:
-        return os.preadv(self.host_fd, (view,), offset)
+    # -- writing ------------------------------------------------------------------------------
+    def write_from(self, cage: Cage, view: memoryview) -> SysResult:
+        if self.kind != stat_mod.S_IFREG:
+            try:
+                return os.write(self.host_fd, view)
+            except BlockingIOError:
+                if self.status_flags & O_NONBLOCK:
+                    raise GuestError(EAGAIN) from None
+                return retry_io(
+                    self.host_fd, lambda: os.write(self.host_fd, view), writable=True, cage=cage
+                )
+        if self.status_flags & O_APPEND:
+            self._set_host_append(True)
+            n = os.write(self.host_fd, view)
+            self.pos = os.lseek(self.host_fd, 0, os.SEEK_CUR)
+            return n
+        n = self.pwrite_from(view, self.pos)
+        self.pos += n
+        return n
 
     def pwrite_from(self, view: memoryview, offset: int) -> int:
+        if self._host_append and not self.status_flags & O_APPEND:
+            self._set_host_append(False)
         return os.pwritev(self.host_fd, (view,), offset)
 
+    def _set_host_append(self, on: bool) -> None:
+        if self._host_append != on:
+            flags = fcntl.fcntl(self.host_fd, fcntl.F_GETFL)
+            flags = flags | os.O_APPEND if on else flags & ~os.O_APPEND
+            fcntl.fcntl(self.host_fd, fcntl.F_SETFL, flags)
+            self._host_append = on
+
     def seek(self, offset: int, whence: int) -> int:
-        if self._dir_snapshot is not None or stat_mod.S_ISDIR(os.fstat(self.host_fd).st_mode):
+        if self.status_flags & O_PATH:
+            raise GuestError(EBADF)
+        if self.kind == stat_mod.S_IFDIR:
+            if whence == os.SEEK_CUR and offset == 0:
+                return self._dir_cursor
             if whence != os.SEEK_SET or offset < 0:
                 raise GuestError(EINVAL)
             self._dir_cursor = offset
             if offset == 0:
                 self._dir_snapshot = None  # rewinddir sees a fresh listing
             return offset
-        return os.lseek(self.host_fd, offset, whence)
+        if self.kind != stat_mod.S_IFREG:
+            return os.lseek(self.host_fd, offset, whence)
+        if whence == os.SEEK_SET:
+            new = offset
+        elif whence == os.SEEK_CUR:
+            new = self.pos + offset
+        else:  # SEEK_END, SEEK_DATA, SEEK_HOLE: the host knows the size and the holes
+            new = os.lseek(self.host_fd, offset, whence)
+        if not 0 <= new <= _OFFSET_MAX:
+            raise GuestError(EINVAL)
+        self.pos = new
+        return new
 
     def stat(self) -> os.stat_result:
         return os.fstat(self.host_fd)
@@ -161,8 +287,62 @@ class HostFile(FileOps):
     def dir_cursor(self, value: int) -> None:
         self._dir_cursor = value
 
+    def poll_mask(self) -> int:
+        if self.kind in (stat_mod.S_IFREG, stat_mod.S_IFDIR):
+            return ALWAYS_READY
+        return host_poll_mask(self.host_fd)
+
+    def watch(self, events: int, wake: Wake) -> Cancel:
+        if self.kind in (stat_mod.S_IFREG, stat_mod.S_IFDIR):
+            return NO_WATCH
+        return watch_host_events(self.host_fd, events, wake)
+
     def release(self) -> None:
+        locks.description_released(self)
+        if self.kind not in (stat_mod.S_IFREG, stat_mod.S_IFDIR):
+            forget_host_fd(self.host_fd)
         os.close(self.host_fd)
+
+
+_RWF_NOWAIT = getattr(os, "RWF_NOWAIT", 8)
+_OFFSET_MAX = (1 << 63) - 1
+_IO_WORKERS = 4
+_executor: ThreadPoolExecutor | None = None
+
+
+def io_executor() -> ThreadPoolExecutor:
+    """The small worker pool for file I/O that may wait for a disk (never the event loop)."""
+    global _executor
+    if _executor is None:
+        _executor = ThreadPoolExecutor(_IO_WORKERS, thread_name_prefix="lind-file-io")
+    return _executor
+
+
+def _pread_worker(fd: int, length: int, offset: int) -> bytes:
+    try:
+        return os.pread(fd, length, offset)
+    finally:
+        os.close(fd)
+
+
+async def _read_off_loop(host_fd: int, view: memoryview, offset: int, done: int) -> int:
+    """Finish a read of ``view`` at ``offset`` (``done`` bytes already in) on a worker thread.
+
+    The worker reads into its own buffer through its own ``dup`` of the fd (the descriptor may
+    be closed, and its number reused, while it works); the bytes reach guest memory on the loop.
+    """
+    fd = os.dup(host_fd)
+    loop = asyncio.get_running_loop()
+    data = await loop.run_in_executor(
+        io_executor(), _pread_worker, fd, len(view) - done, offset + done
+    )
+    view[done : done + len(data)] = data
+    return done + len(data)
+
+
+async def off_loop(call: Callable[[], int]) -> int:
+    """Run a host call that may wait for a disk (fsync, fallocate, big copies) on a worker."""
+    return await asyncio.get_running_loop().run_in_executor(io_executor(), call)
 
 
 def _list_dir(host_fd: int) -> list[DirEntry]:

@@ -12,11 +12,23 @@ import stat as stat_mod
 from typing import TYPE_CHECKING
 
 from lind_async.abi import flags as F
-from lind_async.abi.errno import EACCES, EBADF, EEXIST, EINVAL, EISDIR, ENOTDIR, ERANGE, GuestError
-from lind_async.rawposix import structs
+from lind_async.abi.errno import (
+    EACCES,
+    EBADF,
+    EEXIST,
+    EINVAL,
+    EISDIR,
+    ELOOP,
+    ENOENT,
+    ENOTDIR,
+    ENXIO,
+    ERANGE,
+    GuestError,
+)
+from lind_async.rawposix import fifo, procfs, shm, structs
 from lind_async.rawposix.args import i32, pointer, size, u32
 from lind_async.rawposix.confine import guest_join, lexical
-from lind_async.rawposix.files import DEVICES, FileOps, HostFile
+from lind_async.rawposix.files import FileOps, HostFile, SysResult
 
 if TYPE_CHECKING:
     from lind_async.runtime.cage import Cage
@@ -49,29 +61,73 @@ def _path(cage: Cage, addr: int) -> bytes:
 
 def _at_path(cage: Cage, dirfd: int, addr: int) -> bytes:
     """The guest path named by ``(dirfd, path)`` as the ``*at`` calls see it."""
-    path = _path(cage, addr)
+    return at_path(cage, dirfd, _path(cage, addr))
+
+
+def at_path(cage: Cage, dirfd: int, path: bytes) -> bytes:
     if path.startswith(b"/"):
         return path
     vfd = i32(dirfd)
     if vfd == F.AT_FDCWD:
         return guest_join(cage.cwd, path)
     base = cage.fds.file(vfd)
+    if isinstance(base, procfs.FdDirectory):
+        return guest_join(b"/proc/self/fd", path)
     if not isinstance(base, HostFile) or base.guest_path is None:
-        raise GuestError(EBADF if base is None else ENOTDIR)
+        raise GuestError(ENOTDIR)
+    if base.kind != stat_mod.S_IFDIR:
+        if not path:
+            raise GuestError(ENOENT)
+        raise GuestError(ENOTDIR)
     return guest_join(base.guest_path, path)
 
 
-def _open(cage: Cage, path: bytes, flags: int, mode: int) -> int:
+def _open(cage: Cage, path: bytes, flags: int, mode: int) -> SysResult:
     access = flags & F.O_ACCMODE
-    if access == F.O_ACCMODE:
+    if access == F.O_ACCMODE and not flags & F.O_PATH:
         raise GuestError(EINVAL)
-    device = DEVICES.get(lexical(path))
-    if device is not None:
-        file: FileOps = device(flags & ~(F.O_CREAT | F.O_EXCL | F.O_TRUNC | F.O_CLOEXEC))
-    else:
-        host_fd = cage.microvisor.root.open(path, flags & _PASSED_FLAGS, mode & ~cage.umask)
-        file = HostFile(host_fd, flags & ~(F.O_CREAT | F.O_EXCL | F.O_TRUNC | F.O_CLOEXEC))
-        file.guest_path = posixpath.normpath(path)
+    name = lexical(path)
+    if name == procfs.EXE:
+        if flags & F.O_NOFOLLOW:
+            raise GuestError(ELOOP)
+        path = procfs.exe_path(cage)
+    elif procfs.is_virtual(name):
+        virtual = procfs.open_virtual(cage, name, flags)
+        if isinstance(virtual, int):
+            return virtual
+        if virtual is not None:
+            return _install(cage, virtual, flags)
+    root = cage.microvisor.root
+    host_flags = flags & _PASSED_FLAGS
+    if not flags & F.O_PATH:
+        host_flags |= os.O_NONBLOCK  # a host FIFO must never block the loop (see fifo.py)
+    try:
+        host_fd = root.open(path, host_flags, mode & ~cage.umask)
+    except OSError as exc:
+        if exc.errno != ENXIO or access != F.O_WRONLY:
+            raise
+        # A FIFO without a host reader (there never is one): open it as a node instead.
+        node_fd = root.open(path, os.O_PATH | (flags & F.O_NOFOLLOW))
+        st = os.fstat(node_fd)
+        if not stat_mod.S_ISFIFO(st.st_mode):
+            os.close(node_fd)
+            raise
+        return fifo.open_fifo(cage, node_fd, st, flags)
+    st = os.fstat(host_fd)
+    if flags & F.O_TRUNC:
+        shm.file_shrunk(st)  # shared mappings of it: no host page past its end (rawposix/shm.py)
+    if stat_mod.S_ISFIFO(st.st_mode) and not flags & F.O_PATH:
+        try:
+            node_fd = os.open(f"/proc/self/fd/{host_fd}", os.O_PATH | os.O_CLOEXEC)
+        finally:
+            os.close(host_fd)
+        return fifo.open_fifo(cage, node_fd, st, flags)
+    file = HostFile(host_fd, flags & ~(F.O_CREAT | F.O_EXCL | F.O_TRUNC | F.O_CLOEXEC), st)
+    file.guest_path = posixpath.normpath(path)
+    return _install(cage, file, flags)
+
+
+def _install(cage: Cage, file: FileOps, flags: int) -> int:
     try:
         return cage.fds.install(file, cloexec=bool(flags & F.O_CLOEXEC))
     except GuestError:
@@ -79,19 +135,26 @@ def _open(cage: Cage, path: bytes, flags: int, mode: int) -> int:
         raise
 
 
-def sys_open(cage: Cage, path: int, flags: int, mode: int, *_: int) -> int:
+def sys_open(cage: Cage, path: int, flags: int, mode: int, *_: int) -> SysResult:
     return _open(cage, guest_join(cage.cwd, _path(cage, path)), i32(flags), u32(mode))
 
 
-def sys_openat(cage: Cage, dirfd: int, path: int, flags: int, mode: int, *_: int) -> int:
+def sys_openat(cage: Cage, dirfd: int, path: int, flags: int, mode: int, *_: int) -> SysResult:
     return _open(cage, _at_path(cage, dirfd, path), i32(flags), u32(mode))
 
 
 # -- stat family ----------
 def _stat_path(cage: Cage, path: bytes, *, follow: bool) -> os.stat_result:
-    device = DEVICES.get(lexical(path))
-    if device is not None:
-        return device(0).stat()
+    name = lexical(path)
+    if name == procfs.EXE and follow:
+        path = procfs.exe_path(cage)
+    elif name == procfs.EXE:
+        return procfs.virtual_stat(stat_mod.S_IFLNK | 0o777, 0x7EFFFFFF, size=len(
+            procfs.exe_path(cage)))
+    else:
+        virtual = procfs.stat_virtual(cage, name, follow=follow)
+        if virtual is not None:
+            return virtual
     root = cage.microvisor.root
     if follow:
         fd = root.open(path, os.O_PATH)
@@ -137,9 +200,12 @@ def sys_newfstatat(cage: Cage, dirfd: int, path: int, statbuf: int, flags: int, 
 # -- directories ----------
 def sys_getdents64(cage: Cage, fd: int, dirp: int, count: int, *_: int) -> int:
     file = cage.fds.file(i32(fd))
-    if not isinstance(file, HostFile):
-        raise GuestError(ENOTDIR)
-    if not stat_mod.S_ISDIR(file.stat().st_mode):
+    if isinstance(file, HostFile):
+        if file.status_flags & F.O_PATH:
+            raise GuestError(EBADF)
+        if file.kind != stat_mod.S_IFDIR:
+            raise GuestError(ENOTDIR)
+    elif not isinstance(file, procfs.FdDirectory):
         raise GuestError(ENOTDIR)
     entries = file.dir_entries()
     addr, capacity = pointer(dirp), size(count)
@@ -219,21 +285,11 @@ def sys_unlinkat(cage: Cage, dirfd: int, path: int, flags: int, *_: int) -> int:
     return _remove(cage, target, directory=bool(at_flags & F.AT_REMOVEDIR))
 
 
-def sys_rename(cage: Cage, old: int, new: int, *_: int) -> int:
-    root = cage.microvisor.root
-    old_path = guest_join(cage.cwd, _path(cage, old))
-    new_path = guest_join(cage.cwd, _path(cage, new))
-    with root.parent(old_path) as (old_dir, old_name), root.parent(new_path) as (new_dir, new_name):
-        if old_name in (b".", b"..") or new_name in (b".", b".."):
-            raise GuestError(EINVAL)
-        os.rename(old_name, new_name, src_dir_fd=old_dir, dst_dir_fd=new_dir)
-    return 0
-
-
 def _access(cage: Cage, path: bytes, mode: int, flags: int) -> int:
     if mode & ~(F.R_OK | F.W_OK | F.X_OK):
         raise GuestError(EINVAL)
-    if DEVICES.get(lexical(path)) is not None:
+    if procfs.is_virtual(lexical(path)):
+        procfs.stat_virtual(cage, lexical(path), follow=True)  # ENXIO, EBADF…
         return 0
     open_flags = os.O_PATH | (os.O_NOFOLLOW if flags & F.AT_SYMLINK_NOFOLLOW else 0)
     fd = cage.microvisor.root.open(path, open_flags)

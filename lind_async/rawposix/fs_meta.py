@@ -1,7 +1,756 @@
-"""RawPOSIX filesystem metadata family: links, renames, modes, owners, times, sizes, sync."""
+"""RawPOSIX filesystem metadata family: links, renames, nodes, modes, owners, times, sizes, sync.
+
+Every name is confined to the root as in ``fs.py``. Two ways to reach a file by name:
+
+- *no-follow* calls (``lchown``, ``rename``, ``link``, ``AT_SYMLINK_NOFOLLOW``…) act on the last
+  component through the ``O_PATH`` fd of its confined parent directory (``HostRoot.parent``);
+- *follow* calls open the name confined with ``O_PATH`` (the kernel resolves every symlink inside
+  the root) and act on ``/proc/self/fd/N`` of that fd, which names exactly that file.
+
+Calls that may wait for a disk (``fsync``, ``fdatasync``, ``sync_file_range``, ``fallocate``, and
+large copies) run on the file-I/O worker pool (``files.off_loop``): only the caller waits.
+"""
 
 from __future__ import annotations
 
-from lind_async.rawposix.table import Row
+import os
+import stat as stat_mod
+import struct
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-ROWS: list[Row] = []
+from lind_async.abi import flags as F
+from lind_async.abi import layouts as L
+from lind_async.abi import syscalls as nr
+from lind_async.abi.errno import (
+    EBADF,
+    EBUSY,
+    EEXIST,
+    EINVAL,
+    EISDIR,
+    ENODEV,
+    ENOENT,
+    ENOSYS,
+    ENOTDIR,
+    EOPNOTSUPP,
+    EPERM,
+    ESPIPE,
+    EXDEV,
+    GuestError,
+)
+from lind_async.rawposix import confine, procfs, shm
+from lind_async.rawposix.args import i32, i64, pointer, size, u32
+from lind_async.rawposix.confine import guest_join, lexical
+from lind_async.rawposix.files import FileOps, HostFile, HostStream, SysResult, off_loop
+from lind_async.rawposix.fs import _open, _path, _stat_path, at_path
+from lind_async.rawposix.table import Row, Support
+
+if TYPE_CHECKING:
+    from lind_async.runtime.cage import Cage
+
+_STATFS = struct.Struct(L.STATFS.fmt)
+_STATX = struct.Struct(L.STATX.fmt)
+_TIMESPEC = struct.Struct(L.TIMESPEC.fmt)
+_NS = 1_000_000_000
+_OFF_LOOP_BYTES = 1 << 20  # copies larger than this run on a worker
+MAX_RW = 0x7FFFF000
+_NO_KERNEL_COPY = (EXDEV, EOPNOTSUPP, ENOSYS)  # copy_file_range cannot: copy by hand
+
+
+def _cwd_path(cage: Cage, addr: int) -> bytes:
+    return guest_join(cage.cwd, _path(cage, addr))
+
+
+def _dir_path(cage: Cage, dirfd: int, addr: int) -> bytes:
+    return at_path(cage, dirfd, _path(cage, addr))
+
+
+@contextmanager
+def _opened(cage: Cage, path: bytes, *, follow: bool = True) -> Iterator[str]:
+    """A host name for the file ``path`` names (confined), valid inside the ``with``."""
+    name = lexical(path)
+    if name == procfs.EXE and follow:
+        path = procfs.exe_path(cage)
+    elif procfs.is_virtual(name):
+        vfd = procfs.fd_of(name)
+        file = cage.fds.file(vfd) if vfd is not None else None
+        host = _host_fd(file) if file is not None else None
+        if host is None:
+            raise GuestError(EPERM)
+        yield f"/proc/self/fd/{host}"
+        return
+    fd = cage.microvisor.root.open(path, os.O_PATH | (0 if follow else os.O_NOFOLLOW))
+    try:
+        yield f"/proc/self/fd/{fd}"
+    finally:
+        os.close(fd)
+
+
+def _host_fd(file: object) -> int | None:
+    """The host fd behind a description, if it has one (a FIFO end: its node)."""
+    if isinstance(file, HostFile | HostStream):
+        return file.host_fd
+    node = getattr(file, "node_fd", None)
+    return node if isinstance(node, int) else None
+
+
+def _file(cage: Cage, fd: int) -> FileOps:
+    return cage.fds.file(i32(fd))  # type: ignore[return-value]
+
+
+def _check_name(name: bytes) -> None:
+    if name in (b".", b".."):
+        raise GuestError(EEXIST)
+
+
+# -- creat, links ---------------------------------------------------------------------------------
+def sys_creat(cage: Cage, path: int, mode: int, *_: int) -> SysResult:
+    return _open(cage, _cwd_path(cage, path), F.O_CREAT | F.O_WRONLY | F.O_TRUNC, u32(mode))
+
+
+def _link(cage: Cage, old: bytes, new: bytes, follow: bool) -> int:
+    root = cage.microvisor.root
+    with root.parent(new) as (new_dir, new_name):
+        _check_name(new_name)
+        if follow:
+            with _opened(cage, old) as host_name:
+                os.link(host_name, new_name, dst_dir_fd=new_dir, follow_symlinks=True)
+            return 0
+        with root.parent(old) as (old_dir, old_name):
+            if old_name in (b".", b".."):
+                raise GuestError(EPERM)
+            os.link(
+                old_name, new_name, src_dir_fd=old_dir, dst_dir_fd=new_dir, follow_symlinks=False
+            )
+    return 0
+
+
+def sys_link(cage: Cage, old: int, new: int, *_: int) -> int:
+    return _link(cage, _cwd_path(cage, old), _cwd_path(cage, new), False)
+
+
+def sys_linkat(
+    cage: Cage, olddir: int, old: int, newdir: int, new: int, flags: int, *_: int
+) -> int:
+    at_flags = i32(flags)
+    if at_flags & ~(F.AT_SYMLINK_FOLLOW | F.AT_EMPTY_PATH):
+        raise GuestError(EINVAL)
+    raw = _path(cage, old)
+    new_path = _dir_path(cage, newdir, new)
+    if not raw and at_flags & F.AT_EMPTY_PATH:
+        file = _file(cage, olddir)
+        host = _host_fd(file)
+        if host is None:
+            raise GuestError(ENOENT)
+        with cage.microvisor.root.parent(new_path) as (new_dir, new_name):
+            _check_name(new_name)
+            os.link(f"/proc/self/fd/{host}", new_name, dst_dir_fd=new_dir, follow_symlinks=True)
+        return 0
+    old_path = at_path(cage, olddir, raw)
+    return _link(cage, old_path, new_path, bool(at_flags & F.AT_SYMLINK_FOLLOW))
+
+
+def _symlink(cage: Cage, target: bytes, link: bytes) -> int:
+    if not target:
+        raise GuestError(ENOENT)
+    with cage.microvisor.root.parent(link) as (dir_fd, name):
+        _check_name(name)
+        os.symlink(target, name, dir_fd=dir_fd)
+    return 0
+
+
+def sys_symlink(cage: Cage, target: int, link: int, *_: int) -> int:
+    return _symlink(cage, _path(cage, target), _cwd_path(cage, link))
+
+
+def sys_symlinkat(cage: Cage, target: int, newdir: int, link: int, *_: int) -> int:
+    return _symlink(cage, _path(cage, target), _dir_path(cage, newdir, link))
+
+
+def _readlink(cage: Cage, path: bytes, buf: int, bufsiz: int) -> int:
+    capacity = i32(bufsiz)
+    if capacity <= 0:
+        raise GuestError(EINVAL)
+    addr = pointer(buf)
+    target = procfs.readlink(cage, lexical(path))
+    if target is None:
+        with cage.microvisor.root.parent(path) as (dir_fd, name):
+            if name in (b".", b".."):
+                raise GuestError(EINVAL)
+            target = os.readlink(name, dir_fd=dir_fd)
+    data = target[:capacity]
+    cage.mem.write(addr, data)
+    return len(data)
+
+
+def sys_readlink(cage: Cage, path: int, buf: int, bufsiz: int, *_: int) -> int:
+    return _readlink(cage, _cwd_path(cage, path), buf, bufsiz)
+
+
+def sys_readlinkat(cage: Cage, dirfd: int, path: int, buf: int, bufsiz: int, *_: int) -> int:
+    return _readlink(cage, _dir_path(cage, dirfd, path), buf, bufsiz)
+
+
+# -- rename ---------------------------------------------------------------------------------------
+def _rename(cage: Cage, old: bytes, new: bytes, flags: int) -> int:
+    if flags & ~(F.RENAME_NOREPLACE | F.RENAME_EXCHANGE | F.RENAME_WHITEOUT):
+        raise GuestError(EINVAL)
+    if flags & F.RENAME_EXCHANGE and flags & (F.RENAME_NOREPLACE | F.RENAME_WHITEOUT):
+        raise GuestError(EINVAL)
+    root = cage.microvisor.root
+    with root.parent(old) as (old_dir, old_name), root.parent(new) as (new_dir, new_name):
+        if old_name in (b".", b"..") or new_name in (b".", b".."):
+            raise GuestError(EBUSY)
+        if flags:
+            confine.renameat2(old_dir, old_name, new_dir, new_name, flags)
+        else:
+            os.rename(old_name, new_name, src_dir_fd=old_dir, dst_dir_fd=new_dir)
+    return 0
+
+
+def sys_rename(cage: Cage, old: int, new: int, *_: int) -> int:
+    return _rename(cage, _cwd_path(cage, old), _cwd_path(cage, new), 0)
+
+
+def sys_renameat(cage: Cage, olddir: int, old: int, newdir: int, new: int, *_: int) -> int:
+    return _rename(cage, _dir_path(cage, olddir, old), _dir_path(cage, newdir, new), 0)
+
+
+def sys_renameat2(
+    cage: Cage, olddir: int, old: int, newdir: int, new: int, flags: int, *_: int
+) -> int:
+    return _rename(cage, _dir_path(cage, olddir, old), _dir_path(cage, newdir, new), u32(flags))
+
+
+# -- nodes ----------------------------------------------------------------------------------------
+def _mknod(cage: Cage, path: bytes, mode: int, dev: int) -> int:
+    kind = stat_mod.S_IFMT(mode) or stat_mod.S_IFREG
+    perm = mode & 0o7777 & ~cage.umask
+    if kind not in (
+        stat_mod.S_IFREG,
+        stat_mod.S_IFIFO,
+        stat_mod.S_IFCHR,
+        stat_mod.S_IFBLK,
+        stat_mod.S_IFSOCK,
+    ):
+        raise GuestError(EINVAL)
+    with cage.microvisor.root.parent(path) as (dir_fd, name):
+        _check_name(name)
+        if kind in (stat_mod.S_IFCHR, stat_mod.S_IFBLK):
+            # Devices need CAP_MKNOD: a cage is an unprivileged user (EEXIST comes first).
+            try:
+                os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+            except FileNotFoundError:
+                raise GuestError(EPERM) from None
+            raise GuestError(EEXIST)
+        if kind == stat_mod.S_IFIFO:
+            os.mkfifo(name, perm, dir_fd=dir_fd)
+        else:
+            os.mknod(name, kind | perm, dir_fd=dir_fd)
+    return 0
+
+
+def sys_mknod(cage: Cage, path: int, mode: int, dev: int, *_: int) -> int:
+    return _mknod(cage, _cwd_path(cage, path), u32(mode), dev)
+
+
+def sys_mknodat(cage: Cage, dirfd: int, path: int, mode: int, dev: int, *_: int) -> int:
+    return _mknod(cage, _dir_path(cage, dirfd, path), u32(mode), dev)
+
+
+# -- modes and owners -----------------------------------------------------------------------------
+def sys_chmod(cage: Cage, path: int, mode: int, *_: int) -> int:
+    with _opened(cage, _cwd_path(cage, path)) as name:
+        os.chmod(name, u32(mode) & 0o7777)
+    return 0
+
+
+def sys_fchmodat(cage: Cage, dirfd: int, path: int, mode: int, *_: int) -> int:
+    with _opened(cage, _dir_path(cage, dirfd, path)) as name:
+        os.chmod(name, u32(mode) & 0o7777)
+    return 0
+
+
+def sys_fchmod(cage: Cage, fd: int, mode: int, *_: int) -> int:
+    file = _file(cage, fd)
+    if isinstance(file, HostFile):
+        if file.status_flags & F.O_PATH:
+            raise GuestError(EBADF)
+        os.fchmod(file.host_fd, u32(mode) & 0o7777)
+        return 0
+    host = _host_fd(file)
+    if host is not None:
+        os.chmod(f"/proc/self/fd/{host}", u32(mode) & 0o7777)
+    return 0  # an in-process object (pipe, eventfd…): nothing on the host to change
+
+
+def _ids(owner: int, group: int) -> tuple[int, int]:
+    uid, gid = u32(owner), u32(group)
+    return (-1 if uid == 0xFFFFFFFF else uid), (-1 if gid == 0xFFFFFFFF else gid)
+
+
+def _chown(cage: Cage, path: bytes, owner: int, group: int, *, follow: bool) -> int:
+    uid, gid = _ids(owner, group)
+    if follow:
+        with _opened(cage, path) as name:
+            os.chown(name, uid, gid)
+        return 0
+    with cage.microvisor.root.parent(path) as (dir_fd, name_b):
+        os.chown(name_b, uid, gid, dir_fd=dir_fd, follow_symlinks=False)
+    return 0
+
+
+def sys_chown(cage: Cage, path: int, owner: int, group: int, *_: int) -> int:
+    return _chown(cage, _cwd_path(cage, path), owner, group, follow=True)
+
+
+def sys_lchown(cage: Cage, path: int, owner: int, group: int, *_: int) -> int:
+    return _chown(cage, _cwd_path(cage, path), owner, group, follow=False)
+
+
+def sys_fchown(cage: Cage, fd: int, owner: int, group: int, *_: int) -> int:
+    file = _file(cage, fd)
+    host = _host_fd(file)
+    if isinstance(file, HostFile) and file.status_flags & F.O_PATH:
+        raise GuestError(EBADF)
+    if host is not None:
+        uid, gid = _ids(owner, group)
+        os.chown(f"/proc/self/fd/{host}", uid, gid)
+    return 0
+
+
+def sys_fchownat(
+    cage: Cage, dirfd: int, path: int, owner: int, group: int, flags: int, *_: int
+) -> int:
+    at_flags = i32(flags)
+    if at_flags & ~(F.AT_SYMLINK_NOFOLLOW | F.AT_EMPTY_PATH):
+        raise GuestError(EINVAL)
+    raw = _path(cage, path)
+    if not raw and at_flags & F.AT_EMPTY_PATH:
+        host = _host_fd(_file(cage, dirfd))
+        if host is not None:
+            uid, gid = _ids(owner, group)
+            os.chown(f"/proc/self/fd/{host}", uid, gid)
+        return 0
+    target = at_path(cage, dirfd, raw)
+    return _chown(cage, target, owner, group, follow=not at_flags & F.AT_SYMLINK_NOFOLLOW)
+
+
+def sys_umask(cage: Cage, mask: int, *_: int) -> int:
+    old = cage.umask
+    cage.umask = u32(mask) & 0o777
+    return old
+
+
+# -- sizes ----------------------------------------------------------------------------------------
+def sys_truncate(cage: Cage, path: int, length: int, *_: int) -> int:
+    size_ = i64(length)
+    if size_ < 0:
+        raise GuestError(EINVAL)
+    with _opened(cage, _cwd_path(cage, path)) as name:
+        os.truncate(name, size_)
+        shm.file_shrunk(os.stat(name))  # (rawposix/shm.py: no host page past the end)
+    return 0
+
+
+def sys_ftruncate(cage: Cage, fd: int, length: int, *_: int) -> int:
+    file = _file(cage, fd)
+    size_ = i64(length)
+    if size_ < 0:
+        raise GuestError(EINVAL)
+    if not isinstance(file, HostFile) or file.status_flags & F.O_PATH:
+        raise GuestError(EBADF if isinstance(file, HostFile) else EINVAL)
+    if not file.writable() or file.kind != stat_mod.S_IFREG:
+        raise GuestError(EINVAL)
+    os.ftruncate(file.host_fd, size_)
+    shm.file_shrunk(os.fstat(file.host_fd))  # (rawposix/shm.py: no host page past the end)
+    return 0
+
+
+def _regular(cage: Cage, fd: int) -> HostFile:
+    file = _file(cage, fd)
+    if isinstance(file, HostFile) and file.status_flags & F.O_PATH:
+        raise GuestError(EBADF)
+    if not isinstance(file, HostFile):
+        raise GuestError(ESPIPE if getattr(file, "pipe", None) is not None else ENODEV)
+    return file
+
+
+def sys_fallocate(cage: Cage, fd: int, mode: int, offset: int, length: int, *_: int) -> SysResult:
+    file = _regular(cage, fd)
+    off, count, how = i64(offset), i64(length), i32(mode)
+    if off < 0 or count <= 0:
+        raise GuestError(EINVAL)
+    if not file.writable():
+        raise GuestError(EBADF)
+    host = file.host_fd
+    return off_loop(lambda: confine.fallocate(host, how, off, count))
+
+
+# -- sync -----------------------------------------------------------------------------------------
+def _sync(cage: Cage, fd: int, call: Callable[[int], None]) -> SysResult:
+    file = _file(cage, fd)
+    if isinstance(file, HostFile) and file.status_flags & F.O_PATH:
+        raise GuestError(EBADF)
+    if not isinstance(file, HostFile | HostStream):
+        raise GuestError(EINVAL)
+    host = file.host_fd
+
+    def run() -> int:
+        call(host)
+        return 0
+
+    return off_loop(run)
+
+
+def sys_fsync(cage: Cage, fd: int, *_: int) -> SysResult:
+    return _sync(cage, fd, os.fsync)
+
+
+def sys_fdatasync(cage: Cage, fd: int, *_: int) -> SysResult:
+    return _sync(cage, fd, os.fdatasync)
+
+
+def sys_sync_file_range(
+    cage: Cage, fd: int, offset: int, nbytes: int, flags: int, *_: int
+) -> SysResult:
+    off, count, how = i64(offset), i64(nbytes), u32(flags)
+    if how & ~7 or off < 0 or count < 0:
+        raise GuestError(EINVAL)
+    file = _file(cage, fd)
+    if not isinstance(file, HostFile):
+        raise GuestError(ESPIPE if getattr(file, "pipe", None) is not None else EINVAL)
+    host = file.host_fd
+    return off_loop(lambda: confine.sync_file_range(host, off, count, how))
+
+
+# -- filesystem and file status -------------------------------------------------------------------
+def _write_statfs(cage: Cage, addr: int, host: tuple[int, ...]) -> None:
+    f_type, bsize, blocks, bfree, bavail, files, ffree, fsid, namelen, frsize, flags = host[:11]
+    cage.mem.write(
+        addr,
+        L.STATFS.pack(
+            f_type=f_type & 0xFFFFFFFF,
+            f_bsize=bsize & 0xFFFFFFFF,
+            f_blocks=blocks,
+            f_bfree=bfree,
+            f_bavail=bavail,
+            f_files=files,
+            f_ffree=ffree,
+            f_fsid=struct.pack("<q", fsid),
+            f_namelen=namelen & 0xFFFFFFFF,
+            f_frsize=frsize & 0xFFFFFFFF,
+            f_flags=flags & 0xFFFFFFFF,
+        ),
+    )
+
+
+def sys_statfs(cage: Cage, path: int, buf: int, *_: int) -> int:
+    addr = pointer(buf)
+    cage.mem.check(addr, L.STATFS.size)
+    with _opened(cage, _cwd_path(cage, path)) as name:
+        fd = os.open(name, os.O_PATH | os.O_CLOEXEC)
+        try:
+            _write_statfs(cage, addr, confine.fstatfs(fd))
+        finally:
+            os.close(fd)
+    return 0
+
+
+def sys_fstatfs(cage: Cage, fd: int, buf: int, *_: int) -> int:
+    addr = pointer(buf)
+    cage.mem.check(addr, L.STATFS.size)
+    host = _host_fd(_file(cage, fd))
+    if host is None:
+        # An in-process object (pipe…): Linux reports pipefs; report the root's filesystem.
+        host = cage.microvisor.root.fd
+    _write_statfs(cage, addr, confine.fstatfs(host))
+    return 0
+
+
+def sys_statx(cage: Cage, dirfd: int, path: int, flags: int, mask: int, buf: int, *_: int) -> int:
+    at_flags = i32(flags)
+    if at_flags & ~(F.AT_SYMLINK_NOFOLLOW | F.AT_EMPTY_PATH | 0x800 | F.AT_STATX_SYNC_TYPE):
+        raise GuestError(EINVAL)
+    if at_flags & F.AT_STATX_SYNC_TYPE == F.AT_STATX_SYNC_TYPE or u32(mask) & 0x80000000:
+        raise GuestError(EINVAL)
+    addr = pointer(buf)
+    cage.mem.check(addr, L.STATX.size)
+    raw = _path(cage, path)
+    if not raw and at_flags & F.AT_EMPTY_PATH:
+        st = _file(cage, dirfd).stat()
+    else:
+        target = at_path(cage, dirfd, raw)
+        st = _stat_path(cage, target, follow=not at_flags & F.AT_SYMLINK_NOFOLLOW)
+    write_statx(cage, addr, st)
+    return 0
+
+
+def _ns(st: os.stat_result, name: str) -> int:
+    value = getattr(st, name + "_ns", None)
+    if value is None:
+        return int((getattr(st, name, 0) or 0) * _NS)
+    return int(value)
+
+
+def write_statx(cage: Cage, addr: int, st: os.stat_result) -> None:
+    atime, mtime, ctime = _ns(st, "st_atime"), _ns(st, "st_mtime"), _ns(st, "st_ctime")
+    rdev = getattr(st, "st_rdev", 0) or 0
+    cage.mem.write(
+        addr,
+        L.STATX.pack(
+            **{
+                "stx_mask": F.STATX_BASIC_STATS,
+                "stx_blksize": getattr(st, "st_blksize", 4096) or 4096,
+                "stx_nlink": st.st_nlink & 0xFFFFFFFF,
+                "stx_uid": st.st_uid & 0xFFFFFFFF,
+                "stx_gid": st.st_gid & 0xFFFFFFFF,
+                "stx_mode": st.st_mode & 0xFFFF,
+                "stx_ino": st.st_ino,
+                "stx_size": st.st_size,
+                "stx_blocks": getattr(st, "st_blocks", 0) or 0,
+                "stx_atime.tv_sec": atime // _NS,
+                "stx_atime.tv_nsec": atime % _NS,
+                "stx_ctime.tv_sec": ctime // _NS,
+                "stx_ctime.tv_nsec": ctime % _NS,
+                "stx_mtime.tv_sec": mtime // _NS,
+                "stx_mtime.tv_nsec": mtime % _NS,
+                "stx_rdev_major": os.major(rdev),
+                "stx_rdev_minor": os.minor(rdev),
+                "stx_dev_major": os.major(st.st_dev),
+                "stx_dev_minor": os.minor(st.st_dev),
+            }
+        ),
+    )
+
+
+# -- times ----------------------------------------------------------------------------------------
+def _times(cage: Cage, addr: int) -> tuple[int, int, int, int] | None:
+    if not addr:
+        return None
+    a_sec, a_nsec, _a = cage.mem.unpack(_TIMESPEC, addr)
+    m_sec, m_nsec, _m = cage.mem.unpack(_TIMESPEC, addr + _TIMESPEC.size)
+    for nsec in (a_nsec, m_nsec):
+        if not (0 <= nsec < _NS or nsec in (F.UTIME_NOW, F.UTIME_OMIT)):
+            raise GuestError(EINVAL)
+    return a_sec, a_nsec, m_sec, m_nsec
+
+
+def sys_utimensat(cage: Cage, dirfd: int, path: int, times: int, flags: int, *_: int) -> int:
+    at_flags = i32(flags)
+    if at_flags & ~(F.AT_SYMLINK_NOFOLLOW | F.AT_EMPTY_PATH):
+        raise GuestError(EINVAL)
+    spec = _times(cage, pointer(times))
+    if spec is not None and spec[1] == F.UTIME_OMIT and spec[3] == F.UTIME_OMIT:
+        return 0
+    path_addr = pointer(path)
+    raw = _path(cage, path_addr) if path_addr else None
+    if raw is None or (not raw and at_flags & F.AT_EMPTY_PATH):
+        file = _file(cage, dirfd)
+        if isinstance(file, HostFile) and file.status_flags & F.O_PATH and raw is None:
+            raise GuestError(EBADF)
+        host = _host_fd(file)
+        if host is None:
+            return 0
+        confine.utimensat(-100, f"/proc/self/fd/{host}".encode(), spec, 0)
+        return 0
+    target = at_path(cage, dirfd, raw)
+    if at_flags & F.AT_SYMLINK_NOFOLLOW and not procfs.is_virtual(lexical(target)):
+        with cage.microvisor.root.parent(target) as (dir_fd, name):
+            confine.utimensat(dir_fd, name, spec, F.AT_SYMLINK_NOFOLLOW)
+        return 0
+    with _opened(cage, target) as host_name:
+        confine.utimensat(-100, host_name.encode(), spec, 0)
+    return 0
+
+
+# -- directories ----------------------------------------------------------------------------------
+def sys_fchdir(cage: Cage, fd: int, *_: int) -> int:
+    file = _file(cage, fd)
+    if not isinstance(file, HostFile) or file.kind != stat_mod.S_IFDIR:
+        raise GuestError(ENOTDIR)
+    path = cage.microvisor.root.guest_path_of(file.host_fd) or file.guest_path
+    if path is None:
+        raise GuestError(ENOENT)
+    cage.cwd = path
+    return 0
+
+
+# -- copies ---------------------------------------------------------------------------------------
+def _offset_arg(cage: Cage, addr: int) -> int | None:
+    if not addr:
+        return None
+    value = i64(cage.mem.read_u64(addr))
+    if value < 0:
+        raise GuestError(EINVAL)
+    return value
+
+
+def sys_copy_file_range(
+    cage: Cage, fd_in: int, off_in: int, fd_out: int, off_out: int, length: int, flags: int
+) -> SysResult:
+    if u32(flags):
+        raise GuestError(EINVAL)
+    src, dst = _file(cage, fd_in), _file(cage, fd_out)
+    if not src.readable() or not dst.writable():
+        raise GuestError(EBADF)
+    if dst.status_flags & F.O_APPEND:
+        raise GuestError(EBADF)
+    if not (isinstance(src, HostFile) and isinstance(dst, HostFile)):
+        raise GuestError(EINVAL)
+    if src.kind != stat_mod.S_IFREG or dst.kind != stat_mod.S_IFREG:
+        raise GuestError(EISDIR if stat_mod.S_IFDIR in (src.kind, dst.kind) else EINVAL)
+    in_addr, out_addr = pointer(off_in), pointer(off_out)
+    start_in = _offset_arg(cage, in_addr)
+    start_out = _offset_arg(cage, out_addr)
+    pos_in = src.pos if start_in is None else start_in
+    pos_out = dst.pos if start_out is None else start_out
+    count = min(size(length), MAX_RW)
+    src_fd, dst_fd = src.host_fd, dst.host_fd
+
+    def copy() -> int:
+        try:
+            return os.copy_file_range(src_fd, dst_fd, count, pos_in, pos_out)
+        except OSError as exc:
+            if exc.errno not in _NO_KERNEL_COPY:
+                raise
+            return _copy_by_hand(src_fd, dst_fd, count, pos_in, pos_out)
+
+    def done(n: int) -> int:
+        if start_in is None:
+            src.pos = pos_in + n
+        else:
+            cage.mem.write_u64(in_addr, pos_in + n)
+        if start_out is None:
+            dst.pos = pos_out + n
+        else:
+            cage.mem.write_u64(out_addr, pos_out + n)
+        return n
+
+    if count <= _OFF_LOOP_BYTES:
+        return done(copy())
+    return _then(off_loop(copy), done)
+
+
+def _copy_by_hand(src: int, dst: int, count: int, pos_in: int, pos_out: int) -> int:
+    done = 0
+    while done < count:
+        chunk = os.pread(src, min(count - done, 1 << 20), pos_in + done)
+        if not chunk:
+            break
+        written = os.pwrite(dst, chunk, pos_out + done)
+        done += written
+        if written < len(chunk):
+            break
+    return done
+
+
+async def _then(pending: SysResult, after: Callable[[int], int]) -> int:
+    n = pending if isinstance(pending, int) else await pending
+    return after(n)
+
+
+def sys_sendfile(
+    cage: Cage, out_fd: int, in_fd: int, offset: int, count: int, *_: int
+) -> SysResult:
+    src, dst = _file(cage, in_fd), _file(cage, out_fd)
+    if not src.readable() or not dst.writable():
+        raise GuestError(EBADF)
+    if not isinstance(src, HostFile) or src.kind != stat_mod.S_IFREG:
+        raise GuestError(EINVAL)
+    if dst.status_flags & F.O_APPEND:
+        raise GuestError(EINVAL)
+    off_addr = pointer(offset)
+    start = _offset_arg(cage, off_addr)
+    pos = src.pos if start is None else start
+    total = min(size(count), MAX_RW)
+
+    def finish(n: int) -> int:
+        if start is None:
+            src.pos = pos + n
+        else:
+            cage.mem.write_u64(off_addr, pos + n)
+        return n
+
+    if isinstance(dst, HostFile) and dst.kind == stat_mod.S_IFREG:
+        src_fd, dst_fd, out_pos = src.host_fd, dst.host_fd, dst.pos
+
+        def copy() -> int:
+            try:
+                return os.copy_file_range(src_fd, dst_fd, total, pos, out_pos)
+            except OSError as exc:
+                if exc.errno not in (*_NO_KERNEL_COPY, EINVAL):
+                    raise
+                return _copy_by_hand(src_fd, dst_fd, total, pos, out_pos)
+
+        def advance(n: int) -> int:
+            dst.pos = out_pos + n
+            return finish(n)
+
+        if total <= _OFF_LOOP_BYTES:
+            return advance(copy())
+        return _then(off_loop(copy), advance)
+    return _then(_send_generic(cage, src, dst, pos, total), finish)
+
+
+async def _send_generic(cage: Cage, src: HostFile, dst: FileOps, pos: int, total: int) -> int:
+    """sendfile to any other kind: read a chunk of the file, write it through the generic path."""
+    done = 0
+    while done < total:
+        buf = bytearray(min(total - done, 65536))
+        view = memoryview(buf)
+        got = src.pread_into(view, pos + done)
+        n = got if isinstance(got, int) else await got
+        if n == 0:
+            break
+        chunk = view[:n]
+        sent = 0
+        while sent < n:
+            try:
+                result = dst.write_from(cage, chunk[sent:])
+                moved = result if isinstance(result, int) else await result
+            except GuestError:
+                if done + sent:
+                    return done + sent
+                raise
+            sent += moved
+        done += n
+    return done
+
+
+ROWS: list[Row] = [
+    (nr.SYS_creat, sys_creat, Support.FULL, ""),
+    (nr.SYS_link, sys_link, Support.FULL, ""),
+    (nr.SYS_linkat, sys_linkat, Support.FULL, ""),
+    (nr.SYS_symlink, sys_symlink, Support.FULL, "targets resolve inside the root"),
+    (nr.SYS_symlinkat, sys_symlinkat, Support.FULL, ""),
+    (nr.SYS_readlink, sys_readlink, Support.FULL, "+ /proc/self/{fd/N,exe}"),
+    (nr.SYS_readlinkat, sys_readlinkat, Support.FULL, ""),
+    (nr.SYS_rename, sys_rename, Support.FULL, ""),
+    (nr.SYS_renameat, sys_renameat, Support.FULL, ""),
+    (nr.SYS_renameat2, sys_renameat2, Support.FULL, "NOREPLACE, EXCHANGE, WHITEOUT"),
+    (nr.SYS_mknod, sys_mknod, Support.PARTIAL, "FIFO, regular, socket; devices EPERM"),
+    (nr.SYS_mknodat, sys_mknodat, Support.PARTIAL, "FIFO, regular, socket; devices EPERM"),
+    (nr.SYS_chmod, sys_chmod, Support.FULL, ""),
+    (nr.SYS_fchmod, sys_fchmod, Support.FULL, ""),
+    (nr.SYS_fchmodat, sys_fchmodat, Support.FULL, ""),
+    (nr.SYS_chown, sys_chown, Support.FULL, "as the host user"),
+    (nr.SYS_fchown, sys_fchown, Support.FULL, "as the host user"),
+    (nr.SYS_lchown, sys_lchown, Support.FULL, "as the host user"),
+    (nr.SYS_fchownat, sys_fchownat, Support.FULL, "as the host user"),
+    (nr.SYS_umask, sys_umask, Support.FULL, ""),
+    (nr.SYS_truncate, sys_truncate, Support.FULL, ""),
+    (nr.SYS_ftruncate, sys_ftruncate, Support.FULL, ""),
+    (nr.SYS_fallocate, sys_fallocate, Support.FULL, "off the event loop"),
+    (nr.SYS_fsync, sys_fsync, Support.FULL, "off the event loop"),
+    (nr.SYS_fdatasync, sys_fdatasync, Support.FULL, "off the event loop"),
+    (nr.SYS_sync_file_range, sys_sync_file_range, Support.FULL, "off the event loop"),
+    (nr.SYS_statfs, sys_statfs, Support.FULL, ""),
+    (nr.SYS_fstatfs, sys_fstatfs, Support.FULL, "in-process kinds report the root's fs"),
+    (nr.SYS_statx, sys_statx, Support.PARTIAL, "STATX_BASIC_STATS (no btime)"),
+    (nr.SYS_utimensat, sys_utimensat, Support.FULL, "UTIME_NOW/UTIME_OMIT"),
+    (nr.SYS_fchdir, sys_fchdir, Support.FULL, ""),
+    (nr.SYS_copy_file_range, sys_copy_file_range, Support.FULL, "large copies off the loop"),
+    (nr.SYS_sendfile, sys_sendfile, Support.FULL, "file to any fd kind"),
+]

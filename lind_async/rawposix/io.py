@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from lind_async.abi import flags as F
 from lind_async.abi.errno import EBADF, EBUSY, EINVAL, ENOTTY, GuestError
+from lind_async.rawposix import locks
 from lind_async.rawposix.args import i32, i64, pointer, size
 from lind_async.rawposix.files import FileOps, SysResult
 from lind_async.rawposix.pipe import PipeEnd
@@ -108,7 +109,7 @@ def sys_writev(cage: Cage, fd: int, iov: int, iovcnt: int, *_: int) -> SysResult
     return _transfer_all(cage, _iovecs(cage, iov, iovcnt), file.write_from)
 
 
-def sys_pread64(cage: Cage, fd: int, buf: int, count: int, offset: int, *_: int) -> int:
+def sys_pread64(cage: Cage, fd: int, buf: int, count: int, offset: int, *_: int) -> SysResult:
     file = _file(cage, fd)
     if not file.readable():
         raise GuestError(EBADF)
@@ -137,7 +138,9 @@ def sys_lseek(cage: Cage, fd: int, offset: int, whence: int, *_: int) -> int:
 
 
 def sys_close(cage: Cage, fd: int, *_: int) -> int:
-    released = cage.fds.close(i32(fd))
+    vfd = i32(fd)
+    locks.fd_closing(cage, cage.fds.file(vfd))  # type: ignore[arg-type]
+    released = cage.fds.close(vfd)
     if released is not None:
         released.release()  # type: ignore[attr-defined]
     return 0
@@ -165,9 +168,11 @@ def sys_ioctl(cage: Cage, fd: int, request: int, arg: int, *_: int) -> int:
     raise GuestError(ENOTTY)
 
 
-def sys_fcntl(cage: Cage, fd: int, cmd: int, arg: int, *_: int) -> int:
+def sys_fcntl(cage: Cage, fd: int, cmd: int, arg: int, *_: int) -> SysResult:
     vfd, command = i32(fd), i32(cmd)
     entry = cage.fds.get(vfd)
+    if command in locks.RECORD_COMMANDS:
+        return locks.fcntl_lock(cage, entry.file, command, pointer(arg))  # type: ignore[arg-type]
     if command == F.F_GETFD:
         return F.FD_CLOEXEC if entry.cloexec else 0
     if command == F.F_SETFD:

@@ -1,34 +1,46 @@
-"""RawPOSIX memory family: brk, anonymous mmap/munmap, mprotect (recorded), madvise.
+"""RawPOSIX memory family: brk, munmap, mprotect (recorded), madvise, and the page helpers the
+mmap/mremap side (rawposix/mm_file.py) shares.
 
 The cage's linear memory is grown to its maximum when the cage starts (a shared memory is
-reserved at its maximum anyway, and untouched pages cost no RSS), so mapping is pure bookkeeping
-in the cage's :class:`~lind_async.core.vmmap.VmMap` plus zeroing what a mapping gives back.
-``MAP_SHARED`` anonymous mappings are host memfd objects mapped over the linear memory, so they
-stay shared with fork children (rawposix/shm.py).
+reserved at its maximum anyway, and untouched pages cost no RSS), so private anonymous memory is
+pure bookkeeping in the cage's :class:`~lind_async.core.vmmap.VmMap` plus zeroing what a mapping
+gives back: every free page reads as zero. ``MAP_SHARED`` mappings (anonymous memfds and files)
+are host objects mapped over the linear memory (rawposix/shm.py); private file mappings are
+copies read from their file.
 """
 
 from __future__ import annotations
 
 import ctypes
+import os
 from typing import TYPE_CHECKING
 
 from lind_async.abi import flags as F
-from lind_async.abi.errno import EEXIST, EINVAL, ENODEV, GuestError
+from lind_async.abi.errno import EACCES, EINVAL, ENOMEM, GuestError
 from lind_async.core.vmmap import Mapping, page_up
 from lind_async.rawposix import shm
-from lind_async.rawposix.args import i32, i64, pointer, size
+from lind_async.rawposix.args import i32, pointer, size
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from lind_async.runtime.cage import Cage
 
-_MADV_DONTNEED = 4
 _libc = ctypes.CDLL(None, use_errno=True)
 _madvise = _libc.madvise
 _madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
 _madvise.restype = ctypes.c_int
 _HOST_PAGE = 4096
+_PROT_KNOWN = F.PROT_READ | F.PROT_WRITE | F.PROT_EXEC
+_PROT_GROWS = 0x03000000  # PROT_GROWSDOWN | PROT_GROWSUP: accepted by mprotect, ignored
+
+# Advice that changes nothing we model (hints to the pager, KSM, THP, core dumps, fork).
+_HINTS = frozenset({
+    F.MADV_NORMAL, F.MADV_RANDOM, F.MADV_SEQUENTIAL, F.MADV_WILLNEED, F.MADV_MERGEABLE,
+    F.MADV_UNMERGEABLE, F.MADV_HUGEPAGE, F.MADV_NOHUGEPAGE, F.MADV_DONTDUMP, F.MADV_DODUMP,
+    F.MADV_DONTFORK, F.MADV_DOFORK, F.MADV_KEEPONFORK, F.MADV_COLD, F.MADV_PAGEOUT,
+    F.MADV_POPULATE_READ, F.MADV_POPULATE_WRITE, F.MADV_FREE,
+})
 
 
 def zero_range(cage: Cage, start: int, end: int) -> None:
@@ -42,11 +54,36 @@ def zero_range(cage: Cage, start: int, end: int) -> None:
     base = mem.base
     lo = (base + start + _HOST_PAGE - 1) & ~(_HOST_PAGE - 1)
     hi = (base + end) & ~(_HOST_PAGE - 1)
-    if hi > lo and _madvise(lo, hi - lo, _MADV_DONTNEED) == 0:
+    if hi > lo and _madvise(lo, hi - lo, F.MADV_DONTNEED) == 0:
         ctypes.memset(base + start, 0, lo - (base + start))
         ctypes.memset(hi, 0, base + end - hi)
     else:
         ctypes.memset(base + start, 0, end - start)
+
+
+def read_file(cage: Cage, obj: shm.FileObject, offset: int, start: int, end: int) -> None:
+    """Fill ``[start, end)`` (zero pages) with the file's bytes from ``offset``; what lies past
+    the end of the file stays zero."""
+    view = cage.mem.slice(start, end - start)
+    done = 0
+    while done < len(view):
+        n = os.preadv(obj.fd, (view[done:],), offset + done)
+        if n <= 0:
+            break
+        done += n
+
+
+def release(cage: Cage, pieces: Iterable[Mapping]) -> None:
+    """Give back what an unmap released: zero pages for private pieces; shared pieces get private
+    zero pages again; objects this address space no longer uses lose it (rawposix/shm.py)."""
+    backed = []
+    for m in pieces:
+        if m.shared is None:
+            zero_range(cage, m.start, m.end)
+        if m.shared is not None or m.source is not None:
+            backed.append(m)
+    if backed:
+        shm.unmapped(cage.mem.base, cage.vm, backed)
 
 
 def sys_brk(cage: Cage, addr: int, *_: int) -> int:
@@ -61,68 +98,60 @@ def sys_brk(cage: Cage, addr: int, *_: int) -> int:
     return new
 
 
-def sys_mmap(
-    cage: Cage, addr: int, length: int, prot: int, flags: int, fd: int, offset: int
-) -> int:
-    map_flags = i32(flags)
-    want = size(length)
-    if want == 0 or i64(offset) % F.PAGE_SIZE:
-        raise GuestError(EINVAL)
-    kind = map_flags & 0x3
-    if kind not in (F.MAP_SHARED, F.MAP_PRIVATE, 0x3):  # 0x3: MAP_SHARED_VALIDATE
-        raise GuestError(EINVAL)
-    if not map_flags & F.MAP_ANONYMOUS:
-        raise GuestError(ENODEV)  # file-backed mappings come with the I/O breadth issue
-    vm = cage.vm
-    if map_flags & (F.MAP_FIXED | F.MAP_FIXED_NOREPLACE):
-        start = pointer(addr)
-        if map_flags & F.MAP_FIXED_NOREPLACE and any(
-            m.start < start + page_up(want) and start < m.end for m in vm.mappings()
-        ):
-            raise GuestError(EEXIST)
-        if start % F.PAGE_SIZE == 0:
-            release(cage, vm.unmap_pieces(start, want))
-        start = vm.map_fixed(start, want, i32(prot))
-    else:
-        start = vm.map_anywhere(want, i32(prot))
-    if kind != F.MAP_PRIVATE:  # MAP_SHARED[_VALIDATE]: a host object, shared with fork children
-        try:
-            obj = shm.create(cage.mem.base, start, start + page_up(want))
-        except GuestError:
-            vm.unmap(start, want)
-            raise
-        vm.share(start, obj)
-    return start
-
-
-def release(cage: Cage, pieces: Iterable[Mapping]) -> None:
-    """Give back what an unmap released: zero pages for private pieces; shared pieces get private
-    zero pages again and their objects lose this address space (rawposix/shm.py)."""
-    shared = []
-    for m in pieces:
-        if m.shared is None:
-            zero_range(cage, m.start, m.end)
-        else:
-            shared.append(m)
-    if shared:
-        shm.unmapped(cage.mem.base, cage.vm, shared)
-
-
 def sys_munmap(cage: Cage, addr: int, length: int, *_: int) -> int:
     release(cage, cage.vm.unmap_pieces(pointer(addr), size(length)))
     return 0
 
 
 def sys_mprotect(cage: Cage, addr: int, length: int, prot: int, *_: int) -> int:
-    cage.vm.protect(pointer(addr), size(length), i32(prot))
+    start, n, want = pointer(addr), size(length), i32(prot)
+    if want & ~(_PROT_KNOWN | _PROT_GROWS) or want & _PROT_GROWS == _PROT_GROWS:
+        raise GuestError(EINVAL)
+    if start % F.PAGE_SIZE:
+        raise GuestError(EINVAL)
+    if n == 0:
+        return 0
+    end = start + page_up(n)
+    if want & F.PROT_WRITE:
+        for m in cage.vm.pieces(start, end):  # shared and read-only through its fd
+            if isinstance(m.shared, shm.HostObject) and not m.shared.writable:
+                raise GuestError(EACCES)
+    cage.vm.protect(start, n, want & _PROT_KNOWN)
     return 0
 
 
 def sys_madvise(cage: Cage, addr: int, length: int, advice: int, *_: int) -> int:
-    start, n = pointer(addr), size(length)
+    start, n, how = pointer(addr), size(length), i32(advice)
     if start % F.PAGE_SIZE:
         raise GuestError(EINVAL)
-    cage.mem.check(start, page_up(n))
-    if i32(advice) == _MADV_DONTNEED and cage.vm.prot_at(start) is not None:
-        zero_range(cage, start, start + page_up(n))
+    if how not in _HINTS and how not in (F.MADV_DONTNEED, F.MADV_REMOVE):
+        raise GuestError(EINVAL)  # MADV_WIPEONFORK, hwpoison, unknown
+    if n == 0:
+        return 0
+    end = start + page_up(n)
+    vm = cage.vm
+    if how == F.MADV_REMOVE and any(m.shared is None for m in vm.pieces(start, end)):
+        raise GuestError(EINVAL)  # only shared mappings can punch holes
+    if how in (F.MADV_DONTNEED, F.MADV_REMOVE):
+        if start < page_up(vm.brk):  # the break: anonymous memory (the static image: kept)
+            zero_range(cage, max(start, vm.heap_start), min(end, page_up(vm.brk)))
+        for m in vm.pieces(start, end):
+            drop_pages(cage, m, how)
+    if not vm.covered(start, end):
+        raise GuestError(ENOMEM)
     return 0
+
+
+def drop_pages(cage: Cage, m: Mapping, how: int = F.MADV_DONTNEED) -> None:
+    """``MADV_DONTNEED`` on one piece, as Linux: private anonymous pages read back as zeros,
+    private file pages as the file's contents again, shared pages keep their contents (the
+    host drops only this mapping of them; ``MADV_REMOVE`` frees them in the object too)."""
+    if isinstance(m.shared, shm.HostObject):
+        host = cage.mem.base + m.start
+        if _madvise(host, m.end - m.start, how) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err))
+        return
+    zero_range(cage, m.start, m.end)
+    if isinstance(m.source, shm.FileObject):
+        read_file(cage, m.source, m.offset, m.start, m.end)

@@ -131,9 +131,8 @@ class PipeEnd(FileOps):
         if self.reading:
             mask = POLLIN | POLLRDNORM if len(buffer) else 0
             return mask | (POLLHUP if buffer.writers == 0 else 0)
-        if buffer.readers == 0:
-            return POLLERR
-        return POLLOUT | POLLWRNORM if buffer.room >= PIPE_BUF else 0
+        mask = POLLOUT | POLLWRNORM if buffer.room >= PIPE_BUF else 0
+        return mask | (POLLERR if buffer.readers == 0 else 0)
 
     def watch(self, events: int, wake: Wake) -> Cancel:
         # A reader's readiness changes when data arrives or the last writer goes (can_read); a

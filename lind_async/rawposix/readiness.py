@@ -18,15 +18,17 @@ and re-armed by the next waiter; a ready fd nobody waits for costs nothing.
 
 :func:`wait_ready` is the one generic wait (poll, select, epoll_wait): arm every watch, suspend the
 calling cage until any fires, the timeout passes or a signal arrives (``EINTR``), disarm all.
+:func:`with_sigmask` runs such a wait under a temporary signal mask (ppoll, pselect6, epoll_pwait).
 """
 
 from __future__ import annotations
 
 import asyncio
 import select
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING
 
+from lind_async.abi.errno import EINTR, GuestError
 from lind_async.abi.flags import POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, POLLPRI
 
 if TYPE_CHECKING:
@@ -191,3 +193,26 @@ async def wait_ready(
             timer.cancel()
         for cancel in cancels:
             cancel()
+
+
+async def with_sigmask(cage: Cage, mask: int | None, number: int, work: Awaitable[int]) -> int:
+    """Run the wait ``work`` with the signal ``mask`` in force (ppoll, pselect6, epoll_pwait).
+
+    As ``rt_sigsuspend``: a signal that interrupts the wait is delivered under the temporary
+    mask, then the caller's mask comes back; ``None`` leaves the mask alone.
+    """
+    if mask is None:
+        return await work
+    from lind_async.runtime import signals  # the runtime imports rawposix: import lazily
+
+    state = cage.signals
+    saved = state.blocked
+    state.set_mask(mask)
+    try:
+        return await work
+    except GuestError as exc:
+        if exc.errno == EINTR:
+            await signals.after_syscall(cage, number, (0,) * 6, -EINTR)
+        raise
+    finally:
+        state.set_mask(saved)

@@ -1,32 +1,54 @@
-"""MAP_SHARED anonymous memory: pages that stay shared between a cage and its fork children.
+"""Host objects mapped over a cage's linear memory: MAP_SHARED memory (anonymous or a file)
+that stays shared between a cage, its fork children and (files) everyone else, and the files
+private file mappings were read from.
 
 Theory of operation
 -------------------
 A cage's linear memory is one host mapping (wasmtime's reservation of the shared memory, grown to
 its maximum when the cage starts; ``mem.base`` is guest address 0). ``fork`` gives the child a
 *new* memory holding a copy (runtime/fork.py), so a page can only stay shared if the same host
-object is mapped into both memories. Each ``mmap(MAP_SHARED|MAP_ANONYMOUS)`` therefore creates a
-:class:`SharedAnon` — a host ``memfd_create`` object of the mapping's size — and maps it over the
-linear memory at ``mem.base + addr`` with ``mmap(MAP_SHARED|MAP_FIXED)`` (guest and host pages
-are both 4 KiB, and a mapping's start is page aligned). The cage's
-:class:`~lind_async.core.vmmap.VmMap` records, per mapping, the object and the offset into it of
-the mapping's first page, so the pure map splits and copies them like any other attribute.
+object is mapped into both memories. A :class:`HostObject` is such an object, held by an fd:
+
+- :class:`SharedAnon`: each ``mmap(MAP_SHARED|MAP_ANONYMOUS)`` creates a host ``memfd_create``
+  object of the mapping's size (grown by ``mremap``);
+- :class:`FileObject`: a ``dup`` of a regular file's host fd (the mapping outlives the guest's
+  ``close``, as on Linux). ``MAP_SHARED`` maps the file itself, so the page cache is shared with
+  every other mapping of it and with ``read``/``write``: ``msync``/``munmap`` write-back is the
+  kernel's own. A file opened read-only can only be mapped shared without ``PROT_WRITE``; the host
+  maps it ``MAP_PRIVATE`` (read-write, as all of linear memory must be), which reads the same
+  pages until someone writes one — which the guest may not. A *private* file mapping is a copy
+  (read into the range); its object only remembers the file (``Mapping.source``).
+
+An object is mapped over the linear memory at ``mem.base + addr`` with ``mmap(MAP_FIXED)``
+(guest and host pages are both 4 KiB, and a mapping's start is page aligned). File pages wholly
+past the end of the file are never host-mapped (touching them would raise ``SIGBUS`` in the
+microvisor): they stay private zero pages. The cage's :class:`~lind_async.core.vmmap.VmMap`
+records, per mapping, the object and the offset into it of the mapping's first page, so the pure
+map splits and copies them like any other attribute.
 
 - ``fork``: the child's copy of the vmmap holds the same objects; the parent's shared ranges are
   not copied but mapped again (:func:`map_all`) at the same guest addresses in the child's memory.
 - ``munmap`` (or ``MAP_FIXED`` over it): the host range gets private anonymous zero pages back
   (``mmap(MAP_PRIVATE|MAP_ANONYMOUS|MAP_FIXED)``, read/write as wasmtime left it), and the object
-  loses this address space as a user if no other piece of the vmmap still maps it.
+  loses this address space as a user if no other piece of the vmmap still uses it.
 - exit and exec: the address space gives up every object (:func:`release_all`); its memory is
   about to be dropped, which unmaps the host pages with it.
 
-An object counts the *address spaces* (vmmaps) that map any part of it, not the pieces; when the
+An object counts the *address spaces* (vmmaps) that use any part of it, not the pieces; when the
 count reaches zero its fd is closed. Host mappings still present (a memory not yet freed) keep
 the pages alive on their own, as mappings of a closed file do.
 
 Futexes: a futex word in a shared mapping, used *without* ``FUTEX_PRIVATE_FLAG``, is keyed by
 (object, offset) (:func:`futex_key`), as Linux keys shared futexes by inode and offset, so a
-waiter in the child is woken by the parent. Private futexes keep the memory-address key.
+waiter in the child is woken by the parent; every mapping of one file shares a key. Private
+futexes keep the memory-address key.
+
+Truncation: a file that shrinks *after* it was mapped shared would leave host pages past its new
+end mapped, and touching one raises ``SIGBUS`` — in the microvisor, which would kill every cage.
+So every guest truncation (``ftruncate``, ``truncate``, ``open(O_TRUNC)``) calls
+:func:`file_shrunk`, which puts private zero pages over those pages in every address space
+mapping the file (natively the program would get ``SIGBUS`` there). A truncation by another host
+process is not seen: as for any host program, it is the host's business.
 """
 
 from __future__ import annotations
@@ -34,6 +56,7 @@ from __future__ import annotations
 import ctypes
 import itertools
 import os
+import weakref
 from collections.abc import Iterable
 from typing import Any
 
@@ -52,30 +75,33 @@ _MAP_SHARED, _MAP_PRIVATE, _MAP_FIXED, _MAP_ANONYMOUS = 0x01, 0x02, 0x10, 0x20
 _HOST_PAGE = os.sysconf("SC_PAGE_SIZE")
 
 _ids = itertools.count(1)
+_file_keys: dict[tuple[int, int], int] = {}  # (st_dev, st_ino) -> shared futex key
+# Address spaces that have mapped a file shared, with their memory's host base (file_shrunk).
+_spaces: weakref.WeakKeyDictionary[VmMap, int] = weakref.WeakKeyDictionary()
 
 
-class SharedAnon:
-    """One shared anonymous object: a memfd, and how many address spaces map part of it."""
+class HostObject:
+    """A host fd whose pages are mapped over linear memory, and how many address spaces use it.
 
-    __slots__ = ("fd", "ident", "size", "users")
+    ``host_flags``: how it is mapped (``MAP_SHARED``, or ``MAP_PRIVATE`` for a file only readable
+    through its fd); ``writable``: whether ``PROT_WRITE`` may be granted on a shared mapping;
+    ``key``: the shared-futex identity (one per anonymous object, one per file)."""
 
-    def __init__(self, size: int) -> None:
-        fd = os.memfd_create("lind-shared-anon", os.MFD_CLOEXEC)
-        try:
-            os.ftruncate(fd, size)
-        except OSError:
-            os.close(fd)
-            raise
+    __slots__ = ("fd", "host_flags", "ident", "key", "users", "writable")
+
+    def __init__(self, fd: int, host_flags: int, *, writable: bool, key: int = 0) -> None:
         self.fd = fd
-        self.size = size
+        self.host_flags = host_flags
+        self.writable = writable
         self.ident = next(_ids)
+        self.key = key or self.ident
         self.users = 0
 
     # A vmmap copy (fork) shares the object, never duplicates it.
-    def __copy__(self) -> SharedAnon:
+    def __copy__(self) -> HostObject:
         return self
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> SharedAnon:
+    def __deepcopy__(self, memo: dict[int, Any]) -> HostObject:
         return self
 
     def attach(self) -> None:
@@ -87,8 +113,57 @@ class SharedAnon:
             os.close(self.fd)
             self.fd = -1
 
+    def mappable(self, offset: int, length: int) -> int:
+        """How many bytes of ``[offset, offset+length)`` may be host-mapped (made available
+        first when the object can grow)."""
+        return length
+
+
+class SharedAnon(HostObject):
+    """One shared anonymous object: a memfd."""
+
+    __slots__ = ("size",)
+
+    def __init__(self, size: int) -> None:
+        fd = os.memfd_create("lind-shared-anon", os.MFD_CLOEXEC)
+        try:
+            os.ftruncate(fd, size)
+        except OSError:
+            os.close(fd)
+            raise
+        super().__init__(fd, _MAP_SHARED, writable=True)
+        self.size = size
+
+    def mappable(self, offset: int, length: int) -> int:
+        if offset + length > self.size:  # mremap grew a mapping of it
+            os.ftruncate(self.fd, offset + length)
+            self.size = offset + length
+        return length
+
     def __repr__(self) -> str:
         return f"SharedAnon(#{self.ident}, {self.size} bytes, users={self.users}, fd={self.fd})"
+
+
+class FileObject(HostObject):
+    """A regular file behind a mapping: a ``dup`` of its host fd."""
+
+    __slots__ = ()
+
+    def __init__(self, host_fd: int, *, shared: bool, writable: bool) -> None:
+        st = os.fstat(host_fd)
+        key = _file_keys.setdefault((st.st_dev, st.st_ino), next(_ids))
+        flags = _MAP_SHARED if shared and writable else _MAP_PRIVATE
+        super().__init__(os.dup(host_fd), flags, writable=writable, key=key)
+
+    def file_size(self) -> int:
+        return os.fstat(self.fd).st_size
+
+    def mappable(self, offset: int, length: int) -> int:
+        last = (self.file_size() + _HOST_PAGE - 1) // _HOST_PAGE * _HOST_PAGE
+        return max(0, min(length, last - offset))
+
+    def __repr__(self) -> str:
+        return f"FileObject(#{self.ident}, users={self.users}, fd={self.fd})"
 
 
 def _map(host: int, length: int, flags: int, fd: int, offset: int) -> None:
@@ -123,6 +198,40 @@ def create(base: int, start: int, end: int) -> SharedAnon:
     return obj
 
 
+def map_object(base: int, start: int, end: int, obj: HostObject, offset: int) -> None:
+    """Map ``obj`` from ``offset`` over ``[start, end)`` of the memory at ``base`` (for a file,
+    only its pages up to the end of the file; the rest is left as it is). ``ENOMEM`` if the
+    host cannot, ``EINVAL`` for ranges of partial host pages."""
+    if (base + start) % _HOST_PAGE or (end - start) % _HOST_PAGE or offset % _HOST_PAGE:
+        raise GuestError(EINVAL)
+    try:
+        length = obj.mappable(offset, end - start)
+        if length:
+            _map(base + start, length, obj.host_flags, obj.fd, offset)
+    except OSError as e:
+        raise GuestError(ENOMEM) from e
+
+
+def track(vm: VmMap, base: int) -> None:
+    """``vm`` (its memory at ``base``) maps a file shared: :func:`file_shrunk` must visit it."""
+    _spaces[vm] = base
+
+
+def file_shrunk(st: os.stat_result) -> None:
+    """The file ``st`` describes may have shrunk: host pages of shared mappings of it lying
+    wholly past its end become private zero pages, so no access can raise ``SIGBUS``."""
+    key = _file_keys.get((st.st_dev, st.st_ino))
+    if key is None:
+        return  # never mapped
+    last = (st.st_size + _HOST_PAGE - 1) // _HOST_PAGE * _HOST_PAGE
+    for vm, base in list(_spaces.items()):
+        for m in vm.mappings():
+            if isinstance(m.shared, FileObject) and m.shared.key == key:
+                cut = max(m.start, m.start + last - m.offset)
+                if cut < m.end:
+                    restore_private(base, cut, m.end)
+
+
 def restore_private(base: int, start: int, end: int) -> None:
     """Put private zero pages back at ``[start, end)`` of the memory at ``base``."""
     _check_host_range(base, start, end)
@@ -130,28 +239,34 @@ def restore_private(base: int, start: int, end: int) -> None:
 
 
 def shared_pieces(vm: VmMap) -> list[Mapping]:
-    return [m for m in vm.mappings() if isinstance(m.shared, SharedAnon)]
+    return [m for m in vm.mappings() if isinstance(m.shared, HostObject)]
 
 
-def objects(pieces: Iterable[Mapping]) -> list[SharedAnon]:
-    """The distinct objects behind ``pieces``, in order."""
-    seen: dict[int, SharedAnon] = {}
+def _backed(m: Mapping) -> bool:
+    return isinstance(m.shared, HostObject) or isinstance(m.source, HostObject)
+
+
+def objects(pieces: Iterable[Mapping]) -> list[HostObject]:
+    """The distinct objects behind ``pieces`` (shared or source), in order."""
+    seen: dict[int, HostObject] = {}
     for m in pieces:
-        if isinstance(m.shared, SharedAnon):
-            seen.setdefault(m.shared.ident, m.shared)
+        for obj in (m.shared, m.source):
+            if isinstance(obj, HostObject):
+                seen.setdefault(obj.ident, obj)
     return list(seen.values())
 
 
 def unmapped(base: int | None, vm: VmMap, released: Iterable[Mapping]) -> None:
-    """``released`` pieces left ``vm``: give their host ranges private pages back (when the
-    memory at ``base`` is still in use) and detach every object ``vm`` no longer maps."""
-    gone = [m for m in released if isinstance(m.shared, SharedAnon)]
+    """``released`` pieces left ``vm``: give their shared host ranges private pages back (when
+    the memory at ``base`` is still in use) and detach every object ``vm`` no longer uses."""
+    gone = [m for m in released if _backed(m)]
     if not gone:
         return
     if base is not None:
         for m in gone:
-            restore_private(base, m.start, m.end)
-    still = {o.ident for o in objects(shared_pieces(vm))}
+            if isinstance(m.shared, HostObject):
+                restore_private(base, m.start, m.end)
+    still = {o.ident for o in objects(vm.mappings())}
     for obj in objects(gone):
         if obj.ident not in still:
             obj.detach()
@@ -160,21 +275,23 @@ def unmapped(base: int | None, vm: VmMap, released: Iterable[Mapping]) -> None:
 def map_all(vm: VmMap, base: int) -> None:
     """A fork child's vmmap (a copy of its parent's, sharing its objects): map every shared piece
     into the child's memory at ``base`` and count the child as a user of each object."""
-    pieces = shared_pieces(vm)
+    pieces = [m for m in vm.mappings() if _backed(m)]
+    for obj in objects(pieces):
+        if obj.fd < 0:  # its last user gave it up while this address space still used it
+            raise MemoryError("fork: a mapping's host object is gone")
     for m in pieces:
-        obj = m.shared
-        assert isinstance(obj, SharedAnon)
-        if obj.fd < 0:  # its last user gave it up while this address space still mapped it
-            raise MemoryError("fork: a shared mapping's object is gone")
-        _map(base + m.start, m.end - m.start, _MAP_SHARED, obj.fd, m.offset)
+        if isinstance(m.shared, HostObject):
+            map_object(base, m.start, m.end, m.shared, m.offset)
+            if isinstance(m.shared, FileObject):
+                track(vm, base)
     for obj in objects(pieces):
         obj.attach()
 
 
 def release_all(vm: VmMap) -> None:
-    """The address space ends (exit, exec): forget its shared pieces and detach their objects.
+    """The address space ends (exit, exec): forget its backed pieces and detach their objects.
     Host pages are left alone (the memory is being dropped)."""
-    pieces = shared_pieces(vm)
+    pieces = [m for m in vm.mappings() if _backed(m)]
     for m in pieces:
         vm.unmap(m.start, m.end - m.start)
     for obj in objects(pieces):
@@ -182,9 +299,9 @@ def release_all(vm: VmMap) -> None:
 
 
 def futex_key(vm: VmMap, addr: int) -> tuple[int, int] | None:
-    """The shared-futex key of ``addr`` if it lies in a shared mapping: ``(-ident, offset)``
+    """The shared-futex key of ``addr`` if it lies in a shared mapping: ``(-key, offset)``
     (negative, so it never equals a memory-address key)."""
     m = vm.mapping_at(addr)
-    if m is None or not isinstance(m.shared, SharedAnon):
+    if m is None or not isinstance(m.shared, HostObject):
         return None
-    return (-m.shared.ident, m.offset + addr - m.start)
+    return (-m.shared.key, m.offset + addr - m.start)

@@ -55,7 +55,7 @@ def _unsupported(errno: int) -> Handler:
 
 def _build() -> dict[int, Syscall]:
     from lind_async.rawposix import exec as exec_
-    from lind_async.rawposix import fd, fs, futex, io, misc, mm, proc, signal, threei_ops, time
+    from lind_async.rawposix import fd, fs, futex, io, misc, proc, signal, threei_ops, time
     from lind_async.runtime import fork, threads
 
     full, partial = Support.FULL, Support.PARTIAL
@@ -70,7 +70,7 @@ def _build() -> dict[int, Syscall]:
         (nr.SYS_lseek, io.sys_lseek, full, ""),
         (nr.SYS_close, io.sys_close, full, ""),
         (nr.SYS_ioctl, io.sys_ioctl, partial, "TIOCGWINSZ, TCGETS (tty probe), FIONBIO"),
-        (nr.SYS_fcntl, io.sys_fcntl, partial, "FD/FL flags, DUPFD[_CLOEXEC], GET/SETPIPE_SZ"),
+        (nr.SYS_fcntl, io.sys_fcntl, partial, "FD/FL, DUPFD, PIPE_SZ, [OFD_]GETLK/SETLK[W]"),
         # fd
         (nr.SYS_pipe, fd.sys_pipe, full, "in-process buffer, no host fd"),
         (nr.SYS_pipe2, fd.sys_pipe2, full, "O_CLOEXEC O_NONBLOCK"),
@@ -92,7 +92,6 @@ def _build() -> dict[int, Syscall]:
         (nr.SYS_rmdir, fs.sys_rmdir, full, ""),
         (nr.SYS_unlink, fs.sys_unlink, full, ""),
         (nr.SYS_unlinkat, fs.sys_unlinkat, full, ""),
-        (nr.SYS_rename, fs.sys_rename, full, ""),
         (nr.SYS_access, fs.sys_access, full, ""),
         (nr.SYS_faccessat, fs.sys_faccessat, full, ""),
         (nr.SYS_faccessat2, fs.sys_faccessat2, full, ""),
@@ -101,12 +100,7 @@ def _build() -> dict[int, Syscall]:
         (nr.SYS_register_handler, threei_ops.sys_register_handler, full, "fn_ptr 0: deregister"),
         (nr.SYS_copy_data_between_cages, threei_ops.sys_copy_data_between_cages, full, ""),
         (nr.SYS_copy_handler_table_to_cage, threei_ops.sys_copy_handler_table_to_cage, full, ""),
-        # mm
-        (nr.SYS_brk, mm.sys_brk, full, ""),
-        (nr.SYS_mmap, mm.sys_mmap, partial, "anonymous private mappings"),
-        (nr.SYS_munmap, mm.sys_munmap, full, ""),
-        (nr.SYS_mprotect, mm.sys_mprotect, partial, "recorded; wasm has no page protection"),
-        (nr.SYS_madvise, mm.sys_madvise, partial, "accepted, advisory"),
+        # mm: rawposix/mm_file.py ROWS
         # proc
         (nr.SYS_exit, threads.sys_exit, full, "ends the calling thread (the last: the cage)"),
         (nr.SYS_clone, threads.sys_clone, partial, "threads; CLONE_VM[|VFORK] children"),
@@ -176,9 +170,7 @@ _FAMILIES = (
     "fs_meta", "locks", "sockets", "poll", "epoll", "eventfd", "timerfd", "signalfd", "mm_file"
 )
 
-_KNOWN_UNSUPPORTED: list[tuple[int, int, str]] = [
-    (nr.SYS_socket, ENOSYS, "sockets come with the I/O breadth issue"),
-]
+_KNOWN_UNSUPPORTED: list[tuple[int, int, str]] = []
 
 TABLE: dict[int, Syscall] = {}
 _HANDLERS: dict[int, Handler] = {}

@@ -30,6 +30,7 @@ pending until it returns), and a handler cannot ``longjmp`` out into the interru
 from __future__ import annotations
 
 import struct
+import weakref
 from typing import TYPE_CHECKING
 
 from lind_async.abi import syscalls as nr
@@ -50,6 +51,7 @@ from lind_async.core.signals import (
     default_action,
 )
 from lind_async.rawposix.proc import CageExit
+from lind_async.rawposix.readiness import Watchers
 from lind_async.runtime import fiber
 from lind_async.runtime.instance import LindInstance, instantiate
 
@@ -77,8 +79,20 @@ RESTARTABLE = frozenset(
         nr.SYS_openat,
         nr.SYS_flock,
         nr.SYS_fcntl,
+        # sockets (signal(7): restarted unless SO_RCVTIMEO/SO_SNDTIMEO is set)
+        nr.SYS_accept,
+        nr.SYS_accept4,
+        nr.SYS_connect,
+        nr.SYS_recvfrom,
+        nr.SYS_recvmsg,
+        nr.SYS_sendto,
+        nr.SYS_sendmsg,
     }
 )
+
+
+POSTED: weakref.WeakKeyDictionary[Cage, Watchers] = weakref.WeakKeyDictionary()
+"""Per cage, what to wake when a signal becomes pending (signalfd's poll/epoll/read waits)."""
 
 
 def running_cage() -> Cage | None:
@@ -106,6 +120,8 @@ def post(cage: Cage, signo: int, sender: int = 0) -> None:
     if not state.post(signo):
         return
     cage.sender[signo] = sender
+    if (watchers := POSTED.get(cage)) is not None:
+        watchers.fire()  # signalfd readiness (rawposix/signalfd.py)
     if not state.deliverable():
         return
     action = state.action(signo)

@@ -36,6 +36,7 @@ HEADERS = """\
 #include <sys/select.h>
 #include <sys/timerfd.h>
 #include <sys/eventfd.h>
+#include <sys/signalfd.h>
 #include <sys/file.h>
 #define hidden
 #include "ksigaction.h"
