@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import sys
 import time
 from typing import Any
 
 from wasmtime import wat2wasm
 
+from benchmarks.report import Baseline, Figure
 from lind_async.runtime import (
     EngineConfig,
     HostImports,
@@ -28,6 +31,7 @@ from lind_async.runtime import (
     instantiate,
     run_call,
 )
+from lind_async.runtime.fiber import call_now
 
 WAT = r"""
 (module
@@ -77,7 +81,9 @@ class _Done:
         yield  # pragma: no cover
 
 
-async def bench(n: int) -> None:
+async def bench(n: int) -> dict[str, float]:
+    """Runs and prints the measurements; returns them (ns per call, keyed by label)."""
+    results: dict[str, float] = {}
     eng = LindEngine(EngineConfig())
     mod = eng.load_module(wat2wasm(WAT))
     mode = {"suspend": False}
@@ -94,6 +100,7 @@ async def bench(n: int) -> None:
     inst = await instantiate(eng, mod, imp)
 
     def report(name: str, dt: float, count: int) -> None:
+        results[name] = dt / count * 1e9
         print(f"{name:44s} {dt / count * 1e9:10.0f} ns/call")
 
     for _ in range(2):  # warm-up + measured
@@ -118,6 +125,12 @@ async def bench(n: int) -> None:
     for _ in range(k):
         await run_call(inst, "nop")
     report("run_call of an empty export", time.perf_counter() - t, k)
+    t = time.perf_counter()
+    for _ in range(k):
+        res = call_now(inst, "nop")
+        if not isinstance(res, list):  # did not finish inline (e.g. an epoch yield): drive it
+            await res
+    report("call_now of an empty export (inline)", time.perf_counter() - t, k)
 
     k = 300
     insts = []
@@ -154,6 +167,27 @@ async def bench(n: int) -> None:
         f"epoch ticks {eng.ticker.ticks}"
     )
     eng.ticker.stop()
+    results["preemption: largest loop gap (ms)"] = gaps[-1] * 1e3
+    return results
+
+
+def collect(quick: bool) -> list[Figure]:
+    """The driver's costs (ns/call); an async import's baselines are the sync import and a
+    suspend/resume round trip's the inline completion. Its own output goes to stderr."""
+    with contextlib.redirect_stdout(sys.stderr):
+        r = asyncio.run(bench(20_000 if quick else 100_000))
+    inline = "async import, completes inline"
+    sync = "sync unchecked import"
+    figs = [
+        Figure("fiber_raw", inline, "ns/call", r[inline], [Baseline(sync, r[sync])]),
+        Figure("fiber_raw", "async import, suspend/resume", "ns/call",
+               r["async import, suspend/resume round trip"], [Baseline(inline, r[inline])]),
+    ]
+    for name, value in r.items():
+        if name not in (inline, sync, "async import, suspend/resume round trip"):
+            unit = "ms" if "(ms)" in name else "ns/call"
+            figs.append(Figure("fiber_raw", name.replace(" (ms)", ""), unit, value))
+    return figs
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from benchmarks.report import Baseline, Figure
 from lind_async.toolchain import binaryen, cc
 from lind_async.toolchain.sysroot import SJLJ_CFLAGS, TARGET_CFLAGS, Sysroot, ensure_sysroot
 from lind_async.toolchain.validate import read_interface
@@ -77,6 +78,28 @@ def _native(src: Path, work: Path, args: list[str]) -> str:
         subprocess.run([shutil.which("gcc") or "cc", "-O2", "-o", str(exe), str(src)], check=True)
     return subprocess.run([str(exe), *args], capture_output=True, text=True,
                           check=True).stdout.strip()
+
+
+def collect(quick: bool) -> list[Figure]:
+    """fork+exit+wait (0 and 64 MiB touched heap) and setjmp+longjmp, cage vs native; the
+    asyncify code growth is left to ``main``."""
+    forks, loops = (10, "20000") if quick else (100, "200000")
+    figures = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        wasm = cc.compile_cached(FORK)
+        for heap in ("0", "64"):
+            nat = float(_native(FORK, work, [str(forks), heap]))
+            cg = float(_cage(wasm, [str(forks), heap]))
+            figures.append(Figure("fork", f"fork+exit+wait, {heap} MiB heap", "ms", cg,
+                                  [Baseline("native", nat)]))
+        sj = cc.compile_cached(SJLJ)
+        for mode in ("jump", "calls"):
+            nat = float(_native(SJLJ, work, [mode, loops]))
+            cg = float(_cage(sj, [mode, loops]))
+            figures.append(Figure("fork", f"setjmp/longjmp ({mode})", "ns/iteration", cg,
+                                  [Baseline("native", nat)]))
+    return figures
 
 
 def main() -> None:

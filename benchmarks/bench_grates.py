@@ -26,8 +26,12 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lind_async.grate import Call, Forward, Grate
+
+if TYPE_CHECKING:  # this file is also loaded by path as a --grate module, without benchmarks/
+    from benchmarks.report import Figure
 
 HERE = Path(__file__).resolve().parent
 APP = HERE / "programs" / "grate_loop.c"
@@ -196,6 +200,41 @@ def report(geteuid: list[dict[str, object]], reads: list[dict[str, object]]) -> 
         verdict = "met" if hop <= target else "NOT met"
         name = "Python" if kind != "C" else "C"
         print(f"target one {name} grate hop <= {_us(target)}: {verdict} ({_us(hop)} per hop)")
+
+
+def collect(quick: bool) -> list[Figure]:
+    """geteuid through 4 stacked grates vs none, the per-hop slopes (with the targets), and
+    reads through imfs/memfs vs RawPOSIX."""
+    from benchmarks.report import Baseline, Figure, target_note
+
+    calls, repeat = (5000, 1) if quick else (50_000, 3)
+    with tempfile.TemporaryDirectory(prefix="bench-grates-") as tmp:
+        root = Path(tmp)
+        build(root)
+        geteuid = geteuid_rows(root, calls, repeat)
+        reads = read_rows(root, calls, repeat)
+    figures = []
+    for row in geteuid:
+        pts = row["points"]
+        hop = row["per_hop_ns"]
+        assert isinstance(pts, list) and isinstance(hop, float)
+        label = f"{row['kind']} {row['variant']}"
+        figures.append(Figure("grates", f"geteuid, {DEPTHS[-1]} grates: {label}", "ns/call",
+                              pts[-1][1], [Baseline("no grate", pts[0][1])]))
+        note = ""
+        if row["variant"] == "forward" and row["kind"] in ("Python (async def)", "C"):
+            limit = C_TARGET_NS if row["kind"] == "C" else PY_TARGET_NS
+            note = target_note(f"one hop <= {_us(limit)}", hop <= limit)
+        figures.append(Figure("grates", f"one hop: {label}", "ns", hop, note=note))
+    for r in reads:
+        raw, imfs, memfs = r["rawposix_ns"], r["imfs_ns"], r["memfs_ns"]
+        assert isinstance(raw, float) and isinstance(imfs, float) and isinstance(memfs, float)
+        size = "1 B" if r["size"] == 1 else "4 KiB"
+        figures.append(Figure("grates", f"read {size}, imfs (C grate)", "ns/call", imfs,
+                              [Baseline("RawPOSIX", raw)]))
+        figures.append(Figure("grates", f"read {size}, memfs (Python)", "ns/call", memfs,
+                              [Baseline("RawPOSIX", raw)]))
+    return figures
 
 
 def main(argv: list[str] | None = None) -> int:

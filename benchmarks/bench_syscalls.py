@@ -21,6 +21,8 @@ from pathlib import Path
 
 import wasmtime
 
+from benchmarks.report import Baseline, Figure, target_note
+
 HERE = Path(__file__).parent
 PROGRAM = HERE / "programs" / "syscall_loop.c"
 
@@ -85,6 +87,26 @@ def wasi_write(calls: int) -> float:
     start = time.perf_counter_ns()
     run(store, calls)
     return (time.perf_counter_ns() - start) / calls
+
+
+def collect(quick: bool) -> list[Figure]:
+    """getpid and 1-byte write round trips (ns/call) in a cage vs native (and WASI for write)."""
+    from lind_async.toolchain.cc import compile_cached
+
+    calls = 20_000 if quick else 200_000
+    wasm = compile_cached(PROGRAM)
+    figures = []
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        for mode in ("getpid", "write"):
+            baselines = [Baseline("native", native(mode, calls, workdir))]
+            if mode == "write":
+                baselines.append(Baseline("wasmtime-py WASI", wasi_write(calls)))
+            value = cage(mode, calls, wasm, workdir)
+            note = target_note("<= 3 us", value <= 3000) if mode == "getpid" else ""
+            figures.append(Figure("syscalls", f"{mode} round trip", "ns/call", value, baselines,
+                                  note=note))
+    return figures
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,18 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from lind_async.embed import (
+        DEVNULL,
+        PIPE,
+        STDOUT,
+        CageProcess,
+        CageStreamReader,
+        CageStreamWriter,
+        Limits,
+        Microvisor,
+        create_cage_exec,
+        default_microvisor,
+    )
     from lind_async.grate import Call, Forward, Grate, GrateError, handles, load_grate
 
 # Public names, imported on first use (so `import lind_async` stays cheap for the CLI).
@@ -17,9 +29,38 @@ _LAZY = {
     "GrateError": "lind_async.grate",
     "handles": "lind_async.grate",
     "load_grate": "lind_async.grate",
+    # the embedding API (docs/embedding.md)
+    "CageProcess": "lind_async.embed",
+    "CageStreamReader": "lind_async.embed",
+    "CageStreamWriter": "lind_async.embed",
+    "DEVNULL": "lind_async.embed",
+    "Limits": "lind_async.embed",
+    "Microvisor": "lind_async.embed",
+    "PIPE": "lind_async.embed",
+    "STDOUT": "lind_async.embed",
+    "create_cage_exec": "lind_async.embed",
+    "default_microvisor": "lind_async.embed",
 }
 
-__all__ = ["Call", "Forward", "Grate", "GrateError", "__version__", "handles", "load_grate"]
+__all__ = [
+    "DEVNULL",
+    "PIPE",
+    "STDOUT",
+    "CageProcess",
+    "CageStreamReader",
+    "CageStreamWriter",
+    "Call",
+    "Forward",
+    "Grate",
+    "GrateError",
+    "Limits",
+    "Microvisor",
+    "__version__",
+    "create_cage_exec",
+    "default_microvisor",
+    "handles",
+    "load_grate",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,4 +1,4 @@
-"""Command line: ``python -m lind_async run|cc|syscalls …``."""
+"""Command line: ``python -m lind_async run|cc|syscalls|bench …``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from lind_async import __version__
 
@@ -47,6 +48,7 @@ commands:
   run       run a program (.c, .wasm or .cwasm) in a cage
   cc        compile C to a cage program against lind-musl (`cc --help` for details)
   syscalls  print the system-call support table
+  bench     run the benchmarks (cage vs native and other baselines) from a source checkout
 
 `python -m lind_async COMMAND --help` explains each command.
 """
@@ -186,7 +188,68 @@ def cmd_syscalls(argv: Sequence[str]) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "cc": cmd_cc, "syscalls": cmd_syscalls}
+BENCH_HELP = """\
+Run the benchmark suite (benchmarks/ of a source checkout) and print one combined table.
+
+Every figure is a cage's value beside baselines measured in the same run (the same C program
+built natively with gcc -O2, plain wasmtime, node:wasi, processes...) and the ratio
+cage / baseline. Each benchmark's `collect()` lives in benchmarks/bench_NAME.py; run one alone
+with more options and its own table as `python -m benchmarks.bench_NAME --help`.
+
+benchmarks (all by default, in this order):
+{names}
+
+The machine is shared: numbers move with its other load. --quick cuts iteration counts (a smoke
+run, well under a minute per benchmark) and its numbers are noisier.
+
+examples:
+  python -m lind_async bench --quick
+  python -m lind_async bench syscalls grates --json out.json --charts charts/
+"""
+
+
+def _bench_suite() -> Any:
+    """``benchmarks.suite`` of the checkout this package lives in (not installed with it)."""
+    import importlib
+
+    repo = str(Path(__file__).resolve().parent.parent)
+    if repo not in sys.path:
+        sys.path.insert(0, repo)
+    return importlib.import_module("benchmarks.suite")
+
+
+def cmd_bench(argv: Sequence[str]) -> int:
+    try:
+        suite = _bench_suite()
+    except ImportError as exc:
+        return _fail(f"bench needs a source checkout with benchmarks/ ({exc})", 2)
+    names: dict[str, str] = suite.BENCHMARKS
+    listing = "\n".join(f"  {name:<10} {what}" for name, what in names.items())
+    parser = argparse.ArgumentParser(
+        prog="python -m lind_async bench",
+        description=BENCH_HELP.format(names=listing),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("names", nargs="*", metavar="NAME", help="benchmarks to run (default: all)")
+    parser.add_argument("--json", type=Path, metavar="FILE",
+                        help="save the figures and the machine's description (CPU, cores, "
+                        "Python/wasmtime versions, date) as JSON")
+    parser.add_argument("--charts", type=Path, metavar="DIR",
+                        help="draw one PNG bar chart per benchmark into DIR (needs matplotlib: "
+                        "pip install 'lind_async[bench]')")
+    parser.add_argument("--quick", action="store_true",
+                        help="reduced iteration counts: a smoke run, noisier numbers")
+    opts = parser.parse_args(argv)
+    unknown = [n for n in opts.names if n not in names]
+    if unknown:
+        print(f"benchmarks:\n{listing}", file=sys.stderr)
+        return _fail(f"unknown benchmark {', '.join(map(repr, unknown))}", 2)
+    status: int = suite.run(opts.names, quick=opts.quick, json_path=opts.json,
+                            charts=opts.charts)
+    return status
+
+
+COMMANDS = {"run": cmd_run, "cc": cmd_cc, "syscalls": cmd_syscalls, "bench": cmd_bench}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -45,6 +45,7 @@ from lind_async.rawposix.proc import CageExit
 from lind_async.runtime import signals, threads
 from lind_async.runtime.fiber import WasmTrap, run_call
 from lind_async.runtime.instance import LindInstance, instantiate
+from lind_async.runtime.limits import Family
 from lind_async.runtime.process_image import build_stack_image
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("lind_async.cage")
 
-SIGILL, SIGFPE, SIGSEGV, SIGSYS = 4, 8, 11, 31
+SIGILL, SIGFPE, SIGSEGV, SIGXCPU, SIGSYS = 4, 8, 11, 24, 31
 
 _TRAP_SIGNALS = {
     wasmtime.TrapCode.UNREACHABLE: SIGILL,
@@ -133,6 +134,10 @@ class Cage:
         self.entry: tuple[str, list[int]] = ("_start", [])
         self.main_task: asyncio.Task[Any] | None = None
         self.pending_exec: ExecImage | None = None  # execve from a secondary thread
+        # Its process family and their limits (runtime/limits.py): a child joins its parent's.
+        parent = microvisor.cages.get(parent_id)
+        self.family: Family = parent.family if parent is not None else Family()
+        self.cpu_used = 0.0  # run time charged so far (seconds), for Limits.cpu_time
 
     # -- state the syscall handlers use ----------
     @property
@@ -161,6 +166,14 @@ class Cage:
         instance.data = self
         memory = instance.memory
         max_pages = memory.max_pages
+        limit = self.family.limits.memory_pages
+        if limit is not None:
+            if limit < memory.pages():
+                raise WasmTrap(
+                    f"memory limit of {limit * 65536} bytes is below the program's "
+                    f"{memory.pages() * 65536} bytes of static data and stack"
+                )
+            max_pages = min(max_pages, limit)
         if memory.pages() < max_pages and memory.grow(max_pages - memory.pages()) < 0:
             raise WasmTrap("could not reserve the cage's linear memory")
         self._mem = GuestMemory(memory)
@@ -327,6 +340,12 @@ class Cage:
             await self._continued.wait()
 
     async def _at_preemption(self) -> None:
+        budget = self.family.limits.cpu_time
+        if budget is not None:
+            self.cpu_used += self.microvisor.engine.config.time_slice
+            if self.cpu_used >= budget:
+                self.terminate(killed(SIGXCPU))
+                await asyncio.sleep(0)  # the cancellation terminate() sent ends this fiber here
         if not self.in_handler and signals.pending_for(self):
             await signals.at_preemption(self)
 

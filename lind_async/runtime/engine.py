@@ -155,6 +155,11 @@ class LindEngine:
         self._modules[key] = mod
         return mod
 
+    def clear_modules(self) -> None:
+        """Forget the in-memory module cache (a module loaded from a ``.cwasm`` keeps its file
+        open while alive: the owner of the engine drops them when it closes)."""
+        self._modules.clear()
+
     def precompile(
         self, src: str | os.PathLike[str] | bytes | bytearray, dst: str | os.PathLike[str]
     ) -> Path:

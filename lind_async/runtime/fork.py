@@ -118,7 +118,7 @@ def fork_import(instance: LindInstance, args: tuple[int, ...]) -> int:
     if state != NORMAL:
         raise ForkError(f"lind.fork called in asyncify state {state}")
     mv = cage.microvisor
-    if len(mv.cages) >= mv.max_cages or cage in _busy:
+    if not mv.may_add_process(cage) or cage in _busy:
         return -EAGAIN  # (another thread's fork is using the buffer right now)
     _busy[cage] = instance
     buf = _buffer(cage)

@@ -36,6 +36,7 @@ from lind_async.runtime.cage import Cage
 from lind_async.runtime.engine import EngineConfig, LindEngine
 from lind_async.runtime.fork import ForkedCage, fork_import
 from lind_async.runtime.instance import SYSCALL_PARAMS, HostImports, LindInstance
+from lind_async.runtime.limits import Family, Limits
 from lind_async.runtime.threei_import import THREEI_CALL_PARAMS, threei_call_now
 
 if TYPE_CHECKING:
@@ -137,10 +138,15 @@ class Microvisor:
         root: str | os.PathLike[str] = ".",
         engine_config: EngineConfig | None = None,
         diagnostics: TextIO | None = None,
+        engine: LindEngine | None = None,
     ) -> None:
         rawposix_table.load()
-        config = engine_config or EngineConfig(cache_dir=default_cache_dir() / "modules")
-        self.engine = LindEngine(config)
+        # ``engine``: share another microvisor's engine (and module cache); its owner stops it.
+        self._owns_engine = engine is None
+        if engine is None:
+            config = engine_config or EngineConfig(cache_dir=default_cache_dir() / "modules")
+            engine = LindEngine(config)
+        self.engine = engine
         self.threei = ThreeI()
         self.root = HostRoot(root)
         self.imports = lind_imports()
@@ -185,18 +191,24 @@ class Microvisor:
         *,
         cwd: bytes = b"/",
         grates: Sequence[Grate] = (),
+        stdio: Sequence[FileOps | None] = (),
+        limits: Limits | None = None,
     ) -> Cage:
         """Start a top-level cage running ``program``; it runs as a task on this loop.
 
         ``grates`` (Python grates, ``lind_async.Grate``) interpose on its calls; the first listed
-        is outermost (it sees the program's calls first), as with ``run --grate``."""
+        is outermost (it sees the program's calls first), as with ``run --grate``. ``stdio`` gives
+        its fds 0, 1, 2 (``None`` or missing: the microvisor's own stdio); ``limits`` apply to it
+        and every process it starts (``runtime/limits.py``)."""
         module = self.load(program)
-        fds = FdTable()
-        for stream in self._host_stdio():
-            fds.install(stream)
+        fds = FdTable() if limits is None or limits.fds is None else FdTable(limits.fds, limits.fds)
+        for vfd in range(3):
+            given = stdio[vfd] if vfd < len(stdio) else None
+            fds.install(self._host_stdio()[vfd] if given is None else given)
         cage_id = self.new_id()
         argv_b, env_b = _encode_all(argv), _encode_env(env)
         cage = Cage(self, cage_id, MICROVISOR, module, argv_b, env_b, fds, cwd)
+        cage.family = Family(limits or Limits())
         self.threei.add_cage(cage_id)
         for grate in reversed(grates):  # innermost first: each copies what is below it
             grate.attach(self, cage_id)
@@ -225,9 +237,15 @@ class Microvisor:
         has set up its 3i table (a new one, or the parent's copy for fork)."""
         self.procs.add(cage.cage_id, cage.parent_id)
         self.cages[cage.cage_id] = cage
+        cage.family.members.add(cage)
         task = asyncio.get_running_loop().create_task(cage.run(), name=f"cage-{cage.cage_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def may_add_process(self, parent: Cage) -> bool:
+        """Whether ``parent`` may start one more process (fork, vfork, clone): the microvisor's
+        cage count and the family's ``Limits.children`` both allow it."""
+        return len(self.cages) < self.max_cages and parent.family.may_add_process()
 
     def child_waits(self, pid: int) -> WaitQueue:
         """Where ``wait4`` callers of process ``pid`` wait for a child to change state."""
@@ -342,6 +360,7 @@ class Microvisor:
             self._notify_harsh_exit(cage)
         self.threei.remove_cage(cage.cage_id)
         self.cages.pop(cage.cage_id, None)
+        cage.family.members.discard(cage)
         self._child_waits.pop(cage.cage_id, None)
         if cage.cage_id not in self.procs:
             return
@@ -388,6 +407,9 @@ class Microvisor:
 
     async def close(self) -> None:
         """Kill every cage still running, then release host resources."""
+        # A cage task cancelled before its first step would never run the cage's cleanup (its
+        # fds would stay open): let tasks started just now take that step first.
+        await asyncio.sleep(0)
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -399,7 +421,8 @@ class Microvisor:
                     stream.release()
             self._stdio = None
         self.root.close()
-        self.engine.ticker.stop()
+        if self._owns_engine:
+            self.engine.ticker.stop()
 
     async def __aenter__(self) -> Microvisor:
         return self

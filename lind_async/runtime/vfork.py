@@ -112,7 +112,7 @@ async def clone_vm(
     """The parent's side of ``clone(CLONE_VM…)`` without ``CLONE_THREAD``: the child's pid, once
     the child released the parent (``CLONE_VFORK``), or at once."""
     mv = cage.microvisor
-    if len(mv.cages) >= mv.max_cages:
+    if not mv.may_add_process(cage):
         return -EAGAIN
     from lind_async.runtime.threads import sibling_instance
 

@@ -1,0 +1,316 @@
+"""``lind_async.Microvisor``: the embedder's handle on an engine, its caches and its cages.
+
+Theory of operation
+-------------------
+One :class:`Microvisor` owns one wasmtime engine (its settings: ``memory_reservation``,
+``time_slice``), the module cache over it, and one runtime microvisor
+(:class:`lind_async.runtime.microvisor.Microvisor`) per root directory its cages were started in:
+a cage's root is part of its world (paths, process ids and signals stay within one root), while
+all roots share the engine and compiled modules. Everything of the runtime happens on the runtime
+loop (see ``bridge.py``); this class only forwards.
+
+Leaving ``async with`` (or :meth:`Microvisor.aclose`) kills every cage still running, waits until
+they are gone, gives up the host's pipe ends and closes every host fd the microvisor opened (the
+roots' directory fds, its stdio copies, the cages' files).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import posixpath
+import weakref
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+import wasmtime
+
+from lind_async.embed import stdio as stdio_mod
+from lind_async.embed.bridge import Bridge, new_bridge
+from lind_async.embed.modules import ModuleCache, Program
+from lind_async.embed.process import CageProcess, ProcessCore
+from lind_async.runtime.engine import EngineConfig, LindEngine
+from lind_async.runtime.limits import Limits
+from lind_async.runtime.microvisor import Microvisor as RuntimeMicrovisor
+from lind_async.runtime.microvisor import default_cache_dir
+
+if TYPE_CHECKING:
+    from lind_async.grate import Grate
+
+PathLike = str | os.PathLike[str]
+Env = Mapping[str, str] | Sequence[str | bytes]
+
+
+class _Host:
+    """The runtime-loop side of a :class:`Microvisor`."""
+
+    def __init__(self, config: EngineConfig, root: PathLike, diagnostics: TextIO | None) -> None:
+        self.engine = LindEngine(config)
+        self.modules = ModuleCache(self.engine)
+        self.diagnostics = diagnostics
+        self.worlds: dict[str, RuntimeMicrovisor] = {}
+        self.processes: set[ProcessCore] = set()  # started here and maybe holding pipe ends
+        self.started: weakref.WeakSet[ProcessCore] = weakref.WeakSet()  # every one still known
+        self._prune_at = 256
+        self.closed = False
+        self.default_root = self.world(root).root.path
+
+    def world(self, root: PathLike) -> RuntimeMicrovisor:
+        key = os.path.realpath(root)
+        world = self.worlds.get(key)
+        if world is None:
+            world = RuntimeMicrovisor(root=key, engine=self.engine, diagnostics=self.diagnostics)
+            self.worlds[key] = world
+        return world
+
+    async def spawn(
+        self,
+        program: Program,
+        argv: list[str | bytes],
+        *,
+        stdin: stdio_mod.StdioSpec,
+        stdout: stdio_mod.StdioSpec,
+        stderr: stdio_mod.StdioSpec,
+        env: Env | None,
+        cwd: PathLike | bytes | None,
+        grates: Sequence[Grate],
+        limits: Limits | None,
+        root: PathLike | None,
+    ) -> ProcessCore:
+        if self.closed:
+            raise RuntimeError("this Microvisor is closed")
+        module = await self.modules.load(program)
+        if self.closed:
+            raise RuntimeError("this Microvisor is closed")
+        world = self.world(self.default_root if root is None else root)
+        guest_cwd = _check_cwd(world, cwd)
+        io = stdio_mod.resolve(stdin, stdout, stderr)
+        try:
+            cage = world.spawn(
+                module,
+                argv,
+                {} if env is None else env,
+                cwd=guest_cwd,
+                grates=grates,
+                stdio=io.files,
+                limits=limits,
+            )
+        except BaseException:
+            io.abandon()
+            raise
+        core = ProcessCore(cage, io)
+        self.processes.add(core)
+        self.started.add(core)
+        if len(self.processes) >= self._prune_at:  # amortized: finished ones are dropped lazily
+            done = [p for p in self.processes if p.cage.status is not None and _drained(p)]
+            self.processes.difference_update(done)
+            self._prune_at = max(256, 2 * len(self.processes))
+        return core
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for world in self.worlds.values():
+            await world.close()  # cancels every cage task and waits for them
+        for core in self.started:
+            core.detach()
+        self.processes.clear()
+        self.worlds.clear()
+        self.modules.clear()
+        self.engine.ticker.stop()
+        # Finished cages are reference cycles (cage, its tasks' frames, instances), and a module
+        # loaded from a .cwasm keeps that file open while alive. Let the loop run the finished
+        # tasks' done-callbacks (the last references from outside), then collect the cycles, so
+        # no fd outlives the close.
+        await asyncio.sleep(0)
+        gc.collect()
+
+
+def _drained(core: ProcessCore) -> bool:
+    ends = (core.stdio.stdin, core.stdio.stdout, core.stdio.stderr)
+    return all(end is None or end.is_closing() for end in ends)
+
+
+def _check_cwd(world: RuntimeMicrovisor, cwd: PathLike | bytes | None) -> bytes:
+    """The cage's working directory as a normalized guest path; it must exist in the root."""
+    if cwd is None:
+        return b"/"
+    raw = os.fsencode(cwd)
+    path = posixpath.normpath(b"/" + raw)
+    if path.startswith(b"//"):
+        path = b"/" + path.lstrip(b"/")
+    try:
+        fd = world.root.open(path, os.O_PATH | os.O_DIRECTORY)
+    except OSError as exc:
+        raise type(exc)(exc.errno, f"cwd {os.fsdecode(raw)!r}: {exc.strerror}") from None
+    os.close(fd)
+    return path
+
+
+class Microvisor:
+    """Runs cages for an async Python program (asyncio, uvloop or trio).
+
+    ``root``: the host directory cages see as ``/`` (each :meth:`create_cage_exec` may name
+    another). ``memory_reservation``: virtual bytes reserved per linear memory (``None``: 4 GiB;
+    smaller lets more cages fit). ``time_slice``: seconds a cage runs before it is preempted.
+    ``cache_dir``: the on-disk cache of compiled modules. ``diagnostics``: where one-line reports
+    (a cage crashed…) go (default ``sys.stderr``).
+
+    Use it as ``async with Microvisor(...) as mv:``; leaving the block kills and reaps every cage
+    it started and releases every host fd it opened.
+    """
+
+    def __init__(
+        self,
+        *,
+        root: PathLike = ".",
+        memory_reservation: int | None = None,
+        time_slice: float = 0.005,
+        cache_dir: PathLike | None = None,
+        diagnostics: TextIO | None = None,
+    ) -> None:
+        self._config = EngineConfig(
+            time_slice=time_slice,
+            memory_reservation=memory_reservation,
+            cache_dir=Path(cache_dir) if cache_dir is not None else default_cache_dir() / "modules",
+        )
+        self._config.validate()
+        self._root = root
+        self._diagnostics = diagnostics
+        self._bridge: Bridge | None = None
+        self._host: _Host | None = None
+        self._closed = False
+
+    # -- lifecycle ----------
+    async def start(self) -> Microvisor:
+        """Bind to the running event loop (``async with`` does this)."""
+        if self._closed:
+            raise RuntimeError("this Microvisor is closed")
+        if self._bridge is not None:
+            return self
+        bridge = new_bridge()
+        try:
+            self._host = await bridge.run(self._new_host)
+        except BaseException:
+            await bridge.close()
+            raise
+        self._bridge = bridge
+        return self
+
+    async def _new_host(self) -> _Host:
+        return _Host(self._config, self._root, self._diagnostics)
+
+    async def aclose(self) -> None:
+        """Kill and reap every cage, release every host resource. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        bridge, host = self._bridge, self._host
+        if bridge is None or host is None:
+            return
+        try:
+            await bridge.run(host.close)
+        finally:
+            self._host = host = None
+            await bridge.close()
+
+    async def __aenter__(self) -> Microvisor:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    @property
+    def root(self) -> str:
+        """The default root (a real path)."""
+        return self._require()[1].default_root
+
+    def _require(self) -> tuple[Bridge, _Host]:
+        if self._closed:
+            raise RuntimeError("this Microvisor is closed")
+        if self._bridge is None or self._host is None:
+            raise RuntimeError("use `async with Microvisor(...)` (or await start()) first")
+        return self._bridge, self._host
+
+    # -- programs ----------
+    async def load(self, program: Program) -> wasmtime.Module:
+        """Compile (or fetch from the caches) a program; pass the module to
+        :meth:`create_cage_exec` to skip even the ``stat`` of a path."""
+        if not self._started:
+            await self.start()
+        bridge, host = self._require()
+        return await bridge.run(lambda: host.modules.load(program))
+
+    @property
+    def _started(self) -> bool:
+        return self._bridge is not None
+
+    async def create_cage_exec(
+        self,
+        program: Program,
+        *args: str | bytes,
+        stdin: stdio_mod.StdioSpec = None,
+        stdout: stdio_mod.StdioSpec = None,
+        stderr: stdio_mod.StdioSpec = None,
+        env: Env | None = None,
+        cwd: PathLike | bytes | None = None,
+        grates: Sequence[Grate] = (),
+        limits: Limits | None = None,
+        root: PathLike | None = None,
+        argv0: str | bytes | None = None,
+    ) -> CageProcess:
+        """Start ``program`` with arguments ``args`` in a new cage, as
+        ``asyncio.create_subprocess_exec`` starts a process.
+
+        ``stdin``/``stdout``/``stderr``: ``None`` (the microvisor's own stdio), :data:`PIPE`,
+        :data:`DEVNULL`, :data:`STDOUT` (stderr only), an fd or a file object. ``env``: the whole
+        environment (a mapping or ``NAME=VALUE`` strings; default: empty, nothing of the host's
+        leaks in). ``cwd``: the working directory inside the root (default ``/``). ``grates``:
+        Python grates interposing on its calls (the first is outermost). ``limits``:
+        :class:`Limits` for it and every process it starts. ``root``: another host directory to
+        be its ``/``. ``argv0``: its ``argv[0]`` (default: ``program`` as given).
+        """
+        if not self._started:
+            await self.start()
+        bridge, host = self._require()
+        name = argv0 if argv0 is not None else _argv0(program)
+        argv: list[str | bytes] = [name, *args]
+        core = await bridge.run(
+            lambda: host.spawn(
+                program,
+                argv,
+                stdin=stdin,
+                stdout=stdout,
+                stderr=stderr,
+                env=env,
+                cwd=cwd,
+                grates=grates,
+                limits=limits,
+                root=root,
+            )
+        )
+        return CageProcess(core, bridge)
+
+    # -- introspection ----------
+    def running(self) -> list[int]:
+        """Ids of the cages alive now (every root), for monitoring and tests."""
+        _, host = self._require()
+        return sorted(c for world in list(host.worlds.values()) for c in list(world.cages))
+
+    def stats(self) -> dict[str, Any]:
+        """Counts for monitoring: live cages, roots, cached modules."""
+        _, host = self._require()
+        return {
+            "cages": sum(len(w.cages) for w in list(host.worlds.values())),
+            "roots": len(host.worlds),
+            "modules": len(host.modules._by_file),
+        }
+
+
+def _argv0(program: Program) -> str | bytes:
+    if isinstance(program, str | os.PathLike):
+        return os.fspath(program)
+    return "cage"
