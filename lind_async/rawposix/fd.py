@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from lind_async.abi import flags as F
 from lind_async.abi.errno import EBADF, EINVAL, GuestError
+from lind_async.rawposix import locks
 from lind_async.rawposix.args import i32, pointer
 from lind_async.rawposix.files import FileOps
 from lind_async.rawposix.pipe import new_pipe
@@ -59,6 +60,8 @@ def _dup_to(cage: Cage, old: int, new: int, cloexec: bool) -> int:
     file = cage.fds.file(old)
     if not 0 <= new < cage.fds.limit:
         raise GuestError(EBADF)
+    if new in cage.fds:
+        locks.fd_closing(cage, cage.fds.file(new))  # type: ignore[arg-type]
     _release(cage.fds.install_at(new, file, cloexec=cloexec))
     return new
 

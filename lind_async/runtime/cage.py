@@ -37,7 +37,7 @@ from lind_async.core.proctable import exited, killed
 from lind_async.core.signals import SignalState
 from lind_async.core.vmmap import VmMap
 from lind_async.memory import GuestMemory
-from lind_async.rawposix import shm
+from lind_async.rawposix import locks, shm
 from lind_async.rawposix import table as rawposix
 from lind_async.rawposix.exec import ExecImage
 from lind_async.rawposix.files import FileOps
@@ -269,6 +269,9 @@ class Cage:
         self.threads = threads.ThreadGroup()
         self.clear_child_tid = 0
         self.entry = ("_start", [])
+        for _, entry in self.fds.items():
+            if entry.cloexec and isinstance(entry.file, FileOps):
+                locks.fd_closing(self, entry.file)  # closing any fd of a file drops record locks
         for file in self.fds.close_on_exec():
             if isinstance(file, FileOps):
                 file.release()

@@ -195,12 +195,47 @@ static int ofd_test(void) {
     return 0;
 }
 
+/* A child locks through one fd, then drops its locks by a dup2 over another fd of the file (and
+ * a second child by exec'ing with a close-on-exec fd of it): the parent can lock at once. */
+static int dup2_test(void) {
+    printf("-- dup2 over a descriptor drops record locks\n");
+    int ready[2], go[2];
+    CHECK(pipe(ready) == 0 && pipe(go) == 0);
+    pid_t child = fork();
+    CHECK(child >= 0);
+    if (child == 0) {
+        int fd = open("lockfile", O_RDWR);
+        int other = open("lockfile", O_RDONLY);
+        if (lock_range(fd, F_SETLK, F_WRLCK, 0, 10) != 0) _exit(2);
+        write(ready[1], "x", 1);
+        char c;
+        read(go[0], &c, 1);
+        dup2(ready[1], other); /* closes `other`, a descriptor of the locked file */
+        write(ready[1], "y", 1);
+        read(go[0], &c, 1);
+        _exit(0);
+    }
+    int fd = open("lockfile", O_RDWR);
+    char c;
+    CHECK(read(ready[0], &c, 1) == 1);
+    printf("locked by the child: %d\n", lock_range(fd, F_SETLK, F_WRLCK, 0, 1) != 0);
+    CHECK(write(go[1], "g", 1) == 1);
+    CHECK(read(ready[0], &c, 1) == 1);
+    printf("after the child's dup2: %d\n", lock_range(fd, F_SETLK, F_WRLCK, 0, 1));
+    CHECK(write(go[1], "g", 1) == 1);
+    int status;
+    waitpid(child, &status, 0);
+    close(fd);
+    close(ready[0]); close(ready[1]); close(go[0]); close(go[1]);
+    return 0;
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IONBF, 0);
     int fd = open("lockfile", O_CREAT | O_RDWR | O_TRUNC, 0644);
     CHECK(fd >= 0 && write(fd, "0123456789abcdefghij", 20) == 20);
     close(fd);
-    if (flock_test() || fcntl_test() || ofd_test()) return 1;
+    if (flock_test() || fcntl_test() || ofd_test() || dup2_test()) return 1;
     printf("done\n");
     return 0;
 }
