@@ -103,6 +103,10 @@ class FileOps(OpenFile):
     def dir_entries(self) -> list[DirEntry]:
         raise GuestError(EBADF)
 
+    def bytes_readable(self) -> int:
+        """``FIONREAD``: bytes a read would return now (``ENOTTY`` where Linux has no answer)."""
+        raise GuestError(ENOTTY)
+
     def poll_mask(self) -> int:
         """Readiness now (``POLL*`` bits); see rawposix/readiness.py. Files: always ready."""
         return ALWAYS_READY
@@ -244,6 +248,11 @@ class HostFile(FileOps):
             flags = flags | os.O_APPEND if on else flags & ~os.O_APPEND
             fcntl.fcntl(self.host_fd, fcntl.F_SETFL, flags)
             self._host_append = on
+
+    def bytes_readable(self) -> int:
+        if self.kind != stat_mod.S_IFREG:
+            raise GuestError(ENOTTY)
+        return max(0, os.fstat(self.host_fd).st_size - self.pos)
 
     def seek(self, offset: int, whence: int) -> int:
         if self.status_flags & O_PATH:

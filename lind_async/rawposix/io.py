@@ -159,6 +159,9 @@ def sys_ioctl(cage: Cage, fd: int, request: int, arg: int, *_: int) -> int:
             raise GuestError(ENOTTY)
         cage.mem.fill(pointer(arg), 60)
         return 0
+    if req == F.FIONREAD:
+        cage.mem.write_u32(pointer(arg), file.bytes_readable())
+        return 0
     if req == F.FIONBIO:
         on = cage.mem.read_u32(pointer(arg))
         file.status_flags = (

@@ -126,6 +126,9 @@ class PipeEnd(FileOps):
                 pipe.can_read.wake_all()
         return done
 
+    def bytes_readable(self) -> int:
+        return len(self.pipe.buffer)
+
     def poll_mask(self) -> int:
         buffer = self.pipe.buffer
         if self.reading:

@@ -33,6 +33,7 @@ CASES: list[tuple[str, list[str], dict[str, str]]] = [
     ("stdin_echo", [], {}),
     ("crash", [], {}),
     ("crash", ["trap"], {}),
+    ("fionread", [], {}),
 ]
 
 
