@@ -147,6 +147,7 @@ def format_table(figures: list[Figure]) -> str:
 def write_json(path: Path, figures: list[Figure], info: dict[str, Any],
                errors: dict[str, str]) -> None:
     doc = {"machine": info, "figures": [f.to_json() for f in figures], "errors": errors}
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc, indent=2) + "\n")
 
 
