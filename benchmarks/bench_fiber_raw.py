@@ -31,7 +31,7 @@ from lind_async.runtime import (
     instantiate,
     run_call,
 )
-from lind_async.runtime.fiber import call_now
+from lind_async.runtime.fiber import PreparedCall
 
 WAT = r"""
 (module
@@ -125,12 +125,13 @@ async def bench(n: int) -> dict[str, float]:
     for _ in range(k):
         await run_call(inst, "nop")
     report("run_call of an empty export", time.perf_counter() - t, k)
+    nop = PreparedCall(inst, "nop")
     t = time.perf_counter()
     for _ in range(k):
-        res = call_now(inst, "nop")
-        if not isinstance(res, list):  # did not finish inline (e.g. an epoch yield): drive it
+        res = nop(())
+        if not isinstance(res, int):  # did not finish inline (e.g. an epoch yield): drive it
             await res
-    report("call_now of an empty export (inline)", time.perf_counter() - t, k)
+    report("prepared inline call of an empty export", time.perf_counter() - t, k)
 
     k = 300
     insts = []

@@ -2,12 +2,12 @@
 
     python -m benchmarks.bench_net [--round-trips N] [--mib M]
 
-The server is ``benchmarks/programs/echo_server.c`` (serving on 127.0.0.1, one connection at a
-time). Two measurements per server: round trips per second with 64-byte messages
-(``TCP_NODELAY``) driven by ``programs/echo_client.c`` built natively (a Python client was slower
-than either server and capped both at its own speed), and throughput echoing 64 KiB messages
-from a plain blocking socket in this process. Ratios are cage / native. Target: >= 20,000 round
-trips/s in a cage.
+The server is ``tests/e2e/programs/sock_tcp_echo.c``, the echo server the end-to-end tests
+check (serving on 127.0.0.1, one connection at a time). Two measurements per server: round
+trips per second with 64-byte messages (``TCP_NODELAY``) driven by ``programs/echo_client.c``
+built natively (a Python client was slower than either server and capped both at its own speed),
+and throughput echoing 64 KiB messages from a plain blocking socket in this process. Ratios are
+cage / native. Target: >= 20,000 round trips/s in a cage.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pathlib import Path
 from benchmarks.report import Baseline, Figure, target_note
 
 HERE = Path(__file__).parent
-PROGRAM = HERE / "programs" / "echo_server.c"
+PROGRAM = HERE.parent / "tests" / "e2e" / "programs" / "sock_tcp_echo.c"
 CLIENT = HERE / "programs" / "echo_client.c"
 SMALL = 64
 LARGE = 64 * 1024

@@ -374,57 +374,17 @@ def _claim(inst: LindInstance) -> None:
     inst._live = True
 
 
-class _Started:
-    """A call whose future exists (argument/result buffers and out-slots kept alive with it)."""
-
-    __slots__ = ("call", "err_slot", "fh", "fut", "resv", "trap_slot")
-
-    def __init__(self, instance: LindInstance, fh: FuncHandle, args: Sequence[int]) -> None:
-        nparams = len(fh.params)
-        if len(args) != nparams:
-            raise TypeError(f"{fh.name} takes {nparams} arguments, got {len(args)}")
-        argv = (c_int64 * max(1, 4 * nparams))()
-        for i, (k, v) in enumerate(zip(fh.params, args, strict=True)):
-            argv[4 * i] = k
-            argv[4 * i + 1] = v
-        self.fh = fh
-        self.resv = (c_int64 * max(1, 4 * len(fh.results)))()
-        self.trap_slot = c_void_p(0)
-        self.err_slot = c_void_p(0)
-        self.call = _Call(instance)
-        self.fut = capi.func_call_async(
-            instance.ctx,
-            ctypes.byref(fh.func),
-            argv,
-            nparams,
-            self.resv,
-            len(fh.results),
-            ctypes.byref(self.trap_slot),
-            ctypes.byref(self.err_slot),
-        )
-
-    def results(self) -> list[int]:
-        out: list[int] = []
-        for i, k in enumerate(self.fh.results):
-            v = self.resv[4 * i + 1]
-            if k == capi.KIND_I32:
-                v &= 0xFFFFFFFF
-                v -= (v >> 31) << 32
-            out.append(v)
-        return out
-
-    async def finish(self, *, polled: bool) -> list[int]:
-        try:
-            await _drive(self.call, self.fut, self.trap_slot, self.err_slot, polled=polled)
-            return self.results()
-        finally:
-            self.call.instance._live = False
-
-
 class PreparedCall:
     """Calls of one export made again and again (a grate worker's entry point), each started
-    and polled once inline like :func:`call_now`, with the argument/result buffers, out-slots
-    and call record allocated once. One call at a time (the Store allows no more)."""
+    and polled once *inline*, with the argument/result buffers, out-slots and call record
+    allocated once. One call at a time (the Store allows no more).
+
+    Inline: a call that finishes without waiting returns its result at once, without a task or a
+    loop turn, so one store's host function can run another store's wasm (a grate handler for a
+    cage's system call). The nested poll switches from the calling fiber to the callee's, which
+    wasmtime supports (each store has its own fiber and async context); ``_current`` is saved and
+    restored around it. A call that must wait returns an awaitable driving the rest, exactly as
+    :func:`run_call` would."""
 
     __slots__ = (
         "_argv",
@@ -445,12 +405,12 @@ class PreparedCall:
         fh = instance.func(func) if isinstance(func, str) else func
         if fh.instance is not instance:
             raise ValueError("function handle belongs to another instance")
-        if len(fh.results) != 1:
-            raise ValueError(f"{fh.name}: a prepared call returns one i32 or i64")
+        if len(fh.results) > 1:
+            raise ValueError(f"{fh.name}: a prepared call returns at most one i32 or i64")
         self.instance = instance
         self.fh = fh
         self._nparams = len(fh.params)
-        self._kind = fh.results[0]  # the result's kind
+        self._kind = fh.results[0] if fh.results else -1  # the result's kind (-1: none)
         self._argv = (c_int64 * max(1, 4 * self._nparams))()
         for i, k in enumerate(fh.params):
             self._argv[4 * i] = k
@@ -491,7 +451,9 @@ class PreparedCall:
     def _start(self) -> int | Awaitable[int]:
         instance = self.instance
         _claim(instance)
-        capi.context_set_epoch_deadline(instance.ctx, 1)  # see call_now
+        # A store left idle while the epoch advanced has a deadline in the past: its first
+        # function entry would yield. Give the inline call a fresh slice instead.
+        capi.context_set_epoch_deadline(instance.ctx, 1)
         self._trap_slot.value = None
         self._err_slot.value = None
         call = self._call
@@ -505,7 +467,7 @@ class PreparedCall:
                 self._argv,
                 self._nparams,
                 self._resv,
-                1,
+                len(self.fh.results),
                 self._trap_ref,
                 self._err_ref,
             )
@@ -530,6 +492,8 @@ class PreparedCall:
         return self._result()
 
     def _result(self) -> int:
+        if self._kind < 0:
+            return 0
         v = int(self._resv[1])
         if self._kind == capi.KIND_I32:
             v &= 0xFFFFFFFF
@@ -542,48 +506,6 @@ class PreparedCall:
             return self._result()
         finally:
             self.instance._live = False
-
-
-def call_now(
-    instance: LindInstance, func: str | FuncHandle, args: Sequence[int] = ()
-) -> list[int] | Awaitable[list[int]]:
-    """Start a call and poll it once, right here: its results if it finished without waiting,
-    else an awaitable that drives the rest (exactly as :func:`run_call` would have).
-
-    For one store's host function to run another store's wasm inline (a grate handler for a
-    cage's system call) without a task or a loop turn. The nested poll switches from the
-    calling fiber to the callee's, which wasmtime supports (each store has its own fiber and
-    async context); ``_current`` is saved and restored around it.
-    """
-    fh = instance.func(func) if isinstance(func, str) else func
-    if fh.instance is not instance:
-        raise ValueError("function handle belongs to another instance")
-    _claim(instance)
-    # A store left idle while the epoch advanced has a deadline in the past: its first function
-    # entry would yield. Give the inline call a fresh slice instead.
-    capi.context_set_epoch_deadline(instance.ctx, 1)
-    try:
-        started = _Started(instance, fh, args)
-    except BaseException:
-        instance._live = False
-        raise
-    call = started.call
-    _live_calls[call.key] = call
-    try:
-        done = _poll(call, started.fut)
-    except BaseException:
-        capi.call_future_delete(started.fut)
-        del _live_calls[call.key]
-        instance._live = False
-        raise
-    if not done:
-        return started.finish(polled=True)
-    capi.call_future_delete(started.fut)
-    del _live_calls[call.key]
-    call.awaitable = None
-    instance._live = False
-    _raise_failure(call, started.trap_slot, started.err_slot)
-    return started.results()
 
 
 async def run_call(

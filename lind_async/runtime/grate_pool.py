@@ -12,10 +12,10 @@ invocation and the pool hands the next call to another worker. Pools grow on dem
 
 The fast path costs no task and no loop turn: with an idle worker at hand, the invocation is
 started and polled once *inline*, from the caller's own ``lind.syscall`` host call
-(:func:`fiber.call_now`: a nested poll of the worker's store from the caller's fiber). A handler
-that returns without waiting — the common case — hands its result straight back to the caller's
-sync import. Only a handler that must wait (or is preempted) continues in a task of its own, as
-every invocation without an idle worker does.
+(:class:`fiber.PreparedCall`: a nested poll of the worker's store from the caller's fiber). A
+handler that returns without waiting — the common case — hands its result straight back to the
+caller's sync import. Only a handler that must wait (or is preempted) continues in a task of its
+own, as every invocation without an idle worker does.
 
 A worker task belongs to the grate cage (it is in ``grate.tasks``): if the grate dies, its
 workers are cancelled and every call waiting on them fails with ``EIO`` — nothing hangs. A handler

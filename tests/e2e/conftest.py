@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
@@ -193,3 +193,31 @@ def assert_matches_native(
     assert b"Traceback" not in got.stderr, detail
     if quiet:
         assert got.stderr == b"", detail
+
+
+class MatchesNative(Protocol):
+    def __call__(
+        self, name: str, stack: str, *, args: Sequence[str] = (), **options: Any
+    ) -> None: ...
+
+
+@pytest.fixture
+def matches_native(
+    cage_program: Any, native_program: Any, passthrough_grate: Path, tmp_path: Path
+) -> MatchesNative:
+    """:func:`assert_matches_native` bound to this test's program builders, pass-through grate
+    and temporary directory: ``matches_native(name, stack, args=[...], env=..., quiet=True)``."""
+
+    def check(name: str, stack: str, *, args: Sequence[str] = (), **options: Any) -> None:
+        assert_matches_native(
+            name,
+            list(args),
+            stack,
+            cage_program=cage_program,
+            native_program=native_program,
+            grate=passthrough_grate,
+            tmp_path=tmp_path,
+            **options,
+        )
+
+    return check

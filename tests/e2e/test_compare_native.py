@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import pytest
 
-from tests.e2e.conftest import STACKS, assert_matches_native
+from tests.e2e.conftest import STACKS, MatchesNative
 
 CASES: list[tuple[str, list[str], dict[str, str]]] = [
     ("hello", ["one", "two words", ""], {"NAME": "world"}),
@@ -57,19 +54,12 @@ def test_matches_native(
     args: list[str],
     env: dict[str, str],
     stack: str,
-    cage_program: Any,
-    native_program: Any,
-    passthrough_grate: Path,
-    tmp_path: Path,
+    matches_native: MatchesNative,
 ) -> None:
-    assert_matches_native(
+    matches_native(
         name,
-        args,
         stack,
-        cage_program=cage_program,
-        native_program=native_program,
-        grate=passthrough_grate,
-        tmp_path=tmp_path,
+        args=args,
         env=env,
         stdin=STDIN.get(name),
         extras=EXTRA_PROGRAMS.get(name, []),

@@ -3,12 +3,9 @@ status must match the same source built natively."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import pytest
 
-from tests.e2e.conftest import STACKS, assert_matches_native
+from tests.e2e.conftest import STACKS, MatchesNative
 
 CASES = [
     "fork_basic",  # both sides run; fork's results; getppid; waitpid status
@@ -23,21 +20,5 @@ CASES = [
 
 @pytest.mark.parametrize("stack", STACKS)
 @pytest.mark.parametrize("name", CASES)
-def test_matches_native(
-    name: str,
-    stack: str,
-    cage_program: Any,
-    native_program: Any,
-    passthrough_grate: Path,
-    tmp_path: Path,
-) -> None:
-    assert_matches_native(
-        name,
-        [],
-        stack,
-        cage_program=cage_program,
-        native_program=native_program,
-        grate=passthrough_grate,
-        tmp_path=tmp_path,
-        quiet=True,
-    )
+def test_matches_native(name: str, stack: str, matches_native: MatchesNative) -> None:
+    matches_native(name, stack, quiet=True)

@@ -14,30 +14,15 @@ from typing import Any
 import pytest
 
 from lind_async.rawposix import files
-from tests.e2e.conftest import REPO, STACKS, assert_matches_native, run_cage
+from tests.e2e.conftest import REPO, STACKS, MatchesNative, run_cage
 
 PROGRAMS = ["fs_meta", "fs_locks", "fs_fifo", "fs_procfd"]
 
 
 @pytest.mark.parametrize("stack", STACKS)
 @pytest.mark.parametrize("name", PROGRAMS)
-def test_matches_native(
-    name: str,
-    stack: str,
-    cage_program: Any,
-    native_program: Any,
-    passthrough_grate: Path,
-    tmp_path: Path,
-) -> None:
-    assert_matches_native(
-        name,
-        [],
-        stack,
-        cage_program=cage_program,
-        native_program=native_program,
-        grate=passthrough_grate,
-        tmp_path=tmp_path,
-    )
+def test_matches_native(name: str, stack: str, matches_native: MatchesNative) -> None:
+    matches_native(name, stack)
 
 
 def test_device_nodes_are_eperm_for_a_cage(cage_program: Any, root: Path) -> None:

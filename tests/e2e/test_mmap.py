@@ -15,7 +15,7 @@ import pytest
 from lind_async.rawposix import mm_file, shm
 from lind_async.runtime.engine import EngineConfig
 from lind_async.runtime.microvisor import Microvisor, default_cache_dir
-from tests.e2e.conftest import STACKS, assert_matches_native, install, run_cage
+from tests.e2e.conftest import STACKS, MatchesNative, install, run_cage
 
 PROGRAMS = [
     "mmap_file",  # MAP_PRIVATE/MAP_SHARED files: read(), msync, munmap write-back, EOF, /dev/zero
@@ -27,24 +27,8 @@ PROGRAMS = [
 
 @pytest.mark.parametrize("stack", STACKS)
 @pytest.mark.parametrize("name", PROGRAMS)
-def test_matches_native(
-    name: str,
-    stack: str,
-    cage_program: Any,
-    native_program: Any,
-    passthrough_grate: Path,
-    tmp_path: Path,
-) -> None:
-    assert_matches_native(
-        name,
-        [],
-        stack,
-        cage_program=cage_program,
-        native_program=native_program,
-        grate=passthrough_grate,
-        tmp_path=tmp_path,
-        quiet=True,
-    )
+def test_matches_native(name: str, stack: str, matches_native: MatchesNative) -> None:
+    matches_native(name, stack, quiet=True)
 
 
 TRUNCATED = b"""\

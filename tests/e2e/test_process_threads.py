@@ -4,12 +4,9 @@ programs whose stdout and exit status must match the same source built natively.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import pytest
 
-from tests.e2e.conftest import STACKS, assert_matches_native
+from tests.e2e.conftest import STACKS, MatchesNative
 
 CASES: list[tuple[str, list[str]]] = [
     ("exec_threads", ["main"]),  # 3 sleeping workers; the main thread execs: they are gone
@@ -38,18 +35,6 @@ def test_matches_native(
     name: str,
     args: list[str],
     stack: str,
-    cage_program: Any,
-    native_program: Any,
-    passthrough_grate: Path,
-    tmp_path: Path,
+    matches_native: MatchesNative,
 ) -> None:
-    assert_matches_native(
-        name,
-        args,
-        stack,
-        cage_program=cage_program,
-        native_program=native_program,
-        grate=passthrough_grate,
-        tmp_path=tmp_path,
-        extras=EXTRA_PROGRAMS.get(name, []),
-    )
+    matches_native(name, stack, args=args, extras=EXTRA_PROGRAMS.get(name, []))

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import pytest
 
-from tests.e2e.conftest import STACKS, assert_matches_native
+from tests.e2e.conftest import STACKS, MatchesNative
 
 PROGRAMS = [
     "poll_basic",  # pipes (data, POLLHUP, POLLERR), regular files, POLLNVAL
@@ -28,22 +25,5 @@ STDIN = {"poll_stdin": b"".join(b"line %d\n" % i for i in range(20_000))}
 
 @pytest.mark.parametrize("stack", STACKS)
 @pytest.mark.parametrize("name", PROGRAMS)
-def test_readiness_matches_native(
-    name: str,
-    stack: str,
-    cage_program: Any,
-    native_program: Any,
-    passthrough_grate: Path,
-    tmp_path: Path,
-) -> None:
-    assert_matches_native(
-        name,
-        [],
-        stack,
-        cage_program=cage_program,
-        native_program=native_program,
-        grate=passthrough_grate,
-        tmp_path=tmp_path,
-        stdin=STDIN.get(name),
-        quiet=True,
-    )
+def test_readiness_matches_native(name: str, stack: str, matches_native: MatchesNative) -> None:
+    matches_native(name, stack, stdin=STDIN.get(name), quiet=True)

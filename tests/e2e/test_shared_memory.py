@@ -15,7 +15,7 @@ import pytest
 from lind_async.rawposix import futex, shm
 from lind_async.runtime.engine import EngineConfig
 from lind_async.runtime.microvisor import Microvisor, default_cache_dir
-from tests.e2e.conftest import STACKS, assert_matches_native, install
+from tests.e2e.conftest import STACKS, MatchesNative, install
 
 CASES: list[tuple[str, list[str]]] = [
     ("shm_counter", ["semaphore"]),  # 2 children x 10,000 increments under a pshared semaphore
@@ -36,21 +36,9 @@ def test_matches_native(
     name: str,
     args: list[str],
     stack: str,
-    cage_program: Any,
-    native_program: Any,
-    passthrough_grate: Path,
-    tmp_path: Path,
+    matches_native: MatchesNative,
 ) -> None:
-    assert_matches_native(
-        name,
-        args,
-        stack,
-        cage_program=cage_program,
-        native_program=native_program,
-        grate=passthrough_grate,
-        tmp_path=tmp_path,
-        extras=EXTRA_PROGRAMS.get(name, []),
-    )
+    matches_native(name, stack, args=args, extras=EXTRA_PROGRAMS.get(name, []))
 
 
 def _memfds() -> int:

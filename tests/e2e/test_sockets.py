@@ -10,31 +10,15 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import REPO, STACKS, assert_matches_native
+from tests.e2e.conftest import REPO, STACKS, MatchesNative
 
 CASES = ["sock_tcp_echo", "sock_inet", "sock_unix"]
 
 
 @pytest.mark.parametrize("stack", STACKS)
 @pytest.mark.parametrize("name", CASES)
-def test_matches_native(
-    name: str,
-    stack: str,
-    cage_program: Any,
-    native_program: Any,
-    passthrough_grate: Path,
-    tmp_path: Path,
-) -> None:
-    assert_matches_native(
-        name,
-        [],
-        stack,
-        cage_program=cage_program,
-        native_program=native_program,
-        grate=passthrough_grate,
-        tmp_path=tmp_path,
-        quiet=True,
-    )
+def test_matches_native(name: str, stack: str, matches_native: MatchesNative) -> None:
+    matches_native(name, stack, quiet=True)
 
 
 async def _echo_client(port: int, messages: int) -> int:

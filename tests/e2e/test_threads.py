@@ -14,9 +14,9 @@ import pytest
 from tests.e2e.conftest import (
     REPO,
     STACKS,
+    MatchesNative,
     Result,
     _shell_status,
-    assert_matches_native,
 )
 
 CASES = [
@@ -36,24 +36,8 @@ CASES = [
 
 @pytest.mark.parametrize("stack", STACKS)
 @pytest.mark.parametrize("name", CASES)
-def test_threads_match_native(
-    name: str,
-    stack: str,
-    cage_program: Any,
-    native_program: Any,
-    passthrough_grate: Path,
-    tmp_path: Path,
-) -> None:
-    assert_matches_native(
-        name,
-        [],
-        stack,
-        cage_program=cage_program,
-        native_program=native_program,
-        grate=passthrough_grate,
-        tmp_path=tmp_path,
-        quiet=True,
-    )
+def test_threads_match_native(name: str, stack: str, matches_native: MatchesNative) -> None:
+    matches_native(name, stack, quiet=True)
 
 
 def _interactive(cmd: list[str], cwd: Path) -> Result:
