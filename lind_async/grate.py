@@ -54,7 +54,8 @@ import importlib
 import importlib.util
 import logging
 import sys
-from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping, Sequence
+import types
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -91,6 +92,7 @@ __all__ = [
 # What a forwarded call may end with instead of returning (they belong to the caller's fiber).
 _EFFECTS = (CageExit, ExecImage, ThreadExit)
 _BY_NAME: dict[str, int] = {name: number for number, name in nr.NAMES.items()}
+_Coroutine = types.CoroutineType
 _F = TypeVar("_F", bound=Callable[..., Any])
 log = logging.getLogger("lind_async.grate")
 
@@ -135,7 +137,7 @@ class Forward:
         self._call = call
         self._value = value
         self._scratch = scratch
-        if isinstance(value, int):
+        if scratch is not None and value.__class__ is int:
             self._release()
 
     @property
@@ -204,7 +206,7 @@ class Call:
     as in seccomp: for ``openat(dirfd, path, flags, mode)`` the path is ``call.path(1)``.
     """
 
-    __slots__ = ("args", "caller", "effect", "grate", "mv", "number", "origin", "owners")
+    __slots__ = ("args", "effect", "grate", "mv", "number", "origin", "owners")
 
     def __init__(
         self,
@@ -218,12 +220,16 @@ class Call:
         self.grate = grate
         self.mv = mv
         self.origin = origin
-        self.caller = origin.cage_id
         self.number = number
         self.args = args
         self.owners = owners
         # An exit/exec/thread exit a forward produced: raised into the caller afterwards.
         self.effect: BaseException | None = None
+
+    @property
+    def caller(self) -> builtins.int:
+        """The calling cage's id."""
+        return self.origin.cage_id
 
     @property
     def name(self) -> str:
@@ -295,11 +301,28 @@ class Call:
         ``call.forward(buffers={1: b"/new/path\\0"})`` opens another file.
         """
         if (
-            args is None and number is None and target is None and owners is None
-            and not buffers and len(self.args) == 6 and len(self.owners) == 6
+            args is None and number is None and target is None and owners is None and not buffers
         ):  # unchanged (the common case): no copies, no padding
             try:
-                value = self.grate.threei_call(self.number, self.caller, self.args, self.owners)
+                origin, grate = self.origin, self.grate
+                if (
+                    origin.status is None
+                    and self.owners is origin.own_owners
+                    and (grate.grate_id, origin.cage_id) in self.mv.in_flight.counts
+                ):  # the hot path: the caller is alive, the call in flight (authority) and
+                    # every argument the caller's: RawPOSIX on it, or the Python grate below
+                    route = grate._table.get(self.number)
+                    if route is None:
+                        a1, a2, a3, a4, a5, a6 = self.args
+                        value = rawposix.dispatch(origin, self.number, a1, a2, a3, a4, a5, a6)
+                        return Forward(self, value, None)
+                    below = self.mv.python_grates.get(route.handler_cage)
+                    if below is not None:
+                        value = below.dispatch(
+                            self.mv, origin, route, self.number, self.args, self.owners
+                        )
+                        return Forward(self, value, None)
+                value = grate.threei_call(self.number, origin.cage_id, self.args, self.owners)
             except GuestError as err:
                 value = -err.errno
             except _EFFECTS as effect:
@@ -351,6 +374,10 @@ class Grate:
     _handlers: ClassVar[dict[int, str]] = {}
     grate_id: int | None = None
     microvisor: Microvisor | None = None
+    # Bound handlers by call number and the catch-all, made at the first attach (dispatch's).
+    _bound: dict[int, Callable[[Call], Any]]
+    _catch_all: Callable[[Call], Any]
+    _table: Mapping[int, Route]  # this grate's own routing table (live)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -408,6 +435,9 @@ class Grate:
             threei.copy_table(cage_id, grate_id)
             mv.python_grates[grate_id] = self
             self.grate_id, self.microvisor = grate_id, mv
+            self._bound = {n: getattr(self, attr) for n, attr in self._handlers.items()}
+            self._table = threei.table(grate_id)
+            self._catch_all = self.syscall
         elif self.microvisor is not mv:
             raise ValueError("a grate serves one microvisor")
         grate_id = self.id
@@ -464,42 +494,62 @@ class Grate:
         args: tuple[int, ...],
         owners: tuple[int, ...],
     ) -> SysResult:
-        """Run the handler for a call ``origin`` made (see the module docstring)."""
-        call = Call(self, mv, origin, number, args, owners)
-        grate_id, origin_id = route.handler_cage, origin.cage_id
-        mv.in_flight.enter(grate_id, origin_id)
-        try:
-            started = self._start(call)
-        finally:
-            mv.in_flight.leave(grate_id, origin_id)
-        if isinstance(started, int):
-            return _settle_now(call, started)
-        steps, first = started
-        return threei_calls.run_in_grate(mv, origin, route, self._finish(call, steps, first))
+        """Run the handler for a call ``origin`` made (see the module docstring).
 
-    def _start(self, call: Call) -> int | tuple[Generator[Any, Any, Any], Any]:
-        """Run the handler up to its first real suspension."""
-        attr = self._handlers.get(call.number)
-        handler = getattr(self, attr) if attr is not None else self.syscall
+        The hot path of every Python hop: the in-flight count is kept inline, the handler is
+        the bound method looked up at attach time, and a coroutine is stepped with ``send``.
+        """
+        call = Call(self, mv, origin, number, args, owners)
+        counts = mv.in_flight.counts
+        key = (route.handler_cage, origin.cage_id)
+        counts[key] = counts.get(key, 0) + 1
         try:
-            result = handler(call)
-            if isinstance(result, int):
-                return result
-            steps = result.__await__()
-            try:
-                first = steps.send(None)
-            except StopIteration as done:
-                return _as_result(done.value)
-            return steps, first
+            result: Any = self._bound.get(number, self._catch_all)(call)
+            kind = result.__class__
+            if kind is int:
+                pass
+            elif kind is _Coroutine:
+                try:
+                    first = result.send(None)
+                except StopIteration as done:
+                    result = done.value
+                    if result.__class__ is not int:
+                        result = _as_result(result)
+                else:
+                    return threei_calls.run_in_grate(
+                        mv, origin, route, self._finish(call, result, first), entered=True
+                    )
+            elif kind is Forward and result._value.__class__ is int:
+                result = result._value
+            else:
+                steps = result.__await__()
+                try:
+                    first = steps.send(None)
+                except StopIteration as done:
+                    result = _as_result(done.value)
+                else:
+                    return threei_calls.run_in_grate(
+                        mv, origin, route, self._finish(call, steps, first), entered=True
+                    )
         except GuestError as err:
-            return -err.errno
+            result = -err.errno
         except _EFFECTS as effect:
             call.effect = effect
-            return 0
+            result = 0
         except Exception:
-            return self._failed(call)
+            result = self._failed(call)
+        left = counts.get(key, 0) - 1
+        if left > 0:
+            counts[key] = left
+        else:
+            counts.pop(key, None)
+        if call.effect is None and origin.deferred is None:
+            return result  # type: ignore[no-any-return]
+        return _settle_now(call, result)
 
-    async def _finish(self, call: Call, steps: Generator[Any, Any, Any], first: Any) -> int:
+    async def _finish(
+        self, call: Call, steps: Generator[Any, Any, Any] | Coroutine[Any, Any, Any], first: Any
+    ) -> int:
         try:
             result = _as_result(await Resume(steps, first))
         except GuestError as err:

@@ -21,7 +21,7 @@ is unit-tested without wasm or an event loop.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from lind_async.abi import syscalls
@@ -92,10 +92,16 @@ class ThreeI:
         self._table(cage_id).pop(callnum, None)
 
     def copy_table(self, src: int, dst: int) -> None:
-        """Replace ``dst``'s table with a copy of ``src``'s."""
-        source = self._table(src)
-        self._table(dst)  # the destination must exist too
-        self._tables[dst] = dict(source)
+        """Replace ``dst``'s table with a copy of ``src``'s (in place: see :meth:`table`)."""
+        source = dict(self._table(src))
+        table = self._table(dst)  # the destination must exist too
+        table.clear()
+        table.update(source)
+
+    def table(self, cage_id: int) -> Mapping[int, Route]:
+        """A cage's live table, read-only: the same object for the cage's whole life (edits
+        change it in place), so a hot path may keep it and look numbers up directly."""
+        return self._table(cage_id)
 
     def routes(self, cage_id: int) -> Iterator[tuple[int, Route]]:
         """The table's entries, sorted by number (for inspection and tracing)."""

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import wasmtime
@@ -49,6 +49,7 @@ from lind_async.runtime.limits import Family
 from lind_async.runtime.process_image import build_stack_image
 
 if TYPE_CHECKING:
+    from lind_async.core.threei import Route
     from lind_async.rawposix.table import SysResult
     from lind_async.runtime.microvisor import Microvisor
 
@@ -102,7 +103,9 @@ class Cage:
         self._vm: VmMap | None = None
         self.status: int | None = None  # Linux wait status once exited
         self.exited = asyncio.Event()
-        self._route = microvisor.threei.route
+        self._routes: Mapping[int, Route] | None = None  # this cage's live 3i table, once known
+        self._python_grates = microvisor.python_grates
+        self.own_owners = (cage_id,) * 6  # every argument this cage's (a call it makes itself)
         # Tasks running this cage's wasm (the main fiber; threads add theirs).
         self.tasks: set[asyncio.Task[Any]] = set()
         self.kill_status: int | None = None  # set when a signal ends the cage from outside
@@ -154,10 +157,18 @@ class Cage:
     def syscall(
         self, number: int, a1: int, a2: int, a3: int, a4: int, a5: int, a6: int
     ) -> SysResult:
-        route = self._route(self.cage_id, number)
+        routes = self._routes
+        if routes is None:  # the table exists from the cage's first call on (spawn, fork)
+            routes = self._routes = self.microvisor.threei.table(self.cage_id)
+        route = routes.get(number)
         if route is None:
             return rawposix.dispatch(self, number, a1, a2, a3, a4, a5, a6)
-        return self.microvisor.call_grate(self, route, number, (a1, a2, a3, a4, a5, a6))
+        args = (a1, a2, a3, a4, a5, a6)
+        python_grate = self._python_grates.get(route.handler_cage)
+        if python_grate is not None:  # call_grate's first case, without its frames
+            mv, owners = self.microvisor, self.own_owners
+            return python_grate.dispatch(mv, self, route, number, args, owners)
+        return self.microvisor.call_grate(self, route, number, args)
 
     # -- lifecycle ----------
     async def _start_instance(self) -> LindInstance:

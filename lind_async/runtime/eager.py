@@ -27,7 +27,9 @@ class Resume:
 
     __slots__ = ("_first", "_steps")
 
-    def __init__(self, steps: Generator[Any, Any, Any], first: Any) -> None:
+    def __init__(
+        self, steps: Generator[Any, Any, Any] | Coroutine[Any, Any, Any], first: Any
+    ) -> None:
         self._steps, self._first = steps, first
 
     def __await__(self) -> Generator[Any, Any, Any]:
@@ -51,7 +53,7 @@ class Resume:
 
 
 async def _resumed(steps: Coroutine[Any, Any, T], first: Any) -> T:
-    result: T = await Resume(steps, first)  # type: ignore[arg-type]
+    result: T = await Resume(steps, first)
     return result
 
 

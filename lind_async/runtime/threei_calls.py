@@ -146,17 +146,18 @@ class OnBehalf:
 class InFlight:
     """Calls in flight through grates: ``(grate, originating cage) -> count``."""
 
-    __slots__ = ("_counts",)
+    __slots__ = ("counts",)
 
     def __init__(self) -> None:
-        self._counts: dict[tuple[int, int], int] = {}  # on every grate hop: a plain dict
+        # On every grate hop: a plain dict (Python grates update it inline, see grate.py).
+        self.counts: dict[tuple[int, int], int] = {}
 
     def enter(self, grate: int, origin: int) -> None:
-        counts, key = self._counts, (grate, origin)
+        counts, key = self.counts, (grate, origin)
         counts[key] = counts.get(key, 0) + 1
 
     def leave(self, grate: int, origin: int) -> None:
-        counts, key = self._counts, (grate, origin)
+        counts, key = self.counts, (grate, origin)
         left = counts.get(key, 0) - 1
         if left <= 0:
             counts.pop(key, None)
@@ -164,10 +165,10 @@ class InFlight:
             counts[key] = left
 
     def through(self, grate: int, origin: int) -> bool:
-        return self._counts.get((grate, origin), 0) > 0
+        return self.counts.get((grate, origin), 0) > 0
 
     def grates_serving(self, origin: int) -> set[int]:
-        return {grate for grate, who in self._counts if who == origin}
+        return {grate for grate, who in self.counts if who == origin}
 
 
 def has_authority(mv: Microvisor, actor: int, other: int) -> bool:
@@ -279,15 +280,23 @@ async def _await_on_behalf(target: Cage, pending: Any) -> int:
 
 
 async def run_in_grate(
-    mv: Microvisor, origin: Cage, route: Route, invoke: Any, *, raise_effects: bool = True
+    mv: Microvisor,
+    origin: Cage,
+    route: Route,
+    invoke: Any,
+    *,
+    raise_effects: bool = True,
+    entered: bool = False,
 ) -> int:
     """Run a grate handler invocation with the call in flight; a dead grate gives ``EIO``.
 
     Afterwards, a process-level effect a grate applied to ``origin`` (exit, exec) is raised
     into ``origin``'s own fiber — when this is ``origin``'s own call (``raise_effects``); a
-    grate that forwarded the call leaves it for ``origin`` to collect.
+    grate that forwarded the call leaves it for ``origin`` to collect. ``entered``: the caller
+    already counted the call in flight (it started the handler with it counted).
     """
-    mv.in_flight.enter(route.handler_cage, origin.cage_id)
+    if not entered:
+        mv.in_flight.enter(route.handler_cage, origin.cage_id)
     return await _in_flight_until_done(mv, origin, route.handler_cage, invoke, raise_effects)
 
 

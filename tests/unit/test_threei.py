@@ -55,6 +55,25 @@ def test_copy_table_replaces_destination() -> None:
     assert t.route(2, 4) is None
 
 
+def test_live_table_follows_every_edit() -> None:
+    """Hot paths keep a cage's table object: registering, deregistering and copying a table
+    over it must all show through that same object."""
+    t = make(1, 2, 9)
+    live = t.table(2)
+    t.register(2, 5, 9, 7)
+    assert live.get(5) == Route(9, 7)
+    t.register(1, 3, 9, 1)
+    t.copy_table(1, 2)
+    assert dict(live) == {3: Route(9, 1)}
+    t.deregister(2, 3)
+    assert live.get(3) is None
+    t.copy_table(2, 2)  # onto itself: unchanged, not emptied
+    assert dict(live) == {}
+    t.register(2, 8, 9, 8)
+    t.copy_table(2, 2)
+    assert dict(live) == {8: Route(9, 8)}
+
+
 def test_copy_table_to_unknown_cage_is_an_error() -> None:
     t = make(1)
     with pytest.raises(RoutingError):
