@@ -79,6 +79,11 @@ class ThreeI:
         """The route for a call, or None for RawPOSIX. The hot path: one dict lookup each."""
         return self._tables[cage_id].get(callnum)
 
+    def lookup(self, cage_id: int, callnum: int) -> Route | None:
+        """:meth:`route`, but None (RawPOSIX) also for a cage without a table."""
+        table = self._tables.get(cage_id)
+        return None if table is None else table.get(callnum)
+
     def register(self, cage_id: int, callnum: int, handler_cage: int, handler: int) -> None:
         """Route ``callnum`` of ``cage_id`` to ``handler`` in ``handler_cage`` (replacing any)."""
         _check_callnum(callnum)

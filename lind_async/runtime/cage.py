@@ -106,6 +106,7 @@ class Cage:
         self._routes: Mapping[int, Route] | None = None  # this cage's live 3i table, once known
         self._python_grates = microvisor.python_grates
         self.own_owners = (cage_id,) * 6  # every argument this cage's (a call it makes itself)
+        self.grate_workers: Any = None  # the worker pool once it serves as a grate (grate_pool)
         # Tasks running this cage's wasm (the main fiber; threads add theirs).
         self.tasks: set[asyncio.Task[Any]] = set()
         self.kill_status: int | None = None  # set when a signal ends the cage from outside

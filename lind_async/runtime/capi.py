@@ -200,6 +200,13 @@ func_call_async = _decl(
     c_void_p,
     c_void_p,
 )
+# The same function with every pointer passed as a plain address (an ``int``): a prepared call's
+# buffers never move, and converting ints is the cheapest argument conversion ctypes has.
+# (``lib[name]`` makes a separate function object, so ``func_call_async``'s types are untouched.)
+func_call_async_addrs = lib["wasmtime_func_call_async"]
+func_call_async_addrs.restype = c_void_p
+func_call_async_addrs.argtypes = [c_void_p, c_void_p, c_void_p, c_size_t, c_void_p, c_size_t,
+                                  c_void_p, c_void_p]
 call_future_poll = _decl("wasmtime_call_future_poll", c_bool, c_void_p)
 call_future_delete = _decl("wasmtime_call_future_delete", None, c_void_p)
 

@@ -54,9 +54,10 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import itertools
+import struct
 from collections.abc import Awaitable, Callable, Sequence
 from ctypes import c_int64, c_size_t, c_void_p
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import wasmtime
@@ -96,6 +97,18 @@ class _Entry:
     i32_params: tuple[int, ...]
     result_kind: int  # -1: no result
     arr_type: Any  # c_int64 * (stride * nparams)
+    # Raw (sync) imports: every parameter in one ``unpack_from`` of the argument array (each
+    # slot a 16-byte ``wasmtime_val_raw_t``; an i32 read as its signed low 4 bytes).
+    unpack: Callable[[Any], tuple[int, ...]] | None
+    # ``arr_type`` views by address: a sync import is called again and again with its
+    # arguments at the same few stack addresses, and a view is only a typed address.
+    views: dict[int, Any] = field(default_factory=dict)
+
+    def view(self, addr: int) -> Any:
+        if len(self.views) >= 256:
+            self.views.clear()
+        arr = self.views[addr] = self.arr_type.from_address(addr)
+        return arr
 
 
 _entries: dict[int, _Entry] = {}
@@ -125,6 +138,12 @@ def register_import(
         i32_params=tuple(i for i, k in enumerate(params) if k == capi.KIND_I32),
         result_kind=results[0] if results else -1,
         arr_type=c_int64 * max(1, stride * len(params)),
+        unpack=(
+            struct.Struct("<" + "".join("i12x" if k == capi.KIND_I32 else "q8x" for k in params))
+            .unpack_from
+            if raw
+            else None
+        ),
     )
     return key
 
@@ -257,18 +276,14 @@ def _sync_trampoline(env: int | None, caller: int | None, vals_addr: int | None,
     try:
         if call is None or entry is None:
             raise RuntimeError("lind sync import called outside a driven call")
-        arr = entry.arr_type.from_address(vals_addr) if n else None
-        if entry.nparams and arr is not None:
-            vals = arr[0 : 2 * entry.nparams : 2]
-            for i in entry.i32_params:
-                v = vals[i] & 0xFFFFFFFF
-                vals[i] = v - ((v >> 31) << 32)
-            argv = tuple(vals)
-        else:
-            argv = ()
+        arr = entry.views.get(vals_addr) if n and vals_addr else None
+        if arr is None and n and vals_addr:
+            arr = entry.view(vals_addr)
+        unpack = entry.unpack
+        argv = unpack(arr) if entry.nparams and arr is not None and unpack is not None else ()
         r = entry.handler(call.instance, argv)
-        if entry.result_kind >= 0 and vals_addr:
-            c_int64.from_address(vals_addr).value = r or 0
+        if entry.result_kind >= 0 and arr is not None:
+            arr[0] = r or 0
         return 0
     except BaseException as e:
         if call is not None:
@@ -388,13 +403,17 @@ class PreparedCall:
 
     __slots__ = (
         "_argv",
+        "_argv_ref",
         "_call",
         "_err_ref",
         "_err_slot",
         "_func_ref",
         "_kind",
         "_nparams",
+        "_nresults",
         "_resv",
+        "_resv_ref",
+        "_ticks_at_deadline",
         "_trap_ref",
         "_trap_slot",
         "fh",
@@ -411,16 +430,21 @@ class PreparedCall:
         self.fh = fh
         self._nparams = len(fh.params)
         self._kind = fh.results[0] if fh.results else -1  # the result's kind (-1: none)
+        self._nresults = len(fh.results)
         self._argv = (c_int64 * max(1, 4 * self._nparams))()
         for i, k in enumerate(fh.params):
             self._argv[4 * i] = k
         self._resv = (c_int64 * 4)()
         self._trap_slot = c_void_p(0)
         self._err_slot = c_void_p(0)
-        self._func_ref = ctypes.byref(fh.func)
-        self._trap_ref = ctypes.byref(self._trap_slot)
-        self._err_ref = ctypes.byref(self._err_slot)
+        # Addresses of what never moves (kept alive by the attributes above and ``fh``).
+        self._func_ref = ctypes.addressof(fh.func)
+        self._trap_ref = ctypes.addressof(self._trap_slot)
+        self._err_ref = ctypes.addressof(self._err_slot)
+        self._argv_ref = ctypes.addressof(self._argv)
+        self._resv_ref = ctypes.addressof(self._resv)
         self._call = _Call(instance)
+        self._ticks_at_deadline = -1  # the ticker's count when this store's deadline was set
 
     def __call__(self, args: Sequence[int]) -> int | Awaitable[int]:
         """The export's result if it finished without waiting, else an awaitable of it."""
@@ -452,8 +476,14 @@ class PreparedCall:
         instance = self.instance
         _claim(instance)
         # A store left idle while the epoch advanced has a deadline in the past: its first
-        # function entry would yield. Give the inline call a fresh slice instead.
-        capi.context_set_epoch_deadline(instance.ctx, 1)
+        # function entry would yield. Give the inline call a fresh slice instead — unless the
+        # ticker has not ticked since the last one was given (the deadline is still ahead).
+        # The ticker counts a tick just after making it, so a tick in between can be missed:
+        # that call then yields at once and finishes as a waiting call would (never wrong).
+        ticks = instance.engine.ticker.ticks
+        if ticks != self._ticks_at_deadline:
+            capi.context_set_epoch_deadline(instance.ctx, 1)
+            self._ticks_at_deadline = ticks
         self._trap_slot.value = None
         self._err_slot.value = None
         call = self._call
@@ -461,13 +491,13 @@ class PreparedCall:
         call.exc = None
         call.resolved = True
         try:
-            fut = capi.func_call_async(
+            fut = capi.func_call_async_addrs(
                 instance.ctx,
                 self._func_ref,
-                self._argv,
+                self._argv_ref,
                 self._nparams,
-                self._resv,
-                len(self.fh.results),
+                self._resv_ref,
+                self._nresults,
                 self._trap_ref,
                 self._err_ref,
             )
@@ -501,6 +531,7 @@ class PreparedCall:
         return v
 
     async def _finish(self, fut: int) -> int:
+        self._ticks_at_deadline = -1  # it yielded or waits: give the next call a fresh slice
         try:
             await _drive(self._call, fut, self._trap_slot, self._err_slot, polled=True)
             return self._result()

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -74,9 +73,6 @@ class _Pool:
     idle: list[_Worker] = field(default_factory=list)
     count: int = 0
     freed: asyncio.Event = field(default_factory=asyncio.Event)
-
-
-_pools: weakref.WeakKeyDictionary[Cage, _Pool] = weakref.WeakKeyDictionary()
 
 
 async def _worker(mv: Microvisor, grate: Cage, pool: _Pool) -> _Worker:
@@ -169,9 +165,9 @@ def invoke(
     (or traps) first."""
     if grate.status is not None or grate.instance is None:
         return -EIO
-    pool = _pools.get(grate)
+    pool: _Pool | None = grate.grate_workers
     if pool is None:
-        pool = _pools[grate] = _Pool()
+        pool = grate.grate_workers = _Pool()
     if not pool.idle:
         params = _params(fn_ptr, origin, args, owners)
         return _shielded(mv, grate, _run(mv, grate, pool, params))

@@ -44,7 +44,6 @@ if TYPE_CHECKING:
     from lind_async.rawposix.table import SysResult
 
 
-_NO_OWNERS: frozenset[int] = frozenset()  # call_grate: every argument is the origin's
 
 
 class PythonGrateEndpoint(Protocol):
@@ -299,20 +298,16 @@ class Microvisor:
         ``origin`` is raised into ``origin``'s fiber only by the call ``origin`` itself made,
         never into a grate that forwarded it (``nested``).
         """
-        origin_id = origin.cage_id
+        if owners is None or owners == origin.own_owners:  # the hot path: nothing else to count
+            return self._call_grate(origin, route, number, args, origin.own_owners, nested)
         grate_id = route.handler_cage
-        if owners is None:
-            owner_ids: tuple[int, ...] = (origin_id,) * 6
-            extra: Set[int] = _NO_OWNERS
-        else:
-            owner_ids = owners
-            extra = set(owners)
-            extra.discard(0)
-            extra.discard(origin_id)
+        extra = set(owners)
+        extra.discard(0)
+        extra.discard(origin.cage_id)
         for owner in extra:
             self.in_flight.enter(grate_id, owner)
         try:
-            result = self._call_grate(origin, route, number, args, owner_ids, nested)
+            result = self._call_grate(origin, route, number, args, owners, nested)
         except BaseException:
             self._leave(grate_id, extra)
             raise
@@ -337,11 +332,7 @@ class Microvisor:
         if grate is None or grate.status is not None:
             return threei_calls.dead_grate()
         return threei_calls.start_in_grate(
-            self,
-            origin,
-            route,
-            lambda: grate_pool.invoke(self, grate, route.handler, origin.cage_id, args, owners),
-            raise_effects=not nested,
+            self, origin, route, grate, args, owners, raise_effects=not nested
         )
 
     def _leave(self, grate_id: int, owners: Set[int]) -> None:

@@ -38,9 +38,9 @@ from lind_async.memory import GuestMemory
 from lind_async.rawposix import table as rawposix
 from lind_async.rawposix.exec import ExecImage
 from lind_async.rawposix.proc import CageExit
+from lind_async.runtime import grate_pool
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
 
     from lind_async.core.threei import Route
     from lind_async.rawposix.table import SysResult
@@ -191,30 +191,35 @@ def threei_call(
     args: tuple[int, ...],
     owners: tuple[int, ...],
 ) -> SysResult:
-    """``threei_call`` from cage (or Python grate) ``caller``: see the module docstring."""
+    """``threei_call`` from cage (or Python grate) ``caller``: see the module docstring.
+
+    ``owners`` may come raw from a guest (signed 64-bit, ``GRATE_MEMORY_FLAG`` as the sign
+    bit): every use masks it. The hot path — a call forwarded with every argument the
+    target's — costs a few lookups: the target, the authority, the caller's own route."""
     target = mv.cages.get(target_id)
     if target is None or target.status is not None:
         raise GuestError(ESRCH)
-    require_authority(mv, caller, target_id)
-    plain_owners: tuple[int, ...]
-    if set(owners).difference((0, target_id)):
-        plain = []
-        for raw in owners:
-            owner = raw & _ID_MASK
-            if raw & GRATE_MEMORY_FLAG and owner != caller:
-                raise GuestError(EPERM)  # only one's own memory can be flagged
-            if owner not in (0, target_id):
-                require_authority(mv, caller, owner)
-            plain.append(owner)
-        plain_owners = tuple(plain)
-    else:
-        plain_owners = owners  # all the target's (or 0): nothing to check or unflag
-        route = mv.threei.route(caller, number) if mv.threei.has_cage(caller) else None
+    if (
+        target_id != caller
+        and (caller, target_id) not in mv.in_flight.counts
+        and not mv.procs.is_ancestor(caller, target_id)
+    ):
+        raise GuestError(EPERM)
+    route = mv.threei.lookup(caller, number)
+    if owners == target.own_owners or not set(owners).difference((0, target_id)):
         if route is None:  # the common forward: RawPOSIX on the target, its own memory
             return _rawposix_as(caller, target, number, args)
-    route = mv.threei.route(caller, number) if mv.threei.has_cage(caller) else None
+        return mv.call_grate(target, route, number, args, owners, nested=True)
+    plain = []
+    for raw in owners:
+        owner = raw & _ID_MASK
+        if raw & GRATE_MEMORY_FLAG and owner != caller:
+            raise GuestError(EPERM)  # only one's own memory can be flagged
+        if owner not in (0, target_id):
+            require_authority(mv, caller, owner)
+        plain.append(owner)
     if route is not None:
-        return mv.call_grate(target, route, number, args, plain_owners, nested=True)
+        return mv.call_grate(target, route, number, args, tuple(plain), nested=True)
     return _rawposix_on_behalf(mv, caller, target, number, args, owners)
 
 
@@ -304,23 +309,30 @@ def start_in_grate(
     mv: Microvisor,
     origin: Cage,
     route: Route,
-    start: Callable[[], SysResult],
+    grate: Cage,
+    args: tuple[int, ...],
+    owners: tuple[int, ...],
     *,
     raise_effects: bool = True,
 ) -> SysResult:
-    """:func:`run_in_grate` for an invocation that may finish at once: ``start()`` runs with
-    the call in flight and its ``int`` is settled here (no coroutine, no task); only an
-    invocation that must wait is handed back as an awaitable."""
-    grate = route.handler_cage
-    mv.in_flight.enter(grate, origin.cage_id)
+    """:func:`run_in_grate` for a wasm grate's handler, which may finish at once: the
+    invocation starts with the call in flight and its ``int`` is settled here (no coroutine, no
+    task); only an invocation that must wait is handed back as an awaitable."""
+    counts = mv.in_flight.counts
+    key = (route.handler_cage, origin.cage_id)
+    counts[key] = counts.get(key, 0) + 1
     try:
-        result = start()
+        result = grate_pool.invoke(mv, grate, route.handler, origin.cage_id, args, owners)
     except BaseException:
-        mv.in_flight.leave(grate, origin.cage_id)
+        mv.in_flight.leave(*key)
         raise
     if result.__class__ is not int:
-        return _in_flight_until_done(mv, origin, grate, result, raise_effects)
-    mv.in_flight.leave(grate, origin.cage_id)
+        return _in_flight_until_done(mv, origin, key[0], result, raise_effects)
+    left = counts[key] - 1
+    if left > 0:
+        counts[key] = left
+    else:
+        del counts[key]
     effect = origin.deferred
     if raise_effects and effect is not None:
         origin.deferred = None

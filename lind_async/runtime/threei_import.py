@@ -33,12 +33,9 @@ _U64 = (1 << 64) - 1
 
 def threei_call_now(instance: LindInstance, args: tuple[int, ...]) -> int:
     cage: Cage = instance.data
-    number, target = args[0], args[1]
-    values = args[2::2]
-    owners = tuple(map(_U64.__and__, args[3::2]))
-    try:
+    try:  # the owners go as they came (signed): threei_call masks every use of them
         result = threei_calls.threei_call(
-            cage.microvisor, cage.cage_id, number, target, values, owners
+            cage.microvisor, cage.cage_id, args[0], args[1], args[2::2], args[3::2]
         )
     except (GuestError, OSError) as exc:
         return _negative_errno(exc)
