@@ -3,11 +3,15 @@
     python -m lind_async run --grate 'namespace:/tmp=memfs' app.wasm
     python -m lind_async run --grate 'namespace:/data=strace+readonly:/data' app.wasm
 
+    python -m lind_async run --grate 'namespace:/tmp=grates/imfs.c' app.wasm
+
 ``namespace:PREFIX=GRATE[+GRATE…]``: a call whose path argument lies under ``PREFIX`` (resolved
 against the caller's working directory), and every later call on a descriptor such a call opened,
 is sent through the clamped grates (a lane, see ``grates/lane.py``: listed outermost first, and
 their forwards continue below the namespace); every other call goes onward unchanged. Clamps nest:
-a clamped grate may itself be a namespace.
+a clamped grate may itself be a namespace. A clamped GRATE is a ``--grate`` spec (Python) or a C
+grate program, ``FILE.wasm[,ARG…]`` or ``FILE.c[,ARG…]`` (built with ``cc --grate``), which the
+namespace starts itself (``grates/wasm_member.py``).
 """
 
 from __future__ import annotations
@@ -16,10 +20,10 @@ import posixpath
 from collections.abc import Awaitable, Iterable
 from typing import TYPE_CHECKING
 
-from grates.lane import Lane
+from grates.lane import Lane, Member, load_member
 from lind_async.abi import syscalls as nr
 from lind_async.abi.flags import AT_FDCWD
-from lind_async.grate import Call, Grate, load_grate
+from lind_async.grate import Call, Grate
 from lind_async.rawposix.confine import guest_join
 
 if TYPE_CHECKING:
@@ -62,7 +66,7 @@ F_DUPFD, F_DUPFD_CLOEXEC = 0, 1030
 class Namespace(Grate):
     name = "namespace"
 
-    def __init__(self, prefix: str | bytes, clamped: Iterable[Grate]) -> None:
+    def __init__(self, prefix: str | bytes, clamped: Iterable[Member]) -> None:
         raw = prefix.encode() if isinstance(prefix, str) else prefix
         if not raw.startswith(b"/"):
             raise ValueError("namespace: the prefix must be an absolute path")
@@ -75,7 +79,7 @@ class Namespace(Grate):
         if not arg or "=" not in arg:
             raise ValueError("namespace: expected PREFIX=GRATE[+GRATE…]")
         prefix, _, inner = arg.partition("=")
-        return cls(prefix, [load_grate(spec) for spec in inner.split("+") if spec])
+        return cls(prefix, [load_member(spec) for spec in inner.split("+") if spec])
 
     def numbers(self) -> Iterable[int]:
         return set(PATH_CALLS) | FD_CALLS | DUPLICATING | {nr.SYS_close, nr.SYS_fork}

@@ -18,9 +18,9 @@ import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from grates.lane import Lane
+from grates.lane import Lane, Member, load_member
 from lind_async.abi import syscalls as nr
-from lind_async.grate import Call, Grate, all_numbers, load_grate
+from lind_async.grate import Call, Grate, all_numbers
 
 if TYPE_CHECKING:
     from lind_async.runtime.microvisor import Microvisor
@@ -49,7 +49,7 @@ class _Sink(Grate):
 class Tee(Grate):
     name = "tee"
 
-    def __init__(self, secondary: Iterable[Grate]) -> None:
+    def __init__(self, secondary: Iterable[Member]) -> None:
         self.sink = _Sink()
         self.lane = Lane(list(secondary))
         self.disagreements = 0
@@ -59,7 +59,7 @@ class Tee(Grate):
     def from_arg(cls, arg: str | None) -> Grate:
         if not arg:
             raise ValueError("tee: expected GRATE[+GRATE…]")
-        return cls([load_grate(spec) for spec in arg.split("+") if spec])
+        return cls([load_member(spec) for spec in arg.split("+") if spec])
 
     def numbers(self) -> Iterable[int]:
         return all_numbers()

@@ -192,13 +192,16 @@ class Microvisor:
         grates: Sequence[Grate] = (),
         stdio: Sequence[FileOps | None] = (),
         limits: Limits | None = None,
+        routes_from: int | None = None,
     ) -> Cage:
         """Start a top-level cage running ``program``; it runs as a task on this loop.
 
         ``grates`` (Python grates, ``lind_async.Grate``) interpose on its calls; the first listed
         is outermost (it sees the program's calls first), as with ``run --grate``. ``stdio`` gives
         its fds 0, 1, 2 (``None`` or missing: the microvisor's own stdio); ``limits`` apply to it
-        and every process it starts (``runtime/limits.py``)."""
+        and every process it starts (``runtime/limits.py``). ``routes_from``: the cage starts
+        with a copy of that 3i id's table instead of an empty one (a grate started inside a
+        lane forwards to what lies below the lane)."""
         module = self.load(program)
         fds = FdTable() if limits is None or limits.fds is None else FdTable(limits.fds, limits.fds)
         for vfd in range(3):
@@ -209,6 +212,8 @@ class Microvisor:
         cage = Cage(self, cage_id, MICROVISOR, module, argv_b, env_b, fds, cwd)
         cage.family = Family(limits or Limits())
         self.threei.add_cage(cage_id)
+        if routes_from is not None:
+            self.threei.copy_table(routes_from, cage_id)
         for grate in reversed(grates):  # innermost first: each copies what is below it
             grate.attach(self, cage_id)
         self.start(cage)

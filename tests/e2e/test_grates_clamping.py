@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.conftest import REPO
+from tests.e2e.conftest import REPO, run_native
 
 
 def run(root: Path, wasm: Path, *grates: str) -> subprocess.CompletedProcess[str]:
@@ -83,3 +83,56 @@ def test_namespaces_nest(cage_program: Any, root: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == EXPECTED
     assert list((root / "tmp").iterdir()) == []
+
+
+# ------------------------------------------------------------------ a clamped C grate (imfs)
+IMFS = REPO / "grates" / "imfs.c"
+
+
+def test_namespace_clamps_the_c_imfs_like_native(
+    cage_program: Any, native_program: Any, root: Path, tmp_path: Path
+) -> None:
+    """``namespace:/tmp=grates/imfs.c``: the namespace starts the C grate itself and sends /tmp
+    to it. The program's output is the one it has natively, /tmp never reaches the root, and
+    what lies outside /tmp does."""
+    native_root = tmp_path / "native-root"
+    native_root.mkdir()
+    expected = run_native(native_program("ns_imfs"), [], root=native_root)
+    result = run(root, cage_program("ns_imfs"), f"namespace:/tmp={IMFS}")
+    assert result.stdout == expected.stdout.decode(), result.stderr
+    assert result.returncode == expected.status == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (root / "tmp").exists()  # imfs kept /tmp in its memory
+    assert (root / "outside.txt").read_text() == "on the host\n"
+
+
+def test_a_python_grate_above_a_clamped_c_grate_sees_its_calls(
+    cage_program: Any, root: Path
+) -> None:
+    """``strace+imfs.c``: the Python strace is outermost in the lane, the C imfs (whose handlers
+    arrive after strace was attached) below it: strace traces the /tmp calls, imfs serves them,
+    the rest never passes either."""
+    result = run(root, cage_program("ns_imfs"), f"namespace:/tmp=strace+{IMFS}")
+    assert result.returncode == 0, result.stderr
+    assert "create inside: ok" in result.stdout and "[kept ]" in result.stdout
+    traced = [line for line in result.stderr.splitlines() if "lind_ns_imfs_inside" in line]
+    assert any("open" in line and "O_CREAT" in line and "= 16384" in line for line in traced)
+    assert any(line.split("] ", 1)[-1].startswith("unlink") for line in traced), result.stderr
+    assert "outside.txt" not in result.stderr  # not under the prefix: never in the lane
+    assert not (root / "tmp").exists()
+
+
+def test_a_clamped_program_that_is_no_grate_gives_eio(cage_program: Any, root: Path) -> None:
+    """A lane member that ends without registering (here a plain program) is a dead grate:
+    the calls sent to it fail with EIO, nothing hangs, the rest works."""
+    result = run(root, cage_program("ns_imfs"), f"namespace:/tmp={cage_program('hello')}")
+    assert result.returncode == 0, result.stderr
+    assert "create inside: I/O error" in result.stdout  # musl's strerror(EIO)
+    assert "create outside: ok" in result.stdout
+    assert (root / "outside.txt").exists()
+
+
+def test_a_missing_clamped_program_is_a_usage_error(cage_program: Any, root: Path) -> None:
+    result = run(root, cage_program("hello"), "namespace:/tmp=/no/such/imfs.wasm")
+    assert result.returncode == 2
+    assert "/no/such/imfs.wasm: no such file" in result.stderr
