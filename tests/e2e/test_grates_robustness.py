@@ -32,15 +32,12 @@ def wasm() -> object:
     return build
 
 
-# Call counts for the load tests. Measured on the 2-core dev machine (wasmtime 50, Python 3.11),
-# one interposed call through a C grate costs ~36 us from one cage and ~27 us per call with 20
-# threads in one cage (every call runs the handler on a grate worker's fiber, in a task of its
-# own): 1,000,000 calls take ~39 s and 20 x 100,000 ~55 s, beyond the ~30 s a test may take
-# here. The counts below are the largest that stay near 30 s; LIND_GRATE_LOAD=full runs the
-# counts the issue names.
-FULL = os.environ.get("LIND_GRATE_LOAD") == "full"
-SINGLE_CALLS = 1_000_000 if FULL else 700_000
-THREADS, PER_THREAD = 20, 100_000 if FULL else 50_000
+# The load tests run the counts the issue names. On the 2-core dev machine (wasmtime 50, Python
+# 3.11) an interposed call through a C grate costs ~8 us from one cage (the handler runs inline,
+# on a grate worker's fiber polled from the caller's own host call): 1,000,000 calls take ~9 s
+# and 20 threads x 100,000 calls ~15 s.
+SINGLE_CALLS = 1_000_000
+THREADS, PER_THREAD = 20, 100_000
 
 
 def test_a_grate_interposes_another_grates_register_handler(wasm: object, root: Path) -> None:
