@@ -111,14 +111,13 @@ def geteuid_rows(root: Path, calls: int, repeat: int) -> list[dict[str, object]]
                     stack[-1] = _py_grate(Answer)  # the last listed is innermost
                 points.append((k, _best(repeat, root, stack, [*app, "geteuid", str(calls)])))
             rows.append({"kind": f"Python ({label})", "variant": variant, "points": points})
-    c_calls = max(1000, calls // 5)
     for variant in ("forward", "answer"):
         points = [(0, base)]
         for k in DEPTHS[1:]:
             argv = ["bin/g.wasm"]
             if variant == "answer":
                 argv.append("--answer")  # the first launched is the bottom grate
-            argv += ["/bin/g.wasm"] * (k - 1) + ["/bin/app.wasm", "geteuid", str(c_calls)]
+            argv += ["/bin/g.wasm"] * (k - 1) + ["/bin/app.wasm", "geteuid", str(calls)]
             points.append((k, _best(repeat, root, [], argv)))
         rows.append({"kind": "C", "variant": variant, "points": points})
     for row in rows:
@@ -140,8 +139,7 @@ def read_rows(root: Path, calls: int, repeat: int) -> list[dict[str, object]]:
             repeat,
             root,
             [],
-            ["bin/imfs.wasm", "/bin/app.wasm", "read", str(size), str(max(1000, calls // 5)),
-             "/bench.dat"],
+            ["bin/imfs.wasm", "/bin/app.wasm", "read", str(size), n, "/bench.dat"],
         )
         memfs = _best(
             repeat,
@@ -243,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--calls", type=int, default=50_000,
-        help="calls per measurement (C grates and imfs run a fifth of them)",
+        help="calls per measurement",
     )
     parser.add_argument("--repeat", type=int, default=3, help="runs per configuration (best kept)")
     parser.add_argument("--json", type=Path, help="also write the results here")
