@@ -18,9 +18,10 @@ import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from grates.lane import Lane, Member, load_member
+from grates.lane import Lane
+from grates.wasm_member import is_wasm_spec
 from lind_async.abi import syscalls as nr
-from lind_async.grate import Call, Grate, all_numbers
+from lind_async.grate import Call, Grate, all_numbers, load_grate
 
 if TYPE_CHECKING:
     from lind_async.runtime.microvisor import Microvisor
@@ -49,7 +50,7 @@ class _Sink(Grate):
 class Tee(Grate):
     name = "tee"
 
-    def __init__(self, secondary: Iterable[Member]) -> None:
+    def __init__(self, secondary: Iterable[Grate]) -> None:
         self.sink = _Sink()
         self.lane = Lane(list(secondary))
         self.disagreements = 0
@@ -59,7 +60,11 @@ class Tee(Grate):
     def from_arg(cls, arg: str | None) -> Grate:
         if not arg:
             raise ValueError("tee: expected GRATE[+GRATE…]")
-        return cls([load_member(spec) for spec in arg.split("+") if spec])
+        specs = [spec for spec in arg.split("+") if spec]
+        for spec in specs:
+            if is_wasm_spec(spec):  # its own system calls would reach the sink, not the host
+                raise ValueError(f"tee: {spec}: only Python grates can be teed into")
+        return cls([load_grate(spec) for spec in specs])
 
     def numbers(self) -> Iterable[int]:
         return all_numbers()

@@ -136,3 +136,11 @@ def test_a_missing_clamped_program_is_a_usage_error(cage_program: Any, root: Pat
     result = run(root, cage_program("hello"), "namespace:/tmp=/no/such/imfs.wasm")
     assert result.returncode == 2
     assert "/no/such/imfs.wasm: no such file" in result.stderr
+
+
+def test_tee_refuses_a_c_grate(cage_program: Any, root: Path) -> None:
+    """A teed stack ends in a sink that answers instead of the host, so a C grate's own calls
+    would vanish there: tee says so instead of starting it."""
+    result = run(root, cage_program("hello"), f"tee:{IMFS}")
+    assert result.returncode == 2
+    assert "only Python grates can be teed into" in result.stderr
