@@ -131,7 +131,6 @@ class _Catcher(Grate):
 
     def __init__(self, member: WasmMember) -> None:
         self.member = member
-        self._parked: asyncio.Future[Any] | None = None
 
     @handles(nr.SYS_register_handler)
     def register(self, call: Call) -> Any:

@@ -166,10 +166,10 @@ class Cage:
             return rawposix.dispatch(self, number, a1, a2, a3, a4, a5, a6)
         args = (a1, a2, a3, a4, a5, a6)
         python_grate = self._python_grates.get(route.handler_cage)
-        if python_grate is not None:  # call_grate's first case, without its frames
+        if python_grate is not None:  # call_grate's two cases, without its frames
             mv, owners = self.microvisor, self.own_owners
             return python_grate.dispatch(mv, self, route, number, args, owners)
-        return self.microvisor.call_grate(self, route, number, args)
+        return self.microvisor.call_wasm_grate(self, route, args, self.own_owners)
 
     # -- lifecycle ----------
     async def _start_instance(self) -> LindInstance:

@@ -333,6 +333,18 @@ class Microvisor:
         python_grate = self.python_grates.get(route.handler_cage)
         if python_grate is not None:
             return python_grate.dispatch(self, origin, route, number, args, owners)
+        return self.call_wasm_grate(origin, route, args, owners, nested)
+
+    def call_wasm_grate(
+        self,
+        origin: Cage,
+        route: Route,
+        args: tuple[int, ...],
+        owners: tuple[int, ...],
+        nested: bool = False,
+    ) -> SysResult:
+        """:meth:`call_grate` for a route known to name a wasm grate (not a Python one), with
+        no argument owner besides ``origin`` and the grate to count in flight."""
         grate = self.cages.get(route.handler_cage)
         if grate is None or grate.status is not None:
             return threei_calls.dead_grate()

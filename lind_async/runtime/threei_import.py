@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from lind_async.runtime.instance import LindInstance
 
 THREEI_CALL_PARAMS = ("i32", *("i64",) * 13)
-_U64 = (1 << 64) - 1
 
 
 def threei_call_now(instance: LindInstance, args: tuple[int, ...]) -> int:
