@@ -10,6 +10,13 @@ Linux. The bound socket is registered under the node's host ``(st_dev, st_ino)``
 look it up (a node nobody listens on: ``ECONNREFUSED``). Abstract names (``sun_path[0] == 0``)
 are registered by their bytes; an empty address autobinds an abstract name, as Linux does.
 
+*Worlds.* Every registry key starts with the cage's *world* — its runtime microvisor, i.e. one
+root of one microvisor, the unit that already bounds pids and signals. Abstract names therefore
+form one namespace per world (a cage can neither bind over nor connect to another world's name),
+and a path socket is found only by cages of the world that bound it, even when two roots overlap
+and both see the node (as two separate microvisor processes never see each other's in-process
+sockets). So no socket, and no ``SCM_RIGHTS`` descriptor, crosses from one world to another.
+
 *Streams.* Each socket receives into its own :class:`StreamBuffer`; a send writes into the
 peer's. ``connect`` to a listener makes the server-side end at once and queues it for
 ``accept`` (``EAGAIN``/wait when the backlog is full). Closing an end shuts the survivor both
@@ -80,7 +87,7 @@ MAX_BACKLOG = 4096
 _SOCK_DEVICE = 0x5CE7  # a pseudo device number for in-process socket inodes
 _inodes = itertools.count(1)
 _autobind = itertools.count(1)
-_REGISTRY: dict[object, UnixSocket] = {}
+_REGISTRY: dict[tuple[object, ...], UnixSocket] = {}  # (world, abstract name | dev, ino)
 _STORED_OPTIONS = (F.SO_REUSEADDR, F.SO_KEEPALIVE, F.SO_PASSCRED, F.SO_BROADCAST, F.SO_REUSEPORT,
                    F.SO_OOBINLINE, F.SO_PRIORITY, F.SO_RCVLOWAT, F.SO_DONTROUTE)  # fmt: skip
 
@@ -103,7 +110,7 @@ class UnixSocket(Socket):
         self.state = NEW
         self.peer: UnixSocket | None = None
         self.name: bytes | None = None
-        self.key: object = None
+        self.key: tuple[object, ...] | None = None
         self.node_fd = -1
         self.backlog: deque[UnixSocket] = deque()
         self.max_backlog = 0
@@ -128,9 +135,10 @@ class UnixSocket(Socket):
         if name is None:
             name = b"\0" + b"%05x" % next(_autobind)
         if name[0] == 0:
-            if name in _REGISTRY:
+            key: tuple[object, ...] = (world_of(cage), name)
+            if key in _REGISTRY:
                 raise GuestError(EADDRINUSE)
-            self.key = name
+            self.key = key
         else:
             self.node_fd, self.key = _make_node(cage, name)
         self.name = name
@@ -569,7 +577,12 @@ def new_pair(stype: int, status_flags: int, cage: Cage) -> tuple[UnixSocket, Uni
     return a, b
 
 
-def _make_node(cage: Cage, name: bytes) -> tuple[int, object]:
+def world_of(cage: Cage) -> object:
+    """The world a cage belongs to (one root of one microvisor): the key of its socket names."""
+    return cage.microvisor
+
+
+def _make_node(cage: Cage, name: bytes) -> tuple[int, tuple[object, ...]]:
     """Create the socket node of a path name in the root; ``(O_PATH fd, registry key)``."""
     path = guest_join(cage.cwd, name)
     with cage.microvisor.root.parent(path) as (dir_fd, last):
@@ -581,7 +594,7 @@ def _make_node(cage: Cage, name: bytes) -> tuple[int, object]:
             raise GuestError(EADDRINUSE) from None
         fd = os.open(last, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
     st = os.fstat(fd)
-    return fd, (st.st_dev, st.st_ino)
+    return fd, (world_of(cage), st.st_dev, st.st_ino)
 
 
 def _lookup(cage: Cage, raw: bytes, stype: int) -> UnixSocket:
@@ -590,7 +603,7 @@ def _lookup(cage: Cage, raw: bytes, stype: int) -> UnixSocket:
     if name is None:
         raise GuestError(EINVAL)
     if name[0] == 0:
-        target = _REGISTRY.get(name)
+        target = _REGISTRY.get((world_of(cage), name))
     else:
         fd = cage.microvisor.root.open(guest_join(cage.cwd, name), os.O_PATH)
         try:
@@ -599,7 +612,7 @@ def _lookup(cage: Cage, raw: bytes, stype: int) -> UnixSocket:
             os.close(fd)
         if not stat_mod.S_ISSOCK(st.st_mode):
             raise GuestError(ECONNREFUSED)
-        target = _REGISTRY.get((st.st_dev, st.st_ino))
+        target = _REGISTRY.get((world_of(cage), st.st_dev, st.st_ino))
     if target is None or target.closed:
         raise GuestError(ECONNREFUSED)
     if target.stype != stype:
