@@ -331,6 +331,13 @@ class Cage:
         self.kill_status = status
         for task in list(self.tasks):
             task.cancel()
+        if signals.running_cage() is self:
+            # Its own wasm is running (it sent SIGKILL to itself or its own group): the
+            # cancellations land only when it next waits, and the guest would run on until then
+            # (a program that never waited again exited normally). A pending SIGKILL sends the
+            # current call's return through signal delivery (``_syscall_now`` in
+            # runtime/microvisor.py), which ends the cage before the guest resumes.
+            self.signals.pending |= 1 << (SIGKILL - 1)
 
     @property
     def is_stopped(self) -> bool:

@@ -16,6 +16,7 @@ RawPOSIX's dispatcher reports it; a process-level effect on the caller itself (i
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
@@ -39,9 +40,19 @@ def threei_call_now(instance: LindInstance, args: tuple[int, ...]) -> int:
     except (GuestError, OSError) as exc:
         return _negative_errno(exc)
     if isinstance(result, int):
-        return result
+        if cage.kill_status is None:
+            return result
+        # The call killed the caller itself (SIGKILL to its own pid or group): the guest must
+        # not run on, so it waits, and the cancellation Cage.terminate sent lands there.
+        instance.parked = _killed(result)
+        return WOULD_WAIT
     instance.parked = _finish(result)
     return WOULD_WAIT
+
+
+async def _killed(result: int) -> int:
+    await asyncio.sleep(0)
+    return result
 
 
 async def _finish(pending: Awaitable[int]) -> int:

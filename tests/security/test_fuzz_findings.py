@@ -1,0 +1,19 @@
+"""Regression tests for what the hostile fuzzer (``test_fuzz.py``) found, each reduced to a
+minimal program (``programs/fuzz_*.c``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tests.security.conftest import assert_contained, run_cage
+
+
+def test_sigkill_to_itself_ends_the_cage_at_that_call(attack_program: Any, tmp_path: Path) -> None:
+    # kill(getpid(), SIGKILL) returned 0 and the program ran on (to exit 0 if it never waited).
+    result = run_cage(attack_program("fuzz_selfkill"), [], root=tmp_path)
+    assert_contained(result)
+    assert result.stdout.decode() == (
+        "pid: killed by 9\ngroup: killed by 9\nthread: killed by 9\nthreei: killed by 9\n"
+    )
+    assert result.status == 0
