@@ -99,6 +99,16 @@ def _run_parser() -> argparse.ArgumentParser:
         metavar="NAME[:ARGS]",
         help="interpose a Python grate (repeatable; the first listed is outermost)",
     )
+    parser.add_argument(
+        "--limit",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a resource limit for the program and every process it starts (repeatable): "
+        "fds=N (RLIMIT_NOFILE; default 1024 soft, 4096 hard), memory=SIZE (linear memory per "
+        "process; K/M/G suffixes), cpu_time=SECONDS (then SIGXCPU), children=N (live processes "
+        "besides the first)",
+    )
     parser.add_argument("program", help="the .c, .wasm or .cwasm program")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the program")
     return parser
@@ -140,6 +150,12 @@ def cmd_run(argv: Sequence[str]) -> int:
         env[name] = value
     if opts.time_slice <= 0:
         return _fail("--time-slice must be positive", 2)
+    from lind_async.runtime.limits import Limits
+
+    try:
+        limits = Limits.parse(opts.limit)
+    except ValueError as exc:
+        return _fail(f"--limit: {exc}", 2)
     config = EngineConfig(
         time_slice=opts.time_slice / 1000, cache_dir=default_cache_dir() / "modules"
     )
@@ -149,8 +165,10 @@ def cmd_run(argv: Sequence[str]) -> int:
         from lind_async.runtime.cage import shell_status
 
         async with Microvisor(root=opts.root, engine_config=config) as mv:
-            status = await mv.run(program, [argv0, *opts.args], env, grates=grates)
-        return shell_status(status)
+            cage = mv.spawn(program, [argv0, *opts.args], env, grates=grates, limits=limits)
+            await cage.exited.wait()
+        assert cage.status is not None
+        return shell_status(cage.status)
 
     try:
         return _run_loop(main(), opts.loop)

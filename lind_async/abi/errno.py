@@ -27,6 +27,7 @@ EXDEV: Final = _host_errno.EXDEV
 ENOTDIR: Final = _host_errno.ENOTDIR
 EISDIR: Final = _host_errno.EISDIR
 EINVAL: Final = _host_errno.EINVAL
+ENFILE: Final = _host_errno.ENFILE
 EMFILE: Final = _host_errno.EMFILE
 ENOTTY: Final = _host_errno.ENOTTY
 ESPIPE: Final = _host_errno.ESPIPE

@@ -84,8 +84,9 @@ class FdTable:
         return vfd
 
     def install(self, file: OpenFile, *, cloexec: bool = False, lowest: int = 0) -> int:
-        """Give ``file`` the lowest free descriptor >= ``lowest``."""
-        if lowest < 0 or lowest >= self.limit:
+        """Give ``file`` the lowest free descriptor >= ``lowest`` (``EMFILE`` if none is below
+        the limit, as ``open`` fails when every allowed number is taken)."""
+        if lowest < 0:
             raise GuestError(EINVAL)
         vfd = self._lowest_free(lowest)
         self._entries[vfd] = FdEntry(file, cloexec)
@@ -109,7 +110,11 @@ class FdTable:
         return _release(entry.file)
 
     def dup(self, vfd: int, *, lowest: int = 0, cloexec: bool = False) -> int:
-        return self.install(self.file(vfd), cloexec=cloexec, lowest=lowest)
+        """``dup``/``F_DUPFD``: a start at or past the limit is ``EINVAL`` (Linux's ``f_dupfd``)."""
+        file = self.file(vfd)
+        if lowest >= self.limit:
+            raise GuestError(EINVAL)
+        return self.install(file, cloexec=cloexec, lowest=lowest)
 
     def set_cloexec(self, vfd: int, cloexec: bool) -> None:
         self.get(vfd).cloexec = cloexec

@@ -22,7 +22,8 @@ import posixpath
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from lind_async.abi.errno import EINVAL, ENOENT, GuestError
+from lind_async.abi.errno import EINVAL, EMFILE, ENFILE, ENOENT, GuestError
+from lind_async.rawposix import hostfds
 
 _SYS_OPENAT2 = 437
 _RESOLVE_NO_MAGICLINKS = 0x02
@@ -102,8 +103,8 @@ class HostRoot:
         fd = int(_syscall(_SYS_OPENAT2, self.fd, path, ctypes.byref(how), ctypes.sizeof(how)))
         if fd < 0:
             err = ctypes.get_errno()
-            raise OSError(err, os.strerror(err))
-        return fd
+            raise GuestError(ENFILE) if err == EMFILE else OSError(err, os.strerror(err))
+        return hostfds.admit(fd)  # never into the host fds kept for the microvisor
 
     def guest_path_of(self, host_fd: int) -> bytes | None:
         """The guest path of an open host fd inside the root (None if it has none any more)."""

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from lind_async.abi.errno import EINVAL, EISDIR, ELOOP, ENOENT, ENOTDIR, ENXIO, GuestError
 from lind_async.abi.flags import O_ACCMODE, O_CLOEXEC, O_CREAT, O_EXCL, O_NOFOLLOW, O_TRUNC
+from lind_async.rawposix import hostfds
 from lind_async.rawposix.files import DEVICES, DirEntry, FileOps, HostFile, HostStream
 
 if TYPE_CHECKING:
@@ -114,7 +115,8 @@ def open_virtual(cage: Cage, path: bytes, flags: int) -> FileOps | int | None:
     file = cage.fds.file(vfd)
     if isinstance(file, HostFile) and file.kind == stat_mod.S_IFREG:
         host_flags = flags & ~(O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW)
-        fd = os.open(f"/proc/self/fd/{file.host_fd}", host_flags | os.O_CLOEXEC | os.O_NONBLOCK)
+        again = f"/proc/self/fd/{file.host_fd}"
+        fd = hostfds.open_fd(lambda: os.open(again, host_flags | os.O_CLOEXEC | os.O_NONBLOCK))
         reopened = HostFile(fd, flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC))
         reopened.guest_path = file.guest_path
         return reopened
@@ -126,7 +128,9 @@ def open_virtual(cage: Cage, path: bytes, flags: int) -> FileOps | int | None:
 def _open_tty(flags: int) -> FileOps:
     access = flags & O_ACCMODE
     try:
-        fd = os.open("/dev/tty", access | os.O_NOCTTY | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = hostfds.open_fd(
+            lambda: os.open("/dev/tty", access | os.O_NOCTTY | os.O_NONBLOCK | os.O_CLOEXEC)
+        )
     except OSError:
         raise GuestError(ENXIO) from None
     return HostStream(

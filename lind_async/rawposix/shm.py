@@ -62,6 +62,7 @@ from typing import Any
 
 from lind_async.abi.errno import EINVAL, ENOMEM, GuestError
 from lind_async.core.vmmap import Mapping, VmMap
+from lind_async.rawposix import hostfds
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _mmap = _libc.mmap
@@ -125,7 +126,7 @@ class SharedAnon(HostObject):
     __slots__ = ("size",)
 
     def __init__(self, size: int) -> None:
-        fd = os.memfd_create("lind-shared-anon", os.MFD_CLOEXEC)
+        fd = hostfds.open_fd(lambda: os.memfd_create("lind-shared-anon", os.MFD_CLOEXEC))
         try:
             os.ftruncate(fd, size)
         except OSError:
@@ -153,7 +154,8 @@ class FileObject(HostObject):
         st = os.fstat(host_fd)
         key = _file_keys.setdefault((st.st_dev, st.st_ino), next(_ids))
         flags = _MAP_SHARED if shared and writable else _MAP_PRIVATE
-        super().__init__(os.dup(host_fd), flags, writable=writable, key=key)
+        fd = hostfds.open_fd(lambda: os.dup(host_fd))
+        super().__init__(fd, flags, writable=writable, key=key)
 
     def file_size(self) -> int:
         return os.fstat(self.fd).st_size

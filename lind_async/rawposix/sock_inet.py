@@ -18,6 +18,8 @@ socket blocks, the cage waits for readiness of the host fd (``blocking.wait_fd``
 - Options: only a known list reaches the host (some options carry host pointers, e.g. socket
   filters); ``SO_LINGER`` with a timeout is recorded, never set, because a lingering ``close``
   would block the event loop.
+- Each socket holds one host fd, made through ``rawposix/hostfds.py`` (``ENFILE`` when only the
+  microvisor's reserve is left; an accepted connection refused that way is closed).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from lind_async.abi.errno import (
     GuestError,
 )
 from lind_async.core.fdtable import OpenFile
+from lind_async.rawposix import hostfds
 from lind_async.rawposix.blocking import wait_fd
 from lind_async.rawposix.readiness import (
     Cancel,
@@ -107,7 +110,11 @@ def _check(result: int) -> int:
 
 
 def new_inet_socket(family: int, stype: int, protocol: int, status_flags: int) -> InetSocket:
-    host = socket.socket(family, stype | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC, protocol)
+    host = hostfds.make(
+        lambda: socket.socket(family, stype | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC, protocol),
+        socket.socket.fileno,
+        socket.socket.close,
+    )
     proto = host.getsockopt(socket.SOL_SOCKET, socket.SO_PROTOCOL)
     return InetSocket(host, family, stype, proto, status_flags)
 
@@ -144,7 +151,8 @@ class InetSocket(Socket):
         buf = ctypes.create_string_buffer(SOCKADDR_MAX)
         size = ctypes.c_uint32(SOCKADDR_MAX)
         flags = socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC
-        fd = _check(_c_accept4(self.fd, buf, ctypes.byref(size), flags))
+        # (a connection refused for want of host fds is taken off the queue and closed)
+        fd = hostfds.open_fd(lambda: _check(_c_accept4(self.fd, buf, ctypes.byref(size), flags)))
         host = socket.socket(fileno=fd)
         host.setblocking(False)
         peer = InetSocket(host, self.family, self.stype, self.protocol, 0)

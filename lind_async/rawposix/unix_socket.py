@@ -63,6 +63,7 @@ from lind_async.abi.errno import (
 )
 from lind_async.core.fdtable import OpenFile
 from lind_async.core.sockbuf import DEFAULT_CAPACITY, Datagram, DatagramQueue, StreamBuffer
+from lind_async.rawposix import hostfds
 from lind_async.rawposix.blocking import WaitQueue
 from lind_async.rawposix.confine import guest_join
 from lind_async.rawposix.readiness import Cancel, Wake
@@ -592,7 +593,8 @@ def _make_node(cage: Cage, name: bytes) -> tuple[int, tuple[object, ...]]:
             os.mknod(last, stat_mod.S_IFSOCK | (0o777 & ~cage.umask), dir_fd=dir_fd)
         except FileExistsError:
             raise GuestError(EADDRINUSE) from None
-        fd = os.open(last, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+        path_only = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = hostfds.open_fd(lambda: os.open(last, path_only, dir_fd=dir_fd))
     st = os.fstat(fd)
     return fd, (world_of(cage), st.st_dev, st.st_ino)
 

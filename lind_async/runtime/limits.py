@@ -15,7 +15,10 @@ every member inherits them, as Linux processes inherit their rlimits:
   ``SIGXCPU``. Ticks land at fixed intervals while wasm runs, so the charge estimates run time with
   a granularity of one slice;
 - ``fds``: ``RLIMIT_NOFILE`` of each process (soft and hard): ``open`` beyond it fails with
-  ``EMFILE``;
+  ``EMFILE``. Without it a cage gets Linux's usual 1024 soft / 4096 hard (``core/fdtable.py``);
+  ``setrlimit`` may lower the soft limit and raise it up to the hard one, and lower the hard one
+  for good. Host fds are a shared budget on top of that: whatever the cages' limits, the host's
+  last few fds stay with the microvisor (``core/hostfds.py``: ``ENFILE`` near the end);
 - ``children``: how many processes the family may have alive besides its first one; a ``fork``,
   ``vfork`` or ``clone`` beyond that fails with ``EAGAIN``. Threads are not processes and do not
   count.
@@ -23,6 +26,7 @@ every member inherits them, as Linux processes inherit their rlimits:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -58,6 +62,38 @@ class Limits:
     @property
     def memory_pages(self) -> int | None:
         return None if self.memory is None else self.memory // WASM_PAGE
+
+    @classmethod
+    def parse(cls, specs: Iterable[str]) -> Limits:
+        """Limits from ``NAME=VALUE`` strings (``run --limit``): ``fds=N``, ``children=N``,
+        ``memory=SIZE`` (bytes, or with a ``K``/``M``/``G`` suffix: KiB, MiB, GiB) and
+        ``cpu_time=SECONDS``. ``ValueError`` names what is wrong."""
+        values: dict[str, int | float] = {}
+        for spec in specs:
+            name, sep, text = spec.partition("=")
+            name = name.strip().replace("-", "_")
+            if not sep or name not in _PARSERS:
+                known = ", ".join(sorted(_PARSERS))
+                raise ValueError(f"{spec!r}: expected NAME=VALUE with NAME one of {known}")
+            try:
+                values[name] = _PARSERS[name](text.strip())
+            except ValueError:
+                raise ValueError(f"{spec!r}: bad value for {name}") from None
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def _size(text: str) -> int:
+    scale = _SUFFIXES.get(text[-1:].upper(), 1)
+    return int(text[:-1] if scale != 1 else text) * scale
+
+
+_SUFFIXES = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+_PARSERS: dict[str, Callable[[str], int | float]] = {
+    "fds": int,
+    "children": int,
+    "memory": _size,
+    "cpu_time": float,
+}
 
 
 NO_LIMITS = Limits()

@@ -26,6 +26,7 @@ from lind_async.core.fdtable import FdTable
 from lind_async.core.proctable import MICROVISOR, ProcTable
 from lind_async.core.signals import SA_NOCLDSTOP, SIGCHLD
 from lind_async.core.threei import Route, ThreeI
+from lind_async.rawposix import hostfds
 from lind_async.rawposix import table as rawposix_table
 from lind_async.rawposix.blocking import WaitQueue
 from lind_async.rawposix.confine import HostRoot
@@ -140,6 +141,7 @@ class Microvisor:
         engine: LindEngine | None = None,
     ) -> None:
         rawposix_table.load()
+        hostfds.raise_host_limit()  # RLIMIT_NOFILE soft -> hard; a reserve kept (core/hostfds.py)
         # ``engine``: share another microvisor's engine (and module cache); its owner stops it.
         self._owns_engine = engine is None
         if engine is None:

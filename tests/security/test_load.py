@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -21,7 +20,8 @@ from typing import Any
 import pytest
 
 import lind_async
-from tests.security.conftest import PROGRAMS, REPO, assert_contained, run_cage
+from tests.security.conftest import REPO, assert_contained, run_cage
+from tests.security.native import build_native
 
 BIG = 1_200_000  # more than a host pipe (64 KiB) or socket buffer takes at once
 
@@ -61,13 +61,7 @@ def bigwrite(attack_program: Any) -> Path:
 
 @pytest.fixture(scope="module")
 def native_bigwrite(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    gcc = shutil.which("gcc") or shutil.which("cc")
-    if gcc is None:
-        pytest.fail("a native C compiler (gcc) is required for the comparison tests")
-    exe = tmp_path_factory.mktemp("native") / "load_bigwrite"
-    source = PROGRAMS / "load_bigwrite.c"
-    subprocess.run([gcc, "-O1", "-w", "-o", str(exe), str(source)], check=True)
-    return exe
+    return build_native("load_bigwrite", tmp_path_factory.mktemp("native"))
 
 
 def test_write_to_a_slow_host_pipe_goes_out_whole(bigwrite: Path, root: Path) -> None:
