@@ -60,3 +60,15 @@ def test_a_forked_table_keeps_the_limits() -> None:
     table = FdTable(limit=10, hard_limit=20)
     child = table.fork()
     assert (child.limit, child.hard_limit) == (10, 20)
+
+
+def test_limits_parse_reads_run_limit_options() -> None:
+    from lind_async.runtime.limits import Limits
+
+    got = Limits.parse(["fds=64", "memory=16M", "cpu-time=1.5", "children=3"])
+    assert got == Limits(memory=16 << 20, cpu_time=1.5, fds=64, children=3)
+    assert Limits.parse([]) == Limits()
+    assert Limits.parse(["memory=131072"]).memory == 131072
+    for bad in (["fds"], ["files=3"], ["fds=many"], ["memory=12Q"], ["fds=2"]):
+        with pytest.raises(ValueError):
+            Limits.parse(bad)
