@@ -104,8 +104,7 @@ class WasmMember:
         return await asyncio.shield(self._outcome)
 
     def in_family(self, mv: Microvisor, cage_id: int) -> bool:
-        me = self.cage_id
-        return cage_id == me or mv.procs.is_ancestor(me, cage_id)
+        return mv.authority.in_family(self.cage_id, cage_id)
 
     def registered(self, number: int, handler_cage: int, fn: int) -> None:
         if handler_cage != self.cage_id:

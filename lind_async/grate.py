@@ -343,7 +343,7 @@ class Call:
                 cage = self.mv.cages.get(target_id)
                 if cage is None or cage.status is not None:
                     raise GrateError(ESRCH)
-                threei_calls.require_authority(self.mv, self.grate.id, target_id)
+                self.mv.authority.require_name(self.grate.id, target_id)
                 scratch = _Scratch(cage, buffers)
                 for i, addr in scratch.offsets.items():
                     values[i], owner_ids[i] = addr, target_id
@@ -479,7 +479,7 @@ class Grate:
             and mv.threei.route(grate_id, number) is None
             and (owners == _SAME_OWNER[target] or not set(owners).difference((0, target)))
         ):  # direct: RawPOSIX on the target itself
-            threei_calls.require_authority(mv, grate_id, target)
+            mv.authority.require_name(grate_id, target)
             a1, a2, a3, a4, a5, a6 = args if args.__class__ is tuple else map(int, args)
             return rawposix.dispatch(cage, number, a1, a2, a3, a4, a5, a6)
         return threei_calls.threei_call(mv, grate_id, number, target, tuple(args), tuple(owners))

@@ -6,9 +6,19 @@ One record per cage (pid == cage id). A top-level cage (started by the embedding
 CLI) has parent 0, *the microvisor*, which reaps it itself. When a cage exits its record becomes a
 zombie holding its Linux wait status until the parent collects it with ``wait4``; its own children
 are re-parented to the nearest living ancestor that made itself a *subreaper*
-(``prctl(PR_SET_CHILD_SUBREAPER)``, as on Linux), else to the *reaper* (the first top-level cage,
-the analogue of init), or to the microvisor when there is none, and the microvisor reaps those at
-once.
+(``prctl(PR_SET_CHILD_SUBREAPER)``, as on Linux), else to the *reaper of their own family*: the
+top-level cage their creation lineage starts from (the family's init), or to the microvisor when
+that one is gone, and the microvisor reaps those at once. An orphan never moves into another
+family: the first cage of a world is not everybody's init.
+
+Two records never change after creation, and authority (``core/authority.py``) is read from
+them, never from the re-parentable ``ppid``:
+
+- ``lineage``: the creation ancestors, nearest first (fork, vfork and clone children extend their
+  creator's); re-parenting does not touch it;
+- ``image``: the *principal* whose program the process runs: itself once it was started from a
+  program or ran ``execve`` (:meth:`ProcTable.exec`), its creator's principal while it is a fork
+  that has not exec'd (it runs the same code, so it speaks for the same principal).
 
 Wait statuses use Linux's encoding: ``code << 8`` (exited), ``signo`` (killed, ``| 0x80`` with a
 core dump), ``signo << 8 | 0x7f`` (stopped), ``0xffff`` (continued).
@@ -62,16 +72,17 @@ class Process:
     # A stop or continue not yet reported to a WUNTRACED / WCONTINUED waiter.
     unreported: int | None = None
     subreaper: bool = False  # PR_SET_CHILD_SUBREAPER: adopts its descendants' orphans
+    lineage: tuple[int, ...] = ()  # creation ancestors, nearest first (never re-parented)
+    image: int = 0  # the principal whose program it runs (itself once it has exec'd)
 
 
 class ProcTable:
     """All processes of one microvisor."""
 
-    __slots__ = ("_procs", "reaper")
+    __slots__ = ("_procs",)
 
     def __init__(self) -> None:
         self._procs: dict[int, Process] = {}
-        self.reaper: int | None = None
 
     def __contains__(self, pid: int) -> bool:
         return pid in self._procs
@@ -88,12 +99,13 @@ class ProcTable:
         if pid in self._procs or pid <= 0:
             raise ValueError(f"bad new pid {pid}")
         if ppid == MICROVISOR:
-            proc = Process(pid, MICROVISOR, pid, pid)
-            if self.reaper is None:
-                self.reaper = pid
+            proc = Process(pid, MICROVISOR, pid, pid, image=pid)
         else:
             parent = self.get(ppid)
-            proc = Process(pid, ppid, parent.pgid, parent.sid)
+            proc = Process(
+                pid, ppid, parent.pgid, parent.sid, lineage=(ppid, *parent.lineage),
+                image=parent.image,
+            )
             parent.children.add(pid)
         self._procs[pid] = proc
         return proc
@@ -101,16 +113,17 @@ class ProcTable:
     # -- ending ---------------------------------------------------------------------------------
     def exit(self, pid: int, status: int) -> list[int]:
         """``pid`` ended with ``status``. Returns the pids whose parents must be woken (this one's
-        parent, and the reaper when it inherits zombies). Orphans go to the reaper."""
+        parent, and the new parent when it inherits zombies). Orphans go to a subreaper or to their
+        family's reaper."""
         proc = self.get(pid)
         proc.state, proc.status, proc.unreported = State.ZOMBIE, status, None
         wake = [proc.ppid] if proc.ppid != MICROVISOR else []
         new_parent = self._subreaper_above(proc)
         if new_parent is None:
-            new_parent = self.reaper if self.reaper not in (None, pid) else MICROVISOR
+            new_parent = self._family_reaper(proc)
         for child_pid in sorted(proc.children):
             child = self._procs[child_pid]
-            child.ppid = new_parent if new_parent is not None else MICROVISOR
+            child.ppid = new_parent
             if child.ppid == MICROVISOR:
                 if child.state is State.ZOMBIE:
                     self._procs.pop(child_pid)
@@ -119,8 +132,6 @@ class ProcTable:
                 if child.state is State.ZOMBIE:
                     wake.append(child.ppid)
         proc.children.clear()
-        if pid == self.reaper:
-            self.reaper = None
         if proc.ppid == MICROVISOR:
             self._procs.pop(pid)  # the microvisor keeps the status on the cage object itself
         return sorted(set(wake))
@@ -136,6 +147,21 @@ class ProcTable:
                 return up.pid
             proc, seen = up, seen + 1
         return None
+
+    def _family_reaper(self, proc: Process) -> int:
+        """The living top-level cage ``proc`` descends from (the family's init), else the
+        microvisor."""
+        top = proc.lineage[-1] if proc.lineage else proc.pid
+        keeper = self._procs.get(top)
+        if top == proc.pid or keeper is None or keeper.state is State.ZOMBIE:
+            return MICROVISOR
+        return top
+
+    def exec(self, pid: int) -> None:
+        """``pid`` runs a new program: from now on it is its own principal."""
+        proc = self._procs.get(pid)
+        if proc is not None:
+            proc.image = pid
 
     def stop(self, pid: int, signo: int) -> int | None:
         """Mark stopped; returns the parent to notify (or None)."""
@@ -225,9 +251,13 @@ class ProcTable:
         return sorted(p.pid for p in self._procs.values() if p.state is not State.ZOMBIE)
 
     def is_ancestor(self, ancestor: int, pid: int) -> bool:
+        """Did ``ancestor`` (or a descendant of it) create ``pid``? Creation lineage only:
+        re-parenting an orphan gives its new parent no authority over it."""
         proc = self._procs.get(pid)
-        while proc is not None and proc.ppid != MICROVISOR:
-            if proc.ppid == ancestor:
-                return True
-            proc = self._procs.get(proc.ppid)
-        return False
+        return proc is not None and ancestor in proc.lineage
+
+    def principal(self, pid: int) -> int:
+        """Whose program ``pid`` runs (see the module docstring); an id that is not a process
+        (a Python grate) is its own principal."""
+        proc = self._procs.get(pid)
+        return pid if proc is None else proc.image

@@ -15,8 +15,8 @@ Invariants (DESIGN section 4):
   ``copy_data_between_cages`` 1002, ``copy_handler_table_to_cage`` 1003) so grates can interpose on
   them. ``threei_call`` itself and harsh-exit notification are not numbers and cannot be interposed.
 
-Authority checks live in the runtime (they need in-flight call state); this module is pure data and
-is unit-tested without wasm or an event loop.
+Who may change a route, and to what, is decided in ``core/authority.py`` (the one place for every
+authority rule); this module is pure data and is unit-tested without wasm or an event loop.
 """
 
 from __future__ import annotations
@@ -39,10 +39,13 @@ MAX_CALLNUM = 1 << 16  # numbers beyond this can never be routed (bounded tables
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """Where a (cage, callnum) goes: a handler cage and the handler's id inside it."""
+    """Where a (cage, callnum) goes: a handler cage and the handler's id inside it, and the
+    principal that installed it (``owner``: only it, or an ancestor of it, may take the route
+    away again; ``core/authority.py``). 0: installed by the runtime itself."""
 
     handler_cage: int
     handler: int
+    owner: int = 0
 
 
 class RoutingError(ValueError):
@@ -84,16 +87,19 @@ class ThreeI:
         table = self._tables.get(cage_id)
         return None if table is None else table.get(callnum)
 
-    def register(self, cage_id: int, callnum: int, handler_cage: int, handler: int) -> None:
-        """Route ``callnum`` of ``cage_id`` to ``handler`` in ``handler_cage`` (replacing any)."""
-        _check_callnum(callnum)
+    def register(
+        self, cage_id: int, callnum: int, handler_cage: int, handler: int, owner: int = 0
+    ) -> None:
+        """Route ``callnum`` of ``cage_id`` to ``handler`` in ``handler_cage`` (replacing any),
+        installed by principal ``owner`` (0: the runtime; it defaults to the handler cage)."""
+        check_callnum(callnum)
         if handler_cage not in self._tables:
             raise RoutingError(f"no cage {handler_cage}")
-        self._table(cage_id)[callnum] = Route(handler_cage, handler)
+        self._table(cage_id)[callnum] = Route(handler_cage, handler, owner or handler_cage)
 
     def deregister(self, cage_id: int, callnum: int) -> None:
         """Send ``callnum`` of ``cage_id`` back to RawPOSIX."""
-        _check_callnum(callnum)
+        check_callnum(callnum)
         self._table(cage_id).pop(callnum, None)
 
     def copy_table(self, src: int, dst: int) -> None:
@@ -127,6 +133,6 @@ class ThreeI:
             raise RoutingError(f"no cage {cage_id}") from None
 
 
-def _check_callnum(callnum: int) -> None:
+def check_callnum(callnum: int) -> None:
     if not 0 <= callnum < MAX_CALLNUM:
         raise RoutingError(f"call number {callnum} out of range")

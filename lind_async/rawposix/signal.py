@@ -48,20 +48,18 @@ def sys_rt_sigprocmask(cage: Cage, how: int, nset: int, oset: int, sigsetsize: i
 
 
 # -- sending ----------
-def _may_signal(sender: Cage, target: int) -> bool:
-    """Permission per cage lineage: a cage may signal itself, its descendants and its ancestors
-    (a grate or shell and the programs it started); never an unrelated cage."""
-    procs = sender.microvisor.procs
-    me = sender.cage_id
-    return target == me or procs.is_ancestor(me, target) or procs.is_ancestor(target, me)
-
-
 def sys_kill(cage: Cage, pid: int, sig: int, *_: int) -> int:
-    target, signo = i32(pid), i32(sig)
+    return _send(cage, i32(pid), i32(sig), nr.SYS_kill)
+
+
+def _send(cage: Cage, target: int, signo: int, callnum: int) -> int:
+    """Who may be signalled is ``core/authority.py``'s rule 5 (lineage, and never a grate that
+    serves the sender unless it let the call through)."""
     if not 0 <= signo <= 64:
         raise GuestError(EINVAL)
     mv = cage.microvisor
     procs = mv.procs
+    me, may = cage.cage_id, mv.authority.may_signal
     if target > 0:
         targets = [target] if target in procs else []
         if not targets:
@@ -69,10 +67,10 @@ def sys_kill(cage: Cage, pid: int, sig: int, *_: int) -> int:
     elif target == 0:
         targets = procs.group(procs.get(cage.cage_id).pgid)
     elif target == -1:
-        targets = [p for p in procs.live() if p != cage.cage_id and _may_signal(cage, p)]
+        targets = [p for p in procs.live() if p != cage.cage_id and may(me, p, callnum)]
     else:
         targets = procs.group(-target)
-    allowed = [t for t in targets if _may_signal(cage, t)]
+    allowed = [t for t in targets if may(me, t, callnum)]
     if not targets:
         raise GuestError(ESRCH)
     if not allowed:
@@ -86,11 +84,11 @@ def sys_kill(cage: Cage, pid: int, sig: int, *_: int) -> int:
 
 
 def sys_tgkill(cage: Cage, tgid: int, tid: int, sig: int, *_: int) -> int:
-    return sys_kill(cage, tid if i32(tgid) <= 0 else tgid, sig)
+    return _send(cage, i32(tid if i32(tgid) <= 0 else tgid), i32(sig), nr.SYS_tgkill)
 
 
 def sys_tkill(cage: Cage, tid: int, sig: int, *_: int) -> int:
-    return sys_kill(cage, tid, sig)
+    return _send(cage, i32(tid), i32(sig), nr.SYS_tkill)
 
 
 # -- waiting for signals ----------

@@ -17,10 +17,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from lind_async.abi.errno import EFAULT, EINVAL, EPERM, ESRCH, GuestError
-from lind_async.core.threei import RoutingError
+from lind_async.abi.errno import EFAULT, EINVAL, ESRCH, GuestError
+from lind_async.core.threei import Route, RoutingError, check_callnum
 from lind_async.rawposix.args import i32, u64
-from lind_async.runtime.threei_calls import has_authority, require_authority
 
 if TYPE_CHECKING:
     from lind_async.runtime.cage import Cage
@@ -32,27 +31,54 @@ _LOW = 0xFFFFFFFF
 def sys_register_handler(
     cage: Cage, target: int, callnum: int, grate: int, fn: int, *_: int
 ) -> int:
+    return register_handler(cage, cage.cage_id, target, callnum, grate, fn)
+
+
+def register_handler(
+    cage: Cage, forwarder: int, target: int, callnum: int, grate: int, fn: int
+) -> int:
+    """``register_handler`` made as ``cage`` (the caller, or the cage a grate forwards it for:
+    ``forwarder``). Every check is ``core/authority.py``'s: ``cage`` names the target and
+    changes the route (rules 1 and 4: forwarding lends no authority over routes); the handler's
+    functions may be named by ``cage`` or by the grate that forwarded the call (rule 3: a grate
+    interposing on 1001 may point a registration at itself). A handler id the grate's default
+    entry could not call is ``EINVAL`` now, not the grate's crash later."""
     mv = cage.microvisor
-    me, target_id, handler_cage = cage.cage_id, i32(target), i32(grate)
-    number = i32(callnum)
-    require_authority(mv, me, target_id)
+    authority = mv.authority
+    me, target_id, handler_cage, number = cage.cage_id, i32(target), i32(grate), i32(callnum)
+    authority.require_name(me, target_id)
     if not mv.threei.has_cage(target_id):
         raise GuestError(ESRCH)
     try:
-        if u64(fn) == 0:
-            mv.threei.deregister(target_id, number)
-            return 0
-        allowed = (
-            handler_cage == me
-            or mv.procs.is_ancestor(handler_cage, me)
-            or has_authority(mv, me, handler_cage)
-        )
-        if not allowed:
-            raise GuestError(EPERM)
-        mv.threei.register(target_id, number, handler_cage, u64(fn))
+        check_callnum(number)
     except RoutingError:
         raise GuestError(EINVAL) from None
+    handler = u64(fn)
+    if handler == 0:
+        authority.require_route_change(me, target_id, number, None)
+        mv.threei.deregister(target_id, number)
+        return 0
+    if not mv.threei.has_cage(handler_cage):
+        raise GuestError(ESRCH)
+    namer = me if authority.speaks_for(me, handler_cage) else forwarder
+    authority.require_handler(namer, handler_cage)
+    _check_handler_id(cage, handler_cage, handler)
+    owner = authority.route_owner(namer)
+    authority.require_route_change(me, target_id, number, Route(handler_cage, handler, owner))
+    mv.threei.register(target_id, number, handler_cage, handler, owner)
     return 0
+
+
+def _check_handler_id(cage: Cage, handler_cage: int, handler: int) -> None:
+    """A wasm grate with lind-musl's default entry calls ``handler`` as a function-table index:
+    it must hold a function of the handler type."""
+    mv = cage.microvisor
+    grate = mv.cages.get(handler_cage)
+    if grate is None:
+        return  # a Python grate: its handler ids are call numbers it dispatches itself
+    slots = mv.engine.handler_slots(grate.module)
+    if slots is not None and handler not in slots:
+        raise GuestError(EINVAL)
 
 
 def sys_copy_data_between_cages(
@@ -66,13 +92,13 @@ def sys_copy_data_between_cages(
         raise GuestError(EINVAL)
     for other in (i32(target), src_cage_id, dst_cage_id):
         if other:
-            require_authority(mv, me, other)
+            mv.authority.require_name(me, other)
     source, dest = mv.cages.get(src_cage_id), mv.cages.get(dst_cage_id)
     if source is None or dest is None or source.status is not None or dest.status is not None:
         raise GuestError(ESRCH)
-    src_addr, dst_addr = u64(src) & _LOW, u64(dst) & _LOW
     if u64(src) > _LOW or u64(dst) > _LOW:
         raise GuestError(EFAULT)
+    src_addr, dst_addr = u64(src), u64(dst)
     if kind == 0:
         dest.mem.write(dst_addr, source.mem.slice(src_addr, n))
         return 0
@@ -89,10 +115,10 @@ def sys_copy_data_between_cages(
 def sys_copy_handler_table_to_cage(cage: Cage, src: int, target: int, *_: int) -> int:
     mv = cage.microvisor
     src_id, target_id = i32(src), i32(target)
-    require_authority(mv, cage.cage_id, src_id)
-    require_authority(mv, cage.cage_id, target_id)
-    try:
-        mv.threei.copy_table(src_id, target_id)
-    except RoutingError:
-        raise GuestError(ESRCH) from None
+    if not (mv.threei.has_cage(src_id) and mv.threei.has_cage(target_id)):
+        mv.authority.require_name(cage.cage_id, src_id)
+        mv.authority.require_name(cage.cage_id, target_id)
+        raise GuestError(ESRCH)
+    mv.authority.require_table_copy(cage.cage_id, src_id, target_id)
+    mv.threei.copy_table(src_id, target_id)
     return 0

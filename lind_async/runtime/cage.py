@@ -295,6 +295,7 @@ class Cage:
             self.instance.close()
             self.instance = None
         self.module, self.argv, self.env = image.module, image.argv, image.env
+        self.microvisor.procs.exec(self.cage_id)  # a new program: its own principal now
         self.tls_base = None
         self.drop_shared_mappings()
         self.instance = await self._start_instance()

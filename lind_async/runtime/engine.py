@@ -36,13 +36,18 @@ import hashlib
 import os
 import platform
 import tempfile
+import weakref
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
 import wasmtime
 
+from lind_async.toolchain.validate import handler_slots
+
 from . import capi
+
+_GRATE_MARKER = b"__lind_default_grate_entry"
 
 WASM_MAGIC = b"\0asm"
 ELF_MAGIC = b"\x7fELF"
@@ -113,6 +118,11 @@ class LindEngine:
         self.engine = wasmtime.Engine(wcfg)  # consumes wcfg
         self.ptr: int = capi.addr(self.engine.ptr())
         self._modules: dict[str, wasmtime.Module] = {}
+        # Grate modules with lind-musl's default entry: their handler table slots (register
+        # checks a handler id against them; see core/authority.py, rule 3).
+        self._handler_slots: weakref.WeakKeyDictionary[wasmtime.Module, frozenset[int]] = (
+            weakref.WeakKeyDictionary()
+        )
         self._settings_key = "|".join(
             [
                 f"wasmtime={wasmtime_version()}",
@@ -153,7 +163,16 @@ class LindEngine:
             mod = self._compile(src, data)
             self._store_cached(key, mod)
         self._modules[key] = mod
+        if _GRATE_MARKER in data:
+            slots = handler_slots(data)
+            if slots is not None:
+                self._handler_slots[mod] = slots
         return mod
+
+    def handler_slots(self, module: wasmtime.Module) -> frozenset[int] | None:
+        """The valid handler ids of a grate module whose entry takes function-table indices;
+        None when its entry is its own (its handler ids are its business)."""
+        return self._handler_slots.get(module)
 
     def clear_modules(self) -> None:
         """Forget the in-memory module cache (a module loaded from a ``.cwasm`` keeps its file

@@ -22,6 +22,7 @@ from lind_async.abi.guest import (
     WOULD_WAIT,
 )
 from lind_async.abi.syscalls import SYS_exit_group
+from lind_async.core.authority import Authority, InFlight
 from lind_async.core.fdtable import FdTable
 from lind_async.core.proctable import MICROVISOR, ProcTable
 from lind_async.core.signals import SA_NOCLDSTOP, SIGCHLD
@@ -156,7 +157,8 @@ class Microvisor:
         self._child_waits: dict[int, WaitQueue] = {}
         self._next_id = 1
         self.max_cages = 4096  # RLIMIT_NPROC for every cage
-        self.in_flight = threei_calls.InFlight()
+        self.in_flight = InFlight()
+        self.authority = Authority(self.procs, self.threei, self.in_flight)
         # Python grates by their 3i id (they have a routing table but no process).
         self.python_grates: dict[int, PythonGrateEndpoint] = {}
         self._tasks: set[asyncio.Task[int]] = set()

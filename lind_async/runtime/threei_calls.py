@@ -12,20 +12,27 @@ directly; a wasm grate's handler runs on a worker instance of G (``runtime/grate
 up in **its own** table — so a grate forwards to the grate below it, and the bottom grate to
 RawPOSIX. On the way to RawPOSIX the call is executed *as the target cage*: its fd table, cwd,
 identity and vmmap (:class:`OnBehalf`), while each pointer argument is read in the memory of the
-cage that owns it. Ownership rides in the argument's cage slot: ``GRATE_MEMORY_FLAG`` (bit 63) on
-the caller's own id means "a pointer into my memory" (Lind's convention); a third cage's id means
-a pointer into that cage's memory (a pointer passed down unchanged from above); the target's id,
-0, or the caller's id without the flag mean the target (non-pointer arguments carry any of these).
-Foreign pointers are tagged for RawPOSIX as ``segment << 32 | offset`` and resolved by
-:class:`CompositeMemory`; pointers stored *inside* a struct inherit its segment.
+cage that owns it. Ownership rides in the argument's cage slot and nowhere else:
+``GRATE_MEMORY_FLAG`` (bit 63) on the caller's own id means "a pointer into my memory" (Lind's
+convention); a third cage's id means a pointer into that cage's memory (a pointer passed down
+unchanged from above); the target's id, 0, or the caller's id without the flag mean the target
+(non-pointer arguments carry any of these). Which owners a caller may name is
+``core/authority.py``'s decision.
+
+*Segments.* RawPOSIX reads a foreign pointer through :class:`CompositeMemory`: the runtime
+rewrites the argument to ``key << 32 | offset``, where ``key`` selects the owner's memory. A guest
+value is never trusted to select a memory: the keys of one call are chosen so that no argument
+the runtime passes unchanged has its upper half equal to a key (a value such as
+``1 << 32 | addr`` owned by the target then finds no segment and is ``EFAULT``), and keys are even
+so that a pointer overflowing its segment's 4 GiB lands in no segment either. Pointers stored
+*inside* a struct (an iovec's bases) inherit the struct's segment.
 
 *Process-level effects on behalf of another cage* (``exit``, ``execve``) cannot happen inside the
 grate's own fiber: they are recorded on the target (``cage.deferred``) and raised into the
 target's fiber when the call it is waiting on returns.
 
-*Authority* (DESIGN section 4, stricter than Lind): a cage may name cage X — as target, argument
-owner, copy end or table to edit — only when X is itself, when a call from X is in flight through
-it, or when it is an ancestor of X. Anything else is ``EPERM``.
+*Authority*: every check is :class:`lind_async.core.authority.Authority`'s (``mv.authority``);
+this module only asks it.
 """
 
 from __future__ import annotations
@@ -34,10 +41,13 @@ import struct
 from typing import TYPE_CHECKING, Any, cast
 
 from lind_async.abi.errno import EFAULT, EIO, EPERM, ESRCH, GuestError
+from lind_async.abi.syscalls import SYS_register_handler
+from lind_async.core.authority import GRATE_MEMORY_FLAG, ID_MASK
 from lind_async.memory import GuestMemory
 from lind_async.rawposix import table as rawposix
 from lind_async.rawposix.exec import ExecImage
 from lind_async.rawposix.proc import CageExit
+from lind_async.rawposix.threei_ops import register_handler
 from lind_async.runtime import grate_pool
 
 if TYPE_CHECKING:
@@ -47,35 +57,36 @@ if TYPE_CHECKING:
     from lind_async.runtime.cage import Cage
     from lind_async.runtime.microvisor import Microvisor
 
-GRATE_MEMORY_FLAG = 1 << 63
-_ID_MASK = GRATE_MEMORY_FLAG - 1
 _LOW = 0xFFFFFFFF
 
 
 class CompositeMemory:
-    """The memory a call made on another cage's behalf sees: segment 0 is the target cage's
-    memory; ``k << 32 | offset`` addresses segment ``k`` (another argument owner's memory)."""
+    """The memory a call made on another cage's behalf sees: ``target`` (the target cage's
+    memory) below 4 GiB; ``key << 32 | offset`` addresses ``segments[key]`` (another argument
+    owner's memory). Any other upper half is ``EFAULT``."""
 
-    __slots__ = ("_segments",)
+    __slots__ = ("_segments", "_target")
 
-    def __init__(self, segments: list[GuestMemory]) -> None:
+    def __init__(self, target: GuestMemory, segments: dict[int, GuestMemory]) -> None:
+        self._target = target
         self._segments = segments
 
     def _at(self, addr: int) -> tuple[GuestMemory, int]:
-        k = addr >> 32
-        if k == 0:
-            return self._segments[0], addr
-        if k >= len(self._segments):
+        key = addr >> 32
+        if key == 0:
+            return self._target, addr
+        mem = self._segments.get(key)
+        if mem is None:
             raise GuestError(EFAULT)
-        return self._segments[k], addr & _LOW
+        return mem, addr & _LOW
 
     @property
     def base(self) -> int:
-        return self._segments[0].base
+        return self._target.base
 
     @property
     def size(self) -> int:
-        return self._segments[0].size
+        return self._target.size
 
     def check(self, addr: int, length: int) -> None:
         mem, at = self._at(addr)
@@ -143,46 +154,6 @@ class OnBehalf:
         setattr(self._cage, name, value)
 
 
-class InFlight:
-    """Calls in flight through grates: ``(grate, originating cage) -> count``."""
-
-    __slots__ = ("counts",)
-
-    def __init__(self) -> None:
-        # On every grate hop: a plain dict (Python grates update it inline, see grate.py).
-        self.counts: dict[tuple[int, int], int] = {}
-
-    def enter(self, grate: int, origin: int) -> None:
-        counts, key = self.counts, (grate, origin)
-        counts[key] = counts.get(key, 0) + 1
-
-    def leave(self, grate: int, origin: int) -> None:
-        counts, key = self.counts, (grate, origin)
-        left = counts.get(key, 0) - 1
-        if left <= 0:
-            counts.pop(key, None)
-        else:
-            counts[key] = left
-
-    def through(self, grate: int, origin: int) -> bool:
-        return self.counts.get((grate, origin), 0) > 0
-
-    def grates_serving(self, origin: int) -> set[int]:
-        return {grate for grate, who in self.counts if who == origin}
-
-
-def has_authority(mv: Microvisor, actor: int, other: int) -> bool:
-    """May ``actor`` name cage ``other`` (DESIGN section 4)?"""
-    return (
-        other == actor or mv.in_flight.through(actor, other) or mv.procs.is_ancestor(actor, other)
-    )
-
-
-def require_authority(mv: Microvisor, actor: int, other: int) -> None:
-    if not has_authority(mv, actor, other):
-        raise GuestError(EPERM)
-
-
 def threei_call(
     mv: Microvisor,
     caller: int,
@@ -199,28 +170,24 @@ def threei_call(
     target = mv.cages.get(target_id)
     if target is None or target.status is not None:
         raise GuestError(ESRCH)
-    if (
+    if (  # Authority.may_name, inline on the hot path
         target_id != caller
         and (caller, target_id) not in mv.in_flight.counts
         and not mv.procs.is_ancestor(caller, target_id)
     ):
         raise GuestError(EPERM)
     route = mv.threei.lookup(caller, number)
+    if number == SYS_register_handler and route is None:
+        return register_handler(target, caller, *args[:4])  # names the forwarder (rule 3)
     if owners == target.own_owners or not set(owners).difference((0, target_id)):
         if route is None:  # the common forward: RawPOSIX on the target, its own memory
             return _rawposix_as(caller, target, number, args)
         return mv.call_grate(target, route, number, args, owners, nested=True)
-    plain = []
-    for raw in owners:
-        owner = raw & _ID_MASK
-        if raw & GRATE_MEMORY_FLAG and owner != caller:
-            raise GuestError(EPERM)  # only one's own memory can be flagged
-        if owner not in (0, target_id):
-            require_authority(mv, caller, owner)
-        plain.append(owner)
+    checked = mv.authority.argument_owners(caller, target_id, owners)
     if route is not None:
-        return mv.call_grate(target, route, number, args, tuple(plain), nested=True)
-    return _rawposix_on_behalf(mv, caller, target, number, args, owners)
+        plain = tuple(owner & ID_MASK for owner in checked)
+        return mv.call_grate(target, route, number, args, plain, nested=True)
+    return _rawposix_on_behalf(mv, caller, target, number, args, checked)
 
 
 def _rawposix_as(caller: int, target: Cage, number: int, args: tuple[int, ...]) -> SysResult:
@@ -246,24 +213,37 @@ def _rawposix_on_behalf(
     args: tuple[int, ...],
     owners: tuple[int, ...],
 ) -> SysResult:
-    segments = [target.mem]
-    index: dict[int, int] = {}
+    foreign = [
+        i
+        for i, raw in enumerate(owners)
+        if (raw & ID_MASK) not in (0, target.cage_id)
+        and ((raw & ID_MASK) != caller or raw & GRATE_MEMORY_FLAG)
+    ]
+    segments: dict[int, GuestMemory] = {}
     tagged = list(args)
-    for i, raw in enumerate(owners):
-        owner = raw & _ID_MASK
-        flagged = bool(raw & GRATE_MEMORY_FLAG)
-        if owner in (0, target.cage_id) or (owner == caller and not flagged):
-            continue  # the target's memory (or not a pointer at all)
-        k = index.get(owner)
-        if k is None:
-            cage = mv.cages.get(owner)
-            if cage is None or cage.status is not None:
-                raise GuestError(ESRCH)
-            k = index[owner] = len(segments)
-            segments.append(cage.mem)
-        tagged[i] = (k << 32) | (args[i] & _LOW)
+    if foreign:
+        # Keys no unchanged argument can hold in its upper half (see the module docstring).
+        taken = {(args[i] & 0xFFFFFFFFFFFFFFFF) >> 32 for i in range(6) if i not in foreign}
+        keys = (key for key in range(2, 64, 2) if key not in taken)
+        by_owner: dict[int, int] = {}
+        for i in foreign:
+            owner = owners[i] & ID_MASK
+            key = by_owner.get(owner)
+            if key is None:
+                cage = mv.cages.get(owner)
+                if cage is None or cage.status is not None:
+                    raise GuestError(ESRCH)
+                key = by_owner[owner] = next(keys)
+                segments[key] = cage.mem
+            if args[i] & 0xFFFFFFFFFFFFFFFF > _LOW:
+                raise GuestError(EFAULT)  # a guest pointer is 32 bits
+            tagged[i] = (key << 32) | args[i]
     acting_as_self = target.cage_id == caller
-    view = target if acting_as_self and not index else OnBehalf(target, CompositeMemory(segments))
+    view = (
+        target
+        if acting_as_self and not segments
+        else OnBehalf(target, CompositeMemory(target.mem, segments))
+    )
     try:
         result = rawposix.dispatch(cast("Cage", view), number, *tagged)
     except (CageExit, ExecImage) as effect:

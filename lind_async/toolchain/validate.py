@@ -67,6 +67,15 @@ class _Reader:
             if not b & 0x80:
                 return result
 
+    def sleb(self) -> int:
+        result = shift = 0
+        while True:
+            b = self.byte()
+            result |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                return result - (1 << shift) if b & 0x40 else result
+
     def name(self) -> str:
         n = self.uleb()
         if self.pos + n > self.end:
@@ -189,6 +198,68 @@ def exported_functions(data: bytes) -> dict[str, Signature]:
         for name, index in exports.items()
         if index < len(functions) and functions[index] < len(types)
     }
+
+
+HANDLER_PARAMS = ("i64",) * 13
+
+
+def handler_slots(data: bytes) -> frozenset[int] | None:
+    """The function-table indices (``fn`` values) of a grate module that hold a function of
+    Lind's handler type ``int (uint64_t x 13)`` (or one returning ``int64_t``), from the active
+    element segments of table 0. None when the segments are not the simple kind a linker
+    writes (an offset that is not a constant), so nothing can be said."""
+    types: list[Signature] = []
+    functions: list[int] = []
+    slots: set[int] = set()
+    for section, body in _sections(data):
+        if section == 1:
+            for _ in range(body.uleb()):
+                if body.byte() != 0x60:
+                    return None
+                params = tuple(_valtype(body) for _ in range(body.uleb()))
+                results = tuple(_valtype(body) for _ in range(body.uleb()))
+                types.append((params, results))
+        elif section == 2:
+            for _ in range(body.uleb()):
+                body.name()
+                body.name()
+                kind = body.byte()
+                if kind == 0:
+                    functions.append(body.uleb())
+                elif kind == 1:
+                    body.byte()
+                    body.limits()
+                elif kind == 2:
+                    body.limits()
+                elif kind == 3:
+                    body.byte()
+                    body.byte()
+                elif kind == 4:
+                    body.byte()
+                    body.uleb()
+        elif section == 3:
+            functions += [body.uleb() for _ in range(body.uleb())]
+        elif section == 9:
+            for _ in range(body.uleb()):
+                flags = body.uleb()
+                if flags not in (0, 2):
+                    return None  # passive/declarative or expression segments: not a linker's
+                if flags == 2 and body.uleb() != 0:
+                    return None
+                if body.byte() != 0x41:  # i32.const offset
+                    return None
+                offset = body.sleb()
+                if body.byte() != 0x0B:
+                    return None
+                if flags == 2:
+                    body.byte()  # elemkind funcref
+                for i in range(body.uleb()):
+                    func = body.uleb()
+                    if func < len(functions) and functions[func] < len(types):
+                        params, results = types[functions[func]]
+                        if params == HANDLER_PARAMS and results in (("i32",), ("i64",)):
+                            slots.add(offset + i)
+    return frozenset(slots)
 
 
 GRATE_ENTRY = "pass_fptr_to_wt"

@@ -80,10 +80,45 @@ def test_orphans_go_to_the_nearest_living_subreaper() -> None:
 def test_top_level_exit_removes_and_reparents_to_microvisor() -> None:
     t = family()
     assert t.exit(1, exited(0)) == []
-    assert 1 not in t and t.reaper is None
+    assert 1 not in t
     assert t.get(2).ppid == MICROVISOR
     t.exit(2, exited(0))
     assert 2 not in t  # nobody will wait for it
+
+
+def test_orphans_stay_in_their_family_and_authority_follows_creation() -> None:
+    t = family()  # 1 -> 2 -> 4, 1 -> 3
+    t.add(10, MICROVISOR)  # a second, unrelated family: 10 -> 11 -> 12
+    t.add(11, 10)
+    t.add(12, 11)
+    t.exit(11, exited(0))
+    assert t.get(12).ppid == 10  # its own family's init, never cage 1
+    assert not t.is_ancestor(1, 12) and t.is_ancestor(10, 12)
+    t.exit(2, exited(0))  # 4 is re-parented to 1, but 1 created it through 2 anyway
+    assert t.get(4).ppid == 1 and t.is_ancestor(1, 4) and not t.is_ancestor(3, 4)
+
+
+def test_reparenting_gives_no_authority() -> None:
+    t = ProcTable()
+    t.add(1, MICROVISOR)
+    t.add(2, 1)
+    t.add(3, 2)
+    t.get(1).subreaper = True
+    t.add(5, MICROVISOR)
+    t.exit(2, exited(0))
+    assert t.get(3).ppid == 1
+    assert t.is_ancestor(1, 3)
+    assert not t.is_ancestor(5, 3) and not t.is_ancestor(3, 1)
+
+
+def test_principal_is_the_program_run() -> None:
+    t = family()  # 1 -> 2 -> 4
+    assert t.principal(2) == 1 and t.principal(4) == 1  # forks that have not exec'd
+    t.exec(2)
+    assert t.principal(2) == 2 and t.principal(4) == 1
+    t.add(7, 2)
+    assert t.principal(7) == 2
+    assert t.principal(999) == 999  # not a process (a Python grate): its own
 
 
 def test_stop_and_continue_reported_only_when_asked() -> None:

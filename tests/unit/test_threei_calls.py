@@ -5,8 +5,9 @@ import ctypes
 import pytest
 
 from lind_async.abi.errno import EFAULT, GuestError
+from lind_async.core.authority import InFlight
 from lind_async.memory import GuestMemory
-from lind_async.runtime.threei_calls import CompositeMemory, InFlight
+from lind_async.runtime.threei_calls import CompositeMemory
 
 
 class Buffer:
@@ -24,18 +25,18 @@ class Buffer:
 
 def test_segments_route_addresses_to_their_owner() -> None:
     target, grate = GuestMemory(Buffer(4096)), GuestMemory(Buffer(8192))
-    mem = CompositeMemory([target, grate])
+    mem = CompositeMemory(target, {2: grate})
     mem.write(100, b"target")
-    mem.write((1 << 32) | 100, b"grate!")
+    mem.write((2 << 32) | 100, b"grate!")
     assert target.read(100, 6) == b"target" and grate.read(100, 6) == b"grate!"
     grate.write(5000, b"far\0")
-    assert mem.read_cstring((1 << 32) | 5000) == b"far"
+    assert mem.read_cstring((2 << 32) | 5000) == b"far"
     assert mem.base == target.base and mem.size == 4096
 
 
 def test_segments_keep_bounds_and_unknown_segments_fault() -> None:
-    mem = CompositeMemory([GuestMemory(Buffer(4096)), GuestMemory(Buffer(4096))])
-    for addr in ((1 << 32) | 4095, (2 << 32) | 0, 4096):
+    mem = CompositeMemory(GuestMemory(Buffer(4096)), {2: GuestMemory(Buffer(4096))})
+    for addr in ((2 << 32) | 4095, (1 << 32) | 0, (3 << 32) | 0, (4 << 32) | 0, 4096):
         with pytest.raises(GuestError) as info:
             mem.read(addr, 2)
         assert info.value.errno == EFAULT

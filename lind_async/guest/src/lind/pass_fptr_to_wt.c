@@ -5,13 +5,21 @@
  * which calls the handler.  Lind grates define it themselves; this weak
  * definition serves the others (`cc --grate` exports whichever is linked).
  * fn is a function pointer (an index into the module's function table) of
- * Lind's handler type: int (uint64_t x 13).  0 is no handler. */
+ * Lind's handler type: int (uint64_t x 13).  0 is no handler.
+ *
+ * __lind_default_grate_entry is defined only when this default is linked
+ * (a grate that defines pass_fptr_to_wt itself does not pull this object in):
+ * it tells the runtime that fn values are function-table indices, which
+ * register_handler then checks (present, of the handler type). */
 #include <errno.h>
 #include <stdint.h>
 
 typedef int (*__lind_grate_handler)(uint64_t, uint64_t, uint64_t, uint64_t,
 	uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t,
 	uint64_t, uint64_t);
+
+__attribute__((__export_name__("__lind_default_grate_entry")))
+int __lind_default_grate_entry(void) { return 1; }
 
 __attribute__((__weak__))
 int pass_fptr_to_wt(uint64_t fn, uint64_t cageid,
