@@ -23,6 +23,10 @@ and restored afterwards; ``SA_RESETHAND`` resets the disposition first.
 After a handler, a system call that failed with ``EINTR`` is restarted if every handler that ran
 had ``SA_RESTART`` and the call is restartable (not sleeps, ``pause``, ``sigsuspend``).
 
+A handler's frame lives on a signal stack mapped from the cage's vmmap on first use; when the
+vmmap has no room for it the frame cannot be set up and the cage dies of ``SIGSEGV``, as Linux
+does when it cannot write a signal frame.
+
 Limits (documented, not hidden): handlers do not nest (signals arriving during a handler stay
 pending until it returns), and a handler cannot ``longjmp`` out into the interrupted frame.
 """
@@ -34,8 +38,8 @@ import weakref
 from typing import TYPE_CHECKING
 
 from lind_async.abi import syscalls as nr
-from lind_async.abi.errno import EINTR
-from lind_async.abi.flags import SIGKILL, SIGSTOP
+from lind_async.abi.errno import EINTR, GuestError
+from lind_async.abi.flags import SIGKILL, SIGSEGV, SIGSTOP
 from lind_async.core.proctable import killed
 from lind_async.core.signals import (
     SA_NODEFER,
@@ -197,7 +201,10 @@ async def deliver(cage: Cage, signo: int) -> int | None:
 
 
 async def _run_handler(cage: Cage, signo: int, action: SigAction) -> None:
-    runner = await _signal_instance(cage)
+    try:
+        runner = await _signal_instance(cage)
+    except GuestError as exc:  # no room for the handler's stack: no frame can be set up
+        raise CageExit(killed(SIGSEGV)) from exc  # what Linux does then (force_sigsegv)
     stack_top = cage.signal_stack_top
     info = stack_top - SIGINFO_SIZE
     cage.mem.fill(info, SIGINFO_SIZE)
@@ -220,11 +227,15 @@ async def _signal_instance(cage: Cage) -> LindInstance:
         main = cage.instance
         assert main is not None
         mv = cage.microvisor
-        runner = await instantiate(mv.engine, cage.module, mv.imports, memory=main.memory)
+        base = cage.vm.map_anywhere(SIGNAL_STACK_SIZE, 3)  # ENOMEM: the vmmap is full
+        try:
+            runner = await instantiate(mv.engine, cage.module, mv.imports, memory=main.memory)
+        except BaseException:
+            cage.vm.unmap(base, SIGNAL_STACK_SIZE)
+            raise
         runner.data = cage
         if cage.tls_base is not None:
             runner.set_global("__tls_base", cage.tls_base)
-        base = cage.vm.map_anywhere(SIGNAL_STACK_SIZE, 3)
         cage.signal_stack_top = base + SIGNAL_STACK_SIZE
         cage.signal_runner = runner
     return cage.signal_runner

@@ -1,0 +1,38 @@
+"""A signal whose handler frame cannot be set up (the memory map is full, so there is no room
+for the signal stack) kills that cage with SIGSEGV, as Linux does; it was an internal error
+(SIGSYS, a traceback in the microvisor). The neighbour in the same microvisor runs on."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+from typing import Any
+
+import lind_async
+from tests.security.conftest import assert_contained, run_cage
+from tests.security.memory_helpers import Neighbour, microvisor_log
+
+
+def test_full_vmmap_signal_is_sigsegv(attack_program: Any, tmp_path: Path) -> None:
+    result = run_cage(attack_program("mem_sigframe"), [], root=tmp_path)
+    assert_contained(result)
+    assert result.status == 128 + signal.SIGSEGV, result.stderr
+    assert result.stdout.startswith(b"mapped ")
+    assert b"handler ran" not in result.stdout
+
+
+def test_full_vmmap_signal_spares_the_neighbour(attack_program: Any, tmp_path: Path) -> None:
+    async def main() -> None:
+        async with lind_async.Microvisor(root=tmp_path) as mv:
+            neighbour = await Neighbour.start(mv, attack_program("mem_neighbour"))
+            attacker = await mv.create_cage_exec(attack_program("mem_sigframe"),
+                                                 stdout=lind_async.PIPE)
+            out, _ = await attacker.communicate(None)
+            assert attacker.returncode == -signal.SIGSEGV
+            assert out is not None and out.startswith(b"mapped ")
+            await neighbour.finish()
+
+    with microvisor_log() as log:
+        asyncio.run(main())
+    assert not [line for line in log if "internal error" in line], log
