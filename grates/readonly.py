@@ -10,7 +10,8 @@ Paths are resolved as the kernel would: relative to the cwd or the ``*at`` direc
 not get around it. The check is made just before the call is forwarded, so a program that
 swaps a symlink between the two can race it; a directory fd whose path is unknown is refused.
 Calls on an fd need no check: no fd under PATH can have been opened for writing while the
-grate was there.
+grate was there. The grate also sees the confined cage's 3i routing calls and refuses any that
+would re-route a call it judges (``EPERM``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import posixpath
 from collections.abc import Iterable
 
 from lind_async.abi import flags as F
-from lind_async.grate import Call, Forward, Grate, syscall_number
+from lind_async.grate import ROUTING_CALLS, Call, Forward, Grate, reroutes, syscall_number
 
 _WRITE_FLAGS = F.O_CREAT | F.O_TRUNC | F.O_APPEND | (F.O_TMPFILE & ~F.O_DIRECTORY)
 _MAX_LINKS = 40
@@ -83,9 +84,14 @@ class ReadOnly(Grate):
         return cls(arg)
 
     def numbers(self) -> Iterable[int]:
+        return [*self._governed(), *ROUTING_CALLS]
+
+    def _governed(self) -> list[int]:
         return [syscall_number(n) for n in (*_MUTATIONS, *_OPENS, "openat2")]
 
     def syscall(self, call: Call) -> int | Forward:
+        if call.number in ROUTING_CALLS:
+            return -errno.EPERM if reroutes(call, self._governed()) else call.forward()
         name = call.name
         if name == "openat2":
             return -errno.ENOSYS  # its flags live in a struct; not judged, so not allowed

@@ -16,6 +16,10 @@ Conditions compare argument N (``arg0``..``arg5``, as in seccomp) with ``==``, `
 with ``and``. Values are integers (``0x``, ``0o`` allowed) or symbolic constants (``O_*``,
 ``AT_*``, ``SEEK_*``), combined with ``|``. Actions: an errno name (default ``EPERM``) or
 ``kill``.
+
+The grate also sees the confined cage's 3i routing calls (``register_handler``,
+``copy_handler_table_to_cage``): one that would re-route a call the policy judges is refused with
+``EPERM`` whatever the rules say; the others are judged by the rules like any call.
 """
 
 from __future__ import annotations
@@ -27,7 +31,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lind_async.abi import flags as F
-from lind_async.grate import Call, Forward, Grate, all_numbers, syscall_number
+from lind_async.grate import (
+    ROUTING_CALLS,
+    Call,
+    Forward,
+    Grate,
+    all_numbers,
+    reroutes,
+    syscall_number,
+)
 
 SIGSYS = 31
 KILL = -1  # the action "kill" (errno actions are positive)
@@ -184,9 +196,11 @@ class Seccomp(Grate):
         self.policy = policy
 
     def numbers(self) -> Iterable[int]:
-        return self.policy.numbers()
+        return self.policy.numbers() | ROUTING_CALLS
 
     def syscall(self, call: Call) -> int | Forward:
+        if call.number in ROUTING_CALLS and reroutes(call, self.policy.numbers()):
+            return -errno.EPERM  # the policy's calls stay the policy's, whatever the policy says
         rule = self.policy.decide(call)
         if rule.allow:
             return call.forward()

@@ -620,6 +620,19 @@ BUILTIN_GRATES: dict[str, str] = {
 }
 
 
+ROUTING_CALLS = frozenset({nr.SYS_register_handler, nr.SYS_copy_handler_table_to_cage})
+
+
+def reroutes(call: Call, governed: Iterable[int]) -> bool:
+    """Would this 3i call change where any of the ``governed`` numbers go (a
+    ``register_handler`` of one of them, or a whole ``copy_handler_table_to_cage``)? A policy
+    grate refuses such calls from the cages it confines (on top of the runtime's own rule that a
+    confined cage cannot take its grate's routes away, ``core/authority.py``)."""
+    if call.number == nr.SYS_copy_handler_table_to_cage:
+        return True
+    return call.number == nr.SYS_register_handler and call.int(1) in set(governed)
+
+
 def load_grate(spec: str) -> Grate:
     """A grate from a command-line spec: ``NAME[:ARGS]`` (a built-in, :data:`BUILTIN_GRATES`),
     ``path/to/module.py:Class[:ARGS]`` or ``package.module:Class[:ARGS]``."""
