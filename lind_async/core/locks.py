@@ -2,9 +2,14 @@
 
 Theory of operation
 -------------------
-Every cage lives in this one process, so locks between cages need no host ``flock``/``fcntl``: a
-table keyed by the host file's identity (``st_dev``, ``st_ino``) is the whole truth. The two
-Linux lock families are independent of each other and are kept in two tables:
+Every cage of this process is in these tables, keyed by the host file's identity (``st_dev``,
+``st_ino``): they decide conflicts *between cages* (with POSIX per-process semantics, deadlock
+detection and the holder's pid for ``F_GETLK``). Other processes — another microvisor on the same
+root, a host program — are excluded by host locks that ``rawposix/host_locks.py`` keeps equal to
+the *union* of these tables: per byte the strongest lock any cage holds (:meth:`RecordTable.union`,
+:meth:`FlockTable.level`), changed by the smallest host edits (:func:`host_changes`), gaining
+locks before giving any up so a refused gain can be rolled back. The two Linux lock families are
+independent of each other and are kept in two tables:
 
 - :class:`FlockTable` — ``flock(2)``: a whole-file shared or exclusive lock owned by an *open file
   description* (so ``dup`` and ``fork`` share it). Converting a held lock first drops it (Linux
@@ -32,12 +37,19 @@ F_WRLCK = 1
 F_UNLCK = 2
 
 
+# Lock strength per byte (or per file for flock), ordered so that a larger level is stronger.
+UNLOCKED, READ, WRITE = 0, 1, 2
+Segment = tuple[int, int, int]  # [start, end) at a level (READ/WRITE, or UNLOCKED in a change)
+
+
 @dataclass(frozen=True, slots=True)
 class Owner:
-    """Who holds a lock: a process (``posix``: ``ident`` is the pid) or a description."""
+    """Who holds a lock: a process (``posix``: ``ident`` is the pid inside ``world``, which tells
+    apart equal pids of two roots of one process) or a description (``ident`` is its identity)."""
 
     ident: int
     posix: bool
+    world: int = 0
 
     @property
     def pid(self) -> int:
@@ -80,6 +92,13 @@ class FlockTable:
             return False, False
         self._held.setdefault(key, {})[owner] = exclusive
         return True, current is not None and current and not exclusive
+
+    def level(self, key: FileKey) -> int:
+        """The union of the file's flock locks: WRITE if one is exclusive, READ if any, else 0."""
+        held = self._held.get(key)
+        if not held:
+            return UNLOCKED
+        return WRITE if any(held.values()) else READ
 
     def unlock(self, key: FileKey, owner: int) -> bool:
         """Drop ``owner``'s lock; returns whether it had one."""
@@ -147,6 +166,28 @@ class RecordTable:
             self._locks.pop(key, None)
         return True
 
+    def owner_locks(self, key: FileKey, owner: Owner) -> list[RecordLock]:
+        """A copy of ``owner``'s locks on the file (to :meth:`restore` after a refused change)."""
+        return [
+            RecordLock(lk.owner, lk.start, lk.end, lk.write)
+            for lk in self._locks.get(key, [])
+            if lk.owner == owner
+        ]
+
+    def restore(self, key: FileKey, owner: Owner, saved: list[RecordLock]) -> None:
+        """Put back ``owner``'s locks on the file as :meth:`owner_locks` saw them."""
+        kept = [lk for lk in self._locks.get(key, []) if lk.owner != owner] + saved
+        if kept:
+            self._locks[key] = kept
+        else:
+            self._locks.pop(key, None)
+
+    def union(self, key: FileKey) -> list[Segment]:
+        """Per byte the strongest lock any owner holds on the file: sorted, disjoint segments,
+        adjacent ones of one level merged, unlocked bytes left out."""
+        return _union([(lk.start, lk.end, WRITE if lk.write else READ)
+                       for lk in self._locks.get(key, [])])
+
     def release(self, owner: Owner, key: FileKey | None = None) -> list[FileKey]:
         """Drop every lock of ``owner`` (on ``key`` only, if given); returns the files changed."""
         changed = []
@@ -197,6 +238,60 @@ def _merge(locks: list[RecordLock], owner: Owner) -> list[RecordLock]:
         else:
             merged.append(RecordLock(owner, lock.start, lock.end, lock.write))
     return others + merged
+
+
+def _union(pieces: list[Segment]) -> list[Segment]:
+    """Sweep over the pieces' ends (``O(n log n)``: a cage may hold many locks on one file)."""
+    events: dict[int, list[int]] = {}  # position -> [change in readers, change in writers]
+    for start, end, level in pieces:
+        slot = 0 if level == READ else 1
+        events.setdefault(start, [0, 0])[slot] += 1
+        events.setdefault(end, [0, 0])[slot] -= 1
+    out: list[Segment] = []
+    readers = writers = 0
+    level, since = UNLOCKED, 0
+    for pos in sorted(events):
+        readers += events[pos][0]
+        writers += events[pos][1]
+        now = WRITE if writers else READ if readers else UNLOCKED
+        if now != level:
+            if level != UNLOCKED:
+                out.append((since, pos, level))
+            level, since = now, pos
+    return out
+
+
+def host_changes(old: list[Segment], new: list[Segment]) -> tuple[list[Segment], list[Segment]]:
+    """The edits turning the host's locks ``old`` into ``new`` (both as :meth:`RecordTable.union`
+    gives them): ``(gains, losses)``, each ``(start, end, new level)``. Gains raise a range's
+    level and may be refused by another process; losses lower it (to UNLOCKED included) and
+    cannot be. Apply every gain first: undoing one is a loss, which always succeeds. Each edit
+    covers bytes of one old level, so an edit is undone by setting that level again."""
+    events: dict[int, list[int | None]] = {}  # position -> [old level from here, new level]
+    for slot, segments in ((0, old), (1, new)):
+        for _start, end, _level in segments:
+            events.setdefault(end, [None, None])[slot] = UNLOCKED
+        for start, _end, level in segments:  # a segment starting where another ends wins
+            events.setdefault(start, [None, None])[slot] = level
+    gains: list[Segment] = []
+    losses: list[Segment] = []
+    from_level = [UNLOCKED, UNLOCKED]  # the old level of the last gain, of the last loss
+    was = now = UNLOCKED
+    last = 0
+    for pos in sorted(events):
+        if was != now:
+            which = 0 if now > was else 1
+            edits = losses if which else gains
+            if edits and edits[-1][1] == last and edits[-1][2] == now and from_level[which] == was:
+                edits[-1] = (edits[-1][0], pos, now)
+            else:
+                edits.append((last, pos, now))
+                from_level[which] = was
+        old_here, new_here = events[pos]
+        was = was if old_here is None else old_here
+        now = now if new_here is None else new_here
+        last = pos
+    return gains, losses
 
 
 def byte_range(start: int, length: int) -> tuple[int, int] | None:
