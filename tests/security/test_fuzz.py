@@ -69,8 +69,9 @@ RECORD = struct.Struct("<BI" + "BQ" * NSLOT)  # via, nr, 13 x (kind, value)
 assert RECORD.size == 1 + 4 + NSLOT * 9
 
 VIA_RAW, VIA_LIBC, VIA_THREEI, VIA_FORK = 0, 1, 2, 3
-K_LIT, K_SCRATCH, K_HIGH, K_STR, K_SELF, K_SELF_FLAG, K_PARENT, K_PAIR, K_STACK = range(9)
-KIND_NAMES = ("lit", "scratch+", "high", "str#", "self+", "self|flag", "parent", "pair", "stack+")
+K_LIT, K_SCRATCH, K_HIGH, K_STR, K_SELF, K_SELF_FLAG, K_PARENT, K_PAIR, K_STACK, K_LAST = range(10)
+KIND_NAMES = ("lit", "scratch+", "high", "str#", "self+", "self|flag", "parent", "pair", "stack+",
+              "recent#")
 Slot = tuple[int, int]  # (kind, value)
 U64 = (1 << 64) - 1
 GRATE_MEMORY_FLAG = 1 << 63
@@ -166,8 +167,10 @@ def gen_arg(c: Chooser) -> Slot:
         return K_SELF_FLAG, 0
     if roll < 95:
         return K_PAIR, gen_half(c) << 32 | gen_half(c)
-    if roll < 98:
+    if roll < 97:
         return K_STACK, c.integer(-512, 512) & U64
+    if roll < 98:
+        return K_LAST, c.integer(0, 7)
     return K_LIT, c.integer(0, 0x100000) * 4096  # page-aligned, up to 4 GiB
 
 
@@ -196,6 +199,102 @@ def gen_cage(c: Chooser) -> Slot:
     return K_LIT, c.pick(CAGE_IDS) | (GRATE_MEMORY_FLAG if c.integer(0, 1) else 0)
 
 
+# Argument shapes per call, used for half of the calls of these numbers (the other half get
+# arguments of any shape), so calls also get past their first checks: ``fd`` (0-11, where the
+# driver keeps files, pipes, sockets, eventfd and epoll fds, or a recent result), ``buf``/``ptr``
+# (the scratch data area / a structure there; ``ptr:OFF`` that structure), ``len``, ``path``,
+# ``flags``, ``small``, ``pid``/``cage``, ``sig``, ``addr`` (a recent result, e.g. an mmap
+# address, or a page), ``nr``, ``fn`` (a function-table index), ``pair`` (two cage ids).
+_SHAPES = {
+    "read write pread64 pwrite64 getdents64": "fd buf len int",
+    "readv writev": "fd ptr:0x0 small int",
+    "open": "path flags mode", "openat": "dirfd path flags mode", "close fchdir": "fd",
+    "dup": "fd", "dup2 dup3": "fd fd flags", "lseek": "fd int small",
+    "fcntl": "fd small int", "ioctl": "fd ioctl ptr", "flock": "fd small",
+    "mmap": "addr len prot mapflags fd int", "munmap mprotect madvise msync": "addr len prot",
+    "mremap": "addr len len small addr", "brk": "addr",
+    "socket": "domain socktype small", "socketpair": "domain socktype small ptr",
+    "bind connect": "fd ptr:0x80 addrlen", "listen shutdown": "fd small",
+    "accept accept4": "fd ptr ptr flags", "sendto recvfrom": "fd buf len flags ptr:0x60 addrlen",
+    "sendmsg recvmsg": "fd ptr:0x100 flags", "getsockopt setsockopt": "fd small small ptr ptr",
+    "poll": "ptr:0x380 small small", "ppoll": "ptr:0x380 small ptr:0x40 ptr:0x320 sigsize",
+    "pselect6": "small ptr:0x400 ptr:0x400 ptr ptr:0x40 ptr",
+    "epoll_create1 eventfd2": "flags", "epoll_ctl": "fd small fd ptr:0x340",
+    "epoll_wait epoll_pwait": "fd ptr small small ptr:0x320 sigsize",
+    "timerfd_create": "small flags", "timerfd_settime": "fd small ptr:0x3c0 ptr",
+    "signalfd4": "fd ptr:0x320 sigsize flags", "futex": "buf small int ptr:0x40 buf int",
+    "kill tkill": "pid sig", "tgkill": "pid pid sig", "wait4": "pid ptr small ptr",
+    "clone": "cloneflags ptr:0x8000 ptr ptr ptr fn", "execve": "path ptr ptr",
+    "rt_sigaction": "sig ptr:0x300 ptr sigsize", "rt_sigprocmask": "small ptr:0x320 ptr sigsize",
+    "setitimer": "small ptr:0x3c0 ptr", "prlimit64": "pid small ptr:0x480 ptr",
+    "ftruncate": "fd len", "fallocate": "fd small int len",
+    "copy_file_range": "fd ptr fd ptr len flags", "sendfile": "fd fd ptr len",
+    "mkdir rmdir unlink chdir": "path mode", "rename link symlink": "path path",
+    "newfstatat": "dirfd path ptr flags", "fstat": "fd ptr", "mknodat": "dirfd path mode int",
+    "pipe2": "ptr flags", "setpgid": "pid pid", "getpgid getsid": "pid",
+    "register_handler": "cage nr cage fn", "copy_data_between_cages": "cage buf buf pair len small",
+    "copy_handler_table_to_cage": "cage cage",
+}
+_BY_NAME = {name: number for number, name in nr.NAMES.items()}
+SHAPES = {_BY_NAME[name]: tuple(shape.split()) for names, shape in _SHAPES.items()
+          for name in names.split()}
+LENGTHS = (0, 1, 16, 100, 4096, 65536, 1 << 20, 0x7FFFFFFF, 0xFFFFFFFF, U64, 1 << 40)
+FLAG_CHOICES = {
+    "flags": (0, 0x800, 0x80000, 0x80800, 1, 2, 0x40, 0x42, 0x241, 0xC2, 0x10000, 0x200000),
+    "mode": (0o644, 0o755, 0, 0o7777, U64),
+    "prot": (0, 1, 3, 5, 7, 0x1000003),
+    "mapflags": (0x22, 0x21, 0x32, 0x31, 0x12, 0x11, 0x2, 0x20, 0x100022),
+    "domain": (1, 2, 10, 16, 0, 17),
+    "socktype": (1, 2, 5, 3, 0x80001, 0x801, 0x80802),
+    "ioctl": (0x541B, 0x5421, 0x5413, 0x5401, 0x5402, 0x8912, 0x4020940D),
+    "cloneflags": (0x10900, 0x50F00, 0x4100, 0x100, 0x11, 0x3D0F00, 0),
+    "sigsize": (8, 0, 16, 128, U64),
+    "addrlen": (16, 110, 0, 2, 28, U64, 1 << 20),
+}
+
+
+def gen_shaped(c: Chooser, shape: str) -> Slot:
+    if shape.startswith("ptr:"):
+        return K_SCRATCH, int(shape[4:], 16)
+    if shape in FLAG_CHOICES:
+        return K_LIT, c.pick(FLAG_CHOICES[shape])
+    if shape in ("fd", "dirfd"):
+        roll = c.integer(0, 9)
+        if shape == "dirfd" and roll < 3:
+            return K_LIT, U64 - 99  # AT_FDCWD
+        return (K_LIT, c.integer(0, 11)) if roll < 8 else (K_LAST, c.integer(0, 7))
+    if shape == "buf":
+        return K_SCRATCH, c.pick((0x1000, 0x2000, 0x3000, 0x8000, 0xFFF0))
+    if shape == "ptr":
+        return K_SCRATCH, c.pick(TEMPLATES)
+    if shape == "len":
+        return K_LIT, c.pick(LENGTHS)
+    if shape == "path":
+        return K_STR, c.integer(0, 40)
+    if shape == "small":
+        return K_LIT, c.integer(0, 16)
+    if shape == "sig":
+        return K_LIT, c.pick((0, 1, 2, 9, 10, 12, 13, 14, 15, 17, 18, 19, 20, 28, 34, 64, 65))
+    if shape in ("pid", "cage"):
+        return gen_cage(c) if shape == "cage" else c.pick(
+            ((K_SELF, 0), (K_PARENT, 0), (K_LAST, 0), (K_LIT, 0), (K_LIT, U64), (K_LIT, 1),
+             (K_LIT, c.integer(0, 20)), (K_LIT, U64 - c.integer(0, 20))))
+    if shape == "addr":
+        roll = c.integer(0, 9)
+        if roll < 4:
+            return K_LAST, c.integer(0, 7)
+        if roll < 7:
+            return K_SCRATCH, c.pick((0x1000, 0x8000, 0x10000))
+        return K_LIT, c.integer(0, 0x10000) * 4096
+    if shape == "nr":
+        return K_LIT, c.pick(NUMBERS)
+    if shape == "fn":
+        return K_LIT, c.integer(0, 64)
+    if shape == "pair":
+        return K_PAIR, gen_half(c) << 32 | gen_half(c)
+    return gen_arg(c)  # "int"
+
+
 def gen_call(c: Chooser) -> bytes:
     roll = c.integer(0, 99)
     via = VIA_RAW if roll < 72 else VIA_LIBC if roll < 84 else VIA_THREEI if roll < 97 else VIA_FORK
@@ -211,9 +310,15 @@ def gen_call(c: Chooser) -> bytes:
         number = c.integer(0, 460)
     else:
         number = c.pick(WEIRD_NUMBERS)
-    arity = c.integer(0, 6)
-    for i in range(arity):
-        slots[i] = gen_arg(c)
+    shape = SHAPES.get(number)
+    if shape is not None and c.integer(0, 1):
+        arity = len(shape)
+        for i, kind in enumerate(shape):
+            slots[i] = gen_shaped(c, kind)
+    else:
+        arity = c.integer(0, 6)
+        for i in range(arity):
+            slots[i] = gen_arg(c)
     if via == VIA_THREEI:
         slots[6] = gen_cage(c)
         for i in range(arity):

@@ -60,6 +60,7 @@
 #include <fcntl.h>
 #include <lind_syscall.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -114,7 +115,12 @@ enum kind {
 	K_PAIR = 7,     /* two cage ids hi << 32 | lo; a half 0xfffffffe = my pid,
 	                   0xfffffffd = my parent's */
 	K_STACK = 8,    /* the address of a local variable + (signed) value */
+	K_LAST = 9,     /* one of the last 8 non-negative results (fds, mmap
+	                   addresses, pids): recent[value % 8] */
 };
+
+static int64_t recent[8];
+static unsigned recent_at;
 
 /* The scratch buffer, with structures at fixed offsets that the generator
  * aims at (test_fuzz.py TEMPLATES lists them). */
@@ -259,6 +265,7 @@ static uint64_t resolve(const unsigned char *slot, uintptr_t stack)
 	case K_PARENT: return (uint64_t)(int64_t)myppid;
 	case K_PAIR: return half((uint32_t)(v >> 32)) << 32 | half((uint32_t)v);
 	case K_STACK: return (uint32_t)(stack + (uint32_t)(int32_t)v);
+	case K_LAST: return (uint64_t)recent[v % 8];
 	default: return v;
 	}
 }
@@ -297,21 +304,24 @@ static void issue(const unsigned char *rec)
 	uint32_t nr;
 	memcpy(&nr, rec + 1, 4);
 	for (int i = 0; i < NSLOT; i++) a[i] = resolve(rec + 5 + 9 * i, stack);
+	int64_t r;
 	switch (rec[0]) {
 	case 1:
-		syscall((long)(int32_t)nr, (long)a[0], (long)a[1], (long)a[2], (long)a[3],
-		        (long)a[4], (long)a[5]);
+		r = syscall((long)(int32_t)nr, (long)a[0], (long)a[1], (long)a[2], (long)a[3],
+		            (long)a[4], (long)a[5]);
 		break;
 	case 2:
-		lind_threei_call(nr, a[6], a[0], a[7], a[1], a[8], a[2], a[9], a[3], a[10],
-		                 a[4], a[11], a[5], a[12]);
+		r = lind_threei_call(nr, a[6], a[0], a[7], a[1], a[8], a[2], a[9], a[3], a[10],
+		                     a[4], a[11], a[5], a[12]);
 		break;
 	case 3:
-		if (fork() == 0) raw(SYS_exit_group, 0, 0, 0, 0, 0, 0);
+		r = fork();
+		if (r == 0) raw(SYS_exit_group, 0, 0, 0, 0, 0, 0);
 		break;
 	default:
-		raw((int)nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+		r = raw((int)nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 	}
+	if (r >= 0) recent[recent_at++ % 8] = r;
 	(void)local[0];
 }
 
@@ -506,6 +516,17 @@ static void run_chunk(const unsigned char *buf, uint32_t n, long long base)
 	}
 }
 
+/* Never called: linking pthread_create keeps lind-musl's thread entry
+ * exported, so a random clone(CLONE_VM|CLONE_THREAD...) reaches the
+ * runtime's thread path instead of ENOSYS. */
+static void *nothing(void *arg) { return arg; }
+void *(*volatile fz_keep_threads)(void *) = nothing;
+int fz_thread(void)
+{
+	pthread_t t;
+	return pthread_create(&t, 0, fz_keep_threads, 0);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 4) {
@@ -517,11 +538,13 @@ int main(int argc, char **argv)
 	timeout_ms = atol(argv[2]);
 	if (timeout_ms < 10) timeout_ms = 10;
 	long long index = atoll(argv[3]);
+	if (argc > 99) fz_thread();
 
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
-	sigset_t mask;
-	sigfillset(&mask);
-	sigprocmask(SIG_SETMASK, &mask, 0);
+	/* Block every signal a worker could send us (musl's sigfillset leaves out
+	 * its internal real-time signals, which a worker can send too). */
+	uint64_t all = ~0ULL;
+	raw(SYS_rt_sigprocmask, SIG_SETMASK, (uintptr_t)&all, 0, 8, 0, 0);
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_alarm;
