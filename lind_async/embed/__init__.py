@@ -17,7 +17,7 @@ Modules: ``microvisor`` (the :class:`Microvisor`), ``process`` (:class:`CageProc
 from lind_async.embed.default import create_cage_exec, default_microvisor
 from lind_async.embed.microvisor import Microvisor
 from lind_async.embed.process import CageProcess
-from lind_async.embed.stdio import DEVNULL, PIPE, STDOUT
+from lind_async.embed.stdio import DEVNULL, PIPE, STDOUT, HostStdio
 from lind_async.embed.streams import CageStreamReader, CageStreamWriter
 from lind_async.runtime.limits import Limits
 
@@ -28,6 +28,7 @@ __all__ = [
     "CageProcess",
     "CageStreamReader",
     "CageStreamWriter",
+    "HostStdio",
     "Limits",
     "Microvisor",
     "create_cage_exec",

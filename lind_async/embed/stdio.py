@@ -8,7 +8,14 @@
   socket. The cage gets its own description of it (pipes and terminals are reopened non-blocking
   through ``/proc/self/fd``, so the host's flags never change; files are ``dup``-ed and share
   their offset with the host's). The caller keeps its fd; the cage's copy is closed when the
-  last process holding it exits.
+  last process holding it exits;
+- :class:`HostStdio` ``(fd, metadata=True)``: the same, and the cage may also change the host
+  object's mode, owner, size and times (``fchmod``, ``fchown``, ``ftruncate``, ``fallocate``,
+  ``futimens``), which are ``EPERM`` otherwise.
+
+A host object given this way is a capability to read and write that stream, never a name: no
+call gives the cage a name for it inside its root or wider access to it
+(``lind_async/rawposix/foreign.py``).
 
 The constants have asyncio's values, so ``asyncio.subprocess.PIPE`` and friends work too.
 """
@@ -24,6 +31,7 @@ from typing import Protocol
 from lind_async.abi.flags import O_RDONLY, O_WRONLY
 from lind_async.embed.pipes import PipeSink, PipeSource
 from lind_async.rawposix.files import FileOps, HostStream, NullDevice
+from lind_async.rawposix.foreign import grant_metadata
 
 PIPE = -1
 STDOUT = -2
@@ -34,7 +42,17 @@ class HasFileno(Protocol):
     def fileno(self) -> int: ...
 
 
-StdioSpec = int | HasFileno | None
+@dataclass(frozen=True)
+class HostStdio:
+    """A host fd (or an object with ``fileno()``) for a cage's stdio, with what the cage may do
+    to the host object beyond reading and writing it: ``metadata=True`` lets it change the
+    object's mode, owner, size and times (default: ``EPERM``). Never a name for it."""
+
+    file: int | HasFileno
+    metadata: bool = False
+
+
+StdioSpec = int | HasFileno | HostStdio | None
 
 
 @dataclass
@@ -102,6 +120,11 @@ def _one(out: Stdio, spec: StdioSpec, status_flags: int, name: str) -> FileOps |
         else:
             out.stderr = sink
         return sink.cage_end
+    if isinstance(spec, HostStdio):
+        stream = _one(out, _checked_host(spec.file, name), status_flags, name)
+        if stream is not None and spec.metadata:
+            grant_metadata(stream)
+        return stream
     if spec == DEVNULL:
         return NullDevice(status_flags)
     if spec == STDOUT:
@@ -111,3 +134,12 @@ def _one(out: Stdio, spec: StdioSpec, status_flags: int, name: str) -> FileOps |
     if isinstance(spec, bool) or not (isinstance(spec, int) or hasattr(spec, "fileno")):
         raise TypeError(f"{name}: expected None, PIPE, DEVNULL, an fd or a file object")
     return _host_file(spec, status_flags, name)
+
+
+def _checked_host(file: int | HasFileno, name: str) -> int | HasFileno:
+    """``HostStdio`` wraps a host fd or file object only (not PIPE, DEVNULL…)."""
+    if isinstance(file, bool) or (isinstance(file, int) and file < 0):
+        raise ValueError(f"{name}: HostStdio needs a host fd or a file object, not {file!r}")
+    if not (isinstance(file, int) or hasattr(file, "fileno")):
+        raise TypeError(f"{name}: HostStdio needs a host fd or a file object")
+    return file

@@ -7,6 +7,11 @@ Every name is confined to the root as in ``fs.py``. Two ways to reach a file by 
 - *follow* calls open the name confined with ``O_PATH`` (the kernel resolves every symlink inside
   the root) and act on ``/proc/self/fd/N`` of that fd, which names exactly that file.
 
+A description that wraps a host object outside the root (host stdio, an embedder's fd, the
+terminal: ``foreign.py``) never becomes a name here (``link``/``linkat`` ``EPERM``) and its
+metadata (mode, owner, size, times) changes only where the embedder granted it (else ``EPERM``),
+whether the call names it by descriptor or by ``/dev/stdout``, ``/dev/fd/N``, ``/proc/self/fd/N``.
+
 Calls that may wait for a disk (``fsync``, ``fdatasync``, ``sync_file_range``, ``fallocate``, and
 large copies) run on the file-I/O worker pool (``files.off_loop``): only the caller waits.
 """
@@ -43,6 +48,7 @@ from lind_async.rawposix import confine, procfs, shm
 from lind_async.rawposix.args import i32, i64, pointer, size, u32
 from lind_async.rawposix.confine import guest_join, lexical
 from lind_async.rawposix.files import FileOps, HostFile, HostStream, SysResult, off_loop
+from lind_async.rawposix.foreign import check_metadata, check_nameable, is_foreign
 from lind_async.rawposix.fs import _open, _path, _stat_path, at_path
 from lind_async.rawposix.table import Row, Support
 
@@ -66,15 +72,22 @@ def _dir_path(cage: Cage, dirfd: int, addr: int) -> bytes:
     return at_path(cage, dirfd, _path(cage, addr))
 
 
+Check = Callable[[object], None]
+
+
 @contextmanager
-def _opened(cage: Cage, path: bytes, *, follow: bool = True) -> Iterator[str]:
-    """A host name for the file ``path`` names (confined), valid inside the ``with``."""
+def _opened(cage: Cage, path: bytes, check: Check | None, *, follow: bool = True) -> Iterator[str]:
+    """A host name for the file ``path`` names (confined), valid inside the ``with``. A virtual
+    name (``/dev/fd/N``…) stands for the cage's descriptor, which ``check`` may refuse (a foreign
+    object: :mod:`lind_async.rawposix.foreign`)."""
     name = lexical(path)
     if name == procfs.EXE and follow:
         path = procfs.exe_path(cage)
     elif procfs.is_virtual(name):
         vfd = procfs.fd_of(name)
         file = cage.fds.file(vfd) if vfd is not None else None
+        if file is not None and check is not None:
+            check(file)
         host = _host_fd(file) if file is not None else None
         if host is None:
             raise GuestError(EPERM)
@@ -114,7 +127,7 @@ def _link(cage: Cage, old: bytes, new: bytes, follow: bool) -> int:
     with root.parent(new) as (new_dir, new_name):
         _check_name(new_name)
         if follow:
-            with _opened(cage, old) as host_name:
+            with _opened(cage, old, check_nameable) as host_name:
                 os.link(host_name, new_name, dst_dir_fd=new_dir, follow_symlinks=True)
             return 0
         with root.parent(old) as (old_dir, old_name):
@@ -140,6 +153,7 @@ def sys_linkat(
     new_path = _dir_path(cage, newdir, new)
     if not raw and at_flags & F.AT_EMPTY_PATH:
         file = _file(cage, olddir)
+        check_nameable(file)
         host = _host_fd(file)
         if host is None:
             raise GuestError(ENOENT)
@@ -261,19 +275,20 @@ def sys_mknodat(cage: Cage, dirfd: int, path: int, mode: int, dev: int, *_: int)
 
 # -- modes and owners -----------------------------------------------------------------------------
 def sys_chmod(cage: Cage, path: int, mode: int, *_: int) -> int:
-    with _opened(cage, _cwd_path(cage, path)) as name:
+    with _opened(cage, _cwd_path(cage, path), check_metadata) as name:
         os.chmod(name, u32(mode) & 0o7777)
     return 0
 
 
 def sys_fchmodat(cage: Cage, dirfd: int, path: int, mode: int, *_: int) -> int:
-    with _opened(cage, _dir_path(cage, dirfd, path)) as name:
+    with _opened(cage, _dir_path(cage, dirfd, path), check_metadata) as name:
         os.chmod(name, u32(mode) & 0o7777)
     return 0
 
 
 def sys_fchmod(cage: Cage, fd: int, mode: int, *_: int) -> int:
     file = _file(cage, fd)
+    check_metadata(file)
     if isinstance(file, HostFile):
         if file.status_flags & F.O_PATH:
             raise GuestError(EBADF)
@@ -293,7 +308,7 @@ def _ids(owner: int, group: int) -> tuple[int, int]:
 def _chown(cage: Cage, path: bytes, owner: int, group: int, *, follow: bool) -> int:
     uid, gid = _ids(owner, group)
     if follow:
-        with _opened(cage, path) as name:
+        with _opened(cage, path, check_metadata) as name:
             os.chown(name, uid, gid)
         return 0
     with cage.microvisor.root.parent(path) as (dir_fd, name_b):
@@ -311,6 +326,7 @@ def sys_lchown(cage: Cage, path: int, owner: int, group: int, *_: int) -> int:
 
 def sys_fchown(cage: Cage, fd: int, owner: int, group: int, *_: int) -> int:
     file = _file(cage, fd)
+    check_metadata(file)
     host = _host_fd(file)
     if isinstance(file, HostFile) and file.status_flags & F.O_PATH:
         raise GuestError(EBADF)
@@ -328,7 +344,9 @@ def sys_fchownat(
         raise GuestError(EINVAL)
     raw = _path(cage, path)
     if not raw and at_flags & F.AT_EMPTY_PATH:
-        host = _host_fd(_file(cage, dirfd))
+        file = _file(cage, dirfd)
+        check_metadata(file)
+        host = _host_fd(file)
         if host is not None:
             uid, gid = _ids(owner, group)
             os.chown(f"/proc/self/fd/{host}", uid, gid)
@@ -348,7 +366,7 @@ def sys_truncate(cage: Cage, path: int, length: int, *_: int) -> int:
     size_ = i64(length)
     if size_ < 0:
         raise GuestError(EINVAL)
-    with _opened(cage, _cwd_path(cage, path)) as name:
+    with _opened(cage, _cwd_path(cage, path), check_metadata) as name:
         os.truncate(name, size_)
         shm.file_shrunk(os.stat(name))  # (rawposix/shm.py: no host page past the end)
     return 0
@@ -359,6 +377,12 @@ def sys_ftruncate(cage: Cage, fd: int, length: int, *_: int) -> int:
     size_ = i64(length)
     if size_ < 0:
         raise GuestError(EINVAL)
+    if is_foreign(file):
+        check_metadata(file)  # granted: the embedder's stream may be truncated as a file
+        host = _granted_regular(file)
+        os.ftruncate(host, size_)
+        shm.file_shrunk(os.fstat(host))
+        return 0
     if not isinstance(file, HostFile) or file.status_flags & F.O_PATH:
         raise GuestError(EBADF if isinstance(file, HostFile) else EINVAL)
     if not file.writable() or file.kind != stat_mod.S_IFREG:
@@ -366,6 +390,14 @@ def sys_ftruncate(cage: Cage, fd: int, length: int, *_: int) -> int:
     os.ftruncate(file.host_fd, size_)
     shm.file_shrunk(os.fstat(file.host_fd))  # (rawposix/shm.py: no host page past the end)
     return 0
+
+
+def _granted_regular(file: FileOps) -> int:
+    """The host fd of a granted foreign stream that is a regular file open for writing."""
+    host = _host_fd(file)
+    if host is None or not file.writable() or not stat_mod.S_ISREG(os.fstat(host).st_mode):
+        raise GuestError(EINVAL)
+    return host
 
 
 def _regular(cage: Cage, fd: int) -> HostFile:
@@ -378,8 +410,17 @@ def _regular(cage: Cage, fd: int) -> HostFile:
 
 
 def sys_fallocate(cage: Cage, fd: int, mode: int, offset: int, length: int, *_: int) -> SysResult:
-    file = _regular(cage, fd)
     off, count, how = i64(offset), i64(length), i32(mode)
+    stream = _file(cage, fd)
+    if is_foreign(stream):
+        check_metadata(stream)
+        if off < 0 or count <= 0:
+            raise GuestError(EINVAL)
+        if not stream.writable():
+            raise GuestError(EBADF)
+        host = _granted_regular(stream)
+        return off_loop(lambda: confine.fallocate(host, how, off, count))
+    file = _regular(cage, fd)
     if off < 0 or count <= 0:
         raise GuestError(EINVAL)
     if not file.writable():
@@ -449,7 +490,7 @@ def _write_statfs(cage: Cage, addr: int, host: tuple[int, ...]) -> None:
 def sys_statfs(cage: Cage, path: int, buf: int, *_: int) -> int:
     addr = pointer(buf)
     cage.mem.check(addr, L.STATFS.size)
-    with _opened(cage, _cwd_path(cage, path)) as name:
+    with _opened(cage, _cwd_path(cage, path), None) as name:
         fd = os.open(name, os.O_PATH | os.O_CLOEXEC)
         try:
             _write_statfs(cage, addr, confine.fstatfs(fd))
@@ -550,6 +591,7 @@ def sys_utimensat(cage: Cage, dirfd: int, path: int, times: int, flags: int, *_:
         file = _file(cage, dirfd)
         if isinstance(file, HostFile) and file.status_flags & F.O_PATH and raw is None:
             raise GuestError(EBADF)
+        check_metadata(file)
         host = _host_fd(file)
         if host is None:
             return 0
@@ -560,7 +602,7 @@ def sys_utimensat(cage: Cage, dirfd: int, path: int, times: int, flags: int, *_:
         with cage.microvisor.root.parent(target) as (dir_fd, name):
             confine.utimensat(dir_fd, name, spec, F.AT_SYMLINK_NOFOLLOW)
         return 0
-    with _opened(cage, target) as host_name:
+    with _opened(cage, target, check_metadata) as host_name:
         confine.utimensat(-100, host_name.encode(), spec, 0)
     return 0
 

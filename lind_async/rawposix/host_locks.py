@@ -50,6 +50,7 @@ from lind_async.core.locks import (
     Segment,
     host_changes,
 )
+from lind_async.rawposix import hostfds
 
 _F_OFD_GETLK = 36
 _F_OFD_SETLK = 37
@@ -159,8 +160,10 @@ def _open_for(source: int, access: int) -> _Handle:
 
 
 def _reopen(source: int, flags: int) -> int:
-    return os.open(
-        f"/proc/self/fd/{source}", flags | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY
+    """A new description of the file (a host fd kept for a cage: within the host fd budget)."""
+    again = f"/proc/self/fd/{source}"
+    return hostfds.open_fd(
+        lambda: os.open(again, flags | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY)
     )
 
 

@@ -6,7 +6,9 @@ before the root is consulted, as the device files of ``files.DEVICES`` are:
 - ``/dev/fd/N``, ``/proc/self/fd/N`` and ``/dev/stdin|stdout|stderr`` name the cage's own
   descriptor N. Opening one reopens a regular file as Linux does (a new description with its own
   offset, through the host's ``/proc/self/fd`` of our host fd — never a guest path) and shares the
-  description of any other kind (a pipe end, a stream, a device);
+  description of any other kind (a pipe end, a stream, a device). A host object outside the root
+  (host stdio: ``foreign.py``) is only shared, never widened: an access its description lacks is
+  ``EACCES``, and ``O_TRUNC`` does not truncate it;
 - ``/dev/fd`` and ``/proc/self/fd`` are directories listing the cage's open descriptors, each a
   symlink whose ``readlink`` is the guest path (``pipe:[ino]`` for a pipe);
 - ``/proc/self/exe`` is a symlink to the cage's program path inside the root (``argv[0]`` made
@@ -22,10 +24,21 @@ import re
 import stat as stat_mod
 from typing import TYPE_CHECKING
 
-from lind_async.abi.errno import EINVAL, EISDIR, ELOOP, ENOENT, ENOTDIR, ENXIO, GuestError
-from lind_async.abi.flags import O_ACCMODE, O_CLOEXEC, O_CREAT, O_EXCL, O_NOFOLLOW, O_TRUNC
+from lind_async.abi.errno import EACCES, EINVAL, EISDIR, ELOOP, ENOENT, ENOTDIR, ENXIO, GuestError
+from lind_async.abi.flags import (
+    O_ACCMODE,
+    O_CLOEXEC,
+    O_CREAT,
+    O_EXCL,
+    O_NOFOLLOW,
+    O_PATH,
+    O_RDONLY,
+    O_TRUNC,
+    O_WRONLY,
+)
 from lind_async.rawposix import hostfds
 from lind_async.rawposix.files import DEVICES, DirEntry, FileOps, HostFile, HostStream
+from lind_async.rawposix.foreign import is_foreign
 
 if TYPE_CHECKING:
     from lind_async.runtime.cage import Cage
@@ -122,6 +135,12 @@ def open_virtual(cage: Cage, path: bytes, flags: int) -> FileOps | int | None:
         return reopened
     if isinstance(file, HostFile) and file.kind == stat_mod.S_IFDIR and flags & O_ACCMODE:
         raise GuestError(EISDIR)
+    if is_foreign(file) and not flags & O_PATH:
+        access = flags & O_ACCMODE
+        if (access != O_WRONLY and not file.readable()) or (
+            access != O_RDONLY and not file.writable()
+        ):
+            raise GuestError(EACCES)  # the stream as handed over, never more
     return cage.fds.install(file, cloexec=bool(flags & O_CLOEXEC))
 
 
