@@ -13,7 +13,9 @@ pages depends on the kind of mapping (rawposix/shm.py explains the host side):
 - shared anonymous (also ``/dev/zero``): a memfd mapped over the range;
 - shared file: the file itself mapped over the range (pages up to its end), so writes reach the
   page cache at once: ``read`` sees them, other cages mapping the file see them, ``msync`` only
-  has to ask the host to flush, ``munmap``/exit write back as the kernel does.
+  has to ask the host to flush, ``munmap``/exit write back as the kernel does. The cage's memory
+  is guarded first (runtime/faults.py): a file shrunk under it is its ``SIGBUS``, never the
+  microvisor's.
 
 ``mremap`` shrinks in place (releasing the tail), grows in place when the pages after the
 mapping are free, else moves (``MREMAP_MAYMOVE``, or to ``MREMAP_FIXED``): private contents are
@@ -46,6 +48,7 @@ from lind_async.rawposix import mm, shm
 from lind_async.rawposix.args import i32, i64, pointer, size
 from lind_async.rawposix.files import FileOps, ZeroDevice
 from lind_async.rawposix.table import Row, Support
+from lind_async.runtime import faults
 
 if TYPE_CHECKING:
     from lind_async.runtime.cage import Cage
@@ -152,6 +155,7 @@ def _map_anonymous(cage: Cage, start: int, end: int, prot: int, shared: bool) ->
 def _map_file(cage: Cage, start: int, end: int, prot: int, obj: shm.FileObject, offset: int,
               shared: bool) -> None:
     if shared:
+        faults.watch(cage.vm, cage.mem.base, cage)  # a shrink under it: this cage's SIGBUS
         shm.map_object(cage.mem.base, start, end, obj, offset)
         cage.vm.add(Mapping(start, end, prot, shared=obj, offset=offset))
         shm.track(cage.vm, cage.mem.base)

@@ -45,10 +45,12 @@ futexes keep the memory-address key.
 
 Truncation: a file that shrinks *after* it was mapped shared would leave host pages past its new
 end mapped, and touching one raises ``SIGBUS`` — in the microvisor, which would kill every cage.
-So every guest truncation (``ftruncate``, ``truncate``, ``open(O_TRUNC)``) calls
+So every guest truncation RawPOSIX sees (``ftruncate``, ``truncate``, ``open(O_TRUNC)``) calls
 :func:`file_shrunk`, which puts private zero pages over those pages in every address space
-mapping the file (natively the program would get ``SIGBUS`` there). A truncation by another host
-process is not seen: as for any host program, it is the host's business.
+mapping the file (natively the program would get ``SIGBUS`` there). Every other route (a
+truncation by a host process, or one RawPOSIX does not see) is caught by the SIGBUS guard
+(runtime/faults.py): each address space mapping a file shared has its memory registered with
+it, and a touch of such a page becomes that cage's own ``SIGBUS``.
 """
 
 from __future__ import annotations
@@ -58,10 +60,14 @@ import itertools
 import os
 import weakref
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lind_async.abi.errno import EINVAL, ENOMEM, GuestError
 from lind_async.core.vmmap import Mapping, VmMap
+from lind_async.runtime import faults
+
+if TYPE_CHECKING:
+    from lind_async.runtime.cage import Cage
 from lind_async.rawposix import hostfds
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -274,13 +280,16 @@ def unmapped(base: int | None, vm: VmMap, released: Iterable[Mapping]) -> None:
             obj.detach()
 
 
-def map_all(vm: VmMap, base: int) -> None:
+def map_all(vm: VmMap, base: int, owner: Cage | None = None) -> None:
     """A fork child's vmmap (a copy of its parent's, sharing its objects): map every shared piece
-    into the child's memory at ``base`` and count the child as a user of each object."""
+    into the child's memory at ``base`` and count the child as a user of each object. A child
+    mapping a file shared (``owner``) is guarded against ``SIGBUS`` as its parent was."""
     pieces = [m for m in vm.mappings() if _backed(m)]
     for obj in objects(pieces):
         if obj.fd < 0:  # its last user gave it up while this address space still used it
             raise MemoryError("fork: a mapping's host object is gone")
+    if owner is not None and any(isinstance(m.shared, FileObject) for m in pieces):
+        faults.watch(vm, base, owner)
     for m in pieces:
         if isinstance(m.shared, HostObject):
             map_object(base, m.start, m.end, m.shared, m.offset)
@@ -293,6 +302,7 @@ def map_all(vm: VmMap, base: int) -> None:
 def release_all(vm: VmMap) -> None:
     """The address space ends (exit, exec): forget its backed pieces and detach their objects.
     Host pages are left alone (the memory is being dropped)."""
+    faults.unwatch(vm)
     pieces = [m for m in vm.mappings() if _backed(m)]
     for m in pieces:
         vm.unmap(m.start, m.end - m.start)

@@ -218,7 +218,7 @@ class ForkedCage(Cage):
         if grow > 0 and self._memory.grow(grow) < 0:
             raise MemoryError("fork: cannot reserve the child's linear memory")
         copy_memory(src.base, self._memory.base, used_ranges(parent.vm))
-        shm.map_all(self._vm, self._memory.base)  # MAP_SHARED pieces: the same host objects
+        shm.map_all(self._vm, self._memory.base, owner=self)  # MAP_SHARED: the same objects
 
     async def _start_instance(self) -> LindInstance:
         memory, self._memory = self._memory, None

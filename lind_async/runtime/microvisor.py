@@ -36,6 +36,7 @@ from lind_async.runtime import grate_pool, signals, threei_calls
 from lind_async.runtime.abi_check import check_lind_abi
 from lind_async.runtime.cage import Cage
 from lind_async.runtime.engine import EngineConfig, LindEngine
+from lind_async.runtime.faults import FAULTED  # a guest's page shrank away (SIGBUS pending)
 from lind_async.runtime.fork import ForkedCage, fork_import
 from lind_async.runtime.instance import SYSCALL_PARAMS, HostImports, LindInstance
 from lind_async.runtime.limits import Family, Limits
@@ -88,7 +89,7 @@ def _syscall_now(instance: LindInstance, args: tuple[int, ...]) -> int:
     number = args[0]
     result = cage.syscall(number, args[1], args[2], args[3], args[4], args[5], args[6])
     if isinstance(result, int):
-        if not (cage.signals.pending or cage.stopped) or cage.in_handler:
+        if not (cage.signals.pending or cage.stopped or FAULTED[0]) or cage.in_handler:
             return result
         if not signals.pending_for(cage):
             return result

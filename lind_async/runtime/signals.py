@@ -10,6 +10,11 @@ Theory of operation
   a cage that is not the one running now ends it the same way;
 - a deliverable signal interrupts the cage's blocking waits, which return ``EINTR``.
 
+*Faults*: a touch of a file page that shrank away is repaired by the SIGBUS guard
+(runtime/faults.py), which makes the running wasm yield; :func:`pending_for` (run at every
+preemption point) collects the cages whose memory faulted and posts them ``SIGBUS`` as Linux
+forces a fault signal (:func:`post_fault`).
+
 *Delivery* happens only at safe points of the target: when a system call returns to the guest
 (:func:`after_syscall`, also for the call that posted a signal to its own cage) and at preemption
 points (:func:`at_preemption`, so a spinning cage still gets ``SIGALRM``). The default action is
@@ -48,6 +53,7 @@ from lind_async.core.signals import (
     SA_SIGINFO,
     SIG_DFL,
     SIG_IGN,
+    SIGBUS,
     SIGCONT,
     Default,
     SigAction,
@@ -56,7 +62,7 @@ from lind_async.core.signals import (
 )
 from lind_async.rawposix.proc import CageExit
 from lind_async.rawposix.readiness import Watchers
-from lind_async.runtime import fiber
+from lind_async.runtime import faults, fiber
 from lind_async.runtime.instance import LindInstance, instantiate
 
 if TYPE_CHECKING:
@@ -141,7 +147,19 @@ def post(cage: Cage, signo: int, sender: int = 0) -> None:
 
 
 def pending_for(cage: Cage) -> bool:
+    for owner in faults.take():  # a file shrunk under a shared mapping was touched
+        post_fault(owner, SIGBUS)
     return bool(cage.signals.pending & ~cage.signals.blocked) or cage.is_stopped
+
+
+def post_fault(cage: Cage, signo: int) -> None:
+    """Send a signal caused by the cage's own memory access, as Linux forces one: a fault
+    cannot be blocked or ignored away (the default action is restored and it is unblocked)."""
+    state = cage.signals
+    if state.blocked & bit(signo) or state.action(signo).handler == SIG_IGN:
+        state.actions[signo] = SigAction()
+        state.set_mask(state.blocked & ~bit(signo))
+    post(cage, signo)
 
 
 async def after_syscall(cage: Cage, number: int, args: tuple[int, ...], result: int) -> int:

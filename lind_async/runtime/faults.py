@@ -1,0 +1,233 @@
+"""The SIGBUS guard: a shrunk file under a shared mapping is the toucher's SIGBUS, never the
+microvisor's death.
+
+Theory of operation
+-------------------
+``MAP_SHARED`` file mappings are the host file mapped over a cage's linear memory
+(rawposix/shm.py). When the file shrinks after it was mapped — another cage's ``truncate``, an
+``O_TRUNC`` open through ``/dev/fd``, a host process — a page past the new end has no backing,
+and touching it raises ``SIGBUS`` in *this* process: from wasm code, or from a system call
+handler copying guest memory (``write(fd, mapped, n)``). Guest truncations that RawPOSIX sees
+are fixed up ahead of time (``shm.file_shrunk``); this module covers every other route.
+
+A small native handler (``lind_async/native/faults.c``, built once with the ``ziglang`` wheel's
+``zig cc`` into the cache and loaded with ctypes) is installed for ``SIGBUS`` *after* wasmtime's
+(an engine exists before any file is mapped, and wasmtime installs its handlers with its first
+engine), so it sees the signal first and hands everything it does not own to wasmtime's, which
+hands on what it does not own in turn. Each address space that maps a file shared registers its
+memory's host range (:func:`watch`, with the engine running it and the cage that owns it). For
+a fault in a registered range the handler maps a private zero page over the faulting page (the
+access is retried and succeeds), counts it, and bumps the engine's epoch so the running wasm
+yields at once.
+
+Delivery is Python's, at the owner's next safe point. The handler raises :data:`FAULTED` (a
+word owned here, so the syscall return path can test it with one index before the guard even
+exists); :func:`take` (called from ``signals.pending_for``, which every preemption point runs,
+and every system call return once the flag is up) clears it and returns the cages whose memory
+faulted; ``signals`` posts them ``SIGBUS`` as Linux
+forces a fault signal (unblocked, and its default restored if it was ignored). With no handler
+the cage dies of ``SIGBUS`` (status 135); with one, the handler runs and the program goes on
+with a zero page where the file's page was.
+
+If the handler cannot be built or installed, shared file mappings are refused (``ENODEV``):
+without the guard a shrink would kill every cage.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import logging
+import os
+import platform
+import subprocess
+import tempfile
+import threading
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lind_async.abi.errno import ENODEV, ENOMEM, GuestError
+
+if TYPE_CHECKING:
+    from lind_async.core.vmmap import VmMap
+    from lind_async.runtime.cage import Cage
+    from lind_async.runtime.engine import LindEngine
+
+log = logging.getLogger("lind_async.faults")
+
+_FLAG = (ctypes.c_uint64 * 1)()  # lives as long as the process (the handler writes it)
+FAULTED = memoryview(_FLAG).cast("B").cast("Q")
+"""``FAULTED[0]`` is non-zero when a fault was repaired since the last :func:`take`."""
+
+SOURCE = Path(__file__).resolve().parent.parent / "native" / "faults.c"
+
+
+@dataclass
+class _Watch:
+    slot: int
+    vm: weakref.ref[VmMap]
+    owner: weakref.ref[Cage]  # the cage that registered it (see owner())
+    engine: LindEngine  # kept alive while the handler may bump its epoch
+    seen: int = 0  # faults already handed to the owner
+
+    def current_owner(self) -> Cage | None:
+        """The live cage using this address space: the one that registered it, else (it ended
+        or exec'd away from a memory it shared, as a vfork child does) another cage of its
+        microvisor whose memory map this is."""
+        vm = self.vm()
+        owner = self.owner()
+        if vm is None or owner is None:
+            return None
+        if owner.status is None and getattr(owner, "_vm", None) is vm:
+            return owner
+        for cage in list(owner.microvisor.cages.values()):
+            if cage.status is None and getattr(cage, "_vm", None) is vm:
+                self.owner = weakref.ref(cage)
+                return cage
+        return None
+
+
+class _Guard:
+    """The loaded handler library and the slots in use (one writer at a time)."""
+
+    def __init__(self, lib: ctypes.CDLL) -> None:
+        self.lib = lib
+        lib.lind_fault_install.argtypes = (ctypes.c_void_p, ctypes.c_void_p)
+        lib.lind_fault_install.restype = ctypes.c_int
+        lib.lind_fault_slots.restype = ctypes.c_int
+        lib.lind_fault_watch.argtypes = (
+            ctypes.c_int, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_size_t)
+        lib.lind_fault_watch.restype = None
+        lib.lind_fault_unwatch.argtypes = (ctypes.c_int,)
+        lib.lind_fault_unwatch.restype = None
+        lib.lind_fault_count.argtypes = (ctypes.c_int, ctypes.POINTER(ctypes.c_size_t))
+        lib.lind_fault_count.restype = ctypes.c_uint64
+        self.free = list(range(lib.lind_fault_slots() - 1, -1, -1))
+        self.watches: dict[int, _Watch] = {}
+        self.by_vm: weakref.WeakKeyDictionary[VmMap, _Watch] = weakref.WeakKeyDictionary()
+        self.lock = threading.Lock()
+
+    def install(self) -> None:
+        from lind_async.runtime import capi
+
+        bump = ctypes.cast(capi.lib.wasmtime_engine_increment_epoch, ctypes.c_void_p).value
+        err = self.lib.lind_fault_install(bump, ctypes.addressof(_FLAG))
+        if err:
+            raise OSError(-err, f"installing the SIGBUS handler: {os.strerror(-err)}")
+
+
+_guard: _Guard | None = None
+_failure: str | None = None
+_load_lock = threading.Lock()
+
+
+def _build(out: Path) -> None:
+    from lind_async.toolchain.zig import zig
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=".tmp-", suffix=".so")
+    os.close(fd)
+    try:
+        cmd = zig("cc", "-shared", "-fPIC", "-O2", "-Wall", "-o", tmp, str(SOURCE))
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise OSError(f"zig cc failed: {done.stderr.strip()}")
+        os.replace(tmp, out)  # never rewrite a loaded library in place
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def library_path() -> Path:
+    """Where the built handler lives: the cache, keyed by source, zig and machine."""
+    from lind_async.toolchain.sysroot import cache_root
+    from lind_async.toolchain.zig import ziglang_version
+
+    key = hashlib.sha256(SOURCE.read_bytes())
+    key.update(f"\0{ziglang_version()}\0{platform.machine()}\0{platform.system()}".encode())
+    return cache_root() / "native" / f"faults-{key.hexdigest()[:16]}.so"
+
+
+def guard() -> _Guard:
+    """The installed guard (built and installed on first use); ``ENODEV`` if it cannot be."""
+    global _guard, _failure
+    if _guard is not None:
+        return _guard
+    with _load_lock:
+        if _guard is None and _failure is None:
+            try:
+                path = library_path()
+                if not path.is_file():
+                    _build(path)
+                loaded = _Guard(ctypes.CDLL(str(path)))
+                loaded.install()
+                _guard = loaded
+            except Exception as exc:  # any failure: no guard, so no shared file mappings
+                _failure = str(exc)
+                log.warning("no SIGBUS guard (%s): MAP_SHARED file mappings are refused", exc)
+    if _guard is None:
+        raise GuestError(ENODEV)
+    return _guard
+
+
+def watch(vm: VmMap, base: int, owner: Cage) -> None:
+    """``owner``'s address space ``vm`` (its memory at host address ``base``) maps a file shared:
+    guard its whole linear memory (once per address space). ``ENOMEM`` if every slot is used;
+    ``ENODEV`` without a guard."""
+    g = guard()
+    with g.lock:
+        current = g.by_vm.get(vm)
+        if current is not None:
+            current.owner = weakref.ref(owner)  # the cage mapping now (a vfork child, say)
+            return
+        if not g.free:
+            raise GuestError(ENOMEM)
+        slot = g.free.pop()
+        engine = owner.microvisor.engine
+        g.lib.lind_fault_watch(slot, base, base + vm.limit, engine.ptr)
+        w = _Watch(slot, weakref.ref(vm), weakref.ref(owner), engine)
+        g.watches[slot] = w
+        g.by_vm[vm] = w
+
+
+def unwatch(vm: VmMap) -> None:
+    """``vm`` ends (exit, exec): its memory is no longer guarded."""
+    g = _guard
+    if g is None:
+        return
+    with g.lock:
+        w = g.by_vm.pop(vm, None)
+        if w is None:
+            return
+        g.lib.lind_fault_unwatch(w.slot)
+        del g.watches[w.slot]
+        g.free.append(w.slot)
+
+
+def take() -> list[Cage]:
+    """The cages whose memory faulted since the last call (each once), to be sent ``SIGBUS``.
+    Costs one flag read when nothing happened."""
+    g = _guard
+    if g is None or not FAULTED[0]:
+        return []
+    faulted = []
+    with g.lock:
+        FAULTED[0] = 0  # (the handler counts a fault before it raises the flag)
+        last = ctypes.c_size_t()
+        for w in g.watches.values():
+            count = g.lib.lind_fault_count(w.slot, ctypes.byref(last))
+            if count == w.seen:
+                continue
+            w.seen = count
+            owner = w.current_owner()
+            if owner is not None:
+                faulted.append(owner)
+    return faulted
+
+
+def watched(vm: VmMap) -> bool:
+    """Whether ``vm``'s memory is guarded now (tests)."""
+    g = _guard
+    return g is not None and vm in g.by_vm
