@@ -51,7 +51,8 @@ STREAM = {  # the stream keeps working
 }  # fmt: skip
 
 
-def _report(stderr: bytes) -> dict[str, str]:
+def _report(stderr: bytes | None) -> dict[str, str]:
+    assert stderr is not None
     text = stderr.decode(errors="replace")
     assert "Traceback" not in text and "internal error" not in text, text
     return dict(line.split(": ", 1) for line in text.splitlines())
