@@ -99,17 +99,19 @@ def sync(key: FileKey, source: int | None, records: list[Segment], flock: int) -
     _need_access(key, handle, source, gains, flock)
     handle = _handles[key]
     made: list[Segment] = []
-    for start, end, level in gains:
-        if not _setlk(handle.fd, start, end, level):
-            _undo(handle, made)
-            _close_if_empty(key, handle)
+    try:
+        for start, end, level in gains:
+            if not _setlk(handle.fd, start, end, level):
+                _back_out(key, handle, made)
+                return False
+            made.append((start, end, level))
+        if flock > handle.flock and not _flock(handle.fd, flock):
+            handle.flock = UNLOCKED  # Linux drops the old lock of a refused conversion
+            _back_out(key, handle, made)
             return False
-        made.append((start, end, level))
-    if flock > handle.flock and not _flock(handle.fd, flock):
-        handle.flock = UNLOCKED  # Linux drops the old lock of a refused conversion
-        _undo(handle, made)
-        _close_if_empty(key, handle)
-        return False
+    except OSError:  # the host cannot lock this file at all (a filesystem without locks…)
+        _back_out(key, handle, made)
+        raise
     for start, end, level in losses:
         _setlk(handle.fd, start, end, level)
     if flock < handle.flock:
@@ -187,6 +189,11 @@ def _close_if_empty(key: FileKey, handle: _Handle) -> None:
     if handle.empty() and _handles.get(key) is handle:
         del _handles[key]
         os.close(handle.fd)  # nothing held: closing drops nothing
+
+
+def _back_out(key: FileKey, handle: _Handle, made: list[Segment]) -> None:
+    _undo(handle, made)
+    _close_if_empty(key, handle)
 
 
 def _undo(handle: _Handle, made: list[Segment]) -> None:
