@@ -40,6 +40,7 @@ import hashlib
 import logging
 import os
 import platform
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -129,15 +130,18 @@ def _build(out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=".tmp-", suffix=".so")
     os.close(fd)
+    zig_cache = tempfile.mkdtemp(dir=out.parent, prefix=".zig-")  # not $HOME's (read-only?)
     try:
         cmd = zig("cc", "-shared", "-fPIC", "-O2", "-Wall", "-o", tmp, str(SOURCE))
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        env = {**os.environ, "ZIG_GLOBAL_CACHE_DIR": zig_cache, "ZIG_LOCAL_CACHE_DIR": zig_cache}
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
         if done.returncode != 0:
             raise OSError(f"zig cc failed: {done.stderr.strip()}")
         os.replace(tmp, out)  # never rewrite a loaded library in place
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        shutil.rmtree(zig_cache, ignore_errors=True)  # ~36 MB of libc stubs, needed only now
 
 
 def library_path() -> Path:
