@@ -283,3 +283,36 @@ def test_deadlock_between_cages_is_edeadlk_as_native(
     result = run_cage(wasm, ["deadlock", "/f"], root=root, timeout=60)
     assert_contained(result)
     assert result.stdout == expected
+
+
+def test_worlds_sharing_a_file_exclude_each_other_without_learning_pids(
+    attack_program: Build, tmp_path: Path
+) -> None:
+    """World b's root lies inside world a's, so both name one file: a lock of a cage in a holds
+    off a cage in b, whose F_GETLK learns no pid of world a (cage ids are per world)."""
+    wasm = attack_program("world_lock")
+    a = tmp_path / "a"
+    inner = a / "inner"
+    inner.mkdir(parents=True)
+    (inner / "f").write_bytes(b"data\n")
+
+    async def main() -> None:
+        async with lind_async.Microvisor(root=a) as mv:
+            holder = await mv.create_cage_exec(
+                wasm, "hold", "/inner/f", "fcntl", stdin=lind_async.PIPE,
+                stdout=lind_async.PIPE, root=a,
+            )
+            assert await asyncio.wait_for(holder.stdout.readline(), 30) == b"locked\n"
+            probe = await _start(mv, wasm, "probe", "/f", root=inner)
+            report = (await _output(probe)).decode().splitlines()
+            assert report == [
+                "F_SETLK: -1 EAGAIN",
+                "F_GETLK: 0 type=WR pid=-1",
+                "flock LOCK_NB: 0 ",  # flock and record locks are independent, as on Linux
+                "F_SETLKW: -1 EINTR",
+                "flock: 0 ",
+            ]
+            await holder.communicate(b"\n")
+            assert holder.returncode == 0
+
+    asyncio.run(main())
