@@ -302,6 +302,7 @@ def test_worlds_sharing_a_file_exclude_each_other_without_learning_pids(
                 wasm, "hold", "/inner/f", "fcntl", stdin=lind_async.PIPE,
                 stdout=lind_async.PIPE, root=a,
             )
+            assert holder.stdout is not None
             assert await asyncio.wait_for(holder.stdout.readline(), 30) == b"locked\n"
             probe = await _start(mv, wasm, "probe", "/f", root=inner)
             report = (await _output(probe)).decode().splitlines()
