@@ -11,6 +11,7 @@ close-on-exec descriptors, 3i table kept, caught signals reset to default.
 from __future__ import annotations
 
 import os
+import stat
 from typing import TYPE_CHECKING
 
 import wasmtime
@@ -61,9 +62,11 @@ def _vector(cage: Cage, addr: int) -> list[bytes]:
 
 def _read_program(cage: Cage, path: bytes) -> bytes:
     root = cage.microvisor.root
-    fd = root.open(path, os.O_RDONLY)
+    # Non-blocking: opening a FIFO must not wait for a writer (it would block the whole loop);
+    # then anything but a regular file is EACCES, as Linux's execve says.
+    fd = root.open(path, os.O_RDONLY | os.O_NONBLOCK)
     try:
-        if not os.access(f"/proc/self/fd/{fd}", os.X_OK) or os.path.isdir(f"/proc/self/fd/{fd}"):
+        if not stat.S_ISREG(os.fstat(fd).st_mode) or not os.access(f"/proc/self/fd/{fd}", os.X_OK):
             raise GuestError(EACCES)
         data = bytearray()
         while len(data) <= MAX_PROGRAM_BYTES:

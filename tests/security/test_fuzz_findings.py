@@ -17,3 +17,11 @@ def test_sigkill_to_itself_ends_the_cage_at_that_call(attack_program: Any, tmp_p
         "pid: killed by 9\ngroup: killed by 9\nthread: killed by 9\nthreei: killed by 9\n"
     )
     assert result.status == 0
+
+
+def test_execve_of_a_fifo_is_eacces_and_does_not_block(attack_program: Any, tmp_path: Path) -> None:
+    # It opened the FIFO blocking, on the event loop: the whole microvisor waited for a writer.
+    result = run_cage(attack_program("fuzz_exec_fifo"), [], root=tmp_path, timeout=30)
+    assert_contained(result)
+    assert result.stdout.decode() == "execve: -1 Permission denied\n"
+    assert result.status == 0
