@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import faulthandler
 import io
 import logging
 import os
@@ -616,6 +617,15 @@ async def fuzz(
         (root / f"fz{i}").mkdir()
     (root / "nb").mkdir()
     stall = 4 * WORKER_TIMEOUT_MS / 1000 + 20
+
+    async def heartbeat() -> None:
+        # A call that blocks the event loop itself freezes every cage and this harness too:
+        # then, after a minute, faulthandler prints every thread's stack (the blocking call).
+        while True:
+            faulthandler.dump_traceback_later(60)
+            await asyncio.sleep(5)
+
+    beat = asyncio.create_task(heartbeat())
     t0 = time.monotonic()
     with captured_logs() as logs:
         async with lind_async.Microvisor(root=root, diagnostics=diagnostics) as mv:
@@ -646,6 +656,8 @@ async def fuzz(
             )
             after_out, _ = await asyncio.wait_for(after.communicate(b"7\n"), 60)
             after_ok = after_out == neighbour_line(7) and after.returncode == 0
+    beat.cancel()
+    faulthandler.cancel_dump_traceback_later()
     warnings: Counter[str] = Counter()
     for record, where in logs.records:
         text = record.getMessage()
@@ -749,8 +761,13 @@ def test_fuzz_hypothesis(fuzz_programs: tuple[Path, Path], scripts: list[list[by
     check(outcome, feeds, "hypothesis")
 
 
+LONG_CALLS = os.environ.get("LIND_FUZZ_CALLS")
+
+
+# The suite's 300 s per-test timeout, stretched for a long run (about 2 ms a call at worst).
+@pytest.mark.timeout(300 + int(LONG_CALLS or 0) // 500)
 def test_fuzz_seeded(fuzz_programs: tuple[Path, Path]) -> None:
-    total = os.environ.get("LIND_FUZZ_CALLS")
+    total = LONG_CALLS
     cages = int(os.environ.get("LIND_FUZZ_CAGES", "16" if total else "4"))
     calls = int(total) if total else 2000 * cages
     seed = os.environ.get("LIND_FUZZ_SEED") or f"{random.getrandbits(32):08x}"
