@@ -1,5 +1,6 @@
 /* poll and epoll across fork: the parent waits (no timeout) and wakes when the child writes
- * after a sleep, then sees the hang-up when the child exits. */
+ * after a sleep, then sees the hang-up when the child exits. The child exits only once the
+ * parent has read everything (a second pipe), so the events seen do not depend on timing. */
 #include <poll.h>
 #include <stdio.h>
 #include <sys/epoll.h>
@@ -7,18 +8,23 @@
 #include <unistd.h>
 
 int main(void) {
-    int p[2];
+    int p[2], done[2];
     pipe(p);
+    pipe(done);
     pid_t pid = fork();
     if (pid == 0) {
+        char c;
         close(p[0]);
+        close(done[1]);
         usleep(100000);
         write(p[1], "hello", 5);
         usleep(100000);
         write(p[1], "again", 5);
+        read(done[0], &c, 1);
         _exit(0);
     }
     close(p[1]);
+    close(done[0]);
     struct pollfd pf = {.fd = p[0], .events = POLLIN};
     int n = poll(&pf, 1, -1);
     printf("poll: %d revents=0x%x\n", n, pf.revents);
@@ -35,6 +41,7 @@ int main(void) {
     got = read(p[0], buf, sizeof buf);
     printf("read: %.*s\n", (int)got, buf);
 
+    close(done[1]);
     int status;
     waitpid(pid, &status, 0);
     n = poll(&pf, 1, -1);
