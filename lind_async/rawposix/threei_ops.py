@@ -62,22 +62,19 @@ def register_handler(
         raise GuestError(ESRCH)
     namer = me if authority.speaks_for(me, handler_cage) else forwarder
     authority.require_handler(namer, handler_cage)
-    _check_handler_id(cage, handler_cage, handler)
     owner = authority.route_owner(namer)
     authority.require_route_change(me, target_id, number, Route(handler_cage, handler, owner))
+    _check_handler_id(cage, handler_cage, handler)
     mv.threei.register(target_id, number, handler_cage, handler, owner)
     return 0
 
 
 def _check_handler_id(cage: Cage, handler_cage: int, handler: int) -> None:
-    """A wasm grate with lind-musl's default entry calls ``handler`` as a function-table index:
-    it must hold a function of the handler type."""
+    """A wasm grate must be able to run ``handler``: its program exports the grate entry point,
+    and with lind-musl's default entry ``handler`` is a function-table slot of the handler
+    type. Python grates dispatch their ids themselves."""
     mv = cage.microvisor
-    grate = mv.cages.get(handler_cage)
-    if grate is None:
-        return  # a Python grate: its handler ids are call numbers it dispatches itself
-    slots = mv.engine.handler_slots(grate.module)
-    if slots is not None and handler not in slots:
+    if handler_cage not in mv.python_grates and not mv.valid_handler(handler_cage, handler):
         raise GuestError(EINVAL)
 
 
@@ -90,12 +87,12 @@ def sys_copy_data_between_cages(
     n, kind = u64(length), i32(copytype)
     if kind not in (0, 1) or n > MAX_COPY:
         raise GuestError(EINVAL)
+    source, dest = mv.cages.get(src_cage_id), mv.cages.get(dst_cage_id)
+    if source is None or dest is None or source.status is not None or dest.status is not None:
+        raise GuestError(ESRCH)  # as kill: a cage that does not exist is ESRCH for anyone
     for other in (i32(target), src_cage_id, dst_cage_id):
         if other:
             mv.authority.require_name(me, other)
-    source, dest = mv.cages.get(src_cage_id), mv.cages.get(dst_cage_id)
-    if source is None or dest is None or source.status is not None or dest.status is not None:
-        raise GuestError(ESRCH)
     if u64(src) > _LOW or u64(dst) > _LOW:
         raise GuestError(EFAULT)
     src_addr, dst_addr = u64(src), u64(dst)

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import wasmtime
 
-from lind_async.abi.errno import EINTR, GuestError
+from lind_async.abi.errno import EINTR, ESRCH, GuestError
 from lind_async.abi.flags import SIGKILL
 from lind_async.core.fdtable import FdTable
 from lind_async.core.proctable import exited, killed
@@ -146,8 +146,12 @@ class Cage:
     # -- state the syscall handlers use ----------
     @property
     def mem(self) -> GuestMemory:
-        assert self._mem is not None, "cage memory used before start"
-        return self._mem
+        """The cage's memory; ``ESRCH`` for a cage that has none (not started yet, or ended):
+        another cage may name one at that moment (a 3i owner, a copy end)."""
+        mem = self._mem
+        if mem is None:
+            raise GuestError(ESRCH)
+        return mem
 
     @property
     def vm(self) -> VmMap:

@@ -46,7 +46,7 @@ from lind_async.abi.errno import EIO
 from lind_async.rawposix.proc import CageExit
 from lind_async.runtime.eager import eager_task
 from lind_async.runtime.fiber import PreparedCall, WasmTrap, run_call
-from lind_async.runtime.instance import LindInstance, instantiate
+from lind_async.runtime.instance import LindInstance, instantiate, module_spec
 
 if TYPE_CHECKING:
     from lind_async.rawposix.table import SysResult
@@ -70,19 +70,57 @@ class _Worker:
 
 @dataclass
 class _Pool:
+    """The workers of one program image of a grate (``main``: the instance they were made
+    from). An ``execve`` of the grate replaces its instance, and with it the pool: workers
+    of the old program never serve calls routed to the new one."""
+
+    main: LindInstance
+    serves: bool  # the program exports the grate entry point
+    slots: frozenset[int] | None  # valid handler ids, when the entry takes table indices
     idle: list[_Worker] = field(default_factory=list)
     count: int = 0
     freed: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-async def _worker(mv: Microvisor, grate: Cage, pool: _Pool) -> _Worker:
+def _pool(mv: Microvisor, grate: Cage, main: LindInstance) -> _Pool:
+    """The grate's pool for its current program (a new one after an exec)."""
+    pool: _Pool | None = grate.grate_workers
+    if pool is not None and pool.main is main:
+        return pool
+    if pool is not None:
+        for worker in pool.idle:
+            worker.instance.close()
+        pool.idle.clear()
+    serves = ENTRY in main.spec.funcs
+    pool = grate.grate_workers = _Pool(main, serves, mv.engine.handler_slots(grate.module))
+    return pool
+
+
+def valid_handler(mv: Microvisor, grate: Cage, fn_ptr: int) -> bool:
+    """Could ``grate``'s program run handler ``fn_ptr`` (it exports the entry point, and the
+    id is a handler slot when its entry takes function-table indices)? A grate that has not
+    started yet is judged by its module."""
+    main = grate.instance
+    if main is None:
+        if ENTRY not in module_spec(grate.module).funcs:
+            return False
+        slots = mv.engine.handler_slots(grate.module)
+        return slots is None or fn_ptr in slots
+    pool = _pool(mv, grate, main)
+    return pool.serves and (pool.slots is None or fn_ptr in pool.slots)
+
+
+async def _worker(mv: Microvisor, grate: Cage, pool: _Pool) -> _Worker | None:
+    """An idle worker of ``pool``, or a new one; None once the grate no longer runs the
+    program the pool belongs to (it exec'd or ended while this call waited)."""
     while not pool.idle and pool.count >= MAX_WORKERS:
         pool.freed.clear()
         await pool.freed.wait()
+    main = grate.instance
+    if main is not pool.main or grate.status is not None:
+        return None
     if pool.idle:
         return pool.idle.pop()
-    main = grate.instance
-    assert main is not None
     pool.count += 1
     try:
         instance = await instantiate(mv.engine, grate.module, mv.imports, memory=main.memory)
@@ -131,6 +169,8 @@ def _release(pool: _Pool, worker: _Worker) -> None:
 
 async def _run(mv: Microvisor, grate: Cage, pool: _Pool, params: list[int]) -> int:
     worker = await _worker(mv, grate, pool)
+    if worker is None:
+        return -EIO
     worker.instance.set_global("__stack_pointer", worker.stack_top)
     try:
         (result,) = await run_call(worker.instance, ENTRY, params)
@@ -162,12 +202,16 @@ def invoke(
 ) -> SysResult:
     """Run handler ``fn_ptr`` of ``grate`` for a call from ``origin``: its result now when an
     idle worker runs it without waiting, else an awaitable of it; ``-EIO`` if the grate dies
-    (or traps) first."""
-    if grate.status is not None or grate.instance is None:
+    (or traps) first, or if its program cannot run that handler (it exec'd a program that is
+    not a grate, or one in which ``fn_ptr`` names no handler)."""
+    main = grate.instance
+    if grate.status is not None or main is None:
         return -EIO
     pool: _Pool | None = grate.grate_workers
-    if pool is None:
-        pool = grate.grate_workers = _Pool()
+    if pool is None or pool.main is not main:
+        pool = _pool(mv, grate, main)
+    if not pool.serves or (pool.slots is not None and fn_ptr not in pool.slots):
+        return -EIO
     if not pool.idle:
         params = _params(fn_ptr, origin, args, owners)
         return _shielded(mv, grate, _run(mv, grate, pool, params))

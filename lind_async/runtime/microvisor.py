@@ -357,6 +357,12 @@ class Microvisor:
             self, origin, route, grate, args, owners, raise_effects=not nested
         )
 
+    def valid_handler(self, grate_id: int, handler: int) -> bool:
+        """Could wasm grate ``grate_id`` run handler ``handler`` (``grate_pool.valid_handler``)?
+        False for an id that is not a live cage."""
+        grate = self.cages.get(grate_id)
+        return grate is not None and grate_pool.valid_handler(self, grate, handler)
+
     def _leave(self, grate_id: int, owners: Set[int]) -> None:
         for owner in owners:
             self.in_flight.leave(grate_id, owner)

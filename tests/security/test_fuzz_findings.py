@@ -25,3 +25,19 @@ def test_execve_of_a_fifo_is_eacces_and_does_not_block(attack_program: Any, tmp_
     assert_contained(result)
     assert result.stdout.decode() == "execve: -1 Permission denied\n"
     assert result.status == 0
+
+
+def test_a_route_to_a_cage_that_cannot_serve_is_refused(
+    attack_program: Any, tmp_path: Path
+) -> None:
+    # register_handler(self, SYS_getpid, self, 1) in a program that is no grate was accepted;
+    # the next getpid was an internal error of the grate pool (a missing pass_fptr_to_wt).
+    result = run_cage(attack_program("fuzz_not_a_grate"), [], root=tmp_path)
+    assert_contained(result)
+    assert result.stdout.decode() == (
+        "route to a non-grate: Invalid argument\n"
+        "getpid still works: ok\n"
+        "copy into a new child: ok\n"
+        "copy into a reaped child: No such process\n"
+    )
+    assert result.status == 0
