@@ -17,6 +17,10 @@ handler that returns without waiting — the common case — hands its result st
 caller's sync import. Only a handler that must wait (or is preempted) continues in a task of its
 own, as every invocation without an idle worker does.
 
+A worker serves other cages' calls, so it takes none of the grate's signals or stops (they are
+delivered to the grate's own threads): a grate stopped by its creator keeps serving, and a
+stopped grate cannot hang its clients. A worker still yields at every preemption tick.
+
 A worker task belongs to the grate cage (it is in ``grate.tasks``): if the grate dies, its
 workers are cancelled and every call waiting on them fails with ``EIO`` — nothing hangs. A handler
 that traps is the grate's crash (as a trap in any thread ends a cage): the grate dies with the
@@ -128,7 +132,7 @@ async def _worker(mv: Microvisor, grate: Cage, pool: _Pool) -> _Worker | None:
         pool.count -= 1
         raise
     instance.data = grate
-    instance.preempt_hook = main.preempt_hook
+    instance.serving = True  # no preemption hook: the grate's signals and stops are not its
     if grate.tls_base is not None:
         instance.set_global("__tls_base", grate.tls_base)
     base = grate.vm.map_anywhere(WORKER_STACK, _PROT_RW)

@@ -389,6 +389,9 @@ class LindInstance:
         self.parked: Awaitable[int] | None = None
         # Awaited by the fiber driver at each epoch yield of a call in this store (if set).
         self.preempt_hook: Callable[[], Awaitable[None]] | None = None
+        # A grate's handler worker: it serves other cages' calls and takes none of the
+        # grate's signals or stops (runtime/grate_pool.py).
+        self.serving = False
 
     # ------------------------------------------------------------ exports
     def _export(self, name: str) -> Any:

@@ -91,19 +91,22 @@ def _syscall_now(instance: LindInstance, args: tuple[int, ...]) -> int:
     if isinstance(result, int):
         if not (cage.signals.pending or cage.stopped or FAULTED[0]) or cage.in_handler:
             return result
-        if not signals.pending_for(cage):
+        if not signals.pending_for(cage) or instance.serving:
             return result
         instance.parked = signals.after_syscall(cage, number, args[1:], result)
         return WOULD_WAIT
-    instance.parked = _then_signals(cage, number, args[1:], result)
+    instance.parked = _then_signals(instance, cage, number, args[1:], result)
     return WOULD_WAIT
 
 
 async def _then_signals(
-    cage: Cage, number: int, args: tuple[int, ...], pending: Awaitable[int]
+    instance: LindInstance, cage: Cage, number: int, args: tuple[int, ...],
+    pending: Awaitable[int],
 ) -> int:
+    """A grate's handler worker (``instance.serving``) takes none of the grate's signals and
+    stops: they go to the grate's own threads, so a stopped grate still serves its clients."""
     result = await pending
-    if cage.in_handler or not signals.pending_for(cage):
+    if cage.in_handler or not signals.pending_for(cage) or instance.serving:
         return result
     return await signals.after_syscall(cage, number, args, result)
 

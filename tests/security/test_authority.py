@@ -4,13 +4,16 @@ C grate; afterwards the same grate must still serve a second client (the neighbo
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
+import signal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import lind_async
 from tests.security.conftest import assert_contained, run_cage
 
 
@@ -96,3 +99,26 @@ def test_policy_grates_keep_their_calls(grate: str, attack_program: Any, tmp_pat
         assert f"{attempt}: Operation not permitted" in lines, lines
     assert "write under the policy: Read-only file system" in lines, lines
     assert not (root / "ro" / "file").exists()
+
+
+async def test_a_stopped_grate_still_serves_its_clients(attack_program: Any, root: Path) -> None:
+    """The grate's creator (here the embedder) stops it: its handlers keep serving the client;
+    the grate's own program halts until SIGCONT."""
+    bin_dir = root / "bin"
+    bin_dir.mkdir()
+    shutil.copyfile(attack_program("authz_app"), bin_dir / "app.wasm")
+    (bin_dir / "app.wasm").chmod(0o755)
+    grate = attack_program("authz_grate", grate=True)
+    async with lind_async.Microvisor(root=root) as mv:
+        proc = await mv.create_cage_exec(grate, "/bin/app.wasm", "slow", stdout=lind_async.PIPE)
+        assert proc.stdout is not None
+        assert await proc.stdout.readline() == b"slow started\n"
+        proc.send_signal(signal.SIGSTOP)
+        line = await asyncio.wait_for(proc.stdout.readline(), timeout=30)
+        assert line == b"slow done, served 10\n"  # while the grate was stopped
+        await asyncio.sleep(0.2)
+        assert proc.returncode is None  # its own program is still halted
+        proc.send_signal(signal.SIGCONT)
+        rest, _ = await proc.communicate()
+    assert rest.decode().splitlines()[0] == "geteuid=4242"
+    assert proc.returncode == 0

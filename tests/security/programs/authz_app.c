@@ -74,6 +74,17 @@ int main(int argc, char *argv[])
 		say("SIGKILL the grate", kill((pid_t)grate, SIGKILL));
 		say("SIGTERM the grate", kill((pid_t)grate, SIGTERM));
 		say("tkill the grate", syscall(SYS_tkill, (long)grate, SIGKILL));
+	} else if (!strcmp(mode, "slow")) {
+		/* served while the grate is stopped by its creator */
+		printf("slow started\n");
+		fflush(stdout);
+		int served = 0;
+		for (int i = 0; i < 10; i++) {
+			served += geteuid() == 4242;
+			usleep(30000);
+		}
+		printf("slow done, served %d\n", served);
+		fflush(stdout);
 	} else if (!strcmp(mode, "neighbour")) {
 		printf("neighbour served\n");
 	}
