@@ -14,9 +14,19 @@ SYSCALL_IMPORT: Final = ("lind", "syscall")
 SYSCALL_WAIT_IMPORT: Final = ("lind", "syscall_wait")
 FORK_IMPORT: Final = ("lind", "fork")
 THREEI_CALL_IMPORT: Final = ("lind", "threei_call")
+# A signal handler run by libc on the thread's own stack (runtime/guest_signals.py).
+SIGNAL_FRAME_IMPORT: Final = ("lind", "signal_frame")
+SIGNAL_RETURN_IMPORT: Final = ("lind", "signal_return")
 
 FUNCTION_IMPORTS: Final = frozenset(
-    {SYSCALL_IMPORT, SYSCALL_WAIT_IMPORT, FORK_IMPORT, THREEI_CALL_IMPORT}
+    {
+        SYSCALL_IMPORT,
+        SYSCALL_WAIT_IMPORT,
+        FORK_IMPORT,
+        THREEI_CALL_IMPORT,
+        SIGNAL_FRAME_IMPORT,
+        SIGNAL_RETURN_IMPORT,
+    }
 )
 ALLOWED_IMPORTS: Final = FUNCTION_IMPORTS | {MEMORY_IMPORT}
 REQUIRED_EXPORTS: Final = ("_start", "__stack_pointer", "__heap_base")

@@ -292,6 +292,7 @@ class Cage:
             if isinstance(file, FileOps):
                 file.release()
         self.signals.reset_for_exec()
+        self.in_handler = False  # an execve from a handler: the new program is in none
         if self.signal_runner is not None:
             self.signal_runner.close()
             self.signal_runner = None

@@ -43,10 +43,12 @@ through the same entry (``Cage.entry``), so in the child the forking thread is t
 while the forking one unwinds and rewinds. One asyncify buffer per cage: a second thread calling
 fork while another's fork is between its unwind and its rewind gets ``EAGAIN``.
 
-Limits: a signal handler cannot fork (``ENOSYS``); the asyncify buffer (:data:`BUFFER_SIZE`)
-bounds how deep the stack may be at the fork (overflowing it traps); a program's own exception
-handling (setjmp) between ``_start`` and ``fork`` is not unwound by Asyncify (Binaryen does not
-support it).
+Limits: a signal handler run on the signal instance (a signal delivered at a preemption point,
+or to a module built before handlers ran on the guest's stack) cannot fork (``ENOSYS``); one
+run by libc on the thread's stack (``runtime/guest_signals.py``) forks like any code; the
+asyncify buffer (:data:`BUFFER_SIZE`) bounds how deep the stack may be at the fork
+(overflowing it traps); a program's own exception handling (setjmp) between ``_start`` and
+``fork`` is not unwound by Asyncify (Binaryen does not support it).
 
 Measured (2-core dev machine; ``benchmarks/bench_fork.py``): see docs/decisions.md.
 """
@@ -56,6 +58,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import ctypes
+import dataclasses
 import mmap
 import os
 import weakref
@@ -206,6 +209,10 @@ class ForkedCage(Cage):
         self.signals.set_mask(blocked)  # the forking thread's mask
         self.stack_size = parent.stack_size
         self.entry = entry  # the rewind re-enters what the forking instance was running
+        # A fork inside a handler the guest runs on its stack: the child returns from it too.
+        frame = pinst.signal_frame
+        self._signal_frame = dataclasses.replace(frame) if frame is not None else None
+        self.in_handler = frame is not None
         self._globals = {name: pinst.get_global(name)
                          for name, (_, mutable) in pinst.spec.globals.items()
                          if mutable and name not in ASYNCIFY_GLOBALS}
@@ -233,6 +240,7 @@ class ForkedCage(Cage):
         if "__tls_base" in self._globals:
             self.tls_base = self._globals["__tls_base"]
         instance.preempt_hook = self._at_preemption
+        instance.signal_frame = self._signal_frame
         _start_rewind(self, instance, 0)
         return instance
 

@@ -392,6 +392,8 @@ class LindInstance:
         # A grate's handler worker: it serves other cages' calls and takes none of the
         # grate's signals or stops (runtime/grate_pool.py).
         self.serving = False
+        # A signal handler this thread's libc is running on its own stack (guest_signals.py).
+        self.signal_frame: Any = None
 
     # ------------------------------------------------------------ exports
     def _export(self, name: str) -> Any:
@@ -469,6 +471,10 @@ class LindInstance:
             raise fiber.StoreBusyError("cannot close an instance with a live call")
         if not self.closed:
             self.closed = True
+            parked, self.parked = self.parked, None
+            close = getattr(parked, "close", None)  # never collected by the guest
+            if close is not None:
+                close()
             self._funcs.clear()
             self._globals.clear()
             self.store.close()

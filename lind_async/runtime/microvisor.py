@@ -16,6 +16,8 @@ from lind_async.abi import flags as F
 from lind_async.abi.errno import EINVAL
 from lind_async.abi.guest import (
     FORK_IMPORT,
+    SIGNAL_FRAME_IMPORT,
+    SIGNAL_RETURN_IMPORT,
     SYSCALL_IMPORT,
     SYSCALL_WAIT_IMPORT,
     THREEI_CALL_IMPORT,
@@ -32,7 +34,7 @@ from lind_async.rawposix import table as rawposix_table
 from lind_async.rawposix.blocking import WaitQueue
 from lind_async.rawposix.confine import HostRoot
 from lind_async.rawposix.files import FileOps, HostStream
-from lind_async.runtime import grate_pool, signals, threei_calls
+from lind_async.runtime import grate_pool, guest_signals, signals, threei_calls
 from lind_async.runtime.abi_check import check_lind_abi
 from lind_async.runtime.cage import Cage
 from lind_async.runtime.engine import EngineConfig, LindEngine
@@ -89,26 +91,52 @@ def _syscall_now(instance: LindInstance, args: tuple[int, ...]) -> int:
     number = args[0]
     result = cage.syscall(number, args[1], args[2], args[3], args[4], args[5], args[6])
     if isinstance(result, int):
-        if not (cage.signals.pending or cage.stopped or FAULTED[0]) or cage.in_handler:
+        if not (cage.signals.pending or cage.stopped or FAULTED[0] or cage.in_handler):
             return result
-        if not signals.pending_for(cage) or instance.serving:
+        if not _may_deliver(instance, cage):
             return result
-        instance.parked = signals.after_syscall(cage, number, args[1:], result)
+        park(instance, _deliver(instance, cage, number, args[1:], result))
         return WOULD_WAIT
-    instance.parked = _then_signals(instance, cage, number, args[1:], result)
+    park(instance, _then_signals(instance, cage, number, args[1:], result))
     return WOULD_WAIT
+
+
+def park(instance: LindInstance, pending: Awaitable[int]) -> None:
+    """Park ``pending`` for the guest's ``lind.syscall_wait``. A guest that never collected the
+    previous one (a hostile or confused one) loses it: it is closed, not left dangling."""
+    stale = instance.parked
+    if stale is not None:
+        close = getattr(stale, "close", None)
+        if close is not None:
+            close()
+    instance.parked = pending
+
+
+def _may_deliver(instance: LindInstance, cage: Cage) -> bool:
+    """Is a signal to deliver before this call returns? Not inside a handler (unless the guest
+    left it by longjmp), and never on a grate's handler worker (``instance.serving``: the
+    grate's signals and stops go to its own threads, so a stopped grate still serves)."""
+    if cage.in_handler and not guest_signals.left_by_longjmp(instance, cage):
+        return False
+    return signals.pending_for(cage) and not instance.serving
+
+
+def _deliver(
+    instance: LindInstance, cage: Cage, number: int, args: tuple[int, ...], result: int
+) -> Awaitable[int]:
+    if guest_signals.runs_handlers(instance):
+        return guest_signals.after_syscall(instance, cage, number, args, result)
+    return signals.after_syscall(cage, number, args, result)
 
 
 async def _then_signals(
     instance: LindInstance, cage: Cage, number: int, args: tuple[int, ...],
     pending: Awaitable[int],
 ) -> int:
-    """A grate's handler worker (``instance.serving``) takes none of the grate's signals and
-    stops: they go to the grate's own threads, so a stopped grate still serves its clients."""
     result = await pending
-    if cage.in_handler or not signals.pending_for(cage) or instance.serving:
+    if not _may_deliver(instance, cage):
         return result
-    return await signals.after_syscall(cage, number, args, result)
+    return await _deliver(instance, cage, number, args, result)
 
 
 def _syscall_wait(instance: LindInstance, args: tuple[int, ...]) -> SysResult:
@@ -126,6 +154,10 @@ def lind_imports() -> HostImports:
     imports.define_sync(*SYSCALL_IMPORT, SYSCALL_PARAMS, ["i64"], _syscall_now)
     imports.define_async(*SYSCALL_WAIT_IMPORT, [], ["i64"], _syscall_wait)
     imports.define_sync(*FORK_IMPORT, [], ["i64"], fork_import)  # asyncify; see runtime/fork.py
+    imports.define_sync(
+        *SIGNAL_FRAME_IMPORT, ["i32", "i32"], ["i64"], guest_signals.signal_frame_import
+    )
+    imports.define_sync(*SIGNAL_RETURN_IMPORT, [], ["i64"], guest_signals.signal_return_import)
     imports.define_sync(*THREEI_CALL_IMPORT, THREEI_CALL_PARAMS, ["i64"], threei_call_now)
     return imports
 

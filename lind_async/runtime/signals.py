@@ -18,12 +18,15 @@ forces a fault signal (:func:`post_fault`).
 *Delivery* happens only at safe points of the target: when a system call returns to the guest
 (:func:`after_syscall`, also for the call that posted a signal to its own cage) and at preemption
 points (:func:`at_preemption`, so a spinning cage still gets ``SIGALRM``). The default action is
-applied by the microvisor; a guest handler runs on a **second instance of the cage's module over
-the same shared memory** (the wasi-threads model), on a dedicated per-cage signal stack and the main
-thread's TLS, through the crt's ``__lind_run_sighandler`` export, while the interrupted fiber stays
-suspended. Memory the handler writes (a ``volatile sig_atomic_t`` flag) is the interrupted code's
-memory. During the handler the action's mask (plus the signal, unless ``SA_NODEFER``) is blocked
-and restored afterwards; ``SA_RESETHAND`` resets the disposition first.
+applied by the microvisor. A guest handler due when a system call returns is run by the guest's
+own libc on the interrupted thread's stack (``runtime/guest_signals.py``: the call answers
+``LIND_SIGNAL``), so it may ``fork`` or ``longjmp`` out. A handler due at a preemption point (or
+for a module built before that protocol) runs on a **second instance of the cage's module over
+the same shared memory** (the wasi-threads model), on a dedicated per-cage signal stack and the
+main thread's TLS, through the crt's ``__lind_run_sighandler`` export, while the interrupted fiber
+stays suspended. Memory the handler writes (a ``volatile sig_atomic_t`` flag) is the interrupted
+code's memory. During the handler the action's mask (plus the signal, unless ``SA_NODEFER``) is
+blocked and restored afterwards; ``SA_RESETHAND`` resets the disposition first.
 
 After a handler, a system call that failed with ``EINTR`` is restarted if every handler that ran
 had ``SA_RESTART`` and the call is restartable (not sleeps, ``pause``, ``sigsuspend``).
@@ -33,7 +36,8 @@ vmmap has no room for it the frame cannot be set up and the cage dies of ``SIGSE
 does when it cannot write a signal frame.
 
 Limits (documented, not hidden): handlers do not nest (signals arriving during a handler stay
-pending until it returns), and a handler cannot ``longjmp`` out into the interrupted frame.
+pending until it returns); a handler run on the signal instance (preemption-point delivery)
+cannot ``fork`` or ``longjmp`` out into the interrupted frame.
 """
 
 from __future__ import annotations
@@ -193,6 +197,20 @@ async def at_preemption(cage: Cage) -> None:
 
 async def deliver(cage: Cage, signo: int) -> int | None:
     """Take ``signo`` and act on it: the default action, or the handler (returns its flags)."""
+    action = await take(cage, signo)
+    if action is None:
+        return None
+    saved = enter_handler(cage, signo, action)
+    try:
+        await _run_handler(cage, signo, action)
+    finally:
+        cage.signals.set_mask(saved)
+    return action.flags
+
+
+async def take(cage: Cage, signo: int) -> SigAction | None:
+    """Take ``signo`` off the pending set and apply its default action (which may end or stop
+    the cage); the action whose handler must run, or None when nothing is left to run."""
     state = cage.signals
     state.take(signo)
     action = state.action(signo)
@@ -206,16 +224,23 @@ async def deliver(cage: Cage, signo: int) -> int | None:
             cage.stop(signo)
             await cage.wait_while_stopped()
         return None  # IGNORE, CONTINUE (already resumed when posted)
+    return action
+
+
+def enter_handler(cage: Cage, signo: int, action: SigAction) -> int:
+    """Block what the handler's mask says (and ``signo`` unless ``SA_NODEFER``), reset the
+    disposition for ``SA_RESETHAND``; returns the mask to restore when the handler returns."""
+    state = cage.signals
     if action.flags & SA_RESETHAND:
         state.actions[signo] = SigAction()
     saved = state.blocked
-    extra = action.mask | (0 if action.flags & SA_NODEFER else bit(signo))
-    state.set_mask(saved | extra)
-    try:
-        await _run_handler(cage, signo, action)
-    finally:
-        state.set_mask(saved)
-    return action.flags
+    state.set_mask(saved | action.mask | (0 if action.flags & SA_NODEFER else bit(signo)))
+    return saved
+
+
+def write_siginfo(cage: Cage, signo: int, info: int) -> None:
+    cage.mem.fill(info, SIGINFO_SIZE)
+    cage.mem.pack(_SIGINFO, info, signo, 0, SI_USER, cage.sender.get(signo, 0), 0)
 
 
 async def _run_handler(cage: Cage, signo: int, action: SigAction) -> None:
@@ -225,8 +250,7 @@ async def _run_handler(cage: Cage, signo: int, action: SigAction) -> None:
         raise CageExit(killed(SIGSEGV)) from exc  # what Linux does then (force_sigsegv)
     stack_top = cage.signal_stack_top
     info = stack_top - SIGINFO_SIZE
-    cage.mem.fill(info, SIGINFO_SIZE)
-    cage.mem.pack(_SIGINFO, info, signo, 0, SI_USER, cage.sender.get(signo, 0), 0)
+    write_siginfo(cage, signo, info)
     runner.set_global("__stack_pointer", (info - 64) & ~15)
     cage.in_handler = True
     try:

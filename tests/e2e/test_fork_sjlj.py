@@ -15,6 +15,7 @@ CASES = [
     "fork_sjlj",  # fork inside a setjmp region; the child longjmps
     "sjlj",  # longjmp out of nested calls, repeated, value 0, _setjmp/_longjmp
     "sjlj_sig",  # sigsetjmp/siglongjmp mask restore; longjmp after a suspending nanosleep
+    "signal_handler_stack",  # fork in a handler (both sides return from it); siglongjmp out
 ]
 
 

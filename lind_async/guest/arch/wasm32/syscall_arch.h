@@ -11,6 +11,12 @@
  * which suspends only this cage's fiber until the parked call completes and
  * returns its result.  The call is never made twice.
  *
+ * Either import may instead answer LIND_SIGNAL: a signal handler must run
+ * before the call returns.  libc then runs it right here, on the calling
+ * thread's own stack (so the handler may fork, or longjmp out), and the
+ * runtime answers with the call's result, or with more to do
+ * (__lind_syscall_slow, src/lind/signal.c).
+ *
  * with Linux x86_64 call numbers.  Each argument is widened to 64 bits
  * (syscall_arg_t is long long, as in musl's x32 port): signed integers are
  * sign-extended, unsigned integers and pointers zero-extended (a pointer is
@@ -37,12 +43,17 @@ long long __lind_syscall_wait(void)
 	__attribute__((__import_module__("lind"), __import_name__("syscall_wait")));
 
 #define LIND_WOULD_WAIT (-0x7fffffffffffffffLL - 1)
+/* Answered instead of a result when a signal handler must run before the call returns: libc
+ * runs it on this thread's own stack (src/lind/signal.c), then asks for what comes next. */
+#define LIND_SIGNAL (-0x7fffffffffffffffLL)
+
+long long __lind_syscall_slow(long long);
 
 static inline long long __lind_syscall(int n, long long a, long long b, long long c,
                                        long long d, long long e, long long f)
 {
 	long long r = __lind_syscall_now(n, a, b, c, d, e, f);
-	if (__builtin_expect(r == LIND_WOULD_WAIT, 0)) r = __lind_syscall_wait();
+	if (__builtin_expect(r <= LIND_SIGNAL, 0)) r = __lind_syscall_slow(r);
 	return r;
 }
 long long __lind_fork(void)

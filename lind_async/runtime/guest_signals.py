@@ -1,0 +1,154 @@
+"""Signal handlers run by the guest itself, on the interrupted thread's own stack.
+
+Theory of operation
+-------------------
+When a system call is about to return and a signal with a handler is deliverable, the runtime
+does not run the handler on the separate signal instance (``runtime/signals.py``): the call's
+answer is ``LIND_SIGNAL`` instead of its result, and lind-musl's syscall slow path
+(``guest/src/lind/signal.c``) runs the handler right there, on the calling thread's own stack:
+
+1. ``lind.signal_frame(frame, info)`` hands it the pending :class:`GuestFrame`: the handler, the
+   signal, ``SA_SIGINFO``, and the ``siginfo_t`` written into the guest's own frame;
+2. the guest calls the handler; during it, the action's mask is blocked and the cage is *in a
+   handler* (no other handler is started: handlers do not nest);
+3. ``lind.signal_return()`` restores the mask and carries on where the delivery loop left off:
+   the next deliverable signal (``LIND_SIGNAL`` again), the call restarted (``SA_RESTART``; its
+   answer may be ``WOULD_WAIT``), or the call's result.
+
+Because the handler is ordinary code on the thread's stack, it can ``fork`` (Asyncify unwinds
+and rewinds through it like any frame; the child inherits the pending frame and returns from the
+handler and then from the interrupted call, as on Linux) and ``longjmp``/``siglongjmp`` out of
+it. A handler left by ``longjmp`` never calls ``signal_return``: the next system call made from
+above the frame (its shadow stack pointer higher than the frame's) ends the handler as Linux
+sees it — nothing is restored (``siglongjmp`` restores its own mask).
+
+Signals that arrive while the cage computes (preemption points) still run on the signal instance:
+there is no call to answer there. Modules built before this protocol (no ``lind.signal_return``
+import) get every handler on the signal instance.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from lind_async.abi.errno import EFAULT, EINTR, EINVAL, GuestError
+from lind_async.abi.guest import SIGNAL_RETURN_IMPORT, WOULD_WAIT
+from lind_async.core.signals import SA_RESTART, SA_SIGINFO, SigAction
+from lind_async.runtime import signals
+
+if TYPE_CHECKING:
+    from lind_async.rawposix.table import SysResult
+    from lind_async.runtime.cage import Cage
+    from lind_async.runtime.instance import LindInstance
+
+LIND_SIGNAL = WOULD_WAIT + 1
+_FRAME = struct.Struct("<IiI")  # handler, signo, with_info (struct lind_signal_frame)
+
+
+@dataclass(slots=True)
+class GuestFrame:
+    """A system call's delivery in progress on one thread: what it returns when done."""
+
+    number: int
+    args: tuple[int, ...]
+    result: int
+    restart: bool = True
+    ran: bool = False
+    signo: int = 0
+    action: SigAction | None = None
+    saved_mask: int = 0
+    stack_pointer: int | None = None  # the guest's, at signal_frame: below it runs the handler
+
+
+def runs_handlers(instance: LindInstance) -> bool:
+    """Does this module's libc run handlers itself (it imports ``lind.signal_return``)?"""
+    return SIGNAL_RETURN_IMPORT in instance.spec.func_imports
+
+
+async def after_syscall(
+    instance: LindInstance, cage: Cage, number: int, args: tuple[int, ...], result: int
+) -> int:
+    """:func:`signals.after_syscall` for a guest that runs its handlers itself."""
+    return await _deliver(instance, cage, GuestFrame(number, args, result))
+
+
+async def _deliver(instance: LindInstance, cage: Cage, frame: GuestFrame) -> int:
+    while True:
+        await cage.wait_while_stopped()
+        signo = cage.signals.deliverable()
+        if not signo:
+            break
+        action = await signals.take(cage, signo)
+        if action is None:
+            continue
+        frame.signo, frame.action = signo, action
+        frame.saved_mask = signals.enter_handler(cage, signo, action)
+        frame.stack_pointer = None
+        instance.signal_frame = frame
+        cage.in_handler = True
+        return LIND_SIGNAL
+    if (
+        frame.ran
+        and frame.result == -EINTR
+        and frame.restart
+        and frame.number in signals.RESTARTABLE
+    ):
+        again: SysResult = cage.syscall(frame.number, *frame.args)
+        return again if isinstance(again, int) else await again
+    return frame.result
+
+
+def signal_frame_import(instance: LindInstance, args: tuple[int, ...]) -> int:
+    """``lind.signal_frame(frame, info) -> i64`` (sync): describe the pending handler."""
+    frame = instance.signal_frame
+    if frame is None or frame.action is None:
+        return -EINVAL  # nothing pending: a confused (or hostile) guest
+    cage: Cage = instance.data
+    at, info = args[0] & 0xFFFFFFFF, args[1] & 0xFFFFFFFF
+    action = frame.action
+    with_info = 1 if action.flags & SA_SIGINFO else 0
+    try:
+        signals.write_siginfo(cage, frame.signo, info)
+        cage.mem.pack(_FRAME, at, action.handler & 0xFFFFFFFF, frame.signo, with_info)
+    except GuestError as exc:
+        return -(exc.errno or EFAULT)
+    frame.stack_pointer = instance.get_global("__stack_pointer")
+    return 0
+
+
+def signal_return_import(instance: LindInstance, args: tuple[int, ...]) -> int:
+    """``lind.signal_return() -> i64`` (sync): the handler returned; what comes next (parked:
+    the guest collects it with ``lind.syscall_wait``)."""
+    frame = instance.signal_frame
+    if frame is None or frame.action is None:
+        return -EINVAL
+    cage: Cage = instance.data
+    _end(instance, cage)
+    cage.signals.set_mask(frame.saved_mask)
+    frame.ran = True
+    frame.restart = frame.restart and bool(frame.action.flags & SA_RESTART)
+    frame.action = None
+    from lind_async.runtime.microvisor import park  # (the microvisor imports this module)
+
+    park(instance, _deliver(instance, cage, frame))
+    return WOULD_WAIT
+
+
+def left_by_longjmp(instance: LindInstance, cage: Cage) -> bool:
+    """A system call while this thread's handler runs: if it comes from above the handler's
+    frame, the handler was left by ``longjmp`` and has ended (True)."""
+    frame = instance.signal_frame
+    if frame is None or frame.stack_pointer is None:
+        return False
+    if instance.get_global("__stack_pointer") <= frame.stack_pointer:
+        return False
+    _end(instance, cage)
+    return True
+
+
+def _end(instance: LindInstance, cage: Cage) -> None:
+    instance.signal_frame = None
+    cage.in_handler = False
+
