@@ -1,6 +1,8 @@
 """A signal whose handler frame cannot be set up (the memory map is full, so there is no room
-for the signal stack) kills that cage with SIGSEGV, as Linux does; it was an internal error
-(SIGSYS, a traceback in the microvisor). The neighbour in the same microvisor runs on."""
+for the signal stack a handler delivered at a preemption point needs) kills that cage with SIGSEGV,
+as Linux does when it cannot write a frame; it was an internal error (SIGSYS, a traceback in the
+microvisor). A handler delivered when a call returns runs on the main stack and needs no room.
+The neighbour in the same microvisor runs on."""
 
 from __future__ import annotations
 
@@ -14,8 +16,15 @@ from tests.security.conftest import assert_contained, run_cage
 from tests.security.memory_helpers import Neighbour, microvisor_log
 
 
+def test_full_vmmap_handler_at_a_call_runs(attack_program: Any, tmp_path: Path) -> None:
+    result = run_cage(attack_program("mem_sigframe"), ["raise"], root=tmp_path)
+    assert_contained(result)
+    assert result.status == 0, result.stderr
+    assert result.stdout.endswith(b"handler ran: 10\n")
+
+
 def test_full_vmmap_signal_is_sigsegv(attack_program: Any, tmp_path: Path) -> None:
-    result = run_cage(attack_program("mem_sigframe"), [], root=tmp_path)
+    result = run_cage(attack_program("mem_sigframe"), ["spin"], root=tmp_path)
     assert_contained(result)
     assert result.status == 128 + signal.SIGSEGV, result.stderr
     assert result.stdout.startswith(b"mapped ")
@@ -26,7 +35,7 @@ def test_full_vmmap_signal_spares_the_neighbour(attack_program: Any, tmp_path: P
     async def main() -> None:
         async with lind_async.Microvisor(root=tmp_path) as mv:
             neighbour = await Neighbour.start(mv, attack_program("mem_neighbour"))
-            attacker = await mv.create_cage_exec(attack_program("mem_sigframe"),
+            attacker = await mv.create_cage_exec(attack_program("mem_sigframe"), "spin",
                                                  stdout=lind_async.PIPE)
             out, _ = await attacker.communicate(None)
             assert attacker.returncode == -signal.SIGSEGV
