@@ -152,47 +152,57 @@ def _valtype(r: _Reader) -> str:
     return _VALTYPES.get(code, "ref")
 
 
+def _read_functions(
+    section: int, body: _Reader, types: list[Signature], functions: list[int]
+) -> bool:
+    """Read the type (1), import (2) and function (3) sections into ``types`` and
+    ``functions`` (each function's type index, imported ones first); False for any other."""
+    if section == 1:
+        for _ in range(body.uleb()):
+            if body.byte() != 0x60:
+                raise InvalidModule("unsupported type in the type section")
+            params = tuple(_valtype(body) for _ in range(body.uleb()))
+            results = tuple(_valtype(body) for _ in range(body.uleb()))
+            types.append((params, results))
+    elif section == 2:
+        for _ in range(body.uleb()):
+            body.name()
+            body.name()
+            kind = body.byte()
+            if kind == 0:
+                functions.append(body.uleb())
+            elif kind == 1:
+                body.byte()
+                body.limits()
+            elif kind == 2:
+                body.limits()
+            elif kind == 3:
+                body.byte()
+                body.byte()
+            elif kind == 4:
+                body.byte()
+                body.uleb()
+    elif section == 3:
+        functions += [body.uleb() for _ in range(body.uleb())]
+    else:
+        return False
+    return True
+
+
 def exported_functions(data: bytes) -> dict[str, Signature]:
     """The signature of each exported function: ``name -> (params, results)``."""
     types: list[Signature] = []
-    imported: list[int] = []
-    defined: list[int] = []
+    functions: list[int] = []
     exports: dict[str, int] = {}
     for section, body in _sections(data):
-        if section == 1:
-            for _ in range(body.uleb()):
-                if body.byte() != 0x60:
-                    raise InvalidModule("unsupported type in the type section")
-                params = tuple(_valtype(body) for _ in range(body.uleb()))
-                results = tuple(_valtype(body) for _ in range(body.uleb()))
-                types.append((params, results))
-        elif section == 2:
-            for _ in range(body.uleb()):
-                body.name()
-                body.name()
-                kind = body.byte()
-                if kind == 0:
-                    imported.append(body.uleb())
-                elif kind == 1:
-                    body.byte()
-                    body.limits()
-                elif kind == 2:
-                    body.limits()
-                elif kind == 3:
-                    body.byte()
-                    body.byte()
-                elif kind == 4:
-                    body.byte()
-                    body.uleb()
-        elif section == 3:
-            defined = [body.uleb() for _ in range(body.uleb())]
-        elif section == 7:
+        if _read_functions(section, body, types, functions):
+            continue
+        if section == 7:
             for _ in range(body.uleb()):
                 name, kind = body.name(), body.byte()
                 index = body.uleb()
                 if kind == 0:
                     exports[name] = index
-    functions = imported + defined
     return {
         name: types[functions[index]]
         for name, index in exports.items()
@@ -212,34 +222,12 @@ def handler_slots(data: bytes) -> frozenset[int] | None:
     functions: list[int] = []
     slots: set[int] = set()
     for section, body in _sections(data):
-        if section == 1:
-            for _ in range(body.uleb()):
-                if body.byte() != 0x60:
-                    return None
-                params = tuple(_valtype(body) for _ in range(body.uleb()))
-                results = tuple(_valtype(body) for _ in range(body.uleb()))
-                types.append((params, results))
-        elif section == 2:
-            for _ in range(body.uleb()):
-                body.name()
-                body.name()
-                kind = body.byte()
-                if kind == 0:
-                    functions.append(body.uleb())
-                elif kind == 1:
-                    body.byte()
-                    body.limits()
-                elif kind == 2:
-                    body.limits()
-                elif kind == 3:
-                    body.byte()
-                    body.byte()
-                elif kind == 4:
-                    body.byte()
-                    body.uleb()
-        elif section == 3:
-            functions += [body.uleb() for _ in range(body.uleb())]
-        elif section == 9:
+        try:
+            if _read_functions(section, body, types, functions):
+                continue
+        except InvalidModule:
+            return None
+        if section == 9:
             for _ in range(body.uleb()):
                 flags = body.uleb()
                 if flags not in (0, 2):

@@ -18,6 +18,14 @@ PROGRAMS = Path(__file__).parent / "programs"
 __all__ = ["PROGRAMS", "REPO", "Result", "run_cage"]
 
 
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    """A fresh, empty cage root."""
+    r = tmp_path / "root"
+    r.mkdir()
+    return r
+
+
 @pytest.fixture(scope="session")
 def attack_program() -> object:
     """Compile ``tests/security/programs/NAME.c`` for a cage (cached by content)."""

@@ -18,12 +18,6 @@ from tests.security.conftest import assert_contained, run_cage
 
 
 @pytest.fixture
-def root(tmp_path: Path) -> Path:
-    (tmp_path / "root").mkdir()
-    return tmp_path / "root"
-
-
-@pytest.fixture
 def confined(attack_program: Any, root: Path) -> Any:
     """``confined(mode)``: authz_app MODE under authz_grate; returns (result, lines)."""
     bin_dir = root / "bin"
@@ -38,6 +32,14 @@ def confined(attack_program: Any, root: Path) -> Any:
         return result, result.stdout.decode().splitlines()
 
     return go
+
+
+def test_a_grate_cannot_register_a_handler_it_does_not_have(confined: Any) -> None:
+    _, lines = confined("neighbour")
+    assert lines[:2] == [
+        "bogus handler id: Invalid argument",
+        "data address as handler id: Invalid argument",
+    ], lines
 
 
 def _neighbour_intact(lines: list[str]) -> None:
@@ -112,7 +114,8 @@ async def test_a_stopped_grate_still_serves_its_clients(attack_program: Any, roo
     async with lind_async.Microvisor(root=root) as mv:
         proc = await mv.create_cage_exec(grate, "/bin/app.wasm", "slow", stdout=lind_async.PIPE)
         assert proc.stdout is not None
-        assert await proc.stdout.readline() == b"slow started\n"
+        while (line := await proc.stdout.readline()) != b"slow started\n":
+            assert line, "the client never started"
         proc.send_signal(signal.SIGSTOP)
         line = await asyncio.wait_for(proc.stdout.readline(), timeout=30)
         assert line == b"slow done, served 10\n"  # while the grate was stopped

@@ -47,13 +47,6 @@ def _read_slowly(read: Any, total: int) -> bytes:
             time.sleep(0.01)
 
 
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    r = tmp_path / "root"
-    r.mkdir()
-    return r
-
-
 @pytest.fixture(scope="module")
 def bigwrite(attack_program: Any) -> Path:
     return attack_program("load_bigwrite")  # type: ignore[no-any-return]

@@ -20,13 +20,6 @@ from tests.security.conftest import REPO, assert_contained, run_cage
 from tests.security.native import native_result
 
 
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    r = tmp_path / "root"
-    r.mkdir()
-    return r
-
-
 @pytest.fixture(scope="module")
 def hog(attack_program: Any) -> Path:
     return attack_program("res_hog")  # type: ignore[no-any-return]

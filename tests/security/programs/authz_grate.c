@@ -6,6 +6,7 @@
  * symlink rewritten: the target path is copied into the grate's memory and forwarded with
  * GRATE_MEMORY_FLAG while the link path stays the client's argument. The grate keeps a secret in
  * its own memory and hands its address to the client as the last argument. */
+#include <errno.h>
 #include <lind_syscall.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +57,13 @@ int main(int argc, char *argv[])
 {
 	char addr[32], grate[32];
 	self_id = getpid();
+	/* its own handler ids are checked against its function table when registered */
+	int bogus = register_handler(self_id, SYS_getgid, self_id, 12345);
+	printf("bogus handler id: %s\n", bogus < 0 ? strerror(errno) : "accepted");
+	int data = register_handler(self_id, SYS_getgid, self_id, (uint64_t)(uintptr_t)secret);
+	printf("data address as handler id: %s\n", data < 0 ? strerror(errno) : "accepted");
+	register_handler(self_id, SYS_getgid, 0, 0);
+	fflush(stdout);
 	snprintf(addr, sizeof addr, "%lu", (unsigned long)(uintptr_t)secret);
 	snprintf(grate, sizeof grate, "%llu", (unsigned long long)self_id);
 	char *attacker[8] = {argv[1], argc > 2 ? argv[2] : "none", grate, addr, NULL};
