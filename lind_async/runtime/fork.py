@@ -65,7 +65,7 @@ import weakref
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
-from lind_async.abi.errno import EAGAIN, ENOSYS, GuestError
+from lind_async.abi.errno import EAGAIN, ENOMEM, ENOSYS, GuestError
 from lind_async.abi.syscalls import SYS_fork
 from lind_async.core.vmmap import VmMap, page_up
 from lind_async.memory import GuestMemory
@@ -123,8 +123,11 @@ def fork_import(instance: LindInstance, args: tuple[int, ...]) -> int:
     mv = cage.microvisor
     if not mv.may_add_process(cage) or cage in _busy:
         return -EAGAIN  # (another thread's fork is using the buffer right now)
+    try:
+        buf = _buffer(cage)
+    except GuestError as exc:  # no room in the address space for the fork buffer
+        return -(exc.errno or ENOMEM)
     _busy[cage] = instance
-    buf = _buffer(cage)
     mem = cage.mem
     mem.write_u32(buf, buf + 8)  # {current, end}: asyncify_start_unwind's buffer header
     mem.write_u32(buf + 4, buf + BUFFER_SIZE)

@@ -46,7 +46,7 @@ from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from lind_async.abi.errno import EIO
+from lind_async.abi.errno import EIO, GuestError
 from lind_async.rawposix.proc import CageExit
 from lind_async.runtime.eager import eager_task
 from lind_async.runtime.fiber import PreparedCall, WasmTrap, run_call
@@ -135,7 +135,12 @@ async def _worker(mv: Microvisor, grate: Cage, pool: _Pool) -> _Worker | None:
     instance.serving = True  # no preemption hook: the grate's signals and stops are not its
     if grate.tls_base is not None:
         instance.set_global("__tls_base", grate.tls_base)
-    base = grate.vm.map_anywhere(WORKER_STACK, _PROT_RW)
+    try:
+        base = grate.vm.map_anywhere(WORKER_STACK, _PROT_RW)
+    except GuestError:  # the grate's address space is full: no stack for another worker
+        pool.count -= 1
+        instance.close()
+        raise
     worker = _Worker(instance, base + WORKER_STACK, PreparedCall(instance, ENTRY))
     instance.set_global("__stack_pointer", worker.stack_top)
     if WORKER_INIT in instance.spec.funcs:
@@ -172,7 +177,10 @@ def _release(pool: _Pool, worker: _Worker) -> None:
 
 
 async def _run(mv: Microvisor, grate: Cage, pool: _Pool, params: list[int]) -> int:
-    worker = await _worker(mv, grate, pool)
+    try:
+        worker = await _worker(mv, grate, pool)
+    except GuestError as exc:
+        return -(exc.errno or EIO)  # (ENOMEM: no room for a worker's stack)
     if worker is None:
         return -EIO
     worker.instance.set_global("__stack_pointer", worker.stack_top)

@@ -45,3 +45,10 @@ def test_full_vmmap_signal_spares_the_neighbour(attack_program: Any, tmp_path: P
     with microvisor_log() as log:
         asyncio.run(main())
     assert not [line for line in log if "internal error" in line], log
+
+
+def test_full_vmmap_fork_is_enomem(attack_program: Any, tmp_path: Path) -> None:
+    result = run_cage(attack_program("mem_fullfork"), [], root=tmp_path)
+    assert_contained(result)
+    assert result.stdout.decode() == "fork: -1 Out of memory status 0\n", result.stderr
+    assert result.status == 0
