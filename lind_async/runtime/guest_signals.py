@@ -130,9 +130,7 @@ def signal_return_import(instance: LindInstance, args: tuple[int, ...]) -> int:
     frame.ran = True
     frame.restart = frame.restart and bool(frame.action.flags & SA_RESTART)
     frame.action = None
-    from lind_async.runtime.microvisor import park  # (the microvisor imports this module)
-
-    park(instance, _deliver(instance, cage, frame))
+    instance.park(_deliver(instance, cage, frame))
     return WOULD_WAIT
 
 

@@ -464,6 +464,14 @@ class LindInstance:
             f"setting global {name}",
         )
 
+    def park(self, pending: Awaitable[int] | None) -> None:
+        """Park ``pending`` for the guest's ``lind.syscall_wait``. One the guest never collected
+        (a confused or hostile guest that ignored ``WOULD_WAIT``) is closed, not left dangling."""
+        stale, self.parked = self.parked, pending
+        close = getattr(stale, "close", None)
+        if close is not None:
+            close()
+
     # ------------------------------------------------------------ lifecycle
     def close(self) -> None:
         """Drop the Store (not the shared memory, which other instances may use)."""
@@ -471,10 +479,7 @@ class LindInstance:
             raise fiber.StoreBusyError("cannot close an instance with a live call")
         if not self.closed:
             self.closed = True
-            parked, self.parked = self.parked, None
-            close = getattr(parked, "close", None)  # never collected by the guest
-            if close is not None:
-                close()
+            self.park(None)  # a call the guest never collected
             self._funcs.clear()
             self._globals.clear()
             self.store.close()

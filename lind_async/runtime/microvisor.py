@@ -95,21 +95,10 @@ def _syscall_now(instance: LindInstance, args: tuple[int, ...]) -> int:
             return result
         if not _may_deliver(instance, cage):
             return result
-        park(instance, _deliver(instance, cage, number, args[1:], result))
+        instance.park(_deliver(instance, cage, number, args[1:], result))
         return WOULD_WAIT
-    park(instance, _then_signals(instance, cage, number, args[1:], result))
+    instance.park(_then_signals(instance, cage, number, args[1:], result))
     return WOULD_WAIT
-
-
-def park(instance: LindInstance, pending: Awaitable[int]) -> None:
-    """Park ``pending`` for the guest's ``lind.syscall_wait``. A guest that never collected the
-    previous one (a hostile or confused one) loses it: it is closed, not left dangling."""
-    stale = instance.parked
-    if stale is not None:
-        close = getattr(stale, "close", None)
-        if close is not None:
-            close()
-    instance.parked = pending
 
 
 def _may_deliver(instance: LindInstance, cage: Cage) -> bool:

@@ -44,9 +44,9 @@ def threei_call_now(instance: LindInstance, args: tuple[int, ...]) -> int:
             return result
         # The call killed the caller itself (SIGKILL to its own pid or group): the guest must
         # not run on, so it waits, and the cancellation Cage.terminate sent lands there.
-        instance.parked = _killed(result)
+        instance.park(_killed(result))
         return WOULD_WAIT
-    instance.parked = _finish(result)
+    instance.park(_finish(result))
     return WOULD_WAIT
 
 
