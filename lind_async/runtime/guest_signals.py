@@ -18,9 +18,10 @@ answer is ``LIND_SIGNAL`` instead of its result, and lind-musl's syscall slow pa
 Because the handler is ordinary code on the thread's stack, it can ``fork`` (Asyncify unwinds
 and rewinds through it like any frame; the child inherits the pending frame and returns from the
 handler and then from the interrupted call, as on Linux) and ``longjmp``/``siglongjmp`` out of
-it. A handler left by ``longjmp`` never calls ``signal_return``: the next system call made from
-above the frame (its shadow stack pointer higher than the frame's) ends the handler as Linux
-sees it — nothing is restored (``siglongjmp`` restores its own mask).
+it. A handler left by ``longjmp`` never calls ``signal_return``: when a signal is next to be
+delivered, a system call made from above the frame (its shadow stack pointer higher than the
+frame's) ends the handler as Linux sees it — nothing is restored (``siglongjmp`` restores its
+own mask). The check costs nothing on calls with no signal pending.
 
 Signals that arrive while the cage computes (preemption points) still run on the signal instance:
 there is no call to answer there. Modules built before this protocol (no ``lind.signal_return``

@@ -84,14 +84,15 @@ def default_cache_dir() -> Path:
 def _syscall_now(instance: LindInstance, args: tuple[int, ...]) -> int:
     """``lind.syscall`` (a sync import): complete the call now, or park it and say so.
 
-    A signal that became deliverable parks the call too: running the guest's handler needs the
-    loop (it runs on another instance, see ``runtime/signals.py``).
+    A signal that became deliverable parks the call too: the delivery may wait (a stop), and a
+    handler is handed to the guest's libc as the parked call's answer (``guest_signals.py``), or
+    run on the signal instance (``signals.py``).
     """
     cage: Cage = instance.data
     number = args[0]
     result = cage.syscall(number, args[1], args[2], args[3], args[4], args[5], args[6])
     if isinstance(result, int):
-        if not (cage.signals.pending or cage.stopped or FAULTED[0] or cage.in_handler):
+        if not (cage.signals.pending or cage.stopped or FAULTED[0]):
             return result
         if not _may_deliver(instance, cage):
             return result
