@@ -266,12 +266,12 @@ class UnixSocket(Socket):
         address: bytes | None,
         rights: list[OpenFile] | None,
     ) -> SysResult:
-        data = bytes(views[0]) if len(views) == 1 else b"".join(views)
         box: list[list[OpenFile] | None] = [rights or None]
         try:
             if self.stream is not None:
-                result = self._stream_send(cage, data, flags, box)
+                result = self._stream_send(cage, _Pending(views), flags, box)
             else:
+                data = bytes(views[0]) if len(views) == 1 else b"".join(views)
                 result = self._dgram_send(cage, data, flags, address, box)
         except BaseException:
             drop_rights(box[0])
@@ -282,16 +282,13 @@ class UnixSocket(Socket):
         return _guard_rights(result, box)  # type: ignore[arg-type]
 
     def _stream_send(
-        self, cage: Cage, data: bytes, flags: int, box: list[list[OpenFile] | None]
+        self, cage: Cage, data: _Pending, flags: int, box: list[list[OpenFile] | None]
     ) -> SysResult:
         peer = self._stream_peer(cage, flags)
-        if not data:
+        if not data.size:
             return 0
-        n = peer.stream.write(data, box[0]) if peer.stream is not None else 0
-        if n:
-            box[0] = None
-            peer.readq.wake_all()
-        if n == len(data) or self.nonblocking(flags):
+        n = _write_some(peer, data, 0, box)
+        if n == data.size or self.nonblocking(flags):
             if n:
                 return n
             raise GuestError(EAGAIN)
@@ -308,10 +305,10 @@ class UnixSocket(Socket):
         return peer
 
     async def _stream_send_later(
-        self, cage: Cage, data: bytes, flags: int, done: int, box: list[list[OpenFile] | None]
+        self, cage: Cage, data: _Pending, flags: int, done: int, box: list[list[OpenFile] | None]
     ) -> int:
         deadline = 0.0
-        while done < len(data):
+        while done < data.size:
             peer = self.peer
             queues = [self.readq] if peer is None else [self.readq, peer.roomq]
             try:
@@ -321,11 +318,7 @@ class UnixSocket(Socket):
                 if done:
                     return done
                 raise
-            n = peer.stream.write(data[done:], box[0]) if peer.stream is not None else 0
-            if n:
-                box[0] = None
-                done += n
-                peer.readq.wake_all()
+            done += _write_some(peer, data, done, box)
         return done
 
     def _dgram_send(
@@ -673,3 +666,44 @@ def _advance(views: list[memoryview], skip: int) -> list[memoryview]:
         out.append(view[skip:])
         skip = 0
     return out
+
+
+class _Pending:
+    """The guest's bytes of a stream send, copied into the host only as the peer has room: a
+    send of a huge buffer holds at most one socket buffer of host memory, never the whole."""
+
+    __slots__ = ("size", "views")
+
+    def __init__(self, views: list[memoryview]) -> None:
+        self.views = views
+        self.size = sum(len(v) for v in views)
+
+    def take(self, start: int, n: int) -> bytes:
+        """Bytes ``[start, start + n)`` of the send."""
+        out = bytearray()
+        for view in self.views:
+            if n <= 0:
+                break
+            if start >= len(view):
+                start -= len(view)
+                continue
+            piece = view[start : start + n]
+            out += piece
+            n -= len(piece)
+            start = 0
+        return bytes(out)
+
+
+def _write_some(
+    peer: UnixSocket, data: _Pending, done: int, box: list[list[OpenFile] | None]
+) -> int:
+    """Append to ``peer``'s stream what fits of ``data`` after ``done``; the byte count."""
+    stream = peer.stream
+    if stream is None:
+        return 0
+    room = min(stream.room, data.size - done)
+    n = stream.write(data.take(done, room), box[0]) if room > 0 else 0
+    if n:
+        box[0] = None
+        peer.readq.wake_all()
+    return n
