@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # this file is also loaded by path as a --grate module, witho
 HERE = Path(__file__).resolve().parent
 APP = HERE / "programs" / "grate_loop.c"
 NOOP_GRATE = HERE / "programs" / "noop_grate.c"
-IMFS = HERE.parent / "grates" / "imfs.c"
+IMFS = HERE.parent / "lind_async" / "grates" / "imfs.c"
 DEPTHS = (0, 1, 2, 4)
 PY_TARGET_NS = 3000.0
 C_TARGET_NS = 10000.0

@@ -610,13 +610,13 @@ _SAME_OWNER = _SameOwner()
 
 # ------------------------------------------------------------------------------ the registry
 BUILTIN_GRATES: dict[str, str] = {
-    "strace": "grates.strace:Strace",
-    "seccomp": "grates.seccomp:Seccomp",
-    "readonly": "grates.readonly:ReadOnly",
-    "namespace": "grates.namespace:Namespace",
-    "memfs": "grates.memfs:MemFS",
-    "tee": "grates.tee:Tee",
-    "passthrough": "grates.passthrough:PassThrough",
+    "strace": "lind_async.grates.strace:Strace",
+    "seccomp": "lind_async.grates.seccomp:Seccomp",
+    "readonly": "lind_async.grates.readonly:ReadOnly",
+    "namespace": "lind_async.grates.namespace:Namespace",
+    "memfs": "lind_async.grates.memfs:MemFS",
+    "tee": "lind_async.grates.tee:Tee",
+    "passthrough": "lind_async.grates.passthrough:PassThrough",
 }
 
 
@@ -656,32 +656,11 @@ def load_grate(spec: str) -> Grate:
 
 def _import_class(target: str) -> type[Grate]:
     module_name, _, class_name = target.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != "grates":
-            raise
-        _adopt_checkout_grates()
-        module = importlib.import_module(module_name)
+    module = importlib.import_module(module_name)
     cls = getattr(module, class_name, None)
     if not (isinstance(cls, type) and issubclass(cls, Grate)):
         raise ValueError(f"{target} is not a lind_async.Grate subclass")
     return cls
-
-
-def _adopt_checkout_grates() -> None:
-    """Make the source checkout's ``grates/`` importable as the package ``grates`` (an editable
-    install maps only ``lind_async``)."""
-    init = Path(__file__).resolve().parent.parent / "grates" / "__init__.py"
-    if not init.is_file():
-        raise ModuleNotFoundError("the reference grates (grates/) are not installed", name="grates")
-    spec = importlib.util.spec_from_file_location(
-        "grates", init, submodule_search_locations=[str(init.parent)]
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["grates"] = module
-    spec.loader.exec_module(module)
 
 
 def _import_file(path: Path) -> Any:

@@ -103,7 +103,8 @@ def run_native(
 
 
 # Grate stacks the compare-with-native suites run their programs under: none, the Python
-# pass-through grate (`--grate passthrough`), and the C one (grates/passthrough.c), which forks and
+# pass-through grate (`--grate passthrough`), and the C one (lind_async/grates/passthrough.c),
+# which forks and
 # execs the program from the cage root's /bin.
 STACKS = ["plain", "py-passthrough", "c-passthrough"]
 
@@ -112,7 +113,7 @@ STACKS = ["plain", "py-passthrough", "c-passthrough"]
 def passthrough_grate() -> Path:
     from lind_async.toolchain.cc import compile_cached
 
-    return compile_cached(REPO / "grates" / "passthrough.c", flags=["--grate"])
+    return compile_cached(REPO / "lind_async" / "grates" / "passthrough.c", flags=["--grate"])
 
 
 def run_stacked(

@@ -19,7 +19,7 @@ import pytest
 from tests.e2e.conftest import REPO, Result
 
 PROGRAMS = Path(__file__).parent / "programs" / "grates"
-GRATES = REPO / "grates"
+GRATES = REPO / "lind_async" / "grates"
 
 
 def _build(source: Path, grate: bool) -> Path:

@@ -86,13 +86,13 @@ def test_namespaces_nest(cage_program: Any, root: Path) -> None:
 
 
 # ------------------------------------------------------------------ a clamped C grate (imfs)
-IMFS = REPO / "grates" / "imfs.c"
+IMFS = REPO / "lind_async" / "grates" / "imfs.c"
 
 
 def test_namespace_clamps_the_c_imfs_like_native(
     cage_program: Any, native_program: Any, root: Path, tmp_path: Path
 ) -> None:
-    """``namespace:/tmp=grates/imfs.c``: the namespace starts the C grate itself and sends /tmp
+    """``namespace:/tmp=imfs.c``: the namespace starts the C grate itself and sends /tmp
     to it. The program's output is the one it has natively, /tmp never reaches the root, and
     what lies outside /tmp does."""
     native_root = tmp_path / "native-root"

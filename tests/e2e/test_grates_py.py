@@ -314,12 +314,12 @@ def test_grate_bug_gives_eio_and_the_cage_lives(
 def c_strace(tmp_path: Path) -> Path:
     from lind_async.toolchain.cc import main as cc_main
 
-    source = Path(__file__).resolve().parents[2] / "grates" / "strace.c"
+    source = Path(__file__).resolve().parents[2] / "lind_async" / "grates" / "strace.c"
     if not source.is_file():
-        pytest.skip("no C strace grate in grates/")
+        pytest.skip("no C strace grate in lind_async/grates/")
     out = tmp_path / "cstrace.wasm"
     if cc_main(["--grate", str(source), "-o", str(out)]) != 0:
-        pytest.fail("cc --grate grates/strace.c failed")
+        pytest.fail("cc --grate lind_async/grates/strace.c failed")
     return out
 
 

@@ -98,7 +98,7 @@ def test_registry_builtin_file_and_errors(tmp_path: Path) -> None:
 
 
 def test_seccomp_policy() -> None:
-    from grates.seccomp import KILL, Policy, PolicyError
+    from lind_async.grates.seccomp import KILL, Policy, PolicyError
 
     policy = Policy.parse(
         "# comment\n"
@@ -123,7 +123,7 @@ def test_seccomp_policy() -> None:
 
 
 def test_strace_decoders() -> None:
-    from grates.strace import open_flags, quote, result_text
+    from lind_async.grates.strace import open_flags, quote, result_text
 
     assert open_flags(F.O_WRONLY | F.O_CREAT | F.O_TRUNC) == "O_WRONLY|O_CREAT|O_TRUNC"
     assert open_flags(F.O_RDONLY | F.O_CLOEXEC | F.O_DIRECTORY) == "O_RDONLY|O_DIRECTORY|O_CLOEXEC"
@@ -134,7 +134,7 @@ def test_strace_decoders() -> None:
 
 
 def test_readonly_resolution(tmp_path: Path) -> None:
-    from grates.readonly import _walk
+    from lind_async.grates.readonly import _walk
 
     (tmp_path / "ro").mkdir()
     (tmp_path / "rw").mkdir()

@@ -1,4 +1,4 @@
-/* Files under /tmp and beside it, for `namespace:/tmp=grates/imfs.c` (a clamped C grate): the
+/* Files under /tmp and beside it, for `namespace:/tmp=imfs.c` (a clamped C grate): the
  * output is the same as natively, while only the file outside /tmp reaches the cage's root.
  * Absolute /tmp paths only (imfs does not follow chdir) and no dup (imfs does not dup). */
 #include <dirent.h>

@@ -5,7 +5,7 @@ Theory of operation
 -------------------
 A C grate (``imfs.wasm [--] PROGRAM``, ``cc --grate``) forks; the child registers the grate's
 handlers on itself (``register_handler(getpid(), n, grate, fn)``) and execs PROGRAM, which then
-runs with them. To put such a grate inside a lane (``namespace:/tmp=grates/imfs.c``), the lane
+runs with them. To put such a grate inside a lane (``namespace:/tmp=imfs.c``), the lane
 starts it as a top-level cage whose 3i table is a copy of the lane's — so its forwards continue
 below it, down the lane and then below the clamping grate — with a small Python grate, the
 *catcher*, interposed on ``register_handler`` and ``execve`` for the grate's own family (the
@@ -33,9 +33,10 @@ from lind_async.abi import syscalls as nr
 from lind_async.abi.errno import EINVAL, EPERM
 from lind_async.core.threei import MAX_CALLNUM
 from lind_async.grate import Call, Grate, GrateError, handles
+from lind_async.grates import c_source
 
 if TYPE_CHECKING:
-    from grates.lane import Lane
+    from lind_async.grates.lane import Lane
     from lind_async.runtime.cage import Cage
     from lind_async.runtime.microvisor import Microvisor
 
@@ -63,9 +64,12 @@ class WasmMember:
 
     @classmethod
     def from_spec(cls, spec: str) -> WasmMember:
-        """``FILE.wasm[,ARG…]`` (a host path; a ``.c`` file is compiled with ``cc --grate``)."""
+        """``FILE.wasm[,ARG…]`` (a host path; a ``.c`` file is compiled with ``cc --grate``). A
+        bare name of a shipped C grate (``imfs.c``) that is no file here names the shipped one."""
         path, *args = spec.split(",")
         program = Path(path)
+        if not program.is_file() and program.name == path and c_source(path).is_file():
+            program = c_source(path)
         if not program.is_file():
             raise ValueError(f"{program}: no such file")
         if program.suffix == ".c":

@@ -3,15 +3,15 @@
     python -m lind_async run --grate 'namespace:/tmp=memfs' app.wasm
     python -m lind_async run --grate 'namespace:/data=strace+readonly:/data' app.wasm
 
-    python -m lind_async run --grate 'namespace:/tmp=grates/imfs.c' app.wasm
+    python -m lind_async run --grate 'namespace:/tmp=imfs.c' app.wasm
 
 ``namespace:PREFIX=GRATE[+GRATE…]``: a call whose path argument lies under ``PREFIX`` (resolved
 against the caller's working directory), and every later call on a descriptor such a call opened,
-is sent through the clamped grates (a lane, see ``grates/lane.py``: listed outermost first, and
+is sent through the clamped grates (a lane, see ``lane.py``: listed outermost first, and
 their forwards continue below the namespace); every other call goes onward unchanged. Clamps nest:
 a clamped grate may itself be a namespace. A clamped GRATE is a ``--grate`` spec (Python) or a C
 grate program, ``FILE.wasm[,ARG…]`` or ``FILE.c[,ARG…]`` (built with ``cc --grate``), which the
-namespace starts itself (``grates/wasm_member.py``).
+namespace starts itself (``wasm_member.py``).
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ import posixpath
 from collections.abc import Awaitable, Iterable
 from typing import TYPE_CHECKING
 
-from grates.lane import Lane, Member, load_member
 from lind_async.abi import syscalls as nr
 from lind_async.abi.flags import AT_FDCWD
 from lind_async.grate import Call, Grate
+from lind_async.grates.lane import Lane, Member, load_member
 from lind_async.rawposix.confine import guest_join
 
 if TYPE_CHECKING:

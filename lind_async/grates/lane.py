@@ -10,7 +10,7 @@ calling cage: it reaches the lane's outermost grate, whose forwards continue dow
 then onward below the clamping grate. While the call enters the lane, the lane has authority over
 the caller (the call is in flight through it). Lanes nest: a lane's grate may itself clamp.
 
-Members are Python grates or C grate programs (:class:`grates.wasm_member.WasmMember`). A C
+Members are Python grates or C grate programs (:class:`.wasm_member.WasmMember`). A C
 grate registers its handlers some time after it starts, so its routes are put in place by
 :meth:`Lane.relink`, which recomputes one number's chain through the whole lane — innermost
 member first, each member's table pointing at the nearest member below that handles the number —
@@ -23,10 +23,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from grates.wasm_member import CAUGHT, WasmMember, is_wasm_spec
 from lind_async.abi.errno import EIO
 from lind_async.core.threei import Route
 from lind_async.grate import Call, Forward, Grate, load_grate
+from lind_async.grates.wasm_member import CAUGHT, WasmMember, is_wasm_spec
 from lind_async.runtime import threei_calls
 
 if TYPE_CHECKING:

@@ -5,7 +5,7 @@
 
 ``tee:GRATE[+GRATE…]``: each call first goes onward as usual (the *primary* path, whose result
 the cage gets). Then the same call is replayed through the *secondary* stack (a lane, see
-``grates/lane.py``); at the bottom of that stack a sink answers with the primary's result instead
+``lane.py``); at the bottom of that stack a sink answers with the primary's result instead
 of executing anything again, so no call ever takes effect twice. If the secondary stack ends with
 a different result (a policy it would have enforced, say), the disagreement is reported on stderr
 and counted in :attr:`Tee.disagreements`. Process calls (fork, clone, execve, exit, exit_group,
@@ -18,10 +18,10 @@ import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from grates.lane import Lane
-from grates.wasm_member import is_wasm_spec
 from lind_async.abi import syscalls as nr
 from lind_async.grate import Call, Grate, all_numbers, load_grate
+from lind_async.grates.lane import Lane
+from lind_async.grates.wasm_member import is_wasm_spec
 
 if TYPE_CHECKING:
     from lind_async.runtime.microvisor import Microvisor
