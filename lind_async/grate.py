@@ -1,4 +1,4 @@
-"""Python grates: interpose on cages' system calls with plain Python (DESIGN sections 4 and 5).
+"""Python grates: interpose on cages' system calls with plain Python.
 
 Theory of operation
 -------------------
@@ -417,7 +417,7 @@ class Grate:
 
     def on_cage_exit(self, cage_id: int, status: int) -> None:
         """Cage ``cage_id`` died abnormally (wait ``status``) with calls routed to or in flight
-        through this grate (DESIGN section 4, harsh exit)."""
+        through this grate (a *harsh exit*: ``Microvisor._notify_harsh_exit``)."""
 
     # -- loading ----------
     def attach(self, mv: Microvisor, cage_id: int) -> int:

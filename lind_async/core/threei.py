@@ -8,7 +8,7 @@ pointer its ``pass_fptr_to_wt`` entry runs). A number with no route goes to RawP
 verdict on unknown numbers (``-ENOSYS``). So a brand-new cage's table is empty and everything goes
 to RawPOSIX; *deregistering* a number restores that.
 
-Invariants (DESIGN section 4):
+Invariants:
 - exactly one route per (cage, number); registering again replaces the previous route;
 - ``fork`` copies the parent's table into the child; ``exec`` keeps it (callers simply do nothing);
 - 3i's own operations are numbers in the table too (``register_handler`` 1001,

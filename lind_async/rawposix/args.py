@@ -1,4 +1,4 @@
-"""Decoders for raw 64-bit syscall argument slots (the uniform i64 convention, DESIGN section 3).
+"""Decoders for raw 64-bit syscall argument slots (the uniform i64 convention of ``lind.syscall``).
 
 Slots may arrive sign- or zero-extended; each decoder keeps exactly the bits its C type has.
 """

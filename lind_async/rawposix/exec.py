@@ -1,4 +1,4 @@
-"""execve: replace the calling cage's program, keeping its identity (DESIGN section 5).
+"""execve: replace the calling cage's program, keeping its identity.
 
 The handler validates everything that can fail *before* the old program is touched — the file
 (inside the root), its format (a lind cage module, a precompiled ``.cwasm``, or a ``#!`` script

@@ -1,7 +1,7 @@
 """RawPOSIX socket family: socket, socketpair, bind, listen, accept[4], connect, get{sock,peer}name,
 send{to,msg}, recv{from,msg}, shutdown, {set,get}sockopt.
 
-Kinds (DESIGN section 6): AF_INET/AF_INET6 are real non-blocking host sockets
+Kinds: AF_INET/AF_INET6 are real non-blocking host sockets
 (``sock_inet.py``); AF_UNIX is fully in-process (``unix_socket.py``), so ``SCM_RIGHTS`` can carry
 any open file (pipes included) between cages. This module decodes guest arguments (``msghdr``,
 ``cmsghdr``, sockaddrs: ``abi/layouts.py``), finds the socket (``EBADF``, ``ENOTSOCK``) and writes

@@ -1,4 +1,4 @@
-"""3i's own operations as system calls (1001-1003), so grates can interpose on them (DESIGN §4).
+"""3i's own operations as system calls (1001-1003), so grates can interpose on them.
 
 lind-musl's ``<lind_syscall.h>`` issues them through the ordinary ``lind.syscall`` path:
 

@@ -17,7 +17,7 @@ into a Linux wait status:
   is killed (``SIGSYS``) and every other cage carries on.
 
 Every system call enters at :meth:`Cage.syscall`: 3i looks up the cage's own routing table
-(DESIGN section 4); with no route the call goes to RawPOSIX's table.
+(``core/threei.py``); with no route the call goes to RawPOSIX's table.
 """
 
 from __future__ import annotations
@@ -279,7 +279,7 @@ class Cage:
             self.main_task.cancel()
 
     async def _exec(self, image: ExecImage) -> None:
-        """Swap in the new program: same cage, fresh memory, cloexec fds closed (DESIGN §5).
+        """Swap in the new program: same cage, fresh memory, cloexec fds closed, 3i table kept.
         Every other thread ends first; the program runs as the cage's main thread."""
         threads.end_other_threads(self)
         self.threads = threads.ThreadGroup()

@@ -1,4 +1,4 @@
-"""fork: copy a running cage with Binaryen Asyncify (DESIGN section 2, "fork").
+"""fork: copy a running cage with Binaryen Asyncify.
 
 Theory of operation
 -------------------

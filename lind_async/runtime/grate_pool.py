@@ -1,4 +1,4 @@
-"""Worker pools that run a wasm grate's registered handlers (DESIGN section 5).
+"""Worker pools that run a wasm grate's registered handlers.
 
 Theory of operation
 -------------------
@@ -274,11 +274,11 @@ def _failed(mv: Microvisor, grate: Cage, exc: BaseException) -> int:
 
 
 def _crashed(mv: Microvisor, grate: Cage, trap: WasmTrap) -> None:
-    """A handler trapped: that is the grate's crash, as a trap in any thread of a cage is (DESIGN
-    section 5). The grate dies with the trap's signal (its other workers are cancelled and their
-    callers get ``EIO``; later calls into it get ``EIO`` at once). Letting it serve on is not
-    safe: the trapped worker may have held a libc lock (stdio, malloc) that no one will release,
-    and the next handler to take it would hang its caller."""
+    """A handler trapped: that is the grate's crash, as a trap in any thread of a cage ends the
+    cage (``runtime/threads.py``). The grate dies with the trap's signal (its other workers are
+    cancelled and their callers get ``EIO``; later calls into it get ``EIO`` at once). Letting it
+    serve on is not safe: the trapped worker may have held a libc lock (stdio, malloc) that no
+    one will release, and the next handler to take it would hang its caller."""
     from lind_async.runtime.cage import trap_signal
 
     mv.report(f"grate {grate.cage_id} ({grate.name}) crashed in a handler: {trap.message}")

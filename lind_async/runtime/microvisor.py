@@ -413,7 +413,7 @@ class Microvisor:
 
     def _notify_harsh_exit(self, cage: Cage) -> None:
         """A cage died abnormally (a trap, a fatal signal): tell every grate that has calls from
-        it in flight or that its table routes to (DESIGN §4). A Python grate's ``on_cage_exit``
+        it in flight or that its table routes to (a *harsh exit*). A Python grate's ``on_cage_exit``
         is called; a wasm grate that interposes ``exit_group`` for the cage gets that call, made
         on the dead cage's behalf with its wait status, so its bookkeeping runs as for an exit."""
         assert cage.status is not None

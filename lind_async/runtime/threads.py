@@ -3,7 +3,7 @@
 Theory of operation
 -------------------
 A thread is **its own Store + Instance of the cage's module over the cage's shared linear memory**,
-run on its own fiber by its own asyncio task (DESIGN section 5). Its wasm globals are its own:
+run on its own fiber by its own asyncio task (the wasi-threads model). Its wasm globals are its own:
 ``__stack_pointer`` (the stack musl's ``pthread_create`` mapped) and ``__tls_base`` (the TLS block
 musl reserved below the thread pointer). Memory, fd table, cwd, signal dispositions and identity are
 the cage's: the instance's ``data`` is the cage, so its system calls enter the same

@@ -1,6 +1,6 @@
 """``lind.threei_call``: the guest import through which a wasm grate forwards a call.
 
-Signature (DESIGN section 3)::
+Signature (lind-musl ``src/lind/threei.c`` imports it so)::
 
     threei_call(nr: i32, target: i64, a1, a1cage, …, a6, a6cage: i64) -> i64
 
