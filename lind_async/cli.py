@@ -25,13 +25,24 @@ through `..` and symlinks. Its stdin, stdout and stderr are the microvisor's.
 The exit status is the program's, or 128+N when it was killed by signal N (a wasm trap counts
 as the crash it would be natively: SIGSEGV, SIGILL or SIGFPE).
 
+Signals sent to this process are the program's: SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2 go to it,
+a terminal's SIGINT, SIGQUIT, SIGTSTP, SIGWINCH and SIGCONT to its process group. Its handlers
+run; with none, the default action applies (Ctrl-C exits 130, Ctrl-Z stops the job). Signals this
+process was started with ignored (nohup, background jobs) start ignored in the program.
+
 Python grates (--grate, repeatable) interpose on the program's system calls. They stack in the
 order given: the first listed is outermost and sees the program's calls first, each forwarding to
 the next and the last to RawPOSIX (`--grate strace --grate readonly:/data` traces the calls as
 the program makes them, before readonly judges them). Built-in grates:
-  strace            one line per call on stderr: [cage N] name(args) = result
+  strace[:FILE]     one line per call, decoded as strace prints it (stderr, or FILE)
   seccomp:POLICY    allow/deny calls by name and simple argument conditions (a policy file)
   readonly:PATH     writes, creation and deletion under PATH fail with EROFS
+  namespace:PREFIX=GRATE[+GRATE...]
+                    calls on paths under PREFIX go through the clamped grates, e.g.
+                    namespace:/tmp=memfs (an in-memory /tmp) or namespace:/tmp=imfs.c (C grate)
+  memfs             an in-memory filesystem (usually clamped under a namespace)
+  tee:GRATE[+GRATE...]
+                    replays each call through a second stack and reports disagreements
   passthrough       forwards every call unchanged (for testing interposition)
 A grate of your own: --grate path/to/module.py:Class[:ARGS] (a lind_async.Grate subclass).
 
@@ -63,6 +74,7 @@ def _env_pair(text: str) -> str:
 def _run_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m lind_async run",
+        usage="%(prog)s [OPTIONS] PROGRAM [ARGS...]",
         description=RUN_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -109,7 +121,7 @@ def _run_parser() -> argparse.ArgumentParser:
         "process; K/M/G suffixes), cpu_time=SECONDS (then SIGXCPU), children=N (live processes "
         "besides the first)",
     )
-    parser.add_argument("program", help="the .c, .wasm or .cwasm program")
+    parser.add_argument("program", nargs="?", help="the .c, .wasm or .cwasm program")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the program")
     return parser
 
@@ -119,14 +131,36 @@ def _fail(message: str, status: int) -> int:
     return status
 
 
+def _unrunnable(program: Path) -> tuple[str, int] | None:
+    """Why ``program`` cannot be run, with the shell's status for it (127: not found, 126: found
+    but not runnable), or None."""
+    if program.is_dir():
+        return f"{program}: is a directory", 126
+    if not program.exists():
+        return f"{program}: no such file", 127
+    try:
+        with program.open("rb") as f:
+            magic = f.read(4)
+    except OSError as exc:
+        return f"{program}: {exc.strerror or exc}", 126
+    if magic == b"\x7fELF":
+        why = "this is a native executable, not a cage module (build it with lind-cc)"
+        return f"{program}: {why}", 126
+    return None
+
+
 def cmd_run(argv: Sequence[str]) -> int:
-    opts = _run_parser().parse_args(argv)
+    parser = _run_parser()
+    opts = parser.parse_args(argv)
+    if opts.program is None:
+        parser.error("no PROGRAM given (a .c, .wasm or .cwasm file to run)")
     from lind_async.runtime.engine import EngineConfig, ModuleError
     from lind_async.runtime.microvisor import Microvisor, default_cache_dir
 
     program = Path(opts.program)
-    if not program.is_file():
-        return _fail(f"{program}: no such file", 127)
+    refused = _unrunnable(program)
+    if refused is not None:
+        return _fail(*refused)
     try:
         from lind_async.grate import load_grate
 
@@ -163,10 +197,19 @@ def cmd_run(argv: Sequence[str]) -> int:
 
     async def main() -> int:
         from lind_async.runtime.cage import shell_status
+        from lind_async.runtime.host_signals import SignalRelay, inherited_ignored
 
+        ignored = inherited_ignored()
         async with Microvisor(root=opts.root, engine_config=config) as mv:
-            cage = mv.spawn(program, [argv0, *opts.args], env, grates=grates, limits=limits)
-            await cage.exited.wait()
+            cage = mv.spawn(
+                program, [argv0, *opts.args], env, grates=grates, limits=limits, ignored=ignored
+            )
+            relay = SignalRelay(cage)
+            relay.install()
+            try:
+                await cage.exited.wait()
+            finally:
+                relay.remove()
         assert cage.status is not None
         return shell_status(cage.status)
 
@@ -287,3 +330,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `syscalls | head`
         sys.stderr.close()
         return 141
+    except KeyboardInterrupt:  # Ctrl-C before a cage runs (compiling, loading): as the shell's
+        return 130

@@ -1,11 +1,16 @@
 """execve: replace the calling cage's program, keeping its identity.
 
 The handler validates everything that can fail *before* the old program is touched — the file
-(inside the root), its format (a lind cage module, a precompiled ``.cwasm``, or a ``#!`` script
-whose interpreter is one), the argument and environment vectors — so a failing ``execve`` returns
+(inside the root), its format (a lind cage module, or a ``#!`` script whose interpreter is one),
+the argument and environment vectors — so a failing ``execve`` returns
 an errno to a program that is still intact. Then it raises :class:`ExecImage`; the fiber unwinds
 and the cage's task (``Cage._run_main``) swaps in a fresh instance: same cage id, fd table minus
 close-on-exec descriptors, 3i table kept, caught signals reset to default.
+
+A precompiled ``.cwasm`` is refused (``ENOEXEC``): it is native code that wasmtime loads without
+validating it, and the root is the cages' to write, so loading one would let a cage run any
+machine code in the microvisor's process. Only the embedder (``run``, ``create_cage_exec``) may
+start a ``.cwasm`` it trusts.
 """
 
 from __future__ import annotations
@@ -27,7 +32,6 @@ if TYPE_CHECKING:
 MAX_PROGRAM_BYTES = 256 << 20
 MAX_VECTOR = 65536
 _WASM_MAGIC = b"\0asm"
-_CWASM_MAGIC = b"\x7fELF"
 _MAX_INTERPRETERS = 4
 
 
@@ -97,7 +101,7 @@ def load_image(cage: Cage, path: bytes, argv: list[bytes], env: list[bytes]) -> 
             argv = [interpreter, *extra, path, *argv[1:]]
             path = interpreter
             continue
-        if not data.startswith((_WASM_MAGIC, _CWASM_MAGIC)):
+        if not data.startswith(_WASM_MAGIC):  # (a precompiled .cwasm too: see the docstring)
             raise GuestError(ENOEXEC)
         from lind_async.runtime.engine import ModuleError
 

@@ -222,7 +222,9 @@ class Cage:
             status = done.status
         except WasmTrap as trap:
             status = trap_signal(trap)
-            self.microvisor.report(f"cage {self.cage_id} ({self.name}) crashed: {trap.message}")
+            self.microvisor.report(
+                f"cage {self.cage_id} ({self.name}) crashed: {trap.report(self.name)}"
+            )
         except asyncio.CancelledError:
             if self.kill_status is None:  # cancelled by the embedder: killed, and say so upward
                 self._finish(killed(SIGKILL))

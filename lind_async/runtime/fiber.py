@@ -54,6 +54,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import itertools
+import re
 import struct
 from collections.abc import Awaitable, Callable, Sequence
 from ctypes import c_int64, c_size_t, c_void_p
@@ -82,6 +83,15 @@ class WasmTrap(Exception):
 
     def __str__(self) -> str:
         return self.message if self.code is None else f"{self.message} [{self.code.name}]"
+
+    def report(self, program: str) -> str:
+        """The trap's message with each backtrace frame naming ``program`` rather than the file
+        the module was compiled from (for a ``.c`` run, a temporary file of the compiler)."""
+        return _FRAME_MODULE.sub(lambda m: f"{m[1]}{program}!", self.message)
+
+
+# A wasmtime backtrace frame: "    3:    0x8c3 - MODULE!function".
+_FRAME_MODULE = re.compile(r"^(\s*\d+:\s+0x[0-9a-fA-F]+ - )[^!\n]*!", re.MULTILINE)
 
 
 class StoreBusyError(RuntimeError):

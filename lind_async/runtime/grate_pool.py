@@ -281,5 +281,7 @@ def _crashed(mv: Microvisor, grate: Cage, trap: WasmTrap) -> None:
     one will release, and the next handler to take it would hang its caller."""
     from lind_async.runtime.cage import trap_signal
 
-    mv.report(f"grate {grate.cage_id} ({grate.name}) crashed in a handler: {trap.message}")
+    mv.report(
+        f"grate {grate.cage_id} ({grate.name}) crashed in a handler: {trap.report(grate.name)}"
+    )
     grate.terminate(trap_signal(trap))

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Awaitable, Mapping, Sequence, Set
+from collections.abc import Awaitable, Iterable, Mapping, Sequence, Set
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TextIO
 
@@ -27,7 +27,7 @@ from lind_async.abi.syscalls import SYS_exit_group
 from lind_async.core.authority import Authority, InFlight
 from lind_async.core.fdtable import FdTable
 from lind_async.core.proctable import MICROVISOR, ProcTable
-from lind_async.core.signals import SA_NOCLDSTOP, SIGCHLD
+from lind_async.core.signals import SA_NOCLDSTOP, SIG_IGN, SIGCHLD, SigAction
 from lind_async.core.threei import Route, ThreeI
 from lind_async.rawposix import hostfds
 from lind_async.rawposix import table as rawposix_table
@@ -223,6 +223,7 @@ class Microvisor:
         stdio: Sequence[FileOps | None] = (),
         limits: Limits | None = None,
         routes_from: int | None = None,
+        ignored: Iterable[int] = (),
     ) -> Cage:
         """Start a top-level cage running ``program``; it runs as a task on this loop.
 
@@ -231,7 +232,8 @@ class Microvisor:
         its fds 0, 1, 2 (``None`` or missing: the microvisor's own stdio); ``limits`` apply to it
         and every process it starts (``runtime/limits.py``). ``routes_from``: the cage starts
         with a copy of that 3i id's table instead of an empty one (a grate started inside a
-        lane forwards to what lies below the lane)."""
+        lane forwards to what lies below the lane). ``ignored``: signals the program starts with
+        ignored, as a native program inherits ``SIG_IGN`` dispositions across ``exec``."""
         module = self.load(program)
         fds = FdTable() if limits is None or limits.fds is None else FdTable(limits.fds, limits.fds)
         for vfd in range(3):
@@ -241,6 +243,8 @@ class Microvisor:
         argv_b, env_b = _encode_all(argv), _encode_env(env)
         cage = Cage(self, cage_id, MICROVISOR, module, argv_b, env_b, fds, cwd)
         cage.family = Family(limits or Limits())
+        for signo in ignored:
+            cage.signals.set_action(signo, SigAction(SIG_IGN))
         self.threei.add_cage(cage_id)
         if routes_from is not None:
             self.threei.copy_table(routes_from, cage_id)

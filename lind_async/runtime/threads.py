@@ -381,7 +381,8 @@ async def _run_thread(cage: Cage, thread: Thread) -> int:
 
         status = trap_signal(trap)
         cage.microvisor.report(
-            f"cage {cage.cage_id} ({cage.name}) thread {thread.tid} crashed: {trap.message}"
+            f"cage {cage.cage_id} ({cage.name}) thread {thread.tid} crashed: "
+            f"{trap.report(cage.name)}"
         )
     except asyncio.CancelledError:
         raise

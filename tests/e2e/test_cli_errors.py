@@ -86,3 +86,46 @@ def test_run_compiles_c_sources(tmp_path: Path) -> None:
     proc = lind_run("--root", str(tmp_path), str(src), "compiled")
     assert proc.stdout == "compiled!\n"
     assert proc.returncode == 4
+
+
+def test_directory(tmp_path: Path) -> None:
+    """As a shell says of a directory: found, not runnable, 126."""
+    proc = lind_run(str(tmp_path))
+    assert_one_line_error(proc, str(tmp_path), "is a directory")
+    assert proc.returncode == 126
+
+
+def test_native_executable() -> None:
+    proc = lind_run(sys.executable)
+    assert_one_line_error(proc, "native executable, not a cage module")
+    assert proc.returncode == 126
+
+
+def test_bare_run_asks_for_a_program() -> None:
+    proc = lind_run()
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "PROGRAM" in last and "args" not in last
+
+
+def test_crash_report_names_the_program(tmp_path: Path) -> None:
+    """A trap's report names the program the user ran, never a compiler's temporary file."""
+    src = tmp_path / "crasher.c"
+    src.write_text("int main(void) { __builtin_trap(); }\n")
+    proc = lind_run("--root", str(tmp_path), str(src))
+    assert proc.returncode == 128 + 4  # SIGILL, as the native build
+    frames = [line for line in proc.stderr.splitlines() if " - " in line and "!" in line]
+    assert frames, proc.stderr
+    assert all(f"{src}!" in line for line in frames), proc.stderr
+    assert ".tmp" not in proc.stderr
+
+
+def test_run_help_lists_every_builtin_grate() -> None:
+    from lind_async.grate import BUILTIN_GRATES
+
+    proc = subprocess.run([sys.executable, "-m", "lind_async", "run", "--help"],
+                          capture_output=True, text=True, cwd=REPO, timeout=60, check=True)
+    listed = {line.split()[0].split(":")[0].split("[")[0]
+              for line in proc.stdout.splitlines() if line.startswith("  ") and line.strip()}
+    assert set(BUILTIN_GRATES) <= listed, set(BUILTIN_GRATES) - listed
