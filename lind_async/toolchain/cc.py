@@ -1,12 +1,14 @@
-"""The ``cc`` driver: compile C programs against lind-musl into validated cage modules.
+"""Compile and link C programs against lind-musl into validated cage modules (the library half).
 
 Theory of operation
 -------------------
-``cc`` is a thin driver over three tools from the pinned ziglang wheel, called directly:
+Three tools from the pinned ziglang wheel, called directly:
 
 1. ``zig clang -c`` compiles each C (or assembly) input with the sysroot's headers and the flags
-   every cage object must share (``-target wasm32-unknown-unknown -matomics -mbulk-memory
-   -ffreestanding -nostdinc``) plus ``-O2`` by default; the user's own flags follow and so win.
+   every cage program shares (:data:`lind_async.toolchain.target.HOSTED_CFLAGS`: ``-target
+   wasm32-unknown-unknown -matomics -mbulk-memory -nostdinc``, setjmp support, the Linux macros,
+   ``-O2`` by default); the user's own flags follow and so win. Programs are compiled *hosted*
+   (see :mod:`lind_async.toolchain.target`).
 2. ``zig wasm-ld`` links ``crt1.o``, the objects, ``libc.a`` and ``libcompiler_rt.a`` into a module
    that imports a shared ``env.memory``, ``lind.syscall`` and ``lind.syscall_wait`` (and
    ``lind.fork`` when the program forks) and exports ``_start``, ``__stack_pointer``,
@@ -18,12 +20,13 @@ Theory of operation
    (clang 18 emits ``main(void)`` as a two-argument wrapper): the link uses ``crt1.o``
    (``main(argc, argv)``) and, only if wasm-ld reports that ``main`` has another signature, links
    again with ``crt1-envp.o`` (``main(argc, argv, envp)``).
-3. The module is validated (:mod:`lind_async.toolchain.validate`), and with ``--precompile`` also
-   compiled by the runtime's engine into a ``.cwasm`` next to it, for a fast start.
+3. Programs that fork or use setjmp go through Binaryen's wasm-opt
+   (:mod:`lind_async.toolchain.binaryen`); the module is validated
+   (:mod:`lind_async.toolchain.validate`), and with ``--precompile`` also compiled by the runtime's
+   engine into a ``.cwasm`` next to it, for a fast start.
 
-Flags: ``-o``, ``-c``, ``--stack-size``, ``--max-memory``, ``--precompile``, ``--grate`` are the
-driver's; ``-l``/``-L``/``-Wl,…`` go to the linker; ``-g`` to both; everything else passes through
-to clang.
+The command line (``lind-cc``, ``python -m lind_async cc``) is :mod:`lind_async.toolchain.driver`;
+:func:`main` here is its entry point.
 
 Grates (``--grate``): the module also exports the grate entry point ``pass_fptr_to_wt`` — the
 program's own definition if it has one (Lind grates do), else lind-musl's weak default, which calls
@@ -37,96 +40,48 @@ from __future__ import annotations
 import hashlib
 import inspect
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from lind_async.toolchain import binaryen
-from lind_async.toolchain.sysroot import (
-    SJLJ_CFLAGS,
-    TARGET_CFLAGS,
-    Sysroot,
-    cache_root,
-    ensure_sysroot,
-)
+from lind_async.toolchain import binaryen, cmdline, mainshim, target, validate
+from lind_async.toolchain.mainshim import main_shim
+from lind_async.toolchain.sysroot import Sysroot, cache_root, ensure_sysroot
+from lind_async.toolchain.target import DEFAULT_OPT, program_cflags
 from lind_async.toolchain.validate import post_link_needs, validate_grate, validate_module
 from lind_async.toolchain.zig import ToolchainError, zig
+
+__all__ = [
+    "DEFAULT_OPT",
+    "CompileError",
+    "compile_cached",
+    "compile_object",
+    "compile_program",
+    "link_args",
+    "link_module",
+    "main",
+    "parse_size",
+    "precompile",
+    "program_cflags",
+]
 
 DEFAULT_STACK_SIZE = 1 << 20
 DEFAULT_MAX_MEMORY = 512 << 20
 WASM_PAGE = 1 << 16
 
-DEFAULT_OPT = "-O2"
-
 EXPORTS = ("_start", "__stack_pointer", "__heap_base")
 OPTIONAL_EXPORTS = ("__tls_base", "__tls_size", "__tls_align", "__wasm_init_tls")
 GRATE_EXPORTS = ("pass_fptr_to_wt", "__lind_grate_worker_init")
 
-# clang options whose value is the next argument.
-_SEPARATE_VALUE = frozenset({
-    "-I", "-D", "-U", "-include", "-imacros", "-isystem", "-iquote", "-idirafter", "-iprefix",
-    "-MF", "-MT", "-MQ", "-x", "-Xclang", "-mllvm", "-std", "-arch", "-target", "--target",
-    "-isysroot", "-Xpreprocessor", "-Xassembler",
-})
 # wasm-ld's warning when crt1.o's two-argument main meets a three-argument one.
 _MAIN_MISMATCH = "function signature mismatch: main\n"
-_COMPILED_SUFFIXES = frozenset({".c", ".s", ".S", ".i"})
-_LINKED_SUFFIXES = frozenset({".o", ".a", ".obj"})
-
-USAGE = """\
-usage: python -m lind_async cc [options] file...
-
-Compile C programs into WebAssembly modules that run in a lind_async cage.
-
-  cc hello.c                      compile and link hello.c into a.wasm
-  cc -o hello.wasm hello.c util.c compile two files into hello.wasm
-  cc -c util.c                    compile only, to util.o (link it later)
-  cc -O0 -g -Wall -o dbg.wasm x.c flags you know from gcc/clang work as usual
-
-Driver options:
-  -o FILE            output file (default: a.wasm, or NAME.o with -c)
-  -c                 compile only, do not link
-  --stack-size N     size of the program's stack (default 1M; suffixes K, M, G; 16-byte multiple)
-  --max-memory N     maximum linear memory (default 512M; rounded up to 64K)
-  -lNAME, -LDIR      libraries and library directories, for the linker
-  -Wl,ARG,...        pass ARG... to the linker (wasm-ld)
-  --grate            link a grate: export its pass_fptr_to_wt entry point (a default one
-                     that calls the registered handler when the program has none)
-  --precompile       also write FILE.cwasm, compiled ahead of time for a fast start
-                     (`python -m lind_async run FILE.cwasm` loads it without compiling)
-  --print-sysroot    build (if needed) and print the lind-musl sysroot directory
-  -h, --help         this help
-
-Every other option goes to clang unchanged (-O2 is the default optimisation level; -I, -D, -W…, -g,
--std=…).  Programs are compiled for wasm32 (ILP32, 64-bit time_t and off_t) against lind-musl, a
-port of musl libc whose system calls go to the cage's runtime; the first run builds that libc once
-(about a minute) and caches it under $LIND_ASYNC_CACHE_DIR (default ~/.cache/lind_async).
-
-The output imports a shared env.memory and lind.syscall (plus lind.fork if the program forks) and is
-validated before it is written; run it with: python -m lind_async run a.wasm args...
-"""
 
 
 class CompileError(ToolchainError):
     """The compiler or linker rejected the program; ``str()`` holds its diagnostics."""
-
-
-@dataclass
-class _Args:
-    output: Path | None = None
-    compile_only: bool = False
-    stack_size: int = DEFAULT_STACK_SIZE
-    max_memory: int = DEFAULT_MAX_MEMORY
-    cflags: list[str] = field(default_factory=list)
-    ldflags: list[str] = field(default_factory=list)
-    inputs: list[Path] = field(default_factory=list)
-    print_sysroot: bool = False
-    precompile: bool = False
-    grate: bool = False
-    help: bool = False
 
 
 def parse_size(text: str) -> int:
@@ -145,67 +100,22 @@ def parse_size(text: str) -> int:
     return value
 
 
-def _parse(argv: Sequence[str]) -> _Args:
-    a = _Args()
-    it = iter(argv)
-
-    def value(flag: str) -> str:
-        try:
-            return next(it)
-        except StopIteration:
-            raise ToolchainError(f"missing value after {flag}") from None
-
-    for arg in it:
-        if arg in ("-h", "--help"):
-            a.help = True
-        elif arg == "--print-sysroot":
-            a.print_sysroot = True
-        elif arg == "--precompile":
-            a.precompile = True
-        elif arg == "--grate":
-            a.grate = True
-        elif arg == "-o":
-            a.output = Path(value(arg))
-        elif arg.startswith("-o") and len(arg) > 2:
-            a.output = Path(arg[2:])
-        elif arg == "-c":
-            a.compile_only = True
-        elif arg in ("--stack-size", "--max-memory") or arg.startswith(
-                ("--stack-size=", "--max-memory=")):
-            name, _, v = arg.partition("=")
-            size = parse_size(v if v else value(name))
-            if name == "--stack-size":
-                a.stack_size = size
-            else:
-                a.max_memory = size
-        elif arg.startswith("-Wl,"):
-            a.ldflags += [x for x in arg[4:].split(",") if x]
-        elif arg in ("-l", "-L"):
-            a.ldflags += [arg, value(arg)]
-        elif arg.startswith(("-l", "-L")):
-            a.ldflags.append(arg)
-        elif arg in ("-Xlinker",):
-            a.ldflags.append(value(arg))
-        elif arg in _SEPARATE_VALUE:
-            a.cflags += [arg, value(arg)]
-        elif arg.startswith("-") and arg != "-":
-            a.cflags.append(arg)
-        else:
-            a.inputs.append(Path(arg))
-    return a
-
-
-def _sysroot(progress: bool = True) -> Sysroot:
+def load_sysroot(progress: bool = True) -> Sysroot:
+    """The lind-musl sysroot, built first if needed."""
     return Sysroot(ensure_sysroot(progress=progress))
 
 
-def program_cflags(sysroot: Sysroot, flags: Sequence[str] = ()) -> list[str]:
-    """clang flags for compiling one cage program object (user ``flags`` last, so they win)."""
-    return [*TARGET_CFLAGS, *SJLJ_CFLAGS, DEFAULT_OPT, "-isystem", str(sysroot.include), *flags]
+def echo_command(cmd: Sequence[str]) -> None:
+    """``-v``: show a command as gcc does, on stderr, before running it."""
+    sys.stderr.write(" " + shlex.join(cmd) + "\n")
+    sys.stderr.flush()
 
 
-def _check_call(cmd: Sequence[str], what: str, *, echo_warnings: bool = True) -> str:
+def _check_call(cmd: Sequence[str], what: str, *, echo_warnings: bool = True,
+                verbose: bool = False) -> str:
     """Run a tool; return its diagnostics, raise :class:`CompileError` on failure."""
+    if verbose:
+        echo_command(cmd)
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     except OSError as e:
@@ -218,19 +128,29 @@ def _check_call(cmd: Sequence[str], what: str, *, echo_warnings: bool = True) ->
     return proc.stderr
 
 
-def compile_object(source: Path, output: Path, *, flags: Sequence[str] = (),
-                   sysroot: Sysroot | None = None) -> Path:
-    """Compile one source file to a wasm object file."""
-    sr = sysroot or _sysroot()
-    _check_call(zig("clang", *program_cflags(sr, flags), "-c", str(source), "-o", str(output)),
-                f"compiling {source}")
+def compile_object(source: Path | str, output: Path, *, flags: Sequence[str] = (),
+                   sysroot: Sysroot | None = None, language: str | None = None,
+                   verbose: bool = False) -> Path:
+    """Compile one source file (``-`` reads stdin; ``language`` is gcc's ``-x`` name) to a wasm
+    object file."""
+    sr = sysroot or load_sysroot()
+    lang = ["-x", language] if language else []
+    _check_call(zig("clang", *program_cflags(sr, flags), *lang, "-c", str(source),
+                    "-o", str(output)),
+                f"compiling {source}", verbose=verbose)
     return output
 
 
-def link_args(sysroot: Sysroot, objects: Sequence[Path], output: Path, *,
+def link_args(sysroot: Sysroot, objects: Sequence[Path | str], output: Path, *,
               stack_size: int, max_memory: int, ldflags: Sequence[str] = (),
-              debug: bool = False, main_envp: bool = False, grate: bool = False) -> list[str]:
-    """The ``zig wasm-ld`` command line for a cage module."""
+              debug: bool = False, main_envp: bool = False, grate: bool = False,
+              startfiles: bool = True, default_libs: bool = True,
+              strip_all: bool = False) -> list[str]:
+    """The ``zig wasm-ld`` command line for a cage module.
+
+    ``objects`` are the linker's inputs in order (object files, archives, and options such as
+    ``-lNAME`` mixed in, as on a gcc command line); ``ldflags`` follow them.
+    """
     if stack_size % 16:
         raise ToolchainError(f"--stack-size must be a multiple of 16 (got {stack_size})")
     max_memory = -(-max_memory // WASM_PAGE) * WASM_PAGE
@@ -246,25 +166,38 @@ def link_args(sysroot: Sysroot, objects: Sequence[Path], output: Path, *,
     cmd += [f"--export-if-defined={name}" for name in OPTIONAL_EXPORTS]
     if grate:
         cmd += [f"--export={name}" for name in GRATE_EXPORTS]
-    if not debug:
+    if strip_all:
+        cmd.append("--strip-all")
+    elif not debug:
         cmd.append("--strip-debug")
-    crt1 = sysroot.crt1_envp if main_envp else sysroot.crt1
-    cmd += [str(crt1), *map(str, objects), *ldflags, f"-L{sysroot.lib}",
-            str(sysroot.libc), str(sysroot.compiler_rt), "-o", str(output)]
+    if startfiles:
+        cmd.append(str(sysroot.crt1_envp if main_envp else sysroot.crt1))
+    cmd += [*map(str, objects), *ldflags, f"-L{sysroot.lib}"]
+    if startfiles:  # crt1 calls main: hosted clang may have named it __main_argc_argv
+        cmd.append(str(main_shim()))
+    if default_libs:
+        cmd += [str(sysroot.libc), str(sysroot.compiler_rt)]
+    cmd += ["-o", str(output)]
     return cmd
 
 
-def _link(sysroot: Sysroot, objects: Sequence[Path], output: Path, *, stack_size: int,
-          max_memory: int, ldflags: Sequence[str], debug: bool, grate: bool = False) -> Path:
+def link_module(sysroot: Sysroot, objects: Sequence[Path | str], output: Path, *,
+                stack_size: int = DEFAULT_STACK_SIZE, max_memory: int = DEFAULT_MAX_MEMORY,
+                ldflags: Sequence[str] = (), debug: bool = False, grate: bool = False,
+                startfiles: bool = True, default_libs: bool = True, strip_all: bool = False,
+                verbose: bool = False) -> Path:
+    """Link, run the post-link passes the module needs, validate, then write ``output``."""
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
     try:
         for main_envp in (False, True):
             warnings = _check_call(
                 link_args(sysroot, objects, tmp, stack_size=stack_size, max_memory=max_memory,
-                          ldflags=ldflags, debug=debug, main_envp=main_envp, grate=grate),
-                "linking", echo_warnings=False)
-            if _MAIN_MISMATCH not in warnings:
+                          ldflags=ldflags, debug=debug, main_envp=main_envp, grate=grate,
+                          startfiles=startfiles, default_libs=default_libs,
+                          strip_all=strip_all),
+                "linking", echo_warnings=False, verbose=verbose)
+            if _MAIN_MISMATCH not in warnings or not startfiles:
                 break
             # main(argc, argv, envp): link the crt that calls main with three arguments.
         if warnings:
@@ -281,28 +214,54 @@ def _link(sysroot: Sysroot, objects: Sequence[Path], output: Path, *, stack_size
     return output
 
 
-def _build(inputs: Sequence[Path], output: Path, *, cflags: Sequence[str],
-           ldflags: Sequence[str], stack_size: int, max_memory: int,
-           grate: bool = False) -> Path:
-    if not inputs:
+def build(invocation: cmdline.Invocation, output: Path, *, stack_size: int = DEFAULT_STACK_SIZE,
+          max_memory: int = DEFAULT_MAX_MEMORY, sysroot: Sysroot | None = None) -> Path:
+    """Compile the sources of a parsed command line and link everything into ``output``."""
+    inv = invocation
+    if not inv.link_items or not inv.inputs:
         raise ToolchainError("no input files")
-    for p in inputs:
-        if not p.is_file():
-            raise ToolchainError(f"{p}: no such file")
-    sysroot = _sysroot()
-    debug = any(f.startswith("-g") and f != "-g0" for f in cflags)
+    if inv.shared:
+        raise ToolchainError("-shared: cage programs are linked statically; build static "
+                             "libraries (e.g. ./configure --disable-shared)")
+    for item in inv.link_items:
+        if item == "-":
+            raise ToolchainError("-E or -x required when input is from standard input")
+    for path in inv.inputs:
+        if path != "-" and not Path(path).is_file():
+            raise ToolchainError(f"{path}: No such file or directory")
+    sr = sysroot or load_sysroot()
     with tempfile.TemporaryDirectory(prefix="lind-cc-") as tmpdir:
-        objects: list[Path] = []
-        for i, src in enumerate(inputs):
-            if src.suffix in _COMPILED_SUFFIXES:
-                objects.append(compile_object(src, Path(tmpdir) / f"{i}-{src.stem}.o",
-                                              flags=cflags, sysroot=sysroot))
-            elif src.suffix in _LINKED_SUFFIXES:
-                objects.append(src)
+        objects: list[Path | str] = []
+        for i, item in enumerate(inv.link_items):
+            if isinstance(item, cmdline.Source):
+                stem = "stdin" if item.path == "-" else Path(item.path).stem
+                objects.append(compile_object(
+                    item.path, Path(tmpdir) / f"{i}-{stem}.o", sysroot=sr,
+                    flags=[*inv.compile_flags, *dependency_flags(inv, item)],
+                    language=item.language, verbose=inv.verbose))
             else:
-                raise ToolchainError(f"{src}: unknown file type (expected .c, .s, .S, .o or .a)")
-        return _link(sysroot, objects, output, stack_size=stack_size, max_memory=max_memory,
-                     ldflags=ldflags, debug=debug, grate=grate)
+                objects.append(item)
+        return link_module(sr, objects, output, stack_size=stack_size, max_memory=max_memory,
+                           debug=inv.debug, grate=inv.grate, startfiles=not inv.nostartfiles,
+                           default_libs=not inv.nodefaultlibs, strip_all=inv.strip_all,
+                           verbose=inv.verbose)
+
+
+def dependency_flags(inv: cmdline.Invocation, source: cmdline.Source) -> list[str]:
+    """``-MF``/``-MT`` for ``-MD``/``-MMD`` while linking, named the way gcc names them.
+
+    gcc writes ``OUT.d`` (rule target ``OUT``) for ``-o OUT`` and one source, else
+    ``BASE-STEM.d`` (target ``STEM.o``), where BASE is OUT without its suffix or ``a``.
+    """
+    if not inv.writes_dependencies or inv.dependency_file is not None:
+        return []
+    base = str(Path(inv.output).with_suffix("")) if inv.output else "a"
+    stem = "stdin" if source.path == "-" else Path(source.path).stem
+    if inv.output and len(inv.sources) == 1:
+        name, rule = f"{base}.d", inv.output
+    else:
+        name, rule = f"{base}-{stem}.d", f"{stem}.o"
+    return ["-MF", name] + ([] if inv.dependency_target else ["-MT", rule])
 
 
 def compile_program(sources: Sequence[Path], output: Path, *, flags: Sequence[str] = (),
@@ -313,28 +272,31 @@ def compile_program(sources: Sequence[Path], output: Path, *, flags: Sequence[st
     ``flags`` are compiler flags in ``cc`` command-line form (``-l``/``-L``/``-Wl,`` go to the
     linker; ``--grate`` links a grate).
     """
-    parsed = _parse(list(flags))
-    return _build([Path(s) for s in sources] + parsed.inputs, Path(output),
-                  cflags=parsed.cflags, ldflags=parsed.ldflags,
-                  stack_size=stack_size, max_memory=max_memory, grate=parsed.grate)
+    inv = cmdline.parse([*map(str, sources), *flags])
+    return build(inv, Path(output), stack_size=stack_size, max_memory=max_memory)
+
+
+_KEY_MODULES = (sys.modules[__name__], binaryen, cmdline, mainshim, target, validate)
 
 
 def compile_cached(source: Path, *, flags: Sequence[str] = ()) -> Path:
     """Compile one ``.c`` file into the cache and return the module's path.
 
-    The cache key covers the source's content, the flags, the sysroot hash and this driver, so an
-    unchanged program is compiled once.
+    The cache key covers the source's content, the user's flags, the flags every program is
+    compiled with (:data:`lind_async.toolchain.target.HOSTED_CFLAGS`), the sysroot hash and the
+    driver's own code, so an unchanged program is compiled once and a flag change compiles anew.
     """
     source = Path(source)
-    sysroot = _sysroot()
+    sysroot = load_sysroot()
     try:
         content = source.read_bytes()
     except OSError as e:
         raise ToolchainError(f"{source}: {e.strerror}") from None
     key = hashlib.sha256()
-    for part in (content, "\0".join(flags).encode(), sysroot.hash.encode(),
-                 inspect.getsource(sys.modules[__name__]).encode(),
-                 inspect.getsource(binaryen).encode()):
+    parts = [content, "\0".join(flags).encode(), "\0".join(target.HOSTED_CFLAGS).encode(),
+             sysroot.hash.encode()]
+    parts += [inspect.getsource(module).encode() for module in _KEY_MODULES]
+    for part in parts:
         key.update(len(part).to_bytes(8, "little"))
         key.update(part)
     output = cache_root() / "programs" / f"{source.stem}-{key.hexdigest()[:20]}.wasm"
@@ -354,44 +316,10 @@ def precompile(module: Path) -> Path:
 
 
 def main(argv: Sequence[str]) -> int:
-    """``cc`` command line; returns the exit status (diagnostics on stderr, no tracebacks)."""
-    try:
-        a = _parse(argv)
-        if a.help:
-            sys.stdout.write(USAGE)
-            return 0
-        if a.print_sysroot:
-            print(_sysroot().path)
-            return 0
-        if not a.inputs:
-            sys.stderr.write("cc: no input files (try --help)\n")
-            return 2
-        if a.compile_only:
-            if a.output is not None and len(a.inputs) > 1:
-                raise ToolchainError("-o with -c needs a single input file")
-            sysroot = _sysroot()
-            for src in a.inputs:
-                if src.suffix not in _COMPILED_SUFFIXES:
-                    raise ToolchainError(f"{src}: not a source file")
-                if not src.is_file():
-                    raise ToolchainError(f"{src}: no such file")
-                compile_object(src, a.output or Path(src.stem + ".o"), flags=a.cflags,
-                               sysroot=sysroot)
-            return 0
-        output = a.output or Path("a.wasm")
-        _build(a.inputs, output, cflags=a.cflags, ldflags=a.ldflags,
-               stack_size=a.stack_size, max_memory=a.max_memory, grate=a.grate)
-        if a.precompile:
-            precompile(output)
-        return 0
-    except CompileError as e:
-        sys.stderr.write(f"{e}\n")
-        return 1
-    except ToolchainError as e:
-        sys.stderr.write(f"cc: error: {e}\n")
-        return 1
-    except KeyboardInterrupt:
-        return 130
+    """The ``cc`` command line (``lind-cc``); returns the exit status, never raises."""
+    from lind_async.toolchain.driver import main as driver_main
+
+    return driver_main(argv)
 
 
 if __name__ == "__main__":

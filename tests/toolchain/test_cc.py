@@ -111,9 +111,9 @@ def test_cli_compile_then_link_objects(
         )
         == 0
     )
-    imports, _ = read_interface((tmp_path / "a.wasm").read_bytes())
+    imports, _ = read_interface((tmp_path / "a.out").read_bytes())
     assert next(i for i in imports if i.name == "memory").maximum == 256
-    assert run(tmp_path / "a.wasm", ["a"]).exit_code == 42
+    assert run(tmp_path / "a.out", ["a"]).exit_code == 42
 
 
 def test_compile_error_is_reported_without_traceback(

@@ -1,0 +1,145 @@
+"""``lind-cc`` (= ``python -m lind_async cc``): a gcc-compatible compiler driver for cage programs.
+
+Theory of operation
+-------------------
+The command line is read as gcc reads it (:mod:`lind_async.toolchain.cmdline`), then:
+
+* queries (``--version``, ``-dumpmachine``, ``-print-*`` …) are answered and nothing is compiled
+  (:mod:`lind_async.toolchain.queries`); ``-v`` alone prints the version on stderr;
+* a mode that does not link (``-E``, ``-M``, ``-MM``, ``-fsyntax-only``, ``-S``, ``-c``) runs clang
+  once with the cage program flags followed by the user's arguments, unchanged and in order: clang
+  then does what gcc does — several sources, ``-o``, ``-MD``/``-MF``/``-MT``/``-MP``, ``-x c -``
+  from stdin, output to stdout — and its diagnostics and exit status are the driver's. Linker
+  options are dropped, as gcc ignores them there; no link or post-link step runs;
+* otherwise the sources are compiled one by one and linked with the objects, archives and linker
+  options, in command-line order, into a cage module — ``a.out`` by default, whatever its name
+  (:func:`lind_async.toolchain.cc.build`).
+
+Errors print the compiler's or linker's own diagnostics, or one ``lind-cc: error: …`` line, and
+return a nonzero status; never a traceback.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from lind_async.toolchain import queries
+from lind_async.toolchain.cc import (
+    DEFAULT_MAX_MEMORY,
+    DEFAULT_STACK_SIZE,
+    CompileError,
+    build,
+    echo_command,
+    load_sysroot,
+    parse_size,
+    precompile,
+)
+from lind_async.toolchain.cmdline import Invocation, Mode, expand_response_files, parse
+from lind_async.toolchain.target import TRIPLE, program_cflags
+from lind_async.toolchain.zig import ToolchainError, zig
+
+PROG = "lind-cc"
+DEFAULT_OUTPUT = "a.out"
+
+USAGE = f"""\
+usage: lind-cc [options] file...        (or: python -m lind_async cc [options] file...)
+
+A gcc-compatible C compiler for lind_async cages: C (hosted C17, clang 18) for {TRIPLE},
+linked against lind-musl. Use it as CC in make, autoconf (cross-compiling) and CMake builds.
+
+  lind-cc hello.c                      compile and link into a.out (a cage module)
+  lind-cc -o hello hello.c util.c      several sources into one program
+  lind-cc -c util.c                    compile only, to util.o (link it later)
+  lind-cc -E -dM - </dev/null          list the predefined macros
+  lind-cc -O0 -g -Wall -o dbg x.c      flags you know from gcc/clang work as usual
+
+gcc's modes and options: -c -S -E -M -MM -MD -MMD -MF -MT -MQ -MP -o -x LANG (- is stdin)
+-I -D -U -include -std= -O -g -W... -f... -l -L -Wl,... -Xlinker @FILE (response file),
+-v, --version, -dumpversion, -dumpmachine, -print-file-name=, -print-prog-name=,
+-print-search-dirs, -print-libgcc-file-name, -print-sysroot.
+
+lind-cc's own options:
+  --stack-size N     size of the program's stack (default 1M; suffixes K, M, G; 16-byte multiple)
+  --max-memory N     maximum linear memory (default 512M; rounded up to 64K)
+  --grate            link a grate: export its pass_fptr_to_wt entry point (a default one
+                     that calls the registered handler when the program has none)
+  --precompile       also write OUTPUT.cwasm, compiled ahead of time for a fast start
+                     (`python -m lind_async run OUTPUT.cwasm` loads it without compiling)
+  --print-sysroot    build (if needed) and print the lind-musl sysroot directory
+  --print-cmake-toolchain
+                     print a CMake toolchain file for this installation
+  -h, --help         this help
+
+-O2 is the default optimisation level. Programs are hosted C (__STDC_HOSTED__ 1) and see
+__linux__, __linux, __unix__ and __unix, as with gcc on Linux; ILP32 with 64-bit time_t and off_t.
+The first compile builds lind-musl once (about a minute) and caches it under
+$LIND_ASYNC_CACHE_DIR (default ~/.cache/lind_async); programs that fork or use setjmp also need
+Binaryen's wasm-opt, fetched with npm on first use.
+
+The output imports a shared env.memory and lind.syscall (plus lind.fork if the program forks) and is
+validated before it is written; run it with: lind-async run a.out args...
+Companion tools: lind-ar, lind-ranlib, lind-strip. More in docs/toolchain.md.
+"""
+
+
+def _compile_without_linking(inv: Invocation) -> int:
+    """-E/-M/-fsyntax-only/-S/-c: clang with the user's arguments, its stdio our stdio."""
+    cmd = zig("clang", *program_cflags(load_sysroot(), inv.clang_args))
+    if inv.verbose:
+        echo_command(cmd)
+    try:
+        return subprocess.run(cmd, check=False).returncode
+    except OSError as e:
+        raise ToolchainError(f"cannot run {cmd[0]}: {e}") from None
+
+
+def _link(inv: Invocation) -> int:
+    output = Path(inv.output or DEFAULT_OUTPUT)
+    build(inv, output,
+          stack_size=parse_size(inv.stack_size) if inv.stack_size else DEFAULT_STACK_SIZE,
+          max_memory=parse_size(inv.max_memory) if inv.max_memory else DEFAULT_MAX_MEMORY)
+    if inv.precompile:
+        precompile(output)
+    return 0
+
+
+def run(argv: Sequence[str]) -> int:
+    """The driver, raising :class:`ToolchainError` for the caller to report."""
+    inv = parse(expand_response_files(argv))
+    if inv.help:
+        sys.stdout.write(USAGE)
+        return 0
+    if inv.queries:
+        sys.stdout.write(queries.answer_all(inv.queries))
+        return 0
+    if inv.verbose:
+        sys.stderr.write(queries.version_text())
+    if not inv.inputs:
+        if inv.verbose:
+            return 0
+        sys.stderr.write(f"{PROG}: fatal error: no input files\n")
+        return 1
+    for size in (inv.stack_size, inv.max_memory):
+        if size is not None:
+            parse_size(size)
+    if inv.mode is Mode.LINK:
+        return _link(inv)
+    return _compile_without_linking(inv)
+
+
+def main(argv: Sequence[str]) -> int:
+    """The command line; returns the exit status (diagnostics on stderr, no tracebacks)."""
+    try:
+        return run(argv)
+    except CompileError as e:
+        sys.stderr.write(f"{e}\n")
+    except ToolchainError as e:
+        sys.stderr.write(f"{PROG}: error: {e}\n")
+    except OSError as e:
+        sys.stderr.write(f"{PROG}: error: {e}\n")
+    except KeyboardInterrupt:
+        return 130
+    return 1
