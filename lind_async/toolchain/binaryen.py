@@ -23,24 +23,35 @@ Finding wasm-opt (:func:`wasm_opt`), first hit wins: ``$LIND_ASYNC_WASM_OPT`` (a
 ``binaryen@`` :data:`NPM_VERSION` installed under ``<cache>/binaryen-<version>`` (run with node),
 installed there with ``npm`` on first use. When none can be had, :class:`ToolchainError` says in
 one line what to install.
+
+The first install says on stderr what it fetches and why, shows the seconds going by on a terminal,
+and says when it is done: a compile that suddenly downloads ~:data:`NPM_DOWNLOAD_MB` MB should not
+look hung. npm is the channel because no PyPI package ships a ``wasm-opt`` binary of version
+:data:`MIN_VERSION` or later (the Binaryen packages there are bindings or older releases), and
+Debian's ``binaryen`` is older still; the npm package is Binaryen's own build (wasm, run by node).
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 from lind_async.toolchain.zig import ToolchainError
 
 MIN_VERSION = 132
 NPM_VERSION = "132.0.0"
+NPM_DOWNLOAD_MB = 23
+"""The npm tarball's size (about 100 MB once unpacked)."""
 
 FEATURES: tuple[str, ...] = (
     "--enable-threads", "--enable-bulk-memory", "--enable-mutable-globals",
@@ -81,7 +92,37 @@ def _version(cmd: Sequence[str]) -> int | None:
     return int(m.group(1)) if m and proc.returncode == 0 else None
 
 
-def _npm_wasm_opt(install: bool) -> list[str] | None:
+@contextmanager
+def _progress(what: str, stream: TextIO) -> Iterator[None]:
+    """``lind_async: fetching …``, then ``… done in Ns``; on a terminal the seconds tick by."""
+    started = time.monotonic()
+    stream.write(f"lind_async: fetching {what}\u2026\n")
+    stream.flush()
+    stop = threading.Event()
+
+    def tick() -> None:
+        while not stop.wait(1.0):
+            stream.write(f"\r  npm install: {time.monotonic() - started:.0f}s")
+            stream.flush()
+
+    ticker = threading.Thread(target=tick, daemon=True) if stream.isatty() else None
+    if ticker is not None:
+        ticker.start()
+    ok = False
+    try:
+        yield
+        ok = True
+    finally:
+        stop.set()
+        if ticker is not None:
+            ticker.join()
+            stream.write("\r")
+        elapsed = time.monotonic() - started
+        stream.write(f"lind_async: {'done' if ok else 'failed'} in {elapsed:.0f}s\n")
+        stream.flush()
+
+
+def _npm_wasm_opt(install: bool, why: str) -> list[str] | None:
     """``node …/wasm-opt`` from the cached npm install (installing it first if asked)."""
     prefix = _cache_root() / f"binaryen-{NPM_VERSION}"
     script = prefix / "node_modules" / "binaryen" / "bin" / "wasm-opt"
@@ -94,15 +135,18 @@ def _npm_wasm_opt(install: bool) -> list[str] | None:
             return None
         prefix.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f"{prefix.name}.tmp-", dir=prefix.parent))
+        what = (f"Binaryen's wasm-opt (npm package binaryen@{NPM_VERSION}, "
+                f"~{NPM_DOWNLOAD_MB} MB) for {why}, once, into {prefix}")
         try:
-            proc = subprocess.run(
-                [npm, "install", "--no-audit", "--no-fund", "--no-save", "--loglevel=error",
-                 "--prefix", str(tmp), f"binaryen@{NPM_VERSION}"],
-                capture_output=True, text=True, timeout=600, check=False)
-            if proc.returncode != 0:
-                last = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["failed"]
-                raise ToolchainError(
-                    f"npm install binaryen@{NPM_VERSION} failed ({last[0]}); {_INSTALL_HINT}")
+            with _progress(what, sys.stderr):
+                proc = subprocess.run(
+                    [npm, "install", "--no-audit", "--no-fund", "--no-save", "--loglevel=error",
+                     "--prefix", str(tmp), f"binaryen@{NPM_VERSION}"],
+                    capture_output=True, text=True, timeout=600, check=False)
+                if proc.returncode != 0:
+                    last = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["failed"]
+                    raise ToolchainError(f"npm install binaryen@{NPM_VERSION} failed "
+                                         f"({last[0]}); {_INSTALL_HINT}")
             try:
                 tmp.rename(prefix)
             except OSError:
@@ -116,32 +160,44 @@ def _npm_wasm_opt(install: bool) -> list[str] | None:
     return [node, str(script)]
 
 
-@functools.cache
-def _find(install: bool) -> tuple[str, ...] | None:
+_found: list[str] | None = None
+
+
+def _find(install: bool, why: str) -> list[str] | None:
     explicit = os.environ.get("LIND_ASYNC_WASM_OPT")
     if explicit:
-        return (explicit,)
+        return [explicit]
     system = shutil.which("wasm-opt")
     if system is not None:
         v = _version([system])
         if v is not None and v >= MIN_VERSION:
-            return (system,)
-    npm = _npm_wasm_opt(install)
-    return tuple(npm) if npm else None
+            return [system]
+    return _npm_wasm_opt(install, why)
 
 
-def wasm_opt(*, install: bool = True) -> list[str]:
-    """The command that runs a usable wasm-opt (installs the npm package on first use)."""
+def forget() -> None:
+    """Look for wasm-opt again on the next call (after the environment changed)."""
+    global _found
     with _lock:
-        cmd = _find(install)
+        _found = None
+
+
+def wasm_opt(*, install: bool = True, why: str = "fork/setjmp support") -> list[str]:
+    """The command that runs a usable wasm-opt (installs the npm package on first use, saying
+    on stderr that it does so ``for <why>``)."""
+    global _found
+    with _lock:
+        if _found is None:
+            _found = _find(install, why)
+        cmd = _found
     if cmd is None:
         raise ToolchainError(f"this program needs Binaryen's wasm-opt (>= {MIN_VERSION}): "
                              f"{_INSTALL_HINT}")
     return list(cmd)
 
 
-def _run(args: Sequence[str], src: Path, dst: Path, what: str) -> None:
-    cmd = [*wasm_opt(), *FEATURES, *args, str(src), "-o", str(dst)]
+def _run(args: Sequence[str], src: Path, dst: Path, what: str, why: str) -> None:
+    cmd = [*wasm_opt(why=why), *FEATURES, *args, str(src), "-o", str(dst)]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
     except (OSError, subprocess.TimeoutExpired) as e:
@@ -160,12 +216,13 @@ def asyncify_args() -> list[str]:
 
 def asyncify_fork(src: Path, dst: Path) -> None:
     """Asyncify ``src`` (a module importing ``lind.fork``) into ``dst``."""
-    _run(asyncify_args(), src, dst, "asyncify for fork")
+    _run(asyncify_args(), src, dst, "asyncify for fork", "fork support")
 
 
 def translate_to_exnref(src: Path, dst: Path) -> None:
     """Rewrite legacy exception-handling instructions (try/catch/rethrow) as exnref."""
-    _run(["--translate-to-exnref"], src, dst, "exnref translation")
+    _run(["--translate-to-exnref"], src, dst, "exnref translation",
+         "setjmp/longjmp support")
 
 
 def run_passes(src: Path, dst: Path, *, fork: bool, exceptions: bool) -> None:
@@ -176,4 +233,6 @@ def run_passes(src: Path, dst: Path, *, fork: bool, exceptions: bool) -> None:
     if exceptions:  # after asyncify: it cannot flatten exnref's try_table
         args.append("--translate-to-exnref")
     if args:
-        _run(args, src, dst, "post-link passes")
+        needs = [n for n, used in (("fork", fork), ("setjmp/longjmp", exceptions)) if used]
+        _run(args, src, dst, "post-link passes",
+             f"{' and '.join(needs)} support, which this program uses")

@@ -48,11 +48,11 @@ def test_missing_wasm_opt_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path:
     monkeypatch.delenv("LIND_ASYNC_WASM_OPT", raising=False)
     monkeypatch.setenv("LIND_ASYNC_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(binaryen.shutil, "which", lambda name: None)
-    binaryen._find.cache_clear()
+    binaryen.forget()
     try:
         with pytest.raises(ToolchainError) as info:
             binaryen.wasm_opt()
     finally:
-        binaryen._find.cache_clear()
+        binaryen.forget()
     message = str(info.value)
     assert "\n" not in message and "npm" in message and "wasm-opt" in message
