@@ -13,8 +13,18 @@ embedding API is called from whatever async library the host server uses:
   sets through the trio token (``run_sync_soon``, thread-safe, never blocks either side).
   Cancelling the trio task cancels the asyncio task and waits (shielded) until it has finished
   its cleanup, so a cancelled ``wait()`` has really killed and reaped the cage when the trio
-  cancel scope exits. Synchronous calls (``send_signal``, ``write``) are posted to the loop thread
-  in order with ``call_soon_threadsafe``.
+  cancel scope exits. A task cancelled before its first step never runs its coroutine at all (no
+  ``except``/``finally`` of it runs), so the cancellation is scheduled with ``call_soon`` behind
+  that first step, and the trio task is woken by the task's *done callback* rather than by code in
+  the coroutine. (Both were missing: a call made in an already-cancelled trio scope had its task
+  started and cancelled in the same loop iteration, the wake-up in the coroutine's ``finally``
+  never ran, and the trio task slept forever. That is what hung ``trio.run`` at exit: trio
+  finalizes async generators — the default microvisor's holder — inside a cancelled scope.)
+  Closing a microvisor is shielded (``run(..., shield=True)``, and ``close``): under trio, cleanup
+  called from a cancelled scope — leaving ``async with`` on a timeout, or that finalization —
+  still kills every cage and stops the runtime thread instead of being cut short. Synchronous
+  calls (``send_signal``, ``write``) are posted to the loop thread in order with
+  ``call_soon_threadsafe``.
 
   All microvisors of the process share one runtime thread, started by the first and stopped when
   the last one closes: the wasm driver (``runtime/fiber.py``) keeps per-process state that assumes
@@ -53,8 +63,9 @@ class Bridge:
 
     loop: asyncio.AbstractEventLoop
 
-    async def run(self, make: Callable[[], Awaitable[T]]) -> T:
-        """Await ``make()`` on the runtime loop."""
+    async def run(self, make: Callable[[], Awaitable[T]], *, shield: bool = False) -> T:
+        """Await ``make()`` on the runtime loop. ``shield``: under trio, a cancellation of the
+        caller does not reach it (cleanup that must finish)."""
         raise NotImplementedError
 
     def post(self, fn: Callable[[], object]) -> None:
@@ -66,7 +77,7 @@ class Bridge:
         raise NotImplementedError
 
     async def close(self) -> None:
-        """The microvisor using this bridge has closed."""
+        """The microvisor using this bridge has closed (never cancelled part-way)."""
 
 
 class DirectBridge(Bridge):
@@ -75,7 +86,7 @@ class DirectBridge(Bridge):
     def __init__(self) -> None:
         self.loop = asyncio.get_running_loop()
 
-    async def run(self, make: Callable[[], Awaitable[T]]) -> T:
+    async def run(self, make: Callable[[], Awaitable[T]], *, shield: bool = False) -> T:
         return await make()
 
     def post(self, fn: Callable[[], object]) -> None:
@@ -143,15 +154,15 @@ class ThreadBridge(Bridge):
         self.loop = self._runtime.loop
         self._closed = False
 
-    async def run(self, make: Callable[[], Awaitable[T]]) -> T:
+    async def run(self, make: Callable[[], Awaitable[T]], *, shield: bool = False) -> T:
         import trio
 
         token = trio.lowlevel.current_trio_token()
         done = trio.Event()
-        outcome: list[Any] = []  # [value] or [exception, None]
+        outcome: list[Any] = []  # [value] or [exception, None]; empty: the task never ran
         tasks: list[asyncio.Task[None]] = []
 
-        def wake() -> None:
+        def wake(_: object) -> None:
             with contextlib.suppress(trio.RunFinishedError):  # (the trio run already ended)
                 token.run_sync_soon(done.set)
 
@@ -160,18 +171,24 @@ class ThreadBridge(Bridge):
                 outcome.append(await make())
             except BaseException as exc:  # handed to the trio task
                 outcome[:] = [exc, None]
-            finally:
-                wake()
 
         def start() -> None:
-            tasks.append(self.loop.create_task(body()))
+            task = self.loop.create_task(body())
+            # A done callback, not a ``finally`` in body: a task cancelled before its first step
+            # never runs its coroutine at all, and the trio task must still wake.
+            task.add_done_callback(wake)
+            tasks.append(task)
 
         def cancel() -> None:
-            tasks[0].cancel()
+            # Not at once: the task may not have taken its first step yet, and a task cancelled
+            # then never runs its coroutine, so its own cancellation handling (killing the cage)
+            # would not run either. call_soon callbacks run in order, after that first step.
+            self.loop.call_soon(tasks[0].cancel)
 
         self.loop.call_soon_threadsafe(start)
         try:
-            await done.wait()
+            with trio.CancelScope(shield=shield):
+                await done.wait()
         except trio.Cancelled:
             # Posted after start (posts run in order): cancel the runtime-side task and wait,
             # shielded, until its cleanup (killing the cage…) has finished.
@@ -179,6 +196,8 @@ class ThreadBridge(Bridge):
             with trio.CancelScope(shield=True):
                 await done.wait()
             raise
+        if not outcome:
+            raise RuntimeError("the runtime loop cancelled this call")
         if len(outcome) == 2:
             raise outcome[0]
         return cast(T, outcome[0])
@@ -198,7 +217,8 @@ class ThreadBridge(Bridge):
         self._closed = True
         import trio
 
-        await trio.to_thread.run_sync(_release)
+        with trio.CancelScope(shield=True):  # the last user stops the thread, even when cancelled
+            await trio.to_thread.run_sync(_release)
 
 
 def new_bridge() -> Bridge:

@@ -212,7 +212,7 @@ class Microvisor:
         if bridge is None or host is None:
             return
         try:
-            await bridge.run(host.close)
+            await bridge.run(host.close, shield=True)  # a cancelled caller still closes it all
         finally:
             self._host = host = None
             await bridge.close()
