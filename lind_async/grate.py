@@ -68,7 +68,7 @@ from lind_async.memory import GuestMemory, pointer
 from lind_async.rawposix import table as rawposix
 from lind_async.rawposix.exec import ExecImage
 from lind_async.rawposix.proc import CageExit
-from lind_async.runtime import fiber, threei_calls
+from lind_async.runtime import fiber, signals, threei_calls
 from lind_async.runtime.eager import Resume
 from lind_async.runtime.threads import ThreadExit
 
@@ -419,6 +419,12 @@ class Grate:
         """Cage ``cage_id`` died abnormally (wait ``status``) with calls routed to or in flight
         through this grate (a *harsh exit*: ``Microvisor._notify_harsh_exit``)."""
 
+    def on_signal(self, cage_id: int, signo: int, sender: int) -> None:
+        """An observer: signal ``signo`` was sent to cage ``cage_id`` of this grate's microvisor
+        (any cage: filter by id) by cage ``sender`` (0: the runtime itself), before its
+        disposition applies — so also a signal it ignores. Called only when overridden; it must
+        not block or raise."""
+
     # -- loading ----------
     def attach(self, mv: Microvisor, cage_id: int) -> int:
         """Interpose on cage ``cage_id``'s calls; returns the grate's 3i id.
@@ -438,6 +444,8 @@ class Grate:
             self._bound = {n: getattr(self, attr) for n, attr in self._handlers.items()}
             self._table = threei.table(grate_id)
             self._catch_all = self.syscall
+            if type(self).on_signal is not Grate.on_signal:
+                signals.OBSERVERS.setdefault(mv, []).append(self.on_signal)
         elif self.microvisor is not mv:
             raise ValueError("a grate serves one microvisor")
         grate_id = self.id

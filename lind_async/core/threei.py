@@ -35,6 +35,10 @@ THREEI_CALLS = frozenset(
 )
 
 MAX_CALLNUM = 1 << 16  # numbers beyond this can never be routed (bounded tables)
+# The route a cage's call takes when its number has no route and RawPOSIX does not know it
+# either (``syscall(9999)``): a Python grate registered under this number gets such calls (with
+# their own number) instead of RawPOSIX's ``-ENOSYS``, so a tracer sees them (runtime/cage.py).
+UNKNOWN_CALLS = MAX_CALLNUM - 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ from lind_async.abi.flags import SIGKILL
 from lind_async.core.fdtable import FdTable
 from lind_async.core.proctable import exited, killed
 from lind_async.core.signals import SignalState
+from lind_async.core.threei import UNKNOWN_CALLS
 from lind_async.core.vmmap import VmMap
 from lind_async.memory import GuestMemory
 from lind_async.rawposix import locks, shm
@@ -167,7 +168,11 @@ class Cage:
             routes = self._routes = self.microvisor.threei.table(self.cage_id)
         route = routes.get(number)
         if route is None:
-            return rawposix.dispatch(self, number, a1, a2, a3, a4, a5, a6)
+            route = routes.get(UNKNOWN_CALLS)  # a Python grate that sees unknown numbers
+            if route is None or number in rawposix.TABLE or (
+                route.handler_cage not in self._python_grates
+            ):
+                return rawposix.dispatch(self, number, a1, a2, a3, a4, a5, a6)
         args = (a1, a2, a3, a4, a5, a6)
         python_grate = self._python_grates.get(route.handler_cage)
         if python_grate is not None:  # call_grate's two cases, without its frames

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import struct
 import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from lind_async.abi import syscalls as nr
@@ -72,6 +73,7 @@ from lind_async.runtime.instance import LindInstance, instantiate
 if TYPE_CHECKING:
     from lind_async.rawposix.table import SysResult
     from lind_async.runtime.cage import Cage
+    from lind_async.runtime.microvisor import Microvisor
 
 SIGNAL_STACK_SIZE = 256 * 1024
 _SIGINFO = struct.Struct("<iiiiI")  # si_signo, si_errno, si_code, si_pid, si_uid
@@ -108,6 +110,12 @@ RESTARTABLE = frozenset(
 POSTED: weakref.WeakKeyDictionary[Cage, Watchers] = weakref.WeakKeyDictionary()
 """Per cage, what to wake when a signal becomes pending (signalfd's poll/epoll/read waits)."""
 
+OBSERVERS: weakref.WeakKeyDictionary[Microvisor, list[Callable[[int, int, int], None]]] = (
+    weakref.WeakKeyDictionary()
+)
+"""Per microvisor, who is told of every signal sent to one of its cages, before its disposition
+is applied: ``observe(cage_id, signo, sender)`` (a Python grate's ``on_signal``: strace)."""
+
 
 def running_cage() -> Cage | None:
     """The cage whose wasm is executing right now (inside a host call), if any."""
@@ -122,6 +130,8 @@ def post(cage: Cage, signo: int, sender: int = 0) -> None:
     """Send ``signo`` to ``cage`` (see the module docstring for what happens when)."""
     if cage.status is not None:
         return
+    for observe in OBSERVERS.get(cage.microvisor, ()):
+        observe(cage.cage_id, signo, sender)
     if signo == SIGKILL:
         cage.terminate(killed(SIGKILL))
         return
