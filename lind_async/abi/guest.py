@@ -1,4 +1,4 @@
-"""The guest module interface: what a cage program imports and exports (DESIGN section 3).
+"""The guest module interface: what a cage program imports and exports.
 
 Used by the toolchain (to validate what it links) and by the runtime (to refuse modules built for
 another ABI): one definition, two checks.

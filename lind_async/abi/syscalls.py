@@ -1,4 +1,4 @@
-"""Linux x86_64 system call numbers: the guest ABI numbering (DESIGN section 3).
+"""Linux x86_64 system call numbers: the guest ABI numbering.
 
 Pure data.  3i's own calls start at 1001.
 """
@@ -368,7 +368,7 @@ SYS_set_mempolicy_home_node: Final = 450
 SYS_cachestat: Final = 451
 SYS_fchmodat2: Final = 452
 
-# 3i's own operations, interposable table entries (DESIGN section 4).
+# 3i's own operations, interposable table entries.
 SYS_register_handler: Final = 1001
 SYS_copy_data_between_cages: Final = 1002
 SYS_copy_handler_table_to_cage: Final = 1003
