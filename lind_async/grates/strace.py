@@ -1,199 +1,59 @@
-"""``strace``: one line per system call on stderr (or a file: ``--grate strace:FILE``).
+"""``strace``: the calls of the cages it is attached to (and their children), as ``strace -f``
+shows them, on stderr (or in a file: ``--grate strace:FILE``).
 
-    [cage 3] openat(AT_FDCWD, "/x", O_RDONLY) = 3
-    [cage 3] read(3, "abc", 100) = 3
-    [cage 3] openat(AT_FDCWD, "/nope", O_RDONLY) = -1 ENOENT (No such file or directory)
+    openat(AT_FDCWD, "data.txt", O_RDONLY|O_CLOEXEC) = 3
+    fstat(3, {st_mode=S_IFREG|0644, st_size=14, ...}) = 0
+    ioctl(3, TCGETS, 0xffe94) = -1 ENOTTY (Inappropriate ioctl for device)
+    [pid     1] wait4(3,  <unfinished ...>
+    [pid     3] exit_group(3) = ?
+    [pid     3] +++ exited with 3 +++
+    <... wait4 resumed>[{WIFEXITED(s) && WEXITSTATUS(s) == 3}], 0, NULL) = 3
+    --- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=3, si_uid=0, si_status=3, ...} ---
+    syscall_0x270f(0x1, 0x2, 0, 0, 0, 0) = -1 ENOSYS (Function not implemented)
 
-Names come from RawPOSIX's table; arguments are decoded by kind (:data:`SIGNATURES`): paths,
-``O_*``/``AT_*`` flags, modes, buffers (32 bytes, then ``...``), fds, signals; any other call
-shows its arguments up to the last non-zero one. A line is written when the call returns (a
-call that never returns, ``exit_group``, is shown first with ``= ?``).
+Decoding is :mod:`strace_decode`'s (argument kinds per call), written in :mod:`strace_notation`'s
+notation; the layout is :mod:`strace_lines`'s (``[pid N]`` prefixes, ``<unfinished ...>`` /
+``<... resumed>``). Here: the grate, which sees each call start and return (it forwards it
+unchanged), sees unknown numbers too (it registers 3i's
+:data:`~lind_async.core.threei.UNKNOWN_CALLS` route), prints ``+++ exited with N +++`` when an
+``exit_group`` it forwarded ended the cage and ``+++ killed by SIG +++`` when told of a harsh exit,
+and a ``--- SIG {siginfo} ---`` line for every signal sent to a traced cage (its ``on_signal``
+observer): after the call the cage is in, when it is in one (where Linux delivers it), else at
+once. The differences from strace: lines are not aligned to column 40 (``strace -a0``); the
+first ``execve`` (the runtime starting the program) is not a call and is not shown; threads of a
+cage share its pid.
 """
 
 from __future__ import annotations
 
-import errno
 import os
-import signal
 import sys
-from collections.abc import Callable
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from lind_async.abi import flags as F
-from lind_async.abi.errno import GuestError
-from lind_async.grate import Call, Grate
+from lind_async.abi.flags import SIGKILL
+from lind_async.abi.syscalls import SYS_fork, SYS_vfork
+from lind_async.core.signals import SIGCHLD
+from lind_async.core.threei import UNKNOWN_CALLS
+from lind_async.grate import Call, Grate, all_numbers
+from lind_async.grates.strace_decode import Plan
+from lind_async.grates.strace_lines import TraceLines
+from lind_async.grates.strace_notation import (
+    open_flags,
+    quote,
+    result_text,
+    signal_info,
+    signal_name,
+)
+from lind_async.rawposix.proc import CageExit
 
-BUFFER_SHOWN = 32
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
-# Argument kinds, by call name. "mode?" is shown only when the flags before it create a file.
-SIGNATURES: dict[str, tuple[str, ...]] = {
-    "read": ("fd", "obuf", "int"),
-    "write": ("fd", "ibuf", "int"),
-    "pread64": ("fd", "obuf", "int", "int"),
-    "pwrite64": ("fd", "ibuf", "int", "int"),
-    "readv": ("fd", "ptr", "int"),
-    "writev": ("fd", "ptr", "int"),
-    "open": ("path", "oflags", "mode?"),
-    "openat": ("atfd", "path", "oflags", "mode?"),
-    "creat": ("path", "mode"),
-    "close": ("fd",),
-    "dup": ("fd",),
-    "dup2": ("fd", "fd"),
-    "dup3": ("fd", "fd", "oflags"),
-    "lseek": ("fd", "int", "whence"),
-    "stat": ("path", "ptr"),
-    "lstat": ("path", "ptr"),
-    "fstat": ("fd", "ptr"),
-    "newfstatat": ("atfd", "path", "ptr", "atflags"),
-    "access": ("path", "amode"),
-    "faccessat": ("atfd", "path", "amode"),
-    "faccessat2": ("atfd", "path", "amode", "atflags"),
-    "mkdir": ("path", "mode"),
-    "mkdirat": ("atfd", "path", "mode"),
-    "rmdir": ("path",),
-    "unlink": ("path",),
-    "unlinkat": ("atfd", "path", "atflags"),
-    "rename": ("path", "path"),
-    "renameat": ("atfd", "path", "atfd", "path"),
-    "renameat2": ("atfd", "path", "atfd", "path", "hex"),
-    "link": ("path", "path"),
-    "symlink": ("path", "path"),
-    "readlink": ("path", "ptr", "int"),
-    "chdir": ("path",),
-    "fchdir": ("fd",),
-    "getcwd": ("ptr", "int"),
-    "truncate": ("path", "int"),
-    "ftruncate": ("fd", "int"),
-    "chmod": ("path", "mode"),
-    "fchmod": ("fd", "mode"),
-    "getdents64": ("fd", "ptr", "int"),
-    "ioctl": ("fd", "hex", "ptr"),
-    "fcntl": ("fd", "int", "int"),
-    "pipe": ("ptr",),
-    "pipe2": ("ptr", "oflags"),
-    "execve": ("path", "ptr", "ptr"),
-    "exit": ("int",),
-    "exit_group": ("int",),
-    "wait4": ("int", "ptr", "int", "ptr"),
-    "kill": ("int", "signal"),
-    "tkill": ("int", "signal"),
-    "tgkill": ("int", "int", "signal"),
-    "brk": ("ptr",),
-    "mmap": ("ptr", "int", "int", "hex", "fd", "int"),
-    "munmap": ("ptr", "int"),
-    "mprotect": ("ptr", "int", "int"),
-    "madvise": ("ptr", "int", "int"),
-    "nanosleep": ("ptr", "ptr"),
-    "clock_gettime": ("int", "ptr"),
-    "clock_nanosleep": ("int", "int", "ptr", "ptr"),
-    "rt_sigaction": ("signal", "ptr", "ptr", "int"),
-    "rt_sigprocmask": ("int", "ptr", "ptr", "int"),
-    "futex": ("ptr", "int", "int", "ptr", "ptr", "int"),
-    "clone": ("hex", "ptr", "ptr", "ptr", "ptr", "hex"),
-    "set_tid_address": ("ptr",),
-    "uname": ("ptr",),
-    "getrandom": ("ptr", "int", "int"),
-    "alarm": ("int",),
-}
-for _name in ("getpid", "getppid", "gettid", "getuid", "geteuid", "getgid", "getegid", "fork",
-              "sched_yield", "pause", "getpgrp", "setsid"):
-    SIGNATURES[_name] = ()
+    from lind_async.runtime.microvisor import Microvisor
 
-_OPEN_FLAGS = [
-    (F.O_TMPFILE, "O_TMPFILE"),  # before O_DIRECTORY, whose bit it includes
-    (F.O_SYNC, "O_SYNC"),  # before O_DSYNC, likewise
-    (F.O_CREAT, "O_CREAT"),
-    (F.O_EXCL, "O_EXCL"),
-    (F.O_NOCTTY, "O_NOCTTY"),
-    (F.O_TRUNC, "O_TRUNC"),
-    (F.O_APPEND, "O_APPEND"),
-    (F.O_NONBLOCK, "O_NONBLOCK"),
-    (F.O_DSYNC, "O_DSYNC"),
-    (F.O_ASYNC, "O_ASYNC"),
-    (F.O_DIRECT, "O_DIRECT"),
-    (F.O_LARGEFILE, "O_LARGEFILE"),
-    (F.O_DIRECTORY, "O_DIRECTORY"),
-    (F.O_NOFOLLOW, "O_NOFOLLOW"),
-    (F.O_NOATIME, "O_NOATIME"),
-    (F.O_CLOEXEC, "O_CLOEXEC"),
-    (F.O_PATH, "O_PATH"),
-]
-_AT_FLAGS = [
-    (F.AT_SYMLINK_NOFOLLOW, "AT_SYMLINK_NOFOLLOW"),
-    (F.AT_REMOVEDIR, "AT_REMOVEDIR"),
-    (F.AT_SYMLINK_FOLLOW, "AT_SYMLINK_FOLLOW"),
-    (F.AT_EMPTY_PATH, "AT_EMPTY_PATH"),
-]
-_ACCESS = ("O_RDONLY", "O_WRONLY", "O_RDWR", "O_ACCMODE")
-_WHENCE = ("SEEK_SET", "SEEK_CUR", "SEEK_END", "SEEK_DATA", "SEEK_HOLE")
-_HEX_RESULTS = frozenset({"brk", "mmap"})
+__all__ = ["Strace", "open_flags", "quote", "result_text"]
 
-
-def quote(data: bytes, truncated: bool = False) -> str:
-    """A C string literal as strace writes it (``"..."...`` when cut short)."""
-    out = []
-    for i, byte in enumerate(data):
-        char = chr(byte)
-        if char in '"\\':
-            out.append("\\" + char)
-        elif char == "\n":
-            out.append("\\n")
-        elif char == "\t":
-            out.append("\\t")
-        elif char == "\r":
-            out.append("\\r")
-        elif 0x20 <= byte < 0x7F:
-            out.append(char)
-        else:
-            next_is_digit = i + 1 < len(data) and 0x30 <= data[i + 1] <= 0x39
-            out.append(f"\\{byte:03o}" if next_is_digit else f"\\{byte:o}")
-    return '"' + "".join(out) + '"' + ("..." if truncated else "")
-
-
-def flag_names(value: int, table: list[tuple[int, str]]) -> list[str]:
-    names = []
-    for bit, name in table:
-        if bit and value & bit == bit:
-            names.append(name)
-            value &= ~bit
-    if value:
-        names.append(hex(value))
-    return names
-
-
-def open_flags(value: int) -> str:
-    access = _ACCESS[value & F.O_ACCMODE]
-    return "|".join([access, *flag_names(value & ~F.O_ACCMODE, _OPEN_FLAGS)])
-
-
-def at_flags(value: int) -> str:
-    return "|".join(flag_names(value, _AT_FLAGS)) or "0"
-
-
-def access_mode(value: int) -> str:
-    names = [n for bit, n in ((4, "R_OK"), (2, "W_OK"), (1, "X_OK")) if value & bit]
-    return "|".join(names) or "F_OK"
-
-
-def signal_name(signo: int) -> str:
-    try:
-        return signal.Signals(signo).name
-    except ValueError:
-        return str(signo)
-
-
-def pointer(value: int) -> str:
-    return "NULL" if value == 0 else hex(value)
-
-
-def result_text(name: str, result: int) -> str:
-    if -4096 < result < 0:
-        code = -result
-        label = errno.errorcode.get(code, f"E{code}")
-        return f"-1 {label} ({os.strerror(code)})"
-    if name in _HEX_RESULTS:
-        return hex(result & 0xFFFFFFFF)
-    return str(result)
+_ENDS = frozenset({"exit", "exit_group"})  # calls that do not return to the caller
 
 
 class Strace(Grate):
@@ -202,95 +62,68 @@ class Strace(Grate):
     name = "strace"
 
     def __init__(self, out: TextIO | str | None = None) -> None:
+        to_file = isinstance(out, str)
         if isinstance(out, str):
             out = open(out, "a", encoding="utf-8")  # noqa: SIM115 (lives as long as the grate)
-        self._out = out
+        self.lines = TraceLines(out or sys.stderr, to_file=to_file)
+        self._ended: dict[int, int] = {}  # wait status of traced cages that ended (for SIGCHLD)
+        self._signals: dict[int, list[str]] = {}  # lines due when a cage's call returns
+
+    def numbers(self) -> Iterable[int]:
+        return [*all_numbers(), UNKNOWN_CALLS]
+
+    def attach(self, mv: Microvisor, cage_id: int) -> int:
+        grate_id = super().attach(mv, cage_id)
+        self.lines.live.add(cage_id)
+        return grate_id
 
     async def syscall(self, call: Call) -> int:
-        if call.name in ("exit", "exit_group"):
-            self.emit(call, self.describe(call, None), "?")
-            return await call.forward()
-        kinds = SIGNATURES.get(call.name)
-        before = self.describe(call, None) if kinds is None or "obuf" not in kinds else ""
-        result = await call.forward()
-        shown = before or self.describe(call, result)
-        self.emit(call, shown, result_text(call.name, result))
+        pid = call.caller
+        plan = Plan(call)
+        entry = self.lines.enter(pid, plan.name, plan.head)
+        if plan.name in _ENDS:
+            self.lines.finish(entry, "", "?")
+            result = await call.forward()
+            if isinstance(call.effect, CageExit):
+                self._exited(pid, call.effect.status)
+            return result
+        try:
+            result = await call.forward()
+        except BaseException:  # the cage ended in the call (killed): it never returns
+            self.lines.abandon(entry)
+            raise
+        self.lines.finish(entry, plan.tail(result), result_text(plan.name, result, call))
+        if call.number in (SYS_fork, SYS_vfork) and result > 0:
+            self.lines.live.add(result)
+        for line in self._signals.pop(pid, ()):
+            self.lines.event(pid, line)
         return result
 
-    def emit(self, call: Call, shown: str, result: str) -> None:
-        out = self._out or sys.stderr
-        out.write(f"[cage {call.caller}] {shown} = {result}\n")
-        out.flush()
+    def on_cage_exit(self, cage_id: int, status: int) -> None:
+        self._exited(cage_id, status)
 
-    def describe(self, call: Call, result: int | None) -> str:
-        """``name(arg, …)`` with the arguments decoded (outputs once ``result`` is known)."""
-        kinds = SIGNATURES.get(call.name)
-        if kinds is None:
-            last = max((i for i, v in enumerate(call.args) if v), default=-1)
-            text = [_number(call.long(i)) for i in range(last + 1)]
+    def on_signal(self, cage_id: int, signo: int, sender: int) -> None:
+        if cage_id not in self.lines.live or signo == SIGKILL:
+            return  # not traced; SIGKILL shows as "+++ killed by SIGKILL +++"
+        status = self._ended.pop(sender, None) if signo == SIGCHLD else None
+        line = f"--- {signal_name(signo)} {signal_info(signo, sender, os.getuid(), status)} ---"
+        if self.lines.busy(cage_id):
+            self._signals.setdefault(cage_id, []).append(line)  # delivered when the call returns
         else:
-            text = []
-            for i, kind in enumerate(kinds):
-                shown = self._argument(call, i, kind, result)
-                if shown is not None:
-                    text.append(shown)
-        return f"{call.name}({', '.join(text)})"
+            self.lines.event(cage_id, line)
 
-    def _argument(self, call: Call, i: int, kind: str, result: int | None) -> str | None:
-        decode = _DECODERS.get(kind)
-        if decode is not None:
-            return decode(call, i)
-        try:
-            if kind == "path":
-                return quote(call.path(i))
-            if kind == "ibuf":
-                return _buffer(call, i, call.u64(i + 1))
-            if kind == "obuf":
-                if result is None or result < 0:
-                    return pointer(call.ptr(i))
-                return _buffer(call, i, result)
-        except GuestError:
-            return pointer(call.ptr(i))
-        if kind == "mode?":
-            if not call.int(i - 1) & (F.O_CREAT | (F.O_TMPFILE & ~F.O_DIRECTORY)):
-                return None
-            return _mode(call, i)
-        return _number(call.long(i))
-
-
-def _buffer(call: Call, i: int, length: int) -> str:
-    shown = min(length, BUFFER_SHOWN)
-    return quote(call.read(i, shown), truncated=length > shown)
-
-
-def _number(value: int) -> str:
-    return str(value) if -0x10000 < value < 0x10000 else hex(value & 0xFFFFFFFFFFFFFFFF)
-
-
-def _mode(call: Call, i: int) -> str:
-    return "0" + format(call.int(i) & 0o7777, "o")
-
-
-def _atfd(call: Call, i: int) -> str:
-    fd = call.fd(i)
-    return "AT_FDCWD" if fd == F.AT_FDCWD else str(fd)
-
-
-def _whence(call: Call, i: int) -> str:
-    value = call.int(i)
-    return _WHENCE[value] if 0 <= value < len(_WHENCE) else str(value)
-
-
-_DECODERS: dict[str, Callable[[Call, int], str]] = {
-    "fd": lambda call, i: str(call.fd(i)),
-    "atfd": _atfd,
-    "int": lambda call, i: str(call.long(i)),
-    "hex": lambda call, i: hex(call.u64(i)),
-    "ptr": lambda call, i: pointer(call.ptr(i)),
-    "oflags": lambda call, i: open_flags(call.int(i)),
-    "atflags": lambda call, i: at_flags(call.int(i)),
-    "amode": lambda call, i: access_mode(call.int(i)),
-    "mode": _mode,
-    "whence": _whence,
-    "signal": lambda call, i: signal_name(call.int(i)),
-}
+    def _exited(self, pid: int, status: int) -> None:
+        """Cage ``pid`` ended with wait ``status``: its calls in flight never return."""
+        if pid not in self.lines.live:
+            return
+        for entry in list(self.lines.in_flight.get(pid, ())):
+            self.lines.abandon(entry)
+        self._signals.pop(pid, None)
+        if status & 0x7F == 0:
+            text = f"+++ exited with {(status >> 8) & 0xFF} +++"
+        else:
+            core = " (core dumped)" if status & 0x80 else ""
+            text = f"+++ killed by {signal_name(status & 0x7F)}{core} +++"
+        self.lines.event(pid, text)
+        self.lines.live.discard(pid)
+        self._ended[pid] = status

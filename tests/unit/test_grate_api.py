@@ -128,9 +128,100 @@ def test_strace_decoders() -> None:
     assert open_flags(F.O_WRONLY | F.O_CREAT | F.O_TRUNC) == "O_WRONLY|O_CREAT|O_TRUNC"
     assert open_flags(F.O_RDONLY | F.O_CLOEXEC | F.O_DIRECTORY) == "O_RDONLY|O_DIRECTORY|O_CLOEXEC"
     assert quote(b'a"b\n\x00' + b"1") == '"a\\"b\\n\\0001"'
+    assert quote(b"\x00" + b"9") == '"\\09"'  # 3 octal digits only before an octal digit
     assert quote(b"abc", truncated=True) == '"abc"...'
     assert result_text("open", -2) == "-1 ENOENT (No such file or directory)"
     assert result_text("read", 3) == "3"
+
+
+def test_strace_structures() -> None:
+    """``struct stat``, wait statuses, termios and siginfo in strace's notation (as the real
+    strace 6 prints them)."""
+    from lind_async.abi import layouts
+    from lind_async.grates.strace_notation import signal_info, stat_text, termios_text, wait_status
+
+    regular = layouts.STAT.pack(st_mode=0o100644, st_size=14, st_ino=99)
+    assert stat_text(regular) == "{st_mode=S_IFREG|0644, st_size=14, ...}"
+    tty = layouts.STAT.pack(st_mode=0o20620, st_rdev=0x8800)
+    assert stat_text(tty) == "{st_mode=S_IFCHR|0620, st_rdev=makedev(0x88, 0), ...}"
+    sticky = layouts.STAT.pack(st_mode=0o41777, st_size=4096)
+    assert stat_text(sticky) == "{st_mode=S_IFDIR|S_ISVTX|0777, st_size=4096, ...}"
+    assert wait_status(3 << 8) == "[{WIFEXITED(s) && WEXITSTATUS(s) == 3}]"
+    assert wait_status(9) == "[{WIFSIGNALED(s) && WTERMSIG(s) == SIGKILL}]"
+    assert wait_status(0x8B) == "[{WIFSIGNALED(s) && WTERMSIG(s) == SIGSEGV && WCOREDUMP(s)}]"
+    assert wait_status(0x137F) == "[{WIFSTOPPED(s) && WSTOPSIG(s) == SIGSTOP}]"
+    cooked = layouts.TERMIOS.pack(c_cflag=0o17, c_oflag=1, c_lflag=0o13)
+    assert termios_text(cooked) == "{B38400 opost isig icanon echo ...}"
+    assert signal_info(17, 5, 0, 3 << 8) == (
+        "{si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=5, si_uid=0, si_status=3, si_utime=0, "
+        "si_stime=0}"
+    )
+    assert "si_code=CLD_KILLED" in signal_info(17, 5, 0, 9)
+    assert "si_status=SIGKILL" in signal_info(17, 5, 0, 9)
+    assert signal_info(10, 4, 1000, None) == (
+        "{si_signo=SIGUSR1, si_code=SI_USER, si_pid=4, si_uid=1000}"
+    )
+
+
+def test_strace_plans_split_at_the_first_output() -> None:
+    """What is shown when a call starts (``Plan.head``) and what once it returns."""
+    from lind_async.grates.strace_decode import Plan
+
+    read = Plan(fake_call(nr.SYS_read, 3, 0x1000, 100))
+    assert read.head == "read(3, "
+    assert read.tail(-11) == "0x1000, 100"  # failed: the buffer is only a pointer
+    tcgets = Plan(fake_call(nr.SYS_ioctl, 0, F.TCGETS, 0x2000))
+    assert tcgets.head + tcgets.tail(-25) == "ioctl(0, TCGETS, 0x2000"
+    fionread = Plan(fake_call(nr.SYS_ioctl, 4, F.FIONREAD, 0))
+    assert fionread.head + fionread.tail(0) == "ioctl(4, FIONREAD, NULL"
+    wait = Plan(fake_call(nr.SYS_wait4, 7, 0, 1, 0))
+    assert wait.head + wait.tail(0) == "wait4(7, NULL, WNOHANG, NULL"
+    pipe2 = Plan(fake_call(nr.SYS_pipe2, 0x3000, F.O_CLOEXEC))
+    assert pipe2.head == "pipe2(" and pipe2.tail(-24) == "0x3000, O_CLOEXEC"
+    lseek = Plan(fake_call(nr.SYS_lseek, 3, 2, 0))
+    assert lseek.head + lseek.tail(2) == "lseek(3, 2, SEEK_SET"
+    unknown = Plan(fake_call(9999, 1, 2))
+    assert unknown.head == "syscall_0x270f(0x1, 0x2, 0, 0, 0, 0"
+
+
+def test_strace_lines_interleave_like_strace() -> None:
+    """A call cut by another process's line: ``<unfinished ...>`` then ``<... resumed>``; the
+    ``[pid N]`` prefix only while two processes are traced; one line when nothing cuts in."""
+    import io
+
+    from lind_async.grates.strace_lines import TraceLines
+
+    out = io.StringIO()
+    lines = TraceLines(out, to_file=False)
+    alone = lines.enter(1, "getpid", "getpid(")
+    lines.finish(alone, "", "1")
+    read = lines.enter(1, "read", "read(3, ")
+    write = lines.enter(17, "write", 'write(4, "abc", 3')
+    lines.finish(write, "", "3")
+    lines.finish(read, '"abc", 100', "3")
+    lines.event(17, "+++ exited with 0 +++")
+    lines.live.discard(17)
+    lines.event(1, "--- SIGCHLD {si_signo=SIGCHLD} ---")
+    assert out.getvalue().splitlines() == [
+        "getpid() = 1",
+        "[pid     1] read(3,  <unfinished ...>",
+        '[pid    17] write(4, "abc", 3) = 3',
+        '[pid     1] <... read resumed>"abc", 100) = 3',
+        "[pid    17] +++ exited with 0 +++",
+        "--- SIGCHLD {si_signo=SIGCHLD} ---",
+    ]
+    to_file = io.StringIO()
+    in_file = TraceLines(to_file, to_file=True)
+    killed = in_file.enter(1, "read", "read(0, ")
+    in_file.abandon(killed)
+    assert to_file.getvalue() == "1     read(0, ) = ?\n"
+
+
+def test_strace_sees_unknown_numbers() -> None:
+    from lind_async.core.threei import UNKNOWN_CALLS
+    from lind_async.grates.strace import Strace
+
+    assert UNKNOWN_CALLS in set(Strace().numbers())
 
 
 def test_readonly_resolution(tmp_path: Path) -> None:
