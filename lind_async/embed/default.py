@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from lind_async.embed.bridge import current_library
 from lind_async.embed.microvisor import Env, Microvisor, PathLike
 from lind_async.embed.modules import Program
+from lind_async.embed.pipes import READ_LIMIT
 from lind_async.embed.process import CageProcess
 from lind_async.embed.stdio import StdioSpec
 from lind_async.runtime.limits import Limits
@@ -69,6 +70,7 @@ async def create_cage_exec(
     limits: Limits | None = None,
     root: PathLike | None = None,
     argv0: str | bytes | None = None,
+    limit: int = READ_LIMIT,
 ) -> CageProcess:
     """Start ``program`` in a cage of the loop's default microvisor; see
     :meth:`Microvisor.create_cage_exec` for the arguments (``root`` defaults to ``.``)."""
@@ -85,4 +87,5 @@ async def create_cage_exec(
         limits=limits,
         root=root,
         argv0=argv0,
+        limit=limit,
     )

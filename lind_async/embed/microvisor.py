@@ -30,6 +30,7 @@ import wasmtime
 from lind_async.embed import stdio as stdio_mod
 from lind_async.embed.bridge import Bridge, new_bridge
 from lind_async.embed.modules import ModuleCache, Program
+from lind_async.embed.pipes import READ_LIMIT
 from lind_async.embed.process import CageProcess, ProcessCore
 from lind_async.runtime.engine import EngineConfig, LindEngine
 from lind_async.runtime.limits import Limits
@@ -78,6 +79,7 @@ class _Host:
         grates: Sequence[Grate],
         limits: Limits | None,
         root: PathLike | None,
+        limit: int,
     ) -> ProcessCore:
         if self.closed:
             raise RuntimeError("this Microvisor is closed")
@@ -86,7 +88,7 @@ class _Host:
             raise RuntimeError("this Microvisor is closed")
         world = self.world(self.default_root if root is None else root)
         guest_cwd = _check_cwd(world, cwd)
-        io = stdio_mod.resolve(stdin, stdout, stderr)
+        io = stdio_mod.resolve(stdin, stdout, stderr, limit=limit)
         try:
             cage = world.spawn(
                 module,
@@ -261,6 +263,7 @@ class Microvisor:
         limits: Limits | None = None,
         root: PathLike | None = None,
         argv0: str | bytes | None = None,
+        limit: int = READ_LIMIT,
     ) -> CageProcess:
         """Start ``program`` with arguments ``args`` in a new cage, as
         ``asyncio.create_subprocess_exec`` starts a process.
@@ -271,7 +274,10 @@ class Microvisor:
         leaks in). ``cwd``: the working directory inside the root (default ``/``). ``grates``:
         Python grates interposing on its calls (the first is outermost). ``limits``:
         :class:`Limits` for it and every process it starts. ``root``: another host directory to
-        be its ``/``. ``argv0``: its ``argv[0]`` (default: ``program`` as given).
+        be its ``/``. ``argv0``: its ``argv[0]`` (default: ``program`` as given). ``limit``:
+        the buffer limit of the ``PIPE`` readers, as asyncio's (``readline`` beyond it raises
+        ``ValueError``, ``readuntil`` ``LimitOverrunError``; reading pauses, and the cage's
+        writes wait, while more than twice it is buffered).
         """
         if not self._started:
             await self.start()
@@ -290,6 +296,7 @@ class Microvisor:
                 grates=grates,
                 limits=limits,
                 root=root,
+                limit=limit,
             )
         )
         return CageProcess(core, bridge)

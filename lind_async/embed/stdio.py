@@ -1,7 +1,9 @@
 """What a cage's fds 0, 1 and 2 are, from ``stdin=``/``stdout=``/``stderr=`` as in asyncio.
 
 - ``None``: the microvisor's own stdio (the host process's fds 0, 1, 2, used without blocking);
-- :data:`PIPE`: an in-process pipe whose other end the host reads or writes (``pipes.py``);
+- :data:`PIPE`: an in-process pipe whose other end the host reads or writes (``pipes.py``); the
+  host's readers have ``create_cage_exec``'s ``limit`` (asyncio's ``StreamReader`` limit: the
+  longest line ``readline`` returns, and half the buffer size at which reading pauses);
 - :data:`DEVNULL`: ``/dev/null``;
 - :data:`STDOUT` (``stderr`` only): the same open file description as ``stdout``;
 - an ``int`` fd or an object with ``fileno()``: a host file, pipe, terminal or non-blocking
@@ -29,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from lind_async.abi.flags import O_RDONLY, O_WRONLY
-from lind_async.embed.pipes import PipeSink, PipeSource
+from lind_async.embed.pipes import READ_LIMIT, PipeSink, PipeSource
 from lind_async.rawposix.files import FileOps, HostStream, NullDevice
 from lind_async.rawposix.foreign import grant_metadata
 
@@ -90,16 +92,21 @@ def _host_file(spec: int | HasFileno, status_flags: int, name: str) -> FileOps:
     return HostStream.adopt(fd, status_flags)
 
 
-def resolve(stdin: StdioSpec, stdout: StdioSpec, stderr: StdioSpec) -> Stdio:
-    """Build the cage's stdio. On an error, whatever was made so far is released."""
+def resolve(
+    stdin: StdioSpec, stdout: StdioSpec, stderr: StdioSpec, *, limit: int = READ_LIMIT
+) -> Stdio:
+    """Build the cage's stdio; ``limit`` is the host readers' buffer limit (asyncio's
+    ``StreamReader`` limit). On an error, whatever was made so far is released."""
+    if limit <= 0:
+        raise ValueError("Limit cannot be <= 0")  # asyncio's check and words, before any work
     out = Stdio()
     try:
-        out.files.append(_one(out, stdin, O_RDONLY, "stdin"))
-        out.files.append(_one(out, stdout, O_WRONLY, "stdout"))
+        out.files.append(_one(out, stdin, O_RDONLY, "stdin", limit))
+        out.files.append(_one(out, stdout, O_WRONLY, "stdout", limit))
         if stderr == STDOUT:
             out.files.append(out.files[1])
         else:
-            out.files.append(_one(out, stderr, O_WRONLY, "stderr"))
+            out.files.append(_one(out, stderr, O_WRONLY, "stderr", limit))
     except BaseException:
         with contextlib.suppress(Exception):
             out.abandon()
@@ -107,21 +114,23 @@ def resolve(stdin: StdioSpec, stdout: StdioSpec, stderr: StdioSpec) -> Stdio:
     return out
 
 
-def _one(out: Stdio, spec: StdioSpec, status_flags: int, name: str) -> FileOps | None:
+def _one(
+    out: Stdio, spec: StdioSpec, status_flags: int, name: str, limit: int
+) -> FileOps | None:
     if spec is None:
         return None
     if spec == PIPE:
         if status_flags == O_RDONLY:
             out.stdin = PipeSource()
             return out.stdin.cage_end
-        sink = PipeSink()
+        sink = PipeSink(limit=limit)
         if name == "stdout":
             out.stdout = sink
         else:
             out.stderr = sink
         return sink.cage_end
     if isinstance(spec, HostStdio):
-        stream = _one(out, _checked_host(spec.file, name), status_flags, name)
+        stream = _one(out, _checked_host(spec.file, name), status_flags, name, limit)
         if stream is not None and spec.metadata:
             grant_metadata(stream)
         return stream
