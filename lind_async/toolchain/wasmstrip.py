@@ -68,8 +68,15 @@ def _sections(data: bytes) -> Iterator[tuple[int, str | None, int, int]]:
         pos = end
 
 
+def custom_sections(data: bytes) -> list[str]:
+    """The names of a wasm file's custom sections, in order."""
+    if data[:4] != WASM_MAGIC or len(data) < 8:
+        raise StripError("file format not recognized")
+    return [name for _, name, _, _ in _sections(data) if name is not None]
+
+
 def is_relocatable(data: bytes) -> bool:
-    return any(name == "linking" for _, name, _, _ in _sections(data))
+    return "linking" in custom_sections(data)
 
 
 @dataclass

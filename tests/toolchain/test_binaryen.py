@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -56,3 +59,54 @@ def test_missing_wasm_opt_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path:
         binaryen.forget()
     message = str(info.value)
     assert "\n" not in message and "npm" in message and "wasm-opt" in message
+
+
+def _fake_npm(bin_dir: Path, exit_status: int) -> None:
+    """``node`` and an ``npm`` that "installs" an empty wasm-opt script under ``--prefix``."""
+    bin_dir.mkdir()
+    (bin_dir / "node").write_text("#!/bin/sh\nexit 0\n")
+    (bin_dir / "npm").write_text(
+        f"#!{sys.executable}\nimport pathlib, sys\n"
+        "prefix = pathlib.Path(sys.argv[sys.argv.index('--prefix') + 1])\n"
+        "script = prefix / 'node_modules' / 'binaryen' / 'bin' / 'wasm-opt'\n"
+        "script.parent.mkdir(parents=True)\nscript.write_text('')\n"
+        f"sys.exit({exit_status})\n")
+    for tool in ("node", "npm"):
+        (bin_dir / tool).chmod(0o755)
+
+
+@pytest.fixture
+def fake_npm_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    monkeypatch.delenv("LIND_ASYNC_WASM_OPT", raising=False)
+    monkeypatch.setenv("LIND_ASYNC_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    binaryen.forget()
+    yield tmp_path
+    binaryen.forget()
+
+
+def test_first_fetch_says_what_why_and_when_done(
+    fake_npm_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _fake_npm(fake_npm_env / "bin", 0)
+    cmd = binaryen.wasm_opt(why="fork support")
+    prefix = fake_npm_env / "cache" / f"binaryen-{binaryen.NPM_VERSION}"
+    assert cmd == [str(fake_npm_env / "bin" / "node"),
+                   str(prefix / "node_modules" / "binaryen" / "bin" / "wasm-opt")]
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith(
+        f"lind_async: fetching Binaryen's wasm-opt (npm package binaryen@{binaryen.NPM_VERSION}, "
+        f"~{binaryen.NPM_DOWNLOAD_MB} MB) for fork support")
+    assert re.fullmatch(r"lind_async: done in \d+s", err[-1])
+    binaryen.forget()
+    assert binaryen.wasm_opt() == cmd  # installed: no second fetch, nothing said
+    assert capsys.readouterr().err == ""
+
+
+def test_failed_fetch_says_so(fake_npm_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _fake_npm(fake_npm_env / "bin", 1)
+    with pytest.raises(ToolchainError, match="npm install binaryen@"):
+        binaryen.wasm_opt(why="setjmp/longjmp support")
+    err = capsys.readouterr().err
+    assert "for setjmp/longjmp support" in err and re.search(r"failed in \d+s", err)
+    assert not (fake_npm_env / "cache" / f"binaryen-{binaryen.NPM_VERSION}").exists()
