@@ -40,6 +40,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -117,15 +118,21 @@ def _check_call(cmd: Sequence[str], what: str, *, echo_warnings: bool = True,
     if verbose:
         echo_command(cmd)
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", check=False)
     except OSError as e:
         raise ToolchainError(f"cannot run {cmd[0]}: {e}") from None
+    stderr = relabel(proc.stderr)
     if proc.returncode != 0:
-        out = (proc.stderr + proc.stdout).rstrip()
+        out = (stderr + proc.stdout).rstrip()
         raise CompileError(out or f"{what} failed (exit status {proc.returncode})")
-    if proc.stderr and echo_warnings:
-        sys.stderr.write(proc.stderr)
-    return proc.stderr
+    if stderr and echo_warnings:
+        sys.stderr.write(stderr)
+    return stderr
+
+
+def relabel(diagnostics: str) -> str:
+    """clang's own driver messages say ``zig: error: …`` (zig runs it): say ``lind-cc:``."""
+    return re.sub(r"^zig: ", "lind-cc: ", diagnostics, flags=re.M)
 
 
 def compile_object(source: Path | str, output: Path, *, flags: Sequence[str] = (),

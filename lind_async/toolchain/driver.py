@@ -36,6 +36,7 @@ from lind_async.toolchain.cc import (
     load_sysroot,
     parse_size,
     precompile,
+    relabel,
 )
 from lind_async.toolchain.cmdline import Invocation, Mode, expand_response_files, parse
 from lind_async.toolchain.target import TRIPLE, program_cflags
@@ -86,14 +87,19 @@ Companion tools: lind-ar, lind-ranlib, lind-strip. More in docs/toolchain.md.
 
 
 def _compile_without_linking(inv: Invocation) -> int:
-    """-E/-M/-fsyntax-only/-S/-c: clang with the user's arguments, its stdio our stdio."""
-    cmd = zig("clang", *program_cflags(load_sysroot(), inv.clang_args))
+    """-E/-M/-fsyntax-only/-S/-c: clang with the user's arguments, its stdin and stdout ours (its
+    diagnostics relabelled, in colour when ours go to a terminal)."""
+    color = ["-fcolor-diagnostics"] if sys.stderr.isatty() else []
+    cmd = zig("clang", *program_cflags(load_sysroot(), [*color, *inv.clang_args]))
     if inv.verbose:
         echo_command(cmd)
     try:
-        return subprocess.run(cmd, check=False).returncode
+        proc = subprocess.run(cmd, stderr=subprocess.PIPE, text=True, errors="replace",
+                              check=False)
     except OSError as e:
         raise ToolchainError(f"cannot run {cmd[0]}: {e}") from None
+    sys.stderr.write(relabel(proc.stderr))
+    return proc.returncode
 
 
 def _link(inv: Invocation) -> int:

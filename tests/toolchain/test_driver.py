@@ -238,6 +238,14 @@ def test_compile_error_is_the_compilers_own(sysroot: Path, tmp_path: Path) -> No
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.c"]
 
 
+def test_driver_errors_are_lind_ccs(sysroot: Path, tmp_path: Path) -> None:
+    for args in (["-c", "missing.c"], ["missing.c"]):
+        proc = lind_cc(*args, cwd=tmp_path)
+        assert proc.returncode == 1
+        assert proc.stderr.startswith("lind-cc: error: ") and "missing.c" in proc.stderr
+        assert "zig" not in proc.stderr
+
+
 def test_link_error_names_the_symbol(sysroot: Path, tmp_path: Path) -> None:
     write(tmp_path / "u.c", "int nowhere(void);\nint main(void) { return nowhere(); }\n")
     proc = lind_cc("u.c", cwd=tmp_path)
