@@ -4,7 +4,8 @@ Public API:
 
 * :func:`ensure_sysroot` — build (once, cached) and return the lind-musl sysroot directory;
 * :func:`compile_program` / :func:`compile_cached` — C sources → validated ``.wasm`` module;
-* :func:`main` — the ``cc`` command line (``python -m lind_async cc …``);
+* :func:`main` — the gcc-compatible ``cc`` command line (``lind-cc …``, ``python -m lind_async cc
+  …``; :mod:`lind_async.toolchain.driver`);
 * :class:`ToolchainError` — every user-facing failure (its message is meant to be printed).
 """
 
