@@ -89,7 +89,7 @@ class Strace(Grate):
             return result
         try:
             result = await call.forward()
-        except BaseException:  # the cage ended in the call (killed): it never returns
+        except BaseException:  # the cage ended in the call: it never returns
             self.lines.abandon(entry)
             raise
         self.lines.finish(entry, plan.tail(result), result_text(plan.name, result, call))

@@ -58,10 +58,10 @@ class TraceLines:
         self._write(entry.pid, f"<... {entry.name} resumed>{tail}) = {result}")
 
     def abandon(self, entry: Entry) -> None:
-        """The call will never return (its cage ended in it): ``… ) = ?``."""
-        if entry not in self.in_flight.get(entry.pid, ()):
-            return
-        self.finish(entry, "", "?")
+        """The call will never return (its cage ended in it), as strace ends such a call:
+        ``read(3,  <unfinished ...>) = ?`` or ``<... read resumed> <unfinished ...>) = ?``."""
+        if entry in self.in_flight.get(entry.pid, ()):
+            self.finish(entry, " <unfinished ...>", "?")
 
     def event(self, pid: int, text: str) -> None:
         """A line of its own: ``+++ exited with 0 +++``, ``--- SIGCHLD {…} ---``."""

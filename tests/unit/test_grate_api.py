@@ -214,7 +214,15 @@ def test_strace_lines_interleave_like_strace() -> None:
     in_file = TraceLines(to_file, to_file=True)
     killed = in_file.enter(1, "read", "read(0, ")
     in_file.abandon(killed)
-    assert to_file.getvalue() == "1     read(0, ) = ?\n"
+    cut = in_file.enter(2, "wait4", "wait4(5, ")
+    in_file.event(1, "+++ killed by SIGKILL +++")
+    in_file.abandon(cut)
+    assert to_file.getvalue().splitlines() == [
+        "1     read(0,  <unfinished ...>) = ?",
+        "2     wait4(5,  <unfinished ...>",
+        "1     +++ killed by SIGKILL +++",
+        "2     <... wait4 resumed> <unfinished ...>) = ?",
+    ]
 
 
 def test_strace_sees_unknown_numbers() -> None:
