@@ -382,11 +382,12 @@ def _argv(call: Call, i: int, result: int | None) -> str:
     if call.ptr(i) == 0:
         return "NULL"
     memory = call.memory(i)
+    addresses = _strings(call, i)
     items = []
-    for address in _strings(call, i)[:ARRAY_SHOWN]:
+    for address in addresses[:ARRAY_SHOWN]:
         text = memory.read_cstring(address, 4096)
         items.append(quote(text[:BUFFER_SHOWN], truncated=len(text) > BUFFER_SHOWN))
-    more = ", ..." if len(_strings(call, i)) > ARRAY_SHOWN else ""
+    more = ", ..." if len(addresses) > ARRAY_SHOWN else ""
     return "[" + ", ".join(items) + more + "]"
 
 
