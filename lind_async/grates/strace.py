@@ -49,8 +49,6 @@ from lind_async.rawposix.proc import CageExit
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from lind_async.runtime.microvisor import Microvisor
-
 __all__ = ["Strace", "open_flags", "quote", "result_text"]
 
 _ENDS = frozenset({"exit", "exit_group"})  # calls that do not return to the caller
@@ -71,11 +69,6 @@ class Strace(Grate):
 
     def numbers(self) -> Iterable[int]:
         return [*all_numbers(), UNKNOWN_CALLS]
-
-    def attach(self, mv: Microvisor, cage_id: int) -> int:
-        grate_id = super().attach(mv, cage_id)
-        self.lines.live.add(cage_id)
-        return grate_id
 
     async def syscall(self, call: Call) -> int:
         pid = call.caller
