@@ -3,12 +3,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+static char *volatile last;  /* the blocks escape: a compiler may not elide the allocations */
+
 int main(void) {
     int mib = 0;
     while (mib < 64) {
         char *p = malloc(1 << 20);
         if (!p) break;
         memset(p, 1, 1 << 20);
+        last = p;
         mib++;
     }
     printf("%s after %d MiB\n", mib < 64 ? "malloc failed" : "no failure", mib);
