@@ -21,7 +21,7 @@ members are ready (``EIO`` if one ended first).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from lind_async.abi.errno import EIO
 from lind_async.core.threei import Route
@@ -34,6 +34,14 @@ if TYPE_CHECKING:
     from lind_async.runtime.microvisor import Microvisor
 
 Member = Grate | WasmMember
+
+
+@runtime_checkable
+class Clampable(Protocol):
+    """A grate that wants to know the prefix it is clamped under (``memfs`` presents it as a
+    directory)."""
+
+    def clamp_at(self, prefix: bytes) -> None: ...
 
 
 def load_member(spec: str) -> Member:
@@ -66,6 +74,12 @@ class Lane:
                 member.start(mv, self, lane_id)
             else:
                 self._handled[member.attach(mv, lane_id)] = frozenset(member.numbers())
+
+    def clamp_at(self, prefix: bytes) -> None:
+        """Tell the members that care that only calls on paths under ``prefix`` reach them."""
+        for member in self.grates:
+            if isinstance(member, Clampable):
+                member.clamp_at(prefix)
 
     def relink(self, number: int) -> None:
         """Route ``number`` through the lane's members as they handle it now."""

@@ -2,13 +2,30 @@
 
     python -m lind_async run --grate 'namespace:/tmp=memfs' app.wasm
 
-Handles open/openat/creat, read/write/pread64/pwrite64/readv/writev, lseek, close, fstat/stat/
-lstat/newfstatat, access/faccessat, mkdir/mkdirat, rmdir, unlink/unlinkat and getdents64 over a
-tree kept in the grate. Everything else is forwarded. Its descriptors are numbered from
-:data:`FD_BASE` up, far above any cage's fd limit, so a call that escapes to RawPOSIX with one
-fails cleanly with ``EBADF`` instead of touching a real file. Descriptions are shared by every cage
-that holds the number (a forked child shares offsets with its parent, as on Linux). Most useful
-clamped under a ``namespace``.
+Handles open/openat/creat, read/write/readv/writev/pread64/pwrite64, lseek, fstat/stat/lstat/
+newfstatat, access/faccessat, mkdir/mkdirat, rmdir, unlink/unlinkat and getdents64 over a tree
+kept in the grate. Everything else is forwarded, and so is a call on a descriptor that is not
+memfs's.
+
+Theory of operation
+-------------------
+*Descriptors* are numbers of the calling cage's own fd table: opening installs a
+:class:`~lind_async.rawposix.fd.GrateFile` naming this grate, whose handle is the memfs
+:class:`OpenFile` (node, offset, directory listing), at the lowest free number — shared with
+RawPOSIX's descriptors and counted against the cage's fd limit. So ``select``/``poll`` see a memfs
+fd as a regular file (always ready), and ``close``, ``dup``/``dup2``/``fcntl(F_DUPFD)``,
+``F_SETFD``/``F_GETFL``, ``fork`` (the child shares the description and its offset, as Linux),
+``exec`` (close-on-exec) and exit are RawPOSIX's own, unchanged: memfs does not handle them (it
+forwards ``close``; the description is dropped with its last descriptor). A handled call on a
+number looks the number up in the caller's table; only a ``GrateFile`` of this grate is memfs's,
+anything else goes on below (so memfs also works unclamped: stdio still reaches RawPOSIX). Status
+flags (``O_APPEND``, the access mode) are the description's, so ``F_SETFL`` is seen.
+
+*Clamped under a prefix* (``namespace:/tmp=memfs``) memfs is told the prefix
+(:meth:`MemFS.clamp_at`) and presents it as an existing, empty directory (mode ``1777``, as a
+tmpfs mount), with its ancestors: ``stat("/tmp")``, ``open("/tmp/x", O_CREAT)`` and ``opendir``
+of ``/tmp`` work at once, and removing the mount point is ``EBUSY``. Paths are the guest's
+absolute paths; memfs never sees one outside the prefix.
 """
 
 from __future__ import annotations
@@ -24,6 +41,7 @@ from lind_async.abi import flags as F
 from lind_async.abi import syscalls as nr
 from lind_async.abi.errno import (
     EBADF,
+    EBUSY,
     EEXIST,
     EINVAL,
     EISDIR,
@@ -31,12 +49,16 @@ from lind_async.abi.errno import (
     ENOTDIR,
     ENOTEMPTY,
 )
-from lind_async.grate import Call, Grate, GrateError, handles
+from lind_async.grate import Call, Forward, Grate, GrateError, handles
 from lind_async.rawposix import structs
 from lind_async.rawposix.confine import guest_join
+from lind_async.rawposix.fd import GrateFile, grate_handle
 from lind_async.rawposix.files import DirEntry
+from lind_async.rawposix.io import IOV_MAX
+from lind_async.rawposix.structs import IOVEC
 
-FD_BASE = 100_000
+# open() flags that act at the open only, not kept as the description's status flags (as RawPOSIX)
+_OPEN_ONLY = F.O_CREAT | F.O_EXCL | F.O_TRUNC | F.O_CLOEXEC
 _inodes = itertools.count(2)
 _DEVICE = 0x4D46  # "MF"
 
@@ -53,11 +75,17 @@ class Node:
 
 @dataclass
 class OpenFile:
+    """memfs's side of one open file description (the ``GrateFile``'s handle)."""
+
     node: Node
-    flags: int
     path: bytes
+    description: GrateFile | None = None  # its status flags are the description's
     position: int = 0
     listing: list[DirEntry] | None = None
+
+    @property
+    def flags(self) -> int:
+        return self.description.status_flags if self.description is not None else 0
 
 
 class MemFS(Grate):
@@ -65,8 +93,23 @@ class MemFS(Grate):
 
     def __init__(self, arg: str | None = None) -> None:
         self.root = Node(True, 0o755)
-        self.files: dict[int, OpenFile] = {}
-        self._next_fd = FD_BASE
+        self.mount_points: set[bytes] = set()
+
+    def clamp_at(self, prefix: bytes) -> None:
+        """Calls reach this memfs only for paths under ``prefix``: make it (and its ancestors)
+        an existing directory."""
+        node, path = self.root, b""
+        for part in posixpath.normpath(prefix).strip(b"/").split(b"/"):
+            if not part:
+                continue
+            path += b"/" + part
+            child = node.children.get(part)
+            if child is None:
+                child = node.children[part] = Node(True, 0o755)
+            node = child
+        if node is not self.root:
+            node.mode = stat_mod.S_ISVTX | 0o777  # a tmpfs mount point's mode
+            self.mount_points.add(path)
 
     # -- paths ----------
     def _abs(self, call: Call, i: int, dirfd_index: int | None = None) -> bytes:
@@ -76,13 +119,12 @@ class MemFS(Grate):
         if not path.startswith(b"/"):
             dirfd = call.fd(dirfd_index) if dirfd_index is not None else F.AT_FDCWD
             if dirfd != F.AT_FDCWD:
-                base = self.files.get(dirfd)
+                base = self._mine(call, dirfd)
                 if base is None:
-                    raise GrateError(EBADF)
+                    raise GrateError(EBADF)  # (a namespace sends only its own dirfds here)
                 path = guest_join(base.path, path)
             else:
-                cage = call.mv.cages.get(call.caller)
-                path = guest_join(cage.cwd if cage is not None else b"/", path)
+                path = guest_join(call.origin.cwd, path)
         return posixpath.normpath(path)
 
     def _walk(self, path: bytes) -> Node:
@@ -107,11 +149,11 @@ class MemFS(Grate):
             raise GrateError(EEXIST)
         return parent, name
 
-    def _file(self, call: Call, i: int = 0) -> OpenFile:
-        file = self.files.get(call.fd(i))
-        if file is None:
-            raise GrateError(EBADF)
-        return file
+    def _mine(self, call: Call, fd: int) -> OpenFile | None:
+        """memfs's file behind the caller's descriptor ``fd``; ``None`` if it is another kind
+        (``EBADF`` if it is not open)."""
+        handle = grate_handle(call.origin, fd, self.id)
+        return handle if isinstance(handle, OpenFile) else None
 
     # -- opening ----------
     def _open(self, call: Call, path: bytes, flags: int, mode: int) -> int:
@@ -130,10 +172,9 @@ class MemFS(Grate):
             raise GrateError(ENOTDIR)
         if flags & F.O_TRUNC and not node.directory:
             node.data.clear()
-        fd = self._next_fd
-        self._next_fd += 1
-        self.files[fd] = OpenFile(node, flags, path)
-        return fd
+        file = OpenFile(node, path)
+        file.description = GrateFile(self.id, file, flags & ~_OPEN_ONLY)
+        return call.origin.fds.install(file.description, cloexec=bool(flags & F.O_CLOEXEC))
 
     @handles(nr.SYS_open)
     def open_(self, call: Call) -> int:
@@ -147,11 +188,6 @@ class MemFS(Grate):
     @handles(nr.SYS_openat)
     def openat(self, call: Call) -> int:
         return self._open(call, self._abs(call, 1, 0), call.int(2), call.int(3))
-
-    def sys_close(self, call: Call) -> int:
-        if self.files.pop(call.fd(0), None) is None:
-            raise GrateError(EBADF)
-        return 0
 
     # -- data ----------
     def _read(self, file: OpenFile, n: int, at: int) -> bytes:
@@ -171,21 +207,27 @@ class MemFS(Grate):
         file.node.mtime_ns = time.time_ns()
         return len(data)
 
-    def sys_read(self, call: Call) -> int:
-        file = self._file(call)
+    def sys_read(self, call: Call) -> int | Forward:
+        file = self._mine(call, call.fd(0))
+        if file is None:
+            return call.forward()
         data = self._read(file, call.int(2) & 0xFFFFFFFF, file.position)
         call.write(1, data)
         file.position += len(data)
         return len(data)
 
-    def sys_pread64(self, call: Call) -> int:
-        file = self._file(call)
+    def sys_pread64(self, call: Call) -> int | Forward:
+        file = self._mine(call, call.fd(0))
+        if file is None:
+            return call.forward()
         data = self._read(file, call.int(2) & 0xFFFFFFFF, call.long(3))
         call.write(1, data)
         return len(data)
 
-    def sys_write(self, call: Call) -> int:
-        file = self._file(call)
+    def sys_write(self, call: Call) -> int | Forward:
+        file = self._mine(call, call.fd(0))
+        if file is None:
+            return call.forward()
         data = call.read(1, call.int(2) & 0xFFFFFFFF)
         if file.flags & F.O_APPEND:
             file.position = len(file.node.data)
@@ -193,12 +235,56 @@ class MemFS(Grate):
         file.position += n
         return n
 
-    def sys_pwrite64(self, call: Call) -> int:
-        file = self._file(call)
+    def _iovecs(self, call: Call) -> list[tuple[int, int]]:
+        """The ``(address, length)`` pairs of the iovec array at argument 1 (count at 2); the
+        buffers are in the same memory as the array (``call.memory(1)``)."""
+        count = call.int(2)
+        if not 0 <= count <= IOV_MAX:
+            raise GrateError(EINVAL)
+        mem, base = call.memory(1), call.ptr(1)
+        mem.check(base, count * IOVEC.size)
+        return [
+            (addr, length)
+            for addr, length in (mem.unpack(IOVEC, base + i * IOVEC.size) for i in range(count))
+        ]
+
+    def sys_readv(self, call: Call) -> int | Forward:
+        file = self._mine(call, call.fd(0))
+        if file is None:
+            return call.forward()
+        iovecs = self._iovecs(call)
+        data = self._read(file, sum(length for _, length in iovecs), file.position)
+        mem, done = call.memory(1), 0
+        for addr, length in iovecs:
+            mem.write(addr, data[done : done + length])
+            done += length
+            if done >= len(data):
+                break
+        file.position += len(data)
+        return len(data)
+
+    def sys_writev(self, call: Call) -> int | Forward:
+        file = self._mine(call, call.fd(0))
+        if file is None:
+            return call.forward()
+        mem = call.memory(1)
+        data = b"".join(mem.read(addr, length) for addr, length in self._iovecs(call))
+        if file.flags & F.O_APPEND:
+            file.position = len(file.node.data)
+        n = self._write(file, data, file.position)
+        file.position += n
+        return n
+
+    def sys_pwrite64(self, call: Call) -> int | Forward:
+        file = self._mine(call, call.fd(0))
+        if file is None:
+            return call.forward()
         return self._write(file, call.read(1, call.int(2) & 0xFFFFFFFF), call.long(3))
 
-    def sys_lseek(self, call: Call) -> int:
-        file = self._file(call)
+    def sys_lseek(self, call: Call) -> int | Forward:
+        file = self._mine(call, call.fd(0))
+        if file is None:
+            return call.forward()
         offset, whence = call.long(1), call.int(2)
         base = {F.SEEK_SET: 0, F.SEEK_CUR: file.position, F.SEEK_END: len(file.node.data)}
         if whence not in base or base[whence] + offset < 0:
@@ -224,16 +310,22 @@ class MemFS(Grate):
         structs.write_stat(call.memory(i), call.ptr(i), self._stat(node))
         return 0
 
-    def sys_fstat(self, call: Call) -> int:
-        return self._put_stat(call, 1, self._file(call).node)
+    def sys_fstat(self, call: Call) -> int | Forward:
+        file = self._mine(call, call.fd(0))
+        if file is None:
+            return call.forward()
+        return self._put_stat(call, 1, file.node)
 
     @handles(nr.SYS_stat, nr.SYS_lstat)
     def stat_(self, call: Call) -> int:
         return self._put_stat(call, 1, self._walk(self._abs(call, 0)))
 
-    def sys_newfstatat(self, call: Call) -> int:
+    def sys_newfstatat(self, call: Call) -> int | Forward:
         if not call.path(1) and call.int(3) & F.AT_EMPTY_PATH:  # fstat(fd), as musl makes it
-            return self._put_stat(call, 2, self._file(call).node)
+            file = self._mine(call, call.fd(0))
+            if file is None:
+                return call.forward()
+            return self._put_stat(call, 2, file.node)
         return self._put_stat(call, 2, self._walk(self._abs(call, 1, 0)))
 
     def sys_access(self, call: Call) -> int:
@@ -259,6 +351,8 @@ class MemFS(Grate):
         return self._mkdir(self._abs(call, 1, 0), call.int(2))
 
     def _remove(self, path: bytes, *, directory: bool) -> int:
+        if path in self.mount_points:
+            raise GrateError(EBUSY)
         parent, name = self._parent(path)
         node = parent.children.get(name)
         if node is None:
@@ -281,8 +375,10 @@ class MemFS(Grate):
     def sys_unlinkat(self, call: Call) -> int:
         return self._remove(self._abs(call, 1, 0), directory=bool(call.int(2) & F.AT_REMOVEDIR))
 
-    def sys_getdents64(self, call: Call) -> int:
-        file = self._file(call)
+    def sys_getdents64(self, call: Call) -> int | Forward:
+        file = self._mine(call, call.fd(0))
+        if file is None:
+            return call.forward()
         if not file.node.directory:
             raise GrateError(ENOTDIR)
         if file.listing is None:

@@ -8,7 +8,11 @@
 ``namespace:PREFIX=GRATE[+GRATE…]``: a call whose path argument lies under ``PREFIX`` (resolved
 against the caller's working directory), and every later call on a descriptor such a call opened,
 is sent through the clamped grates (a lane, see ``lane.py``: listed outermost first, and
-their forwards continue below the namespace); every other call goes onward unchanged. Clamps nest:
+their forwards continue below the namespace); every other call goes onward unchanged. The lane's
+members are told the prefix (``memfs`` then presents it as a directory). A descriptor the lane
+returned stays clamped until it is closed, unless the cage's fd table says the number has become
+RawPOSIX's (``dup2`` over it, reused after ``exec``); a Python member's descriptors are numbers
+of that table (``rawposix/fd.py``: ``GrateFile``). Clamps nest:
 a clamped grate may itself be a namespace. A clamped GRATE is a ``--grate`` spec (Python) or a C
 grate program, ``FILE.wasm[,ARG…]`` or ``FILE.c[,ARG…]`` (built with ``cc --grate``), which the
 namespace starts itself (``wasm_member.py``).
@@ -25,6 +29,7 @@ from lind_async.abi.flags import AT_FDCWD
 from lind_async.grate import Call, Grate
 from lind_async.grates.lane import Lane, Member, load_member
 from lind_async.rawposix.confine import guest_join
+from lind_async.rawposix.fd import GrateFile
 
 if TYPE_CHECKING:
     from lind_async.runtime.microvisor import Microvisor
@@ -72,6 +77,7 @@ class Namespace(Grate):
             raise ValueError("namespace: the prefix must be an absolute path")
         self.prefix = posixpath.normpath(raw)
         self.lane = Lane(list(clamped))
+        self.lane.clamp_at(self.prefix)
         self.clamped_fds: set[tuple[int, int]] = set()  # (cage, fd) opened through the lane
 
     @classmethod
@@ -94,7 +100,7 @@ class Namespace(Grate):
         path = call.path(path_index)
         if not path.startswith(b"/"):
             if dirfd_index is not None and call.fd(dirfd_index) != AT_FDCWD:
-                return (call.caller, call.fd(dirfd_index)) in self.clamped_fds
+                return self._clamped_fd(call, call.fd(dirfd_index))
             cage = call.mv.cages.get(call.caller)
             path = guest_join(cage.cwd if cage is not None else b"/", path)
         full = posixpath.normpath(path)
@@ -106,7 +112,20 @@ class Namespace(Grate):
             return self._under_prefix(call, *PATH_CALLS[number])
         if number == nr.SYS_rename:
             return self._under_prefix(call, 0, None)
-        return (call.caller, call.fd(0)) in self.clamped_fds
+        return self._clamped_fd(call, call.fd(0))
+
+    def _clamped_fd(self, call: Call, fd: int) -> bool:
+        """Did the lane hand out the caller's ``fd``? The cage's fd table has the last word: a
+        number it holds as anything but a grate's descriptor is RawPOSIX's now (reused after an
+        ``exec`` closed ours, or ``dup2``-ed over), whatever the lane once returned."""
+        key = (call.caller, fd)
+        if key not in self.clamped_fds:
+            return False
+        fds = call.origin.fds
+        if fd in fds and not isinstance(fds.file(fd), GrateFile):
+            self.clamped_fds.discard(key)
+            return False
+        return True
 
     def syscall(self, call: Call) -> int | Awaitable[int]:
         number = call.number

@@ -1,8 +1,24 @@
-"""RawPOSIX descriptor family: pipe, pipe2, dup, dup2, dup3 (fcntl lives with the I/O family)."""
+"""RawPOSIX descriptor family: pipe, pipe2, dup, dup2, dup3 (fcntl lives with the I/O family), and
+descriptors a Python grate serves (:class:`GrateFile`).
+
+A Python grate that opens things of its own (``memfs``) numbers them in the calling cage's fd table,
+as POSIX wants (lowest free number, counted against ``RLIMIT_NOFILE``, and known to ``select``,
+``poll``, ``dup2``, ``fcntl``, ``fork``, ``exec`` and exit like any descriptor): it installs a
+:class:`GrateFile` there, a description that names the grate (its 3i id) and the grate's own
+*handle* for it. The grate serves the calls it handles on that fd by looking the number up in the
+caller's table (:func:`grate_handle`): only a ``GrateFile`` with its own id is its. Everything else
+RawPOSIX does with the description is generic: ``dup``/``fork`` share it, ``close``, ``exec``
+(close-on-exec) and exit drop it, and the grate hears of the last reference going through
+``on_release``. Calls that reach RawPOSIX itself on it get Linux's answers for a file with no such
+operation (``EINVAL``/``ESPIPE``) and readiness as Linux gives a file with no ``poll`` method:
+always readable and writable, as a regular file. Only Python code (a grate) makes one: no system
+call creates a ``GrateFile`` from a cage's arguments, so a cage cannot forge one.
+"""
 
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from lind_async.abi import flags as F
@@ -79,3 +95,36 @@ def sys_dup3(cage: Cage, oldfd: int, newfd: int, flags: int, *_: int) -> int:
     if old == new or dup_flags & ~F.O_CLOEXEC:
         raise GuestError(EINVAL)
     return _dup_to(cage, old, new, bool(dup_flags & F.O_CLOEXEC))
+
+
+class GrateFile(FileOps):
+    """An open file description served by the Python grate ``grate_id``; ``handle`` is the
+    grate's own state for it. ``on_release(handle)`` runs when its last descriptor is gone."""
+
+    __slots__ = ("_on_release", "grate_id", "handle")
+
+    def __init__(
+        self,
+        grate_id: int,
+        handle: object,
+        status_flags: int,
+        on_release: Callable[[object], None] | None = None,
+    ) -> None:
+        super().__init__(status_flags)
+        self.grate_id = grate_id
+        self.handle = handle
+        self._on_release = on_release
+
+    def release(self) -> None:
+        on_release, self._on_release = self._on_release, None
+        if on_release is not None:
+            on_release(self.handle)
+
+
+def grate_handle(cage: Cage, fd: int, grate_id: int) -> object | None:
+    """The handle behind ``cage``'s descriptor ``fd`` if grate ``grate_id`` serves it, ``None``
+    if it is another kind of descriptor (``EBADF`` if it is not open)."""
+    file = cage.fds.file(fd)
+    if isinstance(file, GrateFile) and file.grate_id == grate_id:
+        return file.handle
+    return None
