@@ -8,17 +8,17 @@ as POSIX wants (lowest free number, counted against ``RLIMIT_NOFILE``, and known
 *handle* for it. The grate serves the calls it handles on that fd by looking the number up in the
 caller's table (:func:`grate_handle`): only a ``GrateFile`` with its own id is its. Everything else
 RawPOSIX does with the description is generic: ``dup``/``fork`` share it, ``close``, ``exec``
-(close-on-exec) and exit drop it, and the grate hears of the last reference going through
-``on_release``. Calls that reach RawPOSIX itself on it get Linux's answers for a file with no such
-operation (``EINVAL``/``ESPIPE``) and readiness as Linux gives a file with no ``poll`` method:
-always readable and writable, as a regular file. Only Python code (a grate) makes one: no system
-call creates a ``GrateFile`` from a cage's arguments, so a cage cannot forge one.
+(close-on-exec) and exit drop it, and the handle goes with its last reference (a grate that must
+hear of that, to free something outside Python, would be the reason to add a release hook). Calls
+that reach RawPOSIX itself on it get Linux's answers for a file with no such operation
+(``EINVAL``/``ESPIPE``) and readiness as Linux gives a file with no ``poll`` method: always
+readable and writable, as a regular file. Only Python code (a grate) makes one: no system call
+creates a ``GrateFile`` from a cage's arguments, so a cage cannot forge one.
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from lind_async.abi import flags as F
@@ -99,26 +99,14 @@ def sys_dup3(cage: Cage, oldfd: int, newfd: int, flags: int, *_: int) -> int:
 
 class GrateFile(FileOps):
     """An open file description served by the Python grate ``grate_id``; ``handle`` is the
-    grate's own state for it. ``on_release(handle)`` runs when its last descriptor is gone."""
+    grate's own state for it, dropped with the description."""
 
-    __slots__ = ("_on_release", "grate_id", "handle")
+    __slots__ = ("grate_id", "handle")
 
-    def __init__(
-        self,
-        grate_id: int,
-        handle: object,
-        status_flags: int,
-        on_release: Callable[[object], None] | None = None,
-    ) -> None:
+    def __init__(self, grate_id: int, handle: object, status_flags: int) -> None:
         super().__init__(status_flags)
         self.grate_id = grate_id
         self.handle = handle
-        self._on_release = on_release
-
-    def release(self) -> None:
-        on_release, self._on_release = self._on_release, None
-        if on_release is not None:
-            on_release(self.handle)
 
 
 def grate_handle(cage: Cage, fd: int, grate_id: int) -> object | None:
