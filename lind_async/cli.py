@@ -131,6 +131,9 @@ def _fail(message: str, status: int) -> int:
     return status
 
 
+_ELFOSABI_WASMTIME = b"\xc8"  # the ELF OS/ABI byte of wasmtime's precompiled modules
+
+
 def _unrunnable(program: Path) -> tuple[str, int] | None:
     """Why ``program`` cannot be run, with the shell's status for it (127: not found, 126: found
     but not runnable), or None."""
@@ -140,10 +143,10 @@ def _unrunnable(program: Path) -> tuple[str, int] | None:
         return f"{program}: no such file", 127
     try:
         with program.open("rb") as f:
-            magic = f.read(4)
+            ident = f.read(8)
     except OSError as exc:
         return f"{program}: {exc.strerror or exc}", 126
-    if magic == b"\x7fELF":
+    if ident[:4] == b"\x7fELF" and ident[7:8] != _ELFOSABI_WASMTIME:  # not a precompiled .cwasm
         why = "this is a native executable, not a cage module (build it with lind-cc)"
         return f"{program}: {why}", 126
     return None

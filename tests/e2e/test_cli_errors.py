@@ -129,3 +129,13 @@ def test_run_help_lists_every_builtin_grate() -> None:
     listed = {line.split()[0].split(":")[0].split("[")[0]
               for line in proc.stdout.splitlines() if line.startswith("  ") and line.strip()}
     assert set(BUILTIN_GRATES) <= listed, set(BUILTIN_GRATES) - listed
+
+
+def test_precompiled_module_is_not_mistaken_for_a_native_executable(
+    cage_program: Any, tmp_path: Path
+) -> None:
+    from lind_async.runtime.engine import EngineConfig, LindEngine
+
+    cwasm = LindEngine(EngineConfig()).precompile(cage_program("hello"), tmp_path / "h.cwasm")
+    proc = lind_run("--root", str(tmp_path), str(cwasm))
+    assert proc.returncode == 3 and proc.stdout.startswith("hello from a cage\n"), proc.stderr
