@@ -4,15 +4,22 @@ Theory of operation
 -------------------
 Linear memory is one flat range ``[0, limit)``. Like a process image it is carved into:
 
-    [0, heap_start)        the module's static data and stack (never handed out)
+    [0, heap_start)        the module's static data and stack (never handed out, always in use)
     [heap_start, brk)      the program break, growing upward (``brk``)
     ... free ...
     mappings               ``mmap`` regions, placed top-down from ``limit`` (first fit from the top)
 
-so ``brk`` and ``mmap`` grow toward each other as in a Linux process. ``brk`` may only move into
-pages no mapping holds; ``mmap`` never places a mapping below the break. The map records protection
-(``mprotect`` is recorded, not enforced: wasm has no page protection). Released ranges are
-returned to the caller, which zeroes them, so every page a new mapping receives is zero.
+so ``brk`` and ``mmap`` grow toward each other as in a Linux process. As on Linux the break's
+pages are an ordinary private anonymous read-write mapping (the ``[heap]`` VMA): ``mmap(MAP_FIXED)``
+may replace part of it (musl's mallocng puts a ``PROT_NONE`` guard page at its start), ``munmap``
+and ``mprotect`` act on it, and it merges with an adjacent mapping like it. ``brk`` itself moves
+the *number* (:meth:`VmMap.set_brk`, Linux's rules): below ``heap_start`` it is refused; growing
+needs the new pages, and one guard page above them, free of any mapping and below ``limit``;
+shrinking unmaps ``[page_up(new), page_up(old))`` whatever lies there. The break starts page
+aligned at ``heap_start`` (Linux's initial break is page aligned too). Placement without
+``MAP_FIXED`` never goes below the break. The map records protection (``mprotect`` is recorded,
+not enforced: wasm has no page protection). Released ranges are returned to the caller, which
+zeroes them, so every page a new mapping receives is zero.
 
 A mapping (Linux: a VMA) may carry backing objects, opaque here (rawposix/shm.py):
 
@@ -39,6 +46,8 @@ from dataclasses import dataclass
 
 from lind_async.abi.errno import EINVAL, ENOMEM, GuestError
 from lind_async.abi.flags import PAGE_SIZE
+
+_PROT_RW = 0x3  # the break's pages: PROT_READ | PROT_WRITE
 
 
 @dataclass(slots=True)
@@ -78,39 +87,42 @@ class VmMap:
         if limit % PAGE_SIZE or heap_start > limit:
             raise ValueError("bad vmmap bounds")
         self.heap_start = page_up(heap_start)
-        self.brk = heap_start
+        self.brk = self.heap_start
         self.limit = limit
         self._maps: list[Mapping] = []  # sorted by start, never overlapping
         self._starts: list[int] = []
 
     # -- brk ---------------------------------------------------------------------------------
-    def set_brk(self, new_brk: int) -> int:
-        """Move the break if possible; returns the (possibly unchanged) break, as Linux does."""
+    def set_brk(self, new_brk: int) -> list[Mapping]:
+        """Move the break to ``new_brk`` if Linux would (read :attr:`brk` for the answer: the
+        unchanged break when refused). Returns the pieces a shrink released, for the caller to
+        give back (zero, or detach their backing)."""
         if new_brk < self.heap_start:
-            return self.brk
-        ceiling = self._starts[0] if self._starts else self.limit
-        if page_up(new_brk) > ceiling:
-            return self.brk
+            return []
+        old_top, new_top = page_up(self.brk), page_up(new_brk)
+        released: list[Mapping] = []
+        if new_top > old_top:
+            if new_top > self.limit or self._intersects(old_top, new_top + PAGE_SIZE):
+                return []
+            self.add(Mapping(old_top, new_top, _PROT_RW))
+        elif new_top < old_top:
+            released = self.unmap_pieces(new_top, old_top - new_top)
         self.brk = new_brk
-        return self.brk
+        return released
 
     # -- placement ---------------------------------------------------------------------------
     def is_free(self, addr: int, length: int) -> bool:
-        """Whether ``[addr, addr+length)`` lies above the break, below the limit, unmapped."""
+        """Whether ``[addr, addr+length)`` lies above the static image, below the limit and holds
+        no mapping (pages of the break count as mapped)."""
         end = addr + length
-        if addr % PAGE_SIZE or addr < page_up(self.brk) or end > self.limit or length <= 0:
+        if addr % PAGE_SIZE or addr < self.heap_start or end > self.limit or length <= 0:
             return False
-        i = bisect.bisect_left(self._starts, end)  # the first mapping starting at/after end
-        return i == 0 or self._maps[i - 1].end <= addr
+        return not self._intersects(addr, end)
 
     def overlaps(self, addr: int, length: int) -> bool:
         """Whether any page of the range is in use: a mapping, the break or the static image
         (``MAP_FIXED_NOREPLACE``'s ``EEXIST``)."""
-        end = addr + page_up(length)
-        if addr < page_up(self.brk):
-            return True
-        i = bisect.bisect_left(self._starts, end)
-        return i > 0 and self._maps[i - 1].end > addr
+        return addr < self.heap_start or self._intersects(addr, addr + page_up(length))
 
     def find_space(self, length: int, hint: int = 0) -> int:
         """A free range of ``length`` bytes: at ``hint`` (rounded up to a page) when that range
@@ -135,8 +147,8 @@ class VmMap:
         size = _length(length)
         if addr % PAGE_SIZE:
             raise GuestError(EINVAL)
-        if addr < page_up(self.brk) or addr < self.heap_start or addr + size > self.limit:
-            raise GuestError(ENOMEM)
+        if addr < self.heap_start or addr + size > self.limit:
+            raise GuestError(ENOMEM)  # the static image, or past the end
         return size
 
     def add(self, mapping: Mapping) -> Mapping:
@@ -197,10 +209,11 @@ class VmMap:
         if addr % PAGE_SIZE:
             raise GuestError(EINVAL)
         end = addr + page_up(length)
-        if end <= page_up(self.brk) and addr >= 0:
-            return  # the break and static image: accepted, nothing to record
         if not self.covered(addr, end):
             raise GuestError(ENOMEM)
+        addr = max(addr, self.heap_start)  # the static image: accepted, nothing to record
+        if end <= addr:
+            return
         pieces: list[Mapping] = []
         for mapping in self._maps:
             if mapping.end <= addr or mapping.start >= end:
@@ -217,8 +230,8 @@ class VmMap:
 
     # -- queries -----------------------------------------------------------------------------
     def covered(self, addr: int, end: int) -> bool:
-        """Whether every page of ``[addr, end)`` is in use (the image and break count)."""
-        at = max(addr, page_up(self.brk))
+        """Whether every page of ``[addr, end)`` is in use (the static image counts)."""
+        at = max(addr, self.heap_start)
         for mapping in self.pieces(at, end):
             if mapping.start > at:
                 return False
@@ -262,6 +275,11 @@ class VmMap:
         return None
 
     # -- internals ---------------------------------------------------------------------------
+    def _intersects(self, addr: int, end: int) -> bool:
+        """Whether a mapping holds any byte of ``[addr, end)``."""
+        i = bisect.bisect_left(self._starts, end)  # the first mapping starting at/after end
+        return i > 0 and self._maps[i - 1].end > addr
+
     def _set(self, maps: list[Mapping]) -> None:
         self._maps = maps
         self._starts = [m.start for m in maps]

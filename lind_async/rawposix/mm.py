@@ -87,15 +87,13 @@ def release(cage: Cage, pieces: Iterable[Mapping]) -> None:
 
 
 def sys_brk(cage: Cage, addr: int, *_: int) -> int:
+    """Linux's brk(2): the new break, or the unchanged one when the move is refused (libc's
+    ``brk``/``sbrk`` turn that into ``ENOMEM``); ``brk(0)`` asks for the current one."""
     vm = cage.vm
     wanted = pointer(addr)
-    if wanted == 0:
-        return vm.brk
-    old = vm.brk
-    new = vm.set_brk(wanted)
-    if new < old:
-        zero_range(cage, page_up(new), page_up(old))
-    return new
+    if wanted:
+        release(cage, vm.set_brk(wanted))
+    return vm.brk
 
 
 def sys_munmap(cage: Cage, addr: int, length: int, *_: int) -> int:
@@ -132,9 +130,7 @@ def sys_madvise(cage: Cage, addr: int, length: int, advice: int, *_: int) -> int
     vm = cage.vm
     if how == F.MADV_REMOVE and any(m.shared is None for m in vm.pieces(start, end)):
         raise GuestError(EINVAL)  # only shared mappings can punch holes
-    if how in (F.MADV_DONTNEED, F.MADV_REMOVE):
-        if start < page_up(vm.brk):  # the break: anonymous memory (the static image: kept)
-            zero_range(cage, max(start, vm.heap_start), min(end, page_up(vm.brk)))
+    if how in (F.MADV_DONTNEED, F.MADV_REMOVE):  # (the static image is kept)
         for m in vm.pieces(start, end):
             drop_pages(cage, m, how)
     if not vm.covered(start, end):

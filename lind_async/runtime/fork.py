@@ -67,7 +67,7 @@ from typing import TYPE_CHECKING
 
 from lind_async.abi.errno import EAGAIN, ENOMEM, ENOSYS, GuestError
 from lind_async.abi.syscalls import SYS_fork
-from lind_async.core.vmmap import VmMap, page_up
+from lind_async.core.vmmap import VmMap
 from lind_async.memory import GuestMemory
 from lind_async.rawposix import shm
 from lind_async.runtime.cage import Cage
@@ -250,9 +250,9 @@ class ForkedCage(Cage):
 
 # ------------------------------------------------------------------------------ memory copy
 def used_ranges(vm: VmMap) -> list[tuple[int, int]]:
-    """The parts of linear memory a process may hold data in: ``[0, brk)`` and each private
-    mapping (a ``MAP_SHARED`` one is mapped into the child, not copied)."""
-    ranges = [(0, page_up(vm.brk))]
+    """The parts of linear memory a process may hold data in: the static image and each private
+    mapping, the break's included (a ``MAP_SHARED`` one is mapped into the child, not copied)."""
+    ranges = [(0, vm.heap_start)]
     ranges += [(m.start, m.end) for m in vm.mappings() if m.shared is None]
     return ranges
 

@@ -41,4 +41,5 @@ def test_used_ranges_follow_the_vmmap() -> None:
     vm = VmMap(70_000, 1 << 24)
     vm.set_brk(200_000)
     top = vm.map_anywhere(3 * 4096, 3)
-    assert fork.used_ranges(vm) == [(0, 200_704), (top, top + 3 * 4096)]
+    # the static image, then the break's pages (a mapping) and the others
+    assert fork.used_ranges(vm) == [(0, 73_728), (73_728, 200_704), (top, top + 3 * 4096)]

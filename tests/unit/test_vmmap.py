@@ -14,15 +14,39 @@ def errno_of(fn: object) -> int:
     return info.value.errno
 
 
+def brk_to(vm: VmMap, new: int) -> int:
+    assert vm.set_brk(new) == []
+    return vm.brk
+
+
 def test_brk_moves_within_free_space_only() -> None:
     vm = VmMap(heap_start=10 * P + 100, limit=100 * P)
-    assert vm.brk == 10 * P + 100
-    assert vm.set_brk(20 * P) == 20 * P
-    assert vm.set_brk(5 * P) == 20 * P  # below the heap start: refused, unchanged
+    assert vm.brk == vm.heap_start == 11 * P  # page aligned, as Linux's initial break
+    assert brk_to(vm, 20 * P) == 20 * P
+    assert brk_to(vm, 5 * P) == 20 * P  # below the heap start: refused, unchanged
     top = vm.map_anywhere(10 * P, 3)
     assert top == 90 * P
-    assert vm.set_brk(91 * P) == 20 * P  # would overlap the mapping
-    assert vm.set_brk(90 * P) == 90 * P
+    assert brk_to(vm, 91 * P) == 20 * P  # would overlap the mapping
+    assert brk_to(vm, 90 * P) == 20 * P  # no guard page left below the mapping
+    assert brk_to(vm, 89 * P - 5) == 89 * P - 5  # not page aligned: kept as asked
+    assert brk_to(vm, 101 * P) == 89 * P - 5  # past the limit
+
+
+def test_brk_pages_are_a_mapping() -> None:
+    vm = VmMap(heap_start=4 * P, limit=64 * P)
+    brk_to(vm, 10 * P + 1)
+    assert [(m.start, m.end, m.prot) for m in vm.mappings()] == [(4 * P, 11 * P, 3)]
+    vm.map_fixed(4 * P, P, 0)  # mallocng's guard page below the break
+    assert vm.prot_at(4 * P) == 0 and vm.prot_at(5 * P) == 3
+    vm.protect(6 * P, P, 1)
+    assert errno_of(lambda: vm.protect(10 * P, 2 * P, 1)) == ENOMEM  # past the break
+    vm.unmap(7 * P, P)  # a hole in the heap: mprotect there is ENOMEM, as Linux
+    assert errno_of(lambda: vm.protect(7 * P, P, 3)) == ENOMEM
+    assert vm.find_space(P) == 63 * P and vm.find_space(P, 7 * P) == 7 * P  # (a hint may)
+    released = vm.set_brk(6 * P)  # a shrink unmaps whatever lies above the new break
+    assert [(m.start, m.end) for m in released] == [(6 * P, 7 * P), (8 * P, 11 * P)]
+    assert vm.brk == 6 * P and vm.mappings()[-1].end == 6 * P
+    assert brk_to(vm, 8 * P) == 8 * P and vm.prot_at(7 * P) == 3  # grown again, read-write
 
 
 def test_mmap_top_down_and_reuses_freed_ranges() -> None:
@@ -45,7 +69,7 @@ def test_unmap_splits_a_mapping() -> None:
 
 def test_out_of_memory_and_bad_arguments() -> None:
     vm = VmMap(0, 16 * P)
-    vm.set_brk(8 * P)
+    brk_to(vm, 8 * P)
     assert errno_of(lambda: vm.map_anywhere(9 * P, 3)) == ENOMEM
     assert errno_of(lambda: vm.map_anywhere(0, 3)) == EINVAL
     assert errno_of(lambda: vm.unmap(P + 1, P)) == EINVAL
