@@ -2,7 +2,7 @@
 
 Theory of operation
 -------------------
-Two kinds of program need a pass after ``wasm-ld`` (DESIGN sections 2 and 7):
+Two kinds of program need a pass after ``wasm-ld``:
 
 * a program that **forks** (its module imports ``lind.fork``) is run through Binaryen's
   *Asyncify* transform with ``lind.fork`` as the only import that may unwind/rewind the stack

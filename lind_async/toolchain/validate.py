@@ -3,14 +3,13 @@
 wasm-ld can emit an invalid module without a warning (a wrong prototype is enough), and a symbol it
 could not resolve may surface as an unexpected import.  Every module the ``cc`` driver links goes
 through :func:`validate_module`: wasmtime's validator (threads + shared memory enabled, as the
-runtime
-runs it) and then a check of the import section against the guest ABI — only ``env.memory`` (a
-shared
-memory), ``lind.syscall`` and ``lind.fork`` may be imported.
+runtime runs it) and then a check of the import section against the guest ABI — only
+``env.memory`` (a shared memory) and the ``lind`` functions of ``abi/guest.py``'s
+``ALLOWED_IMPORTS`` (``syscall``, ``syscall_wait``, ``fork``, ``threei_call``, ``signal_frame``,
+``signal_return``) may be imported.
 
 The import/export reader is a small parser of the binary format's sections 2 (import) and 7
-(export);
-it does not compile the module, so checking is cheap.
+(export); it does not compile the module, so checking is cheap.
 """
 
 from __future__ import annotations
@@ -312,8 +311,8 @@ def validate_module(data: bytes, *, what: str = "module") -> None:
                 )
             raise InvalidModule(
                 f"{what}: unexpected import {imp.module}.{imp.name} ({imp.kind}){hint}; "
-                "a cage module may import only env.memory and lind's syscall, syscall_wait, "
-                "fork and threei_call"
+                "a cage module may import only env.memory and lind's "
+                + ", ".join(sorted(n for m, n in ALLOWED_IMPORTS if m == "lind"))
             )
         if (imp.module, imp.name) == ("env", "memory") and (imp.kind != "memory" or not imp.shared):
             raise InvalidModule(f"{what}: env.memory must be an imported shared memory")
