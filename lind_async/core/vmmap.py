@@ -48,6 +48,7 @@ from lind_async.abi.errno import EINVAL, ENOMEM, GuestError
 from lind_async.abi.flags import PAGE_SIZE
 
 _PROT_RW = 0x3  # the break's pages: PROT_READ | PROT_WRITE
+TASK_SIZE = 1 << 32  # the guest's address space (wasm32), whatever part of it ``limit`` holds
 
 
 @dataclass(slots=True)
@@ -186,8 +187,8 @@ class VmMap:
         if addr % PAGE_SIZE or length <= 0:
             raise GuestError(EINVAL)
         end = addr + page_up(length)
-        if end > self.limit:
-            raise GuestError(EINVAL)
+        if end > TASK_SIZE:
+            raise GuestError(EINVAL)  # (past the limit but inside the address space: nothing)
         released: list[Mapping] = []
         kept: list[Mapping] = []
         for mapping in self._maps:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from lind_async.abi import flags as F
 from lind_async.abi.errno import EACCES, EINVAL, ENOMEM, GuestError
-from lind_async.core.vmmap import Mapping, page_up
+from lind_async.core.vmmap import TASK_SIZE, Mapping, page_up
 from lind_async.rawposix import shm
 from lind_async.rawposix.args import i32, pointer, size
 
@@ -32,7 +32,8 @@ _madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
 _madvise.restype = ctypes.c_int
 _HOST_PAGE = 4096
 _PROT_KNOWN = F.PROT_READ | F.PROT_WRITE | F.PROT_EXEC
-_PROT_GROWS = 0x03000000  # PROT_GROWSDOWN | PROT_GROWSUP: accepted by mprotect, ignored
+_PROT_SEM = 0x8  # accepted by mprotect (x86_64), nothing to record
+_PROT_GROWS = 0x03000000  # PROT_GROWSDOWN | PROT_GROWSUP: no mapping grows (EINVAL)
 
 # Advice that changes nothing we model (hints to the pager, KSM, THP, core dumps, fork).
 _HINTS = frozenset({
@@ -103,7 +104,9 @@ def sys_munmap(cage: Cage, addr: int, length: int, *_: int) -> int:
 
 def sys_mprotect(cage: Cage, addr: int, length: int, prot: int, *_: int) -> int:
     start, n, want = pointer(addr), size(length), i32(prot)
-    if want & ~(_PROT_KNOWN | _PROT_GROWS) or want & _PROT_GROWS == _PROT_GROWS:
+    if want & ~(_PROT_KNOWN | _PROT_SEM):
+        # (x86_64 has no PROT_GROWSUP mapping; MAP_GROWSDOWN is accepted but not kept, so no
+        # mapping takes PROT_GROWSDOWN either)
         raise GuestError(EINVAL)
     if start % F.PAGE_SIZE:
         raise GuestError(EINVAL)
@@ -127,6 +130,8 @@ def sys_madvise(cage: Cage, addr: int, length: int, advice: int, *_: int) -> int
     if n == 0:
         return 0
     end = start + page_up(n)
+    if end > TASK_SIZE:
+        raise GuestError(EINVAL)  # wraps around the 32-bit address space
     vm = cage.vm
     if how == F.MADV_REMOVE and any(m.shared is None for m in vm.pieces(start, end)):
         raise GuestError(EINVAL)  # only shared mappings can punch holes

@@ -41,6 +41,7 @@ from lind_async.abi.errno import (
     ENODEV,
     ENOMEM,
     EOPNOTSUPP,
+    EOVERFLOW,
     GuestError,
 )
 from lind_async.core.vmmap import Mapping, page_up
@@ -62,6 +63,8 @@ _mincore.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p)
 _mincore.restype = ctypes.c_int
 
 PAGE = F.PAGE_SIZE
+_U64 = (1 << 64) - 1
+_OFF_MAX = (1 << 63) - 1  # MAX_LFS_FILESIZE: a file mapping's offset + length stays below it
 
 # What MAP_SHARED_VALIDATE accepts (Linux's LEGACY_MAP_MASK plus MAP_FIXED_NOREPLACE).
 _VALIDATE_MASK = (
@@ -76,11 +79,17 @@ def sys_mmap(
     cage: Cage, addr: int, length: int, prot: int, flags: int, fd: int, offset: int
 ) -> int:
     map_flags, want, off, prot_ = i32(flags), size(length), i64(offset), i32(prot)
-    if off % PAGE or off < 0:
+    if off % PAGE:
         raise GuestError(EINVAL)
     file = None if map_flags & F.MAP_ANONYMOUS else _mappable(cage, i32(fd))
     if want == 0:
         raise GuestError(EINVAL)
+    vm = cage.vm
+    n = page_up(want)
+    if n > vm.limit:
+        raise GuestError(ENOMEM)
+    if file is not None and off & _U64 > _OFF_MAX - n:
+        raise GuestError(EOVERFLOW)  # the file's last byte would pass the largest offset
     kind = map_flags & F.MAP_TYPE
     if kind not in (F.MAP_SHARED, F.MAP_PRIVATE, F.MAP_SHARED_VALIDATE):
         raise GuestError(EINVAL)
@@ -90,10 +99,6 @@ def sys_mmap(
         if map_flags & ~_VALIDATE_MASK:
             raise GuestError(EOPNOTSUPP)
     shared = kind != F.MAP_PRIVATE
-    vm = cage.vm
-    n = page_up(want)
-    if n > vm.limit:
-        raise GuestError(ENOMEM)
     fixed = map_flags & (F.MAP_FIXED | F.MAP_FIXED_NOREPLACE)
     if fixed:
         start = pointer(addr)

@@ -15,6 +15,8 @@ from tests.e2e.conftest import STACKS, MatchesNative, install, run_cage
 PROGRAMS = [
     "mem_brk",  # brk/sbrk grow, shrink, refusals, the guard page below a mapping, MAP_FIXED over
     #             the break's pages, holes, fork
+    "mem_mmap_errors",  # mapping types, ignored flags, offsets (EOVERFLOW), wrapping lengths,
+    #                     PROT_SEM/GROWS*, unaligned raw mprotect, madvise (beyond mmap_errors.c)
 ]
 
 
