@@ -29,8 +29,6 @@ from lind_async.abi.errno import (
     ENOBUFS,
     ENOTSOCK,
     EOPNOTSUPP,
-    EPROTONOSUPPORT,
-    ESOCKTNOSUPPORT,
     GuestError,
 )
 from lind_async.core.fdtable import OpenFile
@@ -40,7 +38,7 @@ from lind_async.rawposix.sock_addr import read_sockaddr, write_sockaddr
 from lind_async.rawposix.sock_base import AcceptResult, Received, Socket, drop_rights
 from lind_async.rawposix.sock_inet import new_inet_socket
 from lind_async.rawposix.table import Row, Support
-from lind_async.rawposix.unix_socket import UnixSocket, credentials, new_pair
+from lind_async.rawposix.unix_socket import UnixSocket, credentials, new_pair, unix_type
 
 if TYPE_CHECKING:
     from lind_async.runtime.cage import Cage
@@ -80,20 +78,12 @@ def _split_type(kind: int) -> tuple[int, int]:
     return stype, status
 
 
-def _unix_type(stype: int, protocol: int) -> None:
-    if stype not in (F.SOCK_STREAM, F.SOCK_DGRAM):
-        raise GuestError(ESOCKTNOSUPPORT)
-    if protocol not in (0, F.AF_UNIX):
-        raise GuestError(EPROTONOSUPPORT)
-
-
 def sys_socket(cage: Cage, domain: int, kind: int, protocol: int, *_: int) -> int:
     family, proto, raw_type = i32(domain), i32(protocol), i32(kind)
     stype, status = _split_type(raw_type)
     file: Socket
     if family == F.AF_UNIX:
-        _unix_type(stype, proto)
-        file = UnixSocket(stype, status, credentials(cage))
+        file = UnixSocket(unix_type(stype, proto), status, credentials(cage))
     elif family in (F.AF_INET, F.AF_INET6):
         file = new_inet_socket(family, stype, proto, status)
     else:
@@ -106,7 +96,7 @@ def sys_socketpair(cage: Cage, domain: int, kind: int, protocol: int, sv: int, *
     stype, status = _split_type(raw_type)
     if family != F.AF_UNIX:
         raise GuestError(EOPNOTSUPP if family in (F.AF_INET, F.AF_INET6) else EAFNOSUPPORT)
-    _unix_type(stype, proto)
+    stype = unix_type(stype, proto)
     out = pointer(sv)
     cage.mem.check(out, 8)
     a, b = new_pair(stype, status, cage)
@@ -392,7 +382,7 @@ def sys_getsockopt(
 
 ROWS: list[Row] = [
     (nr.SYS_socket, sys_socket, Support.PARTIAL, "AF_INET[6] host; AF_UNIX in-process"),
-    (nr.SYS_socketpair, sys_socketpair, Support.FULL, "AF_UNIX stream/dgram"),
+    (nr.SYS_socketpair, sys_socketpair, Support.FULL, "AF_UNIX stream/dgram/seqpacket"),
     (nr.SYS_bind, sys_bind, Support.FULL, "AF_UNIX paths confined to --root"),
     (nr.SYS_listen, sys_listen, Support.FULL, ""),
     (nr.SYS_accept, sys_accept, Support.FULL, ""),

@@ -2,36 +2,39 @@
 
 Theory of operation
 -------------------
-*Names.* Binding a path creates a placeholder socket node inside the root (``mknod S_IFSOCK``,
-through the confined parent directory), so ``stat``, ``unlink`` and ``EADDRINUSE`` behave as on
-Linux. The bound socket is registered under the node's host ``(st_dev, st_ino)`` and keeps an
-``O_PATH`` fd on the node for its life (so the inode number cannot be reused meanwhile).
-``connect``/``sendto`` resolve the guest path confined to the root, check it is a socket node and
-look it up (a node nobody listens on: ``ECONNREFUSED``). Abstract names (``sun_path[0] == 0``)
-are registered by their bytes; an empty address autobinds an abstract name, as Linux does.
+*Kinds.* ``SOCK_STREAM`` (bytes), ``SOCK_SEQPACKET`` (connected, messages) and ``SOCK_DGRAM``
+(messages, connection optional; ``SOCK_RAW`` is ``SOCK_DGRAM``, as Linux makes it). Streams and
+seqpackets are *connection-oriented* (``conn``): ``listen``/``accept``, and a peer's ``shutdown``
+or close reaches the other end.
 
-*Worlds.* Every registry key starts with the cage's *world* — its runtime microvisor, i.e. one
-root of one microvisor, the unit that already bounds pids and signals. Abstract names therefore
-form one namespace per world (a cage can neither bind over nor connect to another world's name),
-and a path socket is found only by cages of the world that bound it, even when two roots overlap
-and both see the node (as two separate microvisor processes never see each other's in-process
-sockets). So no socket, and no ``SCM_RIGHTS`` descriptor, crosses from one world to another.
+*Names* (``unix_names.py``): bound path names are socket nodes inside the root, abstract names
+bytes; both are registered per *world* (one root of one microvisor), so no socket crosses worlds.
+An empty address autobinds an abstract name, as Linux does.
 
-*Streams.* Each socket receives into its own :class:`StreamBuffer`; a send writes into the
+*Streams.* Each socket receives into its own :class:`StreamBuffer`; a send writes pieces into the
 peer's. ``connect`` to a listener makes the server-side end at once and queues it for
 ``accept`` (``EAGAIN``/wait when the backlog is full). Closing an end shuts the survivor both
 ways: it reads what is left then end-of-file (``ECONNRESET`` if the closed end had unread data)
 and its writes fail with ``EPIPE`` (plus ``SIGPIPE`` unless ``MSG_NOSIGNAL``).
 
-*Datagrams.* Each socket receives into a :class:`DatagramQueue` of whole messages with the
-sender's address; a full queue makes the sender wait (or ``EAGAIN``).
+*Messages.* Datagram and seqpacket sockets receive into a :class:`DatagramQueue` of whole
+messages with the sender's address. A message larger than ``SO_SNDBUF - 32`` is ``EMSGSIZE``. A
+receiver not connected back to the sender refuses it while more than ``max_dgram_qlen`` wait.
+Unlike streams they never raise ``SIGPIPE``; a datagram socket sending to a closed peer gets
+``ECONNREFUSED`` and is disconnected.
+
+*Flow control* is Linux's: whatever a socket sent and its peer has not consumed is charged to the
+sender's :class:`SendAccount` (``SO_SNDBUF``, the kernel's skb sizes), a send starts a new piece
+only below it, and ``POLLOUT`` means a quarter or less is in use. Buffer sizes and the queue
+length come from the host's sysctls (``sock_sysctl.py``).
 
 *Rights.* ``SCM_RIGHTS`` carry :class:`OpenFile` references, each holding one in-flight
-reference until the receiver installs it (``sockets.py``) or the message is discarded.
+reference until the receiver installs it (``sockets.py``) or the message is discarded. A peek
+hands out extra references (the receiver installs copies, as Linux's ``unix_peek_fds``).
 
-*Waiting.* Two wait queues per socket: ``readq`` (data, end-of-file, a connection to accept or a
-state change arrived) and ``roomq`` (its receive buffer gained room, or it closed), which is what
-the peer's writers wait on. Their watchers feed poll/epoll.
+*Waiting.* Three wait queues per socket: ``readq`` (data, end-of-file, a connection to accept or
+a state change arrived), ``roomq`` (its queue got shorter: the peer's writers and connecting
+clients wait on it) and ``sendq`` (its own charges came back). Their watchers feed poll/epoll.
 """
 
 from __future__ import annotations
@@ -46,7 +49,6 @@ from typing import TYPE_CHECKING
 
 from lind_async.abi import flags as F
 from lind_async.abi.errno import (
-    EADDRINUSE,
     EAGAIN,
     ECONNREFUSED,
     ECONNRESET,
@@ -58,14 +60,22 @@ from lind_async.abi.errno import (
     EOPNOTSUPP,
     EPERM,
     EPIPE,
-    EPROTOTYPE,
+    EPROTONOSUPPORT,
+    ESOCKTNOSUPPORT,
     GuestError,
 )
 from lind_async.core.fdtable import OpenFile
-from lind_async.core.sockbuf import DEFAULT_CAPACITY, Datagram, DatagramQueue, StreamBuffer
-from lind_async.rawposix import hostfds
+from lind_async.core.sockbuf import (
+    Datagram,
+    DatagramQueue,
+    SendAccount,
+    StreamBuffer,
+    dgram_truesize,
+    stream_piece,
+    stream_truesize,
+)
+from lind_async.rawposix import sock_sysctl as sysctl
 from lind_async.rawposix.blocking import WaitQueue
-from lind_async.rawposix.confine import guest_join
 from lind_async.rawposix.readiness import Cancel, Wake
 from lind_async.rawposix.sock_addr import family_of, unix_name, unix_sockaddr
 from lind_async.rawposix.sock_base import (
@@ -78,37 +88,52 @@ from lind_async.rawposix.sock_base import (
     int_option,
     pack_int,
 )
+from lind_async.rawposix.unix_names import credentials, lookup, register, unregister
 
 if TYPE_CHECKING:
     from lind_async.rawposix.files import SysResult
     from lind_async.runtime.cage import Cage
 
+__all__ = ["UnixSocket", "credentials", "new_pair", "unix_type"]
+
 NEW, LISTENING, CONNECTED = 0, 1, 2
 MAX_BACKLOG = 4096
+SOCK_MAX = 11  # types at or above it are EINVAL before the family is asked
 _SOCK_DEVICE = 0x5CE7  # a pseudo device number for in-process socket inodes
 _inodes = itertools.count(1)
-_autobind = itertools.count(1)
-_REGISTRY: dict[tuple[object, ...], UnixSocket] = {}  # (world, abstract name | dev, ino)
 _STORED_OPTIONS = (F.SO_REUSEADDR, F.SO_KEEPALIVE, F.SO_PASSCRED, F.SO_BROADCAST, F.SO_REUSEPORT,
                    F.SO_OOBINLINE, F.SO_PRIORITY, F.SO_RCVLOWAT, F.SO_DONTROUTE)  # fmt: skip
+_DEFAULTS = {F.SO_RCVLOWAT: 1}
+Box = list[list[OpenFile] | None]  # rights of a send until a receiver's queue holds them
 
 
-def credentials(cage: Cage) -> tuple[int, int, int]:
-    return cage.cage_id, os.getuid(), os.getgid()
+def unix_type(stype: int, protocol: int) -> int:
+    """The AF_UNIX type ``socket``/``socketpair`` make for ``stype`` (Linux's checks and
+    order: protocol, then type; ``SOCK_RAW`` is a datagram socket)."""
+    if not 0 <= stype < SOCK_MAX:
+        raise GuestError(EINVAL)
+    if protocol not in (0, F.AF_UNIX):
+        raise GuestError(EPROTONOSUPPORT)
+    if stype == F.SOCK_RAW:
+        return F.SOCK_DGRAM
+    if stype not in (F.SOCK_STREAM, F.SOCK_DGRAM, F.SOCK_SEQPACKET):
+        raise GuestError(ESOCKTNOSUPPORT)
+    return stype
 
 
 class UnixSocket(Socket):
     """An in-process AF_UNIX socket (see the module docstring)."""
 
     __slots__ = (
-        "backlog", "closed", "cred", "dgrams", "error", "inode", "key", "max_backlog", "name",
-        "node_fd", "options", "peer", "peer_cred", "rd_shut", "readq", "roomq", "state", "stream",
-        "wr_shut",
+        "account", "backlog", "closed", "conn", "cred", "dgrams", "error", "inode", "key",
+        "max_backlog", "name", "node_fd", "options", "peer", "peer_cred", "rd_shut", "readq",
+        "roomq", "sendq", "state", "stream", "wr_shut",
     )  # fmt: skip
 
     def __init__(self, stype: int, status_flags: int, cred: tuple[int, int, int]) -> None:
         super().__init__(F.AF_UNIX, stype, 0, status_flags)
         self.state = NEW
+        self.conn = stype != F.SOCK_DGRAM
         self.peer: UnixSocket | None = None
         self.name: bytes | None = None
         self.key: tuple[object, ...] | None = None
@@ -116,16 +141,18 @@ class UnixSocket(Socket):
         self.backlog: deque[UnixSocket] = deque()
         self.max_backlog = 0
         self.stream = StreamBuffer() if stype == F.SOCK_STREAM else None
-        self.dgrams = DatagramQueue() if stype == F.SOCK_DGRAM else None
+        self.dgrams = DatagramQueue(sysctl.MAX_DGRAM_QLEN) if self.stream is None else None
         self.readq = WaitQueue()
         self.roomq = WaitQueue()
+        self.sendq = WaitQueue()
+        self.account = SendAccount(sysctl.WMEM_DEFAULT, self.sendq.wake_all)
         self.rd_shut = False
         self.wr_shut = False
         self.closed = False
         self.error = 0
         self.cred = cred
         self.peer_cred: tuple[int, int, int] = (0, -1 & 0xFFFFFFFF, -1 & 0xFFFFFFFF)
-        self.options = {F.SO_RCVBUF: DEFAULT_CAPACITY, F.SO_SNDBUF: DEFAULT_CAPACITY}
+        self.options = {F.SO_RCVBUF: sysctl.RMEM_DEFAULT}
         self.inode = next(_inodes)
 
     # -- names --------------------------------------------------------------------------------
@@ -133,29 +160,19 @@ class UnixSocket(Socket):
         name = unix_name(raw)
         if self.name is not None:
             raise GuestError(EINVAL)
-        if name is None:
-            name = b"\0" + b"%05x" % next(_autobind)
-        if name[0] == 0:
-            key: tuple[object, ...] = (world_of(cage), name)
-            if key in _REGISTRY:
-                raise GuestError(EADDRINUSE)
-            self.key = key
-        else:
-            self.node_fd, self.key = _make_node(cage, name)
-        self.name = name
-        _REGISTRY[self.key] = self
+        self.name, self.key, self.node_fd = register(cage, name, self)
 
     def sockname(self) -> bytes:
         return unix_sockaddr(self.name)
 
     def peername(self) -> bytes:
-        if self.peer is None or (self.stream is not None and self.state != CONNECTED):
+        if self.peer is None or (self.conn and self.state != CONNECTED):
             raise GuestError(ENOTCONN)
         return unix_sockaddr(self.peer.name)
 
     # -- connections ----------------------------------------------------------------------------
     def listen(self, backlog: int) -> None:
-        if self.stream is None:
+        if not self.conn:
             raise GuestError(EOPNOTSUPP)
         if self.state == CONNECTED or self.name is None:
             raise GuestError(EINVAL)
@@ -164,11 +181,11 @@ class UnixSocket(Socket):
         self.readq.wake_all()
 
     def connect(self, cage: Cage, raw: bytes) -> SysResult:
-        if self.dgrams is not None:
+        if not self.conn:
             if len(raw) >= 2 and family_of(raw) == F.AF_UNSPEC:
                 self.peer = None
                 return 0
-            target = _lookup(cage, raw, self.stype)
+            target = lookup(cage, raw, self.stype)
             self.peer = target
             self.peer_cred = target.cred
             return 0
@@ -176,7 +193,7 @@ class UnixSocket(Socket):
             raise GuestError(EISCONN)
         if self.state == LISTENING:
             raise GuestError(EINVAL)
-        listener = _lookup(cage, raw, self.stype)
+        listener = lookup(cage, raw, self.stype)
         if listener.state != LISTENING:
             raise GuestError(ECONNREFUSED)
         if len(listener.backlog) <= listener.max_backlog:
@@ -204,6 +221,8 @@ class UnixSocket(Socket):
         server.state = CONNECTED
         server.peer = self
         server.peer_cred = credentials(cage)
+        server.account.sndbuf = listener.account.sndbuf
+        server.options = dict(listener.options)
         self.state = CONNECTED
         self.peer = server
         self.peer_cred = listener.cred
@@ -212,7 +231,7 @@ class UnixSocket(Socket):
         self.readq.wake_all()
 
     def accept(self, cage: Cage) -> AcceptResult | Awaitable[AcceptResult]:
-        if self.stream is None:
+        if not self.conn:
             raise GuestError(EOPNOTSUPP)
         if self.state != LISTENING:
             raise GuestError(EINVAL)
@@ -245,7 +264,7 @@ class UnixSocket(Socket):
         self.wr_shut |= wr
         self._wake()
         peer = self.peer
-        if self.stream is not None and peer is not None and self.state == CONNECTED:
+        if self.conn and peer is not None and self.state == CONNECTED:
             peer.wr_shut |= rd
             peer.rd_shut |= wr
             peer._wake()
@@ -253,6 +272,7 @@ class UnixSocket(Socket):
     def _wake(self) -> None:
         self.readq.wake_all()
         self.roomq.wake_all()
+        self.sendq.wake_all()
 
     # -- sending --------------------------------------------------------------------------------
     def send_from(self, cage: Cage, view: memoryview, flags: int) -> SysResult:
@@ -266,13 +286,15 @@ class UnixSocket(Socket):
         address: bytes | None,
         rights: list[OpenFile] | None,
     ) -> SysResult:
-        box: list[list[OpenFile] | None] = [rights or None]
+        box: Box = [rights or None]
         try:
             if self.stream is not None:
+                if address:
+                    raise GuestError(EISCONN if self.state == CONNECTED else EOPNOTSUPP)
                 result = self._stream_send(cage, _Pending(views), flags, box)
             else:
                 data = bytes(views[0]) if len(views) == 1 else b"".join(views)
-                result = self._dgram_send(cage, data, flags, address, box)
+                result = self._msg_send(cage, data, flags, address, box)
         except BaseException:
             drop_rights(box[0])
             raise
@@ -281,13 +303,11 @@ class UnixSocket(Socket):
             return result
         return _guard_rights(result, box)  # type: ignore[arg-type]
 
-    def _stream_send(
-        self, cage: Cage, data: _Pending, flags: int, box: list[list[OpenFile] | None]
-    ) -> SysResult:
+    def _stream_send(self, cage: Cage, data: _Pending, flags: int, box: Box) -> SysResult:
         peer = self._stream_peer(cage, flags)
         if not data.size:
             return 0
-        n = _write_some(peer, data, 0, box)
+        n = self._write_some(peer, data, 0, box)
         if n == data.size or self.nonblocking(flags):
             if n:
                 return n
@@ -305,68 +325,95 @@ class UnixSocket(Socket):
         return peer
 
     async def _stream_send_later(
-        self, cage: Cage, data: _Pending, flags: int, done: int, box: list[list[OpenFile] | None]
+        self, cage: Cage, data: _Pending, flags: int, done: int, box: Box
     ) -> int:
         deadline = 0.0
         while done < data.size:
-            peer = self.peer
-            queues = [self.readq] if peer is None else [self.readq, peer.roomq]
             try:
-                deadline = await _wait_on(cage, queues, self.sndtimeo, deadline)
+                deadline = await _wait_on(cage, [self.readq, self.sendq], self.sndtimeo, deadline)
                 peer = self._stream_peer(cage, flags if not done else flags | F.MSG_NOSIGNAL)
             except GuestError:
                 if done:
                     return done
                 raise
-            done += _write_some(peer, data, done, box)
+            done += self._write_some(peer, data, done, box)
         return done
 
-    def _dgram_send(
-        self,
-        cage: Cage,
-        data: bytes,
-        flags: int,
-        address: bytes | None,
-        box: list[list[OpenFile] | None],
+    def _write_some(self, peer: UnixSocket, data: _Pending, done: int, box: Box) -> int:
+        """Queue pieces of ``data`` after ``done`` in ``peer``'s stream while this socket's
+        send buffer has room to start one; the byte count."""
+        stream, account = peer.stream, self.account
+        if stream is None:
+            return 0
+        n = 0
+        while done + n < data.size and not account.full():
+            size = stream_piece(data.size - done - n, account.sndbuf)
+            stream.write(data.take(done + n, size), box[0], account, stream_truesize(size))
+            box[0] = None
+            n += size
+        if n:
+            peer.readq.wake_all()
+        return n
+
+    def _msg_send(
+        self, cage: Cage, data: bytes, flags: int, address: bytes | None, box: Box
     ) -> SysResult:
-        if address:
-            target = _lookup(cage, address, self.stype)
-        else:
-            if self.peer is None:
+        if self.conn:  # seqpacket: connected only, an address is ignored
+            if self.state != CONNECTED:
                 raise GuestError(ENOTCONN)
             target = self.peer
-        if self.wr_shut:
-            if not flags & F.MSG_NOSIGNAL:
-                cage.post_signal(SIGPIPE)
-            raise GuestError(EPIPE)
-        if len(data) > self.options[F.SO_SNDBUF] - 32:
+        elif address:
+            target = lookup(cage, address, self.stype)
+        else:
+            target = self.peer
+        if target is None:
+            raise GuestError(ENOTCONN)
+        if len(data) > self.account.sndbuf - 32:
             raise GuestError(EMSGSIZE)
-        if self._deliver(target, data, box):
+        queue = self._deliver(target, data, box)
+        if queue is None:
             return len(data)
         if self.nonblocking(flags):
             raise GuestError(EAGAIN)
-        return self._dgram_send_later(cage, target, data, box)
+        return self._msg_send_later(cage, target, data, box)
 
-    def _deliver(self, target: UnixSocket, data: bytes, box: list[list[OpenFile] | None]) -> bool:
+    def _deliver(self, target: UnixSocket, data: bytes, box: Box) -> WaitQueue | None:
+        """Queue one message for ``target``, or say which queue to wait on (Linux's order of
+        checks: pending error, own shutdown, send buffer, then the receiver)."""
+        if self.error:
+            err, self.error = self.error, 0
+            raise GuestError(err)
+        if self.wr_shut:
+            raise GuestError(EPIPE)
+        if self.account.full():
+            return self.sendq
         if target.closed:
+            if self.conn:
+                raise GuestError(EPIPE)
+            if self.peer is target:
+                self.peer = None
             raise GuestError(ECONNREFUSED)
         if target.peer is not None and target.peer is not self:
             raise GuestError(EPERM)
+        if target.rd_shut:
+            raise GuestError(EPIPE)
         assert target.dgrams is not None
-        if not target.dgrams.push(Datagram(data, unix_sockaddr(self.name), box[0])):
-            return False
+        if target.peer is not self and target.dgrams.full():
+            return target.roomq
+        sender = b"" if self.name is None else unix_sockaddr(self.name)
+        charge = dgram_truesize(len(data))
+        target.dgrams.push(Datagram(data, sender, box[0], self.account, charge))
         box[0] = None
         target.readq.wake_all()
-        return True
+        return None
 
-    async def _dgram_send_later(
-        self, cage: Cage, target: UnixSocket, data: bytes, box: list[list[OpenFile] | None]
-    ) -> int:
+    async def _msg_send_later(self, cage: Cage, target: UnixSocket, data: bytes, box: Box) -> int:
         deadline = 0.0
-        while True:
-            deadline = await _wait_on(cage, [target.roomq], self.sndtimeo, deadline)
-            if self._deliver(target, data, box):
-                return len(data)
+        queue: WaitQueue | None = self.sendq
+        while queue is not None:
+            deadline = await _wait_on(cage, [queue, self.readq], self.sndtimeo, deadline)
+            queue = self._deliver(target, data, box)
+        return len(data)
 
     # -- receiving ------------------------------------------------------------------------------
     def recv_into(self, cage: Cage, view: memoryview, flags: int) -> SysResult:
@@ -378,8 +425,8 @@ class UnixSocket(Socket):
         return _count_only(result)  # type: ignore[arg-type]
 
     def recvmsg(self, cage: Cage, views: list[memoryview], flags: int) -> RecvResult:
-        if self.state == LISTENING:
-            raise GuestError(EINVAL)
+        if self.conn and self.state != CONNECTED:
+            raise GuestError(EINVAL if self.stream is not None else ENOTCONN)
         got = self._recv_now(views, flags)
         if got is not None:
             if flags & F.MSG_WAITALL and self.stream is not None and not self.nonblocking(flags):
@@ -397,24 +444,20 @@ class UnixSocket(Socket):
         if self.stream is not None:
             n, rights = self.stream.read_into(views, peek=peek)
             if n:
+                return n, None, _held(rights, peek), 0
+        else:
+            assert self.dgrams is not None
+            if len(self.dgrams):
+                copied, full, dgram = self.dgrams.pop_into(views, peek=peek)
                 if not peek:
                     self.roomq.wake_all()
-                return n, None, rights, 0
-            if self.error:
-                err, self.error = self.error, 0
-                raise GuestError(err)
-            if self.rd_shut or not any(len(v) for v in views):
-                return 0, None, None, 0
-            return None
-        assert self.dgrams is not None
-        if len(self.dgrams):
-            copied, full, dgram = self.dgrams.pop_into(views, peek=peek)
-            if not peek:
-                self.roomq.wake_all()
-            msg_flags = F.MSG_TRUNC if full > copied else 0
-            n = full if flags & F.MSG_TRUNC else copied
-            return n, dgram.sender, None if peek else dgram.rights, msg_flags
-        if self.rd_shut:
+                msg_flags = F.MSG_TRUNC if full > copied else 0
+                n = full if flags & F.MSG_TRUNC else copied
+                return n, dgram.sender, _held(dgram.rights, peek), msg_flags
+        if self.error:
+            err, self.error = self.error, 0
+            raise GuestError(err)
+        if self.rd_shut or (self.stream is not None and not any(len(v) for v in views)):
             return 0, None, None, 0
         return None
 
@@ -443,15 +486,21 @@ class UnixSocket(Socket):
         if self.stream is not None:
             return len(self.stream)
         assert self.dgrams is not None
+        if self.conn:
+            return self.dgrams.size  # Linux counts every queued seqpacket byte
         return max(0, self.dgrams.next_size())
 
     # -- options --------------------------------------------------------------------------------
     def set_option(self, level: int, name: int, value: bytes) -> None:
         if level != F.SOL_SOCKET:
             raise GuestError(EOPNOTSUPP)
-        if name in (F.SO_RCVBUF, F.SO_SNDBUF):
-            least = 2304 if name == F.SO_RCVBUF else 4608
-            self.options[name] = max(least, min(int_option(value), DEFAULT_CAPACITY) * 2)
+        if name == F.SO_SNDBUF:
+            asked = min(int_option(value) & 0xFFFFFFFF, sysctl.WMEM_MAX)
+            self.account.sndbuf = max(sysctl.SOCK_MIN_SNDBUF, asked * 2)
+            self.sendq.wake_all()
+        elif name == F.SO_RCVBUF:
+            asked = min(int_option(value) & 0xFFFFFFFF, sysctl.RMEM_MAX)
+            self.options[name] = max(sysctl.SOCK_MIN_RCVBUF, asked * 2)
         elif name in _STORED_OPTIONS:
             self.options[name] = int_option(value)
         elif name == F.SO_LINGER:
@@ -476,8 +525,11 @@ class UnixSocket(Socket):
         if name == F.SO_LINGER:
             onoff = self.options.get(F.SO_LINGER, 0)
             return pack_int(onoff) + pack_int(self.options.get(-F.SO_LINGER, 0))
-        if name in (F.SO_RCVBUF, F.SO_SNDBUF) or name in _STORED_OPTIONS:
-            return pack_int(self.options.get(name, 0))
+        if name == F.SO_SNDBUF:
+            return pack_int(self.account.sndbuf)
+        if name == F.SO_RCVBUF or name in _STORED_OPTIONS:
+            value = self.options.get(name, _DEFAULTS.get(name, 0))
+            return pack_int(int(value))
         raise GuestError(ENOPROTOOPT)
 
     # -- readiness, stat, close -----------------------------------------------------------------
@@ -489,40 +541,40 @@ class UnixSocket(Socket):
             mask |= F.POLLIN | F.POLLRDNORM | F.POLLRDHUP
         if self.rd_shut and self.wr_shut:
             mask |= F.POLLHUP
-        peer = self.peer
+        if self.conn and self.state != CONNECTED:
+            mask |= F.POLLHUP
         if self.stream is not None:
             if len(self.stream):
                 mask |= F.POLLIN | F.POLLRDNORM
-            if self.state != CONNECTED:
-                mask |= F.POLLHUP
-            writable = (
-                peer is None or peer.closed or self.wr_shut
-                or (peer.stream is not None and peer.stream.room > 0)
-            )  # fmt: skip
         else:
             assert self.dgrams is not None
             if len(self.dgrams):
                 mask |= F.POLLIN | F.POLLRDNORM
-            writable = (
-                peer is None or peer.closed
-                or (peer.dgrams is not None and peer.dgrams.fits(1))
-            )  # fmt: skip
-        if writable:
+        if self._writable():
             mask |= F.POLLOUT | F.POLLWRNORM
         return mask
 
-    def watch(self, events: int, wake: Wake) -> Cancel:
-        cancel_read = self.readq.watchers.add(wake)
+    def _writable(self) -> bool:
+        if not self.account.writable():
+            return False
         peer = self.peer
-        if not events & F.POLLOUT or peer is None or peer.closed:
-            return cancel_read
-        cancel_room = peer.roomq.watchers.add(wake)
+        if self.conn or peer is None or peer.closed or peer.dgrams is None:
+            return True
+        return peer.peer is self or not peer.dgrams.full()
+
+    def watch(self, events: int, wake: Wake) -> Cancel:
+        cancels = [self.readq.watchers.add(wake)]
+        if events & F.POLLOUT:
+            cancels.append(self.sendq.watchers.add(wake))
+            peer = self.peer
+            if peer is not None and not peer.closed:
+                cancels.append(peer.roomq.watchers.add(wake))
 
         def cancel() -> None:
-            cancel_read()
-            cancel_room()
+            for each in cancels:
+                each()
 
-        return cancel
+        return cancels[0] if len(cancels) == 1 else cancel
 
     def stat(self) -> os.stat_result:
         mode = stat_mod.S_IFSOCK | 0o777
@@ -533,8 +585,7 @@ class UnixSocket(Socket):
 
     def release(self) -> None:
         self.closed = True
-        if self.key is not None and _REGISTRY.get(self.key) is self:
-            del _REGISTRY[self.key]
+        unregister(self.key, self)
         if self.node_fd >= 0:
             os.close(self.node_fd)
             self.node_fd = -1
@@ -544,10 +595,11 @@ class UnixSocket(Socket):
             unread = len(self.stream) > 0
             lost = self.stream.drain()
         elif self.dgrams is not None:
+            unread = len(self.dgrams) > 0
             lost = self.dgrams.drain()
         pending, self.backlog = self.backlog, deque()
         peer = self.peer
-        if self.stream is not None and peer is not None and self.state == CONNECTED:
+        if self.conn and peer is not None and self.state == CONNECTED:
             peer.rd_shut = peer.wr_shut = True
             if unread:
                 peer.error = ECONNRESET
@@ -571,48 +623,13 @@ def new_pair(stype: int, status_flags: int, cage: Cage) -> tuple[UnixSocket, Uni
     return a, b
 
 
-def world_of(cage: Cage) -> object:
-    """The world a cage belongs to (one root of one microvisor): the key of its socket names."""
-    return cage.microvisor
-
-
-def _make_node(cage: Cage, name: bytes) -> tuple[int, tuple[object, ...]]:
-    """Create the socket node of a path name in the root; ``(O_PATH fd, registry key)``."""
-    path = guest_join(cage.cwd, name)
-    with cage.microvisor.root.parent(path) as (dir_fd, last):
-        if last in (b".", b".."):
-            raise GuestError(EADDRINUSE)
-        try:
-            os.mknod(last, stat_mod.S_IFSOCK | (0o777 & ~cage.umask), dir_fd=dir_fd)
-        except FileExistsError:
-            raise GuestError(EADDRINUSE) from None
-        path_only = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
-        fd = hostfds.open_fd(lambda: os.open(last, path_only, dir_fd=dir_fd))
-    st = os.fstat(fd)
-    return fd, (world_of(cage), st.st_dev, st.st_ino)
-
-
-def _lookup(cage: Cage, raw: bytes, stype: int) -> UnixSocket:
-    """The socket bound to the guest address ``raw`` (``ECONNREFUSED`` when none listens)."""
-    name = unix_name(raw)
-    if name is None:
-        raise GuestError(EINVAL)
-    if name[0] == 0:
-        target = _REGISTRY.get((world_of(cage), name))
-    else:
-        fd = cage.microvisor.root.open(guest_join(cage.cwd, name), os.O_PATH)
-        try:
-            st = os.fstat(fd)
-        finally:
-            os.close(fd)
-        if not stat_mod.S_ISSOCK(st.st_mode):
-            raise GuestError(ECONNREFUSED)
-        target = _REGISTRY.get((world_of(cage), st.st_dev, st.st_ino))
-    if target is None or target.closed:
-        raise GuestError(ECONNREFUSED)
-    if target.stype != stype:
-        raise GuestError(EPROTOTYPE)
-    return target
+def _held(rights: list[OpenFile] | None, peek: bool) -> list[OpenFile] | None:
+    """Rights a receive hands out: a peek leaves the queued ones and gives new references."""
+    if rights and peek:
+        for file in rights:
+            file.refs += 1
+        return list(rights)
+    return rights
 
 
 async def _wait_on(
@@ -644,7 +661,7 @@ async def _wait_on(
     return deadline
 
 
-async def _guard_rights(pending: Awaitable[int], box: list[list[OpenFile] | None]) -> int:
+async def _guard_rights(pending: Awaitable[int], box: Box) -> int:
     try:
         return await pending
     finally:
@@ -669,8 +686,8 @@ def _advance(views: list[memoryview], skip: int) -> list[memoryview]:
 
 
 class _Pending:
-    """The guest's bytes of a stream send, copied into the host only as the peer has room: a
-    send of a huge buffer holds at most one socket buffer of host memory, never the whole."""
+    """The guest's bytes of a stream send, copied into the host only as the send buffer allows:
+    a send of a huge buffer holds at most about one ``SO_SNDBUF`` of host memory."""
 
     __slots__ = ("size", "views")
 
@@ -692,18 +709,3 @@ class _Pending:
             n -= len(piece)
             start = 0
         return bytes(out)
-
-
-def _write_some(
-    peer: UnixSocket, data: _Pending, done: int, box: list[list[OpenFile] | None]
-) -> int:
-    """Append to ``peer``'s stream what fits of ``data`` after ``done``; the byte count."""
-    stream = peer.stream
-    if stream is None:
-        return 0
-    room = min(stream.room, data.size - done)
-    n = stream.write(data.take(done, room), box[0]) if room > 0 else 0
-    if n:
-        box[0] = None
-        peer.readq.wake_all()
-    return n

@@ -1,0 +1,101 @@
+"""AF_UNIX names: the per-world registry of bound sockets, socket nodes in the root, lookup.
+
+Every registry key starts with the cage's *world* — its runtime microvisor, i.e. one root of one
+microvisor, the unit that already bounds pids and signals. Abstract names (``sun_path[0] == 0``)
+are registered by their bytes, so they form one namespace per world; a path name is registered
+under the host ``(st_dev, st_ino)`` of the socket node ``bind`` creates inside the root (``mknod
+S_IFSOCK`` through the confined parent directory, so ``stat``, ``unlink`` and ``EADDRINUSE``
+behave as on Linux), and the bound socket keeps an ``O_PATH`` fd on the node for its life (the
+inode number cannot be reused meanwhile). ``connect``/``sendto`` resolve the guest path confined
+to the root, check it is a socket node and look it up in the caller's world: no socket, and no
+``SCM_RIGHTS`` descriptor, crosses from one world to another.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import stat as stat_mod
+from typing import TYPE_CHECKING, Any
+
+from lind_async.abi.errno import EADDRINUSE, ECONNREFUSED, EINVAL, EPROTOTYPE, GuestError
+from lind_async.rawposix import hostfds
+from lind_async.rawposix.confine import guest_join
+from lind_async.rawposix.sock_addr import unix_name
+
+if TYPE_CHECKING:
+    from lind_async.runtime.cage import Cage
+
+Key = tuple[object, ...]
+_REGISTRY: dict[Key, Any] = {}  # (world, abstract name | dev, ino) -> UnixSocket
+_autobind = itertools.count(1)
+
+
+def world_of(cage: Cage) -> object:
+    """The world a cage belongs to (one root of one microvisor): the key of its socket names."""
+    return cage.microvisor
+
+
+def credentials(cage: Cage) -> tuple[int, int, int]:
+    return cage.cage_id, os.getuid(), os.getgid()
+
+
+def register(cage: Cage, name: bytes | None, sock: object) -> tuple[bytes, Key, int]:
+    """Bind ``sock`` to ``name`` (``None``: autobind an abstract name); ``(name, key, O_PATH fd
+    of the node or -1)``."""
+    if name is None:
+        name = b"\0" + b"%05x" % next(_autobind)
+    node_fd = -1
+    if name[0] == 0:
+        key: Key = (world_of(cage), name)
+        if key in _REGISTRY:
+            raise GuestError(EADDRINUSE)
+    else:
+        node_fd, key = _make_node(cage, name)
+    _REGISTRY[key] = sock
+    return name, key, node_fd
+
+
+def unregister(key: Key | None, sock: object) -> None:
+    if key is not None and _REGISTRY.get(key) is sock:
+        del _REGISTRY[key]
+
+
+def _make_node(cage: Cage, name: bytes) -> tuple[int, Key]:
+    """Create the socket node of a path name in the root; ``(O_PATH fd, registry key)``."""
+    path = guest_join(cage.cwd, name)
+    with cage.microvisor.root.parent(path) as (dir_fd, last):
+        if last in (b".", b".."):
+            raise GuestError(EADDRINUSE)
+        try:
+            os.mknod(last, stat_mod.S_IFSOCK | (0o777 & ~cage.umask), dir_fd=dir_fd)
+        except FileExistsError:
+            raise GuestError(EADDRINUSE) from None
+        path_only = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = hostfds.open_fd(lambda: os.open(last, path_only, dir_fd=dir_fd))
+    st = os.fstat(fd)
+    return fd, (world_of(cage), st.st_dev, st.st_ino)
+
+
+def lookup(cage: Cage, raw: bytes, stype: int) -> Any:
+    """The socket bound to the guest address ``raw`` (``ECONNREFUSED`` when none listens,
+    ``EPROTOTYPE`` when it is of another type)."""
+    name = unix_name(raw)
+    if name is None:
+        raise GuestError(EINVAL)
+    if name[0] == 0:
+        target = _REGISTRY.get((world_of(cage), name))
+    else:
+        fd = cage.microvisor.root.open(guest_join(cage.cwd, name), os.O_PATH)
+        try:
+            st = os.fstat(fd)
+        finally:
+            os.close(fd)
+        if not stat_mod.S_ISSOCK(st.st_mode):
+            raise GuestError(ECONNREFUSED)
+        target = _REGISTRY.get((world_of(cage), st.st_dev, st.st_ino))
+    if target is None or target.closed:
+        raise GuestError(ECONNREFUSED)
+    if target.stype != stype:
+        raise GuestError(EPROTOTYPE)
+    return target
