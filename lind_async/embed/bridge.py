@@ -20,16 +20,19 @@ embedding API is called from whatever async library the host server uses:
   started and cancelled in the same loop iteration, the wake-up in the coroutine's ``finally``
   never ran, and the trio task slept forever. That is what hung ``trio.run`` at exit: trio
   finalizes async generators — the default microvisor's holder — inside a cancelled scope.)
-  Closing a microvisor is shielded (``run(..., shield=True)``, and ``close``): under trio, cleanup
-  called from a cancelled scope — leaving ``async with`` on a timeout, or that finalization —
-  still kills every cage and stops the runtime thread instead of being cut short. Synchronous
-  calls (``send_signal``, ``write``) are posted to the loop thread in order with
+  Synchronous calls (``send_signal``, ``write``) are posted to the loop thread in order with
   ``call_soon_threadsafe``.
 
   All microvisors of the process share one runtime thread, started by the first and stopped when
   the last one closes: the wasm driver (``runtime/fiber.py``) keeps per-process state that assumes
   one thread runs cages at a time. (trio-asyncio was rejected: another dependency, and its loop
   runs inside trio's, so a cage's fiber would run on trio's thread with no benefit.)
+
+Closing a microvisor is shielded on both bridges (``run(..., shield=True)``, and ``close``):
+cleanup called from a cancelled scope — leaving ``async with`` on a timeout, or trio's
+finalization — still kills every cage and stops the runtime thread instead of being cut short.
+On asyncio the close runs as a task the caller waits out, re-raising the cancellation after:
+anyio's cancel scopes cancel every await made inside them, not just one.
 """
 
 from __future__ import annotations
@@ -64,8 +67,8 @@ class Bridge:
     loop: asyncio.AbstractEventLoop
 
     async def run(self, make: Callable[[], Awaitable[T]], *, shield: bool = False) -> T:
-        """Await ``make()`` on the runtime loop. ``shield``: under trio, a cancellation of the
-        caller does not reach it (cleanup that must finish)."""
+        """Await ``make()`` on the runtime loop. ``shield``: a cancellation of the caller does
+        not cut it short (cleanup that must finish); it is raised once ``make()`` is done."""
         raise NotImplementedError
 
     def post(self, fn: Callable[[], object]) -> None:
@@ -87,7 +90,20 @@ class DirectBridge(Bridge):
         self.loop = asyncio.get_running_loop()
 
     async def run(self, make: Callable[[], Awaitable[T]], *, shield: bool = False) -> T:
-        return await make()
+        if not shield:
+            return await make()
+        # Run it as a task and wait it out: a cancellation (anyio's cancel scopes deliver one
+        # at every await while cancelled) is held back until it is done, then raised.
+        task = asyncio.ensure_future(make())
+        cancelled = False
+        while not task.done():
+            try:
+                await asyncio.wait([task])
+            except asyncio.CancelledError:
+                cancelled = True
+        if cancelled:
+            raise asyncio.CancelledError
+        return task.result()
 
     def post(self, fn: Callable[[], object]) -> None:
         fn()
