@@ -36,6 +36,7 @@ from lind_async.abi.errno import (
     EALREADY,
     EINPROGRESS,
     EINVAL,
+    EOPNOTSUPP,
     EPIPE,
     GuestError,
 )
@@ -89,7 +90,7 @@ HOST_OPTIONS = frozenset(
     [(F.SOL_SOCKET, o) for o in (
         F.SO_REUSEADDR, F.SO_ERROR, F.SO_DONTROUTE, F.SO_BROADCAST, F.SO_SNDBUF, F.SO_RCVBUF,
         F.SO_KEEPALIVE, F.SO_OOBINLINE, F.SO_PRIORITY, F.SO_REUSEPORT, F.SO_RCVLOWAT,
-        F.SO_ACCEPTCONN,
+        F.SO_ACCEPTCONN, F.SO_PASSCRED, F.SO_PEERCRED,
     )]
     + [(F.IPPROTO_TCP, o) for o in (
         F.TCP_NODELAY, F.TCP_MAXSEG, F.TCP_CORK, F.TCP_KEEPIDLE, F.TCP_KEEPINTVL, F.TCP_KEEPCNT,
@@ -366,8 +367,16 @@ class InetSocket(Socket):
         if (level, name) == (F.SOL_SOCKET, F.SO_LINGER) and self.linger[0]:
             return pack_int(self.linger[0]) + pack_int(self.linger[1])
         if (level, name) not in HOST_OPTIONS and (level, name) != (F.SOL_SOCKET, F.SO_LINGER):
+            # Linux: an unknown option of a level the socket's stack handles is ENOPROTOOPT,
+            # any other level EOPNOTSUPP (setsockopt says ENOPROTOOPT for both)
+            if level not in self._levels():
+                raise GuestError(EOPNOTSUPP)
             return Socket.get_option(self, level, name, size)
         return self.sock.getsockopt(level, name, max(4, min(size, 256)))
+
+    def _levels(self) -> tuple[int, ...]:
+        ip = (F.IPPROTO_IP, F.IPPROTO_IPV6) if self.family == F.AF_INET6 else (F.IPPROTO_IP,)
+        return (F.SOL_SOCKET, self.protocol, *ip)
 
     # -- readiness and the rest ---------------------------------------------------------------
     async def _wait(self, cage: Cage, events: int, timeout: float | None, deadline: float) -> float:

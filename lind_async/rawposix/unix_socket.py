@@ -103,7 +103,10 @@ _SOCK_DEVICE = 0x5CE7  # a pseudo device number for in-process socket inodes
 _inodes = itertools.count(1)
 _STORED_OPTIONS = (F.SO_REUSEADDR, F.SO_KEEPALIVE, F.SO_PASSCRED, F.SO_BROADCAST, F.SO_REUSEPORT,
                    F.SO_OOBINLINE, F.SO_PRIORITY, F.SO_RCVLOWAT, F.SO_DONTROUTE)  # fmt: skip
+_BOOLEANS = frozenset((F.SO_REUSEADDR, F.SO_KEEPALIVE, F.SO_PASSCRED, F.SO_BROADCAST,
+                       F.SO_REUSEPORT, F.SO_OOBINLINE, F.SO_DONTROUTE))  # fmt: skip
 _DEFAULTS = {F.SO_RCVLOWAT: 1}
+_INT_MAX = 0x7FFFFFFF
 Box = list[list[OpenFile] | None]  # rights of a send until a receiver's queue holds them
 
 
@@ -177,6 +180,7 @@ class UnixSocket(Socket):
         if self.state == CONNECTED or self.name is None:
             raise GuestError(EINVAL)
         self.state = LISTENING
+        self.peer_cred = self.cred  # Linux: a listener's SO_PEERCRED is its own
         self.max_backlog = min(max(backlog, 0), MAX_BACKLOG)
         self.readq.wake_all()
 
@@ -501,6 +505,11 @@ class UnixSocket(Socket):
         elif name == F.SO_RCVBUF:
             asked = min(int_option(value) & 0xFFFFFFFF, sysctl.RMEM_MAX)
             self.options[name] = max(sysctl.SOCK_MIN_RCVBUF, asked * 2)
+        elif name in _BOOLEANS:
+            self.options[name] = int(int_option(value) != 0)
+        elif name == F.SO_RCVLOWAT:
+            low = int_option(value)
+            self.options[name] = _INT_MAX if low < 0 else low or 1
         elif name in _STORED_OPTIONS:
             self.options[name] = int_option(value)
         elif name == F.SO_LINGER:

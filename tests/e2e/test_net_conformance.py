@@ -20,3 +20,9 @@ def test_unix_flow_control(matches_native: MatchesNative) -> None:
     """A non-blocking sender fills exactly what Linux lets it (by type, write size, SO_SNDBUF),
     SO_SNDBUF/SO_RCVBUF read back as Linux sets them, the largest datagram."""
     matches_native("net_sockbuf", "plain", quiet=True)
+
+
+def test_socket_options(matches_native: MatchesNative) -> None:
+    """get/setsockopt on AF_UNIX (every type), TCP, UDP and UDPv6 sockets: values, doubling,
+    booleans, unknown options (ENOPROTOOPT) and levels (EOPNOTSUPP/ENOPROTOOPT), bad lengths."""
+    matches_native("net_sockopt", "plain", quiet=True)
