@@ -93,6 +93,16 @@ class FileOps(OpenFile):
     def seek(self, offset: int, whence: int) -> int:
         raise GuestError(ESPIPE)
 
+    def preadv_at(self, views: list[memoryview], offset: int, flags: int) -> SysResult:
+        """``preadv2`` at ``offset`` (``flags``: checked ``RWF_*`` bits, ignored by default)."""
+        return positional(views, offset, self.pread_into)
+
+    def pwritev_at(self, views: list[memoryview], offset: int, flags: int) -> SysResult:
+        """``pwritev2`` at ``offset`` (-1: the file position, only with ``flags``)."""
+        if offset == -1:
+            raise GuestError(ESPIPE)
+        return positional(views, offset, self.pwrite_from)
+
     def stat(self) -> os.stat_result:
         raise GuestError(EBADF)
 
@@ -130,6 +140,45 @@ class FileOps(OpenFile):
 
 
 ALWAYS_READY = POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM
+
+Positional = Callable[[memoryview, int], SysResult]
+
+
+def positional(views: list[memoryview], offset: int, op: Positional) -> SysResult:
+    """``op(view, at)`` for each view at increasing offsets, stopping at the first short transfer
+    (Linux's count for ``preadv``/``pwritev``). Completes now, or as an awaitable from the first
+    transfer that must wait."""
+    total = 0
+    for index, view in enumerate(views):
+        if not len(view):
+            continue
+        result = op(view, offset + total)
+        if result.__class__ is not int:
+            return _positional_rest(views, index, offset, total, result, op)  # type: ignore[arg-type]
+        moved: int = result
+        total += moved
+        if moved < len(view):
+            break
+    return total
+
+
+async def _positional_rest(
+    views: list[memoryview], index: int, offset: int, total: int, pending: Awaitable[int],
+    op: Positional,
+) -> int:
+    moved = await pending
+    total += moved
+    if moved < len(views[index]):
+        return total
+    for view in views[index + 1:]:
+        if not len(view):
+            continue
+        result = op(view, offset + total)
+        moved = result if isinstance(result, int) else await result
+        total += moved
+        if moved < len(view):
+            break
+    return total
 
 
 class HostFile(FileOps):
@@ -238,6 +287,30 @@ class HostFile(FileOps):
             self._set_host_append(False)
         return os.pwritev(self.host_fd, (view,), offset)
 
+    def preadv_at(self, views: list[memoryview], offset: int, flags: int) -> SysResult:
+        if not flags or self.kind != stat_mod.S_IFREG:
+            return positional(views, offset, self.pread_into)
+        try:
+            return os.preadv(self.host_fd, views, offset, flags)  # the host judges RWF_*
+        except BlockingIOError:
+            raise GuestError(EAGAIN) from None
+
+    def pwritev_at(self, views: list[memoryview], offset: int, flags: int) -> SysResult:
+        if self.kind != stat_mod.S_IFREG:
+            return super().pwritev_at(views, offset, flags)
+        self._set_host_append(bool(self.status_flags & O_APPEND))
+        at = self.pos if offset == -1 else offset
+        try:
+            n = os.pwritev(self.host_fd, views, at, flags)
+        except BlockingIOError:
+            raise GuestError(EAGAIN) from None
+        if offset == -1:
+            appended = (self.status_flags & O_APPEND or flags & _RWF_APPEND) and not (
+                flags & _RWF_NOAPPEND
+            )
+            self.pos = os.fstat(self.host_fd).st_size if appended else at + n
+        return n
+
     def _set_host_append(self, on: bool) -> None:
         if self._host_append != on:
             flags = fcntl.fcntl(self.host_fd, fcntl.F_GETFL)
@@ -310,6 +383,7 @@ class HostFile(FileOps):
 
 
 _RWF_NOWAIT = getattr(os, "RWF_NOWAIT", 8)
+_RWF_APPEND, _RWF_NOAPPEND = 0x10, 0x20
 _OFFSET_MAX = (1 << 63) - 1
 _IO_WORKERS = 4
 _executor: ThreadPoolExecutor | None = None

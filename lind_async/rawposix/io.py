@@ -2,20 +2,31 @@
 
 Handler shape (as every family): decode args → look up the fd (EBADF) → validate (EINVAL) →
 bounds-check the guest buffer (EFAULT) → do the work, inline or as an awaitable.
+
+Vectored positional calls (``preadv``/``pwritev``/``preadv2``/``pwritev2``) take the offset as
+lind-musl passes it on wasm32, two slots ``(long)ofs, (long)(ofs >> 32)`` (:func:`split_offset`),
+move the iovecs one by one at increasing offsets and stop at the first short transfer, so the
+count is what Linux returns. ``preadv2``/``pwritev2`` with offset -1 use and advance the file
+position (as ``readv``/``writev``); their ``RWF_*`` flags go to the host for a regular file
+(which answers ``EOPNOTSUPP`` for what its kernel or filesystem lacks), and are otherwise checked
+and ignored but for ``RWF_NOWAIT``.
 """
 
 from __future__ import annotations
 
+import stat as stat_mod
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from lind_async.abi import flags as F
-from lind_async.abi.errno import EBADF, EBUSY, EINVAL, ENOTTY, GuestError
+from lind_async.abi import syscalls as nr
+from lind_async.abi.errno import EBADF, EBUSY, EINVAL, ENOTTY, EOPNOTSUPP, GuestError
 from lind_async.rawposix import locks
 from lind_async.rawposix.args import i32, i64, pointer, size
-from lind_async.rawposix.files import FileOps, SysResult
+from lind_async.rawposix.files import FileOps, HostFile, SysResult
 from lind_async.rawposix.pipe import PipeEnd
 from lind_async.rawposix.structs import IOVEC, WINSIZE
+from lind_async.rawposix.table import Row, Support
 
 if TYPE_CHECKING:
     from lind_async.runtime.cage import Cage
@@ -76,7 +87,12 @@ def _transfer_all(cage: Cage, views: list[memoryview], op: Transfer) -> SysResul
     for view in views:
         if not len(view):
             continue
-        result = op(cage, view)
+        try:
+            result = op(cage, view)
+        except GuestError:
+            if total:
+                return total  # EAGAIN (or any error) after some bytes moved: a short transfer
+            raise
         if result.__class__ is not int:
             if total:
                 _discard(result)
@@ -107,6 +123,102 @@ def sys_writev(cage: Cage, fd: int, iov: int, iovcnt: int, *_: int) -> SysResult
     if not file.writable():
         raise GuestError(EBADF)
     return _transfer_all(cage, _iovecs(cage, iov, iovcnt), file.write_from)
+
+
+RWF_DSYNC, RWF_SYNC, RWF_NOWAIT, RWF_APPEND = 0x02, 0x04, 0x08, 0x10
+_RWF_KNOWN = 0x1FF  # HIPRI DSYNC SYNC NOWAIT APPEND NOAPPEND ATOMIC DONTCACHE NOSIGNAL
+
+
+def split_offset(pos_l: int, pos_h: int) -> int:
+    """The 64-bit offset of a ``preadv``-like call from its two slots. lind-musl passes
+    ``(long)ofs`` and ``(long)(ofs >> 32)``, 32-bit longs widened with their sign; a caller that
+    puts the whole offset in the first slot (the x86_64 kernel's reading) is understood too."""
+    low = i64(pos_l)
+    if not -(1 << 31) <= low < 1 << 31:
+        return low
+    return (low & 0xFFFFFFFF) | (i32(pos_h) << 32)
+
+
+def _rw_flags(flags: int) -> int:
+    rwf = i32(flags)
+    if rwf & ~_RWF_KNOWN:
+        raise GuestError(EOPNOTSUPP)
+    return rwf
+
+
+def _preadv(cage: Cage, fd: int, iov: int, iovcnt: int, offset: int, flags: int,
+            *, current_ok: bool) -> SysResult:
+    file = _file(cage, fd)
+    if not file.readable():
+        raise GuestError(EBADF)
+    views = _iovecs(cage, iov, iovcnt)
+    if offset == -1 and current_ok:
+        if flags & RWF_NOWAIT:
+            return _read_nowait(cage, file, views, flags)
+        return _transfer_all(cage, views, file.read_into)
+    if offset < 0:
+        raise GuestError(EINVAL)
+    if not any(len(view) for view in views):
+        file.pread_into(memoryview(bytearray(0)), offset)  # ESPIPE, EISDIR… as Linux
+        return 0
+    return file.preadv_at(views, offset, flags)
+
+
+def _pwritev(cage: Cage, fd: int, iov: int, iovcnt: int, offset: int, flags: int,
+             *, current_ok: bool) -> SysResult:
+    file = _file(cage, fd)
+    if not file.writable():
+        raise GuestError(EBADF)
+    views = _iovecs(cage, iov, iovcnt)
+    if offset == -1 and current_ok:
+        if flags:
+            return file.pwritev_at(views, -1, flags)
+        return _transfer_all(cage, views, file.write_from)
+    if offset < 0:
+        raise GuestError(EINVAL)
+    if not any(len(view) for view in views):
+        file.pwrite_from(memoryview(bytearray(0)), offset)
+        return 0
+    return file.pwritev_at(views, offset, flags)
+
+
+def _read_nowait(cage: Cage, file: FileOps, views: list[memoryview], flags: int) -> SysResult:
+    """``preadv2(fd, …, -1, RWF_NOWAIT)``: what can be read now from the file position."""
+    if isinstance(file, HostFile) and file.kind == stat_mod.S_IFREG:
+        n = file.preadv_at(views, file.pos, flags)
+        assert isinstance(n, int)
+        file.pos += n
+        return n
+    saved = file.status_flags
+    file.status_flags = saved | F.O_NONBLOCK
+    try:
+        return _transfer_all(cage, views, file.read_into)
+    finally:
+        file.status_flags = saved
+
+
+def sys_preadv(cage: Cage, fd: int, iov: int, iovcnt: int, pos_l: int, pos_h: int,
+               *_: int) -> SysResult:
+    offset = split_offset(pos_l, pos_h)
+    return _preadv(cage, fd, iov, iovcnt, offset, 0, current_ok=False)
+
+
+def sys_pwritev(cage: Cage, fd: int, iov: int, iovcnt: int, pos_l: int, pos_h: int,
+                *_: int) -> SysResult:
+    offset = split_offset(pos_l, pos_h)
+    return _pwritev(cage, fd, iov, iovcnt, offset, 0, current_ok=False)
+
+
+def sys_preadv2(cage: Cage, fd: int, iov: int, iovcnt: int, pos_l: int, pos_h: int,
+                flags: int) -> SysResult:
+    rwf = _rw_flags(flags)
+    return _preadv(cage, fd, iov, iovcnt, split_offset(pos_l, pos_h), rwf, current_ok=True)
+
+
+def sys_pwritev2(cage: Cage, fd: int, iov: int, iovcnt: int, pos_l: int, pos_h: int,
+                 flags: int) -> SysResult:
+    rwf = _rw_flags(flags)
+    return _pwritev(cage, fd, iov, iovcnt, split_offset(pos_l, pos_h), rwf, current_ok=True)
 
 
 def sys_pread64(cage: Cage, fd: int, buf: int, count: int, offset: int, *_: int) -> SysResult:
@@ -204,3 +316,11 @@ def sys_fcntl(cage: Cage, fd: int, cmd: int, arg: int, *_: int) -> SysResult:
 
 F_SETPIPE_SZ = 1031
 F_GETPIPE_SZ = 1032
+
+
+ROWS: list[Row] = [
+    (nr.SYS_preadv, sys_preadv, Support.FULL, ""),
+    (nr.SYS_pwritev, sys_pwritev, Support.FULL, ""),
+    (nr.SYS_preadv2, sys_preadv2, Support.FULL, "offset -1: the file position; RWF_* flags"),
+    (nr.SYS_pwritev2, sys_pwritev2, Support.FULL, "offset -1: the file position; RWF_* flags"),
+]

@@ -167,7 +167,8 @@ def _build() -> dict[int, Syscall]:
 
 # Families that declare their own rows (``ROWS: list[Row]``), one module each.
 _FAMILIES = (
-    "fs_meta", "locks", "sockets", "poll", "epoll", "eventfd", "timerfd", "signalfd", "mm_file"
+    "io", "fs_meta", "locks", "sockets", "poll", "epoll", "eventfd", "timerfd", "signalfd",
+    "mm_file",
 )
 
 _KNOWN_UNSUPPORTED: list[tuple[int, int, str]] = []
