@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING
 from lind_async.abi import flags as F
 from lind_async.abi import syscalls as nr
 from lind_async.abi.errno import EBADF, EBUSY, EINVAL, ENOTTY, EOPNOTSUPP, GuestError
-from lind_async.rawposix import locks
+from lind_async.rawposix import locks, sock_ioctl
 from lind_async.rawposix.args import i32, i64, pointer, size
 from lind_async.rawposix.files import FileOps, HostFile, SysResult
 from lind_async.rawposix.pipe import PipeEnd
+from lind_async.rawposix.sock_base import Socket
 from lind_async.rawposix.structs import IOVEC, WINSIZE
 from lind_async.rawposix.table import Row, Support
 
@@ -280,6 +281,8 @@ def sys_ioctl(cage: Cage, fd: int, request: int, arg: int, *_: int) -> int:
             (file.status_flags | F.O_NONBLOCK) if on else (file.status_flags & ~F.O_NONBLOCK)
         )
         return 0
+    if req in sock_ioctl.REQUESTS and isinstance(file, Socket):
+        return sock_ioctl.socket_ioctl(cage, req, arg)
     raise GuestError(ENOTTY)
 
 

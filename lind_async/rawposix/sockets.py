@@ -34,6 +34,7 @@ from lind_async.abi.errno import (
 from lind_async.core.fdtable import OpenFile
 from lind_async.rawposix.args import i32, pointer, size
 from lind_async.rawposix.files import SysResult
+from lind_async.rawposix.netlink import AF_NETLINK, new_netlink_socket
 from lind_async.rawposix.sock_addr import read_sockaddr, write_sockaddr
 from lind_async.rawposix.sock_base import AcceptResult, Received, Socket, drop_rights
 from lind_async.rawposix.sock_inet import new_inet_socket
@@ -86,6 +87,8 @@ def sys_socket(cage: Cage, domain: int, kind: int, protocol: int, *_: int) -> in
         file = UnixSocket(unix_type(stype, proto), status, credentials(cage))
     elif family in (F.AF_INET, F.AF_INET6):
         file = new_inet_socket(family, stype, proto, status)
+    elif family == AF_NETLINK:
+        file = new_netlink_socket(cage, stype, proto, status)
     else:
         raise GuestError(EAFNOSUPPORT)
     return _install(cage, file, bool(raw_type & F.SOCK_CLOEXEC))
@@ -381,7 +384,10 @@ def sys_getsockopt(
 
 
 ROWS: list[Row] = [
-    (nr.SYS_socket, sys_socket, Support.PARTIAL, "AF_INET[6] host; AF_UNIX in-process"),
+    (
+        nr.SYS_socket, sys_socket, Support.PARTIAL,
+        "AF_INET[6] host; AF_UNIX in-process; AF_NETLINK route dumps",
+    ),
     (nr.SYS_socketpair, sys_socketpair, Support.FULL, "AF_UNIX stream/dgram/seqpacket"),
     (nr.SYS_bind, sys_bind, Support.FULL, "AF_UNIX paths confined to --root"),
     (nr.SYS_listen, sys_listen, Support.FULL, ""),

@@ -69,7 +69,7 @@ def _build() -> dict[int, Syscall]:
         (nr.SYS_pwrite64, io.sys_pwrite64, full, ""),
         (nr.SYS_lseek, io.sys_lseek, full, ""),
         (nr.SYS_close, io.sys_close, full, ""),
-        (nr.SYS_ioctl, io.sys_ioctl, partial, "TIOCGWINSZ, TCGETS (tty probe), FIONBIO"),
+        (nr.SYS_ioctl, io.sys_ioctl, partial, "TIOCGWINSZ, TCGETS (tty probe), FIONBIO, SIOCGIF*"),
         (nr.SYS_fcntl, io.sys_fcntl, partial, "FD/FL, DUPFD, PIPE_SZ, [OFD_]GETLK/SETLK[W]"),
         # fd
         (nr.SYS_pipe, fd.sys_pipe, full, "in-process buffer, no host fd"),

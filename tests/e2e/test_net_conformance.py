@@ -26,3 +26,9 @@ def test_socket_options(matches_native: MatchesNative) -> None:
     """get/setsockopt on AF_UNIX (every type), TCP, UDP and UDPv6 sockets: values, doubling,
     booleans, unknown options (ENOPROTOOPT) and levels (EOPNOTSUPP/ENOPROTOOPT), bad lengths."""
     matches_native("net_sockopt", "plain", quiet=True)
+
+
+def test_interfaces(matches_native: MatchesNative) -> None:
+    """getifaddrs, if_nameindex, if_nametoindex/if_indextoname and SIOCGIF* list the host's
+    interfaces as natively; a netlink route socket dumps links and refuses changes."""
+    matches_native("net_ifaddrs", "plain", quiet=True)
