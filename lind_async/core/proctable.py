@@ -30,6 +30,7 @@ or a stop/continue says a parent has something to collect.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from lind_async.abi.errno import ECHILD, EINVAL, EPERM, ESRCH, GuestError
@@ -40,6 +41,11 @@ WUNTRACED = 2
 WCONTINUED = 8
 _WAIT_FLAGS = WNOHANG | WUNTRACED | WCONTINUED | 0x40000000 | 0x20000000  # __WNOTHREAD, __WALL
 CONTINUED_STATUS = 0xFFFF
+
+
+def _KEEPS(parent: int) -> bool:
+    """Default for :meth:`ProcTable.exit`'s ``autoreap``: every parent keeps its zombies."""
+    return False
 
 
 def exited(code: int) -> int:
@@ -111,10 +117,14 @@ class ProcTable:
         return proc
 
     # -- ending ---------------------------------------------------------------------------------
-    def exit(self, pid: int, status: int) -> list[int]:
+    def exit(self, pid: int, status: int, autoreap: Callable[[int], bool] = _KEEPS) -> list[int]:
         """``pid`` ended with ``status``. Returns the pids whose parents must be woken (this one's
         parent, and the new parent when it inherits zombies). Orphans go to a subreaper or to their
-        family's reaper."""
+        family's reaper.
+
+        ``autoreap(parent)`` says whether a parent keeps no zombies (it ignores ``SIGCHLD`` or set
+        ``SA_NOCLDWAIT``): then the child is released at once, as Linux does, and the parent is
+        still woken, so a ``wait`` with no child left ends with ``ECHILD``."""
         proc = self.get(pid)
         proc.state, proc.status, proc.unreported = State.ZOMBIE, status, None
         wake = [proc.ppid] if proc.ppid != MICROVISOR else []
@@ -127,6 +137,8 @@ class ProcTable:
             if child.ppid == MICROVISOR:
                 if child.state is State.ZOMBIE:
                     self._procs.pop(child_pid)
+            elif child.state is State.ZOMBIE and autoreap(child.ppid):
+                self._procs.pop(child_pid)  # adopted by a parent that keeps no zombies
             else:
                 self._procs[child.ppid].children.add(child_pid)
                 if child.state is State.ZOMBIE:
@@ -134,6 +146,9 @@ class ProcTable:
         proc.children.clear()
         if proc.ppid == MICROVISOR:
             self._procs.pop(pid)  # the microvisor keeps the status on the cage object itself
+        elif autoreap(proc.ppid):
+            self._procs[proc.ppid].children.discard(pid)
+            self._procs.pop(pid)
         return sorted(set(wake))
 
     def _subreaper_above(self, proc: Process) -> int | None:

@@ -27,7 +27,7 @@ from lind_async.abi.syscalls import SYS_exit_group
 from lind_async.core.authority import Authority, InFlight
 from lind_async.core.fdtable import FdTable
 from lind_async.core.proctable import MICROVISOR, ProcTable
-from lind_async.core.signals import SA_NOCLDSTOP, SIG_IGN, SIGCHLD, SigAction
+from lind_async.core.signals import SA_NOCLDSTOP, SA_NOCLDWAIT, SIG_IGN, SIGCHLD, SigAction
 from lind_async.core.threei import Route, ThreeI
 from lind_async.rawposix import hostfds
 from lind_async.rawposix import table as rawposix_table
@@ -412,8 +412,17 @@ class Microvisor:
         self._child_waits.pop(cage.cage_id, None)
         if cage.cage_id not in self.procs:
             return
-        for parent_pid in self.procs.exit(cage.cage_id, cage.status):
+        for parent_pid in self.procs.exit(cage.cage_id, cage.status, self._keeps_no_zombies):
             self.child_state_changed(cage, parent_pid)
+
+    def _keeps_no_zombies(self, pid: int) -> bool:
+        """Does cage ``pid`` ignore ``SIGCHLD`` or set ``SA_NOCLDWAIT`` (its children are reaped
+        as they exit)?"""
+        parent = self.cages.get(pid)
+        if parent is None:
+            return False
+        action = parent.signals.action(SIGCHLD)
+        return action.handler == SIG_IGN or bool(action.flags & SA_NOCLDWAIT)
 
     def _notify_harsh_exit(self, cage: Cage) -> None:
         """A cage died abnormally (a trap, a fatal signal): tell every grate that has calls from

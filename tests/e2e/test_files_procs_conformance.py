@@ -7,7 +7,7 @@ import pytest
 
 from tests.e2e.conftest import MatchesNative
 
-COMPARED = ["fp_rw"]
+COMPARED = ["fp_rw", "fp_truncate", "fp_wait"]
 
 
 @pytest.mark.parametrize("name", COMPARED)

@@ -146,3 +146,44 @@ def test_process_groups_and_sessions() -> None:
     assert t.group(3) == [2, 3]
     assert errno_of(lambda: t.setpgid(1, 2, 77)) == EPERM  # no such group in the session
     assert t.is_ancestor(1, 4) and t.is_ancestor(2, 4) and not t.is_ancestor(3, 4)
+
+
+def test_a_parent_that_keeps_no_zombies_has_its_children_released_at_exit() -> None:
+    t = family()
+    ignores = {2}.__contains__  # cage 2 ignores SIGCHLD (or set SA_NOCLDWAIT)
+    assert t.exit(4, exited(1), ignores) == [2]  # still woken: a blocked wait must see ECHILD
+    assert 4 not in t and errno_of(lambda: t.wait(2, -1, 0)) == ECHILD
+    assert t.exit(3, exited(2), ignores) == [1]  # cage 1 keeps its zombies
+    assert t.wait(1, 3, 0) == (3, exited(2))
+
+
+def test_zombies_adopted_by_a_parent_that_keeps_none_are_released() -> None:
+    t = family()
+    t.exit(4, exited(1))  # a zombie of 2
+    t.exit(2, exited(0), {1}.__contains__)  # 4 goes to 1, which keeps no zombies; so does 2
+    assert 4 not in t and 2 not in t
+    assert t.wait(1, -1, 0) is None  # 3 still runs
+    assert sorted(t.get(1).children) == [3]
+
+
+def test_wnohang_polling_sequence() -> None:
+    """A polling parent sees nothing, then each child as it exits, then ECHILD."""
+    t = family()
+    assert t.wait(1, -1, 1) is None
+    t.exit(3, exited(7))
+    assert t.wait(1, -1, 1) == (3, exited(7))
+    assert t.wait(1, -1, 1) is None
+    t.exit(2, killed(9))  # its running child 4 is adopted by 1
+    assert t.wait(1, 0, 1) == (2, killed(9))  # same group
+    assert t.wait(1, -1, 1) is None
+    t.exit(4, exited(0))
+    assert t.wait(1, -1, 1) == (4, exited(0))
+    assert errno_of(lambda: t.wait(1, -1, 1)) == ECHILD
+
+
+def test_setsid_succeeds_for_a_member_that_does_not_lead_a_group() -> None:
+    t = family()
+    assert t.setsid(4) == 4 and t.get(4).pgid == 4 and t.get(4).sid == 4
+    assert errno_of(lambda: t.setsid(4)) == EPERM  # now it leads one
+    t.setpgid(1, 3, 3)
+    assert errno_of(lambda: t.setsid(3)) == EPERM
