@@ -94,3 +94,8 @@ EFBIG: Final = _host_errno.EFBIG
 EMLINK: Final = _host_errno.EMLINK
 ENOLCK: Final = _host_errno.ENOLCK
 EDOM: Final = _host_errno.EDOM
+
+# System V IPC (core/ipc*.py).
+ENOSPC: Final = _host_errno.ENOSPC
+EIDRM: Final = _host_errno.EIDRM
+ENOMSG: Final = _host_errno.ENOMSG

@@ -304,3 +304,39 @@ STATX: Final = _layout("struct statx", [
     ("__pad1", "112x"),
 ])
 """statx (332): fixed-width fields, the kernel layout on every architecture (256 bytes)."""
+
+
+def _ipc_perm(prefix: str) -> list[tuple[str, str]]:
+    return [(f"{prefix}.key", "i"), (f"{prefix}.uid", "I"), (f"{prefix}.gid", "I"),
+            (f"{prefix}.cuid", "I"), (f"{prefix}.cgid", "I"), (f"{prefix}.mode", "I"),
+            (f"{prefix}.seq", "i"), (f"{prefix}.__pad1", "4x"), (f"{prefix}.__pad2", "4x")]
+
+
+SHMID_DS: Final = _layout("struct shmid_ds", [
+    *_ipc_perm("shm_perm"), ("shm_segsz", "I"),
+    ("shm_atime", "q"), ("shm_dtime", "q"), ("shm_ctime", "q"),
+    ("shm_cpid", "i"), ("shm_lpid", "i"), ("shm_nattch", "I"), ("__pad1", "4x"), ("__pad2", "4x"),
+], size=88)
+"""shmctl (31) IPC_STAT/IPC_SET: musl's generic struct, ILP32 with 64-bit ``time_t`` (musl passes
+``IPC_64`` and, for wasm32, never converts: ``IPC_STAT`` is 2, not the time64 0x102)."""
+
+SEMID_DS: Final = _layout("struct semid_ds", [
+    *_ipc_perm("sem_perm"), ("__pad0", "4x"), ("sem_otime", "q"), ("sem_ctime", "q"),
+    ("sem_nsems", "H"), ("__sem_nsems_pad", "2x"), ("__unused3", "4x"), ("__unused4", "4x"),
+], size=72)
+"""semctl (66) IPC_STAT/IPC_SET (the 4th argument is ``union semun``, a pointer here)."""
+
+MSQID_DS: Final = _layout("struct msqid_ds", [
+    *_ipc_perm("msg_perm"), ("__pad0", "4x"),
+    ("msg_stime", "q"), ("msg_rtime", "q"), ("msg_ctime", "q"),
+    ("msg_cbytes", "I"), ("msg_qnum", "I"), ("msg_qbytes", "I"),
+    ("msg_lspid", "i"), ("msg_lrpid", "i"), ("__unused", "8x"),
+], size=96)
+"""msgctl (71) IPC_STAT/IPC_SET."""
+
+SEMBUF: Final = _layout("struct sembuf", [("sem_num", "H"), ("sem_op", "h"), ("sem_flg", "h")])
+"""semop (65) / semtimedop (220): an array of these."""
+
+MSGBUF_MTYPE: Final = _layout("msgbuf mtype", [("mtype", "i")], c_checked=False)
+"""msgsnd (69) / msgrcv (70): the message's ``long mtype`` (32 bits on wasm32), its text right
+after it."""

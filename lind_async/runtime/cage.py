@@ -38,7 +38,7 @@ from lind_async.core.signals import SignalState
 from lind_async.core.threei import UNKNOWN_CALLS
 from lind_async.core.vmmap import VmMap
 from lind_async.memory import GuestMemory
-from lind_async.rawposix import locks, shm
+from lind_async.rawposix import locks, shm, sysv_sem
 from lind_async.rawposix import table as rawposix
 from lind_async.rawposix.exec import ExecImage
 from lind_async.rawposix.files import FileOps
@@ -409,6 +409,7 @@ class Cage:
             self.signal_runner.close()
             self.signal_runner = None
         self.drop_shared_mappings()
+        sysv_sem.process_exited(self)
         self._mem = None
         self.stopped = False
         self._continued.set()

@@ -17,6 +17,8 @@ PROGRAMS = [
     #             the break's pages, holes, fork
     "mem_mmap_errors",  # mapping types, ignored flags, offsets (EOVERFLOW), wrapping lengths,
     #                     PROT_SEM/GROWS*, unaligned raw mprotect, madvise (beyond mmap_errors.c)
+    "mem_sysv_shm",  # shmget/shmat/shmdt/shmctl: keys, nattch across fork, IPC_RMID, SHM_RND,
+    #                  SHM_REMAP, SHM_RDONLY, shmdt errors and the range it frees
 ]
 
 

@@ -38,6 +38,9 @@ HEADERS = """\
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/file.h>
+#include <sys/shm.h>
+#include <sys/sem.h>
+#include <sys/msg.h>
 #define hidden
 #include "ksigaction.h"
 """

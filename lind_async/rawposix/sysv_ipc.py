@@ -1,0 +1,82 @@
+"""What the System V IPC families share (rawposix/sysv_shm.py, sysv_sem.py, sysv_msg.py): the
+world's namespace (core/ipc_ns.py), the caller's credentials, the clock, ``struct ipc_perm`` in
+and out, and the wait queue of each object.
+
+A world is the cages of one microvisor (docs/security.md), so its namespace is kept per
+``cage.microvisor``: fork children, other cages of the root and grates acting for them share it;
+another root does not see it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import weakref
+from typing import TYPE_CHECKING
+
+from lind_async.abi.layouts import StructLayout
+from lind_async.core.ipc import IPC_64, IpcObject, Perm
+from lind_async.core.ipc_ns import IpcNamespace
+from lind_async.rawposix.blocking import WaitQueue
+
+if TYPE_CHECKING:
+    from lind_async.memory import GuestMemory
+    from lind_async.runtime.cage import Cage
+
+_namespaces: weakref.WeakKeyDictionary[object, IpcNamespace] = weakref.WeakKeyDictionary()
+_queues: weakref.WeakKeyDictionary[IpcObject, WaitQueue] = weakref.WeakKeyDictionary()
+
+
+def namespace(cage: Cage) -> IpcNamespace:
+    world = cage.microvisor
+    ns = _namespaces.get(world)
+    if ns is None:
+        ns = _namespaces[world] = IpcNamespace()
+    return ns
+
+
+def existing_namespace(cage: Cage) -> IpcNamespace | None:
+    return _namespaces.get(cage.microvisor)
+
+
+def credentials() -> tuple[int, int]:
+    """The caller's (uid, gid): a cage runs as the microvisor's user (rawposix/proc.py)."""
+    return os.getuid(), os.getgid()
+
+
+def now() -> int:
+    return int(time.time())
+
+
+def command(cmd: int) -> int:
+    """A ``*ctl`` command without musl's ``IPC_64``."""
+    return cmd & ~IPC_64
+
+
+def perm_fields(prefix: str, perm: Perm, mode: int) -> dict[str, int]:
+    """``struct ipc_perm``'s fields for :meth:`StructLayout.pack_into`."""
+    return {f"{prefix}.key": perm.key, f"{prefix}.uid": perm.uid, f"{prefix}.gid": perm.gid,
+            f"{prefix}.cuid": perm.cuid, f"{prefix}.cgid": perm.cgid, f"{prefix}.mode": mode,
+            f"{prefix}.seq": perm.seq}
+
+
+def read_set(mem: GuestMemory, addr: int, layout: StructLayout, prefix: str
+             ) -> dict[str, int]:
+    """An ``IPC_SET`` argument: every field of ``layout`` at ``addr`` (``EFAULT`` if outside)."""
+    got = layout.unpack_from(mem.read(addr, layout.size))
+    return {name.removeprefix(prefix + "."): int(v) for name, v in got.items()
+            if isinstance(v, int)}
+
+
+def queue(obj: IpcObject) -> WaitQueue:
+    """Callers waiting for ``obj`` to change (every change wakes them all; they look again)."""
+    q = _queues.get(obj)
+    if q is None:
+        q = _queues[obj] = WaitQueue()
+    return q
+
+
+def changed(obj: IpcObject) -> None:
+    q = _queues.get(obj)
+    if q is not None:
+        q.wake_all()
