@@ -4,7 +4,7 @@ and out, and the wait queue of each object.
 
 A world is the cages of one microvisor (docs/security.md), so its namespace is kept per
 ``cage.microvisor``: fork children, other cages of the root and grates acting for them share it;
-another root does not see it.
+another root does not see it. Objects live until removed or until the world ends.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from lind_async.abi.layouts import StructLayout
 from lind_async.core.ipc import IPC_64, IpcObject, Perm
 from lind_async.core.ipc_ns import IpcNamespace
 from lind_async.rawposix.blocking import WaitQueue
+from lind_async.rawposix.shm import SharedAnon
 
 if TYPE_CHECKING:
     from lind_async.memory import GuestMemory
@@ -32,7 +33,18 @@ def namespace(cage: Cage) -> IpcNamespace:
     ns = _namespaces.get(world)
     if ns is None:
         ns = _namespaces[world] = IpcNamespace()
+        weakref.finalize(world, _world_ended, ns)
     return ns
+
+
+def _world_ended(ns: IpcNamespace) -> None:
+    """The world is gone: segments nobody removed give their host pages back (as a namespace's
+    end destroys them on Linux)."""
+    for seg in ns.shm.objects():
+        pages = seg.backing
+        if isinstance(pages, SharedAnon) and pages.fd >= 0:
+            os.close(pages.fd)
+            pages.fd = -1
 
 
 def existing_namespace(cage: Cage) -> IpcNamespace | None:

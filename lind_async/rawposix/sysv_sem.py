@@ -84,9 +84,15 @@ def _semop(cage: Cage, semid: int, sops: int, nsops: int, timeout: int | None
 async def _wait(cage: Cage, sems: SemSet, ops: Sequence[SemOp], blocked: tuple[int, bool],
                 wait_ns: int | None) -> int:
     q = ipc.queue(sems)
-    loop = asyncio.get_running_loop()
-    deadline = None if wait_ns is None else loop.time() + wait_ns / 1e9
-    timer = None if deadline is None else loop.call_at(deadline, q.wake_all)
+    expired = False
+
+    def expire() -> None:
+        nonlocal expired
+        expired = True
+        q.wake_all()
+
+    timer = None if wait_ns is None else asyncio.get_running_loop().call_later(wait_ns / 1e9,
+                                                                               expire)
     try:
         while True:
             num, for_zero = blocked
@@ -101,7 +107,7 @@ async def _wait(cage: Cage, sems: SemSet, ops: Sequence[SemOp], blocked: tuple[i
             if again is None:
                 ipc.changed(sems)
                 return 0
-            if deadline is not None and loop.time() >= deadline:
+            if expired:
                 raise GuestError(EAGAIN)
             blocked = again
     finally:

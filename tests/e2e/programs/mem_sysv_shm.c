@@ -2,7 +2,8 @@
  * shmat (anywhere, at an address, SHM_RND, SHM_REMAP, SHM_RDONLY), shm_nattch across attaches,
  * fork, shmdt and exit, IPC_STAT/IPC_SET, IPC_RMID (the key is free at once, the segment lives
  * until its last attach goes), shmdt errors and the range it frees. Keys derive from the pid
- * (natively they are the host's); every segment made is removed. */
+ * (natively they are the host's); every segment made is removed (except with "keep", for the
+ * cage-only check that a world's end frees its segments). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
@@ -50,8 +51,13 @@ static struct shmid_ds stat_of(int id) {
 
 static long nattch(int id) { return (long)stat_of(id).shm_nattch; }
 
-int main(void) {
+int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc > 1 && strcmp(argv[1], "keep") == 0) {  /* a segment left for the world's end */
+        int kept = shmget(IPC_PRIVATE, PAGE, IPC_CREAT | 0600);
+        char *at = shmat(kept, NULL, 0);
+        return kept < 0 || at == (void *)-1 || fork() < 0;
+    }
     key_t key = 0x4d530000 + (getpid() & 0xffff), other = key + 0x10000;
 
     /* a private segment, its stat, attaches */
