@@ -82,11 +82,11 @@ class EventFd(FileOps):
         return self._read_later(cage, view)
 
     async def _read_later(self, cage: Cage, view: memoryview) -> int:
-        while True:
+        # Look before every wait, the first included: a write between the handler's look and
+        # this coroutine's first step woke no one.
+        while (taken := self.counter.take()) is None:
             await self.more.wait(cage)
-            taken = self.counter.take()
-            if taken is not None:
-                return self._took(view, taken)
+        return self._took(view, taken)
 
     def _took(self, view: memoryview, taken: int) -> int:
         _U64.pack_into(view, 0, taken)
@@ -105,11 +105,10 @@ class EventFd(FileOps):
         return self._write_later(cage, amount)
 
     async def _write_later(self, cage: Cage, amount: int) -> int:
-        while True:
+        while not self.counter.add(amount):  # (look first, as _read_later)
             await self.less.wait(cage)
-            if self.counter.add(amount):
-                self.more.wake_all()
-                return _U64.size
+        self.more.wake_all()
+        return _U64.size
 
     def poll_mask(self) -> int:
         return self.counter.poll_mask()

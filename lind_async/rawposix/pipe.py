@@ -78,15 +78,18 @@ class PipeEnd(FileOps):
         return self._read_later(cage, view)
 
     async def _read_later(self, cage: Cage, view: memoryview) -> int:
+        # Look before every wait, the first included: a writer may have come between the
+        # handler's look and this coroutine's first step (the cage can be preempted there),
+        # and its wake-up found no one waiting yet.
         pipe, buffer = self.pipe, self.pipe.buffer
         while True:
-            await pipe.can_read.wait(cage)
             n = buffer.read_into(view)
             if n:
                 pipe.can_write.wake_all()
                 return n
             if buffer.writers == 0:
                 return 0
+            await pipe.can_read.wait(cage)
 
     # -- writing ----------------------------------------------------------------------------------
     def write_from(self, cage: Cage, view: memoryview) -> SysResult:
@@ -108,14 +111,9 @@ class PipeEnd(FileOps):
         return self._write_later(cage, view, n)
 
     async def _write_later(self, cage: Cage, view: memoryview, done: int) -> int:
+        # Look before every wait, the first included (see _read_later).
         pipe, buffer = self.pipe, self.pipe.buffer
         while done < len(view):
-            try:
-                await pipe.can_write.wait(cage)
-            except GuestError:
-                if done:
-                    return done  # interrupted after a partial write: report what went in
-                raise
             if buffer.readers == 0:
                 if done:
                     return done
@@ -124,6 +122,13 @@ class PipeEnd(FileOps):
             if n:
                 done += n
                 pipe.can_read.wake_all()
+                continue
+            try:
+                await pipe.can_write.wait(cage)
+            except GuestError:
+                if done:
+                    return done  # interrupted after a partial write: report what went in
+                raise
         return done
 
     def bytes_readable(self) -> int:

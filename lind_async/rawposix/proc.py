@@ -106,12 +106,12 @@ def sys_wait4(cage: Cage, pid: int, wstatus: int, options: int, rusage: int, *_:
 
 
 async def _wait_later(cage: Cage, which: int, opts: int, status_addr: int, rusage_addr: int) -> int:
+    # Look before every wait, the first included: a child that changed state between the
+    # handler's look and this coroutine's first step woke no one.
     queue = cage.microvisor.child_waits(cage.cage_id)
-    while True:
+    while (found := cage.microvisor.procs.wait(cage.cage_id, which, opts)) is None:
         await queue.wait(cage)
-        found = cage.microvisor.procs.wait(cage.cage_id, which, opts)
-        if found is not None:
-            return _report(cage, found, status_addr, rusage_addr)
+    return _report(cage, found, status_addr, rusage_addr)
 
 
 def _report(cage: Cage, found: tuple[int, int], status_addr: int, rusage_addr: int) -> int:

@@ -11,6 +11,13 @@ task first runs on the next turn). :func:`eager_task` is that move made safe: it
 step right away, then lets a task drive the rest (by hand, what Python 3.12's eager task factory
 does). :class:`Resume` continues a coroutine that was stepped once, passing every suspension,
 value and exception through, so an ``async`` handler that never waits costs no task at all.
+
+A call a cage (or a grate's worker) makes is *parked* the same way: the ``syscall`` or
+``threei_call`` import answers ``WOULD_WAIT`` and the guest collects the call with the async
+``syscall_wait`` import, which awaits it. Between the two imports the guest runs a few
+instructions, and a preemption (an epoch yield) can fall there and hand the loop to other cages:
+a loop turn in between after all. :func:`first_step` therefore steps the handler's coroutine when
+it is parked, inside the import that made the check.
 """
 
 from __future__ import annotations
@@ -76,3 +83,32 @@ def eager_task(coro: Coroutine[Any, Any, T], *, name: str) -> asyncio.Future[T]:
         failed.set_exception(exc)
         return failed
     return loop.create_task(_resumed(coro, first), name=name)
+
+
+class _Ready:
+    """An awaitable whose outcome is already known (a first step that finished the call)."""
+
+    __slots__ = ("_error", "_value")
+
+    def __init__(self, value: Any = None, error: BaseException | None = None) -> None:
+        self._value, self._error = value, error
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        if self._error is not None:
+            raise self._error
+        return self._value
+        yield  # (a generator: never reached)
+
+
+def first_step(pending: Any) -> Any:
+    """``pending`` (an awaitable a handler returned) with its first step taken now, if it is a
+    coroutine: an awaitable that continues it (see the module docstring)."""
+    if not isinstance(pending, Coroutine):
+        return pending
+    try:
+        first = pending.send(None)
+    except StopIteration as done:
+        return _Ready(done.value)
+    except BaseException as exc:
+        return _Ready(error=exc)
+    return Resume(pending, first)

@@ -37,6 +37,7 @@ from lind_async.rawposix.files import FileOps, HostStream
 from lind_async.runtime import grate_pool, guest_signals, signals, threei_calls
 from lind_async.runtime.abi_check import check_lind_abi
 from lind_async.runtime.cage import Cage
+from lind_async.runtime.eager import first_step
 from lind_async.runtime.engine import EngineConfig, LindEngine
 from lind_async.runtime.faults import FAULTED  # a guest's page shrank away (SIGBUS pending)
 from lind_async.runtime.fork import ForkedCage, fork_import
@@ -98,7 +99,7 @@ def _syscall_now(instance: LindInstance, args: tuple[int, ...]) -> int:
             return result
         instance.park(_deliver(instance, cage, number, args[1:], result))
         return WOULD_WAIT
-    instance.park(_then_signals(instance, cage, number, args[1:], result))
+    instance.park(_then_signals(instance, cage, number, args[1:], first_step(result)))
     return WOULD_WAIT
 
 

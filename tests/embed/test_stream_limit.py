@@ -111,12 +111,9 @@ async def stalls(stdout: Reader, stderr: Reader, *, patience: float) -> tuple[bo
     return stalled, total
 
 
-FLOOD_KIB = 160  # more than a pipe and 2*1 KiB hold, less than a pipe and 2*64 KiB
-
-
-async def native_stalls(exe: Path, limit: int, patience: float) -> tuple[bool, int]:
+async def native_stalls(exe: Path, kib: int, limit: int, patience: float) -> tuple[bool, int]:
     proc = await asyncio.create_subprocess_exec(
-        exe, str(FLOOD_KIB), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        exe, str(kib), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         limit=limit,
     )  # fmt: skip
     assert proc.stdout is not None and proc.stderr is not None
@@ -125,24 +122,31 @@ async def native_stalls(exe: Path, limit: int, patience: float) -> tuple[bool, i
     return result
 
 
-@pytest.mark.parametrize(("limit", "patience"), [(1024, 1.0), (1 << 16, 60.0)])
+# (limit, KiB written, patience): 1 MiB is far more than a pipe and 2*1 KiB hold (asyncio's
+# reader sometimes takes a few chunks more than twice the limit before it pauses, so a margin
+# of a few pipes' worth is not enough); 160 KiB is less than a pipe and 2*64 KiB.
+FLOODS = [(1024, 1024, 1.0), (1 << 16, 160, 60.0)]
+
+
+@pytest.mark.parametrize(("limit", "kib", "patience"), FLOODS)
 def test_reading_pauses_at_twice_the_limit_as_asyncio(
     run: Runner,
     program: Build,
     native: Callable[[str], Path],
     root: Path,
     limit: int,
+    kib: int,
     patience: float,
 ) -> None:
     """A small limit makes the writer wait while the host does not read (the reader holds at most
     about twice the limit); asyncio's default limit lets the whole output in."""
-    expected = asyncio.run(native_stalls(native("flood"), limit, patience))
-    assert expected == (limit == 1024, FLOOD_KIB * 1024)
+    expected = asyncio.run(native_stalls(native("flood"), kib, limit, patience))
+    assert expected == (limit == 1024, kib * 1024)
 
     async def main() -> tuple[bool, int]:
         async with lind_async.Microvisor(root=root) as mv:
             proc = await mv.create_cage_exec(
-                program("flood"), str(FLOOD_KIB), stdout=lind_async.PIPE,
+                program("flood"), str(kib), stdout=lind_async.PIPE,
                 stderr=lind_async.PIPE, limit=limit,
             )  # fmt: skip
             assert proc.stdout is not None and proc.stderr is not None
