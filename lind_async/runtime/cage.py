@@ -381,7 +381,7 @@ class Cage:
             if self.cpu_used >= budget:
                 self.terminate(killed(SIGXCPU))
                 await asyncio.sleep(0)  # the cancellation terminate() sent ends this fiber here
-        if not self.in_handler and signals.pending_for(self):
+        if signals.pending_for(self):
             await signals.at_preemption(self)
 
     @property

@@ -18,14 +18,25 @@ answer is ``LIND_SIGNAL`` instead of its result, and lind-musl's syscall slow pa
 Because the handler is ordinary code on the thread's stack, it can ``fork`` (Asyncify unwinds
 and rewinds through it like any frame; the child inherits the pending frame and returns from the
 handler and then from the interrupted call, as on Linux) and ``longjmp``/``siglongjmp`` out of
-it. A handler left by ``longjmp`` never calls ``signal_return``: when a signal is next to be
-delivered, a system call made from above the frame (its shadow stack pointer higher than the
-frame's) ends the handler as Linux sees it — nothing is restored (``siglongjmp`` restores its
-own mask). The check costs nothing on calls with no signal pending.
+it. A handler left by ``longjmp`` never calls ``signal_return``. libc counts the handlers a
+thread runs (``__lind_handler_depth``; the frame tells where the counter is); ``setjmp`` records
+the count in the ``jmp_buf`` and ``longjmp`` brings it back, so when the counter is back below
+its value at the handler's start the handler has ended as Linux sees it (:func:`left_by_longjmp`,
+asked only when a signal is to be delivered) — nothing is restored (``siglongjmp`` restores its
+own mask). Modules whose libc does not say where the counter is fall back on the shadow stack
+pointer (a call from above the handler's frame).
 
-Signals that arrive while the cage computes (preemption points) still run on the signal instance:
-there is no call to answer there. Modules built before this protocol (no ``lind.signal_return``
-import) get every handler on the signal instance.
+**Preemption points.** A signal that arrives while the thread computes has no call to answer.
+A module whose loops the toolchain instrumented (``toolchain/signal_poll.py``: it exports the
+per-instance global :data:`POLL_FLAG`) tests that global at every loop header; the runtime
+raises it (:func:`request_poll`) and the loop calls libc's ``__lind_signal_poll``, which asks
+``lind.signal_frame(0, 0)`` whether a handler is due: the delivery then runs as at a system call
+whose result is 0, on the thread's own stack, so such a handler may ``longjmp`` out or ``fork``
+too. If the flag is still raised at the next preemption point (the thread ran a whole time slice
+without reaching a loop header: deep recursion, or a call that waits without being interrupted),
+the handler runs on the signal instance after all. Modules built before this protocol (no
+``lind.signal_return`` import) get every handler on the signal instance, and uninstrumented
+modules every handler due at a preemption point.
 """
 
 from __future__ import annotations
@@ -45,7 +56,12 @@ if TYPE_CHECKING:
     from lind_async.runtime.instance import LindInstance
 
 LIND_SIGNAL = WOULD_WAIT + 1
-_FRAME = struct.Struct("<IiI")  # handler, signo, with_info (struct lind_signal_frame)
+_FRAME = struct.Struct("<IiI")  # handler, signo, with_info (struct lind_signal_frame, out)
+_FRAME_DEPTH = 12  # unsigned *depth (in): libc's count of the thread's running handlers
+POLL_FLAG = "__lind_signal_poll_flag"
+"""The global an instrumented module tests at its loop headers (``toolchain/signal_poll.py``)."""
+POLL_CALL = -1
+"""The frame's call number for a delivery asked for by ``__lind_signal_poll`` (no call)."""
 
 
 @dataclass(slots=True)
@@ -61,6 +77,8 @@ class GuestFrame:
     action: SigAction | None = None
     saved_mask: int = 0
     stack_pointer: int | None = None  # the guest's, at signal_frame: below it runs the handler
+    depth_addr: int | None = None  # libc's handler counter, and its value before this handler
+    depth: int = 0
 
 
 def runs_handlers(instance: LindInstance) -> bool:
@@ -102,21 +120,67 @@ async def _deliver(instance: LindInstance, cage: Cage, frame: GuestFrame) -> int
 
 
 def signal_frame_import(instance: LindInstance, args: tuple[int, ...]) -> int:
-    """``lind.signal_frame(frame, info) -> i64`` (sync): describe the pending handler."""
+    """``lind.signal_frame(frame, info) -> i64`` (sync): describe the pending handler.
+    ``signal_frame(0, 0)`` is ``__lind_signal_poll``'s question (see :func:`poll`)."""
+    at, info = args[0] & 0xFFFFFFFF, args[1] & 0xFFFFFFFF
+    if at == 0:
+        return poll(instance)
     frame = instance.signal_frame
     if frame is None or frame.action is None:
         return -EINVAL  # nothing pending: a confused (or hostile) guest
     cage: Cage = instance.data
-    at, info = args[0] & 0xFFFFFFFF, args[1] & 0xFFFFFFFF
     action = frame.action
     with_info = 1 if action.flags & SA_SIGINFO else 0
+    mem = cage.mem
     try:
+        depth_addr = mem.read_u32(at + _FRAME_DEPTH)
         signals.write_siginfo(cage, frame.signo, info)
-        cage.mem.pack(_FRAME, at, action.handler & 0xFFFFFFFF, frame.signo, with_info)
+        mem.pack(_FRAME, at, action.handler & 0xFFFFFFFF, frame.signo, with_info)
     except GuestError as exc:
         return -(exc.errno or EFAULT)
     frame.stack_pointer = instance.get_global("__stack_pointer")
+    try:
+        frame.depth, frame.depth_addr = mem.read_u32(depth_addr), depth_addr
+    except GuestError:
+        frame.depth_addr = None  # not a counter: judge by the stack pointer
     return 0
+
+
+def poll(instance: LindInstance) -> int:
+    """``lind.signal_frame(0, 0)``: an instrumented loop saw the poll flag. Deliver what is due
+    as at the return of a call whose result is 0 (``LIND_SIGNAL`` or ``WOULD_WAIT``), or answer 0
+    when nothing is: none pending, a handler running, or a call of this thread parked (the flag
+    was seen in libc's own slow path; that call's return delivers)."""
+    if POLL_FLAG in instance.spec.globals:
+        instance.set_global(POLL_FLAG, 0)
+    cage: Cage = instance.data
+    if instance.parked is not None or instance.serving:
+        return 0
+    if cage.in_handler and not left_by_longjmp(instance, cage):
+        return 0
+    if not signals.pending_for(cage):
+        return 0
+    instance.park(_deliver(instance, cage, GuestFrame(POLL_CALL, (), 0)))
+    return WOULD_WAIT
+
+
+def request_poll(cage: Cage) -> bool:
+    """At a preemption point: have the main thread deliver at its next loop header (raise its
+    poll flag; True). False when it cannot (not instrumented, no guest handlers, a delivery or
+    handler in progress) or did not within a time slice: then deliver on the signal instance."""
+    instance = cage.instance
+    if (
+        instance is None
+        or POLL_FLAG not in instance.spec.globals
+        or not runs_handlers(instance)
+        or instance.signal_frame is not None
+    ):
+        return False
+    if instance.get_global(POLL_FLAG):
+        instance.set_global(POLL_FLAG, 0)  # a whole slice without a loop header
+        return False
+    instance.set_global(POLL_FLAG, 1)
+    return True
 
 
 def signal_return_import(instance: LindInstance, args: tuple[int, ...]) -> int:
@@ -141,7 +205,14 @@ def left_by_longjmp(instance: LindInstance, cage: Cage) -> bool:
     frame = instance.signal_frame
     if frame is None or frame.stack_pointer is None:
         return False
-    if instance.get_global("__stack_pointer") <= frame.stack_pointer:
+    if frame.depth_addr is not None:
+        try:
+            running = cage.mem.read_u32(frame.depth_addr) > frame.depth
+        except GuestError:
+            running = False
+    else:
+        running = instance.get_global("__stack_pointer") <= frame.stack_pointer
+    if running:
         return False
     _end(instance, cage)
     return True

@@ -35,9 +35,18 @@ A handler's frame lives on a signal stack mapped from the cage's vmmap on first 
 vmmap has no room for it the frame cannot be set up and the cage dies of ``SIGSEGV``, as Linux
 does when it cannot write a signal frame.
 
+At a preemption point, a module whose loops the toolchain instrumented (programs that fork or
+use setjmp: ``toolchain/signal_poll.py``) is asked to deliver by itself at its next loop header
+(``guest_signals.request_poll``): the handler then runs on the thread's own stack as at a
+system call's return, and may ``fork`` or ``longjmp`` out. Only when the thread does not reach a
+loop header within a time slice does such a handler run on the signal instance.
+
 Limits (documented, not hidden): handlers do not nest (signals arriving during a handler stay
-pending until it returns); a handler run on the signal instance (preemption-point delivery)
-cannot ``fork`` or ``longjmp`` out into the interrupted frame.
+pending until it returns); a handler run on the signal instance (preemption-point delivery to an
+uninstrumented module, or the fallback above) cannot ``fork`` or ``longjmp`` out into the
+interrupted frame: wasm has no way to transfer control between two stacks, and the interrupted
+frames are suspended inside wasmtime, where only an exception thrown by wasm code on *their*
+stack could unwind them.
 """
 
 from __future__ import annotations
@@ -198,9 +207,32 @@ async def after_syscall(cage: Cage, number: int, args: tuple[int, ...], result: 
     return result
 
 
+def handler_running(cage: Cage) -> bool:
+    """Is one of the cage's handlers running? (One its guest left by ``longjmp`` has ended.)"""
+    if not cage.in_handler:
+        return False
+    from lind_async.runtime import guest_signals  # it imports this module
+
+    main = cage.instance
+    return main is None or not guest_signals.left_by_longjmp(main, cage)
+
+
 async def at_preemption(cage: Cage) -> None:
-    """Preemption-point delivery for a cage whose fiber is suspended mid-computation."""
+    """Preemption-point delivery for a cage whose fiber is suspended mid-computation: by the
+    main thread itself at its next loop header when its module is instrumented for that
+    (``guest_signals.request_poll``), else on the signal instance now."""
+    from lind_async.runtime import guest_signals  # it imports this module
+
     await cage.wait_while_stopped()
+    if handler_running(cage):
+        return  # handlers do not nest
+    signo = cage.signals.deliverable()
+    if not signo:
+        return
+    if cage.signals.action(signo).handler not in (SIG_DFL, SIG_IGN) and (
+        guest_signals.request_poll(cage)
+    ):
+        return
     while signo := cage.signals.deliverable():
         await deliver(cage, signo)
 

@@ -20,7 +20,9 @@ Three tools from the pinned ziglang wheel, called directly:
    (clang 18 emits ``main(void)`` as a two-argument wrapper): the link uses ``crt1.o``
    (``main(argc, argv)``) and, only if wasm-ld reports that ``main`` has another signature, links
    again with ``crt1-envp.o`` (``main(argc, argv, envp)``).
-3. Programs that fork or use setjmp go through Binaryen's wasm-opt
+3. Programs that fork or use setjmp get signal polls at their loop headers
+   (:mod:`lind_async.toolchain.signal_poll`: a handler due while they compute runs on the
+   thread's own stack, so it may ``longjmp`` out or ``fork``) and go through Binaryen's wasm-opt
    (:mod:`lind_async.toolchain.binaryen`); the module is validated
    (:mod:`lind_async.toolchain.validate`), and with ``--precompile`` also compiled by the runtime's
    engine into a ``.cwasm`` next to it, for a fast start.
@@ -48,7 +50,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from lind_async.toolchain import binaryen, cmdline, mainshim, target, validate
+from lind_async.toolchain import binaryen, cmdline, mainshim, signal_poll, target, validate
 from lind_async.toolchain.mainshim import main_shim
 from lind_async.toolchain.sysroot import Sysroot, cache_root, ensure_sysroot
 from lind_async.toolchain.target import DEFAULT_OPT, program_cflags
@@ -210,7 +212,14 @@ def link_module(sysroot: Sysroot, objects: Sequence[Path | str], output: Path, *
         if warnings:
             sys.stderr.write(warnings)
         # fork -> asyncify; setjmp (legacy EH from clang 18) -> exnref: Binaryen's wasm-opt.
-        fork, exceptions = post_link_needs(tmp.read_bytes())
+        # Both can leave a signal handler other than by returning: such a program polls for
+        # signals at its loop headers (before asyncify, which must see the poll calls).
+        linked = tmp.read_bytes()
+        fork, exceptions = post_link_needs(linked)
+        if fork or exceptions:
+            polled = signal_poll.instrument(linked)
+            if polled is not None:
+                tmp.write_bytes(polled)
         binaryen.run_passes(tmp, tmp, fork=fork, exceptions=exceptions)
         validate_module(tmp.read_bytes(), what=str(output))
         if grate:
@@ -283,7 +292,8 @@ def compile_program(sources: Sequence[Path], output: Path, *, flags: Sequence[st
     return build(inv, Path(output), stack_size=stack_size, max_memory=max_memory)
 
 
-_KEY_MODULES = (sys.modules[__name__], binaryen, cmdline, mainshim, target, validate)
+_KEY_MODULES = (sys.modules[__name__], binaryen, cmdline, mainshim, signal_poll, target,
+                validate)
 
 
 def compile_cached(source: Path, *, flags: Sequence[str] = ()) -> Path:

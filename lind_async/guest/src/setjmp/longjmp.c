@@ -21,6 +21,11 @@
  * {env, val} pair lives in env itself (the second 64-bit slot of __jmp_buf),
  * so a longjmp allocates nothing.  longjmp(env, 0) makes setjmp return 1.
  *
+ * A setjmp also records how many signal handlers the thread is running
+ * (__lind_handler_depth, src/lind/signal.c) in the second word of env; a
+ * longjmp brings the count back to it, which is how the runtime learns that
+ * a handler was left by longjmp (siglongjmp out of a handler).
+ *
  * The exception travels inside wasm only (no host frame in between), so it
  * works the same when the cage was suspended in a system call meanwhile.
  * This file is built with the SjLj flags (it throws). */
@@ -41,6 +46,7 @@ struct sjlj_args {
 };
 
 static uint32_t last_id;
+extern _Thread_local unsigned __lind_handler_depth;
 static _Thread_local uint32_t temp_ret0;
 
 uint32_t getTempRet0(void)
@@ -59,7 +65,8 @@ struct sjlj_entry *saveSetjmp(uint32_t *env, uint32_t label,
 	uint32_t id = __atomic_add_fetch(&last_id, 1, __ATOMIC_RELAXED);
 	uint32_t i = 0;
 
-	*env = id;
+	env[0] = id;
+	env[1] = __lind_handler_depth;
 	while (i < size && table[i].id != 0)
 		i++;
 	if (i == size) {
@@ -84,9 +91,20 @@ uint32_t testSetjmp(uint32_t id, struct sjlj_entry *table, uint32_t size)
 	return 0;
 }
 
+/* A jump to env leaves the handlers started since its setjmp: they have ended. */
+void __lind_sjlj_leave(void *env)
+{
+	unsigned depth = ((uint32_t *)env)[1];
+
+	if (depth < __lind_handler_depth)
+		__lind_handler_depth = depth;
+}
+
 _Noreturn void __wasm_longjmp(void *env, int val)
 {
 	struct sjlj_args *args = (struct sjlj_args *)((unsigned long long *)env + 1);
+
+	__lind_sjlj_leave(env);
 
 	args->env = env;
 	args->val = val ? val : 1;

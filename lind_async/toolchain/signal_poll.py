@@ -1,0 +1,321 @@
+"""Signal polls at loop headers: let a computing thread run a signal handler on its own stack.
+
+Theory of operation
+-------------------
+A signal that arrives while a cage computes is noticed by the runtime at a preemption point (an
+epoch yield), where there is no system call to answer. wasm cannot call into a suspended stack,
+so the runtime used to run such a handler on a second instance (the *signal instance*), from
+which it can neither ``longjmp`` back into the interrupted frames nor ``fork``. This pass lets
+the interrupted thread run the handler itself, soon after:
+
+* it adds a mutable ``i32`` global, exported as :data:`FLAG` (``0``), one per instance, i.e.
+  per thread;
+* at the start of every ``loop`` body it inserts::
+
+      global.get $flag
+      if
+        i32.const 0
+        global.set $flag
+        call $__lind_signal_poll
+      end
+
+  which costs a load and a not-taken branch per iteration while no signal is pending.
+
+The runtime raises the flag of the main instance at a preemption point
+(``runtime/guest_signals.request_poll``); the next loop header calls libc's exported
+``__lind_signal_poll`` (``guest/src/lind/signal.c``), which asks the runtime for the handler and
+runs it on the thread's stack, exactly as one due at a system call's return. The call is an
+ordinary call site, so this pass runs *before* Asyncify: a handler that forks unwinds through it.
+
+The rewriting is done here, on the linked binary, because Binaryen has no pass that inserts code
+at loop headers. It decodes every instruction of every body (to find ``loop`` opcodes and their
+block types), copies everything else byte for byte, and re-encodes the body sizes. Only the
+instruction set the toolchain emits is known (MVP, sign extension, saturating conversions, bulk
+memory, reference types, atomics, legacy and exnref exception handling); a module with anything
+else (SIMD, GC…) is left as it is (:func:`instrument` returns ``None``), which only means its
+handlers at preemption points keep running on the signal instance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+POLL_FUNCTION = "__lind_signal_poll"
+FLAG = "__lind_signal_poll_flag"
+
+_TYPE, _IMPORT, _FUNC, _GLOBAL, _EXPORT, _CODE = 1, 2, 3, 6, 7, 10
+_EXPORT_FUNC, _EXPORT_GLOBAL = 0, 3
+_VALTYPES = frozenset({0x7F, 0x7E, 0x7D, 0x7C, 0x7B, 0x70, 0x6F, 0x69, 0x40})
+
+
+class Unsupported(ValueError):
+    """An instruction or section this pass does not decode."""
+
+
+def uleb(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+class _Reader:
+    __slots__ = ("data", "end", "pos")
+
+    def __init__(self, data: bytes, pos: int = 0, end: int | None = None) -> None:
+        self.data, self.pos = data, pos
+        self.end = len(data) if end is None else end
+
+    def byte(self) -> int:
+        if self.pos >= self.end:
+            raise Unsupported("truncated")
+        b = self.data[self.pos]
+        self.pos += 1
+        return b
+
+    def uleb(self) -> int:
+        result = shift = 0
+        while True:
+            b = self.byte()
+            result |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                return result
+
+    def skip_leb(self) -> None:
+        while self.byte() & 0x80:
+            pass
+
+    def name(self) -> str:
+        n = self.uleb()
+        self.pos += n
+        return self.data[self.pos - n:self.pos].decode("utf-8", "replace")
+
+
+def _sections(data: bytes) -> Iterator[tuple[int, int, int, int]]:
+    """``(id, start of the section, start of its body, end)`` for each section."""
+    if data[:8] != b"\0asm\x01\0\0\0":
+        raise Unsupported("not a wasm module")
+    r = _Reader(data, 8)
+    while r.pos < r.end:
+        start = r.pos
+        section = r.byte()
+        size = r.uleb()
+        yield section, start, r.pos, r.pos + size
+        r.pos += size
+
+
+# -- instructions: how many immediate bytes follow each opcode -------------------------------
+_NONE = frozenset(
+    {0x00, 0x01, 0x05, 0x0A, 0x0B, 0x0F, 0x19, 0x1A, 0x1B, 0xD1, 0xD3, 0xD4}
+    | set(range(0x45, 0xC5))
+)
+_ONE_U32 = frozenset(
+    {0x07, 0x08, 0x09, 0x0C, 0x0D, 0x10, 0x12, 0x14, 0x15, 0x18, 0x20, 0x21, 0x22, 0x23, 0x24,
+     0x25, 0x26, 0x3F, 0x40, 0xD2, 0xD5, 0xD6}
+)
+_BLOCKS = frozenset({0x02, 0x03, 0x04, 0x06})
+_FC_NONE = frozenset(range(0, 8))
+_FC_ONE = frozenset({9, 11, 13, 15, 16, 17})
+_FC_TWO = frozenset({8, 10, 12, 14})
+
+
+def _blocktype(r: _Reader) -> None:
+    if r.data[r.pos] in _VALTYPES:
+        r.pos += 1
+    else:
+        r.skip_leb()  # a type index (s33)
+
+
+def _memarg(r: _Reader) -> None:
+    align = r.uleb()
+    if align & 0x40:
+        r.uleb()  # memory index (multi-memory)
+    r.uleb()
+
+
+def _skip_immediates(op: int, r: _Reader) -> None:
+    if op in _NONE:
+        return
+    if op in _ONE_U32:
+        r.skip_leb()
+    elif op in _BLOCKS:
+        _blocktype(r)
+    elif 0x28 <= op <= 0x3E:
+        _memarg(r)
+    elif op in (0x41, 0x42):
+        r.skip_leb()
+    elif op == 0x43:
+        r.pos += 4
+    elif op == 0x44:
+        r.pos += 8
+    elif op in (0x11, 0x13):  # call_indirect: type, table
+        r.skip_leb()
+        r.skip_leb()
+    elif op == 0x0E:  # br_table
+        for _ in range(r.uleb() + 1):
+            r.skip_leb()
+    elif op == 0x1C:  # select t*
+        for _ in range(r.uleb()):
+            _blocktype(r)
+    elif op == 0xD0:  # ref.null heaptype
+        _blocktype(r)
+    elif op == 0x1F:  # try_table
+        _blocktype(r)
+        for _ in range(r.uleb()):
+            kind = r.byte()
+            if kind in (0, 1):
+                r.skip_leb()
+            r.skip_leb()
+    elif op == 0xFC:
+        sub = r.uleb()
+        if sub in _FC_NONE:
+            return
+        if sub in _FC_ONE:
+            r.skip_leb()
+        elif sub in _FC_TWO:
+            r.skip_leb()
+            r.skip_leb()
+        else:
+            raise Unsupported(f"0xfc {sub}")
+    elif op == 0xFE:
+        sub = r.uleb()
+        if sub == 0x03:
+            r.byte()  # atomic.fence
+        else:
+            _memarg(r)
+    else:
+        raise Unsupported(f"opcode {op:#x}")
+
+
+def _instrument_body(data: bytes, start: int, end: int, snippet: bytes) -> tuple[bytes, int]:
+    """One function body (locals + code) with ``snippet`` after every loop header; the new body
+    bytes and how many loops it has."""
+    r = _Reader(data, start, end)
+    for _ in range(r.uleb()):  # local declarations: count, type
+        r.skip_leb()
+        _blocktype(r)
+    out = bytearray()
+    copied = start
+    loops = 0
+    while r.pos < end:
+        op = r.byte()
+        _skip_immediates(op, r)
+        if op == 0x03:
+            out += data[copied:r.pos]
+            out += snippet
+            copied = r.pos
+            loops += 1
+    if r.pos != end:
+        raise Unsupported("a body overran its size")
+    out += data[copied:end]
+    return bytes(out), loops
+
+
+def _count_imports(data: bytes, start: int, end: int) -> tuple[int, int]:
+    """(imported functions, imported globals)."""
+    r = _Reader(data, start, end)
+    funcs = globs = 0
+    for _ in range(r.uleb()):
+        r.name()
+        r.name()
+        kind = r.byte()
+        if kind == 0:
+            r.uleb()
+            funcs += 1
+        elif kind == 1:
+            r.byte()
+            _limits(r)
+        elif kind == 2:
+            _limits(r)
+        elif kind == 3:
+            r.byte()
+            r.byte()
+            globs += 1
+        elif kind == 4:
+            r.byte()
+            r.uleb()
+        else:
+            raise Unsupported(f"import kind {kind}")
+    return funcs, globs
+
+
+def _limits(r: _Reader) -> None:
+    flags = r.byte()
+    r.uleb()
+    if flags & 1:
+        r.uleb()
+
+
+def _exports(data: bytes, start: int, end: int) -> dict[str, tuple[int, int]]:
+    r = _Reader(data, start, end)
+    found: dict[str, tuple[int, int]] = {}
+    for _ in range(r.uleb()):
+        name = r.name()
+        kind = r.byte()
+        found[name] = (kind, r.uleb())
+    return found
+
+
+def _section(section: int, body: bytes) -> bytes:
+    return bytes([section]) + uleb(len(body)) + body
+
+
+def instrument(data: bytes) -> bytes | None:
+    """``data`` with signal polls at its loop headers, or None when it cannot or need not be
+    (no ``__lind_signal_poll`` export, already instrumented, or an instruction not decoded)."""
+    try:
+        return _instrument(data)
+    except (Unsupported, IndexError):
+        return None
+
+
+def _instrument(data: bytes) -> bytes | None:
+    where = {section: (start, body, end) for section, start, body, end in _sections(data)}
+    if _EXPORT not in where or _CODE not in where or _GLOBAL not in where:
+        return None
+    exports = _exports(data, where[_EXPORT][1], where[_EXPORT][2])
+    poll = exports.get(POLL_FUNCTION)
+    if poll is None or poll[0] != _EXPORT_FUNC or FLAG in exports:
+        return None
+    imported_globals = 0
+    if _IMPORT in where:
+        _funcs, imported_globals = _count_imports(data, where[_IMPORT][1], where[_IMPORT][2])
+
+    # the flag: a new mutable i32 global, exported
+    g = _Reader(data, where[_GLOBAL][1], where[_GLOBAL][2])
+    count = g.uleb()
+    flag = imported_globals + count
+    globals_body = uleb(count + 1) + data[g.pos:where[_GLOBAL][2]] + bytes(
+        [0x7F, 0x01, 0x41, 0x00, 0x0B])
+    e = _Reader(data, where[_EXPORT][1], where[_EXPORT][2])
+    n_exports = e.uleb()
+    exports_body = (uleb(n_exports + 1) + data[e.pos:where[_EXPORT][2]]
+                    + uleb(len(FLAG)) + FLAG.encode() + bytes([_EXPORT_GLOBAL]) + uleb(flag))
+
+    snippet = (b"\x23" + uleb(flag) + b"\x04\x40" + b"\x41\x00" + b"\x24" + uleb(flag)
+               + b"\x10" + uleb(poll[1]) + b"\x0b")
+    c = _Reader(data, where[_CODE][1], where[_CODE][2])
+    bodies = bytearray(uleb(n_bodies := c.uleb()))
+    for _ in range(n_bodies):
+        size = c.uleb()
+        body, _loops = _instrument_body(data, c.pos, c.pos + size, snippet)
+        bodies += uleb(len(body)) + body
+        c.pos += size
+
+    out = bytearray(data[:8])
+    for section, start, _body, end in _sections(data):
+        if section == _GLOBAL:
+            out += _section(section, globals_body)
+        elif section == _EXPORT:
+            out += _section(section, exports_body)
+        elif section == _CODE:
+            out += _section(section, bytes(bodies))
+        else:
+            out += data[start:end]
+    return bytes(out)
