@@ -14,6 +14,9 @@ and non-dump query, is answered with an ``NLMSG_ERROR`` message (``EPERM`` for c
 ``EOPNOTSUPP`` otherwise): nothing a cage sends can change the host, even when the microvisor
 runs as root. No multicast notifications are delivered (membership options are accepted).
 
+Replies wait in the socket until read, up to its receive buffer (``SO_RCVBUF``): a request
+that arrives while the replies already queued fill it is answered by nothing, and the next
+receive reports ``ENOBUFS`` (Linux's overrun), so a cage cannot grow the queue without bound.
 Replies are re-packed into datagrams of at most ``NLMSG_GOODSIZE`` bytes (one bigger message
 alone), so a reader with a page-sized buffer never truncates one. The socket's address is
 ``{AF_NETLINK, port id, groups}``; the kernel's, reported as every reply's sender, has port 0.
@@ -32,6 +35,7 @@ from lind_async.abi.errno import (
     EAGAIN,
     ECONNREFUSED,
     EINVAL,
+    ENOBUFS,
     ENOPROTOOPT,
     EOPNOTSUPP,
     EPERM,
@@ -42,6 +46,7 @@ from lind_async.abi.errno import (
 from lind_async.core.fdtable import OpenFile
 from lind_async.core.sockbuf import Datagram, DatagramQueue
 from lind_async.rawposix import hostfds
+from lind_async.rawposix import sock_sysctl as sysctl
 from lind_async.rawposix.blocking import WaitQueue
 from lind_async.rawposix.readiness import Cancel, Wake
 from lind_async.rawposix.sock_base import Received, RecvResult, Socket, drop_rights, int_option
@@ -77,7 +82,7 @@ def new_netlink_socket(cage: Cage, stype: int, protocol: int, status_flags: int)
 class NetlinkSocket(Socket):
     """A NETLINK_ROUTE socket answering dumps (see the module docstring)."""
 
-    __slots__ = ("groups", "options", "port", "queue", "readq", "world")
+    __slots__ = ("error", "groups", "options", "port", "queue", "readq", "world")
 
     def __init__(self, cage: Cage, stype: int, status_flags: int) -> None:
         super().__init__(AF_NETLINK, stype, NETLINK_ROUTE, status_flags)
@@ -87,6 +92,7 @@ class NetlinkSocket(Socket):
         self.queue = DatagramQueue(max_count=1 << 30)
         self.readq = WaitQueue()
         self.options: dict[tuple[int, int], int] = {}
+        self.error = 0
 
     # -- address --------------------------------------------------------------------------------
     def _autobind(self, cage: Cage) -> None:
@@ -154,6 +160,10 @@ class NetlinkSocket(Socket):
             self._check_kernel(address)
         self._autobind(cage)
         data = bytes(views[0]) if len(views) == 1 else b"".join(views)
+        if self.queue.size >= self._rcvbuf():
+            self.error = ENOBUFS  # the replies would overrun the receiver: dropped
+            self.readq.wake_all()
+            return len(data)
         replies: list[bytes] = []
         offset = 0
         while offset + _HDR.size <= len(data):
@@ -211,6 +221,9 @@ class NetlinkSocket(Socket):
         return _count(result)  # type: ignore[arg-type]
 
     def recvmsg(self, cage: Cage, views: list[memoryview], flags: int) -> RecvResult:
+        if self.error:
+            err, self.error = self.error, 0
+            raise GuestError(err)
         if len(self.queue):
             return self._take(views, flags)
         if self.nonblocking(flags):
@@ -223,8 +236,11 @@ class NetlinkSocket(Socket):
         return n, dgram.sender, None, F.MSG_TRUNC if full > copied else 0
 
     async def _recv_later(self, cage: Cage, views: list[memoryview], flags: int) -> Received:
-        while not len(self.queue):
+        while not len(self.queue) and not self.error:
             await self.readq.wait(cage)
+        if self.error:
+            err, self.error = self.error, 0
+            raise GuestError(err)
         return self._take(views, flags)
 
     def bytes_readable(self) -> int:
@@ -238,18 +254,28 @@ class NetlinkSocket(Socket):
             return
         raise GuestError(ENOPROTOOPT)
 
+    def _rcvbuf(self) -> int:
+        return self._buffer(F.SO_RCVBUF)
+
+    def _buffer(self, name: int) -> int:
+        value = self.options.get((F.SOL_SOCKET, name))
+        if value is None:
+            return sysctl.RMEM_DEFAULT if name == F.SO_RCVBUF else sysctl.WMEM_DEFAULT
+        top = sysctl.RMEM_MAX if name == F.SO_RCVBUF else sysctl.WMEM_MAX
+        return max(sysctl.SOCK_MIN_RCVBUF, min(value & 0xFFFFFFFF, top) * 2)
+
     def get_option(self, level: int, name: int, size: int) -> bytes:
         if level == F.SOL_SOCKET and name in (F.SO_RCVBUF, F.SO_SNDBUF):
-            value = self.options.get((level, name))
-            return struct.pack("<i", 212_992 if value is None else max(2304, value * 2))
+            return struct.pack("<i", self._buffer(name))
         if level == SOL_NETLINK:
             return struct.pack("<i", self.options.get((level, name), 0))
         if level == F.SOL_SOCKET and name == F.SO_ERROR:
-            return struct.pack("<i", 0)
+            err, self.error = self.error, 0
+            return struct.pack("<i", err)
         raise GuestError(ENOPROTOOPT)
 
     def poll_mask(self) -> int:
-        mask = F.POLLOUT | F.POLLWRNORM
+        mask = F.POLLOUT | F.POLLWRNORM | (F.POLLERR if self.error else 0)
         if len(self.queue):
             mask |= F.POLLIN | F.POLLRDNORM
         return mask
