@@ -7,6 +7,11 @@ an errno to a program that is still intact. Then it raises :class:`ExecImage`; t
 and the cage's task (``Cage._run_main``) swaps in a fresh instance: same cage id, fd table minus
 close-on-exec descriptors, 3i table kept, caught signals reset to default.
 
+Programs named through the cage's own view are found as Linux finds them: ``/proc/self/exe`` is
+the program the cage runs now (its module, whether or not its file is in the root), and
+``/proc/self/fd/N``, ``/dev/fd/N`` and ``execveat(fd, "", …, AT_EMPTY_PATH)`` (musl's
+``fexecve``) the file open on descriptor N, read through that descriptor's host file (never a path).
+
 A precompiled ``.cwasm`` is refused (``ENOEXEC``): it is native code that wasmtime loads without
 validating it, and the root is the cages' to write, so loading one would let a cage run any
 machine code in the microvisor's process. Only the embedder (``run``, ``create_cage_exec``) may
@@ -21,9 +26,13 @@ from typing import TYPE_CHECKING
 
 import wasmtime
 
-from lind_async.abi.errno import E2BIG, EACCES, ELOOP, ENOENT, ENOEXEC, GuestError
-from lind_async.rawposix.args import pointer
-from lind_async.rawposix.confine import guest_join
+from lind_async.abi import syscalls as nr
+from lind_async.abi.errno import E2BIG, EACCES, EINVAL, ELOOP, ENOENT, ENOEXEC, GuestError
+from lind_async.rawposix import hostfds, procfs
+from lind_async.rawposix.args import i32, pointer
+from lind_async.rawposix.confine import guest_join, lexical
+from lind_async.rawposix.files import HostFile
+from lind_async.rawposix.table import Row, Support
 from lind_async.runtime.process_image import ARG_MAX
 
 if TYPE_CHECKING:
@@ -64,11 +73,30 @@ def _vector(cage: Cage, addr: int) -> list[bytes]:
         items.append(item)
 
 
-def _read_program(cage: Cage, path: bytes) -> bytes:
-    root = cage.microvisor.root
-    # Non-blocking: opening a FIFO must not wait for a writer (it would block the whole loop);
-    # then anything but a regular file is EACCES, as Linux's execve says.
-    fd = root.open(path, os.O_RDONLY | os.O_NONBLOCK)
+def _open_program(cage: Cage, path: bytes, *, follow: bool = True) -> int:
+    """A host fd (read-only, non-blocking) of the file ``path`` names for the cage."""
+    name = lexical(path)
+    vfd = procfs.fd_of(name)
+    if vfd is not None:
+        return _open_descriptor(cage, vfd)
+    nofollow = 0 if follow else os.O_NOFOLLOW
+    # Non-blocking: opening a FIFO must not wait for a writer (it would block the whole loop).
+    return cage.microvisor.root.open(path, os.O_RDONLY | os.O_NONBLOCK | nofollow)
+
+
+def _open_descriptor(cage: Cage, vfd: int) -> int:
+    """A new host fd of the file open on the cage's descriptor ``vfd`` (``fexecve``)."""
+    file = cage.fds.file(vfd)
+    if not isinstance(file, HostFile) or file.kind != stat.S_IFREG:
+        raise GuestError(EACCES)
+    again = f"/proc/self/fd/{file.host_fd}"
+    return hostfds.open_fd(lambda: os.open(again, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC))
+
+
+def _read_program(cage: Cage, path: bytes, *, follow: bool = True, fd: int | None = None) -> bytes:
+    if fd is None:
+        fd = _open_program(cage, path, follow=follow)
+    # Anything but a regular file is EACCES, as Linux's execve says.
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode) or not os.access(f"/proc/self/fd/{fd}", os.X_OK):
             raise GuestError(EACCES)
@@ -92,10 +120,19 @@ def _shebang(data: bytes) -> tuple[bytes, list[bytes]]:
     return interpreter, [rest] if rest else []
 
 
-def load_image(cage: Cage, path: bytes, argv: list[bytes], env: list[bytes]) -> ExecImage:
-    """Resolve ``path`` (following ``#!`` interpreters) to a loadable image, or raise an errno."""
+def load_image(
+    cage: Cage, path: bytes, argv: list[bytes], env: list[bytes], *, follow: bool = True,
+    fd: int | None = None,
+) -> ExecImage:
+    """Resolve ``path`` (following ``#!`` interpreters) to a loadable image, or raise an errno.
+    ``fd``: a host fd already open on the program (``execveat`` of a descriptor; consumed)."""
     for _ in range(_MAX_INTERPRETERS + 1):
-        data = _read_program(cage, guest_join(cage.cwd, path))
+        full = guest_join(cage.cwd, path)
+        if fd is None and lexical(full) == procfs.EXE:
+            _check_executable(cage, full)
+            return ExecImage(cage.module, argv, env)  # the program the cage runs now
+        data = _read_program(cage, full, follow=follow, fd=fd)
+        fd, follow = None, True
         if data.startswith(b"#!"):
             interpreter, extra = _shebang(data)
             argv = [interpreter, *extra, path, *argv[1:]]
@@ -113,6 +150,20 @@ def load_image(cage: Cage, path: bytes, argv: list[bytes], env: list[bytes]) -> 
     raise GuestError(ELOOP)
 
 
+def _check_executable(cage: Cage, path: bytes) -> None:
+    """``/proc/self/exe``: its file, when the root holds it, must still be executable."""
+    try:
+        target = procfs.exe_path(cage)
+        fd = cage.microvisor.root.open(target, os.O_PATH)
+    except (GuestError, OSError):
+        return  # the program is not a file of the root: the running module is all there is
+    try:
+        if not os.access(f"/proc/self/fd/{fd}", os.X_OK):
+            raise GuestError(EACCES)
+    finally:
+        os.close(fd)
+
+
 def sys_execve(cage: Cage, path: int, argv: int, envp: int, *_: int) -> int:
     program = cage.mem.read_cstring(pointer(path))
     args = _vector(cage, pointer(argv))
@@ -120,3 +171,31 @@ def sys_execve(cage: Cage, path: int, argv: int, envp: int, *_: int) -> int:
     if not program:
         raise GuestError(ENOENT)
     raise load_image(cage, program, args, env)
+
+
+AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH = 0x100, 0x1000
+
+
+def sys_execveat(
+    cage: Cage, dirfd: int, path: int, argv: int, envp: int, flags: int, *_: int
+) -> int:
+    at_flags = i32(flags)
+    if at_flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH):
+        raise GuestError(EINVAL)
+    program = cage.mem.read_cstring(pointer(path))
+    args = _vector(cage, pointer(argv))
+    env = _vector(cage, pointer(envp))
+    if not program:
+        if not at_flags & AT_EMPTY_PATH:
+            raise GuestError(ENOENT)
+        fd = _open_descriptor(cage, i32(dirfd))
+        raise load_image(cage, b"/proc/self/fd/%d" % i32(dirfd), args, env, fd=fd)
+    from lind_async.rawposix.fs import at_path
+
+    target = at_path(cage, dirfd, program)
+    raise load_image(cage, target, args, env, follow=not at_flags & AT_SYMLINK_NOFOLLOW)
+
+
+ROWS: list[Row] = [
+    (nr.SYS_execveat, sys_execveat, Support.FULL, "AT_EMPTY_PATH (fexecve), AT_SYMLINK_NOFOLLOW"),
+]

@@ -168,7 +168,7 @@ def _build() -> dict[int, Syscall]:
 # Families that declare their own rows (``ROWS: list[Row]``), one module each.
 _FAMILIES = (
     "io", "fs_meta", "locks", "sockets", "poll", "epoll", "eventfd", "timerfd", "signalfd",
-    "mm_file", "sysv_shm", "sysv_sem", "sysv_msg",
+    "mm_file", "sysv_shm", "sysv_sem", "sysv_msg", "exec",
 )
 
 _KNOWN_UNSUPPORTED: list[tuple[int, int, str]] = []

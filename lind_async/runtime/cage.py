@@ -310,7 +310,14 @@ class Cage:
         self.microvisor.procs.exec(self.cage_id)  # a new program: its own principal now
         self.tls_base = None
         self.drop_shared_mappings()
-        self.instance = await self._start_instance()
+        try:
+            self.instance = await self._start_instance()
+        except Exception as exc:  # past the point of no return: the old program is gone
+            self.microvisor.report(
+                f"cage {self.cage_id} ({self.name}): execve: the new program could not start: "
+                f"{exc}"
+            )
+            raise CageExit(killed(SIGSEGV)) from None  # as Linux's force_fatal_sig(SIGSEGV)
 
     def drop_shared_mappings(self) -> None:
         """The address space ends (exit, exec): give up its MAP_SHARED anonymous objects."""
