@@ -43,9 +43,11 @@ through the same entry (``Cage.entry``), so in the child the forking thread is t
 while the forking one unwinds and rewinds. One asyncify buffer per cage: a second thread calling
 fork while another's fork is between its unwind and its rewind gets ``EAGAIN``.
 
-Limits: a signal handler run on the signal instance (a signal delivered at a preemption point,
-or to a module built before handlers ran on the guest's stack) cannot fork (``ENOSYS``); one
-run by libc on the thread's stack (``runtime/guest_signals.py``) forks like any code; the
+Limits: a signal handler run on the signal instance (delivered at a preemption point to a
+thread that reached no signal poll within a time slice, or to a module built before handlers ran
+on the guest's stack) cannot fork (``ENOSYS``); one run by libc on the thread's stack
+(``runtime/guest_signals.py``: at a call's return, or at a loop header's signal poll in a
+program that forks, ``toolchain/signal_poll.py``) forks like any code; the
 asyncify buffer (:data:`BUFFER_SIZE`) bounds how deep the stack may be at the fork
 (overflowing it traps); a program's own exception handling (setjmp) between ``_start`` and
 ``fork`` is not unwound by Asyncify (Binaryen does not support it).
