@@ -74,6 +74,10 @@ class SignalState:
     actions: dict[int, SigAction] = field(default_factory=dict)
     blocked: int = 0
     pending: int = 0
+    # (call number, mask): a call that waits under a temporary mask (sigsuspend, ppoll, pselect6,
+    # epoll_pwait) was interrupted; the delivery at its return runs under that mask and the
+    # first handler returns to the caller's (Linux's saved_sigmask). See :meth:`defer_mask`.
+    delivery_mask: tuple[int, int] | None = None
 
     def action(self, signo: int) -> SigAction:
         _check_signo(signo)
@@ -132,6 +136,23 @@ class SignalState:
 
     def take(self, signo: int) -> None:
         self.pending &= ~bit(signo)
+
+    def defer_mask(self, number: int, mask: int) -> None:
+        """Call ``number``, which waited under ``mask``, ends with EINTR: its delivery is due."""
+        self.delivery_mask = (number, mask & _ALL & ~_UNBLOCKABLE)
+
+    def take_delivery_mask(self, number: int) -> int | None:
+        """The mask the delivery at call ``number``'s return runs under, if that call deferred
+        one (any other call's stale one is dropped)."""
+        entry, self.delivery_mask = self.delivery_mask, None
+        if entry is None or entry[0] != number:
+            return None
+        return entry[1]
+
+    def deliverable_under_deferred(self) -> bool:
+        """Would a deferred delivery mask let a pending signal through?"""
+        entry = self.delivery_mask
+        return entry is not None and bool(self.pending & ~entry[1])
 
     def fork(self) -> SignalState:
         """A child inherits dispositions and mask; pending signals are not inherited."""

@@ -203,16 +203,14 @@ async def with_sigmask(cage: Cage, mask: int | None, number: int, work: Awaitabl
     """
     if mask is None:
         return await work
-    from lind_async.runtime import signals  # the runtime imports rawposix: import lazily
-
     state = cage.signals
     saved = state.blocked
     state.set_mask(mask)
     try:
         return await work
     except GuestError as exc:
-        if exc.errno == EINTR:
-            await signals.after_syscall(cage, number, (0,) * 6, -EINTR)
+        if exc.errno == EINTR:  # delivered at the call's return, under ``mask``
+            state.defer_mask(number, mask)
         raise
     finally:
         state.set_mask(saved)

@@ -8,11 +8,11 @@ from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 from lind_async.abi import syscalls as nr
-from lind_async.abi.errno import EINTR, EINVAL, EPERM, ESRCH, GuestError
+from lind_async.abi.errno import EINVAL, EPERM, ESRCH, GuestError
 from lind_async.core.signals import SigAction
 from lind_async.rawposix.args import i32, pointer, size
 from lind_async.rawposix.structs import K_SIGACTION, SIGSET
-from lind_async.runtime import signals, threads
+from lind_async.runtime import threads
 
 if TYPE_CHECKING:
     from lind_async.runtime.cage import Cage
@@ -124,8 +124,9 @@ async def _suspend(cage: Cage, temporary: int) -> int:
     try:
         await _until_signal(cage)
     except GuestError:
-        # Deliver under the temporary mask, then restore the caller's (POSIX sigsuspend).
-        await signals.after_syscall(cage, nr.SYS_rt_sigsuspend, (0,) * 6, -EINTR)
+        # Delivered at the call's return under the temporary mask; the handler returns to the
+        # caller's (POSIX sigsuspend; runtime/signals.apply_deferred_mask).
+        state.defer_mask(nr.SYS_rt_sigsuspend, temporary)
         raise
     finally:
         state.set_mask(saved)

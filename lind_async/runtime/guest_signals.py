@@ -79,6 +79,7 @@ class GuestFrame:
     stack_pointer: int | None = None  # the guest's, at signal_frame: below it runs the handler
     depth_addr: int | None = None  # libc's handler counter, and its value before this handler
     depth: int = 0
+    outer_mask: int | None = None  # a sigsuspend-like call's caller mask, restored after
 
 
 def runs_handlers(instance: LindInstance) -> bool:
@@ -90,7 +91,9 @@ async def after_syscall(
     instance: LindInstance, cage: Cage, number: int, args: tuple[int, ...], result: int
 ) -> int:
     """:func:`signals.after_syscall` for a guest that runs its handlers itself."""
-    return await _deliver(instance, cage, GuestFrame(number, args, result))
+    frame = GuestFrame(number, args, result)
+    frame.outer_mask = signals.apply_deferred_mask(cage, number)
+    return await _deliver(instance, cage, frame)
 
 
 async def _deliver(instance: LindInstance, cage: Cage, frame: GuestFrame) -> int:
@@ -104,10 +107,15 @@ async def _deliver(instance: LindInstance, cage: Cage, frame: GuestFrame) -> int
             continue
         frame.signo, frame.action = signo, action
         frame.saved_mask = signals.enter_handler(cage, signo, action)
+        if frame.outer_mask is not None:  # the handler returns to the sigsuspend caller's mask
+            frame.saved_mask, frame.outer_mask = frame.outer_mask, None
         frame.stack_pointer = None
         instance.signal_frame = frame
         cage.in_handler = True
         return LIND_SIGNAL
+    if frame.outer_mask is not None:  # nothing ran: the caller's mask comes back now
+        cage.signals.set_mask(frame.outer_mask)
+        frame.outer_mask = None
     if (
         frame.ran
         and frame.result == -EINTR

@@ -172,7 +172,12 @@ def post(cage: Cage, signo: int, sender: int = 0) -> None:
 def pending_for(cage: Cage) -> bool:
     for owner in faults.take():  # a file shrunk under a shared mapping was touched
         post_fault(owner, SIGBUS)
-    return bool(cage.signals.pending & ~cage.signals.blocked) or cage.is_stopped
+    state = cage.signals
+    return (
+        bool(state.pending & ~state.blocked)
+        or cage.is_stopped
+        or state.deliverable_under_deferred()
+    )
 
 
 def post_fault(cage: Cage, signo: int) -> None:
@@ -186,19 +191,24 @@ def post_fault(cage: Cage, signo: int) -> None:
 
 
 async def after_syscall(cage: Cage, number: int, args: tuple[int, ...], result: int) -> int:
-    """Deliver what is deliverable before a system call returns ``result`` to the guest."""
+    """Deliver what is deliverable before a system call returns ``result`` to the guest (under
+    the temporary mask of a sigsuspend-like call, which the first handler's return undoes)."""
     restart = True
     ran = False
+    outer = apply_deferred_mask(cage, number)
     while True:
         await cage.wait_while_stopped()
         signo = cage.signals.deliverable()
         if not signo:
             break
-        flags = await deliver(cage, signo)
+        flags = await deliver(cage, signo, restore=outer)
         if flags is None:
             continue  # ignored or continued: nothing ran
+        outer = None
         ran = True
         restart = restart and bool(flags & SA_RESTART)
+    if outer is not None:
+        cage.signals.set_mask(outer)
     if ran and result == -EINTR and restart and number in RESTARTABLE:
         again: SysResult = cage.syscall(number, *args)
         if isinstance(again, int):
@@ -237,8 +247,22 @@ async def at_preemption(cage: Cage) -> None:
         await deliver(cage, signo)
 
 
-async def deliver(cage: Cage, signo: int) -> int | None:
-    """Take ``signo`` and act on it: the default action, or the handler (returns its flags)."""
+def apply_deferred_mask(cage: Cage, number: int) -> int | None:
+    """If call ``number`` waited under a temporary mask and was interrupted, put that mask in
+    force for its delivery; returns the caller's mask, to restore after the first handler (or
+    when none runs)."""
+    state = cage.signals
+    temporary = state.take_delivery_mask(number)
+    if temporary is None:
+        return None
+    outer = state.blocked
+    state.set_mask(temporary)
+    return outer
+
+
+async def deliver(cage: Cage, signo: int, *, restore: int | None = None) -> int | None:
+    """Take ``signo`` and act on it: the default action, or the handler (returns its flags).
+    The mask afterwards is the one before the handler, or ``restore``."""
     action = await take(cage, signo)
     if action is None:
         return None
@@ -246,7 +270,7 @@ async def deliver(cage: Cage, signo: int) -> int | None:
     try:
         await _run_handler(cage, signo, action)
     finally:
-        cage.signals.set_mask(saved)
+        cage.signals.set_mask(saved if restore is None else restore)
     return action.flags
 
 

@@ -35,3 +35,22 @@ def test_actions_recorded_and_exec_resets_caught_only() -> None:
         s.set_action(9, SigAction(handler=SIG_IGN))
     with pytest.raises(GuestError):
         s.action(65)
+
+
+def test_deferred_delivery_mask_belongs_to_one_call() -> None:
+    """sigsuspend-like calls leave the mask their delivery runs under; only that call's return
+    takes it, any other drops it; SIGKILL/SIGSTOP cannot be in it; a child does not inherit it."""
+    s = SignalState()
+    usr1 = 1 << (10 - 1)
+    s.post(10)
+    s.set_mask(usr1)
+    assert not s.deliverable_under_deferred()
+    s.defer_mask(130, 0)  # rt_sigsuspend with an empty mask
+    assert s.deliverable_under_deferred()
+    assert s.fork().delivery_mask is None
+    assert s.take_delivery_mask(130) == 0
+    assert s.take_delivery_mask(130) is None
+    s.defer_mask(271, usr1 | (1 << (9 - 1)))  # ppoll; SIGKILL masked out
+    assert not s.deliverable_under_deferred()
+    assert s.take_delivery_mask(0) is None  # another call: the stale mask is dropped
+    assert s.delivery_mask is None

@@ -5,8 +5,11 @@
  * 2. A handler delivered while the program computes (a busy loop with no system call) siglongjmps
  *    back: from a loop in a called function, and from a loop inline in the sigsetjmp function.
  * 3. A handler delivered while the program computes forks; the child exits, the parent reaps it.
- * 4. longjmp (no mask restore) out of a handler leaves the signal blocked, as on Linux. */
+ * 4. longjmp (no mask restore) out of a handler leaves the signal blocked, as on Linux.
+ * 5. siglongjmp out of a handler delivered under sigsuspend's and ppoll's temporary masks. */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -118,5 +121,34 @@ int main(void)
 		pause();
 	}
 	printf("longjmp out of a handler: %d, ALRM still blocked %d\n", v, alrm_blocked());
+
+	sa.sa_handler = jump;
+	sigaction(SIGUSR1, &sa, 0);
+	sigset_t usr1, unblocked;
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &usr1, &unblocked);
+	sigdelset(&unblocked, SIGUSR1);
+	kill(getpid(), SIGUSR1); /* pending until the wait's mask lets it through */
+	v = sigsetjmp(env, 1);
+	if (v == 0) {
+		sigsuspend(&unblocked);
+		printf("not reached\n");
+	}
+	sigset_t now;
+	sigprocmask(SIG_BLOCK, 0, &now);
+	printf("siglongjmp out of sigsuspend's handler: %d, USR1 blocked %d\n", v,
+	       sigismember(&now, SIGUSR1));
+	kill(getpid(), SIGUSR1);
+	v = sigsetjmp(env, 1);
+	if (v == 0) {
+		struct pollfd pf = {.fd = p[0], .events = POLLIN};
+		struct timespec ts = {5, 0};
+		ppoll(&pf, 1, &ts, &unblocked);
+		printf("not reached\n");
+	}
+	sigprocmask(SIG_BLOCK, 0, &now);
+	printf("siglongjmp out of ppoll's handler: %d, USR1 blocked %d\n", v,
+	       sigismember(&now, SIGUSR1));
 	return 0;
 }
