@@ -24,6 +24,7 @@ EACCES: Final = _host_errno.EACCES
 EFAULT: Final = _host_errno.EFAULT
 EEXIST: Final = _host_errno.EEXIST
 EXDEV: Final = _host_errno.EXDEV
+EROFS: Final = _host_errno.EROFS
 ENOTDIR: Final = _host_errno.ENOTDIR
 EISDIR: Final = _host_errno.EISDIR
 EINVAL: Final = _host_errno.EINVAL

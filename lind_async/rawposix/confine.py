@@ -12,6 +12,13 @@ older kernel gets a clear startup error rather than a weaker fallback.)
 Calls that act on a name rather than an open file (``unlink``, ``mkdir``, ``rename``, ``lstat``)
 resolve the *parent* directory that way to an ``O_PATH`` fd, then use the ``*at`` call on the last
 component with no-follow semantics, which is also confined.
+
+**The private /tmp** (the default root, ``overlay.py``): when the root has no ``/tmp`` entry, a
+guest path whose lexical form is ``/tmp`` or under it is resolved the same way from a second
+root, a directory the microvisor creates on first use (``mkdtemp``, mode 0700, never inside the
+user's root) and removes when it closes. Both roots confine: ``..`` at the top of ``/tmp`` stays
+there and a symlink in it resolves inside it. Renames between the two are host renames between two
+directories of ours (or ``EXDEV`` across filesystems).
 """
 
 from __future__ import annotations
@@ -19,10 +26,12 @@ from __future__ import annotations
 import ctypes
 import os
 import posixpath
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from lind_async.abi.errno import EINVAL, EMFILE, ENFILE, ENOENT, GuestError
+from lind_async.abi.errno import EBUSY, EINVAL, EMFILE, ENFILE, ENOENT, EROFS, GuestError
 from lind_async.rawposix import hostfds
 
 _SYS_OPENAT2 = 437
@@ -70,9 +79,10 @@ def lexical(path: bytes) -> bytes:
 class HostRoot:
     """The host directory cages see as ``/``."""
 
-    __slots__ = ("fd", "path")
+    __slots__ = ("_tmp", "fd", "path")
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
+        self._tmp: HostRoot | None = None
         self.path = os.path.realpath(path)
         if not os.path.isdir(self.path):
             raise NotADirectoryError(f"root is not a directory: {self.path}")
@@ -89,11 +99,52 @@ class HostRoot:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+        if self._tmp is not None:
+            tmp, self._tmp = self._tmp, None
+            tmp.close()
+            shutil.rmtree(tmp.path, ignore_errors=True)
+
+    def _tmp_is_private(self) -> bool:
+        return not self.exists(b"/tmp")
+
+    def exists(self, path: bytes) -> bool:
+        """Is there an entry (of any kind, not followed) at the guest ``path`` in this root?"""
+        try:
+            os.close(self._open_here(path, os.O_PATH | os.O_NOFOLLOW))
+        except OSError:
+            return False
+        return True
 
     def open(self, path: bytes, host_flags: int, mode: int = 0) -> int:
         """Open ``path`` (a guest path) confined to the root; returns a host fd (CLOEXEC)."""
         if b"\0" in path:
             raise GuestError(EINVAL)
+        routed = self._private_tmp(path)
+        if routed is not None:
+            where, inside = routed
+            return where._open_here(inside, host_flags, mode) if where is self else where.open(
+                inside, host_flags, mode
+            )
+        return self._open_here(path, host_flags, mode)
+
+    def _private_tmp(self, path: bytes) -> tuple[HostRoot, bytes] | None:
+        """Where a path through the private ``/tmp`` resolves: ``(its root, the path there)``
+        for one under it, ``(this root, the lexical path)`` for one that leaves it with ``..``
+        (the kernel cannot walk a ``tmp`` the root lacks), None for any other path."""
+        if not path.startswith(b"/tmp") or (len(path) > 4 and path[4:5] != b"/"):
+            return None
+        name = posixpath.normpath(path)
+        if name.startswith(b"//"):
+            name = name[1:]
+        if self.exists(b"/tmp"):
+            return None  # a real /tmp always wins
+        if name != b"/tmp" and not name.startswith(b"/tmp/"):
+            return self, name  # /tmp/.. and the like: lexically, as the directory is ours
+        if self._tmp is None:
+            self._tmp = HostRoot(tempfile.mkdtemp(prefix="lind-tmp-"))
+        return self._tmp, name[4:] or b"/"
+
+    def _open_here(self, path: bytes, host_flags: int, mode: int = 0) -> int:
         creating = host_flags & (os.O_CREAT | os.O_TMPFILE)
         how = _OpenHow(
             host_flags | os.O_CLOEXEC,
@@ -112,22 +163,53 @@ class HostRoot:
             target = os.readlink(f"/proc/self/fd/{host_fd}").encode()
         except OSError:
             return None
-        root = os.fsencode(self.path)
-        if target == root:
-            return b"/"
-        if not target.startswith(root.rstrip(b"/") + b"/") or target.endswith(b" (deleted)"):
-            return None
-        return target[len(root.rstrip(b"/")) :]
+        if self._tmp is not None:
+            inside = _below(os.fsencode(self._tmp.path), target)
+            if inside is not None:
+                return b"/tmp" + (b"" if inside == b"/" else inside)
+        return _below(os.fsencode(self.path), target)
 
     @contextmanager
-    def parent(self, path: bytes) -> Iterator[tuple[int, bytes]]:
-        """An ``O_PATH`` fd of ``path``'s parent directory (confined) and the last component."""
+    def parent(self, path: bytes, *, changing: bool = True) -> Iterator[tuple[int, bytes]]:
+        """An ``O_PATH`` fd of ``path``'s parent directory (confined) and the last component.
+        ``changing``: the caller changes the name; a name the default root's overlay provides
+        (and the root lacks) is then ``EROFS``, and the private ``/tmp`` itself ``EBUSY``."""
+        from lind_async.rawposix import overlay
+
         parent, name = split_parent(path)
+        if not changing:
+            dir_fd = self.open(parent, os.O_PATH | os.O_DIRECTORY)
+            try:
+                yield dir_fd, name
+            finally:
+                os.close(dir_fd)
+            return
+        normal = lexical(path)
+        overlaid = (overlay.provides(normal) and normal != b"/tmp") or overlay.under_synthetic(
+            normal
+        )
+        if overlaid and not self.exists(normal) and not self.exists(lexical(parent)):
+            raise GuestError(EROFS)  # inside a synthetic /etc or /dev
+        if normal == b"/tmp" and self._tmp_is_private():
+            raise GuestError(EBUSY)  # the private /tmp itself: a mount point, as it were
         dir_fd = self.open(parent, os.O_PATH | os.O_DIRECTORY)
         try:
             yield dir_fd, name
+        except FileNotFoundError:
+            if overlay.provides(normal) and normal != b"/tmp" and not self.exists(normal):
+                raise GuestError(EROFS) from None
+            raise
         finally:
             os.close(dir_fd)
+
+
+def _below(root: bytes, target: bytes) -> bytes | None:
+    """``target`` (a host path) as a path below ``root``, or None."""
+    if target == root:
+        return b"/"
+    if not target.startswith(root.rstrip(b"/") + b"/") or target.endswith(b" (deleted)"):
+        return None
+    return target[len(root.rstrip(b"/")) :]
 
 
 # -- host calls Python's os module lacks (raw syscalls; arguments are host fds and names) --------

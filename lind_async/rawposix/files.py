@@ -194,8 +194,8 @@ class HostFile(FileOps):
     """
 
     __slots__ = (
-        "_dir_cursor", "_dir_snapshot", "_host_append", "_key", "guest_path", "host_fd", "kind",
-        "pos",
+        "_dir_cursor", "_dir_snapshot", "_host_append", "_key", "dir_merged", "guest_path",
+        "host_fd", "kind", "pos",
     )  # fmt: skip
 
     def __init__(
@@ -212,6 +212,7 @@ class HostFile(FileOps):
         self.guest_path: bytes | None = None  # for *at calls relative to this descriptor
         self._dir_snapshot: list[DirEntry] | None = None
         self._dir_cursor = 0
+        self.dir_merged = False  # the snapshot holds the default root's overlaid names too
 
     def readable(self) -> bool:
         return not self.status_flags & O_PATH and super().readable()
@@ -334,6 +335,7 @@ class HostFile(FileOps):
             self._dir_cursor = offset
             if offset == 0:
                 self._dir_snapshot = None  # rewinddir sees a fresh listing
+                self.dir_merged = False
             return offset
         if self.kind != stat_mod.S_IFREG:
             return os.lseek(self.host_fd, offset, whence)
@@ -356,6 +358,11 @@ class HostFile(FileOps):
         if self._dir_snapshot is None:
             self._dir_snapshot = _list_dir(self.host_fd)
         return self._dir_snapshot
+
+    def replace_dir_snapshot(self, entries: list[DirEntry]) -> None:
+        """The listing a readdir cursor sees from now on (with the overlay's names merged)."""
+        self._dir_snapshot = entries
+        self.dir_merged = True
 
     @property
     def dir_cursor(self) -> int:

@@ -23,12 +23,13 @@ from lind_async.abi.errno import (
     ENOTDIR,
     ENXIO,
     ERANGE,
+    EROFS,
     GuestError,
 )
-from lind_async.rawposix import fifo, procfs, shm, structs
+from lind_async.rawposix import fifo, overlay, procfs, shm, structs
 from lind_async.rawposix.args import i32, pointer, size, u32
 from lind_async.rawposix.confine import guest_join, lexical
-from lind_async.rawposix.files import FileOps, HostFile, SysResult
+from lind_async.rawposix.files import DirEntry, FileOps, HostFile, SysResult
 
 if TYPE_CHECKING:
     from lind_async.runtime.cage import Cage
@@ -73,6 +74,8 @@ def at_path(cage: Cage, dirfd: int, path: bytes) -> bytes:
     base = cage.fds.file(vfd)
     if isinstance(base, procfs.FdDirectory):
         return guest_join(b"/proc/self/fd", path)
+    if isinstance(base, overlay.OverlayDirectory):
+        return guest_join(base.guest_path, path)
     if not isinstance(base, HostFile) or base.guest_path is None:
         raise GuestError(ENOTDIR)
     if base.kind != stat_mod.S_IFDIR:
@@ -104,6 +107,11 @@ def _open(cage: Cage, path: bytes, flags: int, mode: int) -> SysResult:
     try:
         host_fd = root.open(path, host_flags, mode & ~cage.umask)
     except OSError as exc:
+        if overlaid(cage, name, exc):
+            return _install(cage, overlay.open_entry(name, flags), flags)
+        creating = exc.errno == ENOENT and flags & F.O_CREAT
+        if creating and overlay.under_synthetic(name) and not root.exists(posixpath.dirname(name)):
+            raise GuestError(EROFS) from None  # creating in a synthetic /etc or /dev
         if exc.errno != ENXIO or access != F.O_WRONLY:
             raise
         # A FIFO without a host reader (there never is one): open it as a node instead.
@@ -125,6 +133,16 @@ def _open(cage: Cage, path: bytes, flags: int, mode: int) -> SysResult:
     file = HostFile(host_fd, flags & ~(F.O_CREAT | F.O_EXCL | F.O_TRUNC | F.O_CLOEXEC), st)
     file.guest_path = posixpath.normpath(path)
     return _install(cage, file, flags)
+
+
+def overlaid(cage: Cage, name: bytes, exc: OSError) -> bool:
+    """Does the default root's overlay answer for ``name`` after the root said ``exc``? Only a
+    name the root lacks (``ENOENT``, or ``ENOTDIR``/``ENOENT`` for its directory) is overlaid."""
+    if exc.errno not in (ENOENT, ENOTDIR) or not overlay.provides(name):
+        return False
+    if name == b"/tmp":
+        return False  # the private /tmp is a directory of a second root (confine.py)
+    return not cage.microvisor.root.exists(name)
 
 
 def _install(cage: Cage, file: FileOps, flags: int) -> int:
@@ -156,14 +174,19 @@ def _stat_path(cage: Cage, path: bytes, *, follow: bool) -> os.stat_result:
         if virtual is not None:
             return virtual
     root = cage.microvisor.root
-    if follow:
-        fd = root.open(path, os.O_PATH)
-        try:
-            return os.fstat(fd)
-        finally:
-            os.close(fd)
-    with root.parent(path) as (dir_fd, name):
-        return os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    try:
+        if follow:
+            fd = root.open(path, os.O_PATH)
+            try:
+                return os.fstat(fd)
+            finally:
+                os.close(fd)
+        with root.parent(path, changing=False) as (dir_fd, last):
+            return os.stat(last, dir_fd=dir_fd, follow_symlinks=False)
+    except OSError as exc:
+        if overlaid(cage, name, exc):
+            return overlay.overlay_stat(name)
+        raise
 
 
 def sys_fstat(cage: Cage, fd: int, statbuf: int, *_: int) -> int:
@@ -205,9 +228,11 @@ def sys_getdents64(cage: Cage, fd: int, dirp: int, count: int, *_: int) -> int:
             raise GuestError(EBADF)
         if file.kind != stat_mod.S_IFDIR:
             raise GuestError(ENOTDIR)
-    elif not isinstance(file, procfs.FdDirectory):
+    elif not isinstance(file, procfs.FdDirectory | overlay.OverlayDirectory):
         raise GuestError(ENOTDIR)
     entries = file.dir_entries()
+    if isinstance(file, HostFile) and file.guest_path in overlay.DIRECTORIES:
+        entries = _with_overlay(cage, file, entries)
     addr, capacity = pointer(dirp), size(count)
     cage.mem.check(addr, capacity)
     used = 0
@@ -225,6 +250,23 @@ def sys_getdents64(cage: Cage, fd: int, dirp: int, count: int, *_: int) -> int:
     return used
 
 
+def _with_overlay(cage: Cage, file: HostFile, entries: list[DirEntry]) -> list[DirEntry]:
+    """A real ``/``, ``/etc`` or ``/dev`` listed with the overlaid names it lacks (once per
+    snapshot: the cursor indexes the merged list)."""
+    if file.dir_merged:
+        return entries
+    base = file.guest_path or b"/"
+    prefix = b"" if base == b"/" else base
+    present = {e.name for e in entries}
+    missing = {
+        name for name in overlay.DIRECTORIES[base]
+        if name not in present and not cage.microvisor.root.exists(prefix + b"/" + name)
+    }
+    merged = overlay.merged(base, entries, present | (set(overlay.DIRECTORIES[base]) - missing))
+    file.replace_dir_snapshot(merged)
+    return merged
+
+
 def sys_getcwd(cage: Cage, buf: int, length: int, *_: int) -> int:
     data = cage.cwd + b"\0"
     if size(length) < len(data):
@@ -235,7 +277,14 @@ def sys_getcwd(cage: Cage, buf: int, length: int, *_: int) -> int:
 
 def sys_chdir(cage: Cage, path: int, *_: int) -> int:
     target = guest_join(cage.cwd, _path(cage, path))
-    os.close(cage.microvisor.root.open(target, os.O_PATH | os.O_DIRECTORY))
+    try:
+        os.close(cage.microvisor.root.open(target, os.O_PATH | os.O_DIRECTORY))
+    except OSError as exc:
+        name = lexical(target)
+        if not overlaid(cage, name, exc) or name not in overlay.SYNTHETIC_DIRS:
+            if overlaid(cage, name, exc):
+                raise GuestError(ENOTDIR) from None
+            raise
     cage.cwd = posixpath.normpath(target)
     if cage.cwd.startswith(b"//"):
         cage.cwd = b"/" + cage.cwd.lstrip(b"/")
@@ -243,6 +292,8 @@ def sys_chdir(cage: Cage, path: int, *_: int) -> int:
 
 
 def _mkdir(cage: Cage, path: bytes, mode: int) -> int:
+    if overlay.provides(lexical(path)) and not cage.microvisor.root.exists(lexical(path)):
+        raise GuestError(EEXIST)
     with cage.microvisor.root.parent(path) as (dir_fd, name):
         if name in (b".", b".."):
             raise GuestError(EEXIST)
@@ -292,7 +343,16 @@ def _access(cage: Cage, path: bytes, mode: int, flags: int) -> int:
         procfs.stat_virtual(cage, lexical(path), follow=True)  # ENXIO, EBADF…
         return 0
     open_flags = os.O_PATH | (os.O_NOFOLLOW if flags & F.AT_SYMLINK_NOFOLLOW else 0)
-    fd = cage.microvisor.root.open(path, open_flags)
+    try:
+        fd = cage.microvisor.root.open(path, open_flags)
+    except OSError as exc:
+        if not overlaid(cage, lexical(path), exc):
+            raise
+        if mode & F.W_OK:
+            raise GuestError(EROFS) from None
+        if mode & F.X_OK and lexical(path) in overlay.ETC:
+            raise GuestError(EACCES) from None
+        return 0
     try:
         if mode and not os.access(f"/proc/self/fd/{fd}", mode):
             raise GuestError(EACCES)

@@ -44,12 +44,12 @@ from lind_async.abi.errno import (
     EXDEV,
     GuestError,
 )
-from lind_async.rawposix import confine, procfs, shm
+from lind_async.rawposix import confine, overlay, procfs, shm
 from lind_async.rawposix.args import i32, i64, pointer, size, u32
 from lind_async.rawposix.confine import guest_join, lexical
 from lind_async.rawposix.files import FileOps, HostFile, HostStream, SysResult, off_loop
 from lind_async.rawposix.foreign import check_metadata, check_nameable, is_foreign
-from lind_async.rawposix.fs import _open, _path, _stat_path, at_path
+from lind_async.rawposix.fs import _open, _path, _stat_path, at_path, overlaid
 from lind_async.rawposix.table import Row, Support
 
 if TYPE_CHECKING:
@@ -93,7 +93,12 @@ def _opened(cage: Cage, path: bytes, check: Check | None, *, follow: bool = True
             raise GuestError(EPERM)
         yield f"/proc/self/fd/{host}"
         return
-    fd = cage.microvisor.root.open(path, os.O_PATH | (0 if follow else os.O_NOFOLLOW))
+    try:
+        fd = cage.microvisor.root.open(path, os.O_PATH | (0 if follow else os.O_NOFOLLOW))
+    except OSError as exc:
+        if overlaid(cage, name, exc):
+            raise overlay.refuse_change() from None  # the default root's files are read-only
+        raise
     try:
         yield f"/proc/self/fd/{fd}"
     finally:
@@ -124,13 +129,15 @@ def sys_creat(cage: Cage, path: int, mode: int, *_: int) -> SysResult:
 
 def _link(cage: Cage, old: bytes, new: bytes, follow: bool) -> int:
     root = cage.microvisor.root
+    if overlay.provides(lexical(old)) and not root.exists(lexical(old)):
+        raise GuestError(EXDEV)  # the default root's entries live on no filesystem of the root
     with root.parent(new) as (new_dir, new_name):
         _check_name(new_name)
         if follow:
             with _opened(cage, old, check_nameable) as host_name:
                 os.link(host_name, new_name, dst_dir_fd=new_dir, follow_symlinks=True)
             return 0
-        with root.parent(old) as (old_dir, old_name):
+        with root.parent(old, changing=False) as (old_dir, old_name):
             if old_name in (b".", b".."):
                 raise GuestError(EPERM)
             os.link(
@@ -189,10 +196,15 @@ def _readlink(cage: Cage, path: bytes, buf: int, bufsiz: int) -> int:
     addr = pointer(buf)
     target = procfs.readlink(cage, lexical(path))
     if target is None:
-        with cage.microvisor.root.parent(path) as (dir_fd, name):
-            if name in (b".", b".."):
-                raise GuestError(EINVAL)
-            target = os.readlink(name, dir_fd=dir_fd)
+        try:
+            with cage.microvisor.root.parent(path, changing=False) as (dir_fd, name):
+                if name in (b".", b".."):
+                    raise GuestError(EINVAL)
+                target = os.readlink(name, dir_fd=dir_fd)
+        except OSError as exc:
+            if overlaid(cage, lexical(path), exc):
+                raise GuestError(EINVAL) from None  # an overlaid file or directory: no symlink
+            raise
     data = target[:capacity]
     cage.mem.write(addr, data)
     return len(data)

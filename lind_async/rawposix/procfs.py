@@ -24,7 +24,17 @@ import re
 import stat as stat_mod
 from typing import TYPE_CHECKING
 
-from lind_async.abi.errno import EACCES, EINVAL, EISDIR, ELOOP, ENOENT, ENOTDIR, ENXIO, GuestError
+from lind_async.abi.errno import (
+    EACCES,
+    EINVAL,
+    EISDIR,
+    ELOOP,
+    ENOENT,
+    ENOTDIR,
+    ENXIO,
+    EROFS,
+    GuestError,
+)
 from lind_async.abi.flags import (
     O_ACCMODE,
     O_CLOEXEC,
@@ -39,6 +49,7 @@ from lind_async.abi.flags import (
 from lind_async.rawposix import hostfds
 from lind_async.rawposix.files import DEVICES, DirEntry, FileOps, HostFile, HostStream
 from lind_async.rawposix.foreign import is_foreign
+from lind_async.rawposix.overlay import OverlayFile
 
 if TYPE_CHECKING:
     from lind_async.runtime.cage import Cage
@@ -126,6 +137,8 @@ def open_virtual(cage: Cage, path: bytes, flags: int) -> FileOps | int | None:
     if flags & O_NOFOLLOW and not path.startswith(b"/dev/std"):
         raise GuestError(ELOOP)  # the entries are symlinks
     file = cage.fds.file(vfd)
+    if isinstance(file, OverlayFile) and (flags & O_ACCMODE != O_RDONLY or flags & O_TRUNC):
+        raise GuestError(EROFS)  # the default root's files are read-only however named
     if isinstance(file, HostFile) and file.kind == stat_mod.S_IFREG:
         host_flags = flags & ~(O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW)
         again = f"/proc/self/fd/{file.host_fd}"
