@@ -247,8 +247,11 @@ def _install_headers(musl: Path, include: Path) -> None:
         shutil.copy2(src, bits / src.name)
     for src in (ARCH_DIR / "bits").glob("*.h"):
         shutil.copy2(src, bits / src.name)
-    for src in (GUEST_DIR / "include").glob("*.h"):  # public headers lind-musl replaces
-        shutil.copy2(src, include / src.name)
+    guest_include = GUEST_DIR / "include"
+    for src in guest_include.rglob("*.h"):  # public headers lind-musl replaces (sys/… too)
+        target = include / src.relative_to(guest_include)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, target)
     alltypes = (ARCH_DIR / "bits" / "alltypes.h.in").read_text() + (
         musl / "include" / "alltypes.h.in").read_text()
     (bits / "alltypes.h").write_text(

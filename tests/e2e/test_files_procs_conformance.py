@@ -30,6 +30,11 @@ def test_vectored_positional_calls_through_a_grate(matches_native: MatchesNative
     matches_native("fp_rw", "py-passthrough", quiet=True)
 
 
+def test_glibc_style_self_declarations_compile_and_work(matches_native: MatchesNative) -> None:
+    matches_native("fp_decls", "plain", args=["-a", "x", "-b", "op"], env={"FP_DECLS": "1"},
+                   quiet=True)
+
+
 def test_exec_every_way_and_cloexec(matches_native: MatchesNative) -> None:
     matches_native("fp_exec", "plain", extras=["fp_exec"], env={"PATH": "."}, quiet=True)
 
