@@ -22,13 +22,23 @@ language mode. Deliberately **not** defined:
 * ``__ELF__``: modules are not ELF. Code guarded by it emits ELF-only assembler (``.symver``,
   ``.section .note.GNU-stack,"",@progbits``) that the wasm assembler rejects, or registers
   constructors through ``.init_array``, which wasm-ld never runs.
+
+Header search (``-nostdinc``, then two system directories, in the order musl-gcc uses): the
+sysroot's ``include`` first, so libc's own headers (``stdint.h``, ``stddef.h``, ``limits.h``,
+``stdarg.h`` … which musl ships) are musl's; then clang's resource headers
+(:func:`clang_resource_include`, ``lib/include`` in the ziglang wheel) for what only the compiler
+provides: ``stdatomic.h``, ``wasm_simd128.h``, ``__has_include`` of them. Clang's wrappers that
+``#include_next`` the libc header are never reached for a header musl has, because musl's comes
+first and does not chain on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from lind_async.toolchain.sysroot import SJLJ_CFLAGS, TARGET_CFLAGS, Sysroot
+from lind_async.toolchain.zig import zig_lib_dir
 
 TRIPLE = "wasm32-unknown-linux-musl"
 """The target as the driver reports it (clang itself is run with ``sysroot.CLANG_TARGET``)."""
@@ -51,6 +61,13 @@ HOSTED_CFLAGS: tuple[str, ...] = (
 """Every flag a program object is compiled with before the sysroot's headers and the user's own."""
 
 
+def clang_resource_include() -> Path:
+    """clang's own headers (``stdatomic.h``, ``wasm_simd128.h`` …) as the ziglang wheel ships
+    them."""
+    return zig_lib_dir() / "include"
+
+
 def program_cflags(sysroot: Sysroot, flags: Sequence[str] = ()) -> list[str]:
     """clang flags for compiling one cage program object (user ``flags`` last, so they win)."""
-    return [*HOSTED_CFLAGS, "-isystem", str(sysroot.include), *flags]
+    return [*HOSTED_CFLAGS, "-isystem", str(sysroot.include),
+            "-isystem", str(clang_resource_include()), *flags]
