@@ -13,7 +13,8 @@ that does not exist stays as it is, as in gcc.
 * **queries** (``--version``, ``-dumpmachine``, ``-print-file-name=…`` …): answered without
   compiling (:mod:`lind_async.toolchain.queries`);
 * **linker** options (``-l``, ``-L``, ``-Wl,…``, ``-Xlinker``, ``-u``, ``-z``, ``-s``, ``-static``,
-  ``-nostdlib`` …), which only matter when linking;
+  ``-nostdlib``, ``-r`` …), which only matter when linking; GNU ld's own options among them are
+  made fit for wasm-ld by :mod:`lind_async.toolchain.ldflags`;
 * everything else, in order, for **clang**: flags, ``-x LANG``, ``-o FILE`` and the inputs.
 
 The mode is gcc's: the earliest stage asked for wins (``-E``/``-M``/``-MM`` preprocess,
@@ -31,6 +32,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lind_async.toolchain.ldflags import translate
 from lind_async.toolchain.zig import ToolchainError
 
 MAX_RESPONSE_DEPTH = 16
@@ -47,7 +49,7 @@ _LINK_SEPARATE = frozenset({"-l", "-L", "-u", "-z", "-T"})
 # Linker-only flags clang must not see outside a link (gcc ignores them there too).
 _LINK_FLAGS = frozenset({
     "-static", "-static-libgcc", "-shared-libgcc", "-static-pie", "-pie", "-no-pie", "-rdynamic",
-    "-s", "-nostartfiles", "-nostdlib", "-nodefaultlibs", "-nolibc", "-shared",
+    "-s", "-nostartfiles", "-nostdlib", "-nodefaultlibs", "-nolibc", "-shared", "-r",
 })
 _DRIVER_SIZES = ("--stack-size", "--max-memory")
 _QUERY_PREFIXES = ("-print-", "--print-")
@@ -103,6 +105,8 @@ class Invocation:
     nostartfiles: bool = False
     nodefaultlibs: bool = False
     strip_all: bool = False
+    relocatable: bool = False
+    """``-r`` (or ``-Wl,-r``): combine the objects into one relocatable object, nothing else."""
     queries: list[str] = field(default_factory=list)
     dependency_file: str | None = None
     dependency_target: bool = False
@@ -243,6 +247,8 @@ def parse(argv: Sequence[str]) -> Invocation:
                 inv.shared = True
             elif arg == "-s":
                 inv.strip_all = True
+            elif arg == "-r":
+                inv.relocatable = True
             elif arg in ("-nostartfiles", "-nostdlib"):
                 inv.nostartfiles = True
             if arg in ("-nostdlib", "-nodefaultlibs", "-nolibc"):
@@ -259,4 +265,7 @@ def parse(argv: Sequence[str]) -> Invocation:
             # "-" without -x stays a plain item: linking refuses it as gcc does.
             inv.link_items.append(Source(arg, language) if language else arg)
     inv.mode = next(m for m in _MODE_ORDER if m in modes or m is Mode.LINK)
+    linker = translate(inv.link_items)  # GNU ld options: ignored, recorded or kept
+    inv.link_items = linker.args
+    inv.relocatable |= linker.relocatable
     return inv

@@ -13,7 +13,8 @@ The command line is read as gcc reads it (:mod:`lind_async.toolchain.cmdline`), 
   options are dropped, as gcc ignores them there; no link or post-link step runs;
 * otherwise the sources are compiled one by one and linked with the objects, archives and linker
   options, in command-line order, into a cage module — ``a.out`` by default, whatever its name
-  (:func:`lind_async.toolchain.cc.build`).
+  (:func:`lind_async.toolchain.cc.build`); with ``-r`` they are combined by ``wasm-ld -r`` into
+  one relocatable object instead.
 
 Errors print the compiler's or linker's own diagnostics, or one ``lind-cc: error: …`` line, and
 return a nonzero status; never a traceback.
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -32,13 +34,21 @@ from lind_async.toolchain.cc import (
     DEFAULT_STACK_SIZE,
     CompileError,
     build,
+    compile_object,
     echo_command,
     load_sysroot,
     parse_size,
     precompile,
     relabel,
 )
-from lind_async.toolchain.cmdline import Invocation, Mode, expand_response_files, parse
+from lind_async.toolchain.cc import _check_call as check_call
+from lind_async.toolchain.cmdline import (
+    Invocation,
+    Mode,
+    Source,
+    expand_response_files,
+    parse,
+)
 from lind_async.toolchain.target import TRIPLE, program_cflags
 from lind_async.toolchain.zig import ToolchainError, zig
 
@@ -102,8 +112,30 @@ def _compile_without_linking(inv: Invocation) -> int:
     return proc.returncode
 
 
+def _relocatable_link(inv: Invocation, output: Path) -> int:
+    """``-r``: the sources compiled and everything given combined by ``wasm-ld -r`` into one
+    object for a later link. No start file, libc or post-link pass: only what the command line
+    names (gcc users write ``-r -nostdlib``; lind-cc never adds libc to a relocatable object)."""
+    sysroot = load_sysroot()
+    with tempfile.TemporaryDirectory(prefix="lind-cc-") as tmpdir:
+        items: list[str] = []
+        for i, item in enumerate(inv.link_items):
+            if isinstance(item, Source):
+                obj = Path(tmpdir) / f"{i}-{Path(item.path).stem}.o"
+                compile_object(item.path, obj, sysroot=sysroot, flags=inv.compile_flags,
+                               language=item.language, verbose=inv.verbose)
+                items.append(str(obj))
+            else:
+                items.append(item)
+        check_call(zig("wasm-ld", "-r", *items, "-o", str(output)), "linking",
+                   verbose=inv.verbose)
+    return 0
+
+
 def _link(inv: Invocation) -> int:
     output = Path(inv.output or DEFAULT_OUTPUT)
+    if inv.relocatable:
+        return _relocatable_link(inv, output)
     build(inv, output,
           stack_size=parse_size(inv.stack_size) if inv.stack_size else DEFAULT_STACK_SIZE,
           max_memory=parse_size(inv.max_memory) if inv.max_memory else DEFAULT_MAX_MEMORY)
