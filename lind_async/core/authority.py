@@ -34,10 +34,15 @@ The rules (each a method below):
    the cage P confines. One exception keeps grates stackable: a route to grate O may be replaced by
    a route to grate H (not the target itself) whose own table still sends that call to O — H is
    *clamped* by O, so whatever H does with the call still passes through O.
-5. *Signals*: a cage may signal itself, its descendants and its ancestors (creation lineage), but
-   never a grate that serves it (its table routes calls there, directly or through the grates
-   below) unless that grate interposes the signal call itself (it saw the call and forwarded it):
-   a client cannot kill or stop the grate its neighbours depend on.
+5. *Signals* (within one world: the process table is per microvisor): a cage may signal itself,
+   and any cage its credentials allow by POSIX's rule (``core/creds.py``'s ``may_kill``: the same
+   real or effective uid as the target's real or saved uid, or an effective uid of 0), and
+   ``SIGCONT`` to any cage of its session; but never a grate that serves it (its table routes
+   calls there, directly or through the grates below) unless that grate interposes the signal
+   call itself (it saw the call and forwarded it): a client cannot kill or stop the grate its
+   neighbours depend on. A grate (a cage whose functions another cage's routes name) is
+   signalled only along its creation lineage, so another family of the world cannot stop it
+   either.
 
 Pure state: no I/O, no event loop; tested directly (``tests/unit/test_authority.py``).
 """
@@ -45,9 +50,11 @@ Pure state: no I/O, no event loop; tested directly (``tests/unit/test_authority.
 from __future__ import annotations
 
 from lind_async.abi.errno import EPERM, GuestError
+from lind_async.core.creds import CredTable, host_creds, may_kill
 from lind_async.core.proctable import ProcTable
 from lind_async.core.threei import Route, ThreeI
 
+SIGCONT = 18
 GRATE_MEMORY_FLAG = 1 << 63
 ID_MASK = GRATE_MEMORY_FLAG - 1
 
@@ -87,12 +94,15 @@ def _refuse() -> GuestError:
 class Authority:
     """The rules of the module docstring over the runtime's own records."""
 
-    __slots__ = ("in_flight", "procs", "threei")
+    __slots__ = ("creds", "in_flight", "procs", "threei")
 
-    def __init__(self, procs: ProcTable, threei: ThreeI, in_flight: InFlight) -> None:
+    def __init__(
+        self, procs: ProcTable, threei: ThreeI, in_flight: InFlight, creds: CredTable | None = None
+    ) -> None:
         self.procs = procs
         self.threei = threei
         self.in_flight = in_flight
+        self.creds = CredTable(procs, host_creds()) if creds is None else creds
 
     # -- rule 1: naming a cage ----------
     def may_name(self, actor: int, other: int) -> bool:
@@ -199,14 +209,21 @@ class Authority:
                     todo.append(handler)
         return False
 
-    def may_signal(self, sender: int, target: int, callnum: int) -> bool:
-        """May ``sender`` send a signal to ``target`` with system call ``callnum``?"""
+    def may_signal(self, sender: int, target: int, callnum: int, signo: int = 0) -> bool:
+        """May ``sender`` send signal ``signo`` to ``target`` with system call ``callnum``?"""
         if target == sender:
             return True
+        if self.serves(target, sender):
+            route = self.threei.lookup(sender, callnum)
+            return route is not None and route.handler_cage == target  # the grate let it through
         procs = self.procs
-        if not (procs.is_ancestor(sender, target) or procs.is_ancestor(target, sender)):
-            return False
-        if not self.serves(target, sender):
+        lineage = procs.is_ancestor(sender, target) or procs.is_ancestor(target, sender)
+        if not lineage and self.threei.clients_of(target) - {target}:
+            return False  # a grate: only its own family signals it
+        if signo == SIGCONT and self._same_session(sender, target):
             return True
-        route = self.threei.lookup(sender, callnum)
-        return route is not None and route.handler_cage == target  # the grate let it through
+        return may_kill(self.creds.get(sender), self.creds.get(target))
+
+    def _same_session(self, one: int, other: int) -> bool:
+        procs = self.procs
+        return one in procs and other in procs and procs.get(one).sid == procs.get(other).sid

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import struct
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING
@@ -58,23 +57,6 @@ def sys_prctl(cage: Cage, option: int, arg2: int, *_: int) -> int:
         cage.mem.write_u32(pointer(arg2), int(proc.subreaper))
         return 0
     raise GuestError(EINVAL)
-
-
-# Cages run as the user who runs the microvisor (so programs see the same ids as natively).
-def sys_getuid(cage: Cage, *_: int) -> int:
-    return os.getuid()
-
-
-def sys_geteuid(cage: Cage, *_: int) -> int:
-    return os.geteuid()
-
-
-def sys_getgid(cage: Cage, *_: int) -> int:
-    return os.getgid()
-
-
-def sys_getegid(cage: Cage, *_: int) -> int:
-    return os.getegid()
 
 
 async def _yield() -> int:

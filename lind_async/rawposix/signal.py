@@ -53,13 +53,17 @@ def sys_kill(cage: Cage, pid: int, sig: int, *_: int) -> int:
 
 
 def _send(cage: Cage, target: int, signo: int, callnum: int) -> int:
-    """Who may be signalled is ``core/authority.py``'s rule 5 (lineage, and never a grate that
-    serves the sender unless it let the call through)."""
+    """Who may be signalled is ``core/authority.py``'s rule 5 (POSIX's credential rule within the
+    world, and never a grate that serves the sender unless it let the call through)."""
     if not 0 <= signo <= 64:
         raise GuestError(EINVAL)
     mv = cage.microvisor
     procs = mv.procs
-    me, may = cage.cage_id, mv.authority.may_signal
+    me, authority = cage.cage_id, mv.authority
+
+    def may(sender: int, pid_: int, call: int) -> bool:
+        return authority.may_signal(sender, pid_, call, signo)
+
     if target > 0:
         targets = [target] if target in procs else []
         if not targets:

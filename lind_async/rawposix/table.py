@@ -123,10 +123,6 @@ def _build() -> dict[int, Syscall]:
         (nr.SYS_getppid, proc.sys_getppid, full, ""),
         (nr.SYS_prctl, proc.sys_prctl, partial, "PR_SET/GET_CHILD_SUBREAPER"),
         (nr.SYS_gettid, threads.sys_gettid, full, ""),
-        (nr.SYS_getuid, proc.sys_getuid, full, ""),
-        (nr.SYS_geteuid, proc.sys_geteuid, full, ""),
-        (nr.SYS_getgid, proc.sys_getgid, full, ""),
-        (nr.SYS_getegid, proc.sys_getegid, full, ""),
         (nr.SYS_set_tid_address, threads.sys_set_tid_address, full, ""),
         (nr.SYS_sched_yield, proc.sys_sched_yield, full, ""),
         # time
@@ -168,7 +164,7 @@ def _build() -> dict[int, Syscall]:
 # Families that declare their own rows (``ROWS: list[Row]``), one module each.
 _FAMILIES = (
     "io", "fs_meta", "locks", "sockets", "poll", "epoll", "eventfd", "timerfd", "signalfd",
-    "mm_file", "sysv_shm", "sysv_sem", "sysv_msg", "exec",
+    "mm_file", "sysv_shm", "sysv_sem", "sysv_msg", "exec", "creds",
 )
 
 _KNOWN_UNSUPPORTED: list[tuple[int, int, str]] = []

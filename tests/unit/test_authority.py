@@ -4,9 +4,12 @@ argument owners and signals."""
 import pytest
 
 from lind_async.abi.errno import EPERM, GuestError
-from lind_async.core.authority import GRATE_MEMORY_FLAG, Authority, InFlight
+from lind_async.core.authority import GRATE_MEMORY_FLAG, SIGCONT, Authority, InFlight
+from lind_async.core.creds import Creds, CredTable
 from lind_async.core.proctable import MICROVISOR, ProcTable
 from lind_async.core.threei import Route, ThreeI
+
+USER = Creds.of_user(1000, 1000)
 
 
 def world() -> Authority:
@@ -16,7 +19,7 @@ def world() -> Authority:
     for pid, parent in ((1, MICROVISOR), (2, 1), (9, MICROVISOR)):
         procs.add(pid, parent)
         threei.add_cage(pid)
-    auth = Authority(procs, threei, InFlight())
+    auth = Authority(procs, threei, InFlight(), CredTable(procs, USER))
     assert auth.speaks_for(2, 1)  # a fork of the grate that has not exec'd yet
     threei.register(2, 107, 1, 0x10, auth.route_owner(2))
     procs.exec(2)
@@ -78,6 +81,23 @@ def test_a_client_cannot_signal_the_grate_that_serves_it() -> None:
     assert auth.serves(1, 3) and not auth.serves(9, 3)
     assert not auth.may_signal(3, 1, 62) and not auth.may_signal(2, 1, 62)
     assert auth.may_signal(1, 3, 62) and auth.may_signal(3, 3, 62)
-    assert not auth.may_signal(3, 9, 62)  # an unrelated family
+    assert not auth.may_signal(9, 1, 62)  # a grate: another family of the world, same user
     auth.threei.register(3, 62, 1, 0x11, 1)  # the grate interposes kill: its own decision
     assert auth.may_signal(3, 1, 62)
+
+
+def test_signals_follow_posix_credentials_within_the_world() -> None:
+    """Was the creation lineage only; POSIX lets any process of the same user signal (a new
+    ``nginx -s reload`` process signals the running master, a sibling, or another family)."""
+    auth = world()
+    auth.procs.add(4, 2)  # 3's sibling
+    auth.threei.fork(2, 4)
+    assert auth.may_signal(3, 4, 62) and auth.may_signal(3, 9, 62) and auth.may_signal(9, 3, 62)
+    auth.creds.set(9, Creds.of_user(2000, 2000))  # another user: neither way
+    assert not auth.may_signal(3, 9, 62) and not auth.may_signal(9, 3, 62)
+    auth.creds.set(4, Creds.of_user(0, 0))  # root signals anyone (CAP_KILL), no one signals it
+    assert auth.may_signal(4, 9, 62) and not auth.may_signal(3, 4, 62)
+    assert not auth.may_signal(2, 4, 62)  # even its creator, as on Linux
+    assert auth.may_signal(2, 4, 62, SIGCONT)  # but SIGCONT within the session is allowed
+    assert not auth.may_signal(9, 3, 62, SIGCONT)  # 9 leads its own session
+    assert not auth.may_signal(4, 1, 62)  # a grate that serves it: root or not

@@ -1,0 +1,16 @@
+"""Runtime gaps real servers hit (nginx, postgres-style daemons), compared with the same C
+programs built natively by gcc: credentials and who may signal whom, /proc/self/exe, /proc
+metrics files, sysinfo/prctl, gettimeofday's timezone, SIGIO."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.conftest import MatchesNative
+
+
+@pytest.mark.parametrize("stack", ["plain", "c-passthrough"])
+def test_credentials_and_kill_permission(stack: str, matches_native: MatchesNative) -> None:
+    """setuid/setgid/setgroups/initgroups/set[res|re|fs]uid as root and after dropping
+    privileges, siblings signalling each other, EPERM towards root, fork and exec keeping ids."""
+    matches_native("srv_creds", stack, quiet=True)
