@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from lind_async.abi.errno import EINVAL, EPERM, ESRCH, GuestError
 from lind_async.core.proctable import WNOHANG
+from lind_async.rawposix import procinfo
 from lind_async.rawposix.args import i32, pointer
 
 if TYPE_CHECKING:
@@ -46,8 +47,9 @@ PR_SET_CHILD_SUBREAPER, PR_GET_CHILD_SUBREAPER = 36, 37
 
 
 def sys_prctl(cage: Cage, option: int, arg2: int, *_: int) -> int:
-    """prctl: only the child-subreaper flag (orphaned descendants are re-parented to the nearest
-    living subreaper ancestor, proctable.py); other options are EINVAL."""
+    """prctl: the child-subreaper flag (orphaned descendants are re-parented to the nearest
+    living subreaper ancestor, proctable.py), the name and the dumpable flag (procinfo.py);
+    other options are EINVAL."""
     proc = cage.microvisor.procs.get(cage.cage_id)
     op = i32(option)
     if op == PR_SET_CHILD_SUBREAPER:
@@ -56,7 +58,7 @@ def sys_prctl(cage: Cage, option: int, arg2: int, *_: int) -> int:
     if op == PR_GET_CHILD_SUBREAPER:
         cage.mem.write_u32(pointer(arg2), int(proc.subreaper))
         return 0
-    raise GuestError(EINVAL)
+    return procinfo.prctl(cage, op, arg2)
 
 
 async def _yield() -> int:

@@ -13,7 +13,8 @@ before the root is consulted, as the device files of ``files.DEVICES`` are:
   symlink whose ``readlink`` is the guest path (``pipe:[ino]`` for a pipe);
 - ``/proc/self/exe`` is a symlink to the cage's program path inside the root (``argv[0]`` made
   absolute against the cage's cwd: the microvisor does not record the exec path);
-- ``/dev/tty`` is the microvisor's controlling terminal, reopened non-blocking, or ``ENXIO``.
+- ``/dev/tty`` is the microvisor's controlling terminal, reopened non-blocking, or ``ENXIO``;
+- ``/proc/self/stat`` and the other text files of ``procinfo.py``.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from lind_async.abi.flags import (
     O_TRUNC,
     O_WRONLY,
 )
-from lind_async.rawposix import hostfds
+from lind_async.rawposix import hostfds, procinfo
 from lind_async.rawposix.files import DEVICES, DirEntry, FileOps, HostFile, HostStream
 from lind_async.rawposix.foreign import is_foreign
 from lind_async.rawposix.overlay import OverlayFile
@@ -72,7 +73,10 @@ def fd_of(path: bytes) -> int | None:
 
 
 def is_virtual(path: bytes) -> bool:
-    return path in _FD_DIRS or path in (EXE, TTY) or path in DEVICES or fd_of(path) is not None
+    return (
+        path in _FD_DIRS or path in (EXE, TTY) or path in DEVICES or fd_of(path) is not None
+        or procinfo.is_info(path)
+    )
 
 
 class FdDirectory(FileOps):
@@ -131,6 +135,8 @@ def open_virtual(cage: Cage, path: bytes, flags: int) -> FileOps | int | None:
         return _open_tty(flags)
     if path == EXE:
         return None  # a symlink: the caller opens its target
+    if procinfo.is_info(path):
+        return procinfo.open_info(cage, path, flags)
     vfd = fd_of(path)
     if vfd is None:
         return None
@@ -225,6 +231,8 @@ def stat_virtual(cage: Cage, path: bytes, *, follow: bool) -> os.stat_result | N
         if path == b"/dev/fd" and not follow:
             return virtual_stat(stat_mod.S_IFLNK | 0o777, _VIRTUAL_INO - 1, size=13)
         return virtual_stat(stat_mod.S_IFDIR | 0o500, _VIRTUAL_INO, nlink=2)
+    if procinfo.is_info(path):
+        return procinfo.stat_info(cage, path)
     if path == TTY:
         try:
             return os.stat("/dev/tty")

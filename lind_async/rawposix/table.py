@@ -55,7 +55,18 @@ def _unsupported(errno: int) -> Handler:
 
 def _build() -> dict[int, Syscall]:
     from lind_async.rawposix import exec as exec_
-    from lind_async.rawposix import fd, fs, futex, io, misc, proc, signal, threei_ops, time
+    from lind_async.rawposix import (
+        fd,
+        fs,
+        futex,
+        io,
+        misc,
+        proc,
+        procinfo,
+        signal,
+        threei_ops,
+        time,
+    )
     from lind_async.runtime import fork, threads
 
     full, partial = Support.FULL, Support.PARTIAL
@@ -121,7 +132,7 @@ def _build() -> dict[int, Syscall]:
         (nr.SYS_exit_group, proc.sys_exit_group, full, ""),
         (nr.SYS_getpid, proc.sys_getpid, full, ""),
         (nr.SYS_getppid, proc.sys_getppid, full, ""),
-        (nr.SYS_prctl, proc.sys_prctl, partial, "PR_SET/GET_CHILD_SUBREAPER"),
+        (nr.SYS_prctl, proc.sys_prctl, partial, "CHILD_SUBREAPER, NAME, DUMPABLE"),
         (nr.SYS_gettid, threads.sys_gettid, full, ""),
         (nr.SYS_set_tid_address, threads.sys_set_tid_address, full, ""),
         (nr.SYS_sched_yield, proc.sys_sched_yield, full, ""),
@@ -134,6 +145,7 @@ def _build() -> dict[int, Syscall]:
         # misc
         (nr.SYS_uname, misc.sys_uname, full, ""),
         (nr.SYS_getrandom, misc.sys_getrandom, full, ""),
+        (nr.SYS_sysinfo, procinfo.sys_sysinfo, full, "host memory and load, the world's procs"),
         # signal
         (nr.SYS_rt_sigaction, signal.sys_rt_sigaction, full, ""),
         (nr.SYS_rt_sigprocmask, signal.sys_rt_sigprocmask, full, ""),

@@ -14,3 +14,10 @@ def test_credentials_and_kill_permission(stack: str, matches_native: MatchesNati
     """setuid/setgid/setgroups/initgroups/set[res|re|fs]uid as root and after dropping
     privileges, siblings signalling each other, EPERM towards root, fork and exec keeping ids."""
     matches_native("srv_creds", stack, quiet=True)
+
+
+def test_proc_metrics_sysinfo_prctl_timezone_exe(matches_native: MatchesNative) -> None:
+    """/proc/self/{stat,status,cmdline,comm}, /proc/meminfo and /proc/sys files (formats and
+    relations), sysinfo, prctl's name and dumpable flag, gettimeofday's struct timezone,
+    readlink and execve of /proc/self/exe."""
+    matches_native("srv_procinfo", "plain", args=["arg1"], quiet=True)
