@@ -58,6 +58,7 @@ lind_async: run untrusted C programs as WebAssembly cages on one asyncio event l
 commands:
   run       run a program (.c, .wasm or .cwasm) in a cage
   cc        compile C to a cage program against lind-musl (`cc --help` for details)
+  c++       compile C++ to a cage program against libc++ and lind-musl (as `cc`)
   syscalls  print the system-call support table
   bench     run the benchmarks (cage vs native and other baselines) from a source checkout
 
@@ -313,7 +314,14 @@ def cmd_bench(argv: Sequence[str]) -> int:
     return status
 
 
-COMMANDS = {"run": cmd_run, "cc": cmd_cc, "syscalls": cmd_syscalls, "bench": cmd_bench}
+def cmd_cxx(argv: Sequence[str]) -> int:
+    from lind_async.toolchain.driver import main as driver_main
+
+    return driver_main(list(argv), cxx=True)
+
+
+COMMANDS = {"run": cmd_run, "cc": cmd_cc, "c++": cmd_cxx, "syscalls": cmd_syscalls,
+            "bench": cmd_bench}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -56,7 +56,7 @@ NPM_DOWNLOAD_MB = 23
 FEATURES: tuple[str, ...] = (
     "--enable-threads", "--enable-bulk-memory", "--enable-mutable-globals",
     "--enable-sign-ext", "--enable-reference-types", "--enable-nontrapping-float-to-int",
-    "--enable-exception-handling",
+    "--enable-exception-handling", "--enable-multivalue",
 )
 """Everything a cage module may use (wasm-opt must not strip or reject any of it)."""
 

@@ -46,6 +46,12 @@ def cc() -> int:
     return main(sys.argv[1:])
 
 
+def cxx() -> int:
+    from lind_async.toolchain.driver import main
+
+    return main(sys.argv[1:], cxx=True)
+
+
 def ar() -> int:
     return _zig_tool("ar", sys.argv[1:])
 

@@ -50,7 +50,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from lind_async.toolchain import binaryen, cmdline, mainshim, signal_poll, target, validate
+from lind_async.toolchain import binaryen, cmdline, libcxx, mainshim, signal_poll, target, validate
 from lind_async.toolchain.mainshim import main_shim
 from lind_async.toolchain.sysroot import Sysroot, cache_root, ensure_sysroot
 from lind_async.toolchain.target import DEFAULT_OPT, program_cflags
@@ -141,11 +141,15 @@ def compile_object(source: Path | str, output: Path, *, flags: Sequence[str] = (
                    sysroot: Sysroot | None = None, language: str | None = None,
                    verbose: bool = False) -> Path:
     """Compile one source file (``-`` reads stdin; ``language`` is gcc's ``-x`` name) to a wasm
-    object file."""
+    object file. C++ (by ``language`` or suffix) is compiled against libc++ (built first if
+    needed)."""
     sr = sysroot or load_sysroot()
     lang = ["-x", language] if language else []
-    _check_call(zig("clang", *program_cflags(sr, flags), *lang, "-c", str(source),
-                    "-o", str(output)),
+    if (language or cmdline.LANGUAGES.get(Path(source).suffix)) in libcxx.LANGUAGES:
+        cflags = libcxx.program_cxxflags(sr, libcxx.ensure_libcxx(sr), flags)
+    else:
+        cflags = program_cflags(sr, flags)
+    _check_call(zig("clang", *cflags, *lang, "-c", str(source), "-o", str(output)),
                 f"compiling {source}", verbose=verbose)
     return output
 
@@ -154,11 +158,12 @@ def link_args(sysroot: Sysroot, objects: Sequence[Path | str], output: Path, *,
               stack_size: int, max_memory: int, ldflags: Sequence[str] = (),
               debug: bool = False, main_envp: bool = False, grate: bool = False,
               startfiles: bool = True, default_libs: bool = True,
-              strip_all: bool = False) -> list[str]:
+              strip_all: bool = False, cxx_libs: Sequence[Path] = ()) -> list[str]:
     """The ``zig wasm-ld`` command line for a cage module.
 
     ``objects`` are the linker's inputs in order (object files, archives, and options such as
-    ``-lNAME`` mixed in, as on a gcc command line); ``ldflags`` follow them.
+    ``-lNAME`` mixed in, as on a gcc command line); ``ldflags`` follow them. ``cxx_libs`` (the C++
+    runtime, for ``lind-c++``) come before libc.
     """
     if stack_size % 16:
         raise ToolchainError(f"--stack-size must be a multiple of 16 (got {stack_size})")
@@ -185,7 +190,7 @@ def link_args(sysroot: Sysroot, objects: Sequence[Path | str], output: Path, *,
     if startfiles:  # crt1 calls main: hosted clang may have named it __main_argc_argv
         cmd.append(str(main_shim()))
     if default_libs:
-        cmd += [str(sysroot.libc), str(sysroot.compiler_rt)]
+        cmd += [*map(str, cxx_libs), str(sysroot.libc), str(sysroot.compiler_rt)]
     cmd += ["-o", str(output)]
     return cmd
 
@@ -194,7 +199,7 @@ def link_module(sysroot: Sysroot, objects: Sequence[Path | str], output: Path, *
                 stack_size: int = DEFAULT_STACK_SIZE, max_memory: int = DEFAULT_MAX_MEMORY,
                 ldflags: Sequence[str] = (), debug: bool = False, grate: bool = False,
                 startfiles: bool = True, default_libs: bool = True, strip_all: bool = False,
-                verbose: bool = False) -> Path:
+                verbose: bool = False, cxx_libs: Sequence[Path] = ()) -> Path:
     """Link, run the post-link passes the module needs, validate, then write ``output``."""
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
@@ -204,7 +209,7 @@ def link_module(sysroot: Sysroot, objects: Sequence[Path | str], output: Path, *
                 link_args(sysroot, objects, tmp, stack_size=stack_size, max_memory=max_memory,
                           ldflags=ldflags, debug=debug, main_envp=main_envp, grate=grate,
                           startfiles=startfiles, default_libs=default_libs,
-                          strip_all=strip_all),
+                          strip_all=strip_all, cxx_libs=cxx_libs),
                 "linking", echo_warnings=False, verbose=verbose)
             if _MAIN_MISMATCH not in warnings or not startfiles:
                 break
@@ -231,8 +236,10 @@ def link_module(sysroot: Sysroot, objects: Sequence[Path | str], output: Path, *
 
 
 def build(invocation: cmdline.Invocation, output: Path, *, stack_size: int = DEFAULT_STACK_SIZE,
-          max_memory: int = DEFAULT_MAX_MEMORY, sysroot: Sysroot | None = None) -> Path:
-    """Compile the sources of a parsed command line and link everything into ``output``."""
+          max_memory: int = DEFAULT_MAX_MEMORY, sysroot: Sysroot | None = None,
+          cxx: bool = False) -> Path:
+    """Compile the sources of a parsed command line and link everything into ``output``
+    (``cxx``: as ``lind-c++``, with libc++, libc++abi and libunwind)."""
     inv = invocation
     if not inv.link_items or not inv.inputs:
         raise ToolchainError("no input files")
@@ -260,7 +267,8 @@ def build(invocation: cmdline.Invocation, output: Path, *, stack_size: int = DEF
         return link_module(sr, objects, output, stack_size=stack_size, max_memory=max_memory,
                            debug=inv.debug, grate=inv.grate, startfiles=not inv.nostartfiles,
                            default_libs=not inv.nodefaultlibs, strip_all=inv.strip_all,
-                           verbose=inv.verbose)
+                           verbose=inv.verbose,
+                           cxx_libs=libcxx.ensure_libcxx(sr).libs if cxx else ())
 
 
 def dependency_flags(inv: cmdline.Invocation, source: cmdline.Source) -> list[str]:
@@ -282,22 +290,23 @@ def dependency_flags(inv: cmdline.Invocation, source: cmdline.Source) -> list[st
 
 def compile_program(sources: Sequence[Path], output: Path, *, flags: Sequence[str] = (),
                     stack_size: int = DEFAULT_STACK_SIZE,
-                    max_memory: int = DEFAULT_MAX_MEMORY) -> Path:
+                    max_memory: int = DEFAULT_MAX_MEMORY, cxx: bool = False) -> Path:
     """Compile and link C sources (or objects) into a validated cage module at ``output``.
 
     ``flags`` are compiler flags in ``cc`` command-line form (``-l``/``-L``/``-Wl,`` go to the
     linker; ``--grate`` links a grate).
     """
     inv = cmdline.parse([*map(str, sources), *flags])
-    return build(inv, Path(output), stack_size=stack_size, max_memory=max_memory)
+    return build(inv, Path(output), stack_size=stack_size, max_memory=max_memory, cxx=cxx)
 
 
-_KEY_MODULES = (sys.modules[__name__], binaryen, cmdline, mainshim, signal_poll, target,
+_KEY_MODULES = (sys.modules[__name__], binaryen, cmdline, libcxx, mainshim, signal_poll, target,
                 validate)
 
 
 def compile_cached(source: Path, *, flags: Sequence[str] = ()) -> Path:
-    """Compile one ``.c`` file into the cache and return the module's path.
+    """Compile one ``.c`` file (or C++ file, linked as by ``lind-c++``) into the cache and return
+    the module's path.
 
     The cache key covers the source's content, the user's flags, the flags every program is
     compiled with (:data:`lind_async.toolchain.target.HOSTED_CFLAGS`), the sysroot hash and the
@@ -319,7 +328,8 @@ def compile_cached(source: Path, *, flags: Sequence[str] = ()) -> Path:
     output = cache_root() / "programs" / f"{source.stem}-{key.hexdigest()[:20]}.wasm"
     if output.is_file():
         return output
-    return compile_program([source], output, flags=flags)
+    cxx = cmdline.LANGUAGES.get(source.suffix) in libcxx.LANGUAGES
+    return compile_program([source], output, flags=flags, cxx=cxx)
 
 
 def precompile(module: Path) -> Path:

@@ -28,7 +28,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from lind_async.toolchain import queries
+from lind_async.toolchain import libcxx, queries
 from lind_async.toolchain.cc import (
     DEFAULT_MAX_MEMORY,
     DEFAULT_STACK_SIZE,
@@ -96,11 +96,16 @@ Companion tools: lind-ar, lind-ranlib, lind-strip. More in docs/toolchain.md.
 """
 
 
-def _compile_without_linking(inv: Invocation) -> int:
+def _compile_without_linking(inv: Invocation, cxx: bool) -> int:
     """-E/-M/-fsyntax-only/-S/-c: clang with the user's arguments, its stdin and stdout ours (its
-    diagnostics relabelled, in colour when ours go to a terminal)."""
+    diagnostics relabelled, in colour when ours go to a terminal). C++ (``lind-c++``, or a C++
+    input) sees libc++'s headers."""
     color = ["-fcolor-diagnostics"] if sys.stderr.isatty() else []
-    cmd = zig("clang", *program_cflags(load_sysroot(), [*color, *inv.clang_args]))
+    sysroot = load_sysroot()
+    flags = program_cflags(sysroot, [*color, *inv.clang_args])
+    if cxx or any(s.language in libcxx.LANGUAGES for s in inv.sources) or _forces_cxx(inv):
+        flags = libcxx.cxx_flags(flags, libcxx.ensure_libcxx(sysroot))
+    cmd = zig("clang", *flags)
     if inv.verbose:
         echo_command(cmd)
     try:
@@ -132,11 +137,18 @@ def _relocatable_link(inv: Invocation, output: Path) -> int:
     return 0
 
 
-def _link(inv: Invocation) -> int:
+def _forces_cxx(inv: Invocation) -> bool:
+    """``-x c++`` (or another C++ language) anywhere on the command line."""
+    args = inv.clang_args
+    return any(a == "-x" and i + 1 < len(args) and args[i + 1] in libcxx.LANGUAGES
+               for i, a in enumerate(args))
+
+
+def _link(inv: Invocation, cxx: bool) -> int:
     output = Path(inv.output or DEFAULT_OUTPUT)
     if inv.relocatable:
         return _relocatable_link(inv, output)
-    build(inv, output,
+    build(inv, output, cxx=cxx,
           stack_size=parse_size(inv.stack_size) if inv.stack_size else DEFAULT_STACK_SIZE,
           max_memory=parse_size(inv.max_memory) if inv.max_memory else DEFAULT_MAX_MEMORY)
     if inv.precompile:
@@ -144,8 +156,9 @@ def _link(inv: Invocation) -> int:
     return 0
 
 
-def run(argv: Sequence[str]) -> int:
-    """The driver, raising :class:`ToolchainError` for the caller to report."""
+def run(argv: Sequence[str], *, cxx: bool = False) -> int:
+    """The driver, raising :class:`ToolchainError` for the caller to report (``cxx``: as
+    ``lind-c++``)."""
     inv = parse(expand_response_files(argv))
     if inv.help:
         sys.stdout.write(USAGE)
@@ -164,14 +177,15 @@ def run(argv: Sequence[str]) -> int:
         if size is not None:
             parse_size(size)
     if inv.mode is Mode.LINK:
-        return _link(inv)
-    return _compile_without_linking(inv)
+        return _link(inv, cxx)
+    return _compile_without_linking(inv, cxx)
 
 
-def main(argv: Sequence[str]) -> int:
-    """The command line; returns the exit status (diagnostics on stderr, no tracebacks)."""
+def main(argv: Sequence[str], *, cxx: bool = False) -> int:
+    """The command line; returns the exit status (diagnostics on stderr, no tracebacks).
+    ``cxx``: ``lind-c++``, which also links the C++ runtime."""
     try:
-        return run(argv)
+        return run(argv, cxx=cxx)
     except CompileError as e:
         sys.stderr.write(f"{e}\n")
     except ToolchainError as e:
