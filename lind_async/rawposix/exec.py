@@ -153,10 +153,12 @@ def load_image(
 def _check_executable(cage: Cage, path: bytes) -> None:
     """``/proc/self/exe``: its file, when the root holds it, must still be executable."""
     try:
-        target = procfs.exe_path(cage)
+        target = procfs.exe_in_root(cage)
+        if target is None:
+            return  # the program is not a file of the root: the running module is all there is
         fd = cage.microvisor.root.open(target, os.O_PATH)
     except (GuestError, OSError):
-        return  # the program is not a file of the root: the running module is all there is
+        return
     try:
         if not os.access(f"/proc/self/fd/{fd}", os.X_OK):
             raise GuestError(EACCES)

@@ -215,10 +215,39 @@ def describe(file: object) -> bytes:
 
 
 def exe_path(cage: Cage) -> bytes:
+    """``readlink("/proc/self/exe")``: the program's path inside the root, never a host path.
+    A program the embedder started from outside the root is named ``/`` and its file name."""
+    inside = exe_in_root(cage)
+    if inside is not None:
+        return inside
+    return b"/" + posixpath.basename(_argv0_path(cage))
+
+
+def _argv0_path(cage: Cage) -> bytes:
     argv0 = cage.argv[0] if cage.argv else b""
     if b"/" not in argv0:
         raise GuestError(ENOENT)
-    return posixpath.normpath(argv0 if argv0.startswith(b"/") else cage.cwd + b"/" + argv0)
+    full = argv0 if argv0.startswith(b"/") else cage.cwd.rstrip(b"/") + b"/" + argv0
+    return b"/" + posixpath.normpath(full).lstrip(b"/")
+
+
+def exe_in_root(cage: Cage) -> bytes | None:
+    """The program's path inside the root (``argv[0]`` against the cwd, as the guest sees it, or,
+    for a program the embedder named by its host path under the root, that path made relative
+    to the root); None when the root does not hold it."""
+    path = _argv0_path(cage)
+    root = cage.microvisor.root
+    candidates = [path]
+    host_root = os.fsencode(root.path).rstrip(b"/") + b"/"
+    if path.startswith(host_root):
+        candidates.append(b"/" + path[len(host_root):])
+    for candidate in candidates:
+        try:
+            os.close(root.open(candidate, os.O_PATH))
+        except (GuestError, OSError):
+            continue
+        return candidate
+    return None
 
 
 def stat_virtual(cage: Cage, path: bytes, *, follow: bool) -> os.stat_result | None:
