@@ -57,6 +57,8 @@ lind_async: run untrusted C programs as WebAssembly cages on one asyncio event l
 
 commands:
   run       run a program (.c, .wasm or .cwasm) in a cage
+  exec      run PROGRAM ARGS... as ./PROGRAM does (the #! launcher of lind-cc's output):
+            run --inherit-env with the current directory as the root
   cc        compile C to a cage program against lind-musl (`cc --help` for details)
   c++       compile C++ to a cage program against libc++ and lind-musl (as `cc`)
   syscalls  print the system-call support table
@@ -320,8 +322,17 @@ def cmd_cxx(argv: Sequence[str]) -> int:
     return driver_main(list(argv), cxx=True)
 
 
-COMMANDS = {"run": cmd_run, "cc": cmd_cc, "c++": cmd_cxx, "syscalls": cmd_syscalls,
-            "bench": cmd_bench}
+def cmd_exec(argv: Sequence[str]) -> int:
+    """``exec PROGRAM ARGS…``: the launcher the ``#!`` line of lind-cc's output names, so that
+    ``./a.out`` runs in a cage as a native program would: ``run --inherit-env`` with the current
+    directory as the cage's root."""
+    if not argv:
+        return _fail("usage: lind-async exec PROGRAM [ARGS...] (how ./a.out runs)", 2)
+    return cmd_run(["--inherit-env", "--root", ".", "--", *argv])
+
+
+COMMANDS = {"run": cmd_run, "exec": cmd_exec, "cc": cmd_cc, "c++": cmd_cxx,
+            "syscalls": cmd_syscalls, "bench": cmd_bench}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

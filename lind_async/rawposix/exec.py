@@ -28,6 +28,7 @@ import wasmtime
 
 from lind_async.abi import syscalls as nr
 from lind_async.abi.errno import E2BIG, EACCES, EINVAL, ELOOP, ENOENT, ENOEXEC, GuestError
+from lind_async.abi.executable import module_bytes
 from lind_async.rawposix import hostfds, procfs
 from lind_async.rawposix.args import i32, pointer
 from lind_async.rawposix.confine import guest_join, lexical
@@ -131,7 +132,9 @@ def load_image(
         if fd is None and lexical(full) == procfs.EXE:
             _check_executable(cage, full)
             return ExecImage(cage.module, argv, env)  # the program the cage runs now
-        data = _read_program(cage, full, follow=follow, fd=fd)
+        # A launcher line before a module (lind-cc's output) is skipped, never followed: the cage
+        # gets the module and no host program runs.
+        data = module_bytes(_read_program(cage, full, follow=follow, fd=fd))
         fd, follow = None, True
         if data.startswith(b"#!"):
             interpreter, extra = _shebang(data)

@@ -43,6 +43,7 @@ from pathlib import Path
 
 import wasmtime
 
+from lind_async.abi.executable import module_bytes
 from lind_async.toolchain.validate import handler_slots
 
 from . import capi
@@ -148,8 +149,9 @@ class LindEngine:
         return h.hexdigest()
 
     def load_module(self, src: str | os.PathLike[str] | bytes | bytearray) -> wasmtime.Module:
-        """Compile (or fetch from cache) a wasm module; also accepts a ``.cwasm``."""
-        data = self._read(src)
+        """Compile (or fetch from cache) a wasm module; also accepts a ``.cwasm``. A ``#!``
+        launcher line before a module is skipped (:mod:`lind_async.abi.executable`)."""
+        data = module_bytes(self._read(src))
         if data[:4] == ELF_MAGIC:
             return self._deserialize_cwasm(src, data)
         if data[:4] != WASM_MAGIC:

@@ -9,6 +9,7 @@ that does not exist stays as it is, as in gcc.
 :func:`parse` then sorts each argument into one of:
 
 * the **driver's own** options (``--stack-size``, ``--max-memory``, ``--grate``, ``--precompile``,
+  ``--no-launcher``,
   ``--help``, ``--print-sysroot``, ``--print-cmake-toolchain``);
 * **queries** (``--version``, ``-dumpmachine``, ``-print-file-name=…`` …): answered without
   compiling (:mod:`lind_async.toolchain.queries`);
@@ -99,6 +100,7 @@ class Invocation:
     max_memory: str | None = None
     grate: bool = False
     precompile: bool = False
+    no_launcher: bool = False
     help: bool = False
     verbose: bool = False
     shared: bool = False
@@ -187,6 +189,8 @@ def parse(argv: Sequence[str]) -> Invocation:
             inv.grate = True
         elif arg == "--precompile":
             inv.precompile = True
+        elif arg == "--no-launcher":
+            inv.no_launcher = True
         elif arg in DRIVER_PRINT:
             inv.queries.append(arg)
         elif arg in _DRIVER_SIZES or arg.startswith(tuple(f"{s}=" for s in _DRIVER_SIZES)):

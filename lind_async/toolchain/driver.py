@@ -13,7 +13,9 @@ The command line is read as gcc reads it (:mod:`lind_async.toolchain.cmdline`), 
   options are dropped, as gcc ignores them there; no link or post-link step runs;
 * otherwise the sources are compiled one by one and linked with the objects, archives and linker
   options, in command-line order, into a cage module — ``a.out`` by default, whatever its name
-  (:func:`lind_async.toolchain.cc.build`); with ``-r`` they are combined by ``wasm-ld -r`` into
+  (:func:`lind_async.toolchain.cc.build`), which starts with a ``#!`` line naming the launcher
+  (:mod:`lind_async.toolchain.launcher`) so ``./a.out`` runs, unless it is named ``*.wasm`` or
+  ``--no-launcher`` is given; with ``-r`` they are combined by ``wasm-ld -r`` into
   one relocatable object instead.
 
 Errors print the compiler's or linker's own diagnostics, or one ``lind-cc: error: …`` line, and
@@ -49,6 +51,7 @@ from lind_async.toolchain.cmdline import (
     expand_response_files,
     parse,
 )
+from lind_async.toolchain.launcher import add_launcher, wants_launcher
 from lind_async.toolchain.target import TRIPLE, program_cflags
 from lind_async.toolchain.zig import ToolchainError, zig
 
@@ -77,6 +80,8 @@ lind-cc's own options:
   --max-memory N     maximum linear memory (default 512M; rounded up to 64K)
   --grate            link a grate: export its pass_fptr_to_wt entry point (a default one
                      that calls the registered handler when the program has none)
+  --no-launcher      write the module alone, without the #! line that lets ./a.out run
+                     (also when -o names a .wasm file)
   --precompile       also write OUTPUT.cwasm, compiled ahead of time for a fast start
                      (`python -m lind_async run OUTPUT.cwasm` loads it without compiling)
   --print-sysroot    build (if needed) and print the lind-musl sysroot directory
@@ -91,7 +96,9 @@ $LIND_ASYNC_CACHE_DIR (default ~/.cache/lind_async); programs that fork or use s
 Binaryen's wasm-opt, fetched with npm on first use.
 
 The output imports a shared env.memory and lind.syscall (plus lind.fork if the program forks) and is
-validated before it is written; run it with: lind-async run a.out args...
+validated before it is written. It starts with a #! line naming `lind-async exec`, so ./a.out runs
+it in a cage (the current directory as its root, the environment inherited); or run it with
+lind-async run a.out args...
 Companion tools: lind-ar, lind-ranlib, lind-strip. More in docs/toolchain.md.
 """
 
@@ -151,6 +158,8 @@ def _link(inv: Invocation, cxx: bool) -> int:
     build(inv, output, cxx=cxx,
           stack_size=parse_size(inv.stack_size) if inv.stack_size else DEFAULT_STACK_SIZE,
           max_memory=parse_size(inv.max_memory) if inv.max_memory else DEFAULT_MAX_MEMORY)
+    if wants_launcher(output, inv.no_launcher):
+        add_launcher(output)
     if inv.precompile:
         precompile(output)
     return 0

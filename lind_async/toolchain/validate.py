@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from lind_async.abi.executable import module_bytes
 from lind_async.abi.guest import ALLOWED_IMPORTS, FORK_IMPORT, REQUIRED_EXPORTS
 from lind_async.toolchain.zig import ToolchainError
 
@@ -101,7 +102,8 @@ def _sections(data: bytes) -> Iterator[tuple[int, _Reader]]:
 
 
 def read_interface(data: bytes) -> tuple[list[Import], list[Export]]:
-    """The imports and exports of a wasm binary."""
+    """The imports and exports of a wasm binary (after a launcher line, if it has one)."""
+    data = module_bytes(data)
     if data[:8] != b"\0asm\x01\0\0\0":
         raise InvalidModule("not a wasm module (bad magic/version)")
     imports: list[Import] = []
@@ -293,9 +295,11 @@ def _engine() -> Any:
 
 
 def validate_module(data: bytes, *, what: str = "module") -> None:
-    """Raise :class:`InvalidModule` (naming the problem) unless ``data`` is a valid cage module."""
+    """Raise :class:`InvalidModule` (naming the problem) unless ``data`` is a valid cage module
+    (after a launcher line, if it has one: :mod:`lind_async.abi.executable`)."""
     import wasmtime
 
+    data = module_bytes(data)
     try:
         wasmtime.Module.validate(_engine(), data)
     except wasmtime.WasmtimeError as e:

@@ -23,6 +23,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lind_async.abi.executable import module_bytes, split_launcher
+
 WASM_MAGIC = b"\0asm"
 ARCHIVE_MAGIC = b"!<arch>\n"
 USAGE = """\
@@ -69,7 +71,8 @@ def _sections(data: bytes) -> Iterator[tuple[int, str | None, int, int]]:
 
 
 def custom_sections(data: bytes) -> list[str]:
-    """The names of a wasm file's custom sections, in order."""
+    """The names of a wasm file's custom sections, in order (after a launcher line, if any)."""
+    data = module_bytes(data)
     if data[:4] != WASM_MAGIC or len(data) < 8:
         raise StripError("file format not recognized")
     return [name for _, name, _, _ in _sections(data) if name is not None]
@@ -110,10 +113,11 @@ def strip_module(data: bytes, opts: Options) -> bytes:
 
 def strip_file(path: Path, output: Path, opts: Options) -> None:
     data = path.read_bytes()
+    launcher, module = split_launcher(data)  # a launcher line stays, the module is stripped
     if data.startswith(ARCHIVE_MAGIC) or (data[:4] == WASM_MAGIC and is_relocatable(data)):
         result = data
     else:
-        result = strip_module(data, opts)
+        result = launcher + strip_module(module, opts)
     if output == path and result == data:
         return
     fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)

@@ -36,33 +36,53 @@ def _copy(name: str, tmp_path: Path) -> Path:
     return Path(shutil.copytree(PROJECTS / name, tmp_path / name))
 
 
-def test_autoconf_project_cross_compiles_and_runs(sysroot: Path, tmp_path: Path) -> None:
+CHECKS = [  # what the configure checks found, as the program reports them
+    "unistd.h=yes",
+    "sys/stat.h=yes",
+    "lind_no_such_header.h=no",
+    "getpid=yes",
+    "fork=yes",
+    "strlcpy=yes",
+    "lind_no_such_function=no",
+    "linux=yes",  # AC_PREPROC_IFELSE on __linux__
+    "hosted=yes",  # AC_EGREP_CPP on __STDC_HOSTED__
+    "bigendian=no",
+    # AC_CHECK_SIZEOF found the cage's ILP32 sizes, not the build machine's
+    "sizeof(long)=4 runtime=4",
+    "sizeof(void *)=4 runtime=4",
+    "sizeof(time_t)=8 runtime=8",
+]
+
+
+def _autoconf(tmp_path: Path, *args: str) -> tuple[str, list[str]]:
+    """Configure the autoconf project with ``args``, build it, run it: (configure's output,
+    the program's lines)."""
     src = _copy("autoconf", tmp_path)
     _sh(_tool("autoheader"), cwd=src)
     _sh(_tool("autoconf"), cwd=src)
-    configured = _sh("./configure", f"--host={HOST}", f"CC={BIN / 'lind-cc'}",
-                     f"AR={BIN / 'lind-ar'}", f"RANLIB={BIN / 'lind-ranlib'}", cwd=src)
-    assert "checking whether we are cross compiling... yes\n" in configured
+    configured = _sh("./configure", *args, f"CC={BIN / 'lind-cc'}", f"AR={BIN / 'lind-ar'}",
+                     f"RANLIB={BIN / 'lind-ranlib'}", cwd=src)
     assert "checking for C compiler default output file name... a.out\n" in configured
     _sh(_tool("make"), cwd=src)
     result = run(src / "lindconf", ["lindconf"])
     assert result.exit_code == 0, result.stderr
-    assert result.stdout.decode().splitlines() == [
-        "unistd.h=yes",
-        "sys/stat.h=yes",
-        "lind_no_such_header.h=no",
-        "getpid=yes",
-        "fork=yes",
-        "strlcpy=yes",
-        "lind_no_such_function=no",
-        "linux=yes",  # AC_PREPROC_IFELSE on __linux__
-        "hosted=yes",  # AC_EGREP_CPP on __STDC_HOSTED__
-        "bigendian=no",
-        # AC_CHECK_SIZEOF found the cage's ILP32 sizes, not the build machine's
-        "sizeof(long)=4 runtime=4",
-        "sizeof(void *)=4 runtime=4",
-        "sizeof(time_t)=8 runtime=8",
-    ]
+    return configured, result.stdout.decode().splitlines()
+
+
+def test_autoconf_project_cross_compiles_and_runs(sysroot: Path, tmp_path: Path) -> None:
+    configured, lines = _autoconf(tmp_path, f"--host={HOST}", "--build=x86_64-pc-linux-gnu")
+    assert "checking whether we are cross compiling... yes\n" in configured
+    assert lines == [*CHECKS, "ran=cross status=cross"]
+
+
+def test_autoconf_native_configure_runs_its_programs(sysroot: Path, tmp_path: Path) -> None:
+    """Plain ./configure CC=lind-cc: ./conftest runs (in a cage, through its #! line), so
+    configure is not cross-compiling, AC_RUN_IFELSE runs its programs (one writes a file the
+    check reads, one fails with status 3) and AC_CHECK_SIZEOF runs rather than bisects."""
+    configured, lines = _autoconf(tmp_path)
+    assert "checking whether we are cross compiling... no\n" in configured
+    assert lines == [*CHECKS, "ran=42 status=nonzero"]
+
 
 
 def test_cmake_project_builds_and_runs(sysroot: Path, tmp_path: Path) -> None:

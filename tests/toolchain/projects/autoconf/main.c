@@ -24,4 +24,5 @@ int main(void) {
     printf("sizeof(long)=%d runtime=%d\n", SIZEOF_LONG, (int)sizeof(long));
     printf("sizeof(void *)=%d runtime=%d\n", SIZEOF_VOID_P, (int)sizeof(void *));
     printf("sizeof(time_t)=%d runtime=%d\n", SIZEOF_TIME_T, (int)sizeof(time_t));
+    printf("ran=%s status=%s\n", RAN_CHECK, RAN_STATUS);
 }
