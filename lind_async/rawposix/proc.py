@@ -135,11 +135,18 @@ RLIMIT_STACK, RLIMIT_NPROC, RLIMIT_NOFILE, RLIMIT_AS = 3, 6, 7, 9
 _RLIMIT = struct.Struct("<QQ")
 
 
+def stack_rlimit(stack_size: int) -> int:
+    """``RLIMIT_STACK`` for a main stack of ``stack_size`` bytes: whole MiB, the margin the
+    driver leaves below them not counted (``toolchain/cc.py``: 8 MiB + 64 KiB reads as 8 MiB)."""
+    whole = stack_size & ~((1 << 20) - 1)
+    return whole if whole else stack_size
+
+
 def _limits(cage: Cage) -> dict[int, tuple[int, int]]:
     mem = cage.instance.memory.max_bytes if cage.instance is not None else RLIM_INFINITY
     return {
         RLIMIT_NOFILE: (cage.fds.limit, cage.fds.hard_limit),
-        RLIMIT_STACK: (cage.stack_size, cage.stack_size),
+        RLIMIT_STACK: (stack_rlimit(cage.stack_size),) * 2,
         RLIMIT_AS: (mem, mem),
         RLIMIT_NPROC: (cage.microvisor.max_cages, cage.microvisor.max_cages),
     }

@@ -71,7 +71,12 @@ __all__ = [
     "program_cflags",
 ]
 
-DEFAULT_STACK_SIZE = 1 << 20
+# The main thread's stack: Linux's 8 MiB, plus a margin below it so that stack arithmetic a
+# program does from its own frame (``sp - RLIMIT_STACK``, a guard ``top - N``) cannot wrap past
+# address 0 (``--stack-first`` puts the stack at the bottom of memory). RLIMIT_STACK reports the
+# 8 MiB (``rawposix/proc.py``).
+STACK_MARGIN = 64 << 10
+DEFAULT_STACK_SIZE = (8 << 20) + STACK_MARGIN
 DEFAULT_MAX_MEMORY = 512 << 20
 WASM_PAGE = 1 << 16
 

@@ -31,6 +31,7 @@ CASES: list[tuple[str, list[str], dict[str, str]]] = [
     ("crash", [], {}),
     ("crash", ["trap"], {}),
     ("fionread", [], {}),
+    ("stack_layout", [], {}),
 ]
 
 
