@@ -44,12 +44,13 @@ import logging
 import os
 import random
 import re
+import resource
 import signal
 import struct
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -738,8 +739,26 @@ def fuzz_programs() -> tuple[Path, Path]:
             compile_cached(PROGRAMS / "fuzz_neighbour.c"))
 
 
+# Random calls find fallocate(fd, 0, 0, huge) and pwrite at huge offsets: on the host's own disk
+# that allocated ~78 GB in seconds once and filled it. RawPOSIX has no per-cage file-size limit,
+# so the run holds the host process's RLIMIT_FSIZE (the microvisor runs in this process; Python
+# ignores SIGXFSZ, so a write past it is EFBIG, which the cage gets like any errno).
+FILE_SIZE_CAP = 256 << 20
+
+
+@contextlib.contextmanager
+def _file_size_cap() -> Iterator[None]:
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    cap = FILE_SIZE_CAP if hard == resource.RLIM_INFINITY else min(FILE_SIZE_CAP, hard)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (cap, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+
+
 def _run(feeds: Sequence[Feed], planned: Sequence[int], programs: tuple[Path, Path]) -> Outcome:
-    with tempfile.TemporaryDirectory(prefix="lind-fuzz-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="lind-fuzz-") as tmp, _file_size_cap():
         return asyncio.run(fuzz(Path(tmp), *programs, feeds, planned=planned))
 
 
