@@ -10,7 +10,11 @@ literals (0, -1, small ints, fds, flags, lengths, huge and negative values, page
 addresses), pointers into the driver's scratch buffer (at the structures it keeps there, or
 anywhere, or past its end), the same pointers with high bits set, path strings, the cage's own
 pid, its parent's, packed cage-id pairs and stack addresses. Next to the fuzz cages a neighbour
-cage (``programs/fuzz_neighbour.c``) does file, pipe and fork work throughout.
+cage (``programs/fuzz_neighbour.c``) does file, pipe and fork work throughout. Each fuzz slot and
+the neighbour run in the same microvisor but each in a world of its own (its own root): within one
+world, cages of the same user may signal each other as POSIX processes do (``core/authority.py``
+rule 5; the tests may run as root, who signals anyone), so the isolation the fuzzer checks is
+between worlds, and a slot's fuzz cages reach only their own family.
 
 Asserted: no internal error (no ``lind_async`` log record at ERROR or with a traceback, nothing
 from the event loop's exception handler, no "Traceback"/"internal error" in the diagnostics), the
@@ -542,7 +546,7 @@ async def _run_slot(
         proc = await mv.create_cage_exec(
             driver, str(CHUNK), str(WORKER_TIMEOUT_MS), str(start * CHUNK),
             stdin=lind_async.PIPE, stdout=lind_async.PIPE, stderr=lind_async.PIPE,
-            cwd=f"/fz{i}", limits=LIMITS, argv0="fuzz_driver",
+            root=Path(mv.root) / f"fz{i}", limits=LIMITS, argv0="fuzz_driver",
         )
         out.cages.append(proc.pid)
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
@@ -614,9 +618,10 @@ async def fuzz(
     loop.set_exception_handler(lambda _loop, ctx: problems.append(f"event loop: {ctx}"))
     diagnostics = io.StringIO()
     slots = [SlotResult(planned=n) for n in planned]
+    world, nb_root = root / "fuzz", root / "neighbour"
     for i in range(len(feeds)):
-        (root / f"fz{i}").mkdir()
-    (root / "nb").mkdir()
+        (world / f"fz{i}").mkdir(parents=True)
+    (nb_root / "nb").mkdir(parents=True)
     stall = 4 * WORKER_TIMEOUT_MS / 1000 + 20
 
     async def heartbeat() -> None:
@@ -629,10 +634,11 @@ async def fuzz(
     beat = asyncio.create_task(heartbeat())
     t0 = time.monotonic()
     with captured_logs() as logs:
-        async with lind_async.Microvisor(root=root, diagnostics=diagnostics) as mv:
+        async with lind_async.Microvisor(root=world, diagnostics=diagnostics) as mv:
             locator = logs.locate = Locator(mv, feeds)
             nb = await mv.create_cage_exec(
-                neighbour, stdin=lind_async.PIPE, stdout=lind_async.PIPE, cwd="/nb"
+                neighbour, stdin=lind_async.PIPE, stdout=lind_async.PIPE, cwd="/nb",
+                root=nb_root,
             )
             assert nb.stdin is not None and nb.stdout is not None
             nb_out = asyncio.create_task(nb.stdout.read())
@@ -653,7 +659,8 @@ async def fuzz(
             seconds = time.monotonic() - t0
             # The microvisor is alive: a new cage runs.
             after = await mv.create_cage_exec(
-                neighbour, stdin=lind_async.PIPE, stdout=lind_async.PIPE, cwd="/nb"
+                neighbour, stdin=lind_async.PIPE, stdout=lind_async.PIPE, cwd="/nb",
+                root=nb_root,
             )
             after_out, _ = await asyncio.wait_for(after.communicate(b"7\n"), 60)
             after_ok = after_out == neighbour_line(7) and after.returncode == 0
