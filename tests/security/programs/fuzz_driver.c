@@ -1,3 +1,4 @@
+#include <grp.h>
 /* The hostile fuzzer's cage (driven by tests/security/test_fuzz.py).
  *
  *     fuzz_driver CHUNK TIMEOUT_MS FIRST_INDEX  < script
@@ -541,6 +542,14 @@ int main(int argc, char **argv)
 	if (argc > 99) fz_thread();
 
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	/* Signals follow POSIX's per-user rule (docs/security.md rule 5): each fuzz cage runs as
+	 * its own user (from its pid), not the neighbour's, so random kill()s reach neither the
+	 * neighbour nor the other fuzz cages, and random set*id calls cannot regain root. */
+	if (getuid() == 0) {
+		unsigned id = 100000 + (unsigned)getpid();
+		setgroups(0, 0);
+		if (setresgid(id, id, id) || setresuid(id, id, id)) return 2;
+	}
 	/* Block every signal a worker could send us (musl's sigfillset leaves out
 	 * its internal real-time signals, which a worker can send too). */
 	uint64_t all = ~0ULL;
