@@ -1,5 +1,6 @@
 /* Authority by re-parenting: "attacker" is the first cage of a world (the old reaper); "victim"
  * forks a child and exits, orphaning it. The attacker must get no authority over the orphan. */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <lind_syscall.h>
@@ -21,6 +22,9 @@ int main(int argc, char *argv[])
 {
 	if (!strcmp(argv[1], "victim")) {
 		if (fork() == 0) {
+			/* kill follows POSIX's per-user rule (security.md rule 5), not the lineage:
+			 * the orphan is another user than the attacker, as two unrelated services. */
+			if (getuid() == 0) setresuid(2001, 2001, 2001);
 			char pid[16];
 			int n = snprintf(pid, sizeof pid, "%d", (int)getpid());
 			int fd = open("/victim.tmp", O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -40,6 +44,7 @@ int main(int argc, char *argv[])
 	read(fd, buf, sizeof buf - 1);
 	close(fd);
 	usleep(300000); /* the victim's parent has exited: its child is an orphan now */
+	if (getuid() == 0) setresuid(2002, 2002, 2002); /* see the victim: another user */
 	uint64_t me = getpid(), victim = strtoull(buf, NULL, 10);
 	char out[4];
 	say("copy from the orphan", copy_data_between_cages(me, victim, 4096, victim,
