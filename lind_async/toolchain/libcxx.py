@@ -30,6 +30,7 @@ flags), this module's source and the ziglang version. Headers are used in place 
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import inspect
 import json
@@ -151,6 +152,24 @@ FUTEX_H = """\
 #define FUTEX_WAIT_PRIVATE (FUTEX_WAIT | FUTEX_PRIVATE_FLAG)
 #define FUTEX_WAKE_PRIVATE (FUTEX_WAKE | FUTEX_PRIVATE_FLAG)
 """
+MAIN_WRAPPER = """\
+// Written by lind_async.toolchain.libcxx. lind-c++ links with --wrap=main: crt1 calls this, and
+// an exception leaving main is caught here and std::terminate called with it current (the default
+// handler names its type and what()); a wasm exception nobody catches would leave the module as a
+// trap instead.
+#include <exception>
+extern "C" int __real_main(int argc, char **argv);
+extern "C" int __wrap_main(int argc, char **argv) {
+  try {
+    return __real_main(argc, argv);
+  } catch (...) {
+    std::terminate();
+  }
+}
+"""
+MAIN_WRAP_FLAGS: tuple[str, ...] = ("--wrap=main",)
+"""Linker flags for a C++ program whose ``main`` crt1 calls with two arguments."""
+
 ARCHIVES = ("libc++.a", "libc++abi.a", "libunwind.a")
 """In link order."""
 
@@ -214,7 +233,12 @@ def ensure_libcxx(sysroot: Sysroot | None = None, *, progress: bool = True) -> L
     target = cache_root() / f"libcxx-{libcxx_hash(sr)}"
     with _lock:
         if not all((target / "lib" / name).is_file() for name in ARCHIVES):
-            _build(sr, target, progress=progress)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            # one build at a time across processes (parallel compiles wait for it)
+            with open(target.with_name(target.name + ".lock"), "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                if not all((target / "lib" / name).is_file() for name in ARCHIVES):
+                    _build(sr, target, progress=progress)
     return LibCxx(target)
 
 
@@ -255,6 +279,8 @@ def _jobs(obj: Path, src: Path) -> dict[str, list[_Job]]:
             p = src / p.name
             p.write_text(patched(rel))
         jobs["libc++abi.a"].append(_Job(p, obj / f"abi.{p.stem}.o"))
+    (src / "lind_main.cpp").write_text(MAIN_WRAPPER)
+    jobs["libc++abi.a"].append(_Job(src / "lind_main.cpp", obj / "abi.lind_main.o"))
     for name in _LIBUNWIND_SOURCES:
         jobs["libunwind.a"].append(_Job(unwind / "src" / name, obj / f"unwind.{name}.o"))
     return jobs
