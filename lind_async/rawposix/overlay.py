@@ -30,14 +30,11 @@ from __future__ import annotations
 import os
 import stat as stat_mod
 import struct
-from typing import TYPE_CHECKING
 
-from lind_async.abi.errno import EINVAL, EISDIR, EROFS, GuestError
+from lind_async.abi.errno import EISDIR, EROFS, GuestError
 from lind_async.abi.flags import O_ACCMODE, O_CREAT, O_EXCL, O_RDONLY, O_TRUNC
 from lind_async.rawposix.files import DEVICES, DirEntry, FileOps
-
-if TYPE_CHECKING:
-    from lind_async.runtime.cage import Cage
+from lind_async.rawposix.synthetic import SnapshotDirectory, SnapshotFile
 
 _DT_DIR, _DT_REG, _DT_CHR, _DT_LNK = 4, 8, 2, 10
 _INO = 0x7E000000  # synthetic inode numbers (procfs uses 0x7F......)
@@ -142,88 +139,44 @@ def refuse_change() -> GuestError:
     return GuestError(EROFS)
 
 
-class OverlayFile(FileOps):
+class OverlayFile(SnapshotFile):
     """An open synthetic ``/etc`` file: read-only bytes with an offset."""
 
-    __slots__ = ("_data", "_path", "pos")
+    __slots__ = ("_path",)
+    write_errno = EROFS
 
     def __init__(self, path: bytes, status_flags: int) -> None:
-        super().__init__(status_flags)
+        super().__init__(ETC[path], status_flags)
         self._path = path
-        self._data = ETC[path]
-        self.pos = 0
 
     @property
     def guest_path(self) -> bytes:
         return self._path
 
-    def read_into(self, cage: Cage, view: memoryview) -> int:
-        n = self.pread_into(view, self.pos)
-        self.pos += n
-        return n
-
-    def pread_into(self, view: memoryview, offset: int) -> int:
-        chunk = self._data[offset:offset + len(view)]
-        view[:len(chunk)] = chunk
-        return len(chunk)
-
-    def write_from(self, cage: Cage, view: memoryview) -> int:
-        raise GuestError(EROFS)
-
-    def pwrite_from(self, view: memoryview, offset: int) -> int:
-        raise GuestError(EROFS)
-
-    def seek(self, offset: int, whence: int) -> int:
-        base = {os.SEEK_SET: 0, os.SEEK_CUR: self.pos, os.SEEK_END: len(self._data)}.get(whence)
-        if base is None or base + offset < 0:
-            raise GuestError(EINVAL)
-        self.pos = base + offset
-        return self.pos
-
     def stat(self) -> os.stat_result:
         return file_stat(self._path)
-
-    def bytes_readable(self) -> int:
-        return max(0, len(self._data) - self.pos)
 
     def lock_key(self) -> tuple[int, int] | None:
         return _DEV, _ino(self._path)
 
 
-class OverlayDirectory(FileOps):
+class OverlayDirectory(SnapshotDirectory):
     """An open synthetic directory (``/etc`` or ``/dev`` when the root has none)."""
 
-    __slots__ = ("_path", "_snapshot", "dir_cursor")
+    __slots__ = ("_path",)
 
     def __init__(self, path: bytes, status_flags: int) -> None:
         super().__init__(status_flags)
         self._path = path
-        self._snapshot: list[DirEntry] | None = None
-        self.dir_cursor = 0
 
     @property
     def guest_path(self) -> bytes:
         return self._path
 
-    def readable(self) -> bool:
-        return False
-
-    def dir_entries(self) -> list[DirEntry]:
-        if self._snapshot is None:
-            own = _ino(self._path)
-            dots = [DirEntry(b".", own, _DT_DIR), DirEntry(b"..", _ino(b"/"), _DT_DIR)]
-            self._snapshot = merged(self._path, dots, set())
-        return self._snapshot
-
-    def seek(self, offset: int, whence: int) -> int:
-        if whence == os.SEEK_CUR and offset == 0:
-            return self.dir_cursor
-        if whence != os.SEEK_SET or offset < 0:
-            raise GuestError(EINVAL)
-        self.dir_cursor = offset
-        if offset == 0:
-            self._snapshot = None
-        return offset
+    def entries(self) -> list[DirEntry]:
+        own = _ino(self._path)
+        dots = [DirEntry(b".", own, _DT_DIR), DirEntry(b"..", _ino(b"/"), _DT_DIR)]
+        return merged(self._path, dots, set())
 
     def stat(self) -> os.stat_result:
         return dir_stat(self._path)

@@ -51,6 +51,7 @@ from lind_async.rawposix import hostfds, procinfo
 from lind_async.rawposix.files import DEVICES, DirEntry, FileOps, HostFile, HostStream
 from lind_async.rawposix.foreign import is_foreign
 from lind_async.rawposix.overlay import OverlayFile
+from lind_async.rawposix.synthetic import SnapshotDirectory
 
 if TYPE_CHECKING:
     from lind_async.runtime.cage import Cage
@@ -79,37 +80,20 @@ def is_virtual(path: bytes) -> bool:
     )
 
 
-class FdDirectory(FileOps):
+class FdDirectory(SnapshotDirectory):
     """An open ``/proc/self/fd`` (or ``/dev/fd``): a listing of the cage's descriptors."""
 
-    __slots__ = ("_cage", "_snapshot", "dir_cursor")
+    __slots__ = ("_cage",)
 
     def __init__(self, cage: Cage, status_flags: int) -> None:
         super().__init__(status_flags)
         self._cage = cage
-        self._snapshot: list[DirEntry] | None = None
-        self.dir_cursor = 0
 
-    def readable(self) -> bool:
-        return False
-
-    def dir_entries(self) -> list[DirEntry]:
-        if self._snapshot is None:
-            entries = [DirEntry(b".", _VIRTUAL_INO, 4), DirEntry(b"..", _VIRTUAL_INO, 4)]
-            for vfd, _entry in self._cage.fds.items():
-                entries.append(DirEntry(b"%d" % vfd, _VIRTUAL_INO + 1 + vfd, _DT_LNK))
-            self._snapshot = entries
-        return self._snapshot
-
-    def seek(self, offset: int, whence: int) -> int:
-        if whence == os.SEEK_CUR and offset == 0:
-            return self.dir_cursor
-        if whence != os.SEEK_SET or offset < 0:
-            raise GuestError(EINVAL)
-        self.dir_cursor = offset
-        if offset == 0:
-            self._snapshot = None
-        return offset
+    def entries(self) -> list[DirEntry]:
+        entries = [DirEntry(b".", _VIRTUAL_INO, 4), DirEntry(b"..", _VIRTUAL_INO, 4)]
+        for vfd, _entry in self._cage.fds.items():
+            entries.append(DirEntry(b"%d" % vfd, _VIRTUAL_INO + 1 + vfd, _DT_LNK))
+        return entries
 
     def stat(self) -> os.stat_result:
         return virtual_stat(stat_mod.S_IFDIR | 0o500, _VIRTUAL_INO, nlink=2)

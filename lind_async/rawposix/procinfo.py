@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from lind_async.abi.errno import EACCES, EINVAL, ENOENT, GuestError
 from lind_async.abi.flags import O_ACCMODE, O_RDONLY
 from lind_async.rawposix.args import i32, pointer
-from lind_async.rawposix.files import FileOps
+from lind_async.rawposix.synthetic import SnapshotFile
 
 if TYPE_CHECKING:
     from lind_async.runtime.cage import Cage
@@ -144,39 +144,15 @@ def _status(cage: Cage) -> bytes:
     return "".join(f"{key}:\t{value}\n" for key, value in rows).encode()
 
 
-class ProcText(FileOps):
+class ProcText(SnapshotFile):
     """An open ``/proc`` text file: a snapshot taken at open, read with an offset."""
 
-    __slots__ = ("_data", "_ino", "pos")
+    __slots__ = ("_ino",)
+    write_errno = EACCES
 
     def __init__(self, data: bytes, ino: int, status_flags: int) -> None:
-        super().__init__(status_flags)
-        self._data = data
+        super().__init__(data, status_flags)
         self._ino = ino
-        self.pos = 0
-
-    def read_into(self, cage: Cage, view: memoryview) -> int:
-        n = self.pread_into(view, self.pos)
-        self.pos += n
-        return n
-
-    def pread_into(self, view: memoryview, offset: int) -> int:
-        chunk = self._data[offset:offset + len(view)]
-        view[:len(chunk)] = chunk
-        return len(chunk)
-
-    def write_from(self, cage: Cage, view: memoryview) -> int:
-        raise GuestError(EACCES)
-
-    def pwrite_from(self, view: memoryview, offset: int) -> int:
-        raise GuestError(EACCES)
-
-    def seek(self, offset: int, whence: int) -> int:
-        base = {os.SEEK_SET: 0, os.SEEK_CUR: self.pos, os.SEEK_END: len(self._data)}.get(whence)
-        if base is None or base + offset < 0:
-            raise GuestError(EINVAL)
-        self.pos = base + offset
-        return self.pos
 
     def stat(self) -> os.stat_result:
         return info_stat(self._ino)
