@@ -40,6 +40,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from lind_async.toolchain.wasm_reader import WasmReader
+
 POLL_FUNCTION = "__lind_signal_poll"
 FLAG = "__lind_signal_poll_flag"
 
@@ -64,37 +66,9 @@ def uleb(value: int) -> bytes:
             return bytes(out)
 
 
-class _Reader:
-    __slots__ = ("data", "end", "pos")
-
-    def __init__(self, data: bytes, pos: int = 0, end: int | None = None) -> None:
-        self.data, self.pos = data, pos
-        self.end = len(data) if end is None else end
-
-    def byte(self) -> int:
-        if self.pos >= self.end:
-            raise Unsupported("truncated")
-        b = self.data[self.pos]
-        self.pos += 1
-        return b
-
-    def uleb(self) -> int:
-        result = shift = 0
-        while True:
-            b = self.byte()
-            result |= (b & 0x7F) << shift
-            shift += 7
-            if not b & 0x80:
-                return result
-
-    def skip_leb(self) -> None:
-        while self.byte() & 0x80:
-            pass
-
-    def name(self) -> str:
-        n = self.uleb()
-        self.pos += n
-        return self.data[self.pos - n:self.pos].decode("utf-8", "replace")
+class _Reader(WasmReader):
+    __slots__ = ()
+    error = Unsupported
 
 
 def _sections(data: bytes) -> Iterator[tuple[int, int, int, int]]:

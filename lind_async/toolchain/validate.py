@@ -21,6 +21,7 @@ from typing import Any
 
 from lind_async.abi.executable import module_bytes
 from lind_async.abi.guest import ALLOWED_IMPORTS, FORK_IMPORT, REQUIRED_EXPORTS
+from lind_async.toolchain.wasm_reader import WasmReader
 from lind_async.toolchain.zig import ToolchainError
 
 _KINDS = {0: "func", 1: "table", 2: "memory", 3: "global", 4: "tag"}
@@ -46,49 +47,9 @@ class Export:
     kind: str
 
 
-class _Reader:
-    def __init__(self, data: bytes, pos: int = 0, end: int | None = None) -> None:
-        self.data, self.pos = data, pos
-        self.end = len(data) if end is None else end
-
-    def byte(self) -> int:
-        if self.pos >= self.end:
-            raise InvalidModule("truncated wasm module")
-        b = self.data[self.pos]
-        self.pos += 1
-        return b
-
-    def uleb(self) -> int:
-        result = shift = 0
-        while True:
-            b = self.byte()
-            result |= (b & 0x7F) << shift
-            shift += 7
-            if not b & 0x80:
-                return result
-
-    def sleb(self) -> int:
-        result = shift = 0
-        while True:
-            b = self.byte()
-            result |= (b & 0x7F) << shift
-            shift += 7
-            if not b & 0x80:
-                return result - (1 << shift) if b & 0x40 else result
-
-    def name(self) -> str:
-        n = self.uleb()
-        if self.pos + n > self.end:
-            raise InvalidModule("truncated wasm module")
-        s = self.data[self.pos : self.pos + n].decode("utf-8", "replace")
-        self.pos += n
-        return s
-
-    def limits(self) -> tuple[int, int | None, bool]:
-        flags = self.byte()
-        minimum = self.uleb()
-        maximum = self.uleb() if flags & 1 else None
-        return minimum, maximum, bool(flags & 2)
+class _Reader(WasmReader):
+    __slots__ = ()
+    error = InvalidModule
 
 
 def _sections(data: bytes) -> Iterator[tuple[int, _Reader]]:
