@@ -124,6 +124,19 @@ def _run_parser() -> argparse.ArgumentParser:
         "process; K/M/G suffixes), cpu_time=SECONDS (then SIGXCPU), children=N (live processes "
         "besides the first)",
     )
+    parser.add_argument(
+        "--host-unix-sockets",
+        action="store_true",
+        help="let host processes connect to the AF_UNIX path names the program binds (stream "
+        "and seqpacket) at the same path under --root (docs/security.md)",
+    )
+    parser.add_argument(
+        "--host-unix-socket",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="the same for the guest path PATH only (repeatable)",
+    )
     parser.add_argument("program", nargs="?", help="the .c, .wasm or .cwasm program")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the program")
     return parser
@@ -206,7 +219,10 @@ def cmd_run(argv: Sequence[str]) -> int:
         from lind_async.runtime.host_signals import SignalRelay, inherited_ignored
 
         ignored = inherited_ignored()
-        async with Microvisor(root=opts.root, engine_config=config) as mv:
+        host_unix = True if opts.host_unix_sockets else opts.host_unix_socket
+        async with Microvisor(
+            root=opts.root, engine_config=config, host_unix_sockets=host_unix
+        ) as mv:
             cage = mv.spawn(
                 program, [argv0, *opts.args], env, grates=grates, limits=limits, ignored=ignored
             )

@@ -21,7 +21,7 @@ import gc
 import os
 import posixpath
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -42,12 +42,20 @@ if TYPE_CHECKING:
 
 PathLike = str | os.PathLike[str]
 Env = Mapping[str, str] | Sequence[str | bytes]
+HostUnixSockets = bool | Collection[str | bytes]
 
 
 class _Host:
     """The runtime-loop side of a :class:`Microvisor`."""
 
-    def __init__(self, config: EngineConfig, root: PathLike, diagnostics: TextIO | None) -> None:
+    def __init__(
+        self,
+        config: EngineConfig,
+        root: PathLike,
+        diagnostics: TextIO | None,
+        host_unix_sockets: HostUnixSockets = False,
+    ) -> None:
+        self.host_unix_sockets = host_unix_sockets
         self.engine = LindEngine(config)
         self.modules = ModuleCache(self.engine)
         self.diagnostics = diagnostics
@@ -62,7 +70,12 @@ class _Host:
         key = os.path.realpath(root)
         world = self.worlds.get(key)
         if world is None:
-            world = RuntimeMicrovisor(root=key, engine=self.engine, diagnostics=self.diagnostics)
+            world = RuntimeMicrovisor(
+                root=key,
+                engine=self.engine,
+                diagnostics=self.diagnostics,
+                host_unix_sockets=self.host_unix_sockets,
+            )
             self.worlds[key] = world
         return world
 
@@ -159,7 +172,9 @@ class Microvisor:
     another). ``memory_reservation``: virtual bytes reserved per linear memory (``None``: 4 GiB;
     smaller lets more cages fit). ``time_slice``: seconds a cage runs before it is preempted.
     ``cache_dir``: the on-disk cache of compiled modules. ``diagnostics``: where one-line reports
-    (a cage crashed…) go (default ``sys.stderr``).
+    (a cage crashed…) go (default ``sys.stderr``). ``host_unix_sockets``: ``True`` lets host
+    processes connect to the AF_UNIX path names cages bind (stream and seqpacket), a collection
+    of guest paths (``"/srv.sock"``) to those only; off by default (docs/security.md).
 
     Use it as ``async with Microvisor(...) as mv:``; leaving the block kills and reaps every cage
     it started and releases every host fd it opened.
@@ -173,7 +188,9 @@ class Microvisor:
         time_slice: float = 0.005,
         cache_dir: PathLike | None = None,
         diagnostics: TextIO | None = None,
+        host_unix_sockets: HostUnixSockets = False,
     ) -> None:
+        self._host_unix_sockets = host_unix_sockets
         self._config = EngineConfig(
             time_slice=time_slice,
             memory_reservation=memory_reservation,
@@ -203,7 +220,7 @@ class Microvisor:
         return self
 
     async def _new_host(self) -> _Host:
-        return _Host(self._config, self._root, self._diagnostics)
+        return _Host(self._config, self._root, self._diagnostics, self._host_unix_sockets)
 
     async def aclose(self) -> None:
         """Kill and reap every cage, release every host resource. Idempotent."""

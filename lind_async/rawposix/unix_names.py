@@ -8,7 +8,9 @@ S_IFSOCK`` through the confined parent directory, so ``stat``, ``unlink`` and ``
 behave as on Linux), and the bound socket keeps an ``O_PATH`` fd on the node for its life (the
 inode number cannot be reused meanwhile). ``connect``/``sendto`` resolve the guest path confined
 to the root, check it is a socket node and look it up in the caller's world: no socket, and no
-``SCM_RIGHTS`` descriptor, crosses from one world to another.
+``SCM_RIGHTS`` descriptor, crosses from one world to another. When the embedder lets a path name
+be reached from the host, the node is a bound host socket instead (``host_unix.py``); it is
+registered the same way, so cages still connect in-process.
 """
 
 from __future__ import annotations
@@ -19,14 +21,16 @@ import stat as stat_mod
 from typing import TYPE_CHECKING, Any
 
 from lind_async.abi.errno import EADDRINUSE, ECONNREFUSED, EINVAL, EPROTOTYPE, GuestError
-from lind_async.rawposix import hostfds
+from lind_async.rawposix import host_unix, hostfds
 from lind_async.rawposix.confine import guest_join
 from lind_async.rawposix.sock_addr import unix_name
 
 if TYPE_CHECKING:
+    from lind_async.rawposix.host_unix import HostListener
     from lind_async.runtime.cage import Cage
 
 Key = tuple[object, ...]
+Bound = tuple[bytes, Key, int, "HostListener | None"]
 _REGISTRY: dict[Key, Any] = {}  # (world, abstract name | dev, ino) -> UnixSocket
 _autobind = itertools.count(1)
 
@@ -40,20 +44,20 @@ def credentials(cage: Cage) -> tuple[int, int, int]:
     return cage.cage_id, os.getuid(), os.getgid()
 
 
-def register(cage: Cage, name: bytes | None, sock: object) -> tuple[bytes, Key, int]:
+def register(cage: Cage, name: bytes | None, sock: Any) -> Bound:
     """Bind ``sock`` to ``name`` (``None``: autobind an abstract name); ``(name, key, O_PATH fd
-    of the node or -1)``."""
+    of the node or -1, the host listener when the node is host-reachable)``."""
     if name is None:
         name = b"\0" + b"%05x" % next(_autobind)
-    node_fd = -1
+    node_fd, host = -1, None
     if name[0] == 0:
         key: Key = (world_of(cage), name)
         if key in _REGISTRY:
             raise GuestError(EADDRINUSE)
     else:
-        node_fd, key = _make_node(cage, name)
+        node_fd, key, host = _make_node(cage, name, sock.stype)
     _REGISTRY[key] = sock
-    return name, key, node_fd
+    return name, key, node_fd, host
 
 
 def unregister(key: Key | None, sock: object) -> None:
@@ -61,20 +65,35 @@ def unregister(key: Key | None, sock: object) -> None:
         del _REGISTRY[key]
 
 
-def _make_node(cage: Cage, name: bytes) -> tuple[int, Key]:
-    """Create the socket node of a path name in the root; ``(O_PATH fd, registry key)``."""
+def _make_node(cage: Cage, name: bytes, stype: int) -> tuple[int, Key, HostListener | None]:
+    """Create the socket node of a path name in the root: ``mknod``, or a bound host socket
+    when the embedder lets this name be reached from the host (``host_unix.py``);
+    ``(O_PATH fd, registry key, host listener or None)``."""
     path = guest_join(cage.cwd, name)
+    mode = 0o777 & ~cage.umask
+    host = None
     with cage.microvisor.root.parent(path) as (dir_fd, last):
         if last in (b".", b".."):
             raise GuestError(EADDRINUSE)
+        if host_unix.allowed(cage, path, stype):
+            sock = host_unix.bind_host(dir_fd, last, stype)
+            host = host_unix.HostListener(sock) if sock is not None else None
         try:
-            os.mknod(last, stat_mod.S_IFSOCK | (0o777 & ~cage.umask), dir_fd=dir_fd)
+            if host is None:
+                os.mknod(last, stat_mod.S_IFSOCK | mode, dir_fd=dir_fd)
+            path_only = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
+            fd = hostfds.open_fd(lambda: os.open(last, path_only, dir_fd=dir_fd))
         except FileExistsError:
             raise GuestError(EADDRINUSE) from None
-        path_only = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
-        fd = hostfds.open_fd(lambda: os.open(last, path_only, dir_fd=dir_fd))
+        except BaseException:
+            if host is not None:
+                host.close()
+                os.unlink(last, dir_fd=dir_fd)
+            raise
+    if host is not None:
+        host_unix.set_mode(fd, mode)
     st = os.fstat(fd)
-    return fd, (world_of(cage), st.st_dev, st.st_ino)
+    return fd, (world_of(cage), st.st_dev, st.st_ino), host
 
 
 def lookup(cage: Cage, raw: bytes, stype: int) -> Any:

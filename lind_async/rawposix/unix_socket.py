@@ -9,6 +9,8 @@ or close reaches the other end.
 
 *Names* (``unix_names.py``): bound path names are socket nodes inside the root, abstract names
 bytes; both are registered per *world* (one root of one microvisor), so no socket crosses worlds.
+A path name the embedder made host-reachable also holds a host listener (``host_unix.py``):
+``accept`` and poll take host connections from it after the in-process backlog.
 An empty address autobinds an abstract name, as Linux does.
 
 *Streams.* Each socket receives into its own :class:`StreamBuffer`; a send writes pieces into the
@@ -92,6 +94,7 @@ from lind_async.rawposix.unix_names import credentials, lookup, register, unregi
 
 if TYPE_CHECKING:
     from lind_async.rawposix.files import SysResult
+    from lind_async.rawposix.host_unix import HostListener
     from lind_async.runtime.cage import Cage
 
 __all__ = ["UnixSocket", "credentials", "new_pair", "unix_type"]
@@ -128,7 +131,7 @@ class UnixSocket(Socket):
     """An in-process AF_UNIX socket (see the module docstring)."""
 
     __slots__ = (
-        "account", "backlog", "closed", "conn", "cred", "dgrams", "error", "inode", "key",
+        "account", "backlog", "closed", "conn", "cred", "dgrams", "error", "host", "inode", "key",
         "max_backlog", "name", "node_fd", "options", "peer", "peer_cred", "rd_shut", "readq",
         "roomq", "sendq", "state", "stream", "wr_shut",
     )  # fmt: skip
@@ -141,6 +144,7 @@ class UnixSocket(Socket):
         self.name: bytes | None = None
         self.key: tuple[object, ...] | None = None
         self.node_fd = -1
+        self.host: HostListener | None = None  # a host-reachable name's listener (host_unix.py)
         self.backlog: deque[UnixSocket] = deque()
         self.max_backlog = 0
         self.stream = StreamBuffer() if stype == F.SOCK_STREAM else None
@@ -163,7 +167,7 @@ class UnixSocket(Socket):
         name = unix_name(raw)
         if self.name is not None:
             raise GuestError(EINVAL)
-        self.name, self.key, self.node_fd = register(cage, name, self)
+        self.name, self.key, self.node_fd, self.host = register(cage, name, self)
 
     def sockname(self) -> bytes:
         return unix_sockaddr(self.name)
@@ -182,6 +186,8 @@ class UnixSocket(Socket):
         self.state = LISTENING
         self.peer_cred = self.cred  # Linux: a listener's SO_PEERCRED is its own
         self.max_backlog = min(max(backlog, 0), MAX_BACKLOG)
+        if self.host is not None:
+            self.host.listen(backlog)
         self.readq.wake_all()
 
     def connect(self, cage: Cage, raw: bytes) -> SysResult:
@@ -241,6 +247,10 @@ class UnixSocket(Socket):
             raise GuestError(EINVAL)
         if self.backlog:
             return self._accept_now()
+        if self.host is not None:
+            got = self.host.accept_now(self.stype, self.name)
+            if got is not None:
+                return got
         if self.nonblocking():
             raise GuestError(EAGAIN)
         return self._accept_later(cage)
@@ -254,11 +264,15 @@ class UnixSocket(Socket):
     async def _accept_later(self, cage: Cage) -> AcceptResult:
         deadline = 0.0
         while True:
-            deadline = await _wait_on(cage, [self.readq], self.rcvtimeo, deadline)
+            deadline = await _wait_on(cage, [self.readq], self.rcvtimeo, deadline, self.host)
             if self.state != LISTENING:
                 raise GuestError(EINVAL)
             if self.backlog:
                 return self._accept_now()
+            if self.host is not None:
+                got = self.host.accept_now(self.stype, self.name)
+                if got is not None:
+                    return got
 
     def shutdown(self, how: int) -> None:
         if how not in (F.SHUT_RD, F.SHUT_WR, F.SHUT_RDWR):
@@ -545,7 +559,8 @@ class UnixSocket(Socket):
     def poll_mask(self) -> int:
         mask = F.POLLERR if self.error else 0
         if self.state == LISTENING:
-            return mask | (F.POLLIN | F.POLLRDNORM if self.backlog else 0)
+            waiting = self.backlog or (self.host is not None and self.host.readable())
+            return mask | (F.POLLIN | F.POLLRDNORM if waiting else 0)
         if self.rd_shut:
             mask |= F.POLLIN | F.POLLRDNORM | F.POLLRDHUP
         if self.rd_shut and self.wr_shut:
@@ -573,6 +588,8 @@ class UnixSocket(Socket):
 
     def watch(self, events: int, wake: Wake) -> Cancel:
         cancels = [self.readq.watchers.add(wake)]
+        if self.host is not None and self.state == LISTENING:
+            cancels.append(self.host.watch(wake))
         if events & F.POLLOUT:
             cancels.append(self.sendq.watchers.add(wake))
             peer = self.peer
@@ -598,6 +615,9 @@ class UnixSocket(Socket):
         if self.node_fd >= 0:
             os.close(self.node_fd)
             self.node_fd = -1
+        if self.host is not None:
+            self.host.close()  # the node stays, as on Linux (unlink removes it)
+            self.host = None
         unread = False
         lost: list[object] = []
         if self.stream is not None:
@@ -642,9 +662,14 @@ def _held(rights: list[OpenFile] | None, peek: bool) -> list[OpenFile] | None:
 
 
 async def _wait_on(
-    cage: Cage, queues: list[WaitQueue], timeout: float | None, deadline: float
+    cage: Cage,
+    queues: list[WaitQueue],
+    timeout: float | None,
+    deadline: float,
+    host: HostListener | None = None,
 ) -> float:
-    """Wait until one of ``queues`` fires (``EAGAIN`` once an ``SO_*TIMEO`` passes)."""
+    """Wait until one of ``queues`` fires, or ``host`` has a connection (``EAGAIN`` once an
+    ``SO_*TIMEO`` passes)."""
     loop = asyncio.get_running_loop()
     if timeout is not None:
         now = loop.time()
@@ -659,6 +684,8 @@ async def _wait_on(
             ready.set_result(None)
 
     cancels = [queue.watchers.add(wake) for queue in queues]
+    if host is not None:
+        cancels.append(host.watch(wake))
     timer = loop.call_at(deadline, wake) if timeout is not None else None
     try:
         await cage.block_on(ready)

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Awaitable, Iterable, Mapping, Sequence, Set
+from collections.abc import Awaitable, Collection, Iterable, Mapping, Sequence, Set
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TextIO
 
@@ -34,6 +34,7 @@ from lind_async.rawposix import table as rawposix_table
 from lind_async.rawposix.blocking import WaitQueue
 from lind_async.rawposix.confine import HostRoot
 from lind_async.rawposix.files import FileOps, HostStream
+from lind_async.rawposix.host_unix import policy_of as host_unix_policy
 from lind_async.runtime import grate_pool, guest_signals, signals, threei_calls
 from lind_async.runtime.abi_check import check_lind_abi
 from lind_async.runtime.cage import Cage
@@ -157,7 +158,9 @@ class Microvisor:
     """Runs cages on the current event loop.
 
     ``root`` is the host directory cages see as ``/``; the host's stdio streams are the cages'
-    fds 0, 1 and 2 (used without blocking the loop).
+    fds 0, 1 and 2 (used without blocking the loop). ``host_unix_sockets``: ``True`` lets host
+    processes connect to every AF_UNIX path name a cage binds, a collection of guest paths to
+    those only (``rawposix/host_unix.py``; off by default).
     """
 
     def __init__(
@@ -167,6 +170,7 @@ class Microvisor:
         engine_config: EngineConfig | None = None,
         diagnostics: TextIO | None = None,
         engine: LindEngine | None = None,
+        host_unix_sockets: bool | Collection[str | bytes] = False,
     ) -> None:
         rawposix_table.load()
         hostfds.raise_host_limit()  # RLIMIT_NOFILE soft -> hard; a reserve kept (core/hostfds.py)
@@ -178,6 +182,8 @@ class Microvisor:
         self.engine = engine
         self.threei = ThreeI()
         self.root = HostRoot(root)
+        # AF_UNIX path names host processes may connect to (rawposix/host_unix.py): off by default
+        self.host_unix_sockets = host_unix_policy(host_unix_sockets)
         self.imports = lind_imports()
         self.cages: dict[int, Cage] = {}
         self.procs = ProcTable()
