@@ -26,8 +26,8 @@ def echo(cage_program: Any) -> Path:
     return Path(cage_program("hostunix_echo"))
 
 
-async def _server(mv: lind_async.Microvisor, echo: Path, conns: int) -> Any:
-    server = await mv.create_cage_exec(echo, "server", str(conns), stdout=lind_async.PIPE)
+async def _server(mv: lind_async.Microvisor, echo: Path, conns: int, *how: str) -> Any:
+    server = await mv.create_cage_exec(echo, "server", str(conns), *how, stdout=lind_async.PIPE)
     assert await asyncio.wait_for(server.stdout.readline(), 30) == b"ready\n"
     return server
 
@@ -39,10 +39,13 @@ async def _cage_client(mv: lind_async.Microvisor, echo: Path, text: str) -> byte
     return bytes(out)
 
 
-@pytest.mark.parametrize("allow", [True, ["/srv.sock"]], ids=["all", "listed"])
-async def test_host_and_cage_clients(tmp_path: Path, echo: Path, allow: HostUnix) -> None:
+@pytest.mark.parametrize(
+    ("allow", "how"), [(True, "accept"), (["/srv.sock"], "poll")], ids=["all", "listed-poll"]
+)
+async def test_host_and_cage_clients(tmp_path: Path, echo: Path, allow: HostUnix, how: str) -> None:
+    """The server waits for a host connection in a blocking accept or in poll."""
     async with lind_async.Microvisor(root=tmp_path, host_unix_sockets=allow) as mv:
-        server = await _server(mv, echo, 2)
+        server = await _server(mv, echo, 2, how)
         node = tmp_path / "srv.sock"
         assert stat.S_ISSOCK(node.lstat().st_mode)
         reader, writer = await asyncio.open_unix_connection(str(node))
@@ -65,7 +68,7 @@ async def test_host_and_cage_clients(tmp_path: Path, echo: Path, allow: HostUnix
 @pytest.mark.parametrize("allow", [False, ["/other.sock"]], ids=["off", "not-listed"])
 async def test_not_allowed_stays_in_world(tmp_path: Path, echo: Path, allow: HostUnix) -> None:
     async with lind_async.Microvisor(root=tmp_path, host_unix_sockets=allow) as mv:
-        server = await _server(mv, echo, 1)
+        server = await _server(mv, echo, 1, "poll")
         node = tmp_path / "srv.sock"
         assert stat.S_ISSOCK(node.lstat().st_mode)  # the in-world node
         with pytest.raises(ConnectionRefusedError):

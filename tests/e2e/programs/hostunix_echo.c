@@ -1,6 +1,6 @@
 /* A line echo server on the AF_UNIX path /srv.sock, and its client.
- *   hostunix_echo server N   bind, listen, print "ready", then for each of N connections: wait
- *                            with poll, accept, send "R" with SCM_RIGHTS (fd 1) and say whether
+ *   hostunix_echo server N [poll]  bind, listen, print "ready", then for each of N connections:
+ *                            (wait with poll, if asked) accept, send "R" with SCM_RIGHTS (fd 1) and say whether
  *                            the rights went, report the peer's and own names, echo until EOF.
  *   hostunix_echo client MSG connect, read the "R" (closing any fd received), send MSG, print
  *                            what comes back. */
@@ -42,7 +42,7 @@ static int send_rights(int conn) {
     return err;
 }
 
-static int server(int n) {
+static int server(int n, int use_poll) {
     int s = socket(AF_UNIX, SOCK_STREAM, 0);
     struct sockaddr_un a = srv_addr();
     if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) < 0 || listen(s, 8) < 0) {
@@ -53,7 +53,7 @@ static int server(int n) {
     fflush(stdout);
     for (int i = 0; i < n; i++) {
         struct pollfd p = {s, POLLIN, 0};
-        if (poll(&p, 1, -1) != 1 || !(p.revents & POLLIN)) {
+        if (use_poll && (poll(&p, 1, -1) != 1 || !(p.revents & POLLIN))) {
             perror("poll");
             return 1;
         }
@@ -116,8 +116,9 @@ static int client(const char *text) {
 }
 
 int main(int argc, char **argv) {
-    if (argc == 3 && strcmp(argv[1], "server") == 0) return server(atoi(argv[2]));
+    if (argc >= 3 && strcmp(argv[1], "server") == 0)
+        return server(atoi(argv[2]), argc > 3 && strcmp(argv[3], "poll") == 0);
     if (argc == 3 && strcmp(argv[1], "client") == 0) return client(argv[2]);
-    fprintf(stderr, "usage: hostunix_echo server N | client MSG\n");
+    fprintf(stderr, "usage: hostunix_echo server N [poll] | client MSG\n");
     return 2;
 }
