@@ -17,7 +17,7 @@ import stat as stat_mod
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from lind_async.abi.errno import (
     EAGAIN,
@@ -71,6 +71,7 @@ class FileOps(OpenFile):
     """Base open file description with Linux's answers for unsupported operations."""
 
     __slots__ = ()
+    level_watch: ClassVar[bool] = False  # watch() is the loop's level-triggered host-fd watch
 
     def readable(self) -> bool:
         return (self.status_flags & O_ACCMODE) != O_WRONLY
@@ -197,6 +198,7 @@ class HostFile(FileOps):
         "_dir_cursor", "_dir_snapshot", "_host_append", "_key", "dir_merged", "guest_path",
         "host_fd", "kind", "pos",
     )  # fmt: skip
+    level_watch = True
 
     def __init__(
         self, host_fd: int, status_flags: int, st: os.stat_result | None = None
@@ -536,6 +538,7 @@ class HostStream(FileOps):
     """
 
     __slots__ = ("_sock", "_tty", "host_fd", "nonblocking")
+    level_watch = True
 
     def __init__(
         self,

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from lind_async.abi import flags as F
 from lind_async.abi import syscalls as nr
 from lind_async.abi.errno import EBADF, EBUSY, EINVAL, ENOTTY, EOPNOTSUPP, GuestError
-from lind_async.rawposix import locks, sock_ioctl
+from lind_async.rawposix import locks, sigio, sock_ioctl
 from lind_async.rawposix.args import i32, i64, pointer, size
 from lind_async.rawposix.files import FileOps, HostFile, SysResult
 from lind_async.rawposix.pipe import PipeEnd
@@ -275,6 +275,8 @@ def sys_ioctl(cage: Cage, fd: int, request: int, arg: int, *_: int) -> int:
     if req == F.FIONREAD:
         cage.mem.write_u32(pointer(arg), file.bytes_readable())
         return 0
+    if req == sigio.FIOASYNC:
+        return sigio.fioasync(cage, i32(fd), file, arg)
     if req == F.FIONBIO:
         on = cage.mem.read_u32(pointer(arg))
         file.status_flags = (
@@ -299,9 +301,14 @@ def sys_fcntl(cage: Cage, fd: int, cmd: int, arg: int, *_: int) -> SysResult:
     if command == F.F_GETFL:
         return entry.file.status_flags
     if command == F.F_SETFL:
-        keep = entry.file.status_flags & ~F.SETFL_MASK
-        entry.file.status_flags = keep | (i32(arg) & F.SETFL_MASK)
+        file = entry.file
+        was_async = file.status_flags & F.O_ASYNC
+        file.status_flags = (file.status_flags & ~F.SETFL_MASK) | (i32(arg) & F.SETFL_MASK)
+        if file.status_flags & F.O_ASYNC != was_async:
+            sigio.set_async(cage, vfd, file, not was_async)  # type: ignore[arg-type]
         return 0
+    if command in sigio.COMMANDS:
+        return sigio.fcntl(cage, entry.file, command, arg)  # type: ignore[arg-type]
     if command in (F.F_DUPFD, F.F_DUPFD_CLOEXEC):
         return cage.fds.dup(vfd, lowest=i32(arg), cloexec=command == F.F_DUPFD_CLOEXEC)
     if command in (F_SETPIPE_SZ, F_GETPIPE_SZ):

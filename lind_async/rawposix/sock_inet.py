@@ -124,6 +124,7 @@ class InetSocket(Socket):
     """A host AF_INET/AF_INET6 socket (see the module docstring)."""
 
     __slots__ = ("fd", "linger", "sock")
+    level_watch = True
 
     def __init__(
         self, sock: socket.socket, family: int, stype: int, protocol: int, status_flags: int

@@ -80,8 +80,10 @@ def _build() -> dict[int, Syscall]:
         (nr.SYS_pwrite64, io.sys_pwrite64, full, ""),
         (nr.SYS_lseek, io.sys_lseek, full, ""),
         (nr.SYS_close, io.sys_close, full, ""),
-        (nr.SYS_ioctl, io.sys_ioctl, partial, "TIOCGWINSZ, TCGETS (tty probe), FIONBIO, SIOCGIF*"),
-        (nr.SYS_fcntl, io.sys_fcntl, partial, "FD/FL, DUPFD, PIPE_SZ, [OFD_]GETLK/SETLK[W]"),
+        (nr.SYS_ioctl, io.sys_ioctl, partial,
+         "TIOCGWINSZ, TCGETS (tty probe), FIONBIO, FIOASYNC, SIOCGIF*"),
+        (nr.SYS_fcntl, io.sys_fcntl, partial,
+         "FD/FL (O_ASYNC), DUPFD, PIPE_SZ, [OFD_]GETLK/SETLK[W], SETOWN[_EX]/SETSIG (sigio.py)"),
         # fd
         (nr.SYS_pipe, fd.sys_pipe, full, "in-process buffer, no host fd"),
         (nr.SYS_pipe2, fd.sys_pipe2, full, "O_CLOEXEC O_NONBLOCK"),

@@ -135,8 +135,19 @@ def running_cage() -> Cage | None:
     return cage
 
 
-def post(cage: Cage, signo: int, sender: int = 0) -> None:
-    """Send ``signo`` to ``cage`` (see the module docstring for what happens when)."""
+POLL_INFO: weakref.WeakKeyDictionary[Cage, dict[int, tuple[int, int, int]]] = (
+    weakref.WeakKeyDictionary()
+)
+"""Per cage and pending signal, ``(si_code, si_band, si_fd)`` of a signal-driven I/O signal
+(rawposix/sigio.py with ``F_SETSIG``), written into the handler's ``siginfo_t``."""
+_SIGINFO_POLL = struct.Struct("<iiiii")  # si_signo, si_errno, si_code, si_band, si_fd (wasm32)
+
+
+def post(
+    cage: Cage, signo: int, sender: int = 0, poll: tuple[int, int, int] | None = None
+) -> None:
+    """Send ``signo`` to ``cage`` (see the module docstring for what happens when); ``poll``:
+    the ``si_code``, ``si_band`` and ``si_fd`` of a signal-driven I/O notice."""
     if cage.status is not None:
         return
     for observe in OBSERVERS.get(cage.microvisor, ()):
@@ -153,6 +164,10 @@ def post(cage: Cage, signo: int, sender: int = 0) -> None:
     if not state.post(signo):
         return
     cage.sender[signo] = sender
+    if poll is not None:
+        POLL_INFO.setdefault(cage, {})[signo] = poll
+    elif (infos := POLL_INFO.get(cage)) is not None:
+        infos.pop(signo, None)
     if (watchers := POSTED.get(cage)) is not None:
         watchers.fire()  # signalfd readiness (rawposix/signalfd.py)
     if not state.deliverable():
@@ -306,6 +321,11 @@ def enter_handler(cage: Cage, signo: int, action: SigAction) -> int:
 
 def write_siginfo(cage: Cage, signo: int, info: int) -> None:
     cage.mem.fill(info, SIGINFO_SIZE)
+    infos = POLL_INFO.get(cage)
+    poll = infos.pop(signo, None) if infos is not None else None
+    if poll is not None:
+        cage.mem.pack(_SIGINFO_POLL, info, signo, 0, *poll)
+        return
     cage.mem.pack(_SIGINFO, info, signo, 0, SI_USER, cage.sender.get(signo, 0), 0)
 
 

@@ -1,0 +1,212 @@
+"""Signal-driven I/O: ``O_ASYNC``/``FIOASYNC``, ``F_SETOWN``/``F_GETOWN``(``_EX``),
+``F_SETSIG``/``F_GETSIG``.
+
+Theory of operation
+-------------------
+As on Linux, everything belongs to the *open file description*: ``O_ASYNC`` is one of its status
+flags, and its owner (a pid, or a process group as a negative number) and its signal live in an
+:class:`_Async` record kept beside it in a weak table, so ``dup``/``fork`` share them and a
+description that never used any of this costs nothing (no record, no watch).
+
+While ``O_ASYNC`` is set the record keeps one readiness watch armed on the description
+(``FileOps.watch``, rawposix/readiness.py): the same wake-ups poll and epoll use. A wake re-reads
+``poll_mask()`` and sends the owner a signal with Linux's reason: ``POLL_IN`` (readable: data, a
+connection to accept), ``POLL_HUP`` (the peer went) or ``POLL_OUT`` (room to write), then re-arms.
+In-process kinds (pipes, in-process sockets, eventfd…) wake on real events only, so this is
+Linux's ``kill_fasync`` on each event. Host-fd kinds (``level_watch``) are watched through the
+loop, level-triggered: a direction that is ready now is not re-armed at once (it would fire
+again and again) but looked at again after :data:`RECHECK` seconds, and a description still ready
+then is signalled again. This errs on the side of a spurious ``SIGIO``, never a lost one.
+
+The signal is ``SIGIO``, or the one ``F_SETSIG`` chose; then the handler's ``siginfo_t`` carries
+``si_code`` (the reason), ``si_band`` (the poll bits) and ``si_fd`` (the descriptor ``O_ASYNC``
+was set through), as Linux fills it only for a non-zero ``F_SETSIG``.
+
+Authority: the owner is whatever ``F_SETOWN`` named (``ESRCH`` if no such process or group), but
+a signal reaches a target only if the cage that named the owner may signal it
+(``core/authority.py``'s rule 5, checked at each send, as Linux's ``sigio_perm`` checks the
+credentials recorded by ``F_SETOWN``): a cage cannot make a descriptor signal a cage it could not
+``kill``. An owner set by a cage that has since left the process table signals nobody.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+import weakref
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from lind_async.abi import flags as F
+from lind_async.abi import syscalls as nr
+from lind_async.abi.errno import EINVAL, ESRCH, GuestError
+from lind_async.core.signals import SIGIO
+from lind_async.rawposix.args import i32, pointer
+from lind_async.rawposix.readiness import Cancel
+
+if TYPE_CHECKING:
+    from lind_async.rawposix.files import FileOps
+    from lind_async.runtime.cage import Cage
+    from lind_async.runtime.microvisor import Microvisor
+
+F_SETOWN, F_GETOWN, F_SETSIG, F_GETSIG, F_SETOWN_EX, F_GETOWN_EX = 8, 9, 10, 11, 15, 16
+COMMANDS = frozenset({F_SETOWN, F_GETOWN, F_SETSIG, F_GETSIG, F_SETOWN_EX, F_GETOWN_EX})
+F_OWNER_TID, F_OWNER_PID, F_OWNER_PGRP = 0, 1, 2
+FIOASYNC = 0x5452
+POLL_IN, POLL_OUT, POLL_HUP = 1, 2, 6
+_BAND = {
+    POLL_IN: F.POLLIN | F.POLLRDNORM,
+    POLL_OUT: F.POLLOUT | F.POLLWRNORM | F.POLLWRBAND,
+    POLL_HUP: F.POLLHUP | F.POLLERR,
+}
+_OWNER_EX = struct.Struct("<ii")  # struct f_owner_ex: type, pid
+RECHECK = 0.05  # seconds before a host-fd description left ready is looked at again
+
+
+@dataclass(slots=True)
+class _Async:
+    owner: int = 0  # a pid, -pgid, 0: nobody
+    owner_type: int = F_OWNER_PID
+    setter: int = 0  # the cage that named the owner (its authority is checked at each send)
+    signo: int = 0  # F_SETSIG (0: SIGIO without details)
+    fd: int = -1  # si_fd: the descriptor O_ASYNC was set through
+    world: weakref.ref[Microvisor] | None = None
+    cancel: Cancel | None = None  # the armed watch
+    timer: asyncio.TimerHandle | None = None
+
+
+_STATE: weakref.WeakKeyDictionary[FileOps, _Async] = weakref.WeakKeyDictionary()
+
+
+def _record(file: FileOps) -> _Async:
+    state = _STATE.get(file)
+    if state is None:
+        state = _STATE[file] = _Async()
+    return state
+
+
+# -- the system-call side ----------
+def fcntl(cage: Cage, file: FileOps, command: int, arg: int) -> int:
+    """``F_SETOWN``, ``F_GETOWN``, ``F_SETSIG``, ``F_GETSIG``, ``F_SETOWN_EX``, ``F_GETOWN_EX``."""
+    state = _STATE.get(file)
+    if command == F_GETOWN:
+        return 0 if state is None else state.owner
+    if command == F_GETSIG:
+        return 0 if state is None else state.signo
+    if command == F_GETOWN_EX:
+        kind, owner = (F_OWNER_PID, 0) if state is None else (state.owner_type, state.owner)
+        cage.mem.pack(_OWNER_EX, pointer(arg), kind, abs(owner))
+        return 0
+    if command == F_SETSIG:
+        signo = i32(arg)
+        if not 0 <= signo <= F.NSIG:
+            raise GuestError(EINVAL)
+        _record(file).signo = signo
+        return 0
+    if command == F_SETOWN:
+        who = i32(arg)
+        kind = F_OWNER_PGRP if who < 0 else F_OWNER_PID
+        _set_owner(cage, file, kind, -who if who < 0 else who)
+        return 0
+    kind, who = cage.mem.unpack(_OWNER_EX, pointer(arg))  # F_SETOWN_EX
+    if kind not in (F_OWNER_TID, F_OWNER_PID, F_OWNER_PGRP):
+        raise GuestError(EINVAL)
+    _set_owner(cage, file, kind, who)
+    return 0
+
+
+def _set_owner(cage: Cage, file: FileOps, kind: int, who: int) -> None:
+    if who == -(2**31):
+        raise GuestError(EINVAL)
+    procs = cage.microvisor.procs
+    if who and not (who in procs or (kind == F_OWNER_PGRP and procs.group(who))):
+        raise GuestError(ESRCH)  # threads are not processes here: F_OWNER_TID names a pid
+    state = _record(file)
+    state.owner_type = kind
+    state.owner = -who if kind == F_OWNER_PGRP else who
+    state.setter = cage.cage_id
+    state.world = weakref.ref(cage.microvisor)
+
+
+def set_async(cage: Cage, fd: int, file: FileOps, on: bool) -> None:
+    """``O_ASYNC`` was turned on or off (``F_SETFL``, ``FIOASYNC``) through descriptor ``fd``."""
+    if on:
+        file.status_flags |= F.O_ASYNC
+        state = _record(file)
+        state.fd = fd
+        if state.world is None:
+            state.world = weakref.ref(cage.microvisor)
+        if state.cancel is None and state.timer is None:
+            _arm(file, state)
+    else:
+        file.status_flags &= ~F.O_ASYNC
+        if (old := _STATE.get(file)) is not None:
+            _disarm(old)
+
+
+def fioasync(cage: Cage, fd: int, file: FileOps, arg: int) -> int:
+    set_async(cage, fd, file, bool(cage.mem.read_u32(pointer(arg))))
+    return 0
+
+
+# -- the readiness side ----------
+def _disarm(state: _Async) -> None:
+    if state.cancel is not None:
+        state.cancel()
+        state.cancel = None
+    if state.timer is not None:
+        state.timer.cancel()
+        state.timer = None
+
+
+def _arm(file: FileOps, state: _Async) -> None:
+    """Watch ``file`` for the next change (host-fd kinds: only the directions not ready now)."""
+    events = F.POLLIN | F.POLLOUT
+    if file.level_watch:
+        mask = file.poll_mask()
+        events &= ~mask
+        if not events or mask & (F.POLLHUP | F.POLLERR):
+            state.timer = asyncio.get_running_loop().call_later(
+                RECHECK, _fired, weakref.ref(file), state, True
+            )
+            return
+    ref = weakref.ref(file)
+    state.cancel = file.watch(events, lambda: _fired(ref, state, False))
+
+
+def _fired(ref: weakref.ref[FileOps], state: _Async, recheck: bool) -> None:
+    _disarm(state)
+    file = ref()
+    if file is None or file.refs <= 0 or not file.status_flags & F.O_ASYNC:
+        return  # the description went away (or O_ASYNC went off): nothing stays armed
+    mask = file.poll_mask()
+    if mask & (F.POLLIN | F.POLLRDNORM):
+        reason = POLL_IN
+    elif mask & (F.POLLHUP | F.POLLERR):
+        reason = POLL_HUP
+    elif mask & F.POLLOUT and not recheck:
+        reason = POLL_OUT
+    else:
+        reason = 0
+    if reason:
+        _send(state, reason)
+    _arm(file, state)
+
+
+def _send(state: _Async, reason: int) -> None:
+    world = state.world() if state.world is not None else None
+    if world is None or not state.owner:
+        return
+    procs = world.procs
+    if state.setter not in procs:
+        return
+    targets = procs.group(-state.owner) if state.owner < 0 else [state.owner]
+    signo = state.signo or SIGIO
+    info = (reason, _BAND[reason], state.fd) if state.signo else None
+    authority = world.authority
+    for pid in targets:
+        cage = world.cages.get(pid)
+        if cage is not None and authority.may_signal(state.setter, pid, nr.SYS_fcntl, signo):
+            from lind_async.runtime import signals  # the runtime imports RawPOSIX
+
+            signals.post(cage, signo, 0, info)
