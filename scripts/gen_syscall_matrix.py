@@ -22,8 +22,9 @@ HEADER = """\
 Each Linux x86_64 system call RawPOSIX (`lind_async/rawposix/`) knows has one row: its number,
 name, support level and a note. `full`: Linux semantics as far as a cage can observe them;
 `partial`: the note says what is missing; `unsupported`: the call fails with a fixed errno (the
-note says which and why). Numbers absent from the table fail with `ENOSYS`.
-The same table is printed by `python -m lind_async syscalls`.
+note says which and why; `lind_async/rawposix/unsupported.py`). Every Linux x86_64 number has a
+row; a number outside the table fails with `ENOSYS`.
+The same table is printed by `python -m lind_async syscalls --all`.
 """
 
 
@@ -39,7 +40,7 @@ def render() -> str:
     lines.append("|---:|---|---|---|")
     for number in sorted(table):
         entry = table[number]
-        note = entry.note.replace("|", "\\|").replace("\n", " ")
+        note = entry.detail.replace("|", "\\|").replace("\n", " ")
         lines.append(f"| {number} | `{entry.name}` | {entry.support.value} | {note} |")
     return "\n".join(lines) + "\n"
 

@@ -202,5 +202,6 @@ def sys_execveat(
 
 
 ROWS: list[Row] = [
+    (nr.SYS_execve, sys_execve, Support.FULL, "cage programs and #! scripts inside the root"),
     (nr.SYS_execveat, sys_execveat, Support.FULL, "AT_EMPTY_PATH (fexecve), AT_SYMLINK_NOFOLLOW"),
 ]

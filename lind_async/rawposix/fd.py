@@ -22,11 +22,13 @@ import struct
 from typing import TYPE_CHECKING
 
 from lind_async.abi import flags as F
+from lind_async.abi import syscalls as nr
 from lind_async.abi.errno import EBADF, EINVAL, GuestError
 from lind_async.rawposix import locks
 from lind_async.rawposix.args import i32, pointer
 from lind_async.rawposix.files import FileOps
 from lind_async.rawposix.pipe import new_pipe
+from lind_async.rawposix.table import Row, Support
 
 if TYPE_CHECKING:
     from lind_async.runtime.cage import Cage
@@ -116,3 +118,12 @@ def grate_handle(cage: Cage, fd: int, grate_id: int) -> object | None:
     if isinstance(file, GrateFile) and file.grate_id == grate_id:
         return file.handle
     return None
+
+
+ROWS: list[Row] = [
+    (nr.SYS_pipe, sys_pipe, Support.FULL, "in-process buffer, no host fd"),
+    (nr.SYS_pipe2, sys_pipe2, Support.FULL, "O_CLOEXEC O_NONBLOCK"),
+    (nr.SYS_dup, sys_dup, Support.FULL, ""),
+    (nr.SYS_dup2, sys_dup2, Support.FULL, ""),
+    (nr.SYS_dup3, sys_dup3, Support.FULL, ""),
+]

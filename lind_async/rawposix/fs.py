@@ -12,6 +12,7 @@ import stat as stat_mod
 from typing import TYPE_CHECKING
 
 from lind_async.abi import flags as F
+from lind_async.abi import syscalls as nr
 from lind_async.abi.errno import (
     EACCES,
     EBADF,
@@ -30,6 +31,7 @@ from lind_async.rawposix import fifo, overlay, procfs, shm, structs
 from lind_async.rawposix.args import i32, pointer, size, u32
 from lind_async.rawposix.confine import guest_join, lexical
 from lind_async.rawposix.files import DirEntry, FileOps, HostFile, SysResult
+from lind_async.rawposix.table import Row, Support
 
 if TYPE_CHECKING:
     from lind_async.runtime.cage import Cage
@@ -374,3 +376,24 @@ def sys_faccessat2(cage: Cage, dirfd: int, path: int, mode: int, flags: int, *_:
     if at_flags & ~(F.AT_EACCESS | F.AT_SYMLINK_NOFOLLOW | F.AT_EMPTY_PATH):
         raise GuestError(EINVAL)
     return _access(cage, _at_path(cage, dirfd, path), i32(mode), at_flags)
+
+
+ROWS: list[Row] = [
+    (nr.SYS_open, sys_open, Support.FULL, "confined to --root"),
+    (nr.SYS_openat, sys_openat, Support.FULL, "confined to --root"),
+    (nr.SYS_fstat, sys_fstat, Support.FULL, ""),
+    (nr.SYS_stat, sys_stat, Support.FULL, ""),
+    (nr.SYS_lstat, sys_lstat, Support.FULL, ""),
+    (nr.SYS_newfstatat, sys_newfstatat, Support.FULL, ""),
+    (nr.SYS_getdents64, sys_getdents64, Support.FULL, ""),
+    (nr.SYS_getcwd, sys_getcwd, Support.FULL, ""),
+    (nr.SYS_chdir, sys_chdir, Support.FULL, ""),
+    (nr.SYS_mkdir, sys_mkdir, Support.FULL, ""),
+    (nr.SYS_mkdirat, sys_mkdirat, Support.FULL, ""),
+    (nr.SYS_rmdir, sys_rmdir, Support.FULL, ""),
+    (nr.SYS_unlink, sys_unlink, Support.FULL, ""),
+    (nr.SYS_unlinkat, sys_unlinkat, Support.FULL, ""),
+    (nr.SYS_access, sys_access, Support.FULL, ""),
+    (nr.SYS_faccessat, sys_faccessat, Support.FULL, ""),
+    (nr.SYS_faccessat2, sys_faccessat2, Support.FULL, ""),
+]

@@ -45,9 +45,11 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING
 
+from lind_async.abi import syscalls as nr
 from lind_async.abi.errno import EAGAIN, EINVAL, ENOSYS, ETIMEDOUT, GuestError
 from lind_async.rawposix import shm, structs
 from lind_async.rawposix.args import i32, pointer, u32
+from lind_async.rawposix.table import Row, Support
 
 if TYPE_CHECKING:
     from lind_async.rawposix.table import SysResult
@@ -265,6 +267,11 @@ def sys_futex(
 def _count(val: int) -> int:
     n = i32(val)
     return _INT_MAX if n < 0 else n
+
+
+ROWS: list[Row] = [
+    (nr.SYS_futex, sys_futex, Support.PARTIAL, "WAIT/WAKE[_BITSET], [CMP_]REQUEUE; no PI"),
+]
 
 
 __all__ = ["TABLE", "FutexTable", "Waiter", "key_of", "sys_futex", "wake"]

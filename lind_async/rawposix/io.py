@@ -329,6 +329,18 @@ F_GETPIPE_SZ = 1032
 
 
 ROWS: list[Row] = [
+    (nr.SYS_read, sys_read, Support.FULL, ""),
+    (nr.SYS_write, sys_write, Support.FULL, ""),
+    (nr.SYS_readv, sys_readv, Support.FULL, ""),
+    (nr.SYS_writev, sys_writev, Support.FULL, ""),
+    (nr.SYS_pread64, sys_pread64, Support.FULL, ""),
+    (nr.SYS_pwrite64, sys_pwrite64, Support.FULL, ""),
+    (nr.SYS_lseek, sys_lseek, Support.FULL, ""),
+    (nr.SYS_close, sys_close, Support.FULL, ""),
+    (nr.SYS_ioctl, sys_ioctl, Support.PARTIAL,
+     "TIOCGWINSZ, TCGETS (tty probe), FIONBIO, FIOASYNC, SIOCGIF*"),
+    (nr.SYS_fcntl, sys_fcntl, Support.PARTIAL,
+     "FD/FL (O_ASYNC), DUPFD, PIPE_SZ, [OFD_]GETLK/SETLK[W], SETOWN[_EX]/SETSIG (sigio.py)"),
     (nr.SYS_preadv, sys_preadv, Support.FULL, ""),
     (nr.SYS_pwritev, sys_pwritev, Support.FULL, ""),
     (nr.SYS_preadv2, sys_preadv2, Support.FULL, "offset -1: the file position; RWF_* flags"),

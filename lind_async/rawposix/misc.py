@@ -6,9 +6,11 @@ import os
 from typing import TYPE_CHECKING
 
 from lind_async.abi import flags as F
+from lind_async.abi import syscalls as nr
 from lind_async.abi.errno import EINVAL, GuestError
 from lind_async.rawposix.args import i32, pointer, size
 from lind_async.rawposix.structs import UTSNAME_FIELD
+from lind_async.rawposix.table import Row, Support
 
 if TYPE_CHECKING:
     from lind_async.runtime.cage import Cage
@@ -37,3 +39,9 @@ def sys_getrandom(cage: Cage, buf: int, length: int, flags: int, *_: int) -> int
     view = cage.mem.slice(pointer(buf), n)
     view[:] = os.urandom(n)
     return n
+
+
+ROWS: list[Row] = [
+    (nr.SYS_uname, sys_uname, Support.FULL, ""),
+    (nr.SYS_getrandom, sys_getrandom, Support.FULL, ""),
+]

@@ -7,10 +7,12 @@ import struct
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
+from lind_async.abi import syscalls as nr
 from lind_async.abi.errno import EINVAL, EPERM, ESRCH, GuestError
 from lind_async.core.proctable import WNOHANG
 from lind_async.rawposix import procinfo
 from lind_async.rawposix.args import i32, pointer
+from lind_async.rawposix.table import Row, Support
 
 if TYPE_CHECKING:
     from lind_async.rawposix.table import SysResult
@@ -182,3 +184,21 @@ def sys_getrlimit(cage: Cage, resource: int, old: int, *_: int) -> int:
 
 def sys_setrlimit(cage: Cage, resource: int, new: int, *_: int) -> int:
     return sys_prlimit64(cage, 0, resource, new, 0)
+
+
+ROWS: list[Row] = [
+    (nr.SYS_wait4, sys_wait4, Support.FULL, "rusage reported as zeros"),
+    (nr.SYS_getpgid, sys_getpgid, Support.FULL, ""),
+    (nr.SYS_getpgrp, sys_getpgrp, Support.FULL, ""),
+    (nr.SYS_setpgid, sys_setpgid, Support.FULL, ""),
+    (nr.SYS_getsid, sys_getsid, Support.FULL, ""),
+    (nr.SYS_setsid, sys_setsid, Support.FULL, ""),
+    (nr.SYS_prlimit64, sys_prlimit64, Support.PARTIAL, "NOFILE settable; others reported"),
+    (nr.SYS_getrlimit, sys_getrlimit, Support.PARTIAL, ""),
+    (nr.SYS_setrlimit, sys_setrlimit, Support.PARTIAL, ""),
+    (nr.SYS_exit_group, sys_exit_group, Support.FULL, ""),
+    (nr.SYS_getpid, sys_getpid, Support.FULL, ""),
+    (nr.SYS_getppid, sys_getppid, Support.FULL, ""),
+    (nr.SYS_prctl, sys_prctl, Support.PARTIAL, "CHILD_SUBREAPER, NAME, DUMPABLE"),
+    (nr.SYS_sched_yield, sys_sched_yield, Support.FULL, ""),
+]

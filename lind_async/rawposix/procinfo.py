@@ -25,10 +25,12 @@ import time
 import weakref
 from typing import TYPE_CHECKING
 
+from lind_async.abi import syscalls as nr
 from lind_async.abi.errno import EACCES, EINVAL, ENOENT, GuestError
 from lind_async.abi.flags import O_ACCMODE, O_RDONLY
 from lind_async.rawposix.args import i32, pointer
 from lind_async.rawposix.synthetic import SnapshotFile
+from lind_async.rawposix.table import Row, Support
 
 if TYPE_CHECKING:
     from lind_async.runtime.cage import Cage
@@ -238,3 +240,8 @@ def sys_sysinfo(cage: Cage, info: int, *_: int) -> int:
         procs, 0, 0, 0, unit,
     )
     return 0
+
+
+ROWS: list[Row] = [
+    (nr.SYS_sysinfo, sys_sysinfo, Support.FULL, "host memory and load, the world's procs"),
+]

@@ -12,6 +12,7 @@ from lind_async.abi.errno import EINVAL, EPERM, ESRCH, GuestError
 from lind_async.core.signals import SigAction
 from lind_async.rawposix.args import i32, pointer, size
 from lind_async.rawposix.structs import K_SIGACTION, SIGSET
+from lind_async.rawposix.table import Row, Support
 from lind_async.runtime import threads
 
 if TYPE_CHECKING:
@@ -211,3 +212,19 @@ def sys_getitimer(cage: Cage, which: int, cur: int, *_: int) -> int:
         _ITIMERVAL, pointer(cur), interval // _US, interval % _US, left // _US, left % _US
     )
     return 0
+
+
+ROWS: list[Row] = [
+    (nr.SYS_rt_sigaction, sys_rt_sigaction, Support.FULL, ""),
+    (nr.SYS_rt_sigprocmask, sys_rt_sigprocmask, Support.FULL, ""),
+    (nr.SYS_rt_sigpending, sys_rt_sigpending, Support.FULL, ""),
+    (nr.SYS_rt_sigsuspend, sys_rt_sigsuspend, Support.FULL, ""),
+    (nr.SYS_pause, sys_pause, Support.FULL, ""),
+    (nr.SYS_kill, sys_kill, Support.FULL, "permission per cage lineage"),
+    (nr.SYS_tkill, sys_tkill, Support.PARTIAL, "process-directed"),
+    (nr.SYS_tgkill, sys_tgkill, Support.PARTIAL, "process-directed"),
+    (nr.SYS_alarm, sys_alarm, Support.FULL, ""),
+    (nr.SYS_setitimer, sys_setitimer, Support.PARTIAL, "ITIMER_REAL"),
+    (nr.SYS_getitimer, sys_getitimer, Support.PARTIAL, "ITIMER_REAL"),
+    (nr.SYS_sigaltstack, sys_sigaltstack, Support.PARTIAL, "handlers use the cage's signal stack"),
+]

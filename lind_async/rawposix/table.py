@@ -3,8 +3,17 @@
 Theory of operation
 -------------------
 Each entry maps a Linux x86_64 number to a name, a handler, a support level and a note (gVisor's
-``linux64.go`` shape). Calls the microvisor knows but does not implement still have an entry with a
-fixed errno and the reason, so tracing, the support matrix and error messages read one table.
+``linux64.go`` shape). Every number in :data:`lind_async.abi.syscalls.NAMES` has an entry: calls
+RawPOSIX does not implement fail with a fixed errno (a :class:`Fixed` handler) and the note says
+why, so tracing, the support matrix and error messages read one table.
+
+The table is declarative and lives with the code: each family module (``io``, ``fs``,
+``sockets``, ``signal``, ...) declares ``ROWS: list[Row]`` beside its handlers, and
+``unsupported.py`` declares the fixed-errno rows, grouped by theme. :func:`load` imports the
+families named in ``_FAMILIES`` (lazily: they import the runtime's types), checks each row (one
+per known number; unsupported rows, and only they, have a fixed errno and a reason) and builds
+the number → handler map :func:`dispatch` reads. Only the runtime's own calls (``fork``,
+``clone``, ``exit``, thread ids and robust lists, in ``lind_async/runtime``) are listed inline.
 
 Handlers share one signature — ``handler(cage, a1, a2, a3, a4, a5, a6)`` with the raw 64-bit
 slots — and return either an ``int`` (done now) or an awaitable of one (the cage must wait).
@@ -21,7 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lind_async.abi import syscalls as nr
-from lind_async.abi.errno import ENOSYS, GuestError
+from lind_async.abi.errno import ENOSYS, GuestError, errno_name
 
 if TYPE_CHECKING:
     from lind_async.runtime.cage import Cage
@@ -45,143 +54,76 @@ class Syscall:
     support: Support
     note: str = ""
 
+    @property
+    def errno(self) -> int | None:
+        """The errno an unsupported call always fails with (None for an implemented one)."""
+        handler = self.handler
+        return handler.errno if isinstance(handler, Fixed) else None
 
-def _unsupported(errno: int) -> Handler:
-    def handler(cage: Cage, *_: int) -> int:
-        return -errno
+    @property
+    def detail(self) -> str:
+        """The note as the matrix shows it: ``ENOSYS: not supported: io_uring`` when fixed."""
+        errno = self.errno
+        return self.note if errno is None else f"{errno_name(errno)}: {self.note}"
 
-    return handler
+
+class Fixed:
+    """The handler of a call RawPOSIX does not implement: it always fails with one errno."""
+
+    __slots__ = ("errno",)
+
+    def __init__(self, errno: int) -> None:
+        self.errno = errno
+
+    def __call__(self, cage: Cage, *_: int) -> int:
+        return -self.errno
+
+
+# Families that declare their own rows (``ROWS: list[Row]``), one module each; ``unsupported``
+# holds the calls that fail with a fixed errno, grouped by theme.
+_FAMILIES = (
+    "io", "fd", "fs", "fs_meta", "locks", "sockets", "poll", "epoll", "eventfd", "timerfd",
+    "signalfd", "mm_file", "sysv_shm", "sysv_sem", "sysv_msg", "exec", "creds", "proc",
+    "procinfo", "signal", "time", "misc", "futex", "threei_ops", "unsupported",
+)
 
 
 def _build() -> dict[int, Syscall]:
-    from lind_async.rawposix import exec as exec_
-    from lind_async.rawposix import (
-        fd,
-        fs,
-        futex,
-        io,
-        misc,
-        proc,
-        procinfo,
-        signal,
-        threei_ops,
-        time,
-    )
     from lind_async.runtime import fork, threads
 
     full, partial = Support.FULL, Support.PARTIAL
     rows: list[Row] = [
-        # io
-        (nr.SYS_read, io.sys_read, full, ""),
-        (nr.SYS_write, io.sys_write, full, ""),
-        (nr.SYS_readv, io.sys_readv, full, ""),
-        (nr.SYS_writev, io.sys_writev, full, ""),
-        (nr.SYS_pread64, io.sys_pread64, full, ""),
-        (nr.SYS_pwrite64, io.sys_pwrite64, full, ""),
-        (nr.SYS_lseek, io.sys_lseek, full, ""),
-        (nr.SYS_close, io.sys_close, full, ""),
-        (nr.SYS_ioctl, io.sys_ioctl, partial,
-         "TIOCGWINSZ, TCGETS (tty probe), FIONBIO, FIOASYNC, SIOCGIF*"),
-        (nr.SYS_fcntl, io.sys_fcntl, partial,
-         "FD/FL (O_ASYNC), DUPFD, PIPE_SZ, [OFD_]GETLK/SETLK[W], SETOWN[_EX]/SETSIG (sigio.py)"),
-        # fd
-        (nr.SYS_pipe, fd.sys_pipe, full, "in-process buffer, no host fd"),
-        (nr.SYS_pipe2, fd.sys_pipe2, full, "O_CLOEXEC O_NONBLOCK"),
-        (nr.SYS_dup, fd.sys_dup, full, ""),
-        (nr.SYS_dup2, fd.sys_dup2, full, ""),
-        (nr.SYS_dup3, fd.sys_dup3, full, ""),
-        # fs
-        (nr.SYS_open, fs.sys_open, full, "confined to --root"),
-        (nr.SYS_openat, fs.sys_openat, full, "confined to --root"),
-        (nr.SYS_fstat, fs.sys_fstat, full, ""),
-        (nr.SYS_stat, fs.sys_stat, full, ""),
-        (nr.SYS_lstat, fs.sys_lstat, full, ""),
-        (nr.SYS_newfstatat, fs.sys_newfstatat, full, ""),
-        (nr.SYS_getdents64, fs.sys_getdents64, full, ""),
-        (nr.SYS_getcwd, fs.sys_getcwd, full, ""),
-        (nr.SYS_chdir, fs.sys_chdir, full, ""),
-        (nr.SYS_mkdir, fs.sys_mkdir, full, ""),
-        (nr.SYS_mkdirat, fs.sys_mkdirat, full, ""),
-        (nr.SYS_rmdir, fs.sys_rmdir, full, ""),
-        (nr.SYS_unlink, fs.sys_unlink, full, ""),
-        (nr.SYS_unlinkat, fs.sys_unlinkat, full, ""),
-        (nr.SYS_access, fs.sys_access, full, ""),
-        (nr.SYS_faccessat, fs.sys_faccessat, full, ""),
-        (nr.SYS_faccessat2, fs.sys_faccessat2, full, ""),
         (nr.SYS_fork, fork.sys_fork, partial, "lind.fork unwinds; here when a grate forwards it"),
-        # 3i's own operations (interposable like any call)
-        (nr.SYS_register_handler, threei_ops.sys_register_handler, full, "fn_ptr 0: deregister"),
-        (nr.SYS_copy_data_between_cages, threei_ops.sys_copy_data_between_cages, full, ""),
-        (nr.SYS_copy_handler_table_to_cage, threei_ops.sys_copy_handler_table_to_cage, full, ""),
-        # mm: rawposix/mm_file.py ROWS
-        # proc
         (nr.SYS_exit, threads.sys_exit, full, "ends the calling thread (the last: the cage)"),
         (nr.SYS_clone, threads.sys_clone, partial, "threads; CLONE_VM[|VFORK] children"),
-        (nr.SYS_futex, futex.sys_futex, partial, "WAIT/WAKE[_BITSET], [CMP_]REQUEUE; no PI"),
         (nr.SYS_set_robust_list, threads.sys_set_robust_list, full, "recorded"),
         (nr.SYS_get_robust_list, threads.sys_get_robust_list, full, ""),
         (nr.SYS_membarrier, threads.sys_membarrier, full, "one OS thread: a no-op"),
-        (nr.SYS_execve, exec_.sys_execve, full, "cage programs and #! scripts inside the root"),
-        (nr.SYS_wait4, proc.sys_wait4, full, "rusage reported as zeros"),
-        (nr.SYS_getpgid, proc.sys_getpgid, full, ""),
-        (nr.SYS_getpgrp, proc.sys_getpgrp, full, ""),
-        (nr.SYS_setpgid, proc.sys_setpgid, full, ""),
-        (nr.SYS_getsid, proc.sys_getsid, full, ""),
-        (nr.SYS_setsid, proc.sys_setsid, full, ""),
-        (nr.SYS_prlimit64, proc.sys_prlimit64, partial, "NOFILE settable; others reported"),
-        (nr.SYS_getrlimit, proc.sys_getrlimit, partial, ""),
-        (nr.SYS_setrlimit, proc.sys_setrlimit, partial, ""),
-        (nr.SYS_exit_group, proc.sys_exit_group, full, ""),
-        (nr.SYS_getpid, proc.sys_getpid, full, ""),
-        (nr.SYS_getppid, proc.sys_getppid, full, ""),
-        (nr.SYS_prctl, proc.sys_prctl, partial, "CHILD_SUBREAPER, NAME, DUMPABLE"),
         (nr.SYS_gettid, threads.sys_gettid, full, ""),
         (nr.SYS_set_tid_address, threads.sys_set_tid_address, full, ""),
-        (nr.SYS_sched_yield, proc.sys_sched_yield, full, ""),
-        # time
-        (nr.SYS_clock_gettime, time.sys_clock_gettime, full, ""),
-        (nr.SYS_clock_getres, time.sys_clock_getres, full, ""),
-        (nr.SYS_gettimeofday, time.sys_gettimeofday, full, ""),
-        (nr.SYS_nanosleep, time.sys_nanosleep, full, "suspends only the calling cage"),
-        (nr.SYS_clock_nanosleep, time.sys_clock_nanosleep, full, ""),
-        # misc
-        (nr.SYS_uname, misc.sys_uname, full, ""),
-        (nr.SYS_getrandom, misc.sys_getrandom, full, ""),
-        (nr.SYS_sysinfo, procinfo.sys_sysinfo, full, "host memory and load, the world's procs"),
-        # signal
-        (nr.SYS_rt_sigaction, signal.sys_rt_sigaction, full, ""),
-        (nr.SYS_rt_sigprocmask, signal.sys_rt_sigprocmask, full, ""),
-        (nr.SYS_rt_sigpending, signal.sys_rt_sigpending, full, ""),
-        (nr.SYS_rt_sigsuspend, signal.sys_rt_sigsuspend, full, ""),
-        (nr.SYS_pause, signal.sys_pause, full, ""),
-        (nr.SYS_kill, signal.sys_kill, full, "permission per cage lineage"),
-        (nr.SYS_tkill, signal.sys_tkill, partial, "process-directed"),
-        (nr.SYS_tgkill, signal.sys_tgkill, partial, "process-directed"),
-        (nr.SYS_alarm, signal.sys_alarm, full, ""),
-        (nr.SYS_setitimer, signal.sys_setitimer, partial, "ITIMER_REAL"),
-        (nr.SYS_getitimer, signal.sys_getitimer, partial, "ITIMER_REAL"),
-        (
-            nr.SYS_sigaltstack,
-            signal.sys_sigaltstack,
-            partial,
-            "handlers use the cage's signal stack",
-        ),
     ]
     for family in _FAMILIES:
         rows += importlib.import_module(f"lind_async.rawposix.{family}").ROWS
-    table = {n: Syscall(n, nr.NAMES[n], h, s, note) for n, h, s, note in rows}
-    for n, errno, note in _KNOWN_UNSUPPORTED:
-        table.setdefault(n, Syscall(n, nr.NAMES[n], _unsupported(errno), Support.UNSUPPORTED, note))
+    table: dict[int, Syscall] = {}
+    for number, handler, support, note in rows:
+        _check(table, number, handler, support, note)
+        table[number] = Syscall(number, nr.NAMES[number], handler, support, note)
     return table
 
 
-# Families that declare their own rows (``ROWS: list[Row]``), one module each.
-_FAMILIES = (
-    "io", "fs_meta", "locks", "sockets", "poll", "epoll", "eventfd", "timerfd", "signalfd",
-    "mm_file", "sysv_shm", "sysv_sem", "sysv_msg", "exec", "creds",
-)
+def _check(table: dict[int, Syscall], number: int, handler: Handler, support: Support,
+           note: str) -> None:
+    """A row's invariants: one row per known number; fixed-errno rows say why."""
+    if number not in nr.NAMES:
+        raise ValueError(f"syscall table: {number} is not a Linux x86_64 or 3i call number")
+    if number in table:
+        raise ValueError(f"syscall table: two rows for {nr.NAMES[number]} ({number})")
+    if (support is Support.UNSUPPORTED) != isinstance(handler, Fixed):
+        raise ValueError(f"syscall table: {nr.NAMES[number]}: unsupported rows, and only they, "
+                         "fail with a fixed errno")
+    if support is Support.UNSUPPORTED and not note:
+        raise ValueError(f"syscall table: {nr.NAMES[number]} is unsupported without a reason")
 
-_KNOWN_UNSUPPORTED: list[tuple[int, int, str]] = []
 
 TABLE: dict[int, Syscall] = {}
 _HANDLERS: dict[int, Handler] = {}

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from lind_async.abi import syscalls as nr
 from lind_async.abi.errno import EFAULT, EINVAL, ESRCH, GuestError
 from lind_async.core.threei import Route, RoutingError, check_callnum
 from lind_async.rawposix.args import i32, u64
+from lind_async.rawposix.table import Row, Support
 
 if TYPE_CHECKING:
     from lind_async.runtime.cage import Cage
@@ -119,3 +121,10 @@ def sys_copy_handler_table_to_cage(cage: Cage, src: int, target: int, *_: int) -
     mv.authority.require_table_copy(cage.cage_id, src_id, target_id)
     mv.threei.copy_table(src_id, target_id)
     return 0
+
+
+ROWS: list[Row] = [
+    (nr.SYS_register_handler, sys_register_handler, Support.FULL, "fn_ptr 0: deregister"),
+    (nr.SYS_copy_data_between_cages, sys_copy_data_between_cages, Support.FULL, ""),
+    (nr.SYS_copy_handler_table_to_cage, sys_copy_handler_table_to_cage, Support.FULL, ""),
+]

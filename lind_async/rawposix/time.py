@@ -7,9 +7,11 @@ import time
 from typing import TYPE_CHECKING
 
 from lind_async.abi import flags as F
+from lind_async.abi import syscalls as nr
 from lind_async.abi.errno import EINVAL, GuestError
 from lind_async.rawposix import structs
 from lind_async.rawposix.args import i32, pointer
+from lind_async.rawposix.table import Row, Support
 
 if TYPE_CHECKING:
     from lind_async.rawposix.table import SysResult
@@ -96,3 +98,12 @@ def sys_clock_nanosleep(
     if i32(flags) & F.TIMER_ABSTIME:
         return _sleep(cage, ns - time.clock_gettime_ns(host), 0)
     return _sleep(cage, ns, pointer(rem))
+
+
+ROWS: list[Row] = [
+    (nr.SYS_clock_gettime, sys_clock_gettime, Support.FULL, ""),
+    (nr.SYS_clock_getres, sys_clock_getres, Support.FULL, ""),
+    (nr.SYS_gettimeofday, sys_gettimeofday, Support.FULL, ""),
+    (nr.SYS_nanosleep, sys_nanosleep, Support.FULL, "suspends only the calling cage"),
+    (nr.SYS_clock_nanosleep, sys_clock_nanosleep, Support.FULL, ""),
+]
