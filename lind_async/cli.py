@@ -61,7 +61,7 @@ commands:
             run --inherit-env with the current directory as the root
   cc        compile C to a cage program against lind-musl (`cc --help` for details)
   c++       compile C++ to a cage program against libc++ and lind-musl (as `cc`)
-  syscalls  print the system-call support table
+  syscalls  print the system-call support table (--all: with the unsupported calls)
   bench     run the benchmarks (cage vs native and other baselines) from a source checkout
 
 `python -m lind_async COMMAND --help` explains each command.
@@ -257,17 +257,47 @@ def cmd_cc(argv: Sequence[str]) -> int:
     return cc_main(list(argv))
 
 
+SYSCALLS_HELP = """\
+Print RawPOSIX's system-call table: number, name, support level and note, one call a line.
+
+  full         Linux semantics, as far as a cage can observe them
+  partial      implemented; the note says what is missing
+  unsupported  fails with a fixed errno; the note gives the errno and the reason
+
+Every Linux x86_64 call (and 3i's own, from 1001) has a row. By default only the implemented
+calls are listed; --all adds the unsupported ones. docs/syscalls.md is the same table.
+
+examples:
+  python -m lind_async syscalls
+  python -m lind_async syscalls --all | grep unsupported
+"""
+
+
 def cmd_syscalls(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m lind_async syscalls",
-        description="Print RawPOSIX's system-call table: number, name, support level, note.",
+        description=SYSCALLS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.parse_args(argv)
-    from lind_async.rawposix.table import load
+    parser.add_argument(
+        "--all", action="store_true",
+        help="also list the unsupported calls, with the errno each fails with and why",
+    )
+    args = parser.parse_args(argv)
+    from lind_async.rawposix.table import Support, load
 
-    for entry in sorted(load().values(), key=lambda e: e.number):
-        note = f"  {entry.note}" if entry.note else ""
-        print(f"{entry.number:>4}  {entry.name:<20} {entry.support.value:<12}{note}")
+    table = load()
+    width = max(len(entry.name) for entry in table.values())
+    hidden = 0
+    for entry in sorted(table.values(), key=lambda e: e.number):
+        if entry.support is Support.UNSUPPORTED and not args.all:
+            hidden += 1
+            continue
+        line = f"{entry.number:>4}  {entry.name:<{width}}  {entry.support.value:<12} {entry.detail}"
+        print(line.rstrip())
+    if hidden:
+        print(f"({hidden} unsupported calls not shown: --all lists them with their errno and "
+              "reason)", file=sys.stderr)
     return 0
 
 

@@ -18,7 +18,6 @@ from collections.abc import Callable
 
 from lind_async.abi import flags as F
 from lind_async.abi import layouts
-from lind_async.abi import syscalls as nr
 from lind_async.abi.errno import GuestError
 from lind_async.grate import Call
 from lind_async.grates.strace_notation import (
@@ -44,6 +43,7 @@ from lind_async.grates.strace_notation import (
     termios_text,
     wait_status,
 )
+from lind_async.rawposix import table as rawposix_table
 
 BUFFER_SHOWN = 32  # strace's default -s 32: bytes of a buffer, strings of an argv
 ARRAY_SHOWN = 32  # elements of an argv before "..."
@@ -142,9 +142,10 @@ _FCNTL_ARGS = {"F_GETFD": "none", "F_GETFL": "none", "F_GETOWN": "none", "F_GETP
 
 # ------------------------------------------------------------------------------ a call
 def call_name(call: Call) -> str:
-    """The name strace gives the call: Linux's, else ``syscall_0x270f``."""
-    name = nr.NAMES.get(call.number)
-    return name if name is not None else f"syscall_{call.number:#x}"
+    """The name strace gives the call: its row's in RawPOSIX's table (every Linux call has one,
+    implemented or not), else ``syscall_0x270f``."""
+    entry = rawposix_table.load().get(call.number)
+    return entry.name if entry is not None else f"syscall_{call.number:#x}"
 
 
 class Plan:
@@ -173,7 +174,7 @@ class Plan:
 def _kinds(call: Call, name: str) -> list[str]:
     kinds = SIGNATURES.get(name)
     if kinds is None:
-        if call.number not in nr.NAMES:
+        if call.number not in rawposix_table.TABLE:
             return ["hex"] * 6  # strace shows all six of a call it does not know
         last = max((i for i, v in enumerate(call.args) if v), default=-1)
         return ["hex"] * (last + 1)
