@@ -21,6 +21,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.e2e.conftest import Result, install, run_cage, run_native
 
 APPLETS = ["cat", "echo", "wc", "upper", "seq", "yes", "head", "true", "false", "die", "printenv"]
@@ -126,3 +128,46 @@ def test_shell_runs_applets(tmp_path: Path, cage_program: Any, native_program: A
     assert "no" not in lines
     assert expected.stderr == b"nosuchcmd: not found\ndie: going\nscript done\n"
     assert (native_root / "err.txt").read_text() == "cat: nosuch\n"
+
+
+def _both(
+    name: str, args: list[str], tmp_path: Path, cage_program: Any, native_program: Any
+) -> tuple[Result, Result]:
+    """(native, cage) runs of ``programs/NAME.c`` in fresh roots."""
+    native_root, cage_root = tmp_path / "native", tmp_path / "cage"
+    native_root.mkdir()
+    cage_root.mkdir()
+    expected = run_native(native_program(name), args, root=native_root)
+    got = run_cage(cage_program(name), args, root=cage_root)
+    assert b"Traceback" not in got.stderr, got.stderr.decode(errors="replace")
+    assert (got.status, got.stdout, got.stderr) == (expected.status, expected.stdout, b"")
+    return expected, got
+
+
+@pytest.mark.parametrize("kib", [1024, 4096], ids=["default-1MiB", "4MiB"])
+def test_interpreter_stack_guard(
+    kib: int, tmp_path: Path, cage_program: Any, native_program: Any
+) -> None:
+    """The guard raises the interpreter's own error (never a trap) and the interpreter lives on;
+    10 000 nested calls fit a 4 MiB budget, not the 1 MiB default."""
+    _, got = _both("js_stack", [str(kib)], tmp_path, cage_program, native_program)
+    assert got.status == 0
+    out = got.stdout.decode()
+    replies = dict(zip(out.splitlines()[1::2], out.splitlines()[2::2], strict=False))
+    assert out.startswith(f"stack size {kib} KiB, limit below top: yes\n")
+    overflow = "InternalError: stack overflow"
+    assert replies["> sum(2000)"] == "2001000"
+    assert replies["> sum(10000)"] == (overflow if kib == 1024 else "50005000")
+    assert out.count(overflow) == (5 if kib == 1024 else 3)
+    for prompt, reply in [
+        ("> forever(0)", overflow),
+        ("> sum(10)", "55"),  # alive after the overflow
+        ("> fact(20)", "2432902008176640000"),
+        ("> ack(2, 3)", "9"),
+        ("> 7 / (3 - 3)", "RangeError: division by zero"),
+        ("> forever(1)", overflow),
+        ("> fact(10) % 1000", "800"),
+        ("> (500 parentheses)", "1"),
+        ("> (1000000 parentheses)", overflow),  # the parser's recursion, guarded too
+    ]:
+        assert replies[prompt] == reply, (prompt, out)
