@@ -18,12 +18,16 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Result, install, run_cage, run_native
+from tests.e2e.conftest import REPO, Result, install, run_cage, run_native
 
 APPLETS = ["cat", "echo", "wc", "upper", "seq", "yes", "head", "true", "false", "die", "printenv"]
 
@@ -171,3 +175,144 @@ def test_interpreter_stack_guard(
         ("> (1000000 parentheses)", overflow),  # the parser's recursion, guarded too
     ]:
         assert replies[prompt] == reply, (prompt, out)
+
+
+class _Client:
+    """A line client of the server's socket, from the host."""
+
+    def __init__(self, path: Path) -> None:
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.settimeout(10)
+        self.sock.connect(os.fspath(path))
+        self.file = self.sock.makefile("rb")
+
+    def ask(self, line: str) -> str:
+        self.sock.sendall(line.encode() + b"\n")
+        return self.file.readline().decode().rstrip("\n")
+
+    def close(self) -> bytes:
+        rest = self.file.read()  # the server closes: EOF
+        self.file.close()
+        self.sock.close()
+        return bytes(rest)
+
+
+def _converse(path: Path) -> list[str]:
+    """The client script: two host connections, a BGSAVE while writes go on, SHUTDOWN."""
+    transcript: list[str] = []
+    a = _Client(path)
+
+    def ask(who: str, client: _Client, line: str) -> str:
+        answer = client.ask(line)
+        transcript.append(f"{who} {line} -> {answer}")
+        return answer
+
+    ask("a", a, "PING")
+    b = _Client(path)
+    ask("b", b, "PING")
+    for key, value in [("alpha", "1"), ("beta", "2"), ("gamma", "3")]:
+        ask("a", a, f"SET {key} {value}")
+    ask("b", b, "LASTSAVE")
+    ask("a", a, "BGSAVE")
+    ask("b", b, "BGSAVE")  # refused: the child waits for a change of the table
+    ask("b", b, "LASTSAVE")
+    ask("b", b, "SET alpha 100")  # releases the child, which saves the pre-fork alpha
+    ask("a", a, "DEL beta")
+    ask("a", a, "SET delta 4")
+    ask("b", b, "GET alpha")
+    ask("b", b, "GET beta")
+    deadline = time.monotonic() + 10
+    while (state := a.ask("LASTSAVE")) == "+in progress" and time.monotonic() < deadline:
+        time.sleep(0.01)  # polls are not in the transcript: their number is timing
+    transcript.append(f"a LASTSAVE (after the child ended) -> {state}")
+    transcript.append(f"dump.rdb: {(path.parent / 'dump.rdb').read_text()!r}")
+    ask("a", a, "DBSIZE")
+    ask("a", a, "NOPE")
+    ask("a", a, "QUIT")
+    transcript.append(f"a after QUIT: {a.close()!r}")
+    ask("b", b, "BGSAVE")
+    ask("b", b, "SET gamma 30")  # the second snapshot: after the first's changes
+    ask("b", b, "SHUTDOWN")  # waits for the save still running
+    transcript.append(f"b after SHUTDOWN: {b.close()!r}")
+    return transcript
+
+
+def _serve(cmd: list[str], root: Path, env: dict[str, str] | None) -> tuple[Result, list[str]]:
+    """Start the server, talk to it at ``root/kv.sock``, and collect everything."""
+    proc = subprocess.Popen(
+        cmd, cwd=REPO if env is None else root, env=env,
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        ready = proc.stdout.readline()
+        assert ready == b"ready\n", (ready, proc.stderr.read() if proc.stderr else b"")
+        transcript = _converse(root / "kv.sock")
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+        proc.wait()
+    status = 128 - proc.returncode if proc.returncode < 0 else proc.returncode
+    return Result(status, out, err), transcript
+
+
+def test_forking_server_with_host_client(
+    tmp_path: Path, cage_program: Any, native_program: Any
+) -> None:
+    native_root, cage_root = tmp_path / "native", tmp_path / "cage"
+    native_root.mkdir()
+    cage_root.mkdir()
+    expected, native_talk = _serve([str(native_program("kv_server")), "kv.sock"], native_root, {})
+    cmd = [sys.executable, "-m", "lind_async", "run", "--root", str(cage_root),
+           "--host-unix-sockets", str(cage_program("kv_server")), "kv.sock"]  # fmt: skip
+    got, cage_talk = _serve(cmd, cage_root, None)
+    assert b"Traceback" not in got.stderr, got.stderr.decode(errors="replace")
+    assert cage_talk == native_talk
+    assert (got.status, got.stdout, got.stderr) == (expected.status, expected.stdout, b"")
+    for root in (native_root, cage_root):
+        assert sorted(p.name for p in root.iterdir()) == ["dump.rdb"]
+    dump = (cage_root / "dump.rdb").read_text()
+    assert dump == (native_root / "dump.rdb").read_text()
+    # What it should be, not only the same twice: the snapshots are of the tables at the forks.
+    assert dump == "alpha=100\ngamma=3\ndelta=4\n"  # the second, not "gamma=30"
+    assert native_talk == [
+        "a PING -> +PONG",
+        "b PING -> +PONG",
+        "a SET alpha 1 -> +OK",
+        "a SET beta 2 -> +OK",
+        "a SET gamma 3 -> +OK",
+        "b LASTSAVE -> :0 none",
+        "a BGSAVE -> +Background saving started",
+        "b BGSAVE -> -ERR Background save already in progress",
+        "b LASTSAVE -> +in progress",
+        "b SET alpha 100 -> +OK",
+        "a DEL beta -> :1",
+        "a SET delta 4 -> +OK",
+        "b GET alpha -> $100",
+        "b GET beta -> $-1",
+        "a LASTSAVE (after the child ended) -> :1 ok",
+        "dump.rdb: 'alpha=1\\nbeta=2\\ngamma=3\\n'",  # the table at the fork
+        "a DBSIZE -> :3",
+        "a NOPE -> -ERR unknown command 'NOPE'",
+        "a QUIT -> +OK",
+        "a after QUIT: b''",
+        "b BGSAVE -> +Background saving started",
+        "b SET gamma 30 -> +OK",
+        "b SHUTDOWN -> +bye",
+        "b after SHUTDOWN: b''",
+    ]
+    assert expected.status == 2
+    assert expected.stdout.decode().splitlines() == [  # after "ready"
+        "client 1 connected",
+        "client 2 connected",
+        "background save started (3 keys)",
+        "background save ended: ok (1 done)",
+        "client 1 closed",
+        "background save started (3 keys)",
+        "background save ended: ok (2 done)",
+        "alpha=100",
+        "gamma=30",
+        "delta=4",
+        "client 2 closed",
+        "shutdown after 2 saves",
+    ]
