@@ -62,14 +62,17 @@ class ModuleError(Exception):
 class EngineConfig:
     time_slice: float = 0.005
     """Preemption slice in seconds: the epoch ticks this often while wasm is running."""
-    async_stack_size: int = 9 << 20
+    async_stack_size: int = 17 << 20
     """Size of each fiber's native stack (wasm frames + host handlers); reserved, not committed:
     only the pages a fiber touches cost memory."""
-    max_wasm_stack: int = 8 << 20
-    """Wasm stack limit; must be below ``async_stack_size``. Sized with the 8 MiB main stack
+    max_wasm_stack: int = 16 << 20
+    """Wasm stack limit; must be below ``async_stack_size``. Sized from the 8 MiB main stack
     (``toolchain/cc.py``): wasm keeps most locals on this native stack, not in linear memory, so
     a recursion that a program bounds by its own stack-pointer guard must not exhaust this first
-    (that would be a trap where the program expects its own error)."""
+    (that would be a trap where the program expects its own error). Twice the main stack: a
+    frame's native part is larger than its linear-memory part (an interpreter's recursion used
+    ~1.5x), and with an equal 8 MiB a guard 6 MiB below the top trapped first
+    (tests/e2e/test_real_patterns.py, js_stack.c)."""
     memory_reservation: int | None = None
     """Virtual bytes reserved per linear memory (None: wasmtime default, 4 GiB)."""
     cache_dir: Path | None = None
