@@ -285,6 +285,9 @@ def cmd_syscalls(argv: Sequence[str]) -> int:
     )
     args = parser.parse_args(argv)
     from lind_async.rawposix.table import Support, load
+    from lind_async.runtime import threei_ops
+
+    threei_ops.install()  # 3i's own operations are rows too
 
     table = load()
     width = max(len(entry.name) for entry in table.values())

@@ -6,6 +6,8 @@ another ABI): one definition, two checks.
 
 from typing import Final
 
+ARG_MAX: Final = 256 * 1024  # bytes of argument + environment strings a cage may start with
+
 # lind.syscall answers this when the call must wait; the guest then calls lind.syscall_wait().
 WOULD_WAIT: Final = -(1 << 63)
 

@@ -44,7 +44,7 @@ from lind_async.grates.strace_notation import (
     signal_info,
     signal_name,
 )
-from lind_async.rawposix.proc import CageExit
+from lind_async.rawposix.kernel import CageExit
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 from lind_async.rawposix.readiness import Watchers, watch_host_fd
 
 if TYPE_CHECKING:
-    from lind_async.runtime.cage import Cage
+    from lind_async.rawposix.kernel import CageView
 
 
-async def wait_fd(host_fd: int, *, writable: bool, cage: Cage | None = None) -> None:
+async def wait_fd(host_fd: int, *, writable: bool, cage: CageView | None = None) -> None:
     """Suspend until ``host_fd`` is readable (or writable); with ``cage``, a signal for it
     ends the wait with ``EINTR``."""
     loop = asyncio.get_running_loop()
@@ -38,7 +38,7 @@ async def wait_fd(host_fd: int, *, writable: bool, cage: Cage | None = None) -> 
 
 
 async def retry_io(
-    host_fd: int, attempt: Callable[[], int], *, writable: bool, cage: Cage | None = None
+    host_fd: int, attempt: Callable[[], int], *, writable: bool, cage: CageView | None = None
 ) -> int:
     """Run ``attempt`` until it stops raising ``BlockingIOError``."""
     while True:
@@ -61,7 +61,7 @@ class WaitQueue:
         self._waiters: list[asyncio.Future[None]] = []
         self.watchers = Watchers()  # poll/select/epoll interest (rawposix/readiness.py)
 
-    async def wait(self, cage: Cage) -> None:
+    async def wait(self, cage: CageView) -> None:
         ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(ready)
         try:

@@ -15,52 +15,52 @@ from lind_async.rawposix.args import i32, pointer
 from lind_async.rawposix.table import Row, Support
 
 if TYPE_CHECKING:
-    from lind_async.runtime.cage import Cage
+    from lind_async.rawposix.kernel import CageView
 
 _ID3 = struct.Struct("<III")
 
 
-def _creds(cage: Cage) -> Creds:
-    return cage.microvisor.authority.creds.get(cage.cage_id)
+def _creds(cage: CageView) -> Creds:
+    return cage.world.authority.creds.get(cage.cage_id)
 
 
-def _change(cage: Cage, change: Callable[[Creds], Creds]) -> int:
-    table = cage.microvisor.authority.creds
+def _change(cage: CageView, change: Callable[[Creds], Creds]) -> int:
+    table = cage.world.authority.creds
     table.set(cage.cage_id, change(table.get(cage.cage_id)))
     return 0
 
 
-def sys_getuid(cage: Cage, *_: int) -> int:
+def sys_getuid(cage: CageView, *_: int) -> int:
     return _creds(cage).ruid
 
 
-def sys_geteuid(cage: Cage, *_: int) -> int:
+def sys_geteuid(cage: CageView, *_: int) -> int:
     return _creds(cage).euid
 
 
-def sys_getgid(cage: Cage, *_: int) -> int:
+def sys_getgid(cage: CageView, *_: int) -> int:
     return _creds(cage).rgid
 
 
-def sys_getegid(cage: Cage, *_: int) -> int:
+def sys_getegid(cage: CageView, *_: int) -> int:
     return _creds(cage).egid
 
 
-def sys_getresuid(cage: Cage, ruid: int, euid: int, suid: int, *_: int) -> int:
+def sys_getresuid(cage: CageView, ruid: int, euid: int, suid: int, *_: int) -> int:
     creds = _creds(cage)
     for addr, value in ((ruid, creds.ruid), (euid, creds.euid), (suid, creds.suid)):
         cage.mem.write_u32(pointer(addr), value)
     return 0
 
 
-def sys_getresgid(cage: Cage, rgid: int, egid: int, sgid: int, *_: int) -> int:
+def sys_getresgid(cage: CageView, rgid: int, egid: int, sgid: int, *_: int) -> int:
     creds = _creds(cage)
     for addr, value in ((rgid, creds.rgid), (egid, creds.egid), (sgid, creds.sgid)):
         cage.mem.write_u32(pointer(addr), value)
     return 0
 
 
-def sys_getgroups(cage: Cage, count: int, groups: int, *_: int) -> int:
+def sys_getgroups(cage: CageView, count: int, groups: int, *_: int) -> int:
     have = _creds(cage).groups
     room = i32(count)
     if room < 0:
@@ -74,7 +74,7 @@ def sys_getgroups(cage: Cage, count: int, groups: int, *_: int) -> int:
     return len(have)
 
 
-def sys_setgroups(cage: Cage, count: int, groups: int, *_: int) -> int:
+def sys_setgroups(cage: CageView, count: int, groups: int, *_: int) -> int:
     n = i32(count)
     if not 0 <= n <= NGROUPS_MAX:
         raise GuestError(EINVAL)
@@ -82,37 +82,37 @@ def sys_setgroups(cage: Cage, count: int, groups: int, *_: int) -> int:
     return _change(cage, lambda c: c.setgroups(tuple(values)))
 
 
-def sys_setuid(cage: Cage, uid: int, *_: int) -> int:
+def sys_setuid(cage: CageView, uid: int, *_: int) -> int:
     return _change(cage, lambda c: c.setuid(uid))
 
 
-def sys_setgid(cage: Cage, gid: int, *_: int) -> int:
+def sys_setgid(cage: CageView, gid: int, *_: int) -> int:
     return _change(cage, lambda c: c.setgid(gid))
 
 
-def sys_setreuid(cage: Cage, ruid: int, euid: int, *_: int) -> int:
+def sys_setreuid(cage: CageView, ruid: int, euid: int, *_: int) -> int:
     return _change(cage, lambda c: c.setreuid(ruid, euid))
 
 
-def sys_setregid(cage: Cage, rgid: int, egid: int, *_: int) -> int:
+def sys_setregid(cage: CageView, rgid: int, egid: int, *_: int) -> int:
     return _change(cage, lambda c: c.setregid(rgid, egid))
 
 
-def sys_setresuid(cage: Cage, ruid: int, euid: int, suid: int, *_: int) -> int:
+def sys_setresuid(cage: CageView, ruid: int, euid: int, suid: int, *_: int) -> int:
     return _change(cage, lambda c: c.setresuid(ruid, euid, suid))
 
 
-def sys_setresgid(cage: Cage, rgid: int, egid: int, sgid: int, *_: int) -> int:
+def sys_setresgid(cage: CageView, rgid: int, egid: int, sgid: int, *_: int) -> int:
     return _change(cage, lambda c: c.setresgid(rgid, egid, sgid))
 
 
-def sys_setfsuid(cage: Cage, fsuid: int, *_: int) -> int:
+def sys_setfsuid(cage: CageView, fsuid: int, *_: int) -> int:
     old = _creds(cage).fsuid
     _change(cage, lambda c: c.setfsuid(fsuid))
     return old
 
 
-def sys_setfsgid(cage: Cage, fsgid: int, *_: int) -> int:
+def sys_setfsgid(cage: CageView, fsgid: int, *_: int) -> int:
     old = _creds(cage).fsgid
     _change(cage, lambda c: c.setfsgid(fsgid))
     return old

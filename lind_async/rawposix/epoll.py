@@ -44,7 +44,7 @@ from lind_async.rawposix.readiness import Cancel, Wake, Watchers, wait_ready, wi
 from lind_async.rawposix.table import Row, Support
 
 if TYPE_CHECKING:
-    from lind_async.runtime.cage import Cage
+    from lind_async.rawposix.kernel import CageView
 
 _EVENT = struct.Struct(L.EPOLL_EVENT.fmt)  # events, data
 _SIGSET = struct.Struct(L.KERNEL_SIGSET.fmt)
@@ -258,14 +258,14 @@ def pollable(file: FileOps) -> bool:
 
 
 # ---------------------------------------------------------------------------------- syscalls
-def _epoll(cage: Cage, epfd: int) -> Epoll:
+def _epoll(cage: CageView, epfd: int) -> Epoll:
     file = cage.fds.file(i32(epfd))
     if not isinstance(file, Epoll):
         raise GuestError(EINVAL)
     return file
 
 
-def _create(cage: Cage, flags: int) -> int:
+def _create(cage: CageView, flags: int) -> int:
     if flags & ~F.EPOLL_CLOEXEC:
         raise GuestError(EINVAL)
     epoll = Epoll()
@@ -276,17 +276,17 @@ def _create(cage: Cage, flags: int) -> int:
         raise
 
 
-def sys_epoll_create(cage: Cage, size_hint: int, *_: int) -> int:
+def sys_epoll_create(cage: CageView, size_hint: int, *_: int) -> int:
     if i32(size_hint) <= 0:
         raise GuestError(EINVAL)
     return _create(cage, 0)
 
 
-def sys_epoll_create1(cage: Cage, flags: int, *_: int) -> int:
+def sys_epoll_create1(cage: CageView, flags: int, *_: int) -> int:
     return _create(cage, i32(flags))
 
 
-def sys_epoll_ctl(cage: Cage, epfd: int, op: int, fd: int, event: int, *_: int) -> int:
+def sys_epoll_ctl(cage: CageView, epfd: int, op: int, fd: int, event: int, *_: int) -> int:
     operation = i32(op)
     events = data = 0
     if operation != F.EPOLL_CTL_DEL:
@@ -323,7 +323,7 @@ def sys_epoll_ctl(cage: Cage, epfd: int, op: int, fd: int, event: int, *_: int) 
 
 
 def _wait(
-    cage: Cage, epfd: int, events: int, maxevents: int, timeout_ns: int | None
+    cage: CageView, epfd: int, events: int, maxevents: int, timeout_ns: int | None
 ) -> SysResult:
     count = i32(maxevents)
     if not 0 < count <= MAX_EVENTS:
@@ -337,7 +337,7 @@ def _wait(
     return _wait_later(cage, epoll, base, count, timeout_ns)
 
 
-def _deliver(cage: Cage, base: int, found: list[tuple[int, int]]) -> int:
+def _deliver(cage: CageView, base: int, found: list[tuple[int, int]]) -> int:
     view = cage.mem.slice(base, len(found) * _EVENT.size)
     for i, (mask, data) in enumerate(found):
         _EVENT.pack_into(view, i * _EVENT.size, mask, data)
@@ -345,7 +345,7 @@ def _deliver(cage: Cage, base: int, found: list[tuple[int, int]]) -> int:
 
 
 async def _wait_later(
-    cage: Cage, epoll: Epoll, base: int, count: int, timeout_ns: int | None
+    cage: CageView, epoll: Epoll, base: int, count: int, timeout_ns: int | None
 ) -> int:
     import asyncio
 
@@ -365,13 +365,13 @@ def _ms(timeout: int) -> int | None:
 
 
 def sys_epoll_wait(
-    cage: Cage, epfd: int, events: int, maxevents: int, timeout: int, *_: int
+    cage: CageView, epfd: int, events: int, maxevents: int, timeout: int, *_: int
 ) -> SysResult:
     return _wait(cage, epfd, events, maxevents, _ms(timeout))
 
 
 def _pwait(
-    cage: Cage, number: int, epfd: int, events: int, maxevents: int, timeout_ns: int | None,
+    cage: CageView, number: int, epfd: int, events: int, maxevents: int, timeout_ns: int | None,
     sigmask: int, sigsetsize: int,
 ) -> SysResult:
     if not pointer(sigmask):
@@ -388,7 +388,7 @@ def _pwait(
 
 
 def sys_epoll_pwait(
-    cage: Cage, epfd: int, events: int, maxevents: int, timeout: int, sigmask: int,
+    cage: CageView, epfd: int, events: int, maxevents: int, timeout: int, sigmask: int,
     sigsetsize: int,
 ) -> SysResult:
     return _pwait(
@@ -397,7 +397,7 @@ def sys_epoll_pwait(
 
 
 def sys_epoll_pwait2(
-    cage: Cage, epfd: int, events: int, maxevents: int, timeout: int, sigmask: int,
+    cage: CageView, epfd: int, events: int, maxevents: int, timeout: int, sigmask: int,
     sigsetsize: int,
 ) -> SysResult:
     timeout_ns = None

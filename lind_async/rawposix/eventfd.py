@@ -22,7 +22,7 @@ from lind_async.rawposix.readiness import Cancel, Wake
 from lind_async.rawposix.table import Row, Support
 
 if TYPE_CHECKING:
-    from lind_async.runtime.cage import Cage
+    from lind_async.rawposix.kernel import CageView
 
 MAX_COUNT = 0xFFFFFFFFFFFFFFFE
 _U64 = struct.Struct("<Q")
@@ -71,7 +71,7 @@ class EventFd(FileOps):
         self.less = WaitQueue()  # it shrank: writers (and POLLOUT watchers) look again
         self.inode = next(_inodes)
 
-    def read_into(self, cage: Cage, view: memoryview) -> SysResult:
+    def read_into(self, cage: CageView, view: memoryview) -> SysResult:
         if len(view) < _U64.size:
             raise GuestError(EINVAL)
         taken = self.counter.take()
@@ -81,7 +81,7 @@ class EventFd(FileOps):
             raise GuestError(EAGAIN)
         return self._read_later(cage, view)
 
-    async def _read_later(self, cage: Cage, view: memoryview) -> int:
+    async def _read_later(self, cage: CageView, view: memoryview) -> int:
         # Look before every wait, the first included: a write between the handler's look and
         # this coroutine's first step woke no one.
         while (taken := self.counter.take()) is None:
@@ -93,7 +93,7 @@ class EventFd(FileOps):
         self.less.wake_all()
         return _U64.size
 
-    def write_from(self, cage: Cage, view: memoryview) -> SysResult:
+    def write_from(self, cage: CageView, view: memoryview) -> SysResult:
         if len(view) < _U64.size:
             raise GuestError(EINVAL)
         (amount,) = _U64.unpack_from(view, 0)
@@ -104,7 +104,7 @@ class EventFd(FileOps):
             raise GuestError(EAGAIN)
         return self._write_later(cage, amount)
 
-    async def _write_later(self, cage: Cage, amount: int) -> int:
+    async def _write_later(self, cage: CageView, amount: int) -> int:
         while not self.counter.add(amount):  # (look first, as _read_later)
             await self.less.wait(cage)
         self.more.wake_all()
@@ -135,17 +135,17 @@ class EventFd(FileOps):
         )
 
 
-def _create(cage: Cage, initval: int, flags: int) -> int:
+def _create(cage: CageView, initval: int, flags: int) -> int:
     if flags & ~(F.EFD_SEMAPHORE | F.EFD_CLOEXEC | F.EFD_NONBLOCK):
         raise GuestError(EINVAL)
     return cage.fds.install(EventFd(initval, flags), cloexec=bool(flags & F.EFD_CLOEXEC))
 
 
-def sys_eventfd(cage: Cage, initval: int, *_: int) -> int:
+def sys_eventfd(cage: CageView, initval: int, *_: int) -> int:
     return _create(cage, u32(initval), 0)
 
 
-def sys_eventfd2(cage: Cage, initval: int, flags: int, *_: int) -> int:
+def sys_eventfd2(cage: CageView, initval: int, flags: int, *_: int) -> int:
     return _create(cage, u32(initval), i32(flags))
 
 

@@ -24,20 +24,19 @@ import os
 import stat
 from typing import TYPE_CHECKING
 
-import wasmtime
-
 from lind_async.abi import syscalls as nr
 from lind_async.abi.errno import E2BIG, EACCES, EINVAL, ELOOP, ENOENT, ENOEXEC, GuestError
 from lind_async.abi.executable import module_bytes
+from lind_async.abi.guest import ARG_MAX
 from lind_async.rawposix import hostfds, procfs
 from lind_async.rawposix.args import i32, pointer
 from lind_async.rawposix.confine import guest_join, lexical
 from lind_async.rawposix.files import HostFile
+from lind_async.rawposix.kernel import ExecImage, ModuleUnloadable
 from lind_async.rawposix.table import Row, Support
-from lind_async.runtime.process_image import ARG_MAX
 
 if TYPE_CHECKING:
-    from lind_async.runtime.cage import Cage
+    from lind_async.rawposix.kernel import CageView
 
 MAX_PROGRAM_BYTES = 256 << 20
 MAX_VECTOR = 65536
@@ -45,17 +44,7 @@ _WASM_MAGIC = b"\0asm"
 _MAX_INTERPRETERS = 4
 
 
-class ExecImage(BaseException):
-    """Raised by a successful ``execve`` to replace the running program."""
-
-    def __init__(self, module: wasmtime.Module, argv: list[bytes], env: list[bytes]) -> None:
-        super().__init__("execve")
-        self.module = module
-        self.argv = argv
-        self.env = env
-
-
-def _vector(cage: Cage, addr: int) -> list[bytes]:
+def _vector(cage: CageView, addr: int) -> list[bytes]:
     """A NULL-terminated ``char *[]`` from guest memory."""
     items: list[bytes] = []
     if not addr:
@@ -74,7 +63,7 @@ def _vector(cage: Cage, addr: int) -> list[bytes]:
         items.append(item)
 
 
-def _open_program(cage: Cage, path: bytes, *, follow: bool = True) -> int:
+def _open_program(cage: CageView, path: bytes, *, follow: bool = True) -> int:
     """A host fd (read-only, non-blocking) of the file ``path`` names for the cage."""
     name = lexical(path)
     vfd = procfs.fd_of(name)
@@ -82,10 +71,10 @@ def _open_program(cage: Cage, path: bytes, *, follow: bool = True) -> int:
         return _open_descriptor(cage, vfd)
     nofollow = 0 if follow else os.O_NOFOLLOW
     # Non-blocking: opening a FIFO must not wait for a writer (it would block the whole loop).
-    return cage.microvisor.root.open(path, os.O_RDONLY | os.O_NONBLOCK | nofollow)
+    return cage.world.root.open(path, os.O_RDONLY | os.O_NONBLOCK | nofollow)
 
 
-def _open_descriptor(cage: Cage, vfd: int) -> int:
+def _open_descriptor(cage: CageView, vfd: int) -> int:
     """A new host fd of the file open on the cage's descriptor ``vfd`` (``fexecve``)."""
     file = cage.fds.file(vfd)
     if not isinstance(file, HostFile) or file.kind != stat.S_IFREG:
@@ -94,7 +83,9 @@ def _open_descriptor(cage: Cage, vfd: int) -> int:
     return hostfds.open_fd(lambda: os.open(again, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC))
 
 
-def _read_program(cage: Cage, path: bytes, *, follow: bool = True, fd: int | None = None) -> bytes:
+def _read_program(
+    cage: CageView, path: bytes, *, follow: bool = True, fd: int | None = None,
+) -> bytes:
     if fd is None:
         fd = _open_program(cage, path, follow=follow)
     # Anything but a regular file is EACCES, as Linux's execve says.
@@ -122,7 +113,7 @@ def _shebang(data: bytes) -> tuple[bytes, list[bytes]]:
 
 
 def load_image(
-    cage: Cage, path: bytes, argv: list[bytes], env: list[bytes], *, follow: bool = True,
+    cage: CageView, path: bytes, argv: list[bytes], env: list[bytes], *, follow: bool = True,
     fd: int | None = None,
 ) -> ExecImage:
     """Resolve ``path`` (following ``#!`` interpreters) to a loadable image, or raise an errno.
@@ -131,7 +122,7 @@ def load_image(
         full = guest_join(cage.cwd, path)
         if fd is None and lexical(full) == procfs.EXE:
             _check_executable(cage, full)
-            return ExecImage(cage.module, argv, env)  # the program the cage runs now
+            return ExecImage(cage.ops.program(), argv, env)  # the program the cage runs now
         # A launcher line before a module (lind-cc's output) is skipped, never followed: the cage
         # gets the module and no host program runs.
         data = module_bytes(_read_program(cage, full, follow=follow, fd=fd))
@@ -143,23 +134,21 @@ def load_image(
             continue
         if not data.startswith(_WASM_MAGIC):  # (a precompiled .cwasm too: see the docstring)
             raise GuestError(ENOEXEC)
-        from lind_async.runtime.engine import ModuleError
-
         try:
-            module = cage.microvisor.load(data)
-        except ModuleError:
+            module = cage.world.load_program(data)
+        except ModuleUnloadable:
             raise GuestError(ENOEXEC) from None
         return ExecImage(module, argv, env)
     raise GuestError(ELOOP)
 
 
-def _check_executable(cage: Cage, path: bytes) -> None:
+def _check_executable(cage: CageView, path: bytes) -> None:
     """``/proc/self/exe``: its file, when the root holds it, must still be executable."""
     try:
         target = procfs.exe_in_root(cage)
         if target is None:
             return  # the program is not a file of the root: the running module is all there is
-        fd = cage.microvisor.root.open(target, os.O_PATH)
+        fd = cage.world.root.open(target, os.O_PATH)
     except (GuestError, OSError):
         return
     try:
@@ -169,7 +158,7 @@ def _check_executable(cage: Cage, path: bytes) -> None:
         os.close(fd)
 
 
-def sys_execve(cage: Cage, path: int, argv: int, envp: int, *_: int) -> int:
+def sys_execve(cage: CageView, path: int, argv: int, envp: int, *_: int) -> int:
     program = cage.mem.read_cstring(pointer(path))
     args = _vector(cage, pointer(argv))
     env = _vector(cage, pointer(envp))
@@ -182,7 +171,7 @@ AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH = 0x100, 0x1000
 
 
 def sys_execveat(
-    cage: Cage, dirfd: int, path: int, argv: int, envp: int, flags: int, *_: int
+    cage: CageView, dirfd: int, path: int, argv: int, envp: int, flags: int, *_: int
 ) -> int:
     at_flags = i32(flags)
     if at_flags & ~(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH):

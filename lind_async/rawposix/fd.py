@@ -31,7 +31,7 @@ from lind_async.rawposix.pipe import new_pipe
 from lind_async.rawposix.table import Row, Support
 
 if TYPE_CHECKING:
-    from lind_async.runtime.cage import Cage
+    from lind_async.rawposix.kernel import CageView
 
 _FD_PAIR = struct.Struct("<ii")
 O_DIRECT = 0o40000
@@ -42,7 +42,7 @@ def _release(file: object) -> None:
         file.release()
 
 
-def sys_pipe2(cage: Cage, fds: int, flags: int, *_: int) -> int:
+def sys_pipe2(cage: CageView, fds: int, flags: int, *_: int) -> int:
     pipe_flags = i32(flags)
     if pipe_flags & ~(F.O_CLOEXEC | F.O_NONBLOCK | O_DIRECT):
         raise GuestError(EINVAL)
@@ -66,15 +66,15 @@ def sys_pipe2(cage: Cage, fds: int, flags: int, *_: int) -> int:
     return 0
 
 
-def sys_pipe(cage: Cage, fds: int, *_: int) -> int:
+def sys_pipe(cage: CageView, fds: int, *_: int) -> int:
     return sys_pipe2(cage, fds, 0)
 
 
-def sys_dup(cage: Cage, oldfd: int, *_: int) -> int:
+def sys_dup(cage: CageView, oldfd: int, *_: int) -> int:
     return cage.fds.dup(i32(oldfd))
 
 
-def _dup_to(cage: Cage, old: int, new: int, cloexec: bool) -> int:
+def _dup_to(cage: CageView, old: int, new: int, cloexec: bool) -> int:
     file = cage.fds.file(old)
     if not 0 <= new < cage.fds.limit:
         raise GuestError(EBADF)
@@ -84,7 +84,7 @@ def _dup_to(cage: Cage, old: int, new: int, cloexec: bool) -> int:
     return new
 
 
-def sys_dup2(cage: Cage, oldfd: int, newfd: int, *_: int) -> int:
+def sys_dup2(cage: CageView, oldfd: int, newfd: int, *_: int) -> int:
     old, new = i32(oldfd), i32(newfd)
     if old == new:
         cage.fds.file(old)  # EBADF if not open
@@ -92,7 +92,7 @@ def sys_dup2(cage: Cage, oldfd: int, newfd: int, *_: int) -> int:
     return _dup_to(cage, old, new, False)
 
 
-def sys_dup3(cage: Cage, oldfd: int, newfd: int, flags: int, *_: int) -> int:
+def sys_dup3(cage: CageView, oldfd: int, newfd: int, flags: int, *_: int) -> int:
     old, new, dup_flags = i32(oldfd), i32(newfd), i32(flags)
     if old == new or dup_flags & ~F.O_CLOEXEC:
         raise GuestError(EINVAL)
@@ -111,7 +111,7 @@ class GrateFile(FileOps):
         self.handle = handle
 
 
-def grate_handle(cage: Cage, fd: int, grate_id: int) -> object | None:
+def grate_handle(cage: CageView, fd: int, grate_id: int) -> object | None:
     """The handle behind ``cage``'s descriptor ``fd`` if grate ``grate_id`` serves it, ``None``
     if it is another kind of descriptor (``EBADF`` if it is not open)."""
     file = cage.fds.file(fd)

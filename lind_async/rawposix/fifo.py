@@ -29,7 +29,7 @@ from lind_async.rawposix.pipe import Pipe, PipeEnd
 from lind_async.rawposix.readiness import Cancel, Wake
 
 if TYPE_CHECKING:
-    from lind_async.runtime.cage import Cage
+    from lind_async.rawposix.kernel import CageView
 
 NodeKey = tuple[int, int]
 
@@ -97,11 +97,11 @@ class FifoBoth(FileOps):
         self.reader = PipeEnd(fifo.pipe, reading=True)
         self.writer = PipeEnd(fifo.pipe, reading=False)
 
-    def read_into(self, cage: Cage, view: memoryview) -> SysResult:
+    def read_into(self, cage: CageView, view: memoryview) -> SysResult:
         self.reader.status_flags = self.status_flags
         return self.reader.read_into(cage, view)
 
-    def write_from(self, cage: Cage, view: memoryview) -> SysResult:
+    def write_from(self, cage: CageView, view: memoryview) -> SysResult:
         self.writer.status_flags = self.status_flags
         return self.writer.write_from(cage, view)
 
@@ -131,7 +131,7 @@ class FifoBoth(FileOps):
         _forget_if_idle(self.fifo)
 
 
-def open_fifo(cage: Cage, node_fd: int, st: os.stat_result, flags: int) -> SysResult:
+def open_fifo(cage: CageView, node_fd: int, st: os.stat_result, flags: int) -> SysResult:
     """Open the FIFO node held by ``node_fd`` (an ``O_PATH`` fd this call now owns) and install
     the new description in the cage's table; returns the new descriptor (or an awaitable)."""
     key = (st.st_dev, st.st_ino)
@@ -162,7 +162,7 @@ def open_fifo(cage: Cage, node_fd: int, st: os.stat_result, flags: int) -> SysRe
 
 
 async def _open_later(
-    cage: Cage, fifo: Fifo, end: FifoEnd, reading: bool, seen_other: int, flags: int
+    cage: CageView, fifo: Fifo, end: FifoEnd, reading: bool, seen_other: int, flags: int
 ) -> int:
     try:
         while (fifo.writer_opens if reading else fifo.reader_opens) == seen_other:
@@ -173,7 +173,7 @@ async def _open_later(
     return _install(cage, end, flags)
 
 
-def _install(cage: Cage, file: FileOps, flags: int) -> int:
+def _install(cage: CageView, file: FileOps, flags: int) -> int:
     from lind_async.abi.flags import O_CLOEXEC
 
     file.status_flags = flags & ~O_CLOEXEC & ~0o300 & ~0o1000  # not O_CREAT/O_EXCL/O_TRUNC

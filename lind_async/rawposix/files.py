@@ -55,7 +55,7 @@ from lind_async.rawposix.readiness import (
 )
 
 if TYPE_CHECKING:
-    from lind_async.runtime.cage import Cage
+    from lind_async.rawposix.kernel import CageView
 
 SysResult = int | Awaitable[int]
 
@@ -79,10 +79,10 @@ class FileOps(OpenFile):
     def writable(self) -> bool:
         return (self.status_flags & O_ACCMODE) != O_RDONLY
 
-    def read_into(self, cage: Cage, view: memoryview) -> SysResult:
+    def read_into(self, cage: CageView, view: memoryview) -> SysResult:
         raise GuestError(EINVAL)
 
-    def write_from(self, cage: Cage, view: memoryview) -> SysResult:
+    def write_from(self, cage: CageView, view: memoryview) -> SysResult:
         raise GuestError(EINVAL)
 
     def pread_into(self, view: memoryview, offset: int) -> SysResult:
@@ -226,7 +226,7 @@ class HostFile(FileOps):
         return self._key
 
     # -- reading ------------------------------------------------------------------------------
-    def read_into(self, cage: Cage, view: memoryview) -> SysResult:
+    def read_into(self, cage: CageView, view: memoryview) -> SysResult:
         if self.kind != stat_mod.S_IFREG:
             return self._read_other(cage, view)
         start = self.pos
@@ -259,7 +259,7 @@ class HostFile(FileOps):
             return n  # all of it, or a short read at the end of the file
         return _read_off_loop(self.host_fd, view, offset, n)  # partly cached: the rest may wait
 
-    def _read_other(self, cage: Cage, view: memoryview) -> SysResult:
+    def _read_other(self, cage: CageView, view: memoryview) -> SysResult:
         if self.kind == stat_mod.S_IFDIR:
             raise GuestError(EISDIR)
         try:
@@ -272,7 +272,7 @@ class HostFile(FileOps):
             )
 
     # -- writing ------------------------------------------------------------------------------
-    def write_from(self, cage: Cage, view: memoryview) -> SysResult:
+    def write_from(self, cage: CageView, view: memoryview) -> SysResult:
         if self.kind != stat_mod.S_IFREG:
             nonblocking = bool(self.status_flags & O_NONBLOCK)
             return write_host(cage, self.host_fd, view, nonblocking=nonblocking)
@@ -469,7 +469,7 @@ def _dtype(entry: os.DirEntry[str]) -> int:
 
 
 def write_host(
-    cage: Cage,
+    cage: CageView,
     host_fd: int,
     view: memoryview,
     *,
@@ -499,7 +499,7 @@ def write_host(
 
 
 async def _write_rest(
-    cage: Cage, host_fd: int, view: memoryview, done: int, write: Callable[[memoryview], int]
+    cage: CageView, host_fd: int, view: memoryview, done: int, write: Callable[[memoryview], int]
 ) -> int:
     while done < len(view):
         try:
@@ -519,7 +519,7 @@ async def _write_rest(
     return done
 
 
-def _broken_pipe(cage: Cage) -> int:
+def _broken_pipe(cage: CageView) -> int:
     cage.post_signal(SIGPIPE)
     raise GuestError(EPIPE)
 
@@ -582,7 +582,7 @@ class HostStream(FileOps):
             return self._sock.send(view, socket.MSG_DONTWAIT | socket.MSG_NOSIGNAL)
         return os.write(self.host_fd, view)
 
-    def read_into(self, cage: Cage, view: memoryview) -> SysResult:
+    def read_into(self, cage: CageView, view: memoryview) -> SysResult:
         try:
             return self._read_now(view)
         except BlockingIOError:
@@ -592,7 +592,7 @@ class HostStream(FileOps):
                 self.host_fd, lambda: self._read_now(view), writable=False, cage=cage
             )
 
-    def write_from(self, cage: Cage, view: memoryview) -> SysResult:
+    def write_from(self, cage: CageView, view: memoryview) -> SysResult:
         return write_host(
             cage,
             self.host_fd,
@@ -641,10 +641,10 @@ class NullDevice(FileOps):
 
     __slots__ = ()
 
-    def read_into(self, cage: Cage, view: memoryview) -> int:
+    def read_into(self, cage: CageView, view: memoryview) -> int:
         return 0
 
-    def write_from(self, cage: Cage, view: memoryview) -> int:
+    def write_from(self, cage: CageView, view: memoryview) -> int:
         return len(view)
 
     def pread_into(self, view: memoryview, offset: int) -> int:
@@ -665,7 +665,7 @@ class ZeroDevice(NullDevice):
 
     __slots__ = ()
 
-    def read_into(self, cage: Cage, view: memoryview) -> int:
+    def read_into(self, cage: CageView, view: memoryview) -> int:
         return self.pread_into(view, 0)
 
     def pread_into(self, view: memoryview, offset: int) -> int:
@@ -681,7 +681,7 @@ class RandomDevice(NullDevice):
 
     __slots__ = ()
 
-    def read_into(self, cage: Cage, view: memoryview) -> int:
+    def read_into(self, cage: CageView, view: memoryview) -> int:
         return self.pread_into(view, 0)
 
     def pread_into(self, view: memoryview, offset: int) -> int:

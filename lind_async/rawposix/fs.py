@@ -34,7 +34,7 @@ from lind_async.rawposix.files import DirEntry, FileOps, HostFile, SysResult
 from lind_async.rawposix.table import Row, Support
 
 if TYPE_CHECKING:
-    from lind_async.runtime.cage import Cage
+    from lind_async.rawposix.kernel import CageView
 
 # Guest open flags handed to the host as they are (the values are Linux x86_64's on both sides).
 _PASSED_FLAGS = (
@@ -58,16 +58,16 @@ assert (os.O_CREAT, os.O_DIRECTORY, os.O_NOFOLLOW, os.O_PATH) == (
 ), "RawPOSIX assumes a Linux x86_64-compatible host"
 
 
-def _path(cage: Cage, addr: int) -> bytes:
+def _path(cage: CageView, addr: int) -> bytes:
     return cage.mem.read_cstring(pointer(addr))
 
 
-def _at_path(cage: Cage, dirfd: int, addr: int) -> bytes:
+def _at_path(cage: CageView, dirfd: int, addr: int) -> bytes:
     """The guest path named by ``(dirfd, path)`` as the ``*at`` calls see it."""
     return at_path(cage, dirfd, _path(cage, addr))
 
 
-def at_path(cage: Cage, dirfd: int, path: bytes) -> bytes:
+def at_path(cage: CageView, dirfd: int, path: bytes) -> bytes:
     if path.startswith(b"/"):
         return path
     vfd = i32(dirfd)
@@ -87,7 +87,7 @@ def at_path(cage: Cage, dirfd: int, path: bytes) -> bytes:
     return guest_join(base.guest_path, path)
 
 
-def _open(cage: Cage, path: bytes, flags: int, mode: int) -> SysResult:
+def _open(cage: CageView, path: bytes, flags: int, mode: int) -> SysResult:
     access = flags & F.O_ACCMODE
     if access == F.O_ACCMODE and not flags & F.O_PATH:
         raise GuestError(EINVAL)
@@ -102,7 +102,7 @@ def _open(cage: Cage, path: bytes, flags: int, mode: int) -> SysResult:
             return virtual
         if virtual is not None:
             return _install(cage, virtual, flags)
-    root = cage.microvisor.root
+    root = cage.world.root
     host_flags = flags & _PASSED_FLAGS
     if not flags & F.O_PATH:
         host_flags |= os.O_NONBLOCK  # a host FIFO must never block the loop (see fifo.py)
@@ -137,17 +137,17 @@ def _open(cage: Cage, path: bytes, flags: int, mode: int) -> SysResult:
     return _install(cage, file, flags)
 
 
-def overlaid(cage: Cage, name: bytes, exc: OSError) -> bool:
+def overlaid(cage: CageView, name: bytes, exc: OSError) -> bool:
     """Does the default root's overlay answer for ``name`` after the root said ``exc``? Only a
     name the root lacks (``ENOENT``, or ``ENOTDIR``/``ENOENT`` for its directory) is overlaid."""
     if exc.errno not in (ENOENT, ENOTDIR) or not overlay.provides(name):
         return False
     if name == b"/tmp":
         return False  # the private /tmp is a directory of a second root (confine.py)
-    return not cage.microvisor.root.exists(name)
+    return not cage.world.root.exists(name)
 
 
-def _install(cage: Cage, file: FileOps, flags: int) -> int:
+def _install(cage: CageView, file: FileOps, flags: int) -> int:
     try:
         return cage.fds.install(file, cloexec=bool(flags & F.O_CLOEXEC))
     except GuestError:
@@ -155,16 +155,16 @@ def _install(cage: Cage, file: FileOps, flags: int) -> int:
         raise
 
 
-def sys_open(cage: Cage, path: int, flags: int, mode: int, *_: int) -> SysResult:
+def sys_open(cage: CageView, path: int, flags: int, mode: int, *_: int) -> SysResult:
     return _open(cage, guest_join(cage.cwd, _path(cage, path)), i32(flags), u32(mode))
 
 
-def sys_openat(cage: Cage, dirfd: int, path: int, flags: int, mode: int, *_: int) -> SysResult:
+def sys_openat(cage: CageView, dirfd: int, path: int, flags: int, mode: int, *_: int) -> SysResult:
     return _open(cage, _at_path(cage, dirfd, path), i32(flags), u32(mode))
 
 
 # -- stat family ----------
-def _stat_path(cage: Cage, path: bytes, *, follow: bool) -> os.stat_result:
+def _stat_path(cage: CageView, path: bytes, *, follow: bool) -> os.stat_result:
     name = lexical(path)
     if name == procfs.EXE and follow:
         path = procfs.exe_path(cage)
@@ -175,7 +175,7 @@ def _stat_path(cage: Cage, path: bytes, *, follow: bool) -> os.stat_result:
         virtual = procfs.stat_virtual(cage, name, follow=follow)
         if virtual is not None:
             return virtual
-    root = cage.microvisor.root
+    root = cage.world.root
     try:
         if follow:
             fd = root.open(path, os.O_PATH)
@@ -191,25 +191,25 @@ def _stat_path(cage: Cage, path: bytes, *, follow: bool) -> os.stat_result:
         raise
 
 
-def sys_fstat(cage: Cage, fd: int, statbuf: int, *_: int) -> int:
+def sys_fstat(cage: CageView, fd: int, statbuf: int, *_: int) -> int:
     file: FileOps = cage.fds.file(i32(fd))  # type: ignore[assignment]
     structs.write_stat(cage.mem, pointer(statbuf), file.stat())
     return 0
 
 
-def sys_stat(cage: Cage, path: int, statbuf: int, *_: int) -> int:
+def sys_stat(cage: CageView, path: int, statbuf: int, *_: int) -> int:
     st = _stat_path(cage, guest_join(cage.cwd, _path(cage, path)), follow=True)
     structs.write_stat(cage.mem, pointer(statbuf), st)
     return 0
 
 
-def sys_lstat(cage: Cage, path: int, statbuf: int, *_: int) -> int:
+def sys_lstat(cage: CageView, path: int, statbuf: int, *_: int) -> int:
     st = _stat_path(cage, guest_join(cage.cwd, _path(cage, path)), follow=False)
     structs.write_stat(cage.mem, pointer(statbuf), st)
     return 0
 
 
-def sys_newfstatat(cage: Cage, dirfd: int, path: int, statbuf: int, flags: int, *_: int) -> int:
+def sys_newfstatat(cage: CageView, dirfd: int, path: int, statbuf: int, flags: int, *_: int) -> int:
     at_flags = i32(flags)
     if at_flags & ~(F.AT_SYMLINK_NOFOLLOW | F.AT_EMPTY_PATH | 0x800):  # 0x800: AT_NO_AUTOMOUNT
         raise GuestError(EINVAL)
@@ -223,7 +223,7 @@ def sys_newfstatat(cage: Cage, dirfd: int, path: int, statbuf: int, flags: int, 
 
 
 # -- directories ----------
-def sys_getdents64(cage: Cage, fd: int, dirp: int, count: int, *_: int) -> int:
+def sys_getdents64(cage: CageView, fd: int, dirp: int, count: int, *_: int) -> int:
     file = cage.fds.file(i32(fd))
     if isinstance(file, HostFile):
         if file.status_flags & F.O_PATH:
@@ -252,7 +252,7 @@ def sys_getdents64(cage: Cage, fd: int, dirp: int, count: int, *_: int) -> int:
     return used
 
 
-def _with_overlay(cage: Cage, file: HostFile, entries: list[DirEntry]) -> list[DirEntry]:
+def _with_overlay(cage: CageView, file: HostFile, entries: list[DirEntry]) -> list[DirEntry]:
     """A real ``/``, ``/etc`` or ``/dev`` listed with the overlaid names it lacks (once per
     snapshot: the cursor indexes the merged list)."""
     if file.dir_merged:
@@ -262,14 +262,14 @@ def _with_overlay(cage: Cage, file: HostFile, entries: list[DirEntry]) -> list[D
     present = {e.name for e in entries}
     missing = {
         name for name in overlay.DIRECTORIES[base]
-        if name not in present and not cage.microvisor.root.exists(prefix + b"/" + name)
+        if name not in present and not cage.world.root.exists(prefix + b"/" + name)
     }
     merged = overlay.merged(base, entries, present | (set(overlay.DIRECTORIES[base]) - missing))
     file.replace_dir_snapshot(merged)
     return merged
 
 
-def sys_getcwd(cage: Cage, buf: int, length: int, *_: int) -> int:
+def sys_getcwd(cage: CageView, buf: int, length: int, *_: int) -> int:
     data = cage.cwd + b"\0"
     if size(length) < len(data):
         raise GuestError(ERANGE)
@@ -277,10 +277,10 @@ def sys_getcwd(cage: Cage, buf: int, length: int, *_: int) -> int:
     return len(data)
 
 
-def sys_chdir(cage: Cage, path: int, *_: int) -> int:
+def sys_chdir(cage: CageView, path: int, *_: int) -> int:
     target = guest_join(cage.cwd, _path(cage, path))
     try:
-        os.close(cage.microvisor.root.open(target, os.O_PATH | os.O_DIRECTORY))
+        os.close(cage.world.root.open(target, os.O_PATH | os.O_DIRECTORY))
     except OSError as exc:
         name = lexical(target)
         if not overlaid(cage, name, exc) or name not in overlay.SYNTHETIC_DIRS:
@@ -293,26 +293,26 @@ def sys_chdir(cage: Cage, path: int, *_: int) -> int:
     return 0
 
 
-def _mkdir(cage: Cage, path: bytes, mode: int) -> int:
-    if overlay.provides(lexical(path)) and not cage.microvisor.root.exists(lexical(path)):
+def _mkdir(cage: CageView, path: bytes, mode: int) -> int:
+    if overlay.provides(lexical(path)) and not cage.world.root.exists(lexical(path)):
         raise GuestError(EEXIST)
-    with cage.microvisor.root.parent(path) as (dir_fd, name):
+    with cage.world.root.parent(path) as (dir_fd, name):
         if name in (b".", b".."):
             raise GuestError(EEXIST)
         os.mkdir(name, mode & 0o7777 & ~cage.umask, dir_fd=dir_fd)
     return 0
 
 
-def sys_mkdir(cage: Cage, path: int, mode: int, *_: int) -> int:
+def sys_mkdir(cage: CageView, path: int, mode: int, *_: int) -> int:
     return _mkdir(cage, guest_join(cage.cwd, _path(cage, path)), u32(mode))
 
 
-def sys_mkdirat(cage: Cage, dirfd: int, path: int, mode: int, *_: int) -> int:
+def sys_mkdirat(cage: CageView, dirfd: int, path: int, mode: int, *_: int) -> int:
     return _mkdir(cage, _at_path(cage, dirfd, path), u32(mode))
 
 
-def _remove(cage: Cage, path: bytes, *, directory: bool) -> int:
-    with cage.microvisor.root.parent(path) as (dir_fd, name):
+def _remove(cage: CageView, path: bytes, *, directory: bool) -> int:
+    with cage.world.root.parent(path) as (dir_fd, name):
         if name in (b".", b".."):
             raise GuestError(EINVAL if directory else EISDIR)
         if directory:
@@ -322,15 +322,15 @@ def _remove(cage: Cage, path: bytes, *, directory: bool) -> int:
     return 0
 
 
-def sys_rmdir(cage: Cage, path: int, *_: int) -> int:
+def sys_rmdir(cage: CageView, path: int, *_: int) -> int:
     return _remove(cage, guest_join(cage.cwd, _path(cage, path)), directory=True)
 
 
-def sys_unlink(cage: Cage, path: int, *_: int) -> int:
+def sys_unlink(cage: CageView, path: int, *_: int) -> int:
     return _remove(cage, guest_join(cage.cwd, _path(cage, path)), directory=False)
 
 
-def sys_unlinkat(cage: Cage, dirfd: int, path: int, flags: int, *_: int) -> int:
+def sys_unlinkat(cage: CageView, dirfd: int, path: int, flags: int, *_: int) -> int:
     at_flags = i32(flags)
     if at_flags & ~F.AT_REMOVEDIR:
         raise GuestError(EINVAL)
@@ -338,7 +338,7 @@ def sys_unlinkat(cage: Cage, dirfd: int, path: int, flags: int, *_: int) -> int:
     return _remove(cage, target, directory=bool(at_flags & F.AT_REMOVEDIR))
 
 
-def _access(cage: Cage, path: bytes, mode: int, flags: int) -> int:
+def _access(cage: CageView, path: bytes, mode: int, flags: int) -> int:
     if mode & ~(F.R_OK | F.W_OK | F.X_OK):
         raise GuestError(EINVAL)
     if procfs.is_virtual(lexical(path)):
@@ -346,7 +346,7 @@ def _access(cage: Cage, path: bytes, mode: int, flags: int) -> int:
         return 0
     open_flags = os.O_PATH | (os.O_NOFOLLOW if flags & F.AT_SYMLINK_NOFOLLOW else 0)
     try:
-        fd = cage.microvisor.root.open(path, open_flags)
+        fd = cage.world.root.open(path, open_flags)
     except OSError as exc:
         if not overlaid(cage, lexical(path), exc):
             raise
@@ -363,15 +363,15 @@ def _access(cage: Cage, path: bytes, mode: int, flags: int) -> int:
     return 0
 
 
-def sys_access(cage: Cage, path: int, mode: int, *_: int) -> int:
+def sys_access(cage: CageView, path: int, mode: int, *_: int) -> int:
     return _access(cage, guest_join(cage.cwd, _path(cage, path)), i32(mode), 0)
 
 
-def sys_faccessat(cage: Cage, dirfd: int, path: int, mode: int, *_: int) -> int:
+def sys_faccessat(cage: CageView, dirfd: int, path: int, mode: int, *_: int) -> int:
     return _access(cage, _at_path(cage, dirfd, path), i32(mode), 0)
 
 
-def sys_faccessat2(cage: Cage, dirfd: int, path: int, mode: int, flags: int, *_: int) -> int:
+def sys_faccessat2(cage: CageView, dirfd: int, path: int, mode: int, flags: int, *_: int) -> int:
     at_flags = i32(flags)
     if at_flags & ~(F.AT_EACCESS | F.AT_SYMLINK_NOFOLLOW | F.AT_EMPTY_PATH):
         raise GuestError(EINVAL)

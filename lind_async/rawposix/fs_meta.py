@@ -53,7 +53,7 @@ from lind_async.rawposix.fs import _open, _path, _stat_path, at_path, overlaid
 from lind_async.rawposix.table import Row, Support
 
 if TYPE_CHECKING:
-    from lind_async.runtime.cage import Cage
+    from lind_async.rawposix.kernel import CageView
 
 _STATFS = struct.Struct(L.STATFS.fmt)
 _STATX = struct.Struct(L.STATX.fmt)
@@ -64,11 +64,11 @@ MAX_RW = 0x7FFFF000
 _NO_KERNEL_COPY = (EXDEV, EOPNOTSUPP, ENOSYS)  # copy_file_range cannot: copy by hand
 
 
-def _cwd_path(cage: Cage, addr: int) -> bytes:
+def _cwd_path(cage: CageView, addr: int) -> bytes:
     return guest_join(cage.cwd, _path(cage, addr))
 
 
-def _dir_path(cage: Cage, dirfd: int, addr: int) -> bytes:
+def _dir_path(cage: CageView, dirfd: int, addr: int) -> bytes:
     return at_path(cage, dirfd, _path(cage, addr))
 
 
@@ -76,7 +76,9 @@ Check = Callable[[object], None]
 
 
 @contextmanager
-def _opened(cage: Cage, path: bytes, check: Check | None, *, follow: bool = True) -> Iterator[str]:
+def _opened(
+    cage: CageView, path: bytes, check: Check | None, *, follow: bool = True,
+) -> Iterator[str]:
     """A host name for the file ``path`` names (confined), valid inside the ``with``. A virtual
     name (``/dev/fd/N``…) stands for the cage's descriptor, which ``check`` may refuse (a foreign
     object: :mod:`lind_async.rawposix.foreign`)."""
@@ -94,7 +96,7 @@ def _opened(cage: Cage, path: bytes, check: Check | None, *, follow: bool = True
         yield f"/proc/self/fd/{host}"
         return
     try:
-        fd = cage.microvisor.root.open(path, os.O_PATH | (0 if follow else os.O_NOFOLLOW))
+        fd = cage.world.root.open(path, os.O_PATH | (0 if follow else os.O_NOFOLLOW))
     except OSError as exc:
         if overlaid(cage, name, exc):
             raise overlay.refuse_change() from None  # the default root's files are read-only
@@ -113,7 +115,7 @@ def _host_fd(file: object) -> int | None:
     return node if isinstance(node, int) else None
 
 
-def _file(cage: Cage, fd: int) -> FileOps:
+def _file(cage: CageView, fd: int) -> FileOps:
     return cage.fds.file(i32(fd))  # type: ignore[return-value]
 
 
@@ -123,12 +125,12 @@ def _check_name(name: bytes) -> None:
 
 
 # -- creat, links ---------------------------------------------------------------------------------
-def sys_creat(cage: Cage, path: int, mode: int, *_: int) -> SysResult:
+def sys_creat(cage: CageView, path: int, mode: int, *_: int) -> SysResult:
     return _open(cage, _cwd_path(cage, path), F.O_CREAT | F.O_WRONLY | F.O_TRUNC, u32(mode))
 
 
-def _link(cage: Cage, old: bytes, new: bytes, follow: bool) -> int:
-    root = cage.microvisor.root
+def _link(cage: CageView, old: bytes, new: bytes, follow: bool) -> int:
+    root = cage.world.root
     if overlay.provides(lexical(old)) and not root.exists(lexical(old)):
         raise GuestError(EXDEV)  # the default root's entries live on no filesystem of the root
     with root.parent(new) as (new_dir, new_name):
@@ -146,12 +148,12 @@ def _link(cage: Cage, old: bytes, new: bytes, follow: bool) -> int:
     return 0
 
 
-def sys_link(cage: Cage, old: int, new: int, *_: int) -> int:
+def sys_link(cage: CageView, old: int, new: int, *_: int) -> int:
     return _link(cage, _cwd_path(cage, old), _cwd_path(cage, new), False)
 
 
 def sys_linkat(
-    cage: Cage, olddir: int, old: int, newdir: int, new: int, flags: int, *_: int
+    cage: CageView, olddir: int, old: int, newdir: int, new: int, flags: int, *_: int
 ) -> int:
     at_flags = i32(flags)
     if at_flags & ~(F.AT_SYMLINK_FOLLOW | F.AT_EMPTY_PATH):
@@ -164,7 +166,7 @@ def sys_linkat(
         host = _host_fd(file)
         if host is None:
             raise GuestError(ENOENT)
-        with cage.microvisor.root.parent(new_path) as (new_dir, new_name):
+        with cage.world.root.parent(new_path) as (new_dir, new_name):
             _check_name(new_name)
             os.link(f"/proc/self/fd/{host}", new_name, dst_dir_fd=new_dir, follow_symlinks=True)
         return 0
@@ -172,24 +174,24 @@ def sys_linkat(
     return _link(cage, old_path, new_path, bool(at_flags & F.AT_SYMLINK_FOLLOW))
 
 
-def _symlink(cage: Cage, target: bytes, link: bytes) -> int:
+def _symlink(cage: CageView, target: bytes, link: bytes) -> int:
     if not target:
         raise GuestError(ENOENT)
-    with cage.microvisor.root.parent(link) as (dir_fd, name):
+    with cage.world.root.parent(link) as (dir_fd, name):
         _check_name(name)
         os.symlink(target, name, dir_fd=dir_fd)
     return 0
 
 
-def sys_symlink(cage: Cage, target: int, link: int, *_: int) -> int:
+def sys_symlink(cage: CageView, target: int, link: int, *_: int) -> int:
     return _symlink(cage, _path(cage, target), _cwd_path(cage, link))
 
 
-def sys_symlinkat(cage: Cage, target: int, newdir: int, link: int, *_: int) -> int:
+def sys_symlinkat(cage: CageView, target: int, newdir: int, link: int, *_: int) -> int:
     return _symlink(cage, _path(cage, target), _dir_path(cage, newdir, link))
 
 
-def _readlink(cage: Cage, path: bytes, buf: int, bufsiz: int) -> int:
+def _readlink(cage: CageView, path: bytes, buf: int, bufsiz: int) -> int:
     capacity = i32(bufsiz)
     if capacity <= 0:
         raise GuestError(EINVAL)
@@ -197,7 +199,7 @@ def _readlink(cage: Cage, path: bytes, buf: int, bufsiz: int) -> int:
     target = procfs.readlink(cage, lexical(path))
     if target is None:
         try:
-            with cage.microvisor.root.parent(path, changing=False) as (dir_fd, name):
+            with cage.world.root.parent(path, changing=False) as (dir_fd, name):
                 if name in (b".", b".."):
                     raise GuestError(EINVAL)
                 target = os.readlink(name, dir_fd=dir_fd)
@@ -210,21 +212,21 @@ def _readlink(cage: Cage, path: bytes, buf: int, bufsiz: int) -> int:
     return len(data)
 
 
-def sys_readlink(cage: Cage, path: int, buf: int, bufsiz: int, *_: int) -> int:
+def sys_readlink(cage: CageView, path: int, buf: int, bufsiz: int, *_: int) -> int:
     return _readlink(cage, _cwd_path(cage, path), buf, bufsiz)
 
 
-def sys_readlinkat(cage: Cage, dirfd: int, path: int, buf: int, bufsiz: int, *_: int) -> int:
+def sys_readlinkat(cage: CageView, dirfd: int, path: int, buf: int, bufsiz: int, *_: int) -> int:
     return _readlink(cage, _dir_path(cage, dirfd, path), buf, bufsiz)
 
 
 # -- rename ---------------------------------------------------------------------------------------
-def _rename(cage: Cage, old: bytes, new: bytes, flags: int) -> int:
+def _rename(cage: CageView, old: bytes, new: bytes, flags: int) -> int:
     if flags & ~(F.RENAME_NOREPLACE | F.RENAME_EXCHANGE | F.RENAME_WHITEOUT):
         raise GuestError(EINVAL)
     if flags & F.RENAME_EXCHANGE and flags & (F.RENAME_NOREPLACE | F.RENAME_WHITEOUT):
         raise GuestError(EINVAL)
-    root = cage.microvisor.root
+    root = cage.world.root
     with root.parent(old) as (old_dir, old_name), root.parent(new) as (new_dir, new_name):
         if old_name in (b".", b"..") or new_name in (b".", b".."):
             raise GuestError(EBUSY)
@@ -235,22 +237,22 @@ def _rename(cage: Cage, old: bytes, new: bytes, flags: int) -> int:
     return 0
 
 
-def sys_rename(cage: Cage, old: int, new: int, *_: int) -> int:
+def sys_rename(cage: CageView, old: int, new: int, *_: int) -> int:
     return _rename(cage, _cwd_path(cage, old), _cwd_path(cage, new), 0)
 
 
-def sys_renameat(cage: Cage, olddir: int, old: int, newdir: int, new: int, *_: int) -> int:
+def sys_renameat(cage: CageView, olddir: int, old: int, newdir: int, new: int, *_: int) -> int:
     return _rename(cage, _dir_path(cage, olddir, old), _dir_path(cage, newdir, new), 0)
 
 
 def sys_renameat2(
-    cage: Cage, olddir: int, old: int, newdir: int, new: int, flags: int, *_: int
+    cage: CageView, olddir: int, old: int, newdir: int, new: int, flags: int, *_: int
 ) -> int:
     return _rename(cage, _dir_path(cage, olddir, old), _dir_path(cage, newdir, new), u32(flags))
 
 
 # -- nodes ----------------------------------------------------------------------------------------
-def _mknod(cage: Cage, path: bytes, mode: int, dev: int) -> int:
+def _mknod(cage: CageView, path: bytes, mode: int, dev: int) -> int:
     kind = stat_mod.S_IFMT(mode) or stat_mod.S_IFREG
     perm = mode & 0o7777 & ~cage.umask
     if kind not in (
@@ -261,7 +263,7 @@ def _mknod(cage: Cage, path: bytes, mode: int, dev: int) -> int:
         stat_mod.S_IFSOCK,
     ):
         raise GuestError(EINVAL)
-    with cage.microvisor.root.parent(path) as (dir_fd, name):
+    with cage.world.root.parent(path) as (dir_fd, name):
         _check_name(name)
         if kind in (stat_mod.S_IFCHR, stat_mod.S_IFBLK):
             # Devices need CAP_MKNOD: a cage is an unprivileged user (EEXIST comes first).
@@ -277,28 +279,28 @@ def _mknod(cage: Cage, path: bytes, mode: int, dev: int) -> int:
     return 0
 
 
-def sys_mknod(cage: Cage, path: int, mode: int, dev: int, *_: int) -> int:
+def sys_mknod(cage: CageView, path: int, mode: int, dev: int, *_: int) -> int:
     return _mknod(cage, _cwd_path(cage, path), u32(mode), dev)
 
 
-def sys_mknodat(cage: Cage, dirfd: int, path: int, mode: int, dev: int, *_: int) -> int:
+def sys_mknodat(cage: CageView, dirfd: int, path: int, mode: int, dev: int, *_: int) -> int:
     return _mknod(cage, _dir_path(cage, dirfd, path), u32(mode), dev)
 
 
 # -- modes and owners -----------------------------------------------------------------------------
-def sys_chmod(cage: Cage, path: int, mode: int, *_: int) -> int:
+def sys_chmod(cage: CageView, path: int, mode: int, *_: int) -> int:
     with _opened(cage, _cwd_path(cage, path), check_metadata) as name:
         os.chmod(name, u32(mode) & 0o7777)
     return 0
 
 
-def sys_fchmodat(cage: Cage, dirfd: int, path: int, mode: int, *_: int) -> int:
+def sys_fchmodat(cage: CageView, dirfd: int, path: int, mode: int, *_: int) -> int:
     with _opened(cage, _dir_path(cage, dirfd, path), check_metadata) as name:
         os.chmod(name, u32(mode) & 0o7777)
     return 0
 
 
-def sys_fchmod(cage: Cage, fd: int, mode: int, *_: int) -> int:
+def sys_fchmod(cage: CageView, fd: int, mode: int, *_: int) -> int:
     file = _file(cage, fd)
     check_metadata(file)
     if isinstance(file, HostFile):
@@ -317,26 +319,26 @@ def _ids(owner: int, group: int) -> tuple[int, int]:
     return (-1 if uid == 0xFFFFFFFF else uid), (-1 if gid == 0xFFFFFFFF else gid)
 
 
-def _chown(cage: Cage, path: bytes, owner: int, group: int, *, follow: bool) -> int:
+def _chown(cage: CageView, path: bytes, owner: int, group: int, *, follow: bool) -> int:
     uid, gid = _ids(owner, group)
     if follow:
         with _opened(cage, path, check_metadata) as name:
             os.chown(name, uid, gid)
         return 0
-    with cage.microvisor.root.parent(path) as (dir_fd, name_b):
+    with cage.world.root.parent(path) as (dir_fd, name_b):
         os.chown(name_b, uid, gid, dir_fd=dir_fd, follow_symlinks=False)
     return 0
 
 
-def sys_chown(cage: Cage, path: int, owner: int, group: int, *_: int) -> int:
+def sys_chown(cage: CageView, path: int, owner: int, group: int, *_: int) -> int:
     return _chown(cage, _cwd_path(cage, path), owner, group, follow=True)
 
 
-def sys_lchown(cage: Cage, path: int, owner: int, group: int, *_: int) -> int:
+def sys_lchown(cage: CageView, path: int, owner: int, group: int, *_: int) -> int:
     return _chown(cage, _cwd_path(cage, path), owner, group, follow=False)
 
 
-def sys_fchown(cage: Cage, fd: int, owner: int, group: int, *_: int) -> int:
+def sys_fchown(cage: CageView, fd: int, owner: int, group: int, *_: int) -> int:
     file = _file(cage, fd)
     check_metadata(file)
     host = _host_fd(file)
@@ -349,7 +351,7 @@ def sys_fchown(cage: Cage, fd: int, owner: int, group: int, *_: int) -> int:
 
 
 def sys_fchownat(
-    cage: Cage, dirfd: int, path: int, owner: int, group: int, flags: int, *_: int
+    cage: CageView, dirfd: int, path: int, owner: int, group: int, flags: int, *_: int
 ) -> int:
     at_flags = i32(flags)
     if at_flags & ~(F.AT_SYMLINK_NOFOLLOW | F.AT_EMPTY_PATH):
@@ -367,14 +369,14 @@ def sys_fchownat(
     return _chown(cage, target, owner, group, follow=not at_flags & F.AT_SYMLINK_NOFOLLOW)
 
 
-def sys_umask(cage: Cage, mask: int, *_: int) -> int:
+def sys_umask(cage: CageView, mask: int, *_: int) -> int:
     old = cage.umask
     cage.umask = u32(mask) & 0o777
     return old
 
 
 # -- sizes ----------------------------------------------------------------------------------------
-def sys_truncate(cage: Cage, path: int, length: int, *_: int) -> int:
+def sys_truncate(cage: CageView, path: int, length: int, *_: int) -> int:
     size_ = i64(length)
     if size_ < 0:
         raise GuestError(EINVAL)
@@ -384,7 +386,7 @@ def sys_truncate(cage: Cage, path: int, length: int, *_: int) -> int:
     return 0
 
 
-def sys_ftruncate(cage: Cage, fd: int, length: int, *_: int) -> int:
+def sys_ftruncate(cage: CageView, fd: int, length: int, *_: int) -> int:
     file = _file(cage, fd)
     size_ = i64(length)
     if size_ < 0:
@@ -412,7 +414,7 @@ def _granted_regular(file: FileOps) -> int:
     return host
 
 
-def _regular(cage: Cage, fd: int) -> HostFile:
+def _regular(cage: CageView, fd: int) -> HostFile:
     file = _file(cage, fd)
     if isinstance(file, HostFile) and file.status_flags & F.O_PATH:
         raise GuestError(EBADF)
@@ -421,7 +423,9 @@ def _regular(cage: Cage, fd: int) -> HostFile:
     return file
 
 
-def sys_fallocate(cage: Cage, fd: int, mode: int, offset: int, length: int, *_: int) -> SysResult:
+def sys_fallocate(
+    cage: CageView, fd: int, mode: int, offset: int, length: int, *_: int,
+) -> SysResult:
     off, count, how = i64(offset), i64(length), i32(mode)
     stream = _file(cage, fd)
     if is_foreign(stream):
@@ -442,7 +446,7 @@ def sys_fallocate(cage: Cage, fd: int, mode: int, offset: int, length: int, *_: 
 
 
 # -- sync -----------------------------------------------------------------------------------------
-def _sync(cage: Cage, fd: int, call: Callable[[int], None]) -> SysResult:
+def _sync(cage: CageView, fd: int, call: Callable[[int], None]) -> SysResult:
     file = _file(cage, fd)
     if isinstance(file, HostFile) and file.status_flags & F.O_PATH:
         raise GuestError(EBADF)
@@ -457,16 +461,16 @@ def _sync(cage: Cage, fd: int, call: Callable[[int], None]) -> SysResult:
     return off_loop(run)
 
 
-def sys_fsync(cage: Cage, fd: int, *_: int) -> SysResult:
+def sys_fsync(cage: CageView, fd: int, *_: int) -> SysResult:
     return _sync(cage, fd, os.fsync)
 
 
-def sys_fdatasync(cage: Cage, fd: int, *_: int) -> SysResult:
+def sys_fdatasync(cage: CageView, fd: int, *_: int) -> SysResult:
     return _sync(cage, fd, os.fdatasync)
 
 
 def sys_sync_file_range(
-    cage: Cage, fd: int, offset: int, nbytes: int, flags: int, *_: int
+    cage: CageView, fd: int, offset: int, nbytes: int, flags: int, *_: int
 ) -> SysResult:
     off, count, how = i64(offset), i64(nbytes), u32(flags)
     if how & ~7 or off < 0 or count < 0:
@@ -479,7 +483,7 @@ def sys_sync_file_range(
 
 
 # -- filesystem and file status -------------------------------------------------------------------
-def _write_statfs(cage: Cage, addr: int, host: tuple[int, ...]) -> None:
+def _write_statfs(cage: CageView, addr: int, host: tuple[int, ...]) -> None:
     f_type, bsize, blocks, bfree, bavail, files, ffree, fsid, namelen, frsize, flags = host[:11]
     cage.mem.write(
         addr,
@@ -499,7 +503,7 @@ def _write_statfs(cage: Cage, addr: int, host: tuple[int, ...]) -> None:
     )
 
 
-def sys_statfs(cage: Cage, path: int, buf: int, *_: int) -> int:
+def sys_statfs(cage: CageView, path: int, buf: int, *_: int) -> int:
     addr = pointer(buf)
     cage.mem.check(addr, L.STATFS.size)
     with _opened(cage, _cwd_path(cage, path), None) as name:
@@ -511,18 +515,20 @@ def sys_statfs(cage: Cage, path: int, buf: int, *_: int) -> int:
     return 0
 
 
-def sys_fstatfs(cage: Cage, fd: int, buf: int, *_: int) -> int:
+def sys_fstatfs(cage: CageView, fd: int, buf: int, *_: int) -> int:
     addr = pointer(buf)
     cage.mem.check(addr, L.STATFS.size)
     host = _host_fd(_file(cage, fd))
     if host is None:
         # An in-process object (pipe…): Linux reports pipefs; report the root's filesystem.
-        host = cage.microvisor.root.fd
+        host = cage.world.root.fd
     _write_statfs(cage, addr, confine.fstatfs(host))
     return 0
 
 
-def sys_statx(cage: Cage, dirfd: int, path: int, flags: int, mask: int, buf: int, *_: int) -> int:
+def sys_statx(
+    cage: CageView, dirfd: int, path: int, flags: int, mask: int, buf: int, *_: int,
+) -> int:
     at_flags = i32(flags)
     if at_flags & ~(F.AT_SYMLINK_NOFOLLOW | F.AT_EMPTY_PATH | 0x800 | F.AT_STATX_SYNC_TYPE):
         raise GuestError(EINVAL)
@@ -547,7 +553,7 @@ def _ns(st: os.stat_result, name: str) -> int:
     return int(value)
 
 
-def write_statx(cage: Cage, addr: int, st: os.stat_result) -> None:
+def write_statx(cage: CageView, addr: int, st: os.stat_result) -> None:
     atime, mtime, ctime = _ns(st, "st_atime"), _ns(st, "st_mtime"), _ns(st, "st_ctime")
     rdev = getattr(st, "st_rdev", 0) or 0
     cage.mem.write(
@@ -579,7 +585,7 @@ def write_statx(cage: Cage, addr: int, st: os.stat_result) -> None:
 
 
 # -- times ----------------------------------------------------------------------------------------
-def _times(cage: Cage, addr: int) -> tuple[int, int, int, int] | None:
+def _times(cage: CageView, addr: int) -> tuple[int, int, int, int] | None:
     if not addr:
         return None
     a_sec, a_nsec, _a = cage.mem.unpack(_TIMESPEC, addr)
@@ -590,7 +596,7 @@ def _times(cage: Cage, addr: int) -> tuple[int, int, int, int] | None:
     return a_sec, a_nsec, m_sec, m_nsec
 
 
-def sys_utimensat(cage: Cage, dirfd: int, path: int, times: int, flags: int, *_: int) -> int:
+def sys_utimensat(cage: CageView, dirfd: int, path: int, times: int, flags: int, *_: int) -> int:
     at_flags = i32(flags)
     if at_flags & ~(F.AT_SYMLINK_NOFOLLOW | F.AT_EMPTY_PATH):
         raise GuestError(EINVAL)
@@ -611,7 +617,7 @@ def sys_utimensat(cage: Cage, dirfd: int, path: int, times: int, flags: int, *_:
         return 0
     target = at_path(cage, dirfd, raw)
     if at_flags & F.AT_SYMLINK_NOFOLLOW and not procfs.is_virtual(lexical(target)):
-        with cage.microvisor.root.parent(target) as (dir_fd, name):
+        with cage.world.root.parent(target) as (dir_fd, name):
             confine.utimensat(dir_fd, name, spec, F.AT_SYMLINK_NOFOLLOW)
         return 0
     with _opened(cage, target, check_metadata) as host_name:
@@ -620,11 +626,11 @@ def sys_utimensat(cage: Cage, dirfd: int, path: int, times: int, flags: int, *_:
 
 
 # -- directories ----------------------------------------------------------------------------------
-def sys_fchdir(cage: Cage, fd: int, *_: int) -> int:
+def sys_fchdir(cage: CageView, fd: int, *_: int) -> int:
     file = _file(cage, fd)
     if not isinstance(file, HostFile) or file.kind != stat_mod.S_IFDIR:
         raise GuestError(ENOTDIR)
-    path = cage.microvisor.root.guest_path_of(file.host_fd) or file.guest_path
+    path = cage.world.root.guest_path_of(file.host_fd) or file.guest_path
     if path is None:
         raise GuestError(ENOENT)
     cage.cwd = path
@@ -632,7 +638,7 @@ def sys_fchdir(cage: Cage, fd: int, *_: int) -> int:
 
 
 # -- copies ---------------------------------------------------------------------------------------
-def _offset_arg(cage: Cage, addr: int) -> int | None:
+def _offset_arg(cage: CageView, addr: int) -> int | None:
     if not addr:
         return None
     value = i64(cage.mem.read_u64(addr))
@@ -642,7 +648,7 @@ def _offset_arg(cage: Cage, addr: int) -> int | None:
 
 
 def sys_copy_file_range(
-    cage: Cage, fd_in: int, off_in: int, fd_out: int, off_out: int, length: int, flags: int
+    cage: CageView, fd_in: int, off_in: int, fd_out: int, off_out: int, length: int, flags: int
 ) -> SysResult:
     if u32(flags):
         raise GuestError(EINVAL)
@@ -706,7 +712,7 @@ async def _then(pending: SysResult, after: Callable[[int], int]) -> int:
 
 
 def sys_sendfile(
-    cage: Cage, out_fd: int, in_fd: int, offset: int, count: int, *_: int
+    cage: CageView, out_fd: int, in_fd: int, offset: int, count: int, *_: int
 ) -> SysResult:
     src, dst = _file(cage, in_fd), _file(cage, out_fd)
     if not src.readable() or not dst.writable():
@@ -748,7 +754,7 @@ def sys_sendfile(
     return _then(_send_generic(cage, src, dst, pos, total), finish)
 
 
-async def _send_generic(cage: Cage, src: HostFile, dst: FileOps, pos: int, total: int) -> int:
+async def _send_generic(cage: CageView, src: HostFile, dst: FileOps, pos: int, total: int) -> int:
     """sendfile to any other kind: read a chunk of the file, write it through the generic path."""
     done = 0
     while done < total:

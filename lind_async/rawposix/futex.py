@@ -52,8 +52,8 @@ from lind_async.rawposix.args import i32, pointer, u32
 from lind_async.rawposix.table import Row, Support
 
 if TYPE_CHECKING:
+    from lind_async.rawposix.kernel import CageView
     from lind_async.rawposix.table import SysResult
-    from lind_async.runtime.cage import Cage
 
 FUTEX_WAIT = 0
 FUTEX_WAKE = 1
@@ -173,7 +173,7 @@ TABLE = FutexTable()
 """One table for every cage of every microvisor in the process (keys are host addresses)."""
 
 
-def key_of(cage: Cage, addr: int, shared: bool = False) -> Key:
+def key_of(cage: CageView, addr: int, shared: bool = False) -> Key:
     """The queue key of the futex word at ``addr`` (aligned, inside memory, else an error);
     ``shared``: the op has no ``FUTEX_PRIVATE_FLAG``."""
     if addr % 4:
@@ -187,7 +187,7 @@ def key_of(cage: Cage, addr: int, shared: bool = False) -> Key:
     return (mem.base, addr)
 
 
-def wake(cage: Cage, addr: int, count: int) -> int:
+def wake(cage: CageView, addr: int, count: int) -> int:
     """Wake up to ``count`` waiters on a word of ``cage``'s memory (for thread exit's ctid);
     faults are ignored, as Linux does for ``clear_child_tid``."""
     try:
@@ -196,7 +196,7 @@ def wake(cage: Cage, addr: int, count: int) -> int:
         return 0
 
 
-async def _sleep(cage: Cage, waiter: Waiter, deadline: float | None) -> int:
+async def _sleep(cage: CageView, waiter: Waiter, deadline: float | None) -> int:
     loop = asyncio.get_running_loop()
     timer = None
     if deadline is not None:
@@ -215,7 +215,7 @@ def _time_out(future: asyncio.Future[None]) -> None:
         future.set_exception(GuestError(ETIMEDOUT))
 
 
-def _deadline(cage: Cage, op: int, cmd: int, timeout: int) -> float | None:
+def _deadline(cage: CageView, op: int, cmd: int, timeout: int) -> float | None:
     """Loop time at which a wait gives up (None: never)."""
     addr = pointer(timeout)
     if not addr:
@@ -229,7 +229,7 @@ def _deadline(cage: Cage, op: int, cmd: int, timeout: int) -> float | None:
 
 
 def sys_futex(
-    cage: Cage, uaddr: int, op: int, val: int, timeout: int, uaddr2: int, val3: int
+    cage: CageView, uaddr: int, op: int, val: int, timeout: int, uaddr2: int, val3: int
 ) -> SysResult:
     opv = i32(op)
     cmd = opv & _CMD_MASK

@@ -49,7 +49,7 @@ from lind_async.rawposix.sock_inet import RECV_FLAGS, InetSocket
 
 if TYPE_CHECKING:
     from lind_async.rawposix.files import SysResult
-    from lind_async.runtime.cage import Cage
+    from lind_async.rawposix.kernel import CageView
 
 Policy = bool | frozenset[bytes]
 _HOST_PATH_MAX = 107  # sun_path holds 108 bytes with the terminating NUL
@@ -65,9 +65,9 @@ def policy_of(setting: bool | Collection[str | bytes] | None) -> Policy:
     return frozenset(lexical(b"/" + os.fsencode(p).lstrip(b"/")) for p in setting)
 
 
-def allowed(cage: Cage, guest_path: bytes, stype: int) -> bool:
+def allowed(cage: CageView, guest_path: bytes, stype: int) -> bool:
     """May the socket ``guest_path`` (absolute, as bound) be reachable from the host?"""
-    policy: Policy = getattr(cage.microvisor, "host_unix_sockets", False)
+    policy = cage.world.host_unix_sockets
     if policy is False or stype == F.SOCK_DGRAM:
         return False
     return policy is True or lexical(guest_path) in policy
@@ -155,7 +155,7 @@ class HostUnixStream(InetSocket):
 
     def sendmsg(
         self,
-        cage: Cage,
+        cage: CageView,
         views: list[memoryview],
         flags: int,
         address: bytes | None,

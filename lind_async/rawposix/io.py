@@ -30,31 +30,31 @@ from lind_async.rawposix.structs import IOVEC, WINSIZE
 from lind_async.rawposix.table import Row, Support
 
 if TYPE_CHECKING:
-    from lind_async.runtime.cage import Cage
+    from lind_async.rawposix.kernel import CageView
 
 IOV_MAX = 1024
 MAX_RW = 0x7FFFF000  # Linux caps a single transfer at this many bytes
 
 
-def _file(cage: Cage, fd: int) -> FileOps:
+def _file(cage: CageView, fd: int) -> FileOps:
     return cage.fds.file(i32(fd))  # type: ignore[return-value]
 
 
-def sys_read(cage: Cage, fd: int, buf: int, count: int, *_: int) -> SysResult:
+def sys_read(cage: CageView, fd: int, buf: int, count: int, *_: int) -> SysResult:
     file = _file(cage, fd)
     if not file.readable():
         raise GuestError(EBADF)
     return file.read_into(cage, cage.mem.slice(pointer(buf), min(size(count), MAX_RW)))
 
 
-def sys_write(cage: Cage, fd: int, buf: int, count: int, *_: int) -> SysResult:
+def sys_write(cage: CageView, fd: int, buf: int, count: int, *_: int) -> SysResult:
     file = _file(cage, fd)
     if not file.writable():
         raise GuestError(EBADF)
     return file.write_from(cage, cage.mem.slice(pointer(buf), min(size(count), MAX_RW)))
 
 
-def _iovecs(cage: Cage, iov: int, iovcnt: int) -> list[memoryview]:
+def _iovecs(cage: CageView, iov: int, iovcnt: int) -> list[memoryview]:
     count = i32(iovcnt)
     if not 0 <= count <= IOV_MAX:
         raise GuestError(EINVAL)
@@ -75,10 +75,10 @@ def _iovecs(cage: Cage, iov: int, iovcnt: int) -> list[memoryview]:
     return views
 
 
-Transfer = Callable[["Cage", memoryview], SysResult]
+Transfer = Callable[["CageView", memoryview], SysResult]
 
 
-def _transfer_all(cage: Cage, views: list[memoryview], op: Transfer) -> SysResult:
+def _transfer_all(cage: CageView, views: list[memoryview], op: Transfer) -> SysResult:
     """Move data view by view, stopping at the first short transfer (as Linux readv/writev).
 
     Only the first transfer may wait: once some bytes have moved, a would-block ends the call
@@ -112,14 +112,14 @@ def _discard(pending: SysResult) -> None:
         close()
 
 
-def sys_readv(cage: Cage, fd: int, iov: int, iovcnt: int, *_: int) -> SysResult:
+def sys_readv(cage: CageView, fd: int, iov: int, iovcnt: int, *_: int) -> SysResult:
     file = _file(cage, fd)
     if not file.readable():
         raise GuestError(EBADF)
     return _transfer_all(cage, _iovecs(cage, iov, iovcnt), file.read_into)
 
 
-def sys_writev(cage: Cage, fd: int, iov: int, iovcnt: int, *_: int) -> SysResult:
+def sys_writev(cage: CageView, fd: int, iov: int, iovcnt: int, *_: int) -> SysResult:
     file = _file(cage, fd)
     if not file.writable():
         raise GuestError(EBADF)
@@ -147,7 +147,7 @@ def _rw_flags(flags: int) -> int:
     return rwf
 
 
-def _preadv(cage: Cage, fd: int, iov: int, iovcnt: int, offset: int, flags: int,
+def _preadv(cage: CageView, fd: int, iov: int, iovcnt: int, offset: int, flags: int,
             *, current_ok: bool) -> SysResult:
     file = _file(cage, fd)
     if not file.readable():
@@ -165,7 +165,7 @@ def _preadv(cage: Cage, fd: int, iov: int, iovcnt: int, offset: int, flags: int,
     return file.preadv_at(views, offset, flags)
 
 
-def _pwritev(cage: Cage, fd: int, iov: int, iovcnt: int, offset: int, flags: int,
+def _pwritev(cage: CageView, fd: int, iov: int, iovcnt: int, offset: int, flags: int,
              *, current_ok: bool) -> SysResult:
     file = _file(cage, fd)
     if not file.writable():
@@ -183,7 +183,7 @@ def _pwritev(cage: Cage, fd: int, iov: int, iovcnt: int, offset: int, flags: int
     return file.pwritev_at(views, offset, flags)
 
 
-def _read_nowait(cage: Cage, file: FileOps, views: list[memoryview], flags: int) -> SysResult:
+def _read_nowait(cage: CageView, file: FileOps, views: list[memoryview], flags: int) -> SysResult:
     """``preadv2(fd, …, -1, RWF_NOWAIT)``: what can be read now from the file position."""
     if isinstance(file, HostFile) and file.kind == stat_mod.S_IFREG:
         n = file.preadv_at(views, file.pos, flags)
@@ -198,31 +198,31 @@ def _read_nowait(cage: Cage, file: FileOps, views: list[memoryview], flags: int)
         file.status_flags = saved
 
 
-def sys_preadv(cage: Cage, fd: int, iov: int, iovcnt: int, pos_l: int, pos_h: int,
+def sys_preadv(cage: CageView, fd: int, iov: int, iovcnt: int, pos_l: int, pos_h: int,
                *_: int) -> SysResult:
     offset = split_offset(pos_l, pos_h)
     return _preadv(cage, fd, iov, iovcnt, offset, 0, current_ok=False)
 
 
-def sys_pwritev(cage: Cage, fd: int, iov: int, iovcnt: int, pos_l: int, pos_h: int,
+def sys_pwritev(cage: CageView, fd: int, iov: int, iovcnt: int, pos_l: int, pos_h: int,
                 *_: int) -> SysResult:
     offset = split_offset(pos_l, pos_h)
     return _pwritev(cage, fd, iov, iovcnt, offset, 0, current_ok=False)
 
 
-def sys_preadv2(cage: Cage, fd: int, iov: int, iovcnt: int, pos_l: int, pos_h: int,
+def sys_preadv2(cage: CageView, fd: int, iov: int, iovcnt: int, pos_l: int, pos_h: int,
                 flags: int) -> SysResult:
     rwf = _rw_flags(flags)
     return _preadv(cage, fd, iov, iovcnt, split_offset(pos_l, pos_h), rwf, current_ok=True)
 
 
-def sys_pwritev2(cage: Cage, fd: int, iov: int, iovcnt: int, pos_l: int, pos_h: int,
+def sys_pwritev2(cage: CageView, fd: int, iov: int, iovcnt: int, pos_l: int, pos_h: int,
                  flags: int) -> SysResult:
     rwf = _rw_flags(flags)
     return _pwritev(cage, fd, iov, iovcnt, split_offset(pos_l, pos_h), rwf, current_ok=True)
 
 
-def sys_pread64(cage: Cage, fd: int, buf: int, count: int, offset: int, *_: int) -> SysResult:
+def sys_pread64(cage: CageView, fd: int, buf: int, count: int, offset: int, *_: int) -> SysResult:
     file = _file(cage, fd)
     if not file.readable():
         raise GuestError(EBADF)
@@ -232,7 +232,7 @@ def sys_pread64(cage: Cage, fd: int, buf: int, count: int, offset: int, *_: int)
     return file.pread_into(cage.mem.slice(pointer(buf), min(size(count), MAX_RW)), off)
 
 
-def sys_pwrite64(cage: Cage, fd: int, buf: int, count: int, offset: int, *_: int) -> int:
+def sys_pwrite64(cage: CageView, fd: int, buf: int, count: int, offset: int, *_: int) -> int:
     file = _file(cage, fd)
     if not file.writable():
         raise GuestError(EBADF)
@@ -242,7 +242,7 @@ def sys_pwrite64(cage: Cage, fd: int, buf: int, count: int, offset: int, *_: int
     return file.pwrite_from(cage.mem.slice(pointer(buf), min(size(count), MAX_RW)), off)
 
 
-def sys_lseek(cage: Cage, fd: int, offset: int, whence: int, *_: int) -> int:
+def sys_lseek(cage: CageView, fd: int, offset: int, whence: int, *_: int) -> int:
     file = _file(cage, fd)
     how = i32(whence)
     if how not in (F.SEEK_SET, F.SEEK_CUR, F.SEEK_END, 3, 4):  # SEEK_DATA, SEEK_HOLE
@@ -250,7 +250,7 @@ def sys_lseek(cage: Cage, fd: int, offset: int, whence: int, *_: int) -> int:
     return file.seek(i64(offset), how)
 
 
-def sys_close(cage: Cage, fd: int, *_: int) -> int:
+def sys_close(cage: CageView, fd: int, *_: int) -> int:
     vfd = i32(fd)
     locks.fd_closing(cage, cage.fds.file(vfd))  # type: ignore[arg-type]
     released = cage.fds.close(vfd)
@@ -259,7 +259,7 @@ def sys_close(cage: Cage, fd: int, *_: int) -> int:
     return 0
 
 
-def sys_ioctl(cage: Cage, fd: int, request: int, arg: int, *_: int) -> int:
+def sys_ioctl(cage: CageView, fd: int, request: int, arg: int, *_: int) -> int:
     file = _file(cage, fd)
     req = request & 0xFFFFFFFF
     if req == F.TIOCGWINSZ:
@@ -288,7 +288,7 @@ def sys_ioctl(cage: Cage, fd: int, request: int, arg: int, *_: int) -> int:
     raise GuestError(ENOTTY)
 
 
-def sys_fcntl(cage: Cage, fd: int, cmd: int, arg: int, *_: int) -> SysResult:
+def sys_fcntl(cage: CageView, fd: int, cmd: int, arg: int, *_: int) -> SysResult:
     vfd, command = i32(fd), i32(cmd)
     entry = cage.fds.get(vfd)
     if command in locks.RECORD_COMMANDS:

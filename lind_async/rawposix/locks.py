@@ -62,7 +62,7 @@ from lind_async.rawposix.table import Row, Support
 
 if TYPE_CHECKING:
     from lind_async.rawposix.files import FileOps, SysResult
-    from lind_async.runtime.cage import Cage
+    from lind_async.rawposix.kernel import CageView
 
 log = logging.getLogger("lind_async.locks")
 
@@ -104,15 +104,15 @@ EXTERNAL = _External()
 
 
 # -- owners ---------------------------------------------------------------------------------------
-def _world(cage: Cage) -> int:
+def _world(cage: CageView) -> int:
     """A number for the cage's world (its runtime microvisor: one root of one microvisor)."""
-    number = _worlds.get(cage.microvisor)
+    number = _worlds.get(cage.world)
     if number is None:
-        number = _worlds[cage.microvisor] = next(_world_numbers)
+        number = _worlds[cage.world] = next(_world_numbers)
     return number
 
 
-def _posix_owner(cage: Cage) -> Owner:
+def _posix_owner(cage: CageView) -> Owner:
     return Owner(cage.cage_id, posix=True, world=_world(cage))
 
 
@@ -142,7 +142,7 @@ def _settle(keys: list[FileKey]) -> None:
 
 
 # -- waiting --------------------------------------------------------------------------------------
-async def _wait(cage: Cage, key: FileKey, timeout: float | None = None) -> None:
+async def _wait(cage: CageView, key: FileKey, timeout: float | None = None) -> None:
     loop = asyncio.get_running_loop()
     ready: asyncio.Future[None] = loop.create_future()
     waiting = _waiters.setdefault(key, set())
@@ -214,7 +214,7 @@ def _finalize(ident: int) -> None:
         _drop_description(ident)
 
 
-def fd_closing(cage: Cage, file: FileOps) -> None:
+def fd_closing(cage: CageView, file: FileOps) -> None:
     """A descriptor of ``file`` is being closed: POSIX says the cage's record locks go."""
     owner = _posix_owner(cage)
     keys = _posix_holders.get(owner)
@@ -227,7 +227,7 @@ def fd_closing(cage: Cage, file: FileOps) -> None:
     _settle(RECORDS.release(owner, key))
 
 
-def _cage_holds(cage: Cage, owner: Owner, key: FileKey) -> None:
+def _cage_holds(cage: CageView, owner: Owner, key: FileKey) -> None:
     keys = _posix_holders.get(owner)
     if keys is None:
         keys = _posix_holders[owner] = set()
@@ -237,7 +237,7 @@ def _cage_holds(cage: Cage, owner: Owner, key: FileKey) -> None:
     keys.add(key)
 
 
-async def _release_at_exit(cage: Cage, owner: Owner) -> None:
+async def _release_at_exit(cage: CageView, owner: Owner) -> None:
     try:
         await cage.exited.wait()
     finally:
@@ -246,7 +246,7 @@ async def _release_at_exit(cage: Cage, owner: Owner) -> None:
 
 
 # -- flock ----------------------------------------------------------------------------------------
-def sys_flock(cage: Cage, fd: int, operation: int, *_: int) -> SysResult:
+def sys_flock(cage: CageView, fd: int, operation: int, *_: int) -> SysResult:
     file: FileOps = cage.fds.file(i32(fd))  # type: ignore[assignment]
     op = i32(operation)
     if file.status_flags & O_PATH:
@@ -295,7 +295,7 @@ def _try_flock(file: FileOps, key: FileKey, ident: int, exclusive: bool) -> bool
     return True
 
 
-async def _flock_later(cage: Cage, file: FileOps, key: FileKey, ident: int, exclusive: bool,
+async def _flock_later(cage: CageView, file: FileOps, key: FileKey, ident: int, exclusive: bool,
                        blocked: bool | _External) -> int:
     """Wait until the lock is granted; ``blocked``: why the last try failed."""
     retry = _FIRST_RETRY
@@ -312,7 +312,7 @@ async def _flock_later(cage: Cage, file: FileOps, key: FileKey, ident: int, excl
 
 
 # -- fcntl record locks ---------------------------------------------------------------------------
-def fcntl_lock(cage: Cage, file: FileOps, command: int, addr: int) -> SysResult:
+def fcntl_lock(cage: CageView, file: FileOps, command: int, addr: int) -> SysResult:
     """``fcntl`` F_GETLK/F_SETLK/F_SETLKW and the F_OFD_* forms (``addr``: a struct flock)."""
     if file.status_flags & O_PATH:
         raise GuestError(EBADF)
@@ -347,7 +347,7 @@ def fcntl_lock(cage: Cage, file: FileOps, command: int, addr: int) -> SysResult:
     return _record_later(cage, file, key, owner, span, kind)
 
 
-def _get_lock(cage: Cage, file: FileOps, key: FileKey, owner: Owner, span: tuple[int, int],
+def _get_lock(cage: CageView, file: FileOps, key: FileKey, owner: Owner, span: tuple[int, int],
               write: bool, addr: int, asked: tuple[int, int, int, int]) -> None:
     blocker = RECORDS.conflict(key, owner, span[0], span[1], write)
     if blocker is not None:
@@ -392,7 +392,7 @@ def _try_record(
 
 
 async def _record_later(
-    cage: Cage, file: FileOps, key: FileKey, owner: Owner, span: tuple[int, int], kind: int
+    cage: CageView, file: FileOps, key: FileKey, owner: Owner, span: tuple[int, int], kind: int
 ) -> int:
     retry = _FIRST_RETRY
     while True:

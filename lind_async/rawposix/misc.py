@@ -13,7 +13,7 @@ from lind_async.rawposix.structs import UTSNAME_FIELD
 from lind_async.rawposix.table import Row, Support
 
 if TYPE_CHECKING:
-    from lind_async.runtime.cage import Cage
+    from lind_async.rawposix.kernel import CageView
 
 GETRANDOM_MAX = 33_554_431  # Linux returns at most this much per call
 
@@ -23,7 +23,7 @@ def _uts(value: str) -> bytes:
     return data + bytes(UTSNAME_FIELD - len(data))
 
 
-def sys_uname(cage: Cage, buf: int, *_: int) -> int:
+def sys_uname(cage: CageView, buf: int, *_: int) -> int:
     host = os.uname()
     record = b"".join(
         _uts(v) for v in ("Linux", "lind", host.release, "#1 lind_async", "wasm32", "(none)")
@@ -32,7 +32,7 @@ def sys_uname(cage: Cage, buf: int, *_: int) -> int:
     return 0
 
 
-def sys_getrandom(cage: Cage, buf: int, length: int, flags: int, *_: int) -> int:
+def sys_getrandom(cage: CageView, buf: int, length: int, flags: int, *_: int) -> int:
     if i32(flags) & ~(F.GRND_NONBLOCK | F.GRND_RANDOM | 4):  # 4: GRND_INSECURE
         raise GuestError(EINVAL)
     n = min(size(length), GETRANDOM_MAX)

@@ -24,7 +24,7 @@ from lind_async.rawposix.args import i32, pointer, size
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from lind_async.runtime.cage import Cage
+    from lind_async.rawposix.kernel import CageView
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _madvise = _libc.madvise
@@ -44,7 +44,7 @@ _HINTS = frozenset({
 })
 
 
-def zero_range(cage: Cage, start: int, end: int) -> None:
+def zero_range(cage: CageView, start: int, end: int) -> None:
     """Give ``[start, end)`` back as zero pages: release host pages where whole pages allow
     (``MADV_DONTNEED`` on the private anonymous mapping reads back as zeros and frees RSS),
     memset the edges."""
@@ -62,7 +62,7 @@ def zero_range(cage: Cage, start: int, end: int) -> None:
         ctypes.memset(base + start, 0, end - start)
 
 
-def read_file(cage: Cage, obj: shm.FileObject, offset: int, start: int, end: int) -> None:
+def read_file(cage: CageView, obj: shm.FileObject, offset: int, start: int, end: int) -> None:
     """Fill ``[start, end)`` (zero pages) with the file's bytes from ``offset``; what lies past
     the end of the file stays zero."""
     view = cage.mem.slice(start, end - start)
@@ -74,7 +74,7 @@ def read_file(cage: Cage, obj: shm.FileObject, offset: int, start: int, end: int
         done += n
 
 
-def release(cage: Cage, pieces: Iterable[Mapping]) -> None:
+def release(cage: CageView, pieces: Iterable[Mapping]) -> None:
     """Give back what an unmap released: zero pages for private pieces; shared pieces get private
     zero pages again; objects this address space no longer uses lose it (rawposix/shm.py)."""
     backed = []
@@ -87,7 +87,7 @@ def release(cage: Cage, pieces: Iterable[Mapping]) -> None:
         shm.unmapped(cage.mem.base, cage.vm, backed)
 
 
-def sys_brk(cage: Cage, addr: int, *_: int) -> int:
+def sys_brk(cage: CageView, addr: int, *_: int) -> int:
     """Linux's brk(2): the new break, or the unchanged one when the move is refused (libc's
     ``brk``/``sbrk`` turn that into ``ENOMEM``); ``brk(0)`` asks for the current one."""
     vm = cage.vm
@@ -97,12 +97,12 @@ def sys_brk(cage: Cage, addr: int, *_: int) -> int:
     return vm.brk
 
 
-def sys_munmap(cage: Cage, addr: int, length: int, *_: int) -> int:
+def sys_munmap(cage: CageView, addr: int, length: int, *_: int) -> int:
     release(cage, cage.vm.unmap_pieces(pointer(addr), size(length)))
     return 0
 
 
-def sys_mprotect(cage: Cage, addr: int, length: int, prot: int, *_: int) -> int:
+def sys_mprotect(cage: CageView, addr: int, length: int, prot: int, *_: int) -> int:
     start, n, want = pointer(addr), size(length), i32(prot)
     if want & ~(_PROT_KNOWN | _PROT_SEM):
         # (x86_64 has no PROT_GROWSUP mapping; MAP_GROWSDOWN is accepted but not kept, so no
@@ -121,7 +121,7 @@ def sys_mprotect(cage: Cage, addr: int, length: int, prot: int, *_: int) -> int:
     return 0
 
 
-def sys_madvise(cage: Cage, addr: int, length: int, advice: int, *_: int) -> int:
+def sys_madvise(cage: CageView, addr: int, length: int, advice: int, *_: int) -> int:
     start, n, how = pointer(addr), size(length), i32(advice)
     if start % F.PAGE_SIZE:
         raise GuestError(EINVAL)
@@ -143,7 +143,7 @@ def sys_madvise(cage: Cage, addr: int, length: int, advice: int, *_: int) -> int
     return 0
 
 
-def drop_pages(cage: Cage, m: Mapping, how: int = F.MADV_DONTNEED) -> None:
+def drop_pages(cage: CageView, m: Mapping, how: int = F.MADV_DONTNEED) -> None:
     """``MADV_DONTNEED`` on one piece, as Linux: private anonymous pages read back as zeros,
     private file pages as the file's contents again, shared pages keep their contents (the
     host drops only this mapping of them; ``MADV_REMOVE`` frees them in the object too)."""

@@ -49,10 +49,9 @@ from lind_async.rawposix import mm, shm
 from lind_async.rawposix.args import i32, i64, pointer, size
 from lind_async.rawposix.files import FileOps, ZeroDevice
 from lind_async.rawposix.table import Row, Support
-from lind_async.runtime import faults
 
 if TYPE_CHECKING:
-    from lind_async.runtime.cage import Cage
+    from lind_async.rawposix.kernel import CageView
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _msync = _libc.msync
@@ -76,7 +75,7 @@ _VALIDATE_MASK = (
 
 # ------------------------------------------------------------------------------ mmap
 def sys_mmap(
-    cage: Cage, addr: int, length: int, prot: int, flags: int, fd: int, offset: int
+    cage: CageView, addr: int, length: int, prot: int, flags: int, fd: int, offset: int
 ) -> int:
     map_flags, want, off, prot_ = i32(flags), size(length), i64(offset), i32(prot)
     if off % PAGE:
@@ -125,7 +124,7 @@ def sys_mmap(
     return start
 
 
-def _mappable(cage: Cage, vfd: int) -> FileOps:
+def _mappable(cage: CageView, vfd: int) -> FileOps:
     """The description behind ``vfd`` if it may be mapped at all (``EBADF``)."""
     file = cage.fds.file(vfd)
     if not isinstance(file, FileOps) or file.status_flags & F.O_PATH:
@@ -148,7 +147,7 @@ def _file_object(file: FileOps, *, shared: bool, prot: int) -> shm.FileObject | 
     return shm.FileObject(host_fd, shared=shared, writable=file.writable())
 
 
-def _map_anonymous(cage: Cage, start: int, end: int, prot: int, shared: bool) -> None:
+def _map_anonymous(cage: CageView, start: int, end: int, prot: int, shared: bool) -> None:
     vm = cage.vm
     if not shared:
         vm.add(Mapping(start, end, prot))
@@ -157,10 +156,10 @@ def _map_anonymous(cage: Cage, start: int, end: int, prot: int, shared: bool) ->
     vm.add(Mapping(start, end, prot, shared=obj))
 
 
-def _map_file(cage: Cage, start: int, end: int, prot: int, obj: shm.FileObject, offset: int,
+def _map_file(cage: CageView, start: int, end: int, prot: int, obj: shm.FileObject, offset: int,
               shared: bool) -> None:
     if shared:
-        faults.watch(cage.vm, cage.mem.base, cage)  # a shrink under it: this cage's SIGBUS
+        cage.ops.guard_memory()  # a file shrunk under it: this cage's SIGBUS
         shm.map_object(cage.mem.base, start, end, obj, offset)
         cage.vm.add(Mapping(start, end, prot, shared=obj, offset=offset))
         shm.track(cage.vm, cage.mem.base)
@@ -172,7 +171,7 @@ def _map_file(cage: Cage, start: int, end: int, prot: int, obj: shm.FileObject, 
 
 # ------------------------------------------------------------------------------ mremap
 def sys_mremap(
-    cage: Cage, old_addr: int, old_size: int, new_size: int, flags: int, new_addr: int, *_: int
+    cage: CageView, old_addr: int, old_size: int, new_size: int, flags: int, new_addr: int, *_: int
 ) -> int:
     how, addr = i32(flags), pointer(old_addr)
     old, new = page_up(size(old_size)), page_up(size(new_size))
@@ -216,7 +215,7 @@ def sys_mremap(
     return _move(cage, piece, vm.find_space(new), new, keep_old=old == 0)
 
 
-def _extend(cage: Cage, piece: Mapping, end: int) -> None:
+def _extend(cage: CageView, piece: Mapping, end: int) -> None:
     """Grow ``piece`` in place to ``end`` (the pages after it are free, hence zero)."""
     grown = Mapping(piece.end, end, piece.prot, piece.shared,
                     piece.offset + piece.end - piece.start, piece.source)
@@ -224,7 +223,7 @@ def _extend(cage: Cage, piece: Mapping, end: int) -> None:
     cage.vm.add(grown)
 
 
-def _fill(cage: Cage, m: Mapping) -> None:
+def _fill(cage: CageView, m: Mapping) -> None:
     """Give the (free, zero) pages of ``m`` its backing's contents."""
     if isinstance(m.shared, shm.HostObject):
         shm.map_object(cage.mem.base, m.start, m.end, m.shared, m.offset)
@@ -232,7 +231,7 @@ def _fill(cage: Cage, m: Mapping) -> None:
         mm.read_file(cage, m.source, m.offset, m.start, m.end)
 
 
-def _move(cage: Cage, piece: Mapping, dst: int, length: int, *, keep_old: bool) -> int:
+def _move(cage: CageView, piece: Mapping, dst: int, length: int, *, keep_old: bool) -> int:
     """Map ``piece`` (grown or not) at the free range ``[dst, dst+length)`` and unmap the old."""
     vm = cage.vm
     moved = Mapping(dst, dst + length, piece.prot, piece.shared, piece.offset, piece.source)
@@ -253,7 +252,9 @@ def _move(cage: Cage, piece: Mapping, dst: int, length: int, *, keep_old: bool) 
 
 
 # ------------------------------------------------------------------------------ msync, mincore
-def sys_msync(cage: Cage, addr: int, length: int, flags: int, *_: int) -> int | asyncio.Future[int]:
+def sys_msync(
+    cage: CageView, addr: int, length: int, flags: int, *_: int,
+) -> int | asyncio.Future[int]:
     start, n, how = pointer(addr), size(length), i32(flags)
     if start % PAGE or how & ~(F.MS_ASYNC | F.MS_INVALIDATE | F.MS_SYNC):
         raise GuestError(EINVAL)
@@ -280,7 +281,7 @@ def sys_msync(cage: Cage, addr: int, length: int, flags: int, *_: int) -> int | 
     return asyncio.get_running_loop().run_in_executor(None, flush)
 
 
-def sys_mincore(cage: Cage, addr: int, length: int, vec: int, *_: int) -> int:
+def sys_mincore(cage: CageView, addr: int, length: int, vec: int, *_: int) -> int:
     start, n, out = pointer(addr), size(length), pointer(vec)
     if start % PAGE:
         raise GuestError(EINVAL)

@@ -53,7 +53,7 @@ from lind_async.rawposix.sock_base import Received, RecvResult, Socket, drop_rig
 
 if TYPE_CHECKING:
     from lind_async.rawposix.files import SysResult
-    from lind_async.runtime.cage import Cage
+    from lind_async.rawposix.kernel import CageView
 
 AF_NETLINK = 16
 NETLINK_ROUTE = 0
@@ -71,7 +71,9 @@ _PORTS: set[tuple[object, int]] = set()  # (world, port id) bound
 _next_port = [-4096]
 
 
-def new_netlink_socket(cage: Cage, stype: int, protocol: int, status_flags: int) -> NetlinkSocket:
+def new_netlink_socket(
+    cage: CageView, stype: int, protocol: int, status_flags: int,
+) -> NetlinkSocket:
     if stype not in (F.SOCK_RAW, F.SOCK_DGRAM):
         raise GuestError(ESOCKTNOSUPPORT)
     if protocol != NETLINK_ROUTE:
@@ -84,9 +86,9 @@ class NetlinkSocket(Socket):
 
     __slots__ = ("error", "groups", "options", "port", "queue", "readq", "world")
 
-    def __init__(self, cage: Cage, stype: int, status_flags: int) -> None:
+    def __init__(self, cage: CageView, stype: int, status_flags: int) -> None:
         super().__init__(AF_NETLINK, stype, NETLINK_ROUTE, status_flags)
-        self.world: object = cage.microvisor
+        self.world: object = cage.world
         self.port = 0  # 0: not bound yet (the first send or getsockname binds)
         self.groups = 0
         self.queue = DatagramQueue(max_count=1 << 30)
@@ -95,7 +97,7 @@ class NetlinkSocket(Socket):
         self.error = 0
 
     # -- address --------------------------------------------------------------------------------
-    def _autobind(self, cage: Cage) -> None:
+    def _autobind(self, cage: CageView) -> None:
         if self.port:
             return
         port = cage.cage_id
@@ -105,7 +107,7 @@ class NetlinkSocket(Socket):
         self.port = port
         _PORTS.add((self.world, port))
 
-    def bind(self, cage: Cage, raw: bytes) -> None:
+    def bind(self, cage: CageView, raw: bytes) -> None:
         if len(raw) < _ADDR.size:
             raise GuestError(EINVAL)
         family, _pad, port, groups = _ADDR.unpack_from(raw)
@@ -122,7 +124,7 @@ class NetlinkSocket(Socket):
         self._autobind(cage)
         self.groups = groups
 
-    def connect(self, cage: Cage, raw: bytes) -> SysResult:
+    def connect(self, cage: CageView, raw: bytes) -> SysResult:
         self._check_kernel(raw)
         self._autobind(cage)
         return 0
@@ -144,12 +146,12 @@ class NetlinkSocket(Socket):
             raise GuestError(ECONNREFUSED)  # unicast to another socket: nobody is there
 
     # -- requests -------------------------------------------------------------------------------
-    def send_from(self, cage: Cage, view: memoryview, flags: int) -> SysResult:
+    def send_from(self, cage: CageView, view: memoryview, flags: int) -> SysResult:
         return self.sendmsg(cage, [view], flags, None, None)
 
     def sendmsg(
         self,
-        cage: Cage,
+        cage: CageView,
         views: list[memoryview],
         flags: int,
         address: bytes | None,
@@ -214,13 +216,13 @@ class NetlinkSocket(Socket):
             self.readq.wake_all()
 
     # -- replies --------------------------------------------------------------------------------
-    def recv_into(self, cage: Cage, view: memoryview, flags: int) -> SysResult:
+    def recv_into(self, cage: CageView, view: memoryview, flags: int) -> SysResult:
         result = self.recvmsg(cage, [view], flags)
         if result.__class__ is tuple:
             return int(result[0])
         return _count(result)  # type: ignore[arg-type]
 
-    def recvmsg(self, cage: Cage, views: list[memoryview], flags: int) -> RecvResult:
+    def recvmsg(self, cage: CageView, views: list[memoryview], flags: int) -> RecvResult:
         if self.error:
             err, self.error = self.error, 0
             raise GuestError(err)
@@ -235,7 +237,7 @@ class NetlinkSocket(Socket):
         n = full if flags & F.MSG_TRUNC else copied
         return n, dgram.sender, None, F.MSG_TRUNC if full > copied else 0
 
-    async def _recv_later(self, cage: Cage, views: list[memoryview], flags: int) -> Received:
+    async def _recv_later(self, cage: CageView, views: list[memoryview], flags: int) -> Received:
         while not len(self.queue) and not self.error:
             await self.readq.wait(cage)
         if self.error:

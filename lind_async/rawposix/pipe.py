@@ -31,7 +31,7 @@ from lind_async.rawposix.files import FileOps, SysResult
 from lind_async.rawposix.readiness import Cancel, Wake
 
 if TYPE_CHECKING:
-    from lind_async.runtime.cage import Cage
+    from lind_async.rawposix.kernel import CageView
 
 SIGPIPE = 13
 _PIPE_DEVICE = 0x1234  # a pseudo device number for pipe inodes
@@ -63,7 +63,7 @@ class PipeEnd(FileOps):
             pipe.buffer.writers += 1
 
     # -- reading ----------------------------------------------------------------------------------
-    def read_into(self, cage: Cage, view: memoryview) -> SysResult:
+    def read_into(self, cage: CageView, view: memoryview) -> SysResult:
         pipe, buffer = self.pipe, self.pipe.buffer
         if not len(view):
             return 0
@@ -77,7 +77,7 @@ class PipeEnd(FileOps):
             raise GuestError(EAGAIN)
         return self._read_later(cage, view)
 
-    async def _read_later(self, cage: Cage, view: memoryview) -> int:
+    async def _read_later(self, cage: CageView, view: memoryview) -> int:
         # Look before every wait, the first included: a writer may have come between the
         # handler's look and this coroutine's first step (the cage can be preempted there),
         # and its wake-up found no one waiting yet.
@@ -92,7 +92,7 @@ class PipeEnd(FileOps):
             await pipe.can_read.wait(cage)
 
     # -- writing ----------------------------------------------------------------------------------
-    def write_from(self, cage: Cage, view: memoryview) -> SysResult:
+    def write_from(self, cage: CageView, view: memoryview) -> SysResult:
         pipe, buffer = self.pipe, self.pipe.buffer
         if buffer.readers == 0:
             return self._broken(cage)
@@ -110,7 +110,7 @@ class PipeEnd(FileOps):
             raise GuestError(EAGAIN)
         return self._write_later(cage, view, n)
 
-    async def _write_later(self, cage: Cage, view: memoryview, done: int) -> int:
+    async def _write_later(self, cage: CageView, view: memoryview, done: int) -> int:
         # Look before every wait, the first included (see _read_later).
         pipe, buffer = self.pipe, self.pipe.buffer
         while done < len(view):
@@ -148,7 +148,7 @@ class PipeEnd(FileOps):
         queue = self.pipe.can_read if self.reading else self.pipe.can_write
         return queue.watchers.add(wake)
 
-    def _broken(self, cage: Cage) -> int:
+    def _broken(self, cage: CageView) -> int:
         cage.post_signal(SIGPIPE)
         raise GuestError(EPIPE)
 

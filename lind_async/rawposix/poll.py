@@ -42,7 +42,7 @@ from lind_async.rawposix.readiness import wait_ready, with_sigmask
 from lind_async.rawposix.table import Row, Support
 
 if TYPE_CHECKING:
-    from lind_async.runtime.cage import Cage
+    from lind_async.rawposix.kernel import CageView
 
 _POLLFD = struct.Struct(L.POLLFD.fmt)
 _REVENTS = struct.Struct("<h")
@@ -61,7 +61,7 @@ SELECT_EX = POLLPRI
 _ALWAYS = POLLERR | POLLHUP
 
 
-def _file(cage: Cage, fd: int) -> FileOps:
+def _file(cage: CageView, fd: int) -> FileOps:
     return cage.fds.file(fd)  # type: ignore[return-value]
 
 
@@ -72,7 +72,7 @@ def poll_revents(file: FileOps, events: int) -> int:
 
 # --------------------------------------------------------------------------------------- poll
 def _scan_poll(
-    cage: Cage, view: memoryview, wanted: list[tuple[int, int]]
+    cage: CageView, view: memoryview, wanted: list[tuple[int, int]]
 ) -> tuple[int, list[tuple[FileOps, int]]]:
     """Write every ``revents``; returns how many are non-zero and what to watch."""
     count = 0
@@ -94,7 +94,7 @@ def _scan_poll(
     return count, watch
 
 
-def _poll(cage: Cage, fds: int, nfds: int, timeout_ns: int | None) -> SysResult:
+def _poll(cage: CageView, fds: int, nfds: int, timeout_ns: int | None) -> SysResult:
     n = nfds & 0xFFFFFFFF
     if n > cage.fds.limit:
         raise GuestError(EINVAL)
@@ -109,7 +109,7 @@ def _poll(cage: Cage, fds: int, nfds: int, timeout_ns: int | None) -> SysResult:
 
 
 async def _poll_later(
-    cage: Cage,
+    cage: CageView,
     fds: int,
     n: int,
     wanted: list[tuple[int, int]],
@@ -140,12 +140,12 @@ def _expired(deadline: float | None) -> bool:
     return deadline is not None and asyncio.get_running_loop().time() >= deadline
 
 
-def sys_poll(cage: Cage, fds: int, nfds: int, timeout: int, *_: int) -> SysResult:
+def sys_poll(cage: CageView, fds: int, nfds: int, timeout: int, *_: int) -> SysResult:
     ms = i32(timeout)
     return _poll(cage, fds, nfds, ms * 1_000_000 if ms >= 0 else None)
 
 
-def _read_sigmask(cage: Cage, addr: int, sigsetsize: int) -> int | None:
+def _read_sigmask(cage: CageView, addr: int, sigsetsize: int) -> int | None:
     if not addr:
         return None
     if sigsetsize != _SIGSET.size:
@@ -154,7 +154,7 @@ def _read_sigmask(cage: Cage, addr: int, sigsetsize: int) -> int | None:
     return int(mask)
 
 
-def _read_timespec(cage: Cage, addr: int) -> int | None:
+def _read_timespec(cage: CageView, addr: int) -> int | None:
     """A relative timeout as nanoseconds; ``None`` for a null pointer (forever)."""
     if not addr:
         return None
@@ -164,7 +164,7 @@ def _read_timespec(cage: Cage, addr: int) -> int | None:
     return int(sec) * _NS + int(nsec)
 
 
-def _write_left(cage: Cage, addr: int, deadline: float | None, *, timeval: bool) -> None:
+def _write_left(cage: CageView, addr: int, deadline: float | None, *, timeval: bool) -> None:
     """Linux writes the time left back into a select/pselect6/ppoll timeout (failures ignored)."""
     if not addr or deadline is None:
         return
@@ -178,7 +178,9 @@ def _write_left(cage: Cage, addr: int, deadline: float | None, *, timeval: bool)
         pass
 
 
-async def _timed(cage: Cage, ts_addr: int, timeval: bool, timeout_ns: int, work: SysResult) -> int:
+async def _timed(
+    cage: CageView, ts_addr: int, timeval: bool, timeout_ns: int, work: SysResult,
+) -> int:
     """Finish ``work``, then write the time left to the timeout at ``ts_addr``."""
     deadline = _deadline(timeout_ns) if timeout_ns else None
     try:
@@ -188,7 +190,7 @@ async def _timed(cage: Cage, ts_addr: int, timeval: bool, timeout_ns: int, work:
 
 
 def sys_ppoll(
-    cage: Cage, fds: int, nfds: int, tsp: int, sigmask: int, sigsetsize: int, *_: int
+    cage: CageView, fds: int, nfds: int, tsp: int, sigmask: int, sigsetsize: int, *_: int
 ) -> SysResult:
     timeout_ns = _read_timespec(cage, pointer(tsp))
     mask = _read_sigmask(cage, pointer(sigmask), size(sigsetsize))
@@ -204,7 +206,7 @@ def sys_ppoll(
 
 
 async def _masked_poll(
-    cage: Cage, fds: int, nfds: int, timeout_ns: int | None, mask: int
+    cage: CageView, fds: int, nfds: int, timeout_ns: int | None, mask: int
 ) -> int:
     async def work() -> int:
         result = _poll(cage, fds, nfds, timeout_ns)
@@ -219,7 +221,7 @@ class _Sets:
 
     __slots__ = ("addrs", "n", "nbytes", "sets")
 
-    def __init__(self, cage: Cage, n: int, addrs: tuple[int, int, int]) -> None:
+    def __init__(self, cage: CageView, n: int, addrs: tuple[int, int, int]) -> None:
         self.n = n
         self.nbytes = (n + 31) // 32 * 4  # whole 32-bit longs, as the guest's fd_set has
         self.addrs = addrs
@@ -229,7 +231,7 @@ class _Sets:
             for a in addrs
         ]
 
-    def write(self, cage: Cage, results: list[int]) -> None:
+    def write(self, cage: CageView, results: list[int]) -> None:
         for addr, bits in zip(self.addrs, results, strict=True):
             if addr:
                 cage.mem.write(addr, bits.to_bytes(self.nbytes, "little"))
@@ -246,7 +248,7 @@ def fd_set_bits(bits: int) -> list[int]:
 
 
 def _scan_select(
-    cage: Cage, sets: _Sets
+    cage: CageView, sets: _Sets
 ) -> tuple[int, list[int], list[tuple[FileOps, int]]]:
     rset, wset, xset = sets.sets
     results = [0, 0, 0]
@@ -275,7 +277,7 @@ def _scan_select(
 
 
 def _select(
-    cage: Cage, nfds: int, addrs: tuple[int, int, int], timeout_ns: int | None
+    cage: CageView, nfds: int, addrs: tuple[int, int, int], timeout_ns: int | None
 ) -> SysResult:
     n = i32(nfds)
     if n < 0:
@@ -290,7 +292,7 @@ def _select(
 
 
 async def _select_later(
-    cage: Cage, sets: _Sets, watch: list[tuple[FileOps, int]], deadline: float | None
+    cage: CageView, sets: _Sets, watch: list[tuple[FileOps, int]], deadline: float | None
 ) -> int:
     while True:
         await wait_ready(cage, watch, _left(deadline))
@@ -301,7 +303,7 @@ async def _select_later(
 
 
 def sys_select(
-    cage: Cage, nfds: int, readfds: int, writefds: int, exceptfds: int, tvp: int, *_: int
+    cage: CageView, nfds: int, readfds: int, writefds: int, exceptfds: int, tvp: int, *_: int
 ) -> SysResult:
     addrs = (pointer(readfds), pointer(writefds), pointer(exceptfds))
     tv = pointer(tvp)
@@ -319,7 +321,7 @@ def sys_select(
 
 
 def sys_pselect6(
-    cage: Cage, nfds: int, readfds: int, writefds: int, exceptfds: int, tsp: int, sig: int
+    cage: CageView, nfds: int, readfds: int, writefds: int, exceptfds: int, tsp: int, sig: int
 ) -> SysResult:
     addrs = (pointer(readfds), pointer(writefds), pointer(exceptfds))
     timeout_ns = _read_timespec(cage, pointer(tsp))
@@ -337,7 +339,7 @@ def sys_pselect6(
 
 
 async def _masked_select(
-    cage: Cage, nfds: int, addrs: tuple[int, int, int], timeout_ns: int | None, mask: int
+    cage: CageView, nfds: int, addrs: tuple[int, int, int], timeout_ns: int | None, mask: int
 ) -> int:
     async def work() -> int:
         result = _select(cage, nfds, addrs, timeout_ns)

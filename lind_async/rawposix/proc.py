@@ -1,4 +1,4 @@
-"""RawPOSIX process family (this issue's part): exit, ids, set_tid_address, sched_yield."""
+"""RawPOSIX process family: fork (forwarded), exit_group, wait4, ids, groups, limits, prctl."""
 
 from __future__ import annotations
 
@@ -12,47 +12,42 @@ from lind_async.abi.errno import EINVAL, EPERM, ESRCH, GuestError
 from lind_async.core.proctable import WNOHANG
 from lind_async.rawposix import procinfo
 from lind_async.rawposix.args import i32, pointer
+from lind_async.rawposix.kernel import CageExit
 from lind_async.rawposix.table import Row, Support
 
 if TYPE_CHECKING:
+    from lind_async.rawposix.kernel import CageView
     from lind_async.rawposix.table import SysResult
-    from lind_async.runtime.cage import Cage
 
 
-class CageExit(BaseException):
-    """Raised inside a syscall handler to end the calling cage with a wait status.
-
-    Derives from ``BaseException`` so no ``except Exception`` on the way can swallow it.
-    ``status`` is a Linux wait status: ``code << 8`` for an exit, the signal number for a kill.
-    """
-
-    def __init__(self, status: int) -> None:
-        super().__init__(status)
-        self.status = status
+def sys_fork(cage: CageView, *_: int) -> SysResult:
+    """``fork`` reaching RawPOSIX: only when a grate forwards a cage's fork (its own fork unwinds
+    through ``lind.fork`` and never comes here); the process layer makes the child."""
+    return cage.ops.fork()
 
 
-def sys_exit_group(cage: Cage, code: int, *_: int) -> int:
+def sys_exit_group(cage: CageView, code: int, *_: int) -> int:
     raise CageExit((i32(code) & 0xFF) << 8)
 
 
-def sys_getpid(cage: Cage, *_: int) -> int:
+def sys_getpid(cage: CageView, *_: int) -> int:
     return cage.cage_id
 
 
-def sys_getppid(cage: Cage, *_: int) -> int:
+def sys_getppid(cage: CageView, *_: int) -> int:
     # the process table's parent: an orphan's is its new one (a subreaper or the reaper)
-    procs = cage.microvisor.procs
+    procs = cage.world.procs
     return procs.get(cage.cage_id).ppid if cage.cage_id in procs else cage.parent_id
 
 
 PR_SET_CHILD_SUBREAPER, PR_GET_CHILD_SUBREAPER = 36, 37
 
 
-def sys_prctl(cage: Cage, option: int, arg2: int, *_: int) -> int:
+def sys_prctl(cage: CageView, option: int, arg2: int, *_: int) -> int:
     """prctl: the child-subreaper flag (orphaned descendants are re-parented to the nearest
     living subreaper ancestor, proctable.py), the name and the dumpable flag (procinfo.py);
     other options are EINVAL."""
-    proc = cage.microvisor.procs.get(cage.cage_id)
+    proc = cage.world.procs.get(cage.cage_id)
     op = i32(option)
     if op == PR_SET_CHILD_SUBREAPER:
         proc.subreaper = bool(arg2)
@@ -68,7 +63,7 @@ async def _yield() -> int:
     return 0
 
 
-def sys_sched_yield(cage: Cage, *_: int) -> Awaitable[int]:
+def sys_sched_yield(cage: CageView, *_: int) -> Awaitable[int]:
     return _yield()
 
 
@@ -76,14 +71,16 @@ def sys_sched_yield(cage: Cage, *_: int) -> Awaitable[int]:
 _RUSAGE_SIZE = 144  # the x86_64 kernel struct rusage (18 x 64-bit)
 
 
-def sys_wait4(cage: Cage, pid: int, wstatus: int, options: int, rusage: int, *_: int) -> SysResult:
+def sys_wait4(
+    cage: CageView, pid: int, wstatus: int, options: int, rusage: int, *_: int,
+) -> SysResult:
     which, opts = i32(pid), i32(options)
     status_addr, rusage_addr = pointer(wstatus), pointer(rusage)
     if status_addr:
         cage.mem.check(status_addr, 4)
     if rusage_addr:
         cage.mem.check(rusage_addr, _RUSAGE_SIZE)
-    found = cage.microvisor.procs.wait(cage.cage_id, which, opts)
+    found = cage.world.procs.wait(cage.cage_id, which, opts)
     if found is not None:
         return _report(cage, found, status_addr, rusage_addr)
     if opts & WNOHANG:
@@ -91,16 +88,18 @@ def sys_wait4(cage: Cage, pid: int, wstatus: int, options: int, rusage: int, *_:
     return _wait_later(cage, which, opts, status_addr, rusage_addr)
 
 
-async def _wait_later(cage: Cage, which: int, opts: int, status_addr: int, rusage_addr: int) -> int:
+async def _wait_later(
+    cage: CageView, which: int, opts: int, status_addr: int, rusage_addr: int,
+) -> int:
     # Look before every wait, the first included: a child that changed state between the
     # handler's look and this coroutine's first step woke no one.
-    queue = cage.microvisor.child_waits(cage.cage_id)
-    while (found := cage.microvisor.procs.wait(cage.cage_id, which, opts)) is None:
+    queue = cage.world.child_waits(cage.cage_id)
+    while (found := cage.world.procs.wait(cage.cage_id, which, opts)) is None:
         await queue.wait(cage)
     return _report(cage, found, status_addr, rusage_addr)
 
 
-def _report(cage: Cage, found: tuple[int, int], status_addr: int, rusage_addr: int) -> int:
+def _report(cage: CageView, found: tuple[int, int], status_addr: int, rusage_addr: int) -> int:
     child, status = found
     if status_addr:
         cage.mem.write_u32(status_addr, status)
@@ -110,25 +109,25 @@ def _report(cage: Cage, found: tuple[int, int], status_addr: int, rusage_addr: i
 
 
 # -- process groups and sessions ------------------------------------------------------------------
-def sys_getpgid(cage: Cage, pid: int, *_: int) -> int:
-    return cage.microvisor.procs.get(i32(pid) or cage.cage_id).pgid
+def sys_getpgid(cage: CageView, pid: int, *_: int) -> int:
+    return cage.world.procs.get(i32(pid) or cage.cage_id).pgid
 
 
-def sys_getpgrp(cage: Cage, *_: int) -> int:
-    return cage.microvisor.procs.get(cage.cage_id).pgid
+def sys_getpgrp(cage: CageView, *_: int) -> int:
+    return cage.world.procs.get(cage.cage_id).pgid
 
 
-def sys_setpgid(cage: Cage, pid: int, pgid: int, *_: int) -> int:
-    cage.microvisor.procs.setpgid(cage.cage_id, i32(pid), i32(pgid))
+def sys_setpgid(cage: CageView, pid: int, pgid: int, *_: int) -> int:
+    cage.world.procs.setpgid(cage.cage_id, i32(pid), i32(pgid))
     return 0
 
 
-def sys_getsid(cage: Cage, pid: int, *_: int) -> int:
-    return cage.microvisor.procs.get(i32(pid) or cage.cage_id).sid
+def sys_getsid(cage: CageView, pid: int, *_: int) -> int:
+    return cage.world.procs.get(i32(pid) or cage.cage_id).sid
 
 
-def sys_setsid(cage: Cage, *_: int) -> int:
-    return cage.microvisor.procs.setsid(cage.cage_id)
+def sys_setsid(cage: CageView, *_: int) -> int:
+    return cage.world.procs.setsid(cage.cage_id)
 
 
 # -- resource limits -------------------------------------------------------------------------------
@@ -144,20 +143,21 @@ def stack_rlimit(stack_size: int) -> int:
     return whole if whole else stack_size
 
 
-def _limits(cage: Cage) -> dict[int, tuple[int, int]]:
-    mem = cage.instance.memory.max_bytes if cage.instance is not None else RLIM_INFINITY
+def _limits(cage: CageView) -> dict[int, tuple[int, int]]:
+    limit = cage.ops.memory_limit()
+    mem = RLIM_INFINITY if limit is None else limit
     return {
         RLIMIT_NOFILE: (cage.fds.limit, cage.fds.hard_limit),
         RLIMIT_STACK: (stack_rlimit(cage.stack_size),) * 2,
         RLIMIT_AS: (mem, mem),
-        RLIMIT_NPROC: (cage.microvisor.max_cages, cage.microvisor.max_cages),
+        RLIMIT_NPROC: (cage.world.max_cages, cage.world.max_cages),
     }
 
 
-def sys_prlimit64(cage: Cage, pid: int, resource: int, new: int, old: int, *_: int) -> int:
+def sys_prlimit64(cage: CageView, pid: int, resource: int, new: int, old: int, *_: int) -> int:
     target = i32(pid)
     if target not in (0, cage.cage_id):
-        raise GuestError(EPERM if target in cage.microvisor.procs else ESRCH)
+        raise GuestError(EPERM if target in cage.world.procs else ESRCH)
     which = i32(resource)
     if not 0 <= which < 16:
         raise GuestError(EINVAL)
@@ -178,15 +178,16 @@ def sys_prlimit64(cage: Cage, pid: int, resource: int, new: int, old: int, *_: i
     return 0
 
 
-def sys_getrlimit(cage: Cage, resource: int, old: int, *_: int) -> int:
+def sys_getrlimit(cage: CageView, resource: int, old: int, *_: int) -> int:
     return sys_prlimit64(cage, 0, resource, 0, old)
 
 
-def sys_setrlimit(cage: Cage, resource: int, new: int, *_: int) -> int:
+def sys_setrlimit(cage: CageView, resource: int, new: int, *_: int) -> int:
     return sys_prlimit64(cage, 0, resource, new, 0)
 
 
 ROWS: list[Row] = [
+    (nr.SYS_fork, sys_fork, Support.PARTIAL, "lind.fork unwinds; here when a grate forwards it"),
     (nr.SYS_wait4, sys_wait4, Support.FULL, "rusage reported as zeros"),
     (nr.SYS_getpgid, sys_getpgid, Support.FULL, ""),
     (nr.SYS_getpgrp, sys_getpgrp, Support.FULL, ""),

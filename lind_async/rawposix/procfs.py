@@ -54,7 +54,7 @@ from lind_async.rawposix.overlay import OverlayFile
 from lind_async.rawposix.synthetic import SnapshotDirectory
 
 if TYPE_CHECKING:
-    from lind_async.runtime.cage import Cage
+    from lind_async.rawposix.kernel import CageView
 
 _FD_DIRS = (b"/dev/fd", b"/proc/self/fd")
 _FD_ENTRY = re.compile(rb"^(?:/dev/fd|/proc/self/fd)/(\d+)$")
@@ -85,7 +85,7 @@ class FdDirectory(SnapshotDirectory):
 
     __slots__ = ("_cage",)
 
-    def __init__(self, cage: Cage, status_flags: int) -> None:
+    def __init__(self, cage: CageView, status_flags: int) -> None:
         super().__init__(status_flags)
         self._cage = cage
 
@@ -105,7 +105,7 @@ def virtual_stat(mode: int, ino: int, nlink: int = 1, size: int = 0) -> os.stat_
     )
 
 
-def open_virtual(cage: Cage, path: bytes, flags: int) -> FileOps | int | None:
+def open_virtual(cage: CageView, path: bytes, flags: int) -> FileOps | int | None:
     """Open a virtual name: a new description, an already installed descriptor (an ``int``),
     or None when ``path`` is not virtual."""
     device = DEVICES.get(path)
@@ -160,7 +160,7 @@ def _open_tty(flags: int) -> FileOps:
     )
 
 
-def readlink(cage: Cage, path: bytes) -> bytes | None:
+def readlink(cage: CageView, path: bytes) -> bytes | None:
     """``readlink`` of a virtual name, or None when ``path`` is not a virtual symlink."""
     if path == EXE:
         return exe_path(cage)
@@ -198,7 +198,7 @@ def describe(file: object) -> bytes:
     raise GuestError(ENOENT)
 
 
-def exe_path(cage: Cage) -> bytes:
+def exe_path(cage: CageView) -> bytes:
     """``readlink("/proc/self/exe")``: the program's path inside the root, never a host path.
     A program the embedder started from outside the root is named ``/`` and its file name."""
     inside = exe_in_root(cage)
@@ -207,7 +207,7 @@ def exe_path(cage: Cage) -> bytes:
     return b"/" + posixpath.basename(_argv0_path(cage))
 
 
-def _argv0_path(cage: Cage) -> bytes:
+def _argv0_path(cage: CageView) -> bytes:
     argv0 = cage.argv[0] if cage.argv else b""
     if b"/" not in argv0:
         raise GuestError(ENOENT)
@@ -215,12 +215,12 @@ def _argv0_path(cage: Cage) -> bytes:
     return b"/" + posixpath.normpath(full).lstrip(b"/")
 
 
-def exe_in_root(cage: Cage) -> bytes | None:
+def exe_in_root(cage: CageView) -> bytes | None:
     """The program's path inside the root (``argv[0]`` against the cwd, as the guest sees it, or,
     for a program the embedder named by its host path under the root, that path made relative
     to the root); None when the root does not hold it."""
     path = _argv0_path(cage)
-    root = cage.microvisor.root
+    root = cage.world.root
     candidates = [path]
     host_root = os.fsencode(root.path).rstrip(b"/") + b"/"
     if path.startswith(host_root):
@@ -234,7 +234,7 @@ def exe_in_root(cage: Cage) -> bytes | None:
     return None
 
 
-def stat_virtual(cage: Cage, path: bytes, *, follow: bool) -> os.stat_result | None:
+def stat_virtual(cage: CageView, path: bytes, *, follow: bool) -> os.stat_result | None:
     """``stat``/``lstat`` of a virtual name, or None when ``path`` is not virtual (or ``exe``,
     which the caller resolves through the root)."""
     device = DEVICES.get(path)

@@ -33,7 +33,7 @@ from lind_async.rawposix.synthetic import SnapshotFile
 from lind_async.rawposix.table import Row, Support
 
 if TYPE_CHECKING:
-    from lind_async.runtime.cage import Cage
+    from lind_async.rawposix.kernel import CageView
 
 _SELF = re.compile(rb"^/proc/(self|\d+)/(stat|status|cmdline|comm)$")
 _INO = 0x7D000000
@@ -52,7 +52,7 @@ _MEMINFO_KEYS = (
 )
 
 
-def _own(cage: Cage, path: bytes) -> str | None:
+def _own(cage: CageView, path: bytes) -> str | None:
     """The file of ``/proc/self/NAME`` or ``/proc/<own pid>/NAME``, if ``path`` is one."""
     match = _SELF.match(path)
     if match is None:
@@ -67,7 +67,7 @@ def is_info(path: bytes) -> bool:
     return path in _SYS or path in _HOST or _SELF.match(path) is not None
 
 
-def text(cage: Cage, path: bytes) -> bytes:
+def text(cage: CageView, path: bytes) -> bytes:
     if path in _SYS:
         return _SYS[path]
     if path == b"/proc/meminfo":
@@ -96,15 +96,15 @@ def _meminfo() -> bytes:
     return b"".join(lines)
 
 
-def _memory(cage: Cage) -> int:
+def _memory(cage: CageView) -> int:
     try:
         return cage.mem.size
     except GuestError:
         return 0
 
 
-def _stat(cage: Cage) -> bytes:
-    procs = cage.microvisor.procs
+def _stat(cage: CageView) -> bytes:
+    procs = cage.world.procs
     proc = procs.get(cage.cage_id)
     vsize = _memory(cage)
     fields = [
@@ -118,10 +118,10 @@ def _stat(cage: Cage) -> bytes:
     return b" ".join(fields) + b"\n"
 
 
-def _status(cage: Cage) -> bytes:
-    procs = cage.microvisor.procs
+def _status(cage: CageView) -> bytes:
+    procs = cage.world.procs
     proc = procs.get(cage.cage_id)
-    creds = cage.microvisor.authority.creds.get(cage.cage_id)
+    creds = cage.world.authority.creds.get(cage.cage_id)
     kb = _memory(cage) // 1024
     signals = cage.signals
     rows = [
@@ -171,24 +171,24 @@ def info_stat(ino: int) -> os.stat_result:
     )
 
 
-def open_info(cage: Cage, path: bytes, flags: int) -> ProcText:
+def open_info(cage: CageView, path: bytes, flags: int) -> ProcText:
     if flags & O_ACCMODE != O_RDONLY:
         raise GuestError(EACCES)
     return ProcText(text(cage, path), _ino(path), flags & O_ACCMODE)
 
 
-def stat_info(cage: Cage, path: bytes) -> os.stat_result:
+def stat_info(cage: CageView, path: bytes) -> os.stat_result:
     if _SELF.match(path) and _own(cage, path) is None:
         raise GuestError(ENOENT)
     return info_stat(_ino(path))
 
 
 # -- the process name and the dumpable flag (prctl) ----------
-_names: weakref.WeakKeyDictionary[Cage, tuple[int, bytes]] = weakref.WeakKeyDictionary()
-_undumpable: weakref.WeakKeyDictionary[Cage, int] = weakref.WeakKeyDictionary()
+_names: weakref.WeakKeyDictionary[CageView, tuple[int, bytes]] = weakref.WeakKeyDictionary()
+_undumpable: weakref.WeakKeyDictionary[CageView, int] = weakref.WeakKeyDictionary()
 
 
-def comm(cage: Cage) -> bytes:
+def comm(cage: CageView) -> bytes:
     """The name: what ``PR_SET_NAME`` set since the last exec, else the program's base name."""
     named = _names.get(cage)
     if named is not None and named[0] == id(cage.argv):
@@ -203,7 +203,7 @@ PR_SET_NAME = 15
 PR_GET_NAME = 16
 
 
-def prctl(cage: Cage, option: int, arg2: int) -> int:
+def prctl(cage: CageView, option: int, arg2: int) -> int:
     """The options above (``EINVAL`` for others)."""
     if option == PR_SET_NAME:
         raw = cage.mem.read(pointer(arg2), _TASK_COMM_LEN)
@@ -228,13 +228,13 @@ def prctl(cage: Cage, option: int, arg2: int) -> int:
 _SYSINFO = struct.Struct("<I3I6IHHIII")  # wasm32 struct sysinfo up to mem_unit
 
 
-def sys_sysinfo(cage: Cage, info: int, *_: int) -> int:
+def sys_sysinfo(cage: CageView, info: int, *_: int) -> int:
     pages, free = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_AVPHYS_PAGES")
     loads = [min(int(load * 65536), 0xFFFFFFFF) for load in os.getloadavg()]
     uptime = int(time.clock_gettime(time.CLOCK_BOOTTIME))
     unit = 1 if pages * _PAGE <= 0xFFFFFFFF else _PAGE  # 32-bit longs: Linux's compat scaling
     scale = _PAGE // unit
-    procs = min(len(cage.microvisor.procs.live()), 0xFFFF)
+    procs = min(len(cage.world.procs.live()), 0xFFFF)
     cage.mem.pack(
         _SYSINFO, pointer(info), uptime, *loads, pages * scale, free * scale, 0, 0, 0, 0,
         procs, 0, 0, 0, unit,

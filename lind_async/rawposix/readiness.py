@@ -33,7 +33,7 @@ from lind_async.abi.flags import POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, PO
 
 if TYPE_CHECKING:
     from lind_async.rawposix.files import FileOps
-    from lind_async.runtime.cage import Cage
+    from lind_async.rawposix.kernel import CageView
 
 Wake = Callable[[], None]
 Cancel = Callable[[], None]
@@ -170,7 +170,7 @@ ALWAYS = POLLERR | POLLHUP | POLLNVAL  # reported whether asked for or not
 
 
 async def wait_ready(
-    cage: Cage, files: Iterable[tuple[FileOps, int]], timeout: float | None
+    cage: CageView, files: Iterable[tuple[FileOps, int]], timeout: float | None
 ) -> None:
     """Suspend ``cage`` until one of ``files`` may be ready for its events, the ``timeout``
     (seconds; ``None``: forever) passes, or a signal ends the wait with ``EINTR``.
@@ -195,7 +195,7 @@ async def wait_ready(
             cancel()
 
 
-async def with_sigmask(cage: Cage, mask: int | None, number: int, work: Awaitable[int]) -> int:
+async def with_sigmask(cage: CageView, mask: int | None, number: int, work: Awaitable[int]) -> int:
     """Run the wait ``work`` with the signal ``mask`` in force (ppoll, pselect6, epoll_pwait).
 
     As ``rt_sigsuspend``: a signal that interrupts the wait is delivered under the temporary

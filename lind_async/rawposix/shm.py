@@ -49,8 +49,8 @@ So every guest truncation RawPOSIX sees (``ftruncate``, ``truncate``, ``open(O_T
 :func:`file_shrunk`, which puts private zero pages over those pages in every address space
 mapping the file (natively the program would get ``SIGBUS`` there). Every other route (a
 truncation by a host process, or one RawPOSIX does not see) is caught by the SIGBUS guard
-(runtime/faults.py): each address space mapping a file shared has its memory registered with
-it, and a touch of such a page becomes that cage's own ``SIGBUS``.
+(runtime/faults.py, through the process layer): each address space mapping a file shared has
+its memory registered with it, and a touch of such a page becomes that cage's own ``SIGBUS``.
 """
 
 from __future__ import annotations
@@ -59,15 +59,14 @@ import ctypes
 import itertools
 import os
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from lind_async.abi.errno import EINVAL, ENOMEM, GuestError
 from lind_async.core.vmmap import Mapping, VmMap
-from lind_async.runtime import faults
 
 if TYPE_CHECKING:
-    from lind_async.runtime.cage import Cage
+    pass
 from lind_async.rawposix import hostfds
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -280,16 +279,17 @@ def unmapped(base: int | None, vm: VmMap, released: Iterable[Mapping]) -> None:
             obj.detach()
 
 
-def map_all(vm: VmMap, base: int, owner: Cage | None = None) -> None:
+def map_all(vm: VmMap, base: int, guard: Callable[[], None] | None = None) -> None:
     """A fork child's vmmap (a copy of its parent's, sharing its objects): map every shared piece
     into the child's memory at ``base`` and count the child as a user of each object. A child
-    mapping a file shared (``owner``) is guarded against ``SIGBUS`` as its parent was."""
+    mapping a file shared is guarded against ``SIGBUS`` as its parent was (``guard``, the
+    process layer's: it knows whose memory this is)."""
     pieces = [m for m in vm.mappings() if _backed(m)]
     for obj in objects(pieces):
         if obj.fd < 0:  # its last user gave it up while this address space still used it
             raise MemoryError("fork: a mapping's host object is gone")
-    if owner is not None and any(isinstance(m.shared, FileObject) for m in pieces):
-        faults.watch(vm, base, owner)
+    if guard is not None and any(isinstance(m.shared, FileObject) for m in pieces):
+        guard()
     for m in pieces:
         if isinstance(m.shared, HostObject):
             map_object(base, m.start, m.end, m.shared, m.offset)
@@ -301,8 +301,8 @@ def map_all(vm: VmMap, base: int, owner: Cage | None = None) -> None:
 
 def release_all(vm: VmMap) -> None:
     """The address space ends (exit, exec): forget its backed pieces and detach their objects.
-    Host pages are left alone (the memory is being dropped)."""
-    faults.unwatch(vm)
+    Host pages are left alone (the memory is being dropped; the process layer stops guarding
+    it)."""
     pieces = [m for m in vm.mappings() if _backed(m)]
     for m in pieces:
         vm.unmap(m.start, m.end - m.start)

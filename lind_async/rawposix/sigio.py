@@ -46,8 +46,7 @@ from lind_async.rawposix.readiness import Cancel
 
 if TYPE_CHECKING:
     from lind_async.rawposix.files import FileOps
-    from lind_async.runtime.cage import Cage
-    from lind_async.runtime.microvisor import Microvisor
+    from lind_async.rawposix.kernel import CageView, WorldView
 
 F_SETOWN, F_GETOWN, F_SETSIG, F_GETSIG, F_SETOWN_EX, F_GETOWN_EX = 8, 9, 10, 11, 15, 16
 COMMANDS = frozenset({F_SETOWN, F_GETOWN, F_SETSIG, F_GETSIG, F_SETOWN_EX, F_GETOWN_EX})
@@ -70,7 +69,7 @@ class _Async:
     setter: int = 0  # the cage that named the owner (its authority is checked at each send)
     signo: int = 0  # F_SETSIG (0: SIGIO without details)
     fd: int = -1  # si_fd: the descriptor O_ASYNC was set through
-    world: weakref.ref[Microvisor] | None = None
+    world: weakref.ref[WorldView] | None = None
     cancel: Cancel | None = None  # the armed watch
     timer: asyncio.TimerHandle | None = None
 
@@ -86,7 +85,7 @@ def _record(file: FileOps) -> _Async:
 
 
 # -- the system-call side ----------
-def fcntl(cage: Cage, file: FileOps, command: int, arg: int) -> int:
+def fcntl(cage: CageView, file: FileOps, command: int, arg: int) -> int:
     """``F_SETOWN``, ``F_GETOWN``, ``F_SETSIG``, ``F_GETSIG``, ``F_SETOWN_EX``, ``F_GETOWN_EX``."""
     state = _STATE.get(file)
     if command == F_GETOWN:
@@ -115,27 +114,27 @@ def fcntl(cage: Cage, file: FileOps, command: int, arg: int) -> int:
     return 0
 
 
-def _set_owner(cage: Cage, file: FileOps, kind: int, who: int) -> None:
+def _set_owner(cage: CageView, file: FileOps, kind: int, who: int) -> None:
     if who == -(2**31):
         raise GuestError(EINVAL)
-    procs = cage.microvisor.procs
+    procs = cage.world.procs
     if who and not (who in procs or (kind == F_OWNER_PGRP and procs.group(who))):
         raise GuestError(ESRCH)  # threads are not processes here: F_OWNER_TID names a pid
     state = _record(file)
     state.owner_type = kind
     state.owner = -who if kind == F_OWNER_PGRP else who
     state.setter = cage.cage_id
-    state.world = weakref.ref(cage.microvisor)
+    state.world = weakref.ref(cage.world)
 
 
-def set_async(cage: Cage, fd: int, file: FileOps, on: bool) -> None:
+def set_async(cage: CageView, fd: int, file: FileOps, on: bool) -> None:
     """``O_ASYNC`` was turned on or off (``F_SETFL``, ``FIOASYNC``) through descriptor ``fd``."""
     if on:
         file.status_flags |= F.O_ASYNC
         state = _record(file)
         state.fd = fd
         if state.world is None:
-            state.world = weakref.ref(cage.microvisor)
+            state.world = weakref.ref(cage.world)
         if state.cancel is None and state.timer is None:
             _arm(file, state)
     else:
@@ -144,7 +143,7 @@ def set_async(cage: Cage, fd: int, file: FileOps, on: bool) -> None:
             _disarm(old)
 
 
-def fioasync(cage: Cage, fd: int, file: FileOps, arg: int) -> int:
+def fioasync(cage: CageView, fd: int, file: FileOps, arg: int) -> int:
     set_async(cage, fd, file, bool(cage.mem.read_u32(pointer(arg))))
     return 0
 
@@ -207,6 +206,4 @@ def _send(state: _Async, reason: int) -> None:
     for pid in targets:
         cage = world.cages.get(pid)
         if cage is not None and authority.may_signal(state.setter, pid, nr.SYS_fcntl, signo):
-            from lind_async.runtime import signals  # the runtime imports RawPOSIX
-
-            signals.post(cage, signo, 0, info)
+            cage.post_signal(signo, 0, info)

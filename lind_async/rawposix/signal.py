@@ -10,18 +10,20 @@ from typing import TYPE_CHECKING
 from lind_async.abi import syscalls as nr
 from lind_async.abi.errno import EINVAL, EPERM, ESRCH, GuestError
 from lind_async.core.signals import SigAction
+from lind_async.rawposix import threads
 from lind_async.rawposix.args import i32, pointer, size
 from lind_async.rawposix.structs import K_SIGACTION, SIGSET
 from lind_async.rawposix.table import Row, Support
-from lind_async.runtime import threads
 
 if TYPE_CHECKING:
-    from lind_async.runtime.cage import Cage
+    from lind_async.rawposix.kernel import CageView
 
 _SIGSET_SIZE = SIGSET.size
 
 
-def sys_rt_sigaction(cage: Cage, signo: int, act: int, oact: int, sigsetsize: int, *_: int) -> int:
+def sys_rt_sigaction(
+    cage: CageView, signo: int, act: int, oact: int, sigsetsize: int, *_: int,
+) -> int:
     if size(sigsetsize) != _SIGSET_SIZE:
         raise GuestError(EINVAL)
     sig = i32(signo)
@@ -35,7 +37,9 @@ def sys_rt_sigaction(cage: Cage, signo: int, act: int, oact: int, sigsetsize: in
     return 0
 
 
-def sys_rt_sigprocmask(cage: Cage, how: int, nset: int, oset: int, sigsetsize: int, *_: int) -> int:
+def sys_rt_sigprocmask(
+    cage: CageView, how: int, nset: int, oset: int, sigsetsize: int, *_: int,
+) -> int:
     if size(sigsetsize) != _SIGSET_SIZE:
         raise GuestError(EINVAL)
     state = threads.mask_state(cage)  # the calling thread's mask
@@ -49,16 +53,16 @@ def sys_rt_sigprocmask(cage: Cage, how: int, nset: int, oset: int, sigsetsize: i
 
 
 # -- sending ----------
-def sys_kill(cage: Cage, pid: int, sig: int, *_: int) -> int:
+def sys_kill(cage: CageView, pid: int, sig: int, *_: int) -> int:
     return _send(cage, i32(pid), i32(sig), nr.SYS_kill)
 
 
-def _send(cage: Cage, target: int, signo: int, callnum: int) -> int:
+def _send(cage: CageView, target: int, signo: int, callnum: int) -> int:
     """Who may be signalled is ``core/authority.py``'s rule 5 (POSIX's credential rule within the
     world, and never a grate that serves the sender unless it let the call through)."""
     if not 0 <= signo <= 64:
         raise GuestError(EINVAL)
-    mv = cage.microvisor
+    mv = cage.world
     procs = mv.procs
     me, authority = cage.cage_id, mv.authority
 
@@ -88,16 +92,16 @@ def _send(cage: Cage, target: int, signo: int, callnum: int) -> int:
     return 0
 
 
-def sys_tgkill(cage: Cage, tgid: int, tid: int, sig: int, *_: int) -> int:
+def sys_tgkill(cage: CageView, tgid: int, tid: int, sig: int, *_: int) -> int:
     return _send(cage, i32(tid if i32(tgid) <= 0 else tgid), i32(sig), nr.SYS_tgkill)
 
 
-def sys_tkill(cage: Cage, tid: int, sig: int, *_: int) -> int:
+def sys_tkill(cage: CageView, tid: int, sig: int, *_: int) -> int:
     return _send(cage, i32(tid), i32(sig), nr.SYS_tkill)
 
 
 # -- waiting for signals ----------
-def sys_rt_sigpending(cage: Cage, set_addr: int, sigsetsize: int, *_: int) -> int:
+def sys_rt_sigpending(cage: CageView, set_addr: int, sigsetsize: int, *_: int) -> int:
     if size(sigsetsize) > _SIGSET_SIZE:
         raise GuestError(EINVAL)
     state = cage.signals
@@ -105,24 +109,24 @@ def sys_rt_sigpending(cage: Cage, set_addr: int, sigsetsize: int, *_: int) -> in
     return 0
 
 
-async def _until_signal(cage: Cage) -> int:
+async def _until_signal(cage: CageView) -> int:
     forever: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     await cage.block_on(forever)  # only a signal ends it (EINTR)
     raise AssertionError("unreachable")
 
 
-def sys_pause(cage: Cage, *_: int) -> Awaitable[int]:
+def sys_pause(cage: CageView, *_: int) -> Awaitable[int]:
     return _until_signal(cage)
 
 
-def sys_rt_sigsuspend(cage: Cage, mask: int, sigsetsize: int, *_: int) -> Awaitable[int]:
+def sys_rt_sigsuspend(cage: CageView, mask: int, sigsetsize: int, *_: int) -> Awaitable[int]:
     if size(sigsetsize) != _SIGSET_SIZE:
         raise GuestError(EINVAL)
     (temporary,) = cage.mem.unpack(SIGSET, pointer(mask))
     return _suspend(cage, temporary)
 
 
-async def _suspend(cage: Cage, temporary: int) -> int:
+async def _suspend(cage: CageView, temporary: int) -> int:
     state = cage.signals
     saved = state.blocked
     state.set_mask(temporary)
@@ -138,7 +142,7 @@ async def _suspend(cage: Cage, temporary: int) -> int:
     return 0
 
 
-def sys_sigaltstack(cage: Cage, ss: int, old_ss: int, *_: int) -> int:
+def sys_sigaltstack(cage: CageView, ss: int, old_ss: int, *_: int) -> int:
     # Handlers always run on the cage's own signal stack (runtime/signals.py); the call is
     # accepted and reports "no alternate stack" so programs that set one up keep working.
     if pointer(old_ss):
@@ -159,7 +163,7 @@ _ITIMERVAL = struct.Struct("<qqqq")  # it_interval {sec, usec}, it_value {sec, u
 _US = 1_000_000
 
 
-def _remaining_us(cage: Cage) -> tuple[int, int]:
+def _remaining_us(cage: CageView) -> tuple[int, int]:
     timer = cage.alarm
     if timer is None:
         return 0, 0
@@ -168,7 +172,7 @@ def _remaining_us(cage: Cage) -> tuple[int, int]:
     return round(left * _US), interval_us
 
 
-def _arm(cage: Cage, value_us: int, interval_us: int) -> None:
+def _arm(cage: CageView, value_us: int, interval_us: int) -> None:
     if cage.alarm is not None:
         cage.alarm[0].cancel()
         cage.alarm = None
@@ -185,13 +189,13 @@ def _arm(cage: Cage, value_us: int, interval_us: int) -> None:
     cage.alarm = (loop.call_later(value_us / _US, fire), interval_us)
 
 
-def sys_alarm(cage: Cage, seconds: int, *_: int) -> int:
+def sys_alarm(cage: CageView, seconds: int, *_: int) -> int:
     left_us, _interval = _remaining_us(cage)
     _arm(cage, (seconds & 0xFFFFFFFF) * _US, 0)
     return (left_us + _US - 1) // _US if left_us else 0
 
 
-def sys_setitimer(cage: Cage, which: int, new: int, old: int, *_: int) -> int:
+def sys_setitimer(cage: CageView, which: int, new: int, old: int, *_: int) -> int:
     if i32(which) != ITIMER_REAL:
         raise GuestError(EINVAL)
     if pointer(old):
@@ -204,7 +208,7 @@ def sys_setitimer(cage: Cage, which: int, new: int, old: int, *_: int) -> int:
     return 0
 
 
-def sys_getitimer(cage: Cage, which: int, cur: int, *_: int) -> int:
+def sys_getitimer(cage: CageView, which: int, cur: int, *_: int) -> int:
     if i32(which) != ITIMER_REAL:
         raise GuestError(EINVAL)
     left, interval = _remaining_us(cage)

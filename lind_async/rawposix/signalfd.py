@@ -5,8 +5,9 @@ Linux dequeues them from the caller), lowest number first, one 128-byte record e
 while there are none. A program blocks those signals first (else they are delivered as usual
 before anything can read them). Readiness (poll/epoll) is judged for the cage that created the
 descriptor; the runtime wakes watchers whenever a signal becomes pending for a cage
-(``runtime.signals.POSTED``). Records carry the signal, ``SI_USER`` and the sender's pid (the
-state keeps no richer siginfo: ``ssi_status`` of a ``SIGCHLD`` is not filled in).
+(:data:`POSTED`, fired by the runtime's signal posting). Records carry the signal, ``SI_USER``
+and the sender's pid (the state keeps no richer siginfo: ``ssi_status`` of a ``SIGCHLD`` is not
+filled in).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from lind_async.rawposix.readiness import NO_WATCH, Cancel, Wake, Watchers
 from lind_async.rawposix.table import Row, Support
 
 if TYPE_CHECKING:
-    from lind_async.runtime.cage import Cage
+    from lind_async.rawposix.kernel import CageView
 
 _SIGSET = struct.Struct(L.KERNEL_SIGSET.fmt)
 _UNBLOCKABLE = bit(F.SIGKILL) | bit(F.SIGSTOP)
@@ -39,29 +40,32 @@ _ANON_DEVICE = 0xE
 _inodes = itertools.count(1)
 
 
-def posted_watchers(cage: Cage) -> Watchers:
-    """What the runtime fires when a signal becomes pending for ``cage``."""
-    from lind_async.runtime import signals  # the runtime imports rawposix: import lazily
+POSTED: weakref.WeakKeyDictionary[CageView, Watchers] = weakref.WeakKeyDictionary()
+"""Per cage, what to wake when a signal becomes pending (signalfd's poll/epoll/read waits); the
+process layer fires it whenever it posts a signal."""
 
-    watchers = signals.POSTED.get(cage)
+
+def posted_watchers(cage: CageView) -> Watchers:
+    """What the runtime fires when a signal becomes pending for ``cage``."""
+    watchers = POSTED.get(cage)
     if watchers is None:
-        watchers = signals.POSTED[cage] = Watchers()
+        watchers = POSTED[cage] = Watchers()
     return watchers
 
 
 class SignalFd(FileOps):
     __slots__ = ("inode", "mask", "owner")
 
-    def __init__(self, owner: Cage, mask: int, status_flags: int) -> None:
+    def __init__(self, owner: CageView, mask: int, status_flags: int) -> None:
         super().__init__(F.O_RDWR | status_flags)
         self.owner = weakref.ref(owner)
         self.mask = mask & ~_UNBLOCKABLE
         self.inode = next(_inodes)
 
-    def _pending(self, cage: Cage) -> int:
+    def _pending(self, cage: CageView) -> int:
         return cage.signals.pending & self.mask
 
-    def read_into(self, cage: Cage, view: memoryview) -> SysResult:
+    def read_into(self, cage: CageView, view: memoryview) -> SysResult:
         if len(view) < RECORD:
             raise GuestError(EINVAL)
         n = self._take(cage, view)
@@ -71,7 +75,7 @@ class SignalFd(FileOps):
             raise GuestError(EAGAIN)
         return self._read_later(cage, view)
 
-    async def _read_later(self, cage: Cage, view: memoryview) -> int:
+    async def _read_later(self, cage: CageView, view: memoryview) -> int:
         while True:
             ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
@@ -88,7 +92,7 @@ class SignalFd(FileOps):
             if n:
                 return n
 
-    def _take(self, cage: Cage, view: memoryview) -> int:
+    def _take(self, cage: CageView, view: memoryview) -> int:
         """Move pending signals of the mask into ``view``, a record each; returns the bytes."""
         done = 0
         state = cage.signals
@@ -126,7 +130,7 @@ class SignalFd(FileOps):
         )
 
 
-def sys_signalfd4(cage: Cage, fd: int, mask: int, sizemask: int, flags: int, *_: int) -> int:
+def sys_signalfd4(cage: CageView, fd: int, mask: int, sizemask: int, flags: int, *_: int) -> int:
     how = i32(flags)
     if size(sizemask) != _SIGSET.size or how & ~(F.SFD_CLOEXEC | F.SFD_NONBLOCK):
         raise GuestError(EINVAL)
@@ -143,7 +147,7 @@ def sys_signalfd4(cage: Cage, fd: int, mask: int, sizemask: int, flags: int, *_:
     return vfd
 
 
-def sys_signalfd(cage: Cage, fd: int, mask: int, sizemask: int, *_: int) -> int:
+def sys_signalfd(cage: CageView, fd: int, mask: int, sizemask: int, *_: int) -> int:
     return sys_signalfd4(cage, fd, mask, sizemask, 0)
 
 

@@ -18,7 +18,7 @@ from lind_async.abi.errno import EAFNOSUPPORT, EINVAL, GuestError
 from lind_async.rawposix.args import i32, pointer
 
 if TYPE_CHECKING:
-    from lind_async.runtime.cage import Cage
+    from lind_async.rawposix.kernel import CageView
 
 SOCKADDR_MAX = 128  # sizeof(struct sockaddr_storage): longer addresses are EINVAL
 SUN_PATH_OFFSET = L.SOCKADDR_UN.offset("sun_path")
@@ -30,7 +30,7 @@ _FAMILY = struct.Struct("<H")
 InetAddress = tuple[str, int] | tuple[str, int, int, int]
 
 
-def read_sockaddr(cage: Cage, addr: int, addrlen: int) -> bytes:
+def read_sockaddr(cage: CageView, addr: int, addrlen: int) -> bytes:
     """The ``addrlen`` bytes of a guest sockaddr (``EINVAL`` for a bad length, ``EFAULT``)."""
     length = i32(addrlen)
     if not 0 <= length <= SOCKADDR_MAX:
@@ -38,7 +38,7 @@ def read_sockaddr(cage: Cage, addr: int, addrlen: int) -> bytes:
     return cage.mem.read(pointer(addr), length)
 
 
-def write_sockaddr(cage: Cage, addr: int, addrlen_ptr: int, raw: bytes) -> None:
+def write_sockaddr(cage: CageView, addr: int, addrlen_ptr: int, raw: bytes) -> None:
     """Store an address for accept/recvfrom/getsockname: at most ``*addrlen`` bytes are copied
     and ``*addrlen`` is set to the full length (a NULL ``addr`` stores nothing)."""
     where = pointer(addr)

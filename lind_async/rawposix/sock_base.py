@@ -33,7 +33,7 @@ from lind_async.rawposix.files import FileOps, SysResult
 from lind_async.rawposix.readiness import wait_ready
 
 if TYPE_CHECKING:
-    from lind_async.runtime.cage import Cage
+    from lind_async.rawposix.kernel import CageView
 
 Received = tuple[int, bytes | None, list[OpenFile] | None, int]
 RecvResult = Received | Awaitable[Received]
@@ -80,16 +80,16 @@ class Socket(FileOps):
         return bool(self.status_flags & F.O_NONBLOCK or flags & F.MSG_DONTWAIT)
 
     # -- operations (defaults: Linux's answer for a kind that cannot) ----------------------------
-    def bind(self, cage: Cage, raw: bytes) -> None:
+    def bind(self, cage: CageView, raw: bytes) -> None:
         raise GuestError(EOPNOTSUPP)
 
     def listen(self, backlog: int) -> None:
         raise GuestError(EOPNOTSUPP)
 
-    def accept(self, cage: Cage) -> AcceptResult | Awaitable[AcceptResult]:
+    def accept(self, cage: CageView) -> AcceptResult | Awaitable[AcceptResult]:
         raise GuestError(EOPNOTSUPP)
 
-    def connect(self, cage: Cage, raw: bytes) -> SysResult:
+    def connect(self, cage: CageView, raw: bytes) -> SysResult:
         raise GuestError(EOPNOTSUPP)
 
     def sockname(self) -> bytes:
@@ -101,18 +101,18 @@ class Socket(FileOps):
     def shutdown(self, how: int) -> None:
         raise GuestError(EOPNOTSUPP)
 
-    def recv_into(self, cage: Cage, view: memoryview, flags: int) -> SysResult:
+    def recv_into(self, cage: CageView, view: memoryview, flags: int) -> SysResult:
         raise GuestError(EOPNOTSUPP)
 
-    def send_from(self, cage: Cage, view: memoryview, flags: int) -> SysResult:
+    def send_from(self, cage: CageView, view: memoryview, flags: int) -> SysResult:
         raise GuestError(EOPNOTSUPP)
 
-    def recvmsg(self, cage: Cage, views: list[memoryview], flags: int) -> RecvResult:
+    def recvmsg(self, cage: CageView, views: list[memoryview], flags: int) -> RecvResult:
         raise GuestError(EOPNOTSUPP)
 
     def sendmsg(
         self,
-        cage: Cage,
+        cage: CageView,
         views: list[memoryview],
         flags: int,
         address: bytes | None,
@@ -125,10 +125,10 @@ class Socket(FileOps):
         return 0
 
     # -- files' interface ---------------------------------------------------------------------
-    def read_into(self, cage: Cage, view: memoryview) -> SysResult:
+    def read_into(self, cage: CageView, view: memoryview) -> SysResult:
         return self.recv_into(cage, view, 0)
 
-    def write_from(self, cage: Cage, view: memoryview) -> SysResult:
+    def write_from(self, cage: CageView, view: memoryview) -> SysResult:
         return self.send_from(cage, view, 0)
 
     # -- options ------------------------------------------------------------------------------
@@ -163,7 +163,9 @@ class Socket(FileOps):
         raise GuestError(ENOPROTOOPT)
 
     # -- waiting ------------------------------------------------------------------------------
-    async def wait(self, cage: Cage, events: int, timeout: float | None, deadline: float) -> float:
+    async def wait(
+        self, cage: CageView, events: int, timeout: float | None, deadline: float,
+    ) -> float:
         """Wait until ``events`` may be ready; ``EAGAIN`` once an ``SO_*TIMEO`` ``timeout``
         has passed. ``deadline`` is the loop time the timeout ends (0.0: not started); the
         (possibly new) deadline is returned for the next round."""

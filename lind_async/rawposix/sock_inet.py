@@ -64,7 +64,7 @@ from lind_async.rawposix.sock_base import (
 
 if TYPE_CHECKING:
     from lind_async.rawposix.files import SysResult
-    from lind_async.runtime.cage import Cage
+    from lind_async.rawposix.kernel import CageView
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _c_bind = _libc.bind
@@ -135,13 +135,13 @@ class InetSocket(Socket):
         self.linger = (0, 0)  # the guest's SO_LINGER when it asked for a lingering close
 
     # -- connection ---------------------------------------------------------------------------
-    def bind(self, cage: Cage, raw: bytes) -> None:
+    def bind(self, cage: CageView, raw: bytes) -> None:
         _check(_c_bind(self.fd, raw, len(raw)))
 
     def listen(self, backlog: int) -> None:
         self.sock.listen(max(0, backlog))
 
-    def accept(self, cage: Cage) -> AcceptResult | Awaitable[AcceptResult]:
+    def accept(self, cage: CageView) -> AcceptResult | Awaitable[AcceptResult]:
         try:
             return self._accept_now()
         except BlockingIOError:
@@ -160,7 +160,7 @@ class InetSocket(Socket):
         peer = InetSocket(host, self.family, self.stype, self.protocol, 0)
         return peer, buf.raw[: min(size.value, SOCKADDR_MAX)]
 
-    async def _accept_later(self, cage: Cage) -> AcceptResult:
+    async def _accept_later(self, cage: CageView) -> AcceptResult:
         deadline = 0.0
         while True:
             deadline = await self._wait(cage, F.POLLIN, self.rcvtimeo, deadline)
@@ -169,7 +169,7 @@ class InetSocket(Socket):
             except BlockingIOError:
                 continue
 
-    def connect(self, cage: Cage, raw: bytes) -> SysResult:
+    def connect(self, cage: CageView, raw: bytes) -> SysResult:
         if _c_connect(self.fd, raw, len(raw)) == 0:
             return 0
         err = ctypes.get_errno()
@@ -177,7 +177,7 @@ class InetSocket(Socket):
             raise GuestError(err)
         return self._connect_later(cage, raw)
 
-    async def _connect_later(self, cage: Cage, raw: bytes) -> int:
+    async def _connect_later(self, cage: CageView, raw: bytes) -> int:
         # Once the host socket is writable, connect() again: the kernel then reports the outcome
         # (0, or the pending error) and leaves the socket in the state a blocking connect would.
         deadline = 0.0
@@ -210,7 +210,7 @@ class InetSocket(Socket):
         self.sock.shutdown(how)
 
     # -- data ---------------------------------------------------------------------------------
-    def recv_into(self, cage: Cage, view: memoryview, flags: int) -> SysResult:
+    def recv_into(self, cage: CageView, view: memoryview, flags: int) -> SysResult:
         try:
             n = self.sock.recv_into(view, len(view), flags & RECV_FLAGS)
         except BlockingIOError:
@@ -221,7 +221,7 @@ class InetSocket(Socket):
             return self._recv_later(cage, view, flags, n)
         return n
 
-    async def _recv_later(self, cage: Cage, view: memoryview, flags: int, done: int) -> int:
+    async def _recv_later(self, cage: CageView, view: memoryview, flags: int, done: int) -> int:
         deadline = 0.0
         host_flags = flags & RECV_FLAGS
         while True:
@@ -239,7 +239,7 @@ class InetSocket(Socket):
             if n == 0 or not flags & F.MSG_WAITALL or done == len(view):
                 return done
 
-    def send_from(self, cage: Cage, view: memoryview, flags: int) -> SysResult:
+    def send_from(self, cage: CageView, view: memoryview, flags: int) -> SysResult:
         host_flags = (flags & SEND_FLAGS) | socket.MSG_NOSIGNAL
         try:
             n = self.sock.send(view, host_flags)
@@ -253,7 +253,7 @@ class InetSocket(Socket):
             return n
         return self._send_later(cage, view, flags, n)
 
-    async def _send_later(self, cage: Cage, view: memoryview, flags: int, done: int) -> int:
+    async def _send_later(self, cage: CageView, view: memoryview, flags: int, done: int) -> int:
         deadline = 0.0
         host_flags = (flags & SEND_FLAGS) | socket.MSG_NOSIGNAL
         while done < len(view):
@@ -273,12 +273,12 @@ class InetSocket(Socket):
                 return self._broken(cage, flags)
         return done
 
-    def _broken(self, cage: Cage, flags: int) -> int:
+    def _broken(self, cage: CageView, flags: int) -> int:
         if not flags & F.MSG_NOSIGNAL:
             cage.post_signal(SIGPIPE)
         raise GuestError(EPIPE)
 
-    def recvmsg(self, cage: Cage, views: list[memoryview], flags: int) -> RecvResult:
+    def recvmsg(self, cage: CageView, views: list[memoryview], flags: int) -> RecvResult:
         try:
             return self._recvmsg_now(views, flags)
         except BlockingIOError:
@@ -291,7 +291,7 @@ class InetSocket(Socket):
         raw = inet_sockaddr(address) if address is not None else None
         return n, raw, None, msg_flags & (F.MSG_TRUNC | F.MSG_EOR | F.MSG_OOB)
 
-    async def _recvmsg_later(self, cage: Cage, views: list[memoryview], flags: int) -> Received:
+    async def _recvmsg_later(self, cage: CageView, views: list[memoryview], flags: int) -> Received:
         deadline = 0.0
         while True:
             deadline = await self._wait(cage, F.POLLIN, self.rcvtimeo, deadline)
@@ -302,7 +302,7 @@ class InetSocket(Socket):
 
     def sendmsg(
         self,
-        cage: Cage,
+        cage: CageView,
         views: list[memoryview],
         flags: int,
         address: bytes | None,
@@ -330,7 +330,7 @@ class InetSocket(Socket):
         return self.sock.sendmsg(views, (), host_flags, target)
 
     async def _sendmsg_later(
-        self, cage: Cage, views: list[memoryview], flags: int, target: Any
+        self, cage: CageView, views: list[memoryview], flags: int, target: Any
     ) -> int:
         deadline = 0.0
         while True:
@@ -380,7 +380,9 @@ class InetSocket(Socket):
         return (F.SOL_SOCKET, self.protocol, *ip)
 
     # -- readiness and the rest ---------------------------------------------------------------
-    async def _wait(self, cage: Cage, events: int, timeout: float | None, deadline: float) -> float:
+    async def _wait(
+        self, cage: CageView, events: int, timeout: float | None, deadline: float,
+    ) -> float:
         if timeout is None:
             await wait_fd(self.fd, writable=events == F.POLLOUT, cage=cage)
             return 0.0

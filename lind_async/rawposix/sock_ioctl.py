@@ -27,7 +27,7 @@ from lind_async.rawposix import hostfds
 from lind_async.rawposix.args import pointer
 
 if TYPE_CHECKING:
-    from lind_async.runtime.cage import Cage
+    from lind_async.rawposix.kernel import CageView
 
 SIOCGIFCONF = 0x8912
 QUERIES = frozenset((
@@ -59,7 +59,7 @@ _HOST_IFCONF = struct.Struct("<i4xQ")
 _MAX_INTERFACES = 1024
 
 
-def socket_ioctl(cage: Cage, request: int, arg: int) -> int:
+def socket_ioctl(cage: CageView, request: int, arg: int) -> int:
     """Answer ``request`` (one of :data:`REQUESTS`) on a socket."""
     if request in CHANGES:
         raise GuestError(EPERM)
@@ -85,7 +85,7 @@ def _host_ioctl(request: int, data: bytes | bytearray) -> bytes:
         return bytes(fcntl.ioctl(host.fileno(), request, bytes(data)))
 
 
-def _ifconf(cage: Cage, where: int) -> int:
+def _ifconf(cage: CageView, where: int) -> int:
     length, buf = cage.mem.unpack(_GUEST_IFCONF, where)
     entries = _host_ifconf()
     if buf == 0:  # a size query: the room every entry needs

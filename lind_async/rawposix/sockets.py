@@ -42,7 +42,7 @@ from lind_async.rawposix.table import Row, Support
 from lind_async.rawposix.unix_socket import UnixSocket, credentials, new_pair, unix_type
 
 if TYPE_CHECKING:
-    from lind_async.runtime.cage import Cage
+    from lind_async.rawposix.kernel import CageView
 
 MAX_RW = 0x7FFFF000
 IOV_MAX = 1024
@@ -55,14 +55,14 @@ _TYPE_FLAGS = F.SOCK_NONBLOCK | F.SOCK_CLOEXEC
 _SEGMENT = ~0xFFFFFFFF
 
 
-def _sock(cage: Cage, fd: int) -> Socket:
+def _sock(cage: CageView, fd: int) -> Socket:
     file = cage.fds.file(i32(fd))
     if not isinstance(file, Socket):
         raise GuestError(ENOTSOCK)
     return file
 
 
-def _install(cage: Cage, file: OpenFile, cloexec: bool) -> int:
+def _install(cage: CageView, file: OpenFile, cloexec: bool) -> int:
     try:
         return cage.fds.install(file, cloexec=cloexec)
     except GuestError:
@@ -79,7 +79,7 @@ def _split_type(kind: int) -> tuple[int, int]:
     return stype, status
 
 
-def sys_socket(cage: Cage, domain: int, kind: int, protocol: int, *_: int) -> int:
+def sys_socket(cage: CageView, domain: int, kind: int, protocol: int, *_: int) -> int:
     family, proto, raw_type = i32(domain), i32(protocol), i32(kind)
     stype, status = _split_type(raw_type)
     file: Socket
@@ -94,7 +94,7 @@ def sys_socket(cage: Cage, domain: int, kind: int, protocol: int, *_: int) -> in
     return _install(cage, file, bool(raw_type & F.SOCK_CLOEXEC))
 
 
-def sys_socketpair(cage: Cage, domain: int, kind: int, protocol: int, sv: int, *_: int) -> int:
+def sys_socketpair(cage: CageView, domain: int, kind: int, protocol: int, sv: int, *_: int) -> int:
     family, proto, raw_type = i32(domain), i32(protocol), i32(kind)
     stype, status = _split_type(raw_type)
     if family != F.AF_UNIX:
@@ -118,31 +118,31 @@ def sys_socketpair(cage: Cage, domain: int, kind: int, protocol: int, sv: int, *
 
 
 # -- names and connections --------------------------------------------------------------------
-def sys_bind(cage: Cage, fd: int, addr: int, addrlen: int, *_: int) -> int:
+def sys_bind(cage: CageView, fd: int, addr: int, addrlen: int, *_: int) -> int:
     sock = _sock(cage, fd)
     sock.bind(cage, read_sockaddr(cage, addr, addrlen))
     return 0
 
 
-def sys_listen(cage: Cage, fd: int, backlog: int, *_: int) -> int:
+def sys_listen(cage: CageView, fd: int, backlog: int, *_: int) -> int:
     _sock(cage, fd).listen(i32(backlog))
     return 0
 
 
-def sys_connect(cage: Cage, fd: int, addr: int, addrlen: int, *_: int) -> SysResult:
+def sys_connect(cage: CageView, fd: int, addr: int, addrlen: int, *_: int) -> SysResult:
     sock = _sock(cage, fd)
     return sock.connect(cage, read_sockaddr(cage, addr, addrlen))
 
 
-def sys_accept(cage: Cage, fd: int, addr: int, addrlen: int, *_: int) -> SysResult:
+def sys_accept(cage: CageView, fd: int, addr: int, addrlen: int, *_: int) -> SysResult:
     return _accept(cage, fd, addr, addrlen, 0)
 
 
-def sys_accept4(cage: Cage, fd: int, addr: int, addrlen: int, flags: int, *_: int) -> SysResult:
+def sys_accept4(cage: CageView, fd: int, addr: int, addrlen: int, flags: int, *_: int) -> SysResult:
     return _accept(cage, fd, addr, addrlen, i32(flags))
 
 
-def _accept(cage: Cage, fd: int, addr: int, addrlen: int, flags: int) -> SysResult:
+def _accept(cage: CageView, fd: int, addr: int, addrlen: int, flags: int) -> SysResult:
     if flags & ~_TYPE_FLAGS:
         raise GuestError(EINVAL)
     sock = _sock(cage, fd)
@@ -153,12 +153,12 @@ def _accept(cage: Cage, fd: int, addr: int, addrlen: int, flags: int) -> SysResu
 
 
 async def _accept_later(
-    cage: Cage, pending: Awaitable[AcceptResult], addr: int, addrlen: int, flags: int
+    cage: CageView, pending: Awaitable[AcceptResult], addr: int, addrlen: int, flags: int
 ) -> int:
     return _accepted(cage, await pending, addr, addrlen, flags)
 
 
-def _accepted(cage: Cage, result: AcceptResult, addr: int, addrlen: int, flags: int) -> int:
+def _accepted(cage: CageView, result: AcceptResult, addr: int, addrlen: int, flags: int) -> int:
     new, peer = result
     new.status_flags = F.O_RDWR | (F.O_NONBLOCK if flags & F.SOCK_NONBLOCK else 0)
     try:
@@ -169,17 +169,17 @@ def _accepted(cage: Cage, result: AcceptResult, addr: int, addrlen: int, flags: 
     return _install(cage, new, bool(flags & F.SOCK_CLOEXEC))
 
 
-def sys_getsockname(cage: Cage, fd: int, addr: int, addrlen: int, *_: int) -> int:
+def sys_getsockname(cage: CageView, fd: int, addr: int, addrlen: int, *_: int) -> int:
     write_sockaddr(cage, addr, addrlen, _sock(cage, fd).sockname())
     return 0
 
 
-def sys_getpeername(cage: Cage, fd: int, addr: int, addrlen: int, *_: int) -> int:
+def sys_getpeername(cage: CageView, fd: int, addr: int, addrlen: int, *_: int) -> int:
     write_sockaddr(cage, addr, addrlen, _sock(cage, fd).peername())
     return 0
 
 
-def sys_shutdown(cage: Cage, fd: int, how: int, *_: int) -> int:
+def sys_shutdown(cage: CageView, fd: int, how: int, *_: int) -> int:
     mode = i32(how)
     if mode not in (F.SHUT_RD, F.SHUT_WR, F.SHUT_RDWR):
         raise GuestError(EINVAL)
@@ -189,7 +189,7 @@ def sys_shutdown(cage: Cage, fd: int, how: int, *_: int) -> int:
 
 # -- data -------------------------------------------------------------------------------------
 def sys_sendto(
-    cage: Cage, fd: int, buf: int, length: int, flags: int, addr: int, addrlen: int
+    cage: CageView, fd: int, buf: int, length: int, flags: int, addr: int, addrlen: int
 ) -> SysResult:
     sock = _sock(cage, fd)
     view = cage.mem.slice(pointer(buf), min(size(length), MAX_RW))
@@ -200,7 +200,7 @@ def sys_sendto(
 
 
 def sys_recvfrom(
-    cage: Cage, fd: int, buf: int, length: int, flags: int, addr: int, addrlen: int
+    cage: CageView, fd: int, buf: int, length: int, flags: int, addr: int, addrlen: int
 ) -> SysResult:
     sock = _sock(cage, fd)
     view = cage.mem.slice(pointer(buf), min(size(length), MAX_RW))
@@ -213,18 +213,20 @@ def sys_recvfrom(
     return _recvfrom_later(cage, result, addr, addrlen)  # type: ignore[arg-type]
 
 
-async def _recvfrom_later(cage: Cage, pending: Awaitable[Received], addr: int, addrlen: int) -> int:
+async def _recvfrom_later(
+    cage: CageView, pending: Awaitable[Received], addr: int, addrlen: int,
+) -> int:
     return _received_from(cage, await pending, addr, addrlen)
 
 
-def _received_from(cage: Cage, got: Received, addr: int, addrlen: int) -> int:
+def _received_from(cage: CageView, got: Received, addr: int, addrlen: int) -> int:
     n, raw, rights, _flags = got
     drop_rights(rights)
     write_sockaddr(cage, addr, addrlen, raw or b"")
     return n
 
 
-def _msghdr(cage: Cage, msg: int) -> tuple[int, tuple[int, ...]]:
+def _msghdr(cage: CageView, msg: int) -> tuple[int, tuple[int, ...]]:
     base = pointer(msg)
     return base & _SEGMENT, cage.mem.unpack(_MSGHDR, base)
 
@@ -233,7 +235,7 @@ def _ptr(segment: int, value: int) -> int:
     return segment | value if value else 0
 
 
-def _iovecs(cage: Cage, segment: int, iov: int, count: int) -> list[memoryview]:
+def _iovecs(cage: CageView, segment: int, iov: int, count: int) -> list[memoryview]:
     if not 0 <= count <= IOV_MAX:
         raise GuestError(EMSGSIZE)
     base = _ptr(segment, iov)
@@ -250,7 +252,7 @@ def _iovecs(cage: Cage, segment: int, iov: int, count: int) -> list[memoryview]:
     return views
 
 
-def sys_sendmsg(cage: Cage, fd: int, msg: int, flags: int, *_: int) -> SysResult:
+def sys_sendmsg(cage: CageView, fd: int, msg: int, flags: int, *_: int) -> SysResult:
     sock = _sock(cage, fd)
     segment, (name, namelen, iov, iovlen, control, controllen, _f) = _msghdr(cage, msg)
     views = _iovecs(cage, segment, iov, iovlen)
@@ -259,7 +261,7 @@ def sys_sendmsg(cage: Cage, fd: int, msg: int, flags: int, *_: int) -> SysResult
     return sock.sendmsg(cage, views, i32(flags), address, rights)
 
 
-def _rights_to_send(cage: Cage, control: int, controllen: int) -> list[OpenFile] | None:
+def _rights_to_send(cage: CageView, control: int, controllen: int) -> list[OpenFile] | None:
     """The descriptions named by the ``SCM_RIGHTS`` messages, each with an in-flight ref."""
     if controllen > OPTMEM_MAX:
         raise GuestError(ENOBUFS)
@@ -291,7 +293,7 @@ def _bad() -> OpenFile:
     raise GuestError(EBADF)
 
 
-def sys_recvmsg(cage: Cage, fd: int, msg: int, flags: int, *_: int) -> SysResult:
+def sys_recvmsg(cage: CageView, fd: int, msg: int, flags: int, *_: int) -> SysResult:
     sock = _sock(cage, fd)
     segment, (_name, _nl, iov, iovlen, _c, _cl, _f) = _msghdr(cage, msg)
     views = _iovecs(cage, segment, iov, iovlen)
@@ -302,11 +304,11 @@ def sys_recvmsg(cage: Cage, fd: int, msg: int, flags: int, *_: int) -> SysResult
     return _recvmsg_later(cage, msg, how, result)  # type: ignore[arg-type]
 
 
-async def _recvmsg_later(cage: Cage, msg: int, flags: int, pending: Awaitable[Received]) -> int:
+async def _recvmsg_later(cage: CageView, msg: int, flags: int, pending: Awaitable[Received]) -> int:
     return _received_msg(cage, msg, flags, await pending)
 
 
-def _received_msg(cage: Cage, msg: int, flags: int, got: Received) -> int:
+def _received_msg(cage: CageView, msg: int, flags: int, got: Received) -> int:
     n, raw, rights, msg_flags = got
     try:
         segment, (name, namelen, iov, iovlen, control, controllen, _f) = _msghdr(cage, msg)
@@ -328,7 +330,7 @@ def _received_msg(cage: Cage, msg: int, flags: int, got: Received) -> int:
 
 
 def _deliver_rights(
-    cage: Cage, control: int, controllen: int, rights: list[OpenFile] | None, cloexec: bool
+    cage: CageView, control: int, controllen: int, rights: list[OpenFile] | None, cloexec: bool
 ) -> tuple[int, bool]:
     """Install received rights and write their ``SCM_RIGHTS`` message; ``(control bytes used,
     truncated)``. Rights that do not fit are dropped."""
@@ -357,7 +359,7 @@ def _deliver_rights(
 
 # -- options ----------------------------------------------------------------------------------
 def sys_setsockopt(
-    cage: Cage, fd: int, level: int, name: int, value: int, length: int, *_: int
+    cage: CageView, fd: int, level: int, name: int, value: int, length: int, *_: int
 ) -> int:
     sock = _sock(cage, fd)
     optlen = i32(length)
@@ -369,7 +371,7 @@ def sys_setsockopt(
 
 
 def sys_getsockopt(
-    cage: Cage, fd: int, level: int, name: int, value: int, length: int, *_: int
+    cage: CageView, fd: int, level: int, name: int, value: int, length: int, *_: int
 ) -> int:
     sock = _sock(cage, fd)
     len_at = pointer(length)

@@ -16,7 +16,7 @@ from lind_async.abi.errno import EACCES, EINVAL, GuestError
 from lind_async.rawposix.files import DirEntry, FileOps
 
 if TYPE_CHECKING:
-    from lind_async.runtime.cage import Cage
+    from lind_async.rawposix.kernel import CageView
 
 
 class SnapshotFile(FileOps):
@@ -30,7 +30,7 @@ class SnapshotFile(FileOps):
         self._data = data
         self.pos = 0
 
-    def read_into(self, cage: Cage, view: memoryview) -> int:
+    def read_into(self, cage: CageView, view: memoryview) -> int:
         n = self.pread_into(view, self.pos)
         self.pos += n
         return n
@@ -40,7 +40,7 @@ class SnapshotFile(FileOps):
         view[:len(chunk)] = chunk
         return len(chunk)
 
-    def write_from(self, cage: Cage, view: memoryview) -> int:
+    def write_from(self, cage: CageView, view: memoryview) -> int:
         raise GuestError(self.write_errno)
 
     def pwrite_from(self, view: memoryview, offset: int) -> int:

@@ -3,7 +3,7 @@ world's namespace (core/ipc_ns.py), the caller's credentials, the clock, ``struc
 and out, and the wait queue of each object.
 
 A world is the cages of one microvisor (docs/security.md), so its namespace is kept per
-``cage.microvisor``: fork children, other cages of the root and grates acting for them share it;
+``cage.world``: fork children, other cages of the root and grates acting for them share it;
 another root does not see it. Objects live until removed or until the world ends.
 """
 
@@ -22,14 +22,14 @@ from lind_async.rawposix.shm import SharedAnon
 
 if TYPE_CHECKING:
     from lind_async.memory import GuestMemory
-    from lind_async.runtime.cage import Cage
+    from lind_async.rawposix.kernel import CageView
 
 _namespaces: weakref.WeakKeyDictionary[object, IpcNamespace] = weakref.WeakKeyDictionary()
 _queues: weakref.WeakKeyDictionary[IpcObject, WaitQueue] = weakref.WeakKeyDictionary()
 
 
-def namespace(cage: Cage) -> IpcNamespace:
-    world = cage.microvisor
+def namespace(cage: CageView) -> IpcNamespace:
+    world = cage.world
     ns = _namespaces.get(world)
     if ns is None:
         ns = _namespaces[world] = IpcNamespace()
@@ -47,8 +47,8 @@ def _world_ended(ns: IpcNamespace) -> None:
             pages.fd = -1
 
 
-def existing_namespace(cage: Cage) -> IpcNamespace | None:
-    return _namespaces.get(cage.microvisor)
+def existing_namespace(cage: CageView) -> IpcNamespace | None:
+    return _namespaces.get(cage.world)
 
 
 def credentials() -> tuple[int, int]:

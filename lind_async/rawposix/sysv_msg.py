@@ -26,18 +26,18 @@ from lind_async.rawposix.args import i32, pointer, size
 from lind_async.rawposix.table import Row, Support, SysResult
 
 if TYPE_CHECKING:
-    from lind_async.runtime.cage import Cage
+    from lind_async.rawposix.kernel import CageView
 
 _MTYPE = struct.Struct(MSGBUF_MTYPE.fmt)
 
 
-def sys_msgget(cage: Cage, key: int, flags: int, *_: int) -> int:
+def sys_msgget(cage: CageView, key: int, flags: int, *_: int) -> int:
     uid, gid = ipc.credentials()
     return ipc.namespace(cage).msg_get(i32(key), i32(flags), uid=uid, gid=gid,
                                        now=ipc.now()).ident
 
 
-def sys_msgsnd(cage: Cage, msqid: int, msgp: int, msgsz: int, flags: int, *_: int) -> SysResult:
+def sys_msgsnd(cage: CageView, msqid: int, msgp: int, msgsz: int, flags: int, *_: int) -> SysResult:
     ident, addr, n, how = i32(msqid), pointer(msgp), size(msgsz), i32(flags)
     if n > MSGMAX or ident < 0:
         raise GuestError(EINVAL)
@@ -56,7 +56,7 @@ def sys_msgsnd(cage: Cage, msqid: int, msgp: int, msgsz: int, flags: int, *_: in
     return _send_later(cage, q, mtype, text)
 
 
-async def _send_later(cage: Cage, q: MsgQueue, mtype: int, text: bytes) -> int:
+async def _send_later(cage: CageView, q: MsgQueue, mtype: int, text: bytes) -> int:
     while True:
         await ipc.queue(q).wait(cage)
         if q.removed:
@@ -66,7 +66,7 @@ async def _send_later(cage: Cage, q: MsgQueue, mtype: int, text: bytes) -> int:
             return 0
 
 
-def sys_msgrcv(cage: Cage, msqid: int, msgp: int, msgsz: int, msgtyp: int, flags: int, *_: int
+def sys_msgrcv(cage: CageView, msqid: int, msgp: int, msgsz: int, msgtyp: int, flags: int, *_: int
                ) -> SysResult:
     ident, addr, room, typ, how = i32(msqid), pointer(msgp), size(msgsz), i32(msgtyp), i32(flags)
     if ident < 0 or room > 0x7FFFFFFF:
@@ -84,7 +84,7 @@ def sys_msgrcv(cage: Cage, msqid: int, msgp: int, msgsz: int, msgtyp: int, flags
     return _receive_later(cage, q, addr, typ, room, how)
 
 
-async def _receive_later(cage: Cage, q: MsgQueue, addr: int, typ: int, room: int, how: int
+async def _receive_later(cage: CageView, q: MsgQueue, addr: int, typ: int, room: int, how: int
                          ) -> int:
     while True:
         await ipc.queue(q).wait(cage)
@@ -95,7 +95,7 @@ async def _receive_later(cage: Cage, q: MsgQueue, addr: int, typ: int, room: int
             return _deliver(cage, q, addr, got)
 
 
-def _deliver(cage: Cage, q: MsgQueue, addr: int, got: tuple[int, bytes]) -> int:
+def _deliver(cage: CageView, q: MsgQueue, addr: int, got: tuple[int, bytes]) -> int:
     """Write a taken message into the caller's buffer; senders may find room now."""
     ipc.changed(q)
     mtype, text = got
@@ -103,7 +103,7 @@ def _deliver(cage: Cage, q: MsgQueue, addr: int, got: tuple[int, bytes]) -> int:
     return len(text)
 
 
-def sys_msgctl(cage: Cage, msqid: int, cmd: int, buf: int, *_: int) -> int:
+def sys_msgctl(cage: CageView, msqid: int, cmd: int, buf: int, *_: int) -> int:
     what = ipc.command(i32(cmd))
     uid, gid = ipc.credentials()
     if what == IPC_SET:

@@ -40,27 +40,27 @@ from lind_async.rawposix.structs import read_timespec
 from lind_async.rawposix.table import Row, Support, SysResult
 
 if TYPE_CHECKING:
-    from lind_async.runtime.cage import Cage
+    from lind_async.rawposix.kernel import CageView
 
 _SEMBUF = struct.Struct(SEMBUF.fmt)
 
 
-def sys_semget(cage: Cage, key: int, nsems: int, flags: int, *_: int) -> int:
+def sys_semget(cage: CageView, key: int, nsems: int, flags: int, *_: int) -> int:
     uid, gid = ipc.credentials()
     return ipc.namespace(cage).sem_get(i32(key), i32(nsems), i32(flags), uid=uid, gid=gid,
                                        now=ipc.now()).ident
 
 
-def sys_semop(cage: Cage, semid: int, sops: int, nsops: int, *_: int) -> SysResult:
+def sys_semop(cage: CageView, semid: int, sops: int, nsops: int, *_: int) -> SysResult:
     return _semop(cage, i32(semid), pointer(sops), size(nsops), None)
 
 
-def sys_semtimedop(cage: Cage, semid: int, sops: int, nsops: int, timeout: int, *_: int
+def sys_semtimedop(cage: CageView, semid: int, sops: int, nsops: int, timeout: int, *_: int
                    ) -> SysResult:
     return _semop(cage, i32(semid), pointer(sops), size(nsops), pointer(timeout))
 
 
-def _semop(cage: Cage, semid: int, sops: int, nsops: int, timeout: int | None
+def _semop(cage: CageView, semid: int, sops: int, nsops: int, timeout: int | None
            ) -> SysResult:
     if nsops < 1 or semid < 0:
         raise GuestError(EINVAL)
@@ -81,7 +81,7 @@ def _semop(cage: Cage, semid: int, sops: int, nsops: int, timeout: int | None
     return _wait(cage, sems, ops, blocked, wait_ns)
 
 
-async def _wait(cage: Cage, sems: SemSet, ops: Sequence[SemOp], blocked: tuple[int, bool],
+async def _wait(cage: CageView, sems: SemSet, ops: Sequence[SemOp], blocked: tuple[int, bool],
                 wait_ns: int | None) -> int:
     q = ipc.queue(sems)
     expired = False
@@ -115,7 +115,7 @@ async def _wait(cage: Cage, sems: SemSet, ops: Sequence[SemOp], blocked: tuple[i
             timer.cancel()
 
 
-def sys_semctl(cage: Cage, semid: int, semnum: int, cmd: int, arg: int, *_: int) -> int:
+def sys_semctl(cage: CageView, semid: int, semnum: int, cmd: int, arg: int, *_: int) -> int:
     what, num = ipc.command(i32(cmd)), i32(semnum)
     uid, gid = ipc.credentials()
     if what == IPC_SET:
@@ -161,7 +161,7 @@ def sys_semctl(cage: Cage, semid: int, semnum: int, cmd: int, arg: int, *_: int)
             GETZCNT: sems.zcnt}[what][num]
 
 
-def process_exited(cage: Cage) -> None:
+def process_exited(cage: CageView) -> None:
     """Cage ``cage`` (a process) ended: its ``SEM_UNDO`` adjustments are applied."""
     ns = ipc.existing_namespace(cage)
     if ns is not None:

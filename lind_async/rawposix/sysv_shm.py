@@ -40,7 +40,7 @@ from lind_async.rawposix.sysv_ipc import command, credentials, namespace, now, p
 from lind_async.rawposix.table import Row, Support
 
 if TYPE_CHECKING:
-    from lind_async.runtime.cage import Cage
+    from lind_async.rawposix.kernel import CageView
 
 SHM_RDONLY, SHM_RND, SHM_REMAP, SHM_EXEC = 0o10000, 0o20000, 0o40000, 0o100000
 SHM_LOCK, SHM_UNLOCK = 11, 12
@@ -79,7 +79,7 @@ def _destroy(seg: ShmSegment) -> None:
         pages.fd = -1
 
 
-def sys_shmget(cage: Cage, key: int, length: int, flags: int, *_: int) -> int:
+def sys_shmget(cage: CageView, key: int, length: int, flags: int, *_: int) -> int:
     uid, gid = credentials()
     ns = namespace(cage)
     seg, new = ns.shm_get(i32(key), size(length), i32(flags), uid=uid, gid=gid,
@@ -93,7 +93,7 @@ def sys_shmget(cage: Cage, key: int, length: int, flags: int, *_: int) -> int:
     return seg.ident
 
 
-def sys_shmat(cage: Cage, shmid: int, addr: int, flags: int, *_: int) -> int:
+def sys_shmat(cage: CageView, shmid: int, addr: int, flags: int, *_: int) -> int:
     at, how = pointer(addr), i32(flags)
     if at % SHMLBA:
         if not how & SHM_RND:
@@ -131,7 +131,7 @@ def sys_shmat(cage: Cage, shmid: int, addr: int, flags: int, *_: int) -> int:
     return start
 
 
-def sys_shmdt(cage: Cage, addr: int, *_: int) -> int:
+def sys_shmdt(cage: CageView, addr: int, *_: int) -> int:
     at = pointer(addr)
     if at % F.PAGE_SIZE:
         raise GuestError(EINVAL)
@@ -152,7 +152,7 @@ def sys_shmdt(cage: Cage, addr: int, *_: int) -> int:
     return 0
 
 
-def sys_shmctl(cage: Cage, shmid: int, cmd: int, buf: int, *_: int) -> int:
+def sys_shmctl(cage: CageView, shmid: int, cmd: int, buf: int, *_: int) -> int:
     what, ns = command(i32(cmd)), namespace(cage)
     uid, gid = credentials()
     if what == IPC_SET:

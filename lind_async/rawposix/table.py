@@ -10,10 +10,11 @@ why, so tracing, the support matrix and error messages read one table.
 The table is declarative and lives with the code: each family module (``io``, ``fs``,
 ``sockets``, ``signal``, ...) declares ``ROWS: list[Row]`` beside its handlers, and
 ``unsupported.py`` declares the fixed-errno rows, grouped by theme. :func:`load` imports the
-families named in ``_FAMILIES`` (lazily: they import the runtime's types), checks each row (one
+families named in ``_FAMILIES``, checks each row (one
 per known number; unsupported rows, and only they, have a fixed errno and a reason) and builds
-the number → handler map :func:`dispatch` reads. Only the runtime's own calls (``fork``,
-``clone``, ``exit``, thread ids and robust lists, in ``lind_async/runtime``) are listed inline.
+the number → handler map :func:`dispatch` reads. 3i's own operations (1001-1003) need 3i's
+tables, which RawPOSIX does not import: the layer above adds their rows with :func:`extend`
+(``runtime/threei_ops.py``); until it does, they fail with ``ENOSYS``.
 
 Handlers share one signature — ``handler(cage, a1, a2, a3, a4, a5, a6)`` with the raw 64-bit
 slots — and return either an ``int`` (done now) or an awaitable of one (the cage must wait).
@@ -33,10 +34,10 @@ from lind_async.abi import syscalls as nr
 from lind_async.abi.errno import ENOSYS, GuestError, errno_name
 
 if TYPE_CHECKING:
-    from lind_async.runtime.cage import Cage
+    from lind_async.rawposix.kernel import CageView
 
 SysResult = int | Awaitable[int]
-Handler = Callable[["Cage", int, int, int, int, int, int], SysResult]
+Handler = Callable[["CageView", int, int, int, int, int, int], SysResult]
 Row = tuple[int, Handler, "Support", str]  # number, handler, support level, note
 
 
@@ -75,7 +76,7 @@ class Fixed:
     def __init__(self, errno: int) -> None:
         self.errno = errno
 
-    def __call__(self, cage: Cage, *_: int) -> int:
+    def __call__(self, cage: CageView, *_: int) -> int:
         return -self.errno
 
 
@@ -84,24 +85,12 @@ class Fixed:
 _FAMILIES = (
     "io", "fd", "fs", "fs_meta", "locks", "sockets", "poll", "epoll", "eventfd", "timerfd",
     "signalfd", "mm_file", "sysv_shm", "sysv_sem", "sysv_msg", "exec", "creds", "proc",
-    "procinfo", "signal", "time", "misc", "futex", "threei_ops", "unsupported",
+    "procinfo", "signal", "time", "misc", "futex", "threads", "unsupported",
 )
 
 
 def _build() -> dict[int, Syscall]:
-    from lind_async.runtime import fork, threads
-
-    full, partial = Support.FULL, Support.PARTIAL
-    rows: list[Row] = [
-        (nr.SYS_fork, fork.sys_fork, partial, "lind.fork unwinds; here when a grate forwards it"),
-        (nr.SYS_exit, threads.sys_exit, full, "ends the calling thread (the last: the cage)"),
-        (nr.SYS_clone, threads.sys_clone, partial, "threads; CLONE_VM[|VFORK] children"),
-        (nr.SYS_set_robust_list, threads.sys_set_robust_list, full, "recorded"),
-        (nr.SYS_get_robust_list, threads.sys_get_robust_list, full, ""),
-        (nr.SYS_membarrier, threads.sys_membarrier, full, "one OS thread: a no-op"),
-        (nr.SYS_gettid, threads.sys_gettid, full, ""),
-        (nr.SYS_set_tid_address, threads.sys_set_tid_address, full, ""),
-    ]
+    rows: list[Row] = []
     for family in _FAMILIES:
         rows += importlib.import_module(f"lind_async.rawposix.{family}").ROWS
     table: dict[int, Syscall] = {}
@@ -128,17 +117,45 @@ def _check(table: dict[int, Syscall], number: int, handler: Handler, support: Su
 TABLE: dict[int, Syscall] = {}
 _HANDLERS: dict[int, Handler] = {}
 
+# Rows the layers above add (3i's own operations). Their handlers take the process layer's own
+# cage class (they need 3i's tables): every such cage is a CageView, not every CageView one.
+ExtensionRow = tuple[int, Callable[..., SysResult], Support, str]
+_EXTENSIONS: list[ExtensionRow] = []
+
+
+def extend(rows: list[ExtensionRow]) -> None:
+    """Add rows from a layer above RawPOSIX, replacing the placeholder rows for their numbers:
+    3i's operations are system calls a grate interposes on like any other."""
+    for number, *_ in rows:
+        if number not in EXTENDED:
+            raise ValueError(f"syscall table: {nr.NAMES.get(number, number)} is RawPOSIX's")
+    _EXTENSIONS.extend(rows)
+    if TABLE:
+        _add(rows)
+
+
+def _add(rows: list[ExtensionRow]) -> None:
+    for number, handler, support, note in rows:
+        TABLE[number] = Syscall(number, nr.NAMES[number], handler, support, note)
+        _HANDLERS[number] = handler
+
+
+EXTENDED = frozenset({nr.SYS_register_handler, nr.SYS_copy_data_between_cages,
+                      nr.SYS_copy_handler_table_to_cage})
+"""The numbers whose rows the layers above give (until then: ``ENOSYS``)."""
+
 
 def load() -> dict[int, Syscall]:
-    """Build the table once (family modules import the runtime's types lazily)."""
+    """Build the table once."""
     if not TABLE:
         TABLE.update(_build())
         _HANDLERS.update({n: s.handler for n, s in TABLE.items()})
+        _add(_EXTENSIONS)
     return TABLE
 
 
 def dispatch(
-    cage: Cage, number: int, a1: int, a2: int, a3: int, a4: int, a5: int, a6: int
+    cage: CageView, number: int, a1: int, a2: int, a3: int, a4: int, a5: int, a6: int
 ) -> SysResult:
     """Run RawPOSIX's handler for ``number``: an ``int`` now, or an awaitable of one."""
     handler = _HANDLERS.get(number)

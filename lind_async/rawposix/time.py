@@ -14,8 +14,8 @@ from lind_async.rawposix.args import i32, pointer
 from lind_async.rawposix.table import Row, Support
 
 if TYPE_CHECKING:
+    from lind_async.rawposix.kernel import CageView
     from lind_async.rawposix.table import SysResult
-    from lind_async.runtime.cage import Cage
 
 _HOST_CLOCKS = {
     F.CLOCK_REALTIME: time.CLOCK_REALTIME,
@@ -37,20 +37,20 @@ def _clock(clock_id: int) -> int:
     return host
 
 
-def sys_clock_gettime(cage: Cage, clock_id: int, tp: int, *_: int) -> int:
+def sys_clock_gettime(cage: CageView, clock_id: int, tp: int, *_: int) -> int:
     now = time.clock_gettime_ns(_clock(clock_id))
     structs.write_timespec(cage.mem, pointer(tp), now)
     return 0
 
 
-def sys_clock_getres(cage: Cage, clock_id: int, tp: int, *_: int) -> int:
+def sys_clock_getres(cage: CageView, clock_id: int, tp: int, *_: int) -> int:
     res = time.clock_getres(_clock(clock_id))
     if pointer(tp):
         structs.write_timespec(cage.mem, pointer(tp), round(res * _NS))
     return 0
 
 
-def sys_gettimeofday(cage: Cage, tv: int, tz: int, *_: int) -> int:
+def sys_gettimeofday(cage: CageView, tv: int, tz: int, *_: int) -> int:
     if pointer(tv):
         now = time.clock_gettime_ns(time.CLOCK_REALTIME)
         structs.write_timeval(cage.mem, pointer(tv), now)
@@ -59,7 +59,7 @@ def sys_gettimeofday(cage: Cage, tv: int, tz: int, *_: int) -> int:
     return 0
 
 
-async def _sleep(cage: Cage, ns: int, rem: int) -> int:
+async def _sleep(cage: CageView, ns: int, rem: int) -> int:
     """Sleep ``ns`` nanoseconds, suspending only this cage; a signal ends it early with
     ``EINTR`` and the time left written to ``rem`` (when given)."""
     loop = asyncio.get_running_loop()
@@ -83,12 +83,12 @@ def _wake(done: asyncio.Future[None]) -> None:
         done.set_result(None)
 
 
-def sys_nanosleep(cage: Cage, req: int, rem: int, *_: int) -> SysResult:
+def sys_nanosleep(cage: CageView, req: int, rem: int, *_: int) -> SysResult:
     return _sleep(cage, structs.read_timespec(cage.mem, pointer(req)), pointer(rem))
 
 
 def sys_clock_nanosleep(
-    cage: Cage, clock_id: int, flags: int, req: int, rem: int, *_: int
+    cage: CageView, clock_id: int, flags: int, req: int, rem: int, *_: int
 ) -> SysResult:
     clock = i32(clock_id)
     if clock == F.CLOCK_THREAD_CPUTIME_ID:

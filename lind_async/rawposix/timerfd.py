@@ -31,7 +31,7 @@ from lind_async.rawposix.readiness import Cancel, Wake
 from lind_async.rawposix.table import Row, Support
 
 if TYPE_CHECKING:
-    from lind_async.runtime.cage import Cage
+    from lind_async.rawposix.kernel import CageView
 
 _NS = 1_000_000_000
 _U64 = struct.Struct("<Q")
@@ -116,7 +116,7 @@ class TimerFd(FileOps):
             self.handle = None
 
     # -- the file ---------------------------------------------------------------------------------
-    def read_into(self, cage: Cage, view: memoryview) -> SysResult:
+    def read_into(self, cage: CageView, view: memoryview) -> SysResult:
         if len(view) < _U64.size:
             raise GuestError(EINVAL)
         if self.ticks:
@@ -125,7 +125,7 @@ class TimerFd(FileOps):
             raise GuestError(EAGAIN)
         return self._read_later(cage, view)
 
-    async def _read_later(self, cage: Cage, view: memoryview) -> int:
+    async def _read_later(self, cage: CageView, view: memoryview) -> int:
         while not self.ticks:
             await self.changed.wait(cage)
         return self._take(view)
@@ -152,20 +152,20 @@ class TimerFd(FileOps):
         self.deadline = None
 
 
-def _timerfd(cage: Cage, fd: int) -> TimerFd:
+def _timerfd(cage: CageView, fd: int) -> TimerFd:
     file = cage.fds.file(i32(fd))
     if not isinstance(file, TimerFd):
         raise GuestError(EINVAL)
     return file
 
 
-def _write_itimerspec(cage: Cage, addr: int, left: int, interval: int) -> None:
+def _write_itimerspec(cage: CageView, addr: int, left: int, interval: int) -> None:
     cage.mem.pack(
         _ITIMERSPEC, addr, interval // _NS, interval % _NS, 0, left // _NS, left % _NS, 0
     )
 
 
-def sys_timerfd_create(cage: Cage, clockid: int, flags: int, *_: int) -> int:
+def sys_timerfd_create(cage: CageView, clockid: int, flags: int, *_: int) -> int:
     clock, how = i32(clockid), i32(flags)
     if how & ~(F.TFD_CLOEXEC | F.TFD_NONBLOCK):
         raise GuestError(EINVAL)
@@ -178,7 +178,7 @@ def sys_timerfd_create(cage: Cage, clockid: int, flags: int, *_: int) -> int:
     return cage.fds.install(timer, cloexec=bool(how & F.TFD_CLOEXEC))
 
 
-def sys_timerfd_settime(cage: Cage, fd: int, flags: int, new: int, old: int, *_: int) -> int:
+def sys_timerfd_settime(cage: CageView, fd: int, flags: int, new: int, old: int, *_: int) -> int:
     how = i32(flags)
     timer = _timerfd(cage, fd)
     isec, insec, _p1, vsec, vnsec, _p2 = cage.mem.unpack(_ITIMERSPEC, pointer(new))
@@ -198,7 +198,7 @@ def sys_timerfd_settime(cage: Cage, fd: int, flags: int, new: int, old: int, *_:
     return 0
 
 
-def sys_timerfd_gettime(cage: Cage, fd: int, curr: int, *_: int) -> int:
+def sys_timerfd_gettime(cage: CageView, fd: int, curr: int, *_: int) -> int:
     left, interval = _timerfd(cage, fd).gettime()
     _write_itimerspec(cage, pointer(curr), left, interval)
     return 0

@@ -27,7 +27,7 @@ from lind_async.rawposix.sock_addr import unix_name
 
 if TYPE_CHECKING:
     from lind_async.rawposix.host_unix import HostListener
-    from lind_async.runtime.cage import Cage
+    from lind_async.rawposix.kernel import CageView
 
 Key = tuple[object, ...]
 Bound = tuple[bytes, Key, int, "HostListener | None"]
@@ -35,16 +35,16 @@ _REGISTRY: dict[Key, Any] = {}  # (world, abstract name | dev, ino) -> UnixSocke
 _autobind = itertools.count(1)
 
 
-def world_of(cage: Cage) -> object:
+def world_of(cage: CageView) -> object:
     """The world a cage belongs to (one root of one microvisor): the key of its socket names."""
-    return cage.microvisor
+    return cage.world
 
 
-def credentials(cage: Cage) -> tuple[int, int, int]:
+def credentials(cage: CageView) -> tuple[int, int, int]:
     return cage.cage_id, os.getuid(), os.getgid()
 
 
-def register(cage: Cage, name: bytes | None, sock: Any) -> Bound:
+def register(cage: CageView, name: bytes | None, sock: Any) -> Bound:
     """Bind ``sock`` to ``name`` (``None``: autobind an abstract name); ``(name, key, O_PATH fd
     of the node or -1, the host listener when the node is host-reachable)``."""
     if name is None:
@@ -65,14 +65,14 @@ def unregister(key: Key | None, sock: object) -> None:
         del _REGISTRY[key]
 
 
-def _make_node(cage: Cage, name: bytes, stype: int) -> tuple[int, Key, HostListener | None]:
+def _make_node(cage: CageView, name: bytes, stype: int) -> tuple[int, Key, HostListener | None]:
     """Create the socket node of a path name in the root: ``mknod``, or a bound host socket
     when the embedder lets this name be reached from the host (``host_unix.py``);
     ``(O_PATH fd, registry key, host listener or None)``."""
     path = guest_join(cage.cwd, name)
     mode = 0o777 & ~cage.umask
     host = None
-    with cage.microvisor.root.parent(path) as (dir_fd, last):
+    with cage.world.root.parent(path) as (dir_fd, last):
         if last in (b".", b".."):
             raise GuestError(EADDRINUSE)
         if host_unix.allowed(cage, path, stype):
@@ -96,7 +96,7 @@ def _make_node(cage: Cage, name: bytes, stype: int) -> tuple[int, Key, HostListe
     return fd, (world_of(cage), st.st_dev, st.st_ino), host
 
 
-def lookup(cage: Cage, raw: bytes, stype: int) -> Any:
+def lookup(cage: CageView, raw: bytes, stype: int) -> Any:
     """The socket bound to the guest address ``raw`` (``ECONNREFUSED`` when none listens,
     ``EPROTOTYPE`` when it is of another type)."""
     name = unix_name(raw)
@@ -105,7 +105,7 @@ def lookup(cage: Cage, raw: bytes, stype: int) -> Any:
     if name[0] == 0:
         target = _REGISTRY.get((world_of(cage), name))
     else:
-        fd = cage.microvisor.root.open(guest_join(cage.cwd, name), os.O_PATH)
+        fd = cage.world.root.open(guest_join(cage.cwd, name), os.O_PATH)
         try:
             st = os.fstat(fd)
         finally:

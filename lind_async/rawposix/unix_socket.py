@@ -95,7 +95,7 @@ from lind_async.rawposix.unix_names import credentials, lookup, register, unregi
 if TYPE_CHECKING:
     from lind_async.rawposix.files import SysResult
     from lind_async.rawposix.host_unix import HostListener
-    from lind_async.runtime.cage import Cage
+    from lind_async.rawposix.kernel import CageView
 
 __all__ = ["UnixSocket", "credentials", "new_pair", "unix_type"]
 
@@ -163,7 +163,7 @@ class UnixSocket(Socket):
         self.inode = next(_inodes)
 
     # -- names --------------------------------------------------------------------------------
-    def bind(self, cage: Cage, raw: bytes) -> None:
+    def bind(self, cage: CageView, raw: bytes) -> None:
         name = unix_name(raw)
         if self.name is not None:
             raise GuestError(EINVAL)
@@ -190,7 +190,7 @@ class UnixSocket(Socket):
             self.host.listen(backlog)
         self.readq.wake_all()
 
-    def connect(self, cage: Cage, raw: bytes) -> SysResult:
+    def connect(self, cage: CageView, raw: bytes) -> SysResult:
         if not self.conn:
             if len(raw) >= 2 and family_of(raw) == F.AF_UNSPEC:
                 self.peer = None
@@ -213,7 +213,7 @@ class UnixSocket(Socket):
             raise GuestError(EAGAIN)
         return self._connect_later(cage, listener)
 
-    async def _connect_later(self, cage: Cage, listener: UnixSocket) -> int:
+    async def _connect_later(self, cage: CageView, listener: UnixSocket) -> int:
         deadline = 0.0
         while True:
             deadline = await _wait_on(cage, [listener.roomq], self.sndtimeo, deadline)
@@ -225,7 +225,7 @@ class UnixSocket(Socket):
                 self._link(listener, cage)
                 return 0
 
-    def _link(self, listener: UnixSocket, cage: Cage) -> None:
+    def _link(self, listener: UnixSocket, cage: CageView) -> None:
         server = UnixSocket(self.stype, 0, listener.cred)
         server.name = listener.name
         server.state = CONNECTED
@@ -240,7 +240,7 @@ class UnixSocket(Socket):
         listener.readq.wake_all()
         self.readq.wake_all()
 
-    def accept(self, cage: Cage) -> AcceptResult | Awaitable[AcceptResult]:
+    def accept(self, cage: CageView) -> AcceptResult | Awaitable[AcceptResult]:
         if not self.conn:
             raise GuestError(EOPNOTSUPP)
         if self.state != LISTENING:
@@ -261,7 +261,7 @@ class UnixSocket(Socket):
         client = server.peer
         return server, unix_sockaddr(client.name if client is not None else None)
 
-    async def _accept_later(self, cage: Cage) -> AcceptResult:
+    async def _accept_later(self, cage: CageView) -> AcceptResult:
         deadline = 0.0
         while True:
             deadline = await _wait_on(cage, [self.readq], self.rcvtimeo, deadline, self.host)
@@ -293,12 +293,12 @@ class UnixSocket(Socket):
         self.sendq.wake_all()
 
     # -- sending --------------------------------------------------------------------------------
-    def send_from(self, cage: Cage, view: memoryview, flags: int) -> SysResult:
+    def send_from(self, cage: CageView, view: memoryview, flags: int) -> SysResult:
         return self.sendmsg(cage, [view], flags, None, None)
 
     def sendmsg(
         self,
-        cage: Cage,
+        cage: CageView,
         views: list[memoryview],
         flags: int,
         address: bytes | None,
@@ -321,7 +321,7 @@ class UnixSocket(Socket):
             return result
         return _guard_rights(result, box)  # type: ignore[arg-type]
 
-    def _stream_send(self, cage: Cage, data: _Pending, flags: int, box: Box) -> SysResult:
+    def _stream_send(self, cage: CageView, data: _Pending, flags: int, box: Box) -> SysResult:
         peer = self._stream_peer(cage, flags)
         if not data.size:
             return 0
@@ -332,7 +332,7 @@ class UnixSocket(Socket):
             raise GuestError(EAGAIN)
         return self._stream_send_later(cage, data, flags, n, box)
 
-    def _stream_peer(self, cage: Cage, flags: int) -> UnixSocket:
+    def _stream_peer(self, cage: CageView, flags: int) -> UnixSocket:
         if self.state != CONNECTED:
             raise GuestError(ENOTCONN)
         peer = self.peer
@@ -343,7 +343,7 @@ class UnixSocket(Socket):
         return peer
 
     async def _stream_send_later(
-        self, cage: Cage, data: _Pending, flags: int, done: int, box: Box
+        self, cage: CageView, data: _Pending, flags: int, done: int, box: Box
     ) -> int:
         deadline = 0.0
         while done < data.size:
@@ -374,7 +374,7 @@ class UnixSocket(Socket):
         return n
 
     def _msg_send(
-        self, cage: Cage, data: bytes, flags: int, address: bytes | None, box: Box
+        self, cage: CageView, data: bytes, flags: int, address: bytes | None, box: Box
     ) -> SysResult:
         if self.conn:  # seqpacket: connected only, an address is ignored
             if self.state != CONNECTED:
@@ -425,7 +425,9 @@ class UnixSocket(Socket):
         target.readq.wake_all()
         return None
 
-    async def _msg_send_later(self, cage: Cage, target: UnixSocket, data: bytes, box: Box) -> int:
+    async def _msg_send_later(
+        self, cage: CageView, target: UnixSocket, data: bytes, box: Box,
+    ) -> int:
         deadline = 0.0
         queue: WaitQueue | None = self.sendq
         while queue is not None:
@@ -434,7 +436,7 @@ class UnixSocket(Socket):
         return len(data)
 
     # -- receiving ------------------------------------------------------------------------------
-    def recv_into(self, cage: Cage, view: memoryview, flags: int) -> SysResult:
+    def recv_into(self, cage: CageView, view: memoryview, flags: int) -> SysResult:
         result = self.recvmsg(cage, [view], flags)
         if result.__class__ is tuple:
             n, _addr, rights, _flags = result
@@ -442,7 +444,7 @@ class UnixSocket(Socket):
             return int(n)
         return _count_only(result)  # type: ignore[arg-type]
 
-    def recvmsg(self, cage: Cage, views: list[memoryview], flags: int) -> RecvResult:
+    def recvmsg(self, cage: CageView, views: list[memoryview], flags: int) -> RecvResult:
         if self.conn and self.state != CONNECTED:
             raise GuestError(EINVAL if self.stream is not None else ENOTCONN)
         got = self._recv_now(views, flags)
@@ -480,7 +482,7 @@ class UnixSocket(Socket):
         return None
 
     async def _recv_later(
-        self, cage: Cage, views: list[memoryview], flags: int, done: int
+        self, cage: CageView, views: list[memoryview], flags: int, done: int
     ) -> Received:
         deadline = 0.0
         while True:
@@ -641,7 +643,7 @@ class UnixSocket(Socket):
             server.release()
 
 
-def new_pair(stype: int, status_flags: int, cage: Cage) -> tuple[UnixSocket, UnixSocket]:
+def new_pair(stype: int, status_flags: int, cage: CageView) -> tuple[UnixSocket, UnixSocket]:
     """``socketpair``: two connected sockets."""
     cred = credentials(cage)
     a = UnixSocket(stype, status_flags, cred)
@@ -662,7 +664,7 @@ def _held(rights: list[OpenFile] | None, peek: bool) -> list[OpenFile] | None:
 
 
 async def _wait_on(
-    cage: Cage,
+    cage: CageView,
     queues: list[WaitQueue],
     timeout: float | None,
     deadline: float,

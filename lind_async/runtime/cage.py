@@ -8,7 +8,7 @@ and identity. Its task (:meth:`Cage.run`) instantiates the module, lays out the 
 calls ``_start`` through :func:`lind_async.runtime.fiber.run_call` and turns however the call ends
 into a Linux wait status:
 
-- ``exit``/``exit_group`` raise :class:`~lind_async.rawposix.proc.CageExit` inside the handler;
+- ``exit``/``exit_group`` raise :class:`~lind_async.rawposix.kernel.CageExit` inside the handler;
   the fiber layer unwinds the wasm stack with a trap and re-raises it here: ``code << 8``;
 - a wasm trap is the *cage's* crash, never the microvisor's: the status is "killed by" the signal
   the same fault raises natively (``SIGSEGV`` for memory faults and bad indirect calls, ``SIGILL``
@@ -40,10 +40,10 @@ from lind_async.core.vmmap import VmMap
 from lind_async.memory import GuestMemory
 from lind_async.rawposix import locks, shm, sysv_sem
 from lind_async.rawposix import table as rawposix
-from lind_async.rawposix.exec import ExecImage
 from lind_async.rawposix.files import FileOps
-from lind_async.rawposix.proc import CageExit
-from lind_async.runtime import signals, threads
+from lind_async.rawposix.kernel import CageExit, ExecImage, ThreadExit
+from lind_async.runtime import faults, signals, threads
+from lind_async.runtime.cage_ops import CageOps
 from lind_async.runtime.fiber import WasmTrap, run_call
 from lind_async.runtime.instance import LindInstance, instantiate
 from lind_async.runtime.limits import Family
@@ -159,6 +159,16 @@ class Cage:
         assert self._vm is not None, "cage vmmap used before start"
         return self._vm
 
+    @property
+    def world(self) -> Microvisor:
+        """What RawPOSIX sees of the microvisor (``rawposix/kernel.py``: ``WorldView``)."""
+        return self.microvisor
+
+    @property
+    def ops(self) -> CageOps:
+        """The process operations RawPOSIX asks this cage's layer for (``runtime/cage_ops.py``)."""
+        return CageOps(self)
+
     # -- the 3i entry point ----------
     def syscall(
         self, number: int, a1: int, a2: int, a3: int, a4: int, a5: int, a6: int
@@ -267,7 +277,7 @@ class Cage:
             except ExecImage as image:
                 await self._exec(image)
                 continue
-            except threads.ThreadExit:  # the main thread exited; the others run on
+            except ThreadExit:  # the main thread exited; the others run on
                 return await threads.main_thread_exited(self)
             hook = self.after_unwind
             if hook is None:
@@ -306,6 +316,7 @@ class Cage:
         if self.instance is not None:
             self.instance.close()
             self.instance = None
+        assert isinstance(image.module, wasmtime.Module)  # what Microvisor.load_program made
         self.module, self.argv, self.env = image.module, image.argv, image.env
         self.microvisor.procs.exec(self.cage_id)  # a new program: its own principal now
         self.tls_base = None
@@ -322,6 +333,7 @@ class Cage:
     def drop_shared_mappings(self) -> None:
         """The address space ends (exit, exec): give up its MAP_SHARED anonymous objects."""
         if self._vm is not None:
+            faults.unwatch(self._vm)
             shm.release_all(self._vm)
 
     # -- signals and blocking ----------
@@ -341,8 +353,10 @@ class Cage:
             if not ready.done():
                 ready.set_exception(GuestError(EINTR))
 
-    def post_signal(self, signo: int, sender: int = 0) -> None:
-        signals.post(self, signo, sender)
+    def post_signal(
+        self, signo: int, sender: int = 0, poll: tuple[int, int, int] | None = None
+    ) -> None:
+        signals.post(self, signo, sender, poll)
 
     def terminate(self, status: int) -> None:
         """End the cage from outside its own execution (a fatal signal)."""

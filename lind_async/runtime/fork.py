@@ -72,6 +72,7 @@ from lind_async.abi.syscalls import SYS_fork
 from lind_async.core.vmmap import VmMap
 from lind_async.memory import GuestMemory
 from lind_async.rawposix import shm
+from lind_async.runtime import faults
 from lind_async.runtime.cage import Cage
 from lind_async.runtime.instance import LindInstance, SharedMemoryHandle, instantiate
 
@@ -230,7 +231,8 @@ class ForkedCage(Cage):
         if grow > 0 and self._memory.grow(grow) < 0:
             raise MemoryError("fork: cannot reserve the child's linear memory")
         copy_memory(src.base, self._memory.base, used_ranges(parent.vm))
-        shm.map_all(self._vm, self._memory.base, owner=self)  # MAP_SHARED: the same objects
+        vm, base = self._vm, self._memory.base
+        shm.map_all(vm, base, guard=lambda: faults.watch(vm, base, self))  # MAP_SHARED: shared
 
     async def _start_instance(self) -> LindInstance:
         memory, self._memory = self._memory, None

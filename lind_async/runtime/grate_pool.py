@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from lind_async.abi.errno import EIO, GuestError
-from lind_async.rawposix.proc import CageExit
+from lind_async.rawposix.kernel import CageExit
 from lind_async.runtime.eager import eager_task
 from lind_async.runtime.fiber import PreparedCall, WasmTrap, run_call
 from lind_async.runtime.instance import LindInstance, instantiate, module_spec

@@ -35,11 +35,12 @@ from lind_async.rawposix.blocking import WaitQueue
 from lind_async.rawposix.confine import HostRoot
 from lind_async.rawposix.files import FileOps, HostStream
 from lind_async.rawposix.host_unix import policy_of as host_unix_policy
-from lind_async.runtime import grate_pool, guest_signals, signals, threei_calls
+from lind_async.rawposix.kernel import ModuleUnloadable
+from lind_async.runtime import grate_pool, guest_signals, signals, threei_calls, threei_ops
 from lind_async.runtime.abi_check import check_lind_abi
 from lind_async.runtime.cage import Cage
 from lind_async.runtime.eager import first_step
-from lind_async.runtime.engine import EngineConfig, LindEngine
+from lind_async.runtime.engine import EngineConfig, LindEngine, ModuleError
 from lind_async.runtime.faults import FAULTED  # a guest's page shrank away (SIGBUS pending)
 from lind_async.runtime.fork import ForkedCage, fork_import
 from lind_async.runtime.instance import SYSCALL_PARAMS, HostImports, LindInstance
@@ -173,6 +174,7 @@ class Microvisor:
         host_unix_sockets: bool | Collection[str | bytes] = False,
     ) -> None:
         rawposix_table.load()
+        threei_ops.install()
         hostfds.raise_host_limit()  # RLIMIT_NOFILE soft -> hard; a reserve kept (core/hostfds.py)
         # ``engine``: share another microvisor's engine (and module cache); its owner stops it.
         self._owns_engine = engine is None
@@ -218,6 +220,14 @@ class Microvisor:
             name = "<bytes>" if isinstance(program, bytes | bytearray) else os.fspath(program)
         check_lind_abi(module, name)
         return module
+
+    def load_program(self, program: bytes) -> wasmtime.Module:
+        """``execve``'s load (``rawposix/kernel.py``: ``WorldView``): a module, or
+        :class:`ModuleUnloadable` for bytes that are not a runnable cage program."""
+        try:
+            return self.load(program)
+        except ModuleError as exc:
+            raise ModuleUnloadable(str(exc)) from None
 
     def spawn(
         self,

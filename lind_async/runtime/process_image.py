@@ -14,8 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from lind_async.abi import flags as F
-
-ARG_MAX = 256 * 1024  # bytes of argument + environment strings a cage may start with
+from lind_async.abi.guest import ARG_MAX
 
 
 class ImageTooLarge(ValueError):

@@ -74,8 +74,8 @@ from lind_async.core.signals import (
     bit,
     default_action,
 )
-from lind_async.rawposix.proc import CageExit
-from lind_async.rawposix.readiness import Watchers
+from lind_async.rawposix import signalfd
+from lind_async.rawposix.kernel import CageExit
 from lind_async.runtime import faults, fiber
 from lind_async.runtime.instance import LindInstance, instantiate
 
@@ -115,9 +115,6 @@ RESTARTABLE = frozenset(
     }
 )
 
-
-POSTED: weakref.WeakKeyDictionary[Cage, Watchers] = weakref.WeakKeyDictionary()
-"""Per cage, what to wake when a signal becomes pending (signalfd's poll/epoll/read waits)."""
 
 OBSERVERS: weakref.WeakKeyDictionary[Microvisor, list[Callable[[int, int, int], None]]] = (
     weakref.WeakKeyDictionary()
@@ -168,7 +165,7 @@ def post(
         POLL_INFO.setdefault(cage, {})[signo] = poll
     elif (infos := POLL_INFO.get(cage)) is not None:
         infos.pop(signo, None)
-    if (watchers := POSTED.get(cage)) is not None:
+    if (watchers := signalfd.POSTED.get(cage)) is not None:
         watchers.fire()  # signalfd readiness (rawposix/signalfd.py)
     if not state.deliverable():
         return

@@ -60,48 +60,31 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from lind_async.abi.errno import EAGAIN, EINVAL, ENOSYS, ESRCH, GuestError
+from lind_async.abi.errno import EAGAIN, ENOSYS, GuestError
 from lind_async.core.proctable import exited, killed
 from lind_async.core.signals import SignalState
-from lind_async.rawposix import futex
-from lind_async.rawposix.args import i32, pointer, size, u64
-from lind_async.rawposix.exec import ExecImage
-from lind_async.rawposix.proc import CageExit
+from lind_async.rawposix.kernel import CageExit, ExecImage, ThreadExit
+from lind_async.rawposix.threads import (
+    CLONE_CHILD_CLEARTID,
+    CLONE_CHILD_SETTID,
+    CLONE_THREAD,
+    leave,
+)
 from lind_async.runtime import fiber
 from lind_async.runtime.fiber import WasmTrap, run_call
 from lind_async.runtime.instance import LindInstance, instantiate
 
 if TYPE_CHECKING:
+    from lind_async.rawposix.kernel import ThreadView
     from lind_async.rawposix.table import SysResult
     from lind_async.runtime.cage import Cage
 
 log = logging.getLogger("lind_async.threads")
 
-CSIGNAL = 0x000000FF
-CLONE_VM = 0x00000100
-CLONE_FS = 0x00000200
-CLONE_FILES = 0x00000400
-CLONE_SIGHAND = 0x00000800
-CLONE_VFORK = 0x00004000
-CLONE_THREAD = 0x00010000
-CLONE_SETTLS = 0x00080000
-CLONE_PARENT_SETTID = 0x00100000
-CLONE_CHILD_CLEARTID = 0x00200000
-CLONE_CHILD_SETTID = 0x01000000
-
 THREAD_ENTRY = "__lind_thread_start"
 """The guest export a new thread's instance runs: ``(func, arg, tls) -> ()``."""
 
 _SIGSYS = 31
-_ROBUST_LIST_HEAD_SIZE = 12  # struct robust_list_head on wasm32: three 32-bit words
-
-
-class ThreadExit(BaseException):
-    """Raised inside ``exit`` to end only the calling thread (not the cage)."""
-
-    def __init__(self, code: int) -> None:
-        super().__init__(code)
-        self.code = code
 
 
 class Thread:
@@ -144,107 +127,20 @@ class ThreadGroup:
         instance = fiber.current_instance()
         return self.by_instance.get(instance) if instance is not None else None
 
+    def remove(self, thread: ThreadView | None) -> None:
+        """The thread (None: the main one) stops counting as live."""
+        if thread is None:
+            self.main_alive = False
+            return
+        for instance, member in list(self.by_instance.items()):
+            if member is thread:
+                del self.by_instance[instance]
+
     def by_tid(self, tid: int) -> Thread | None:
         for thread in self.by_instance.values():
             if thread.tid == tid:
                 return thread
         return None
-
-
-# ------------------------------------------------------------------------------ identity calls
-def sys_gettid(cage: Cage, *_: int) -> int:
-    thread = cage.threads.calling()
-    return thread.tid if thread is not None else cage.cage_id
-
-
-def sys_set_tid_address(cage: Cage, tidptr: int, *_: int) -> int:
-    thread = cage.threads.calling()
-    if thread is None:
-        cage.clear_child_tid = pointer(tidptr)
-        return cage.cage_id
-    thread.clear_child_tid = pointer(tidptr)
-    return thread.tid
-
-
-def sys_set_robust_list(cage: Cage, head: int, length: int, *_: int) -> int:
-    if size(length) != _ROBUST_LIST_HEAD_SIZE:
-        raise GuestError(EINVAL)
-    thread = cage.threads.calling()
-    if thread is None:
-        cage.threads.main_robust_list = pointer(head)
-    else:
-        thread.robust_list = pointer(head)
-    return 0
-
-
-def sys_get_robust_list(cage: Cage, tid: int, head_ptr: int, len_ptr: int, *_: int) -> int:
-    group = cage.threads
-    wanted = i32(tid)
-    if wanted == 0:
-        thread = group.calling()
-        head = thread.robust_list if thread is not None else group.main_robust_list
-    elif wanted == cage.cage_id and group.main_alive:
-        head = group.main_robust_list
-    else:
-        other = group.by_tid(wanted)
-        if other is None:
-            raise GuestError(ESRCH)
-        head = other.robust_list
-    cage.mem.write_u32(pointer(head_ptr), head)
-    cage.mem.write_u32(pointer(len_ptr), _ROBUST_LIST_HEAD_SIZE)
-    return 0
-
-
-def mask_state(cage: Cage) -> SignalState:
-    """Whose blocked mask ``rt_sigprocmask`` reads and writes: the calling thread's."""
-    thread = cage.threads.calling()
-    return thread.signals if thread is not None else cage.signals
-
-
-_MEMBARRIER_QUERY = 0
-_MEMBARRIER_SUPPORTED = 1 | 8 | 16  # GLOBAL, PRIVATE_EXPEDITED, REGISTER_PRIVATE_EXPEDITED
-
-
-def sys_membarrier(cage: Cage, cmd: int, flags: int, *_: int) -> int:
-    """Every thread runs on the loop's one OS thread, so every barrier is already there."""
-    command = i32(cmd)
-    if i32(flags) != 0:
-        raise GuestError(EINVAL)
-    if command == _MEMBARRIER_QUERY:
-        return _MEMBARRIER_SUPPORTED
-    if command & _MEMBARRIER_SUPPORTED and command & (command - 1) == 0:
-        return 0
-    raise GuestError(EINVAL)
-
-
-# ------------------------------------------------------------------------------ exit
-def sys_exit(cage: Cage, code: int, *_: int) -> int:
-    """End the calling thread; the last live thread's exit ends the cage."""
-    status = leave(cage, cage.threads.calling(), i32(code))
-    if status is not None:
-        raise CageExit(status)
-    raise ThreadExit(i32(code))
-
-
-def leave(cage: Cage, thread: Thread | None, code: int) -> int | None:
-    """The thread (None: main) stops counting as live. Returns the cage's wait status if it was the
-    last one; otherwise clears and wakes its ``clear_child_tid`` and returns None."""
-    group = cage.threads
-    if group.live() <= 1:
-        return exited(code)
-    if thread is None:
-        group.main_alive = False
-        ctid = cage.clear_child_tid
-    else:
-        group.by_instance.pop(thread.instance, None)
-        ctid = thread.clear_child_tid
-    if ctid:
-        try:
-            cage.mem.write_u32(ctid, 0)
-        except GuestError:
-            return None  # Linux ignores a bad clear_child_tid
-        futex.wake(cage, ctid, 1)
-    return None
 
 
 async def main_thread_exited(cage: Cage) -> int:
@@ -268,37 +164,25 @@ def end_other_threads(cage: Cage) -> None:
 
 
 # ------------------------------------------------------------------------------ clone
-def sys_clone(
-    cage: Cage, flags: int, stack: int, ptid: int, ctid: int, tls: int, entry: int
+def clone(
+    cage: Cage, flags: int, sp: int, ptid: int, ctid: int, entry: tuple[int, int], tls: int,
+    blocked: int,
 ) -> SysResult:
-    fl = u64(flags)
-    if (fl & CLONE_THREAD and not fl & CLONE_SIGHAND) or (fl & CLONE_SIGHAND and not fl & CLONE_VM):
-        raise GuestError(EINVAL)
-    if not fl & (CLONE_THREAD | CLONE_VM):
-        raise GuestError(ENOSYS)  # fork goes through lind.fork
+    """Make what ``clone`` asked for (rawposix/threads.py checked the arguments): a thread, or
+    for ``CLONE_VM`` without ``CLONE_THREAD`` a new cage over this memory (runtime/vfork.py)."""
     parent = fiber.current_instance() or cage.instance
-    if parent is None or not parent.has_export(THREAD_ENTRY):
-        raise GuestError(ENOSYS)  # not linked with lind-musl's threads
-    mem = cage.mem
-    sp = pointer(stack) & ~15
-    if sp == 0:
-        raise GuestError(EINVAL)
-    mem.check(sp - 16, 16)
-    ptid_addr = pointer(ptid) if fl & CLONE_PARENT_SETTID else 0
-    ctid_addr = pointer(ctid) if fl & (CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID) else 0
-    for addr in (ptid_addr, ctid_addr):
-        if addr:
-            mem.check(addr, 4)
-    entry_bits = u64(entry)
-    func, arg = entry_bits & 0xFFFFFFFF, entry_bits >> 32
-    tls_ptr = pointer(tls) if fl & CLONE_SETTLS else 0
-    caller = cage.threads.calling()
-    blocked = caller.signals.blocked if caller is not None else cage.signals.blocked
-    if not fl & CLONE_THREAD:  # CLONE_VM[|CLONE_VFORK]: a new cage on this memory (posix_spawn)
+    if parent is None:
+        raise GuestError(ENOSYS)
+    if not flags & CLONE_THREAD:
         from lind_async.runtime import vfork
 
-        return vfork.clone_vm(cage, parent, fl, sp, ptid_addr, ctid_addr, (func, arg), blocked)
-    return _create(cage, parent, fl, sp, ptid_addr, ctid_addr, (func, arg, tls_ptr), blocked)
+        return vfork.clone_vm(cage, parent, flags, sp, ptid, ctid, entry, blocked)
+    return _create(cage, parent, flags, sp, ptid, ctid, (*entry, tls), blocked)
+
+
+def has_thread_entry(cage: Cage) -> bool:
+    parent = fiber.current_instance() or cage.instance
+    return parent is not None and parent.has_export(THREAD_ENTRY)
 
 
 async def sibling_instance(

@@ -45,10 +45,9 @@ from lind_async.abi.syscalls import SYS_register_handler
 from lind_async.core.authority import GRATE_MEMORY_FLAG, ID_MASK
 from lind_async.memory import GuestMemory
 from lind_async.rawposix import table as rawposix
-from lind_async.rawposix.exec import ExecImage
-from lind_async.rawposix.proc import CageExit
-from lind_async.rawposix.threei_ops import register_handler
+from lind_async.rawposix.kernel import CageExit, ExecImage
 from lind_async.runtime import grate_pool
+from lind_async.runtime.threei_ops import register_handler
 
 if TYPE_CHECKING:
 

@@ -44,7 +44,7 @@ from lind_async.runtime.cage import Cage
 from lind_async.runtime.instance import LindInstance
 
 if TYPE_CHECKING:
-    from lind_async.rawposix.exec import ExecImage
+    from lind_async.rawposix.kernel import ExecImage
 
 
 CLONE_VFORK = 0x00004000

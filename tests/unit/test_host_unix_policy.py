@@ -10,7 +10,7 @@ from lind_async.rawposix.host_unix import allowed, policy_of
 
 
 def _cage(setting: Any) -> Any:
-    return SimpleNamespace(microvisor=SimpleNamespace(host_unix_sockets=policy_of(setting)))
+    return SimpleNamespace(world=SimpleNamespace(host_unix_sockets=policy_of(setting)))
 
 
 def test_policy_of() -> None:

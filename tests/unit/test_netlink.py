@@ -15,7 +15,7 @@ _HDR = struct.Struct("<IHHII")
 
 
 def _sock() -> netlink.NetlinkSocket:
-    cage: Any = SimpleNamespace(microvisor=object(), cage_id=4242)
+    cage: Any = SimpleNamespace(world=object(), cage_id=4242)
     return netlink.NetlinkSocket(cage, 3, 0)
 
 
@@ -38,7 +38,7 @@ def _messages(sock: netlink.NetlinkSocket) -> list[tuple[int, int, int, bytes]]:
 
 def test_link_dump_ends_with_done_and_carries_the_guests_seq_and_port() -> None:
     sock = _sock()
-    cage: Any = SimpleNamespace(microvisor=sock.world, cage_id=4242)
+    cage: Any = SimpleNamespace(world=sock.world, cage_id=4242)
     sock.sendmsg(cage, [_request(18, 0x301, 99)], 0, None, None)
     got = _messages(sock)
     assert got[-1][0] == netlink.NLMSG_DONE
@@ -49,7 +49,7 @@ def test_link_dump_ends_with_done_and_carries_the_guests_seq_and_port() -> None:
 @pytest.mark.parametrize("kind", [16, 17, 19, 20, 21, 24, 25])  # RTM_NEW*/DEL*/SET*
 def test_changes_are_refused_with_eperm_and_never_reach_the_host(kind: int) -> None:
     sock = _sock()
-    cage: Any = SimpleNamespace(microvisor=sock.world, cage_id=4242)
+    cage: Any = SimpleNamespace(world=sock.world, cage_id=4242)
     sock.sendmsg(cage, [_request(kind, 0x5, 7, b"\0" * 16)], 0, None, None)
     [(reply, seq, _pid, body)] = _messages(sock)
     assert (reply, seq) == (netlink.NLMSG_ERROR, 7)
@@ -59,7 +59,7 @@ def test_changes_are_refused_with_eperm_and_never_reach_the_host(kind: int) -> N
 
 def test_unread_replies_are_bounded_by_the_receive_buffer() -> None:
     sock = _sock()
-    cage: Any = SimpleNamespace(microvisor=sock.world, cage_id=4242)
+    cage: Any = SimpleNamespace(world=sock.world, cage_id=4242)
     for seq in range(10_000):
         sock.sendmsg(cage, [_request(18, 0x301, seq)], 0, None, None)
         if sock.error:

@@ -5,7 +5,8 @@ import struct
 import pytest
 
 from lind_async.abi.flags import AT_NULL, AT_PAGESZ, AT_RANDOM
-from lind_async.runtime.process_image import ARG_MAX, ImageTooLarge, build_stack_image
+from lind_async.abi.guest import ARG_MAX
+from lind_async.runtime.process_image import ImageTooLarge, build_stack_image
 
 
 def words(data: bytes, offset: int, n: int) -> list[int]:

@@ -9,7 +9,6 @@ import pytest
 
 from lind_async.core.signals import SIGIO
 from lind_async.rawposix import sigio
-from lind_async.runtime import signals
 
 
 class _Procs:
@@ -31,18 +30,28 @@ class _Authority:
         return (sender, target) in self.allowed
 
 
+class _Cage:
+    """Records what is posted to it, as (name, signo, sender, poll)."""
+
+    def __init__(self, name: str, got: list[tuple[Any, ...]]) -> None:
+        self.name, self.got = name, got
+
+    def post_signal(self, signo: int, sender: int = 0, poll: Any = None) -> None:
+        self.got.append((self.name, signo, sender, poll))
+
+
 class _World:
     def __init__(self, allowed: set[tuple[int, int]]) -> None:
         self.procs = _Procs({1, 2, 3}, {7: [1, 2, 3]})
         self.authority = _Authority(allowed)
-        self.cages = {1: "cage1", 2: "cage2", 3: "cage3"}
+        self.got: list[tuple[Any, ...]] = []
+        self.cages = {n: _Cage(f"cage{n}", self.got) for n in (1, 2, 3)}
 
 
 def _sent(monkeypatch: pytest.MonkeyPatch, world: _World, state: Any) -> list[tuple[Any, ...]]:
-    got: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(signals, "post", lambda *args: got.append(args))
+    world.got.clear()
     sigio._send(state, sigio.POLL_IN)
-    return got
+    return list(world.got)
 
 
 def test_group_owner_reaches_only_killable(monkeypatch: pytest.MonkeyPatch) -> None:

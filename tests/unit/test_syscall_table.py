@@ -15,7 +15,9 @@ from lind_async.grate import Call, Grate
 from lind_async.grates.strace_decode import Plan, call_name
 from lind_async.rawposix import table
 from lind_async.rawposix.table import Fixed, Support, Syscall
+from lind_async.runtime import threei_ops
 
+threei_ops.install()  # as every microvisor does: 3i's operations replace their placeholders
 TABLE = table.load()
 UNSUPPORTED = [entry for entry in TABLE.values() if entry.support is Support.UNSUPPORTED]
 NO_CAGE: Any = None  # a fixed-errno handler never looks at its cage
@@ -25,6 +27,14 @@ def fake_call(number: int, *args: int) -> Call:
     padded = (*args, *([0] * (6 - len(args))))
     origin: Any = SimpleNamespace(cage_id=3)
     return Call(Grate(), Any, origin, number, padded, (3,) * 6)  # type: ignore[arg-type]
+
+
+def test_three_i_operations_are_rows_of_the_layer_above() -> None:
+    for number in table.EXTENDED:
+        assert TABLE[number].support is Support.FULL
+        assert TABLE[number].handler in {row[1] for row in threei_ops.ROWS}
+    with pytest.raises(ValueError, match="RawPOSIX's"):
+        table.extend([(nr.SYS_read, threei_ops.sys_register_handler, Support.FULL, "")])
 
 
 def test_every_known_number_has_a_row() -> None:

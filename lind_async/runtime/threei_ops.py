@@ -11,6 +11,8 @@ lind-musl's ``<lind_syscall.h>`` issues them through the ordinary ``lind.syscall
 - ``copy_handler_table_to_cage(srccage, targetcage)`` (1003).
 
 The acting cage is the one the call is made *as* (the caller, or the target of a forwarded call).
+They need 3i's tables, so they live above RawPOSIX and add their rows to its table
+(:func:`install`, which the microvisor calls).
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from typing import TYPE_CHECKING
 from lind_async.abi import syscalls as nr
 from lind_async.abi.errno import EFAULT, EINVAL, ESRCH, GuestError
 from lind_async.core.threei import Route, RoutingError, check_callnum
+from lind_async.rawposix import table
 from lind_async.rawposix.args import i32, u64
-from lind_async.rawposix.table import Row, Support
 
 if TYPE_CHECKING:
     from lind_async.runtime.cage import Cage
@@ -123,8 +125,17 @@ def sys_copy_handler_table_to_cage(cage: Cage, src: int, target: int, *_: int) -
     return 0
 
 
-ROWS: list[Row] = [
-    (nr.SYS_register_handler, sys_register_handler, Support.FULL, "fn_ptr 0: deregister"),
-    (nr.SYS_copy_data_between_cages, sys_copy_data_between_cages, Support.FULL, ""),
-    (nr.SYS_copy_handler_table_to_cage, sys_copy_handler_table_to_cage, Support.FULL, ""),
+_full = table.Support.FULL
+ROWS: list[table.ExtensionRow] = [
+    (nr.SYS_register_handler, sys_register_handler, _full, "fn_ptr 0: deregister"),
+    (nr.SYS_copy_data_between_cages, sys_copy_data_between_cages, _full, ""),
+    (nr.SYS_copy_handler_table_to_cage, sys_copy_handler_table_to_cage, _full, ""),
 ]
+_installed: list[bool] = []
+
+
+def install() -> None:
+    """Add these rows to RawPOSIX's table (once)."""
+    if not _installed:
+        table.extend(ROWS)
+        _installed.append(True)
