@@ -97,7 +97,12 @@ def sys_tgkill(cage: CageView, tgid: int, tid: int, sig: int, *_: int) -> int:
 
 
 def sys_tkill(cage: CageView, tid: int, sig: int, *_: int) -> int:
-    return _send(cage, i32(tid), i32(sig), nr.SYS_tkill)
+    target = i32(tid)
+    if cage.threads.by_tid(target) is not None:
+        # One of the caller's own secondary threads (musl's raise and pthread_kill, so abort in a
+        # thread): delivered process-directed, like every signal here, instead of ESRCH.
+        target = cage.cage_id
+    return _send(cage, target, i32(sig), nr.SYS_tkill)
 
 
 # -- waiting for signals ----------
