@@ -194,9 +194,9 @@ def link_args(sysroot: Sysroot, objects: Sequence[Path | str], output: Path, *,
     cmd += [*map(str, objects), *ldflags, f"-L{sysroot.lib}"]
     if startfiles:  # crt1 calls main: hosted clang may have named it __main_argc_argv
         cmd.append(str(main_shim()))
-    if cxx_libs and startfiles and not main_envp:
-        cmd += libcxx.MAIN_WRAP_FLAGS
     if default_libs:
+        if cxx_libs:
+            cmd += libcxx.ENTRY_GUARD_FLAGS
         cmd += [*map(str, cxx_libs), str(sysroot.libc), str(sysroot.compiler_rt)]
     cmd += ["-o", str(output)]
     return cmd

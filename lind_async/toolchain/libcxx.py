@@ -152,23 +152,23 @@ FUTEX_H = """\
 #define FUTEX_WAIT_PRIVATE (FUTEX_WAIT | FUTEX_PRIVATE_FLAG)
 #define FUTEX_WAKE_PRIVATE (FUTEX_WAKE | FUTEX_PRIVATE_FLAG)
 """
-MAIN_WRAPPER = """\
-// Written by lind_async.toolchain.libcxx. lind-c++ links with --wrap=main: crt1 calls this, and
-// an exception leaving main is caught here and std::terminate called with it current (the default
-// handler names its type and what()); a wasm exception nobody catches would leave the module as a
-// trap instead.
+ENTRY_GUARD = """\
+// Written by lind_async.toolchain.libcxx. lind-musl runs each way into the module (_start, around
+// main and exit; a thread's function; a signal handler) through this hook when a program has it:
+// a C++ exception that nobody catches is caught here and std::terminate called with it current
+// (the default handler names its type and what()). Natively the failed search for a handler
+// calls std::terminate; a wasm exception nobody catches would leave the module as a trap.
 #include <exception>
-extern "C" int __real_main(int argc, char **argv);
-extern "C" int __wrap_main(int argc, char **argv) {
+extern "C" int __lind_entry_guard(int (*fn)(void *), void *arg) {
   try {
-    return __real_main(argc, argv);
+    return fn(arg);
   } catch (...) {
     std::terminate();
   }
 }
 """
-MAIN_WRAP_FLAGS: tuple[str, ...] = ("--wrap=main",)
-"""Linker flags for a C++ program whose ``main`` crt1 calls with two arguments."""
+ENTRY_GUARD_FLAGS: tuple[str, ...] = ("--undefined=__lind_entry_guard",)
+"""Linker flags for a C++ program: lind-musl's reference to the guard is weak, so this loads it."""
 
 ARCHIVES = ("libc++.a", "libc++abi.a", "libunwind.a")
 """In link order."""
@@ -279,8 +279,8 @@ def _jobs(obj: Path, src: Path) -> dict[str, list[_Job]]:
             p = src / p.name
             p.write_text(patched(rel))
         jobs["libc++abi.a"].append(_Job(p, obj / f"abi.{p.stem}.o"))
-    (src / "lind_main.cpp").write_text(MAIN_WRAPPER)
-    jobs["libc++abi.a"].append(_Job(src / "lind_main.cpp", obj / "abi.lind_main.o"))
+    (src / "lind_entry_guard.cpp").write_text(ENTRY_GUARD)
+    jobs["libc++abi.a"].append(_Job(src / "lind_entry_guard.cpp", obj / "abi.lind_entry_guard.o"))
     for name in _LIBUNWIND_SOURCES:
         jobs["libunwind.a"].append(_Job(unwind / "src" / name, obj / f"unwind.{name}.o"))
     return jobs

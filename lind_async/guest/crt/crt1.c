@@ -23,7 +23,14 @@
  *
  * Constructors: wasm-ld collects them into __wasm_call_ctors instead of an
  * .init_array; musl calls _init() after it has initialised itself, so _init
- * runs them. */
+ * runs them.
+ *
+ * C++: both exports run their work through __lind_entry_guard when the
+ * program has one (the C++ runtime's, linked by lind-c++): a C++ exception
+ * that nobody catches then calls std::terminate, as a native program's failed
+ * search for a handler does, instead of leaving the module as a trap.  Around
+ * __libc_start_main it covers main of either shape and everything exit runs
+ * after main returns (atexit handlers, static destructors). */
 #include <stddef.h>
 
 int __libc_start_main(int (*)(int, char **, char **), int, char **,
@@ -39,6 +46,10 @@ int main(int, char **);
 
 void __wasm_call_ctors(void);
 
+/* fn(arg), with an uncaught C++ exception calling std::terminate; weak and
+ * undefined (null) in a C program. The same hook guards __lind_thread_start. */
+int __lind_entry_guard(int (*fn)(void *), void *arg) __attribute__((__weak__));
+
 static int __lind_main(int argc, char **argv, char **envp)
 {
 	return CALL_MAIN(argc, argv, envp);
@@ -49,11 +60,20 @@ void _init(void)
 	__wasm_call_ctors();
 }
 
-__attribute__((__noinline__)) static void __lind_start_c(long *p)
+static int __lind_start_c(void *image)
 {
+	long *p = image;
 	int argc = p[0];
 	char **argv = (void *)(p + 1);
-	__libc_start_main(__lind_main, argc, argv, _init, 0, 0);
+	return __libc_start_main(__lind_main, argc, argv, _init, 0, 0);
+}
+
+__attribute__((__noinline__)) static void __lind_start(long *p)
+{
+	if (__lind_entry_guard)
+		__lind_entry_guard(__lind_start_c, p);
+	else
+		__lind_start_c(p);
 }
 
 __asm__(".globaltype __stack_pointer, i32");
@@ -65,7 +85,7 @@ void _start(void)
 		"global.get __stack_pointer\n\t"
 		"local.set %0"
 		: "=r"(p));
-	__lind_start_c(p);
+	__lind_start(p);
 }
 
 /* Signal delivery: the runtime runs a guest handler by calling this export on
@@ -73,11 +93,28 @@ void _start(void)
  * `handler` is a function-table index (a C function pointer on wasm32); an
  * SA_SIGINFO handler takes (signo, siginfo_t *, ucontext *), built by the
  * runtime at `info`. */
+struct __lind_sighandler_call {
+	void *handler;
+	int signo, with_info;
+	void *info;
+};
+
+static int __lind_call_sighandler(void *arg)
+{
+	struct __lind_sighandler_call *c = arg;
+	if (c->with_info)
+		((void (*)(int, void *, void *))c->handler)(c->signo, c->info, 0);
+	else
+		((void (*)(int))c->handler)(c->signo);
+	return 0;
+}
+
 __attribute__((__export_name__("__lind_run_sighandler")))
 void __lind_run_sighandler(void *handler, int signo, int with_info, void *info)
 {
-	if (with_info)
-		((void (*)(int, void *, void *))handler)(signo, info, 0);
+	struct __lind_sighandler_call c = { handler, signo, with_info, info };
+	if (__lind_entry_guard)
+		__lind_entry_guard(__lind_call_sighandler, &c);
 	else
-		((void (*)(int))handler)(signo);
+		__lind_call_sighandler(&c);
 }

@@ -21,7 +21,10 @@
  * thread pointer; without one (a vfork-style child) the child keeps the
  * initial block, i.e. shares the main thread's TLS as it shares its memory.
  * Then it runs func(arg) and exits the thread with its result, as the
- * assembly __clone of other archs does. */
+ * assembly __clone of other archs does -- through the C++ runtime's
+ * __lind_entry_guard when the program has one (see crt1.c), so that a C++
+ * exception leaving the thread's function (or its pthread_exit's destructors)
+ * calls std::terminate instead of trapping. */
 #define _GNU_SOURCE
 #include <stdarg.h>
 #include <sched.h>
@@ -29,6 +32,7 @@
 #include "syscall.h"
 
 void __wasm_init_tls(void *);
+int __lind_entry_guard(int (*)(void *), void *) __attribute__((__weak__));
 
 int __clone(int (*func)(void *), void *stack, int flags, void *arg, ...)
 {
@@ -56,6 +60,6 @@ void __lind_thread_start(int (*func)(void *), void *arg, struct pthread *tp)
 		__wasm_init_tls((void *)tp->dtv[1]);
 		__set_thread_area(tp);
 	}
-	code = func(arg);
+	code = __lind_entry_guard ? __lind_entry_guard(func, arg) : func(arg);
 	for (;;) __syscall(SYS_exit, code);
 }
