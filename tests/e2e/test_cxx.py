@@ -101,23 +101,58 @@ def test_iostream(native_cxx: Any, cage_cxx: Any, tmp_path: Path) -> None:
     assert b"a:2 b:3 c:1" in expected.stdout
 
 
-@pytest.mark.parametrize("mode", ["uncaught", "noexcept", "handler"])
+UNCAUGHT = "libc++abi: terminating due to uncaught exception of type std::runtime_error: "
+"""libc++abi's message (g++'s libstdc++ says ``terminate called after throwing …``)."""
+
+
+@pytest.mark.parametrize("mode", ["uncaught", "noexcept", "handler", "atexit"])
 def test_termination_is_sigabrt(mode: str, native_cxx: Any, cage_cxx: Any,
                                 tmp_path: Path) -> None:
-    """An exception nobody catches (or one leaving a noexcept function) calls std::terminate:
-    SIGABRT (134) as natively, not a wasm trap. The messages are each library's own."""
+    """An exception nobody catches (or one leaving a noexcept function, or an atexit handler run
+    after main returned) calls std::terminate: SIGABRT (134) as natively, not a wasm trap. The
+    messages are each library's own."""
     _, got = compare(native_cxx("cxx_uncaught"), cage_cxx("cxx_uncaught"), tmp_path, [mode],
                      same_stderr=False)
     assert got.status == 134
     err = got.stderr.decode()
     if mode == "uncaught":
-        assert "libc++abi: terminating due to uncaught exception of type std::runtime_error: boom" \
-            in err
+        assert UNCAUGHT + "boom" in err
+    elif mode == "atexit":
+        assert UNCAUGHT + "atexit" in err
     elif mode == "handler":
         assert "custom terminate handler" in err
     else:
         assert "libc++abi: terminating" in err
     assert "wasm backtrace" not in err
+
+
+@pytest.mark.parametrize(("name", "mode", "what"), [
+    ("cxx_thread_uncaught", "std", "std::thread"),
+    ("cxx_thread_uncaught", "pthread", "pthread"),
+    ("cxx_main3_uncaught", "main", "main"),
+    ("cxx_main3_uncaught", "atexit", "atexit handler"),
+    ("cxx_main3_uncaught", "atexit-exit", "atexit handler"),
+    ("cxx_main3_uncaught", "destructor", "static destructor"),
+])
+def test_uncaught_outside_two_argument_main_is_sigabrt(name: str, mode: str, what: str,
+                                                       native_cxx: Any, cage_cxx: Any,
+                                                       tmp_path: Path) -> None:
+    """An exception leaving a thread's function (std::thread or a pthread_create start routine),
+    a three-argument main, or an atexit handler or static destructor run by exit also calls
+    std::terminate: SIGABRT, with libc++abi's message, as natively with libstdc++'s."""
+    expected, got = compare(native_cxx(name), cage_cxx(name), tmp_path, [mode],
+                            same_stderr=False)
+    assert expected.status == got.status == 134
+    err = got.stderr.decode()
+    assert UNCAUGHT + what in err, err
+    assert "wasm backtrace" not in err and "crashed" not in err
+
+
+def test_three_argument_main_returns(native_cxx: Any, cage_cxx: Any, tmp_path: Path) -> None:
+    """The three-argument main gets its environment and exits normally when nothing throws."""
+    expected, _ = compare(native_cxx("cxx_main3_uncaught"), cage_cxx("cxx_main3_uncaught"),
+                          tmp_path, ["none"])
+    assert expected.status == 0 and b"environment given" in expected.stdout
 
 
 def test_lind_cc_compiles_cpp_but_links_only_with_lind_cxx(tmp_path: Path) -> None:

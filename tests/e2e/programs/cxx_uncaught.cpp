@@ -1,5 +1,6 @@
-// Termination: an uncaught exception, an exception leaving a noexcept function, and
-// std::terminate with a handler; each ends the process with SIGABRT.
+// Termination: an uncaught exception, an exception leaving a noexcept function,
+// std::terminate with a handler, and an atexit handler throwing after main returned; each ends
+// the process with SIGABRT.
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -8,6 +9,7 @@
 
 static void boom() noexcept(false) { throw std::runtime_error("boom"); }
 static void noexcept_boom() noexcept { boom(); }
+static void atexit_boom() { throw std::runtime_error("atexit"); }
 
 int main(int argc, char **argv) {
   std::string mode = argc > 1 ? argv[1] : "uncaught";
@@ -21,6 +23,10 @@ int main(int argc, char **argv) {
       std::abort();
     });
     boom();
+  }
+  if (mode == "atexit") {
+    std::atexit(atexit_boom);
+    return 0;
   }
   std::puts("not reached");
   return 0;
