@@ -23,7 +23,7 @@ from typing import Any
 from wasmtime import wat2wasm
 
 from benchmarks.report import Baseline, Figure
-from lind_async.runtime import (
+from lind_async.wasm import (
     EngineConfig,
     HostImports,
     LindEngine,
@@ -31,7 +31,7 @@ from lind_async.runtime import (
     instantiate,
     run_call,
 )
-from lind_async.runtime.fiber import PreparedCall
+from lind_async.wasm.fiber import PreparedCall
 
 WAT = r"""
 (module

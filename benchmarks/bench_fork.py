@@ -21,8 +21,8 @@ from pathlib import Path
 from benchmarks.report import Baseline, Figure
 from lind_async.toolchain import binaryen, cc
 from lind_async.toolchain.sysroot import SJLJ_CFLAGS, TARGET_CFLAGS, Sysroot, ensure_sysroot
-from lind_async.toolchain.validate import read_interface
 from lind_async.toolchain.zig import zig
+from lind_async.wasm.binary import read_interface
 
 HERE = Path(__file__).parent
 FORK = HERE / "programs" / "fork_loop.c"

@@ -173,8 +173,8 @@ def cmd_run(argv: Sequence[str]) -> int:
     opts = parser.parse_args(argv)
     if opts.program is None:
         parser.error("no PROGRAM given (a .c, .wasm or .cwasm file to run)")
-    from lind_async.runtime.engine import EngineConfig, ModuleError
     from lind_async.runtime.microvisor import Microvisor, default_cache_dir
+    from lind_async.wasm.engine import EngineConfig, ModuleError
 
     program = Path(opts.program)
     refused = _unrunnable(program)

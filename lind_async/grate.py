@@ -67,8 +67,9 @@ from lind_async.core.vmmap import page_up
 from lind_async.memory import GuestMemory, pointer
 from lind_async.rawposix import table as rawposix
 from lind_async.rawposix.kernel import CageExit, ExecImage, ThreadExit
-from lind_async.runtime import fiber, signals, threei_calls
+from lind_async.runtime import signals, threei_calls
 from lind_async.runtime.eager import Resume
+from lind_async.wasm import fiber
 
 if TYPE_CHECKING:
     from lind_async.core.threei import Route

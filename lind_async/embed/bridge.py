@@ -24,7 +24,7 @@ embedding API is called from whatever async library the host server uses:
   ``call_soon_threadsafe``.
 
   All microvisors of the process share one runtime thread, started by the first and stopped when
-  the last one closes: the wasm driver (``runtime/fiber.py``) keeps per-process state that assumes
+  the last one closes: the wasm driver (``wasm/fiber.py``) keeps per-process state that assumes
   one thread runs cages at a time. (trio-asyncio was rejected: another dependency, and its loop
   runs inside trio's, so a cage's fiber would run on trio's thread with no benefit.)
 

@@ -32,10 +32,10 @@ from lind_async.embed.bridge import Bridge, new_bridge
 from lind_async.embed.modules import ModuleCache, Program
 from lind_async.embed.pipes import READ_LIMIT
 from lind_async.embed.process import CageProcess, ProcessCore
-from lind_async.runtime.engine import EngineConfig, LindEngine
 from lind_async.runtime.limits import Limits
 from lind_async.runtime.microvisor import Microvisor as RuntimeMicrovisor
 from lind_async.runtime.microvisor import default_cache_dir
+from lind_async.wasm.engine import EngineConfig, LindEngine
 
 if TYPE_CHECKING:
     from lind_async.grate import Grate

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import wasmtime
 
-from lind_async.runtime.abi_check import check_lind_abi
-from lind_async.runtime.engine import LindEngine
+from lind_async.wasm.abi_check import check_lind_abi
+from lind_async.wasm.engine import LindEngine
 
 Program = str | os.PathLike[str] | bytes | bytearray | wasmtime.Module
 

@@ -1,31 +1,8 @@
-"""Wasm execution core: engine, epoch ticker, instances over shared memory, fiber driver."""
+"""The process layer: cages (one program's process state and the task running it), the world of
+one microvisor (ids, the process table, wait queues, ``SIGCHLD``, host stdio), threads, fork,
+vfork, signal delivery, resource limits, and the guest's ``lind.syscall`` entry.
 
-from .engine import EngineConfig, LindEngine, ModuleError
-from .fiber import Handler, StoreBusyError, SyncHandler, WasmTrap, run_call
-from .instance import (
-    FuncHandle,
-    HostImports,
-    LindInstance,
-    SharedMemoryHandle,
-    instantiate,
-    module_spec,
-)
-from .ticker import EpochTicker
-
-__all__ = [
-    "EngineConfig",
-    "EpochTicker",
-    "FuncHandle",
-    "Handler",
-    "HostImports",
-    "LindEngine",
-    "LindInstance",
-    "ModuleError",
-    "SharedMemoryHandle",
-    "StoreBusyError",
-    "SyncHandler",
-    "WasmTrap",
-    "instantiate",
-    "module_spec",
-    "run_call",
-]
+It knows cages; the wasm binding beneath it (``lind_async.wasm``: engine, instances, fibers, the
+epoch ticker) knows wasmtime but no cages, and RawPOSIX beside it (``lind_async.rawposix``) sees a
+cage only through its kernel interface (``rawposix/kernel.py``), which this layer implements.
+"""

@@ -5,7 +5,7 @@ Theory of operation
 A :class:`Cage` owns everything a Linux process would: its wasm instance (one Store, the main
 fiber), linear memory and the bounds-checked accessor over it, fd table, cwd, vmmap, signal state
 and identity. Its task (:meth:`Cage.run`) instantiates the module, lays out the initial stack image,
-calls ``_start`` through :func:`lind_async.runtime.fiber.run_call` and turns however the call ends
+calls ``_start`` through :func:`lind_async.wasm.fiber.run_call` and turns however the call ends
 into a Linux wait status:
 
 - ``exit``/``exit_group`` raise :class:`~lind_async.rawposix.kernel.CageExit` inside the handler;
@@ -44,10 +44,10 @@ from lind_async.rawposix.files import FileOps
 from lind_async.rawposix.kernel import CageExit, ExecImage, ThreadExit
 from lind_async.runtime import faults, signals, threads
 from lind_async.runtime.cage_ops import CageOps
-from lind_async.runtime.fiber import WasmTrap, run_call
-from lind_async.runtime.instance import LindInstance, instantiate
 from lind_async.runtime.limits import Family
 from lind_async.runtime.process_image import build_stack_image
+from lind_async.wasm.fiber import WasmTrap, run_call
+from lind_async.wasm.instance import LindInstance, instantiate
 
 if TYPE_CHECKING:
     from lind_async.core.threei import Route

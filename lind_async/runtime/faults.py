@@ -54,7 +54,7 @@ from lind_async.abi.errno import ENODEV, ENOMEM, GuestError
 if TYPE_CHECKING:
     from lind_async.core.vmmap import VmMap
     from lind_async.runtime.cage import Cage
-    from lind_async.runtime.engine import LindEngine
+    from lind_async.wasm.engine import LindEngine
 
 log = logging.getLogger("lind_async.faults")
 
@@ -111,7 +111,7 @@ class _Guard:
         self.lock = threading.Lock()
 
     def install(self) -> None:
-        from lind_async.runtime import capi
+        from lind_async.wasm import capi
 
         bump = ctypes.cast(capi.lib.wasmtime_engine_increment_epoch, ctypes.c_void_p).value
         err = self.lib.lind_fault_install(bump, ctypes.addressof(_FLAG))

@@ -74,7 +74,7 @@ from lind_async.memory import GuestMemory
 from lind_async.rawposix import shm
 from lind_async.runtime import faults
 from lind_async.runtime.cage import Cage
-from lind_async.runtime.instance import LindInstance, SharedMemoryHandle, instantiate
+from lind_async.wasm.instance import LindInstance, SharedMemoryHandle, instantiate
 
 if TYPE_CHECKING:
     from lind_async.runtime.microvisor import Microvisor

@@ -49,8 +49,8 @@ from typing import TYPE_CHECKING, Any
 from lind_async.abi.errno import EIO, GuestError
 from lind_async.rawposix.kernel import CageExit
 from lind_async.runtime.eager import eager_task
-from lind_async.runtime.fiber import PreparedCall, WasmTrap, run_call
-from lind_async.runtime.instance import LindInstance, instantiate, module_spec
+from lind_async.wasm.fiber import PreparedCall, WasmTrap, run_call
+from lind_async.wasm.instance import LindInstance, instantiate, module_spec
 
 if TYPE_CHECKING:
     from lind_async.rawposix.table import SysResult

@@ -53,7 +53,7 @@ from lind_async.runtime import signals
 if TYPE_CHECKING:
     from lind_async.rawposix.table import SysResult
     from lind_async.runtime.cage import Cage
-    from lind_async.runtime.instance import LindInstance
+    from lind_async.wasm.instance import LindInstance
 
 LIND_SIGNAL = WOULD_WAIT + 1
 _FRAME = struct.Struct("<IiI")  # handler, signo, with_info (struct lind_signal_frame, out)

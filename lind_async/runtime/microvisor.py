@@ -37,15 +37,15 @@ from lind_async.rawposix.files import FileOps, HostStream
 from lind_async.rawposix.host_unix import policy_of as host_unix_policy
 from lind_async.rawposix.kernel import ModuleUnloadable
 from lind_async.runtime import grate_pool, guest_signals, signals, threei_calls, threei_ops
-from lind_async.runtime.abi_check import check_lind_abi
 from lind_async.runtime.cage import Cage
 from lind_async.runtime.eager import first_step
-from lind_async.runtime.engine import EngineConfig, LindEngine, ModuleError
 from lind_async.runtime.faults import FAULTED  # a guest's page shrank away (SIGBUS pending)
 from lind_async.runtime.fork import ForkedCage, fork_import
-from lind_async.runtime.instance import SYSCALL_PARAMS, HostImports, LindInstance
 from lind_async.runtime.limits import Family, Limits
 from lind_async.runtime.threei_import import THREEI_CALL_PARAMS, threei_call_now
+from lind_async.wasm.abi_check import check_lind_abi
+from lind_async.wasm.engine import EngineConfig, LindEngine, ModuleError
+from lind_async.wasm.instance import SYSCALL_PARAMS, HostImports, LindInstance
 
 if TYPE_CHECKING:
     from lind_async.grate import Grate

@@ -76,8 +76,9 @@ from lind_async.core.signals import (
 )
 from lind_async.rawposix import signalfd
 from lind_async.rawposix.kernel import CageExit
-from lind_async.runtime import faults, fiber
-from lind_async.runtime.instance import LindInstance, instantiate
+from lind_async.runtime import faults
+from lind_async.wasm import fiber
+from lind_async.wasm.instance import LindInstance, instantiate
 
 if TYPE_CHECKING:
     from lind_async.rawposix.table import SysResult

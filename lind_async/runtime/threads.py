@@ -70,9 +70,9 @@ from lind_async.rawposix.threads import (
     CLONE_THREAD,
     leave,
 )
-from lind_async.runtime import fiber
-from lind_async.runtime.fiber import WasmTrap, run_call
-from lind_async.runtime.instance import LindInstance, instantiate
+from lind_async.wasm import fiber
+from lind_async.wasm.fiber import WasmTrap, run_call
+from lind_async.wasm.instance import LindInstance, instantiate
 
 if TYPE_CHECKING:
     from lind_async.rawposix.kernel import ThreadView

@@ -27,7 +27,7 @@ from lind_async.runtime.eager import first_step
 
 if TYPE_CHECKING:
     from lind_async.runtime.cage import Cage
-    from lind_async.runtime.instance import LindInstance
+    from lind_async.wasm.instance import LindInstance
 
 THREEI_CALL_PARAMS = ("i32", *("i64",) * 13)
 

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING
 from lind_async.abi.errno import EAGAIN
 from lind_async.memory import GuestMemory
 from lind_async.runtime.cage import Cage
-from lind_async.runtime.instance import LindInstance
+from lind_async.wasm.instance import LindInstance
 
 if TYPE_CHECKING:
     from lind_async.rawposix.kernel import ExecImage

@@ -341,7 +341,7 @@ def compile_cached(source: Path, *, flags: Sequence[str] = ()) -> Path:
 
 def precompile(module: Path) -> Path:
     """Write ``module`` compiled ahead of time (``.cwasm``) for the runtime's default engine."""
-    from lind_async.runtime.engine import EngineConfig, LindEngine, ModuleError
+    from lind_async.wasm.engine import EngineConfig, LindEngine, ModuleError
 
     try:
         return LindEngine(EngineConfig()).precompile(module, module.with_suffix(".cwasm"))

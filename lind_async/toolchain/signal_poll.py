@@ -40,7 +40,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from lind_async.toolchain.wasm_reader import WasmReader
+from lind_async.wasm.binary import WasmReader
 
 POLL_FUNCTION = "__lind_signal_poll"
 FLAG = "__lind_signal_poll_flag"

@@ -134,7 +134,7 @@ def test_run_help_lists_every_builtin_grate() -> None:
 def test_precompiled_module_is_not_mistaken_for_a_native_executable(
     cage_program: Any, tmp_path: Path
 ) -> None:
-    from lind_async.runtime.engine import EngineConfig, LindEngine
+    from lind_async.wasm.engine import EngineConfig, LindEngine
 
     cwasm = LindEngine(EngineConfig()).precompile(cage_program("hello"), tmp_path / "h.cwasm")
     proc = lind_run("--root", str(tmp_path), str(cwasm))

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from lind_async.runtime.cage import SIGSEGV
-from lind_async.runtime.engine import EngineConfig
 from lind_async.runtime.microvisor import Microvisor, default_cache_dir
+from lind_async.wasm.engine import EngineConfig
 
 
 def microvisor(root: Path) -> Microvisor:

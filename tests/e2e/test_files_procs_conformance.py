@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from lind_async.runtime.cage import Cage
-from lind_async.runtime.engine import EngineConfig
 from lind_async.runtime.microvisor import Microvisor, default_cache_dir
+from lind_async.wasm.engine import EngineConfig
 from tests.e2e.conftest import REPO, MatchesNative, Result
 
 COMPARED = ["fp_rw", "fp_truncate", "fp_wait"]

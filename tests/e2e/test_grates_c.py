@@ -156,7 +156,8 @@ def test_grate_serves_two_cages_while_one_handler_sleeps(wasm: object, root: Pat
 
 def test_cc_grate_default_entry_and_signature_check(tmp_path: Path) -> None:
     from lind_async.toolchain.cc import compile_program
-    from lind_async.toolchain.validate import InvalidModule, exported_functions
+    from lind_async.toolchain.validate import InvalidModule
+    from lind_async.wasm.binary import exported_functions
 
     plain = tmp_path / "plain.c"
     plain.write_text("int main(void) { return 0; }\n")

@@ -10,8 +10,8 @@ import pytest
 
 from lind_async.abi import errno as E
 from lind_async.grate import Call, Forward, Grate, GrateError, handles
-from lind_async.runtime.engine import EngineConfig
 from lind_async.runtime.microvisor import Microvisor, default_cache_dir
+from lind_async.wasm.engine import EngineConfig
 
 from .conftest import run_cage
 

@@ -16,8 +16,8 @@ import pytest
 
 from lind_async.core.proctable import exited, killed
 from lind_async.core.signals import SIGILL, SIGSEGV
-from lind_async.runtime.engine import EngineConfig
 from lind_async.runtime.microvisor import Microvisor, default_cache_dir
+from lind_async.wasm.engine import EngineConfig
 from tests.e2e.test_grates_c import GRATES, PROGRAMS, _build, _ok, install, run
 
 

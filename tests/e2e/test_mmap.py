@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from lind_async.rawposix import mm_file, shm
-from lind_async.runtime.engine import EngineConfig
 from lind_async.runtime.microvisor import Microvisor, default_cache_dir
+from lind_async.wasm.engine import EngineConfig
 from tests.e2e.conftest import STACKS, MatchesNative, install, run_cage
 
 PROGRAMS = [

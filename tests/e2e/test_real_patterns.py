@@ -156,7 +156,7 @@ def test_interpreter_stack_guard(
     """The guard raises the interpreter's own error (never a trap) and the interpreter lives on;
     10 000 nested calls fit a 4 MiB budget, not the 1 MiB default. With 7 MiB of the 8 MiB main
     stack (as a program guarding near RLIMIT_STACK) the engine's native stack limit trapped first
-    when it was 8 MiB too (runtime/engine.py)."""
+    when it was 8 MiB too (wasm/engine.py)."""
     soft, _ = resource.getrlimit(resource.RLIMIT_STACK)
     if kib > 4096 and soft != resource.RLIM_INFINITY and soft < 8 << 20:
         pytest.skip("the native run needs Linux's usual 8 MiB stack")

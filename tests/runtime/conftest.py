@@ -14,7 +14,7 @@ import pytest
 import uvloop
 from wasmtime import wat2wasm
 
-from lind_async.runtime import EngineConfig, LindEngine
+from lind_async.wasm import EngineConfig, LindEngine
 
 T = TypeVar("T")
 Runner = Callable[[Coroutine[Any, Any, T]], T]

@@ -9,8 +9,8 @@ import pytest
 import wasmtime
 
 from lind_async.runtime.cage import SIGILL
-from lind_async.runtime.engine import EngineConfig
 from lind_async.runtime.microvisor import Microvisor
+from lind_async.wasm.engine import EngineConfig
 
 _PRELUDE = """
   (import "env" "memory" (memory 2 64 shared))
@@ -98,7 +98,7 @@ def test_trap_is_the_cages_crash(tmp_path: Path, capfd: pytest.CaptureFixture[st
 
 
 def test_module_for_another_abi_is_refused(tmp_path: Path) -> None:
-    from lind_async.runtime.engine import ModuleError
+    from lind_async.wasm.engine import ModuleError
 
     wasi = wasmtime.wat2wasm(
         '(module (import "wasi_snapshot_preview1" "proc_exit" (func (param i32)))'

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import wasmtime
 
-from lind_async.runtime import EngineConfig, LindEngine, ModuleError
+from lind_async.wasm import EngineConfig, LindEngine, ModuleError
 
 
 def test_config_validation() -> None:

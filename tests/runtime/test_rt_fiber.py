@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import wasmtime
 
-from lind_async.runtime import (
+from lind_async.wasm import (
     HostImports,
     LindEngine,
     LindInstance,

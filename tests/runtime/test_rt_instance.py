@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import wasmtime
 
-from lind_async.runtime import (
+from lind_async.wasm import (
     HostImports,
     LindEngine,
     SharedMemoryHandle,

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from lind_async.runtime.engine import EngineConfig, LindEngine
+from lind_async.wasm.engine import EngineConfig, LindEngine
 from tests.e2e.conftest import PROGRAMS as E2E_PROGRAMS
 from tests.security.conftest import assert_contained, run_cage
 

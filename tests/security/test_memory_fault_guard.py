@@ -18,7 +18,7 @@ SCENARIO = textwrap.dedent("""
     import ctypes, mmap, os, sys
     from lind_async.core.vmmap import VmMap
     from lind_async.runtime import faults
-    from lind_async.runtime.engine import LindEngine
+    from lind_async.wasm.engine import LindEngine
 
     class Microvisor:  # what watch() needs of a cage's microvisor
         def __init__(self):

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from lind_async.toolchain import binaryen, cc
-from lind_async.toolchain.validate import post_link_needs, read_interface
+from lind_async.toolchain.validate import post_link_needs
 from lind_async.toolchain.zig import ToolchainError
+from lind_async.wasm.binary import read_interface
 
 PLAIN = '#include <stdio.h>\nint main(void) { printf("hi\\n"); return 0; }\n'
 FORKS = "#include <unistd.h>\nint main(void) { return fork() < 0; }\n"

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from lind_async.toolchain import cc
-from lind_async.toolchain.validate import read_interface
+from lind_async.wasm.binary import read_interface
 
 from .wasm_runner import run
 

@@ -12,8 +12,8 @@ import pytest
 
 from lind_async.toolchain import binaryen, cc, driver
 from lind_async.toolchain.target import TRIPLE
-from lind_async.toolchain.validate import read_interface
 from lind_async.toolchain.wasmstrip import custom_sections
+from lind_async.wasm.binary import read_interface
 
 from .wasm_runner import run
 

@@ -8,8 +8,8 @@ import subprocess
 from pathlib import Path
 
 from lind_async.abi.executable import split_launcher
-from lind_async.toolchain.validate import read_interface
 from lind_async.toolchain.wasmstrip import custom_sections
+from lind_async.wasm.binary import read_interface
 
 from .test_driver import lind, lind_cc, ok, write
 from .wasm_runner import run

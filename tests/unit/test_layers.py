@@ -2,9 +2,10 @@
 imports inside functions, goes only to the packages a layer may use.
 
     abi  <  core  <  memory  <  rawposix  <  runtime (the process layer)  <  embed, cli
+    abi  <  wasm (the wasmtime binding: no cages)  <  toolchain, runtime
 
 RawPOSIX sees cages through its kernel interface (``rawposix/kernel.py``) and never imports the
-runtime; core is pure state and imports only the ABI."""
+runtime; core is pure state and imports only the ABI; the wasm binding knows no cages."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ ALLOWED = {
     "core": {"abi", "core"},
     "memory": {"abi", "memory"},
     "rawposix": {"abi", "core", "memory", "rawposix"},
+    "wasm": {"abi", "wasm"},
+    "toolchain": {"abi", "wasm", "toolchain"},
 }
 
 

@@ -44,7 +44,7 @@ from pathlib import Path
 import wasmtime
 
 from lind_async.abi.executable import module_bytes
-from lind_async.toolchain.validate import handler_slots
+from lind_async.wasm.binary import handler_slots
 
 from . import capi
 

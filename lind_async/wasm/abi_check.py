@@ -5,8 +5,8 @@ from __future__ import annotations
 import wasmtime
 
 from lind_async.abi.guest import FUNCTION_IMPORTS, REQUIRED_EXPORTS, SYSCALL_IMPORT
-from lind_async.runtime.engine import ModuleError
-from lind_async.runtime.instance import SYSCALL_PARAMS, module_spec
+from lind_async.wasm.engine import ModuleError
+from lind_async.wasm.instance import SYSCALL_PARAMS, module_spec
 
 _HINT = "build it with `python -m lind_async cc`"
 
