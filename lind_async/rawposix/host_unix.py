@@ -22,17 +22,29 @@ dropped), and anything a host peer sends as ancillary data is discarded by the k
 receive has no control buffer; ``MSG_CTRUNC`` tells the program). A name too long to bind
 through ``/proc/self/fd`` (``sun_path``'s 108 bytes) stays an in-world node. Closing the socket
 leaves the node, as on Linux; ``unlink`` removes it.
+
+Outbound (:class:`HostDial`): under the same opt-in, a cage's ``connect`` to a path name whose
+node is a socket *no cage of its world bound* (a host process's, or another microvisor's) goes to
+the host. The name is resolved confined to the root (``openat2(RESOLVE_IN_ROOT)``) to an
+``O_PATH`` fd of the node, the policy is checked against the node's resolved guest path, and a
+new non-blocking host socket connects to ``/proc/self/fd/<that fd>``: the kernel reaches exactly
+the inode the confined lookup found, so no symlink or rename can lead the connect out of the
+root. The cage's socket then forwards to that :class:`HostUnixStream` (``remote``). A name bound
+by a cage of the same world keeps the in-process path; without the opt-in such a node is
+``ECONNREFUSED``, as before. A full host backlog makes a blocking connect retry with a growing
+pause (the kernel gives no readiness for it), ``EAGAIN`` for a non-blocking one.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
-from collections.abc import Collection
+from collections.abc import Awaitable, Collection
 from typing import TYPE_CHECKING
 
 from lind_async.abi import flags as F
-from lind_async.abi.errno import EADDRINUSE, EPERM, GuestError
+from lind_async.abi.errno import EADDRINUSE, EAGAIN, ECONNREFUSED, EPERM, GuestError
 from lind_async.core.fdtable import OpenFile
 from lind_async.rawposix import hostfds
 from lind_async.rawposix.confine import lexical
@@ -53,6 +65,7 @@ if TYPE_CHECKING:
 
 Policy = bool | frozenset[bytes]
 _HOST_PATH_MAX = 107  # sun_path holds 108 bytes with the terminating NUL
+_RETRY_FIRST, _RETRY_MAX = 0.005, 0.2  # pauses of a blocking connect to a full host backlog
 
 
 def policy_of(setting: bool | Collection[str | bytes] | None) -> Policy:
@@ -71,6 +84,18 @@ def allowed(cage: CageView, guest_path: bytes, stype: int) -> bool:
     if policy is False or stype == F.SOCK_DGRAM:
         return False
     return policy is True or lexical(guest_path) in policy
+
+
+def may_dial(cage: CageView, node_fd: int) -> bytes | None:
+    """The guest path of the socket node ``node_fd`` if the embedder lets cages connect to a host
+    socket there (the policy applies to where the name resolved, not to how it was spelt)."""
+    policy = cage.world.host_unix_sockets
+    if policy is False:
+        return None
+    where = cage.world.root.guest_path_of(node_fd)
+    if where is None or (policy is not True and lexical(where) not in policy):
+        return None
+    return where
 
 
 def bind_host(dir_fd: int, last: bytes, stype: int) -> socket.socket | None:
@@ -134,20 +159,24 @@ class HostListener:
 
 
 class HostUnixStream(InetSocket):
-    """A connection from a host process to a cage's listener (see the module docstring)."""
+    """A host connection of a cage's socket: accepted by a cage's listener from a host process,
+    or made by a cage's ``connect`` to a host socket (see the module docstring)."""
 
-    __slots__ = ("name",)
+    __slots__ = ("name", "peer")
 
-    def __init__(self, sock: socket.socket, stype: int, name: bytes | None) -> None:
+    def __init__(
+        self, sock: socket.socket, stype: int, name: bytes | None, peer: bytes | None = None
+    ) -> None:
         super().__init__(sock, F.AF_UNIX, stype, 0, 0)
         self.name = name
+        self.peer = peer  # the guest path a cage connected to (None: a host client, unnamed)
 
     def sockname(self) -> bytes:
         return unix_sockaddr(self.name)
 
     def peername(self) -> bytes:
         self.sock.getpeername()  # ENOTCONN once the connection is shut down
-        return unix_sockaddr(None)  # the host side: unnamed, no host path reaches the cage
+        return unix_sockaddr(self.peer)  # never a host path
 
     def _recvmsg_now(self, views: list[memoryview], flags: int) -> Received:
         n, _anc, msg_flags, _addr = self.sock.recvmsg_into(views, 0, flags & RECV_FLAGS)
@@ -168,3 +197,89 @@ class HostUnixStream(InetSocket):
 
     def _levels(self) -> tuple[int, ...]:
         return (F.SOL_SOCKET,)
+
+
+def _settle(ready: asyncio.Future[None]) -> None:
+    if not ready.done():
+        ready.set_result(None)
+
+
+class HostDial:
+    """A ``connect`` to a host socket at a node found in the root (see the module docstring).
+    Owns ``node_fd`` (the node's ``O_PATH`` fd) until the connect ends."""
+
+    __slots__ = ("node_fd", "peer")
+
+    def __init__(self, node_fd: int, peer: bytes) -> None:
+        self.node_fd = node_fd
+        self.peer = peer
+
+    def close(self) -> None:
+        if self.node_fd >= 0:
+            os.close(self.node_fd)
+            self.node_fd = -1
+
+    def connect(
+        self,
+        cage: CageView,
+        stype: int,
+        name: bytes | None,
+        nonblocking: bool,
+        timeout: float | None,
+    ) -> HostUnixStream | Awaitable[HostUnixStream]:
+        try:
+            got = self._attempt(stype, name)
+            if got is None and nonblocking:
+                raise GuestError(EAGAIN)
+        except BaseException:
+            self.close()
+            raise
+        if got is not None:
+            self.close()
+            return got
+        return self._connect_later(cage, stype, name, timeout)
+
+    async def _connect_later(
+        self, cage: CageView, stype: int, name: bytes | None, timeout: float | None
+    ) -> HostUnixStream:
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        pause = _RETRY_FIRST
+        try:
+            while True:
+                if deadline is not None and loop.time() >= deadline:
+                    raise GuestError(EAGAIN)  # SO_SNDTIMEO passed, as Linux says
+                ready: asyncio.Future[None] = loop.create_future()
+                wait = pause if deadline is None else min(pause, deadline - loop.time())
+                timer = loop.call_later(max(0.0, wait), _settle, ready)
+                try:
+                    await cage.block_on(ready)
+                finally:
+                    timer.cancel()
+                got = self._attempt(stype, name)
+                if got is not None:
+                    return got
+                pause = min(pause * 2, _RETRY_MAX)
+        finally:
+            self.close()
+
+    def _attempt(self, stype: int, name: bytes | None) -> HostUnixStream | None:
+        """One non-blocking host connect: the connection, or ``None`` if the backlog is full."""
+        if self.node_fd < 0:
+            raise GuestError(ECONNREFUSED)
+        host = hostfds.make(
+            lambda: socket.socket(
+                socket.AF_UNIX, stype | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC
+            ),
+            socket.socket.fileno,
+            socket.socket.close,
+        )
+        try:
+            host.connect(b"/proc/self/fd/%d" % self.node_fd)
+        except BlockingIOError:
+            host.close()
+            return None
+        except OSError as exc:
+            host.close()
+            raise GuestError(exc.errno or ECONNREFUSED) from None
+        return HostUnixStream(host, stype, name, self.peer)

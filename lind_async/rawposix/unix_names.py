@@ -10,7 +10,8 @@ inode number cannot be reused meanwhile). ``connect``/``sendto`` resolve the gue
 to the root, check it is a socket node and look it up in the caller's world: no socket, and no
 ``SCM_RIGHTS`` descriptor, crosses from one world to another. When the embedder lets a path name
 be reached from the host, the node is a bound host socket instead (``host_unix.py``); it is
-registered the same way, so cages still connect in-process.
+registered the same way, so cages still connect in-process. Under the same opt-in, ``connect``
+to a socket node no cage of the world bound dials the host socket there (:func:`connect_target`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from lind_async.rawposix.confine import guest_join
 from lind_async.rawposix.sock_addr import unix_name
 
 if TYPE_CHECKING:
-    from lind_async.rawposix.host_unix import HostListener
+    from lind_async.rawposix.host_unix import HostDial, HostListener
     from lind_async.rawposix.kernel import CageView
 
 Key = tuple[object, ...]
@@ -99,20 +100,40 @@ def _make_node(cage: CageView, name: bytes, stype: int) -> tuple[int, Key, HostL
 def lookup(cage: CageView, raw: bytes, stype: int) -> Any:
     """The socket bound to the guest address ``raw`` (``ECONNREFUSED`` when none listens,
     ``EPROTOTYPE`` when it is of another type)."""
+    return _checked(_find(cage, raw, dial=False), stype)
+
+
+def connect_target(cage: CageView, raw: bytes, stype: int) -> Any:
+    """As :func:`lookup`, for ``connect``: a path name whose socket node no cage of the world
+    bound is a :class:`~lind_async.rawposix.host_unix.HostDial` when the embedder lets cages
+    reach host sockets there (the host then answers ``ECONNREFUSED``/``EPROTOTYPE`` itself)."""
+    found = _find(cage, raw, dial=True)
+    return found if isinstance(found, host_unix.HostDial) else _checked(found, stype)
+
+
+def _find(cage: CageView, raw: bytes, *, dial: bool) -> Any:
     name = unix_name(raw)
     if name is None:
         raise GuestError(EINVAL)
     if name[0] == 0:
-        target = _REGISTRY.get((world_of(cage), name))
-    else:
-        fd = cage.world.root.open(guest_join(cage.cwd, name), os.O_PATH)
-        try:
-            st = os.fstat(fd)
-        finally:
-            os.close(fd)
+        return _REGISTRY.get((world_of(cage), name))
+    fd = cage.world.root.open(guest_join(cage.cwd, name), os.O_PATH)
+    try:
+        st = os.fstat(fd)
         if not stat_mod.S_ISSOCK(st.st_mode):
             raise GuestError(ECONNREFUSED)
         target = _REGISTRY.get((world_of(cage), st.st_dev, st.st_ino))
+        if target is None and dial and (where := host_unix.may_dial(cage, fd)) is not None:
+            found: HostDial = host_unix.HostDial(fd, where)
+            fd = -1  # the dial owns it now
+            return found
+        return target
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
+def _checked(target: Any, stype: int) -> Any:
     if target is None or target.closed:
         raise GuestError(ECONNREFUSED)
     if target.stype != stype:

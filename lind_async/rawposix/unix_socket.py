@@ -10,8 +10,10 @@ or close reaches the other end.
 *Names* (``unix_names.py``): bound path names are socket nodes inside the root, abstract names
 bytes; both are registered per *world* (one root of one microvisor), so no socket crosses worlds.
 A path name the embedder made host-reachable also holds a host listener (``host_unix.py``):
-``accept`` and poll take host connections from it after the in-process backlog.
-An empty address autobinds an abstract name, as Linux does.
+``accept`` and poll take host connections from it after the in-process backlog. Under the same
+opt-in a ``connect`` to a socket no cage of the world bound (a host process's) makes the socket a
+front for a host connection (``remote``, a ``HostUnixStream``): its data calls, readiness,
+options and shutdown go there. An empty address autobinds an abstract name, as Linux does.
 
 *Streams.* Each socket receives into its own :class:`StreamBuffer`; a send writes pieces into the
 peer's. ``connect`` to a listener makes the server-side end at once and queues it for
@@ -78,6 +80,7 @@ from lind_async.core.sockbuf import (
 )
 from lind_async.rawposix import sock_sysctl as sysctl
 from lind_async.rawposix.blocking import WaitQueue
+from lind_async.rawposix.host_unix import HostDial, HostUnixStream
 from lind_async.rawposix.readiness import Cancel, Wake
 from lind_async.rawposix.sock_addr import family_of, unix_name, unix_sockaddr
 from lind_async.rawposix.sock_base import (
@@ -90,7 +93,13 @@ from lind_async.rawposix.sock_base import (
     int_option,
     pack_int,
 )
-from lind_async.rawposix.unix_names import credentials, lookup, register, unregister
+from lind_async.rawposix.unix_names import (
+    connect_target,
+    credentials,
+    lookup,
+    register,
+    unregister,
+)
 
 if TYPE_CHECKING:
     from lind_async.rawposix.files import SysResult
@@ -133,7 +142,7 @@ class UnixSocket(Socket):
     __slots__ = (
         "account", "backlog", "closed", "conn", "cred", "dgrams", "error", "host", "inode", "key",
         "max_backlog", "name", "node_fd", "options", "peer", "peer_cred", "rd_shut", "readq",
-        "roomq", "sendq", "state", "stream", "wr_shut",
+        "remote", "roomq", "sendq", "state", "stream", "wr_shut",
     )  # fmt: skip
 
     def __init__(self, stype: int, status_flags: int, cred: tuple[int, int, int]) -> None:
@@ -145,6 +154,7 @@ class UnixSocket(Socket):
         self.key: tuple[object, ...] | None = None
         self.node_fd = -1
         self.host: HostListener | None = None  # a host-reachable name's listener (host_unix.py)
+        self.remote: HostUnixStream | None = None  # connected to a host socket (host_unix.py)
         self.backlog: deque[UnixSocket] = deque()
         self.max_backlog = 0
         self.stream = StreamBuffer() if stype == F.SOCK_STREAM else None
@@ -173,6 +183,8 @@ class UnixSocket(Socket):
         return unix_sockaddr(self.name)
 
     def peername(self) -> bytes:
+        if (remote := self._remote()) is not None:
+            return remote.peername()
         if self.peer is None or (self.conn and self.state != CONNECTED):
             raise GuestError(ENOTCONN)
         return unix_sockaddr(self.peer.name)
@@ -192,10 +204,13 @@ class UnixSocket(Socket):
 
     def connect(self, cage: CageView, raw: bytes) -> SysResult:
         if not self.conn:
+            self._drop_remote()  # a datagram socket may connect again
             if len(raw) >= 2 and family_of(raw) == F.AF_UNSPEC:
                 self.peer = None
                 return 0
-            target = lookup(cage, raw, self.stype)
+            target = connect_target(cage, raw, self.stype)
+            if isinstance(target, HostDial):
+                return self._dial(cage, target)
             self.peer = target
             self.peer_cred = target.cred
             return 0
@@ -203,7 +218,9 @@ class UnixSocket(Socket):
             raise GuestError(EISCONN)
         if self.state == LISTENING:
             raise GuestError(EINVAL)
-        listener = lookup(cage, raw, self.stype)
+        listener = connect_target(cage, raw, self.stype)
+        if isinstance(listener, HostDial):
+            return self._dial(cage, listener)
         if listener.state != LISTENING:
             raise GuestError(ECONNREFUSED)
         if len(listener.backlog) <= listener.max_backlog:
@@ -212,6 +229,40 @@ class UnixSocket(Socket):
         if self.nonblocking():
             raise GuestError(EAGAIN)
         return self._connect_later(cage, listener)
+
+    def _dial(self, cage: CageView, dial: HostDial) -> SysResult:
+        got = dial.connect(cage, self.stype, self.name, self.nonblocking(), self.sndtimeo)
+        if isinstance(got, HostUnixStream):
+            return self._attach(got)
+        return self._dial_later(got)
+
+    async def _dial_later(self, pending: Awaitable[HostUnixStream]) -> int:
+        return self._attach(await pending)
+
+    def _attach(self, remote: HostUnixStream) -> int:
+        if self.remote is not None or self.state == CONNECTED:  # another thread got there first
+            remote.release()
+            raise GuestError(EISCONN)
+        self.remote = remote
+        self.peer = None
+        if self.conn:
+            self.state = CONNECTED
+        self._wake()
+        return 0
+
+    def _remote(self) -> HostUnixStream | None:
+        """The host connection this socket fronts, brought up to date with the description's
+        status flags and timeouts (``fcntl``/``setsockopt`` change them here)."""
+        remote = self.remote
+        if remote is not None:
+            remote.status_flags = self.status_flags
+            remote.rcvtimeo, remote.sndtimeo = self.rcvtimeo, self.sndtimeo
+        return remote
+
+    def _drop_remote(self) -> None:
+        remote, self.remote = self.remote, None
+        if remote is not None:
+            remote.release()
 
     async def _connect_later(self, cage: CageView, listener: UnixSocket) -> int:
         deadline = 0.0
@@ -277,6 +328,9 @@ class UnixSocket(Socket):
     def shutdown(self, how: int) -> None:
         if how not in (F.SHUT_RD, F.SHUT_WR, F.SHUT_RDWR):
             raise GuestError(EINVAL)
+        if (remote := self._remote()) is not None:
+            remote.shutdown(how)
+            return
         rd, wr = how != F.SHUT_WR, how != F.SHUT_RD
         self.rd_shut |= rd
         self.wr_shut |= wr
@@ -304,6 +358,11 @@ class UnixSocket(Socket):
         address: bytes | None,
         rights: list[OpenFile] | None,
     ) -> SysResult:
+        if (remote := self._remote()) is not None:
+            if address and not self.conn:
+                drop_rights(rights)
+                raise GuestError(EISCONN)  # connected to a host socket: no other destination
+            return remote.sendmsg(cage, views, flags, None, rights)
         box: Box = [rights or None]
         try:
             if self.stream is not None:
@@ -445,6 +504,8 @@ class UnixSocket(Socket):
         return _count_only(result)  # type: ignore[arg-type]
 
     def recvmsg(self, cage: CageView, views: list[memoryview], flags: int) -> RecvResult:
+        if (remote := self._remote()) is not None:
+            return remote.recvmsg(cage, views, flags)
         if self.conn and self.state != CONNECTED:
             raise GuestError(EINVAL if self.stream is not None else ENOTCONN)
         got = self._recv_now(views, flags)
@@ -503,6 +564,8 @@ class UnixSocket(Socket):
                 return done, None, None, 0
 
     def bytes_readable(self) -> int:
+        if (remote := self._remote()) is not None:
+            return remote.bytes_readable()
         if self.stream is not None:
             return len(self.stream)
         assert self.dgrams is not None
@@ -512,6 +575,9 @@ class UnixSocket(Socket):
 
     # -- options --------------------------------------------------------------------------------
     def set_option(self, level: int, name: int, value: bytes) -> None:
+        if (remote := self._remote()) is not None:
+            remote.set_option(level, name, value)
+            return
         if level != F.SOL_SOCKET:
             raise GuestError(EOPNOTSUPP)
         if name == F.SO_SNDBUF:
@@ -537,6 +603,8 @@ class UnixSocket(Socket):
             raise GuestError(ENOPROTOOPT)
 
     def get_option(self, level: int, name: int, size: int) -> bytes:
+        if (remote := self._remote()) is not None:
+            return remote.get_option(level, name, size)
         if level != F.SOL_SOCKET:
             raise GuestError(EOPNOTSUPP)
         if name == F.SO_ERROR:
@@ -559,6 +627,8 @@ class UnixSocket(Socket):
 
     # -- readiness, stat, close -----------------------------------------------------------------
     def poll_mask(self) -> int:
+        if (remote := self.remote) is not None:
+            return remote.poll_mask()
         mask = F.POLLERR if self.error else 0
         if self.state == LISTENING:
             waiting = self.backlog or (self.host is not None and self.host.readable())
@@ -589,6 +659,8 @@ class UnixSocket(Socket):
         return peer.peer is self or not peer.dgrams.full()
 
     def watch(self, events: int, wake: Wake) -> Cancel:
+        if (remote := self.remote) is not None:
+            return remote.watch(events, wake)
         cancels = [self.readq.watchers.add(wake)]
         if self.host is not None and self.state == LISTENING:
             cancels.append(self.host.watch(wake))
@@ -613,6 +685,7 @@ class UnixSocket(Socket):
 
     def release(self) -> None:
         self.closed = True
+        self._drop_remote()
         unregister(self.key, self)
         if self.node_fd >= 0:
             os.close(self.node_fd)
