@@ -8,15 +8,20 @@ flags, and its owner (a pid, or a process group as a negative number) and its si
 :class:`_Async` record kept beside it in a weak table, so ``dup``/``fork`` share them and a
 description that never used any of this costs nothing (no record, no watch).
 
-While ``O_ASYNC`` is set the record keeps one readiness watch armed on the description
-(``FileOps.watch``, rawposix/readiness.py): the same wake-ups poll and epoll use. A wake re-reads
-``poll_mask()`` and sends the owner a signal with Linux's reason: ``POLL_IN`` (readable: data, a
-connection to accept), ``POLL_HUP`` (the peer went) or ``POLL_OUT`` (room to write), then re-arms.
-In-process kinds (pipes, in-process sockets, eventfd…) wake on real events only, so this is
-Linux's ``kill_fasync`` on each event. Host-fd kinds (``level_watch``) are watched through the
-loop, level-triggered: a direction that is ready now is not re-armed at once (it would fire
-again and again) but looked at again after :data:`RECHECK` seconds, and a description still ready
-then is signalled again. This errs on the side of a spurious ``SIGIO``, never a lost one.
+While ``O_ASYNC`` is set the record keeps the description's event sources armed, and each event
+sends the owner a signal with Linux's reason: ``POLL_IN`` (data, a connection to accept),
+``POLL_HUP`` (the peer went) or ``POLL_OUT`` (room to write) — Linux's ``kill_fasync`` on each
+event, never again for readiness already signalled:
+
+- in-process events (pipes, in-process sockets, eventfd…): the readiness watch poll and epoll
+  use (``FileOps.watch``, rawposix/readiness.py), which wakes on real events only; a wake re-reads
+  ``poll_mask()`` for the reason, then re-arms;
+- a host fd (host-fd kinds, ``level_watch``; an AF_UNIX socket's host listener or host
+  connection, ``async_sources``): its input side through ``edge.py``'s edge-triggered epoll (a
+  signal per arrival, however long the data stays unread), and its output side by a one-shot
+  watch armed only while the fd is not writable, so ``POLL_OUT`` marks the return of room. When
+  room ran out between two looks the host gives no event for it, so that ``POLL_OUT`` can be
+  missed (Linux knows from the failed send; ``docs/decisions.md``).
 
 The signal is ``SIGIO``, or the one ``F_SETSIG`` chose; then the handler's ``siginfo_t`` carries
 ``si_code`` (the reason), ``si_band`` (the poll bits) and ``si_fd`` (the descriptor ``O_ASYNC``
@@ -31,9 +36,10 @@ credentials recorded by ``F_SETOWN``): a cage cannot make a descriptor signal a 
 
 from __future__ import annotations
 
-import asyncio
+import select
 import struct
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -41,8 +47,9 @@ from lind_async.abi import flags as F
 from lind_async.abi import syscalls as nr
 from lind_async.abi.errno import EINVAL, ESRCH, GuestError
 from lind_async.core.signals import SIGIO
+from lind_async.rawposix import edge
 from lind_async.rawposix.args import i32, pointer
-from lind_async.rawposix.readiness import Cancel
+from lind_async.rawposix.readiness import Cancel, Wake, host_poll_mask, watch_host_fd
 
 if TYPE_CHECKING:
     from lind_async.rawposix.files import FileOps
@@ -59,7 +66,9 @@ _BAND = {
     POLL_HUP: F.POLLHUP | F.POLLERR,
 }
 _OWNER_EX = struct.Struct("<ii")  # struct f_owner_ex: type, pid
-RECHECK = 0.05  # seconds before a host-fd description left ready is looked at again
+_EPOLL_IN = select.EPOLLIN | select.EPOLLPRI
+_EPOLL_HUP = select.EPOLLHUP | select.EPOLLERR | select.EPOLLRDHUP
+LocalWatch = Callable[[int, Wake], Cancel]
 
 
 @dataclass(slots=True)
@@ -70,8 +79,10 @@ class _Async:
     signo: int = 0  # F_SETSIG (0: SIGIO without details)
     fd: int = -1  # si_fd: the descriptor O_ASYNC was set through
     world: weakref.ref[WorldView] | None = None
-    cancel: Cancel | None = None  # the armed watch
-    timer: asyncio.TimerHandle | None = None
+    cancel: Cancel | None = None  # the armed in-process watch
+    edges: Cancel | None = None  # the host fd's input side (edge.py)
+    room: Cancel | None = None  # the host fd's output side, while not writable
+    host_fd: int = -1
 
 
 _STATE: weakref.WeakKeyDictionary[FileOps, _Async] = weakref.WeakKeyDictionary()
@@ -135,7 +146,7 @@ def set_async(cage: CageView, fd: int, file: FileOps, on: bool) -> None:
         state.fd = fd
         if state.world is None:
             state.world = weakref.ref(cage.world)
-        if state.cancel is None and state.timer is None:
+        if state.cancel is None and state.edges is None and state.room is None:
             _arm(file, state)
     else:
         file.status_flags &= ~F.O_ASYNC
@@ -148,48 +159,103 @@ def fioasync(cage: CageView, fd: int, file: FileOps, arg: int) -> int:
     return 0
 
 
+def rearm(file: FileOps) -> None:
+    """``file``'s event sources changed (an AF_UNIX socket got a host listener or connection):
+    an ``O_ASYNC`` description watches the new ones."""
+    state = _STATE.get(file)
+    if state is not None and file.status_flags & F.O_ASYNC:
+        _disarm(state)
+        _arm(file, state)
+
+
 # -- the readiness side ----------
+def _sources(file: FileOps) -> tuple[int, LocalWatch | None]:
+    """What signals ``file``: a host fd (-1: none) and an in-process watch (None: none). A kind
+    with both says so with an ``async_sources()`` method (``unix_socket.py``)."""
+    split = getattr(file, "async_sources", None)
+    if split is not None:
+        host_fd, local = split()
+        return int(host_fd), local
+    if file.level_watch:
+        for attr in ("fd", "host_fd"):  # InetSocket; HostFile and HostStream
+            host_fd = getattr(file, attr, None)
+            if isinstance(host_fd, int):
+                return host_fd, None
+        return -1, None
+    return -1, file.watch
+
+
 def _disarm(state: _Async) -> None:
-    if state.cancel is not None:
-        state.cancel()
-        state.cancel = None
-    if state.timer is not None:
-        state.timer.cancel()
-        state.timer = None
+    for cancel in (state.cancel, state.edges, state.room):
+        if cancel is not None:
+            cancel()
+    state.cancel = state.edges = state.room = None
+    state.host_fd = -1
 
 
 def _arm(file: FileOps, state: _Async) -> None:
-    """Watch ``file`` for the next change (host-fd kinds: only the directions not ready now)."""
-    events = F.POLLIN | F.POLLOUT
-    if file.level_watch:
-        mask = file.poll_mask()
-        events &= ~mask
-        if not events or mask & (F.POLLHUP | F.POLLERR):
-            state.timer = asyncio.get_running_loop().call_later(
-                RECHECK, _fired, weakref.ref(file), state, True
-            )
-            return
+    host_fd, local = _sources(file)
     ref = weakref.ref(file)
-    state.cancel = file.watch(events, lambda: _fired(ref, state, False))
+    if local is not None:
+        state.cancel = local(F.POLLIN | F.POLLOUT, lambda: _fired(ref, state))
+    if host_fd >= 0:
+        state.host_fd = host_fd
+        state.edges = edge.watch_edges(host_fd, lambda events: _edge(ref, state, events))
+        if state.edges is not None:  # a description closed while watched is let go when freed
+            weakref.finalize(file, state.edges)
+        _arm_room(ref, state)
 
 
-def _fired(ref: weakref.ref[FileOps], state: _Async, recheck: bool) -> None:
-    _disarm(state)
+def _alive(ref: weakref.ref[FileOps], state: _Async) -> FileOps | None:
     file = ref()
     if file is None or file.refs <= 0 or not file.status_flags & F.O_ASYNC:
-        return  # the description went away (or O_ASYNC went off): nothing stays armed
+        _disarm(state)  # the description went away (or O_ASYNC went off): nothing stays armed
+        return None
+    return file
+
+
+def _fired(ref: weakref.ref[FileOps], state: _Async) -> None:
+    """An in-process event."""
+    state.cancel = None
+    file = _alive(ref, state)
+    if file is None:
+        return
     mask = file.poll_mask()
     if mask & (F.POLLIN | F.POLLRDNORM):
-        reason = POLL_IN
+        _send(state, POLL_IN)
     elif mask & (F.POLLHUP | F.POLLERR):
-        reason = POLL_HUP
-    elif mask & F.POLLOUT and not recheck:
-        reason = POLL_OUT
-    else:
-        reason = 0
-    if reason:
-        _send(state, reason)
-    _arm(file, state)
+        _send(state, POLL_HUP)
+    elif mask & F.POLLOUT:
+        _send(state, POLL_OUT)
+    if state.cancel is None and (local := _sources(file)[1]) is not None:
+        state.cancel = local(F.POLLIN | F.POLLOUT, lambda: _fired(ref, state))
+
+
+def _edge(ref: weakref.ref[FileOps], state: _Async, events: int) -> None:
+    """A new event on the host fd's input side."""
+    if _alive(ref, state) is None:
+        return
+    if events & _EPOLL_IN:
+        _send(state, POLL_IN)
+    elif events & _EPOLL_HUP:
+        _send(state, POLL_HUP)
+    _arm_room(ref, state)
+
+
+def _arm_room(ref: weakref.ref[FileOps], state: _Async) -> None:
+    """Watch for room to write on the host fd, if there is none now (one-shot)."""
+    if state.room is not None or host_poll_mask(state.host_fd, F.POLLOUT) & F.POLLOUT:
+        return
+
+    def room() -> None:
+        state.room = None
+        if _alive(ref, state) is None:
+            return
+        if host_poll_mask(state.host_fd, F.POLLOUT) & F.POLLOUT:
+            _send(state, POLL_OUT)
+        _arm_room(ref, state)
+
+    state.room = watch_host_fd(state.host_fd, writable=True, wake=room)
 
 
 def _send(state: _Async, reason: int) -> None:

@@ -78,6 +78,7 @@ from lind_async.core.sockbuf import (
     stream_piece,
     stream_truesize,
 )
+from lind_async.rawposix import sigio
 from lind_async.rawposix import sock_sysctl as sysctl
 from lind_async.rawposix.blocking import WaitQueue
 from lind_async.rawposix.host_unix import HostDial, HostUnixStream
@@ -178,6 +179,8 @@ class UnixSocket(Socket):
         if self.name is not None:
             raise GuestError(EINVAL)
         self.name, self.key, self.node_fd, self.host = register(cage, name, self)
+        if self.host is not None:
+            sigio.rearm(self)
 
     def sockname(self) -> bytes:
         return unix_sockaddr(self.name)
@@ -248,6 +251,7 @@ class UnixSocket(Socket):
         if self.conn:
             self.state = CONNECTED
         self._wake()
+        sigio.rearm(self)
         return 0
 
     def _remote(self) -> HostUnixStream | None:
@@ -661,9 +665,25 @@ class UnixSocket(Socket):
     def watch(self, events: int, wake: Wake) -> Cancel:
         if (remote := self.remote) is not None:
             return remote.watch(events, wake)
+        if self.host is None or self.state != LISTENING:
+            return self._local_watch(events, wake)
+        cancels = [self._local_watch(events, wake), self.host.watch(wake)]
+
+        def cancel_both() -> None:
+            for each in cancels:
+                each()
+
+        return cancel_both
+
+    def async_sources(self) -> tuple[int, sigio.LocalWatch | None]:
+        """For signal-driven I/O (``sigio.py``): the host fd whose input events signal (the host
+        connection or the host listener; -1: none) and the in-process watch."""
+        if self.remote is not None:
+            return self.remote.fd, None
+        return (self.host.fd if self.host is not None else -1), self._local_watch
+
+    def _local_watch(self, events: int, wake: Wake) -> Cancel:
         cancels = [self.readq.watchers.add(wake)]
-        if self.host is not None and self.state == LISTENING:
-            cancels.append(self.host.watch(wake))
         if events & F.POLLOUT:
             cancels.append(self.sendq.watchers.add(wake))
             peer = self.peer
