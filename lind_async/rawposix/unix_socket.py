@@ -250,8 +250,8 @@ class UnixSocket(Socket):
         self.peer = None
         if self.conn:
             self.state = CONNECTED
+        sigio.rearm(self)  # first: its in-process watch is not an event of the host connection
         self._wake()
-        sigio.rearm(self)
         return 0
 
     def _remote(self) -> HostUnixStream | None:

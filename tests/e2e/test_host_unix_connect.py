@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,12 +18,13 @@ import pytest
 from tests.e2e.conftest import Result, run_cage, run_native
 
 TYPES = {"stream": socket.SOCK_STREAM, "seqpacket": socket.SOCK_SEQPACKET,
-         "dgram": socket.SOCK_DGRAM}  # fmt: skip
+         "dgram": socket.SOCK_DGRAM, "async": socket.SOCK_STREAM}  # fmt: skip
 
 
 class HostServer:
     """A host process's AF_UNIX server at ``path``: streams and seqpackets get ``echo: <msg>``
-    back (then the connection closes), datagrams are collected in ``got``."""
+    back (then the connection closes), datagrams are collected in ``got``; ``async`` answers
+    ``1`` then, 350 ms later, ``2`` (for the client's SIGIO count) and waits for EOF."""
 
     def __init__(self, path: Path, kind: str) -> None:
         self.sock = socket.socket(socket.AF_UNIX, TYPES[kind])
@@ -44,6 +46,14 @@ class HostServer:
             with conn:
                 conn.settimeout(60)
                 data = b""
+                if self.kind == "async":
+                    data = conn.recv(512)
+                    conn.sendall(b"1")
+                    time.sleep(0.35)
+                    conn.sendall(b"2")
+                    conn.recv(512)
+                    self.got.append(data)
+                    return
                 while chunk := conn.recv(512):
                     data += chunk
                     if self.kind == "seqpacket":

@@ -1,9 +1,14 @@
 /* An AF_UNIX client of a server the test runs on the host (tests/e2e/test_host_unix_connect.py).
- *   hostunix_client PATH stream|seqpacket|dgram MSG
+ *   hostunix_client PATH stream|seqpacket|dgram|async MSG
  * connect to PATH (print the errno's name and stop if that fails), then: stream: send MSG, shut
  * down the sending side, wait with poll, print the reply up to EOF; seqpacket: send MSG as one
- * message, print the one reply message; dgram: send MSG, print the count. */
+ * message, print the one reply message; dgram: send MSG, print the count; async: a stream with
+ * O_ASYNC set before the connect: send MSG, then print the SIGIOs counted 300 ms and 600 ms
+ * later (the server answers twice, 350 ms apart, and nothing is read in between). */
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <time.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +25,19 @@ static const char *err_name(int e) {
     case EACCES: return "EACCES";
     case EAGAIN: return "EAGAIN";
     default: return "other";
+    }
+}
+
+static volatile sig_atomic_t sigios;
+
+static void on_io(int sig) {
+    (void)sig;
+    sigios++;
+}
+
+static void pause_ms(long ms) {
+    struct timespec d = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&d, &d) < 0 && errno == EINTR) {
     }
 }
 
@@ -40,6 +58,14 @@ int main(int argc, char **argv) {
         perror("socket");
         return 1;
     }
+    int async = strcmp(argv[2], "async") == 0;
+    if (async) {
+        signal(SIGIO, on_io);
+        if (fcntl(s, F_SETOWN, getpid()) < 0 || fcntl(s, F_SETFL, fcntl(s, F_GETFL) | O_ASYNC) < 0) {
+            perror("fcntl");
+            return 1;
+        }
+    }
     if (connect(s, (struct sockaddr *)&a, sizeof a) < 0) {
         printf("connect: %s\n", err_name(errno));
         return 0;
@@ -53,6 +79,12 @@ int main(int argc, char **argv) {
     if (sent != (ssize_t)len) {
         printf("send: %s\n", err_name(errno));
         return 1;
+    }
+    if (async) {
+        pause_ms(300);
+        printf("sigio after the first answer: %d\n", (int)sigios);
+        pause_ms(300);
+        printf("sigio after the second answer: %d\n", (int)sigios);
     }
     if (type == SOCK_DGRAM) {
         printf("sent %zd\n", sent);
