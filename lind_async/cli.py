@@ -128,7 +128,8 @@ def _run_parser() -> argparse.ArgumentParser:
         "--host-unix-sockets",
         action="store_true",
         help="let host processes connect to the AF_UNIX path names the program binds (stream "
-        "and seqpacket) at the same path under --root (docs/security.md)",
+        "and seqpacket) at the same path under --root, and the program connect to host "
+        "processes' sockets under --root (docs/security.md)",
     )
     parser.add_argument(
         "--host-unix-socket",
