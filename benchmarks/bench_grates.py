@@ -28,7 +28,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lind_async.grate import Call, Forward, Grate
+from lind_async.threei.python_grates import Call, Forward, Grate
 
 if TYPE_CHECKING:  # this file is also loaded by path as a --grate module, without benchmarks/
     from benchmarks.report import Figure

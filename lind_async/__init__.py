@@ -20,16 +20,23 @@ if TYPE_CHECKING:
         create_cage_exec,
         default_microvisor,
     )
-    from lind_async.grate import Call, Forward, Grate, GrateError, handles, load_grate
+    from lind_async.threei.python_grates import (
+        Call,
+        Forward,
+        Grate,
+        GrateError,
+        handles,
+        load_grate,
+    )
 
 # Public names, imported on first use (so `import lind_async` stays cheap for the CLI).
 _LAZY = {
-    "Call": "lind_async.grate",
-    "Forward": "lind_async.grate",
-    "Grate": "lind_async.grate",
-    "GrateError": "lind_async.grate",
-    "handles": "lind_async.grate",
-    "load_grate": "lind_async.grate",
+    "Call": "lind_async.threei.python_grates",
+    "Forward": "lind_async.threei.python_grates",
+    "Grate": "lind_async.threei.python_grates",
+    "GrateError": "lind_async.threei.python_grates",
+    "handles": "lind_async.threei.python_grates",
+    "load_grate": "lind_async.threei.python_grates",
     # the embedding API (docs/embedding.md)
     "CageProcess": "lind_async.embed",
     "CageStreamReader": "lind_async.embed",

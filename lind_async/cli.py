@@ -182,7 +182,7 @@ def cmd_run(argv: Sequence[str]) -> int:
     if refused is not None:
         return _fail(*refused)
     try:
-        from lind_async.grate import load_grate
+        from lind_async.threei.python_grates import load_grate
 
         grates = [load_grate(spec) for spec in opts.grate]
     except (ValueError, OSError, ImportError) as exc:
@@ -286,7 +286,7 @@ def cmd_syscalls(argv: Sequence[str]) -> int:
     )
     args = parser.parse_args(argv)
     from lind_async.rawposix.table import Support, load
-    from lind_async.runtime import threei_ops
+    from lind_async.threei import ops as threei_ops
 
     threei_ops.install()  # 3i's own operations are rows too
 

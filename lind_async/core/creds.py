@@ -12,7 +12,7 @@ at the moment of the fork; ``execve`` keeps them (no set-user-id bits).
 
 The credentials are bookkeeping: files are still checked by the host with the host user's
 rights. They decide one thing besides what the id calls report: who may signal whom
-(:func:`may_kill`, Linux's ``kill_ok_by_cred``), used by ``core/authority.py`` rule 5.
+(:func:`may_kill`, Linux's ``kill_ok_by_cred``), used by ``threei/authority.py`` rule 5.
 
 Storage is lazy so that only the process table is needed: a cage without an entry has the
 credentials of its nearest creator that has one (a fork copies by sharing). Before a cage's

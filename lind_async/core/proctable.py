@@ -11,7 +11,7 @@ top-level cage their creation lineage starts from (the family's init), or to the
 that one is gone, and the microvisor reaps those at once. An orphan never moves into another
 family: the first cage of a world is not everybody's init.
 
-Two records never change after creation, and authority (``core/authority.py``) is read from
+Two records never change after creation, and authority (``threei/authority.py``) is read from
 them, never from the re-parentable ``ppid``:
 
 - ``lineage``: the creation ancestors, nearest first (fork, vfork and clone children extend their

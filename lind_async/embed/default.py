@@ -21,7 +21,7 @@ from lind_async.embed.stdio import StdioSpec
 from lind_async.runtime.limits import Limits
 
 if TYPE_CHECKING:
-    from lind_async.grate import Grate
+    from lind_async.threei.python_grates import Grate
 
 _defaults: dict[object, tuple[Microvisor, AsyncGenerator[None, None]]] = {}
 

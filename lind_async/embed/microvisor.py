@@ -38,7 +38,7 @@ from lind_async.runtime.microvisor import default_cache_dir
 from lind_async.wasm.engine import EngineConfig, LindEngine
 
 if TYPE_CHECKING:
-    from lind_async.grate import Grate
+    from lind_async.threei.python_grates import Grate
 
 PathLike = str | os.PathLike[str]
 Env = Mapping[str, str] | Sequence[str | bytes]

@@ -1,7 +1,8 @@
 """Reference grates, shipped with the package. The Python ones are loaded by name
-(``run --grate strace``) through ``lind_async.grate.BUILTIN_GRATES``; the C ones (``imfs.c``,
-``strace.c``, ``passthrough.c``) are sources compiled with ``cc --grate``, and a lane member may
-name one without a directory (``namespace:/tmp=imfs.c``). See README.md beside this file."""
+(``run --grate strace``) through ``lind_async.threei.python_grates.BUILTIN_GRATES``; the C ones
+(``imfs.c``, ``strace.c``, ``passthrough.c``) are sources compiled with ``cc --grate``, and a lane
+member may name one without a directory (``namespace:/tmp=imfs.c``). See README.md beside this
+file."""
 
 from __future__ import annotations
 

@@ -24,10 +24,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from lind_async.abi.errno import EIO
-from lind_async.core.threei import Route
-from lind_async.grate import Call, Forward, Grate, load_grate
 from lind_async.grates.wasm_member import CAUGHT, WasmMember, is_wasm_spec
-from lind_async.runtime import threei_calls
+from lind_async.threei import calls as threei_calls
+from lind_async.threei.python_grates import Call, Forward, Grate, load_grate
+from lind_async.threei.tables import Route
 
 if TYPE_CHECKING:
     from lind_async.rawposix.table import SysResult

@@ -49,13 +49,13 @@ from lind_async.abi.errno import (
     ENOTDIR,
     ENOTEMPTY,
 )
-from lind_async.grate import Call, Forward, Grate, GrateError, handles
 from lind_async.rawposix import structs
 from lind_async.rawposix.confine import guest_join
 from lind_async.rawposix.fd import GrateFile, grate_handle
 from lind_async.rawposix.files import DirEntry
 from lind_async.rawposix.io import IOV_MAX
 from lind_async.rawposix.structs import IOVEC
+from lind_async.threei.python_grates import Call, Forward, Grate, GrateError, handles
 
 # open() flags that act at the open only, not kept as the description's status flags (as RawPOSIX)
 _OPEN_ONLY = F.O_CREAT | F.O_EXCL | F.O_TRUNC | F.O_CLOEXEC

@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING
 
 from lind_async.abi import syscalls as nr
 from lind_async.abi.flags import AT_FDCWD
-from lind_async.grate import Call, Grate
 from lind_async.grates.lane import Lane, Member, load_member
 from lind_async.rawposix.confine import guest_join
 from lind_async.rawposix.fd import GrateFile
+from lind_async.threei.python_grates import Call, Grate
 
 if TYPE_CHECKING:
     from lind_async.runtime.microvisor import Microvisor

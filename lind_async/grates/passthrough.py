@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 
-from lind_async.grate import Call, Grate
+from lind_async.threei.python_grates import Call, Grate
 
 
 class PassThrough(Grate):

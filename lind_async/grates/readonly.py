@@ -22,7 +22,14 @@ import posixpath
 from collections.abc import Iterable
 
 from lind_async.abi import flags as F
-from lind_async.grate import ROUTING_CALLS, Call, Forward, Grate, reroutes, syscall_number
+from lind_async.threei.python_grates import (
+    ROUTING_CALLS,
+    Call,
+    Forward,
+    Grate,
+    reroutes,
+    syscall_number,
+)
 
 _WRITE_FLAGS = F.O_CREAT | F.O_TRUNC | F.O_APPEND | (F.O_TMPFILE & ~F.O_DIRECTORY)
 _MAX_LINKS = 40

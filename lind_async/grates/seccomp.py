@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lind_async.abi import flags as F
-from lind_async.grate import (
+from lind_async.threei.python_grates import (
     ROUTING_CALLS,
     Call,
     Forward,

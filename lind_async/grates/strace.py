@@ -15,7 +15,7 @@ Decoding is :mod:`strace_decode`'s (argument kinds per call), written in :mod:`s
 notation; the layout is :mod:`strace_lines`'s (``[pid N]`` prefixes, ``<unfinished ...>`` /
 ``<... resumed>``). Here: the grate, which sees each call start and return (it forwards it
 unchanged), sees unknown numbers too (it registers 3i's
-:data:`~lind_async.core.threei.UNKNOWN_CALLS` route), prints ``+++ exited with N +++`` when an
+:data:`~lind_async.threei.tables.UNKNOWN_CALLS` route), prints ``+++ exited with N +++`` when an
 ``exit_group`` it forwarded ended the cage and ``+++ killed by SIG +++`` when told of a harsh exit,
 and a ``--- SIG {siginfo} ---`` line for every signal sent to a traced cage (its ``on_signal``
 observer): after the call the cage is in, when it is in one (where Linux delivers it), else at
@@ -33,8 +33,6 @@ from typing import TYPE_CHECKING, TextIO
 from lind_async.abi.flags import SIGKILL
 from lind_async.abi.syscalls import SYS_fork, SYS_vfork
 from lind_async.core.signals import SIGCHLD
-from lind_async.core.threei import UNKNOWN_CALLS
-from lind_async.grate import Call, Grate, all_numbers
 from lind_async.grates.strace_decode import Plan
 from lind_async.grates.strace_lines import TraceLines
 from lind_async.grates.strace_notation import (
@@ -45,6 +43,8 @@ from lind_async.grates.strace_notation import (
     signal_name,
 )
 from lind_async.rawposix.kernel import CageExit
+from lind_async.threei.python_grates import Call, Grate, all_numbers
+from lind_async.threei.tables import UNKNOWN_CALLS
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

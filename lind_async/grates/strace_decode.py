@@ -19,7 +19,6 @@ from collections.abc import Callable
 from lind_async.abi import flags as F
 from lind_async.abi import layouts
 from lind_async.abi.errno import GuestError
-from lind_async.grate import Call
 from lind_async.grates.strace_notation import (
     CLOCKS,
     FCNTL_COMMANDS,
@@ -44,6 +43,7 @@ from lind_async.grates.strace_notation import (
     wait_status,
 )
 from lind_async.rawposix import table as rawposix_table
+from lind_async.threei.python_grates import Call
 
 BUFFER_SHOWN = 32  # strace's default -s 32: bytes of a buffer, strings of an argv
 ARRAY_SHOWN = 32  # elements of an argv before "..."

@@ -15,7 +15,7 @@ from lind_async.abi import flags as F
 from lind_async.abi import layouts
 
 if TYPE_CHECKING:
-    from lind_async.grate import Call
+    from lind_async.threei.python_grates import Call
 
 OPEN_FLAGS = [
     (F.O_TMPFILE, "O_TMPFILE"),  # before O_DIRECTORY, whose bit it includes

@@ -19,9 +19,9 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from lind_async.abi import syscalls as nr
-from lind_async.grate import Call, Grate, all_numbers, load_grate
 from lind_async.grates.lane import Lane
 from lind_async.grates.wasm_member import is_wasm_spec
+from lind_async.threei.python_grates import Call, Grate, all_numbers, load_grate
 
 if TYPE_CHECKING:
     from lind_async.runtime.microvisor import Microvisor

@@ -31,9 +31,9 @@ from typing import TYPE_CHECKING, Any
 
 from lind_async.abi import syscalls as nr
 from lind_async.abi.errno import EINVAL, EPERM
-from lind_async.core.threei import MAX_CALLNUM
-from lind_async.grate import Call, Grate, GrateError, handles
 from lind_async.grates import c_source
+from lind_async.threei.python_grates import Call, Grate, GrateError, handles
+from lind_async.threei.tables import MAX_CALLNUM
 
 if TYPE_CHECKING:
     from lind_async.grates.lane import Lane

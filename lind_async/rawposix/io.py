@@ -64,7 +64,7 @@ def _iovecs(cage: CageView, iov: int, iovcnt: int) -> list[memoryview]:
     views = []
     total = 0
     # Pointers stored in the array live in the same memory as the array (see
-    # runtime/threei_calls.py: a call made on another cage's behalf tags foreign pointers).
+    # threei/calls.py: a call made on another cage's behalf tags foreign pointers).
     segment = base & ~0xFFFFFFFF
     for i in range(count):
         addr, length = mem.unpack(IOVEC, base + i * IOVEC.size)

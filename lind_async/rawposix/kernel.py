@@ -27,7 +27,6 @@ from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from lind_async.core.authority import Authority
     from lind_async.core.fdtable import FdTable
     from lind_async.core.proctable import ProcTable
     from lind_async.core.signals import SignalState
@@ -36,6 +35,7 @@ if TYPE_CHECKING:
     from lind_async.rawposix.blocking import WaitQueue
     from lind_async.rawposix.confine import HostRoot
     from lind_async.rawposix.host_unix import Policy
+    from lind_async.threei.authority import Authority
 
 
 class CageExit(BaseException):

@@ -29,7 +29,7 @@ was set through), as Linux fills it only for a non-zero ``F_SETSIG``.
 
 Authority: the owner is whatever ``F_SETOWN`` named (``ESRCH`` if no such process or group), but
 a signal reaches a target only if the cage that named the owner may signal it
-(``core/authority.py``'s rule 5, checked at each send, as Linux's ``sigio_perm`` checks the
+(``threei/authority.py``'s rule 5, checked at each send, as Linux's ``sigio_perm`` checks the
 credentials recorded by ``F_SETOWN``): a cage cannot make a descriptor signal a cage it could not
 ``kill``. An owner set by a cage that has since left the process table signals nobody.
 """

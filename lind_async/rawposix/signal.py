@@ -58,7 +58,7 @@ def sys_kill(cage: CageView, pid: int, sig: int, *_: int) -> int:
 
 
 def _send(cage: CageView, target: int, signo: int, callnum: int) -> int:
-    """Who may be signalled is ``core/authority.py``'s rule 5 (POSIX's credential rule within the
+    """Who may be signalled is ``threei/authority.py``'s rule 5 (POSIX's credential rule within the
     world, and never a grate that serves the sender unless it let the call through)."""
     if not 0 <= signo <= 64:
         raise GuestError(EINVAL)

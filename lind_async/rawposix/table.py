@@ -14,7 +14,7 @@ families named in ``_FAMILIES``, checks each row (one
 per known number; unsupported rows, and only they, have a fixed errno and a reason) and builds
 the number → handler map :func:`dispatch` reads. 3i's own operations (1001-1003) need 3i's
 tables, which RawPOSIX does not import: the layer above adds their rows with :func:`extend`
-(``runtime/threei_ops.py``); until it does, they fail with ``ENOSYS``.
+(``threei/ops.py``); until it does, they fail with ``ENOSYS``.
 
 Handlers share one signature — ``handler(cage, a1, a2, a3, a4, a5, a6)`` with the raw 64-bit
 slots — and return either an ``int`` (done now) or an awaitable of one (the cage must wait).

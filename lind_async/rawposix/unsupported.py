@@ -171,7 +171,7 @@ ROWS: list[Row] = [
             nr.SYS_sync, nr.SYS_syncfs),
     *_fails(ENOSYS, "not implemented yet: page-cache statistics", nr.SYS_cachestat),
     *_fails(ENOSYS, "not implemented yet (futex is supported)", nr.SYS_futex_waitv),
-    # Replaced by 3i's rows when a microvisor starts (table.extend; runtime/threei_ops.py).
+    # Replaced by 3i's rows when a microvisor starts (table.extend; threei/ops.py).
     *_fails(ENOSYS, "3i operation: served by the microvisor's 3i layer",
             nr.SYS_register_handler, nr.SYS_copy_data_between_cages,
             nr.SYS_copy_handler_table_to_cage),

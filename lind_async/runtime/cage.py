@@ -17,7 +17,7 @@ into a Linux wait status:
   is killed (``SIGSYS``) and every other cage carries on.
 
 Every system call enters at :meth:`Cage.syscall`: 3i looks up the cage's own routing table
-(``core/threei.py``); with no route the call goes to RawPOSIX's table.
+(``threei/tables.py``); with no route the call goes to RawPOSIX's table.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ from lind_async.abi.flags import SIGKILL
 from lind_async.core.fdtable import FdTable
 from lind_async.core.proctable import exited, killed
 from lind_async.core.signals import SignalState
-from lind_async.core.threei import UNKNOWN_CALLS
 from lind_async.core.vmmap import VmMap
 from lind_async.memory import GuestMemory
 from lind_async.rawposix import locks, shm, sysv_sem
@@ -46,13 +45,14 @@ from lind_async.runtime import faults, signals, threads
 from lind_async.runtime.cage_ops import CageOps
 from lind_async.runtime.limits import Family
 from lind_async.runtime.process_image import build_stack_image
+from lind_async.threei.tables import UNKNOWN_CALLS
 from lind_async.wasm.fiber import WasmTrap, run_call
 from lind_async.wasm.instance import LindInstance, instantiate
 
 if TYPE_CHECKING:
-    from lind_async.core.threei import Route
     from lind_async.rawposix.table import SysResult
     from lind_async.runtime.microvisor import Microvisor
+    from lind_async.threei.tables import Route
 
 log = logging.getLogger("lind_async.cage")
 
@@ -107,7 +107,8 @@ class Cage:
         self._routes: Mapping[int, Route] | None = None  # this cage's live 3i table, once known
         self._python_grates = microvisor.python_grates
         self.own_owners = (cage_id,) * 6  # every argument this cage's (a call it makes itself)
-        self.grate_workers: Any = None  # the worker pool once it serves as a grate (grate_pool)
+        # the worker pool once it serves as a grate (threei/wasm_grates.py)
+        self.grate_workers: Any = None
         # Tasks running this cage's wasm (the main fiber; threads add theirs).
         self.tasks: set[asyncio.Task[Any]] = set()
         self.kill_status: int | None = None  # set when a signal ends the cage from outside
@@ -129,7 +130,7 @@ class Cage:
         # fork (asyncify): set by the fork import once the stack has unwound; see runtime/fork.py.
         self.after_unwind: Callable[[], Awaitable[None]] | None = None
         # An exit or exec a grate performed on this cage's behalf, raised into this cage's fiber
-        # when the call it waits on returns (see runtime/threei_calls.py).
+        # when the call it waits on returns (see threei/calls.py).
         self.deferred: BaseException | None = None
         # While a grate decides an interposed fork: where this cage's stack unwound
         # (instance, entry, signal mask), for RawPOSIX's fork to make the child from.

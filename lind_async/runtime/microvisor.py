@@ -24,11 +24,9 @@ from lind_async.abi.guest import (
     WOULD_WAIT,
 )
 from lind_async.abi.syscalls import SYS_exit_group
-from lind_async.core.authority import Authority, InFlight
 from lind_async.core.fdtable import FdTable
 from lind_async.core.proctable import MICROVISOR, ProcTable
 from lind_async.core.signals import SA_NOCLDSTOP, SA_NOCLDWAIT, SIG_IGN, SIGCHLD, SigAction
-from lind_async.core.threei import Route, ThreeI
 from lind_async.rawposix import hostfds
 from lind_async.rawposix import table as rawposix_table
 from lind_async.rawposix.blocking import WaitQueue
@@ -36,26 +34,31 @@ from lind_async.rawposix.confine import HostRoot
 from lind_async.rawposix.files import FileOps, HostStream
 from lind_async.rawposix.host_unix import policy_of as host_unix_policy
 from lind_async.rawposix.kernel import ModuleUnloadable
-from lind_async.runtime import grate_pool, guest_signals, signals, threei_calls, threei_ops
+from lind_async.runtime import guest_signals, signals
 from lind_async.runtime.cage import Cage
 from lind_async.runtime.eager import first_step
 from lind_async.runtime.faults import FAULTED  # a guest's page shrank away (SIGBUS pending)
 from lind_async.runtime.fork import ForkedCage, fork_import
 from lind_async.runtime.limits import Family, Limits
-from lind_async.runtime.threei_import import THREEI_CALL_PARAMS, threei_call_now
+from lind_async.threei import calls as threei_calls
+from lind_async.threei import ops as threei_ops
+from lind_async.threei import wasm_grates
+from lind_async.threei.authority import Authority, InFlight
+from lind_async.threei.guest_import import THREEI_CALL_PARAMS, threei_call_now
+from lind_async.threei.tables import Route, ThreeI
 from lind_async.wasm.abi_check import check_lind_abi
 from lind_async.wasm.engine import EngineConfig, LindEngine, ModuleError
 from lind_async.wasm.instance import SYSCALL_PARAMS, HostImports, LindInstance
 
 if TYPE_CHECKING:
-    from lind_async.grate import Grate
     from lind_async.rawposix.table import SysResult
+    from lind_async.threei.python_grates import Grate
 
 
 
 
 class PythonGrateEndpoint(Protocol):
-    """What the microvisor needs from a loaded Python grate (``lind_async.grate``)."""
+    """What the microvisor needs from a loaded Python grate (``threei/python_grates.py``)."""
 
     def dispatch(
         self,
@@ -404,10 +407,10 @@ class Microvisor:
         )
 
     def valid_handler(self, grate_id: int, handler: int) -> bool:
-        """Could wasm grate ``grate_id`` run handler ``handler`` (``grate_pool.valid_handler``)?
+        """Could wasm grate ``grate_id`` run handler ``handler`` (``wasm_grates.valid_handler``)?
         False for an id that is not a live cage."""
         grate = self.cages.get(grate_id)
-        return grate is not None and grate_pool.valid_handler(self, grate, handler)
+        return grate is not None and wasm_grates.valid_handler(self, grate, handler)
 
     def _leave(self, grate_id: int, owners: Set[int]) -> None:
         for owner in owners:
@@ -464,7 +467,7 @@ class Microvisor:
                 continue
             if grate.status is not None:
                 continue
-            notice = grate_pool.invoke(
+            notice = wasm_grates.invoke(
                 self, grate, exit_route.handler, cage_id, (status, 0, 0, 0, 0, 0), (cage_id,) * 6
             )
             if isinstance(notice, int):

@@ -127,7 +127,7 @@ class LindEngine:
         self.ptr: int = capi.addr(self.engine.ptr())
         self._modules: dict[str, wasmtime.Module] = {}
         # Grate modules with lind-musl's default entry: their handler table slots (register
-        # checks a handler id against them; see core/authority.py, rule 3).
+        # checks a handler id against them; see threei/authority.py, rule 3).
         self._handler_slots: weakref.WeakKeyDictionary[wasmtime.Module, frozenset[int]] = (
             weakref.WeakKeyDictionary()
         )

@@ -390,7 +390,7 @@ class LindInstance:
         # Awaited by the fiber driver at each epoch yield of a call in this store (if set).
         self.preempt_hook: Callable[[], Awaitable[None]] | None = None
         # A grate's handler worker: it serves other cages' calls and takes none of the
-        # grate's signals or stops (runtime/grate_pool.py).
+        # grate's signals or stops (threei/wasm_grates.py).
         self.serving = False
         # A signal handler this thread's libc is running on its own stack (guest_signals.py).
         self.signal_frame: Any = None

@@ -122,7 +122,7 @@ def test_crash_report_names_the_program(tmp_path: Path) -> None:
 
 
 def test_run_help_lists_every_builtin_grate() -> None:
-    from lind_async.grate import BUILTIN_GRATES
+    from lind_async.threei.python_grates import BUILTIN_GRATES
 
     proc = subprocess.run([sys.executable, "-m", "lind_async", "run", "--help"],
                           capture_output=True, text=True, cwd=REPO, timeout=60, check=True)

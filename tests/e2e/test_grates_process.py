@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from lind_async.abi import syscalls as nr
-from lind_async.grate import Call, Grate, handles
 from lind_async.runtime.microvisor import Microvisor, default_cache_dir
+from lind_async.threei.python_grates import Call, Grate, handles
 from lind_async.wasm.engine import EngineConfig
 
 FAKE_CHILD = 4242

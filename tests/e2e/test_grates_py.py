@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from lind_async.abi import errno as E
-from lind_async.grate import Call, Forward, Grate, GrateError, handles
 from lind_async.runtime.microvisor import Microvisor, default_cache_dir
+from lind_async.threei.python_grates import Call, Forward, Grate, GrateError, handles
 from lind_async.wasm.engine import EngineConfig
 
 from .conftest import run_cage

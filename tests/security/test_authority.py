@@ -1,4 +1,4 @@
-"""Authority attacks (core/authority.py): forged pointer segments, escaping one's grate, naming a
+"""Authority attacks (threei/authority.py): forged pointer segments, escaping one's grate, naming a
 grate's functions, signalling the grate that serves you. Each runs as the confined client of a
 C grate; afterwards the same grate must still serve a second client (the neighbour)."""
 

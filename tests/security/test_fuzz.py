@@ -12,7 +12,7 @@ anywhere, or past its end), the same pointers with high bits set, path strings, 
 pid, its parent's, packed cage-id pairs and stack addresses. Next to the fuzz cages a neighbour
 cage (``programs/fuzz_neighbour.c``) does file, pipe and fork work throughout. Each fuzz slot and
 the neighbour run in the same microvisor but each in a world of its own (its own root): within one
-world, cages of the same user may signal each other as POSIX processes do (``core/authority.py``
+world, cages of the same user may signal each other as POSIX processes do (``threei/authority.py``
 rule 5; the tests may run as root, who signals anyone), so the isolation the fuzzer checks is
 between worlds, and a slot's fuzz cages reach only their own family.
 

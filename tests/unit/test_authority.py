@@ -1,13 +1,13 @@
-"""core/authority.py's rules on plain state: lineage, principals, route owners, clamping,
+"""threei/authority.py's rules on plain state: lineage, principals, route owners, clamping,
 argument owners and signals."""
 
 import pytest
 
 from lind_async.abi.errno import EPERM, GuestError
-from lind_async.core.authority import GRATE_MEMORY_FLAG, SIGCONT, Authority, InFlight
 from lind_async.core.creds import Creds, CredTable
 from lind_async.core.proctable import MICROVISOR, ProcTable
-from lind_async.core.threei import Route, ThreeI
+from lind_async.threei.authority import GRATE_MEMORY_FLAG, SIGCONT, Authority, InFlight
+from lind_async.threei.tables import Route, ThreeI
 
 USER = Creds.of_user(1000, 1000)
 

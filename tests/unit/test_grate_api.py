@@ -11,9 +11,16 @@ import pytest
 
 from lind_async.abi import flags as F
 from lind_async.abi import syscalls as nr
-from lind_async.core.threei import ThreeI
-from lind_async.grate import Call, Grate, all_numbers, handles, load_grate, syscall_number
 from lind_async.runtime.eager import Resume
+from lind_async.threei.python_grates import (
+    Call,
+    Grate,
+    all_numbers,
+    handles,
+    load_grate,
+    syscall_number,
+)
+from lind_async.threei.tables import ThreeI
 
 
 def fake_call(number: int, *args: int, caller: int = 3) -> Call:
@@ -226,8 +233,8 @@ def test_strace_lines_interleave_like_strace() -> None:
 
 
 def test_strace_sees_unknown_numbers() -> None:
-    from lind_async.core.threei import UNKNOWN_CALLS
     from lind_async.grates.strace import Strace
+    from lind_async.threei.tables import UNKNOWN_CALLS
 
     assert UNKNOWN_CALLS in set(Strace().numbers())
 

@@ -3,6 +3,7 @@ imports inside functions, goes only to the packages a layer may use.
 
     abi  <  core  <  memory  <  rawposix  <  runtime (the process layer)  <  embed, cli
     abi  <  wasm (the wasmtime binding: no cages)  <  toolchain, runtime
+    3i's routing tables and authority rules are pure state beside core: RawPOSIX may read them.
 
 RawPOSIX sees cages through its kernel interface (``rawposix/kernel.py``) and never imports the
 runtime; core is pure state and imports only the ABI; the wasm binding knows no cages."""
@@ -20,10 +21,15 @@ ALLOWED = {
     "abi": {"abi"},
     "core": {"abi", "core"},
     "memory": {"abi", "memory"},
-    "rawposix": {"abi", "core", "memory", "rawposix"},
+    "rawposix": {"abi", "core", "memory", "rawposix", "threei.tables", "threei.authority"},
+    "threei.tables": {"abi", "core", "threei.tables"},
+    "threei.authority": {"abi", "core", "threei.tables", "threei.authority"},
     "wasm": {"abi", "wasm"},
     "toolchain": {"abi", "wasm", "toolchain"},
 }
+
+
+_PURE_THREEI = {"tables", "authority"}
 
 
 def _imports(path: Path) -> set[str]:
@@ -45,7 +51,9 @@ def _imports(path: Path) -> set[str]:
         for name in targets:
             parts = name.split(".")
             if parts[0] == "lind_async" and len(parts) > 1:
-                found.add(parts[1])
+                # 3i's pure modules are a layer of their own: name them by module
+                pure = len(parts) > 2 and parts[1] == "threei" and parts[2] in _PURE_THREEI
+                found.add(".".join(parts[1:3]) if pure else parts[1])
     return found
 
 
@@ -54,7 +62,7 @@ def _layer(path: Path) -> str:
 
 
 def _modules(layer: str) -> list[Path]:
-    single = PACKAGE / f"{layer}.py"
+    single = PACKAGE / f"{layer.replace('.', '/')}.py"
     return [single] if single.exists() else sorted((PACKAGE / layer).rglob("*.py"))
 
 

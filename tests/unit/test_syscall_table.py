@@ -11,11 +11,11 @@ import pytest
 from lind_async import cli
 from lind_async.abi import syscalls as nr
 from lind_async.abi.errno import ENOSYS, EPERM
-from lind_async.grate import Call, Grate
 from lind_async.grates.strace_decode import Plan, call_name
 from lind_async.rawposix import table
 from lind_async.rawposix.table import Fixed, Support, Syscall
-from lind_async.runtime import threei_ops
+from lind_async.threei import ops as threei_ops
+from lind_async.threei.python_grates import Call, Grate
 
 threei_ops.install()  # as every microvisor does: 3i's operations replace their placeholders
 TABLE = table.load()

@@ -3,7 +3,7 @@
 import pytest
 
 from lind_async.abi import syscalls
-from lind_async.core.threei import THREEI_CALLS, Route, RoutingError, ThreeI
+from lind_async.threei.tables import THREEI_CALLS, Route, RoutingError, ThreeI
 
 
 def make(*cages: int) -> ThreeI:

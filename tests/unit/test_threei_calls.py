@@ -5,9 +5,9 @@ import ctypes
 import pytest
 
 from lind_async.abi.errno import EFAULT, GuestError
-from lind_async.core.authority import InFlight
 from lind_async.memory import GuestMemory
-from lind_async.runtime.threei_calls import CompositeMemory
+from lind_async.threei.authority import InFlight
+from lind_async.threei.calls import CompositeMemory
 
 
 class Buffer:

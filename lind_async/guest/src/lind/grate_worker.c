@@ -1,7 +1,7 @@
 /* lind-musl: a thread descriptor for each grate worker.
  *
  * A grate serves many calls at once, each on a worker: an instance of the
- * grate's module over its memory (runtime/grate_pool.py).  Before a worker
+ * grate's module over its memory (threei/wasm_grates.py).  Before a worker
  * runs its first handler the runtime calls this export on it, with the
  * worker's stack in place, __tls_base pointing at the main thread's block,
  * and a fresh thread id.  Like __lind_thread_start for a pthread, it gives the

@@ -67,15 +67,16 @@ from lind_async.core.vmmap import page_up
 from lind_async.memory import GuestMemory, pointer
 from lind_async.rawposix import table as rawposix
 from lind_async.rawposix.kernel import CageExit, ExecImage, ThreadExit
-from lind_async.runtime import signals, threei_calls
+from lind_async.runtime import signals
 from lind_async.runtime.eager import Resume
+from lind_async.threei import calls as threei_calls
 from lind_async.wasm import fiber
 
 if TYPE_CHECKING:
-    from lind_async.core.threei import Route
     from lind_async.rawposix.table import SysResult
     from lind_async.runtime.cage import Cage
     from lind_async.runtime.microvisor import Microvisor
+    from lind_async.threei.tables import Route
 
 __all__ = [
     "BUILTIN_GRATES",
@@ -93,7 +94,7 @@ _EFFECTS = (CageExit, ExecImage, ThreadExit)
 _BY_NAME: dict[str, int] = {name: number for number, name in nr.NAMES.items()}
 _Coroutine = types.CoroutineType
 _F = TypeVar("_F", bound=Callable[..., Any])
-log = logging.getLogger("lind_async.grate")
+log = logging.getLogger("lind_async.threei.python_grates")
 
 
 class GrateError(GuestError):
@@ -634,7 +635,7 @@ def reroutes(call: Call, governed: Iterable[int]) -> bool:
     """Would this 3i call change where any of the ``governed`` numbers go (a
     ``register_handler`` of one of them, or a whole ``copy_handler_table_to_cage``)? A policy
     grate refuses such calls from the cages it confines (on top of the runtime's own rule that a
-    confined cage cannot take its grate's routes away, ``core/authority.py``)."""
+    confined cage cannot take its grate's routes away, ``threei/authority.py``)."""
     if call.number == nr.SYS_copy_handler_table_to_cage:
         return True
     return call.number == nr.SYS_register_handler and call.int(1) in set(governed)

@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING
 
 from lind_async.abi import syscalls as nr
 from lind_async.abi.errno import EFAULT, EINVAL, ESRCH, GuestError
-from lind_async.core.threei import Route, RoutingError, check_callnum
 from lind_async.rawposix import table
 from lind_async.rawposix.args import i32, u64
+from lind_async.threei.tables import Route, RoutingError, check_callnum
 
 if TYPE_CHECKING:
     from lind_async.runtime.cage import Cage
@@ -42,7 +42,7 @@ def register_handler(
     cage: Cage, forwarder: int, target: int, callnum: int, grate: int, fn: int
 ) -> int:
     """``register_handler`` made as ``cage`` (the caller, or the cage a grate forwards it for:
-    ``forwarder``). Every check is ``core/authority.py``'s: ``cage`` names the target and
+    ``forwarder``). Every check is ``threei/authority.py``'s: ``cage`` names the target and
     changes the route (rules 1 and 4: forwarding lends no authority over routes); the handler's
     functions may be named by ``cage`` or by the grate that forwarded the call (rule 3: a grate
     interposing on 1001 may point a registration at itself). A handler id the grate's default

@@ -6,7 +6,7 @@ Theory of operation
 (:meth:`Microvisor.call_grate`), G's handler runs with C as the *originating cage* and every
 argument tagged with its owner: ``(a1, C), … (a6, C)``. While it runs, the call is *in flight*
 through G, which gives G authority over C (see below). A Python grate's handler is called
-directly; a wasm grate's handler runs on a worker instance of G (``runtime/grate_pool.py``).
+directly; a wasm grate's handler runs on a worker instance of G (``threei/wasm_grates.py``).
 
 *Forwarding* (``threei_call(n, target, a1, a1c, …)``, :func:`threei_call`): the caller looks ``n``
 up in **its own** table — so a grate forwards to the grate below it, and the bottom grate to
@@ -17,7 +17,7 @@ cage that owns it. Ownership rides in the argument's cage slot and nowhere else:
 convention); a third cage's id means a pointer into that cage's memory (a pointer passed down
 unchanged from above); the target's id, 0, or the caller's id without the flag mean the target
 (non-pointer arguments carry any of these). Which owners a caller may name is
-``core/authority.py``'s decision.
+``threei/authority.py``'s decision.
 
 *Segments.* RawPOSIX reads a foreign pointer through :class:`CompositeMemory`: the runtime
 rewrites the argument to ``key << 32 | offset``, where ``key`` selects the owner's memory. A guest
@@ -31,7 +31,7 @@ so that a pointer overflowing its segment's 4 GiB lands in no segment either. Po
 grate's own fiber: they are recorded on the target (``cage.deferred``) and raised into the
 target's fiber when the call it is waiting on returns.
 
-*Authority*: every check is :class:`lind_async.core.authority.Authority`'s (``mv.authority``);
+*Authority*: every check is :class:`lind_async.threei.authority.Authority`'s (``mv.authority``);
 this module only asks it.
 """
 
@@ -42,19 +42,19 @@ from typing import TYPE_CHECKING, Any, cast
 
 from lind_async.abi.errno import EFAULT, EIO, EPERM, ESRCH, GuestError
 from lind_async.abi.syscalls import SYS_register_handler
-from lind_async.core.authority import GRATE_MEMORY_FLAG, ID_MASK
 from lind_async.memory import GuestMemory
 from lind_async.rawposix import table as rawposix
 from lind_async.rawposix.kernel import CageExit, ExecImage
-from lind_async.runtime import grate_pool
-from lind_async.runtime.threei_ops import register_handler
+from lind_async.threei import wasm_grates
+from lind_async.threei.authority import GRATE_MEMORY_FLAG, ID_MASK
+from lind_async.threei.ops import register_handler
 
 if TYPE_CHECKING:
 
-    from lind_async.core.threei import Route
     from lind_async.rawposix.table import SysResult
     from lind_async.runtime.cage import Cage
     from lind_async.runtime.microvisor import Microvisor
+    from lind_async.threei.tables import Route
 
 _LOW = 0xFFFFFFFF
 
@@ -301,7 +301,7 @@ def start_in_grate(
     key = (route.handler_cage, origin.cage_id)
     counts[key] = counts.get(key, 0) + 1
     try:
-        result = grate_pool.invoke(mv, grate, route.handler, origin.cage_id, args, owners)
+        result = wasm_grates.invoke(mv, grate, route.handler, origin.cage_id, args, owners)
     except BaseException:
         mv.in_flight.leave(*key)
         raise

@@ -15,7 +15,7 @@ Invariants:
   ``copy_data_between_cages`` 1002, ``copy_handler_table_to_cage`` 1003) so grates can interpose on
   them. ``threei_call`` itself and harsh-exit notification are not numbers and cannot be interposed.
 
-Who may change a route, and to what, is decided in ``core/authority.py`` (the one place for every
+Who may change a route, and to what, is decided in ``threei/authority.py`` (the one place for every
 authority rule); this module is pure data and is unit-tested without wasm or an event loop.
 """
 
@@ -45,7 +45,7 @@ UNKNOWN_CALLS = MAX_CALLNUM - 1
 class Route:
     """Where a (cage, callnum) goes: a handler cage and the handler's id inside it, and the
     principal that installed it (``owner``: only it, or an ancestor of it, may take the route
-    away again; ``core/authority.py``). 0: installed by the runtime itself."""
+    away again; ``threei/authority.py``). 0: installed by the runtime itself."""
 
     handler_cage: int
     handler: int

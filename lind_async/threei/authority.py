@@ -24,7 +24,7 @@ The rules (each a method below):
 2. *Argument owners*: a pointer's memory is the one its per-argument owner record names, and only
    a cage it may name (rule 1); ``GRATE_MEMORY_FLAG`` may only mark the caller's own id. The bits
    of a value never select a memory: the runtime tags foreign pointers itself with keys no
-   argument value can hold (``runtime/threei_calls.py``), and a 32-bit guest pointer with anything
+   argument value can hold (``threei/calls.py``), and a 32-bit guest pointer with anything
    above bit 31 is ``EFAULT``.
 3. *Naming a function* (``register_handler``'s handler): only the handler cage's own principal or a
    creator of the handler names its functions; a cage can never make a grate jump to an index of
@@ -52,7 +52,7 @@ from __future__ import annotations
 from lind_async.abi.errno import EPERM, GuestError
 from lind_async.core.creds import CredTable, host_creds, may_kill
 from lind_async.core.proctable import ProcTable
-from lind_async.core.threei import Route, ThreeI
+from lind_async.threei.tables import Route, ThreeI
 
 SIGCONT = 18
 GRATE_MEMORY_FLAG = 1 << 63
@@ -65,7 +65,8 @@ class InFlight:
     __slots__ = ("counts",)
 
     def __init__(self) -> None:
-        # On every grate hop: a plain dict (Python grates update it inline, see grate.py).
+        # On every grate hop: a plain dict (Python grates update it inline:
+        # threei/python_grates.py).
         self.counts: dict[tuple[int, int], int] = {}
 
     def enter(self, grate: int, origin: int) -> None:

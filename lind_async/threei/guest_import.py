@@ -9,7 +9,7 @@ the result when the call completes at once, and otherwise parks the awaitable on
 instance and answers ``WOULD_WAIT``; lind-musl then collects it with the async
 ``lind.syscall_wait``. The caller is the cage the instance belongs to (a grate's main instance or
 one of its workers), never a guest-supplied id; the routing and authority rules are
-:func:`lind_async.runtime.threei_calls.threei_call`'s. A refused or failed call is ``-errno``, as
+:func:`lind_async.threei.calls.threei_call`'s. A refused or failed call is ``-errno``, as
 RawPOSIX's dispatcher reports it; a process-level effect on the caller itself (it forwarded its own
 ``exit``) propagates like the same system call would.
 """
@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 
 from lind_async.abi.errno import GuestError
 from lind_async.abi.guest import WOULD_WAIT
-from lind_async.runtime import threei_calls
 from lind_async.runtime.eager import first_step
+from lind_async.threei import calls as threei_calls
 
 if TYPE_CHECKING:
     from lind_async.runtime.cage import Cage

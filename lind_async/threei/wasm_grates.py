@@ -62,7 +62,7 @@ WORKER_INIT = "__lind_grate_worker_init"
 WORKER_STACK = 256 * 1024
 MAX_WORKERS = 64
 _PROT_RW = 3
-log = logging.getLogger("lind_async.grate_pool")
+log = logging.getLogger("lind_async.wasm_grates")
 
 
 @dataclass(slots=True)
