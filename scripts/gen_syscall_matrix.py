@@ -30,6 +30,9 @@ The same table is printed by `python -m lind_async syscalls --all`.
 
 def render() -> str:
     from lind_async.rawposix.table import load
+    from lind_async.threei import ops as threei_ops
+
+    threei_ops.install()  # 3i's own operations are rows too, as in every microvisor
 
     table = load()
     counts = Counter(entry.support.value for entry in table.values())
