@@ -32,8 +32,10 @@ from typing import Protocol
 
 from lind_async.abi.flags import O_RDONLY, O_WRONLY
 from lind_async.embed.pipes import READ_LIMIT, PipeSink, PipeSource
-from lind_async.rawposix.files import FileOps, HostStream, NullDevice
+from lind_async.rawposix.devices import NullDevice
+from lind_async.rawposix.files import FileOps
 from lind_async.rawposix.foreign import grant_metadata
+from lind_async.rawposix.host_stream import HostStream
 
 PIPE = -1
 STDOUT = -2

@@ -31,7 +31,7 @@ from lind_async.abi.guest import ARG_MAX
 from lind_async.rawposix import hostfds, procfs
 from lind_async.rawposix.args import i32, pointer
 from lind_async.rawposix.confine import guest_join, lexical
-from lind_async.rawposix.files import HostFile
+from lind_async.rawposix.host_file import HostFile
 from lind_async.rawposix.kernel import ExecImage, ModuleUnloadable
 from lind_async.rawposix.table import Row, Support
 

@@ -5,8 +5,8 @@ Theory of operation
 A cage's files are found by name inside its root (``confine.py``) and are ``HostFile``s. A few
 descriptions instead wrap a host object the cage never named: the microvisor's own stdio, a
 file, pipe or socket an embedder passes as a cage's stdin/stdout/stderr, and ``/dev/tty`` — all
-:class:`~lind_async.rawposix.files.HostStream`. Such a *foreign* description lets the cage read,
-write, ``fstat``, ``lseek`` and poll it, as the stream it was handed, and nothing more:
+:class:`~lind_async.rawposix.host_stream.HostStream`. Such a *foreign* description lets the cage
+read, write, ``fstat``, ``lseek`` and poll it, as the stream it was handed, and nothing more:
 
 - no name: ``linkat(fd, "", ..., AT_EMPTY_PATH)`` and ``link``/``linkat`` through ``/dev/stdout``,
   ``/dev/fd/N`` or ``/proc/self/fd/N`` are ``EPERM`` (the host file would appear in the root);
@@ -28,7 +28,8 @@ import weakref
 from typing import TypeGuard
 
 from lind_async.abi.errno import EPERM, GuestError
-from lind_async.rawposix.files import FileOps, HostStream
+from lind_async.rawposix.files import FileOps
+from lind_async.rawposix.host_stream import HostStream
 
 _granted: weakref.WeakSet[FileOps] = weakref.WeakSet()
 

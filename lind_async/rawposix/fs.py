@@ -30,7 +30,8 @@ from lind_async.abi.errno import (
 from lind_async.rawposix import fifo, overlay, procfs, shm, structs
 from lind_async.rawposix.args import i32, pointer, size, u32
 from lind_async.rawposix.confine import guest_join, lexical
-from lind_async.rawposix.files import DirEntry, FileOps, HostFile, SysResult
+from lind_async.rawposix.files import DirEntry, FileOps, SysResult
+from lind_async.rawposix.host_file import HostFile
 from lind_async.rawposix.table import Row, Support
 
 if TYPE_CHECKING:

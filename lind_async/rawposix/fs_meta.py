@@ -13,7 +13,7 @@ metadata (mode, owner, size, times) changes only where the embedder granted it (
 whether the call names it by descriptor or by ``/dev/stdout``, ``/dev/fd/N``, ``/proc/self/fd/N``.
 
 Calls that may wait for a disk (``fsync``, ``fdatasync``, ``sync_file_range``, ``fallocate``, and
-large copies) run on the file-I/O worker pool (``files.off_loop``): only the caller waits.
+large copies) run on the file-I/O worker pool (``host_file.off_loop``): only the caller waits.
 """
 
 from __future__ import annotations
@@ -47,9 +47,11 @@ from lind_async.abi.errno import (
 from lind_async.rawposix import confine, overlay, procfs, shm
 from lind_async.rawposix.args import i32, i64, pointer, size, u32
 from lind_async.rawposix.confine import guest_join, lexical
-from lind_async.rawposix.files import FileOps, HostFile, HostStream, SysResult, off_loop
+from lind_async.rawposix.files import FileOps, SysResult
 from lind_async.rawposix.foreign import check_metadata, check_nameable, is_foreign
 from lind_async.rawposix.fs import _open, _path, _stat_path, at_path, overlaid
+from lind_async.rawposix.host_file import HostFile, off_loop
+from lind_async.rawposix.host_stream import HostStream
 from lind_async.rawposix.table import Row, Support
 
 if TYPE_CHECKING:

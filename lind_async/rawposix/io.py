@@ -23,7 +23,8 @@ from lind_async.abi import syscalls as nr
 from lind_async.abi.errno import EBADF, EBUSY, EINVAL, ENOTTY, EOPNOTSUPP, GuestError
 from lind_async.rawposix import locks, sigio, sock_ioctl
 from lind_async.rawposix.args import i32, i64, pointer, size
-from lind_async.rawposix.files import FileOps, HostFile, SysResult
+from lind_async.rawposix.files import FileOps, SysResult
+from lind_async.rawposix.host_file import HostFile
 from lind_async.rawposix.pipe import PipeEnd
 from lind_async.rawposix.sock_base import Socket
 from lind_async.rawposix.structs import IOVEC, WINSIZE

@@ -118,7 +118,7 @@ def _posix_owner(cage: CageView) -> Owner:
 
 def _source(file: FileOps) -> int | None:
     """The host fd a file's host locks are taken through (None: not mirrored on the host)."""
-    from lind_async.rawposix.files import HostFile
+    from lind_async.rawposix.host_file import HostFile
 
     if isinstance(file, HostFile) and file.kind in (0o100000, 0o040000):  # S_IFREG, S_IFDIR
         return file.host_fd
@@ -197,7 +197,7 @@ def _drop_description(ident: int) -> None:
 def _track_description(file: FileOps) -> None:
     """Make sure the description's locks go when it does (kinds whose release does not call
     :func:`description_released`)."""
-    from lind_async.rawposix.files import HostFile
+    from lind_async.rawposix.host_file import HostFile
 
     ident = id(file)
     _lockers.add(ident)

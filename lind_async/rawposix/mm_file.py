@@ -47,7 +47,8 @@ from lind_async.abi.errno import (
 from lind_async.core.vmmap import Mapping, page_up
 from lind_async.rawposix import mm, shm
 from lind_async.rawposix.args import i32, i64, pointer, size
-from lind_async.rawposix.files import FileOps, ZeroDevice
+from lind_async.rawposix.devices import ZeroDevice
+from lind_async.rawposix.files import FileOps
 from lind_async.rawposix.table import Row, Support
 
 if TYPE_CHECKING:

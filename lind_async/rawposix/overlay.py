@@ -10,7 +10,7 @@ a few system files, so the runtime *overlays* them, without ever writing into th
   Users root (0) and nobody (65534), ``localhost`` for 127.0.0.1 and ::1, the host's name servers,
   UTC as a TZif file. Opening one for writing, or changing it in any way, is ``EROFS``.
 - ``/etc`` and ``/dev`` are **synthetic directories** when the root has none
-  (:class:`OverlayDirectory`); ``/dev``'s entries are the virtual devices of ``files.DEVICES`` and
+  (:class:`OverlayDirectory`); ``/dev``'s entries are the virtual devices of ``devices.DEVICES`` and
   ``procfs`` (``null``, ``zero``, ``random``, ``urandom``, ``tty``, ``fd``, ``stdin/out/err``),
   which never reached the root anyway.
 - ``/tmp`` without a ``/tmp`` in the root is a **private host directory** of the microvisor
@@ -33,7 +33,8 @@ import struct
 
 from lind_async.abi.errno import EISDIR, EROFS, GuestError
 from lind_async.abi.flags import O_ACCMODE, O_CREAT, O_EXCL, O_RDONLY, O_TRUNC
-from lind_async.rawposix.files import DEVICES, DirEntry, FileOps
+from lind_async.rawposix.devices import DEVICES
+from lind_async.rawposix.files import DirEntry, FileOps
 from lind_async.rawposix.synthetic import SnapshotDirectory, SnapshotFile
 
 _DT_DIR, _DT_REG, _DT_CHR, _DT_LNK = 4, 8, 2, 10

@@ -1,7 +1,7 @@
 """Minimal virtual views: ``/dev/fd``, ``/dev/std*``, ``/dev/tty``, ``/proc/self/{fd,exe}``.
 
 These names never reach the host root. A guest path is matched *lexically* (normalized, absolute)
-before the root is consulted, as the device files of ``files.DEVICES`` are:
+before the root is consulted, as the device files of ``devices.DEVICES`` are:
 
 - ``/dev/fd/N``, ``/proc/self/fd/N`` and ``/dev/stdin|stdout|stderr`` name the cage's own
   descriptor N. Opening one reopens a regular file as Linux does (a new description with its own
@@ -48,8 +48,11 @@ from lind_async.abi.flags import (
     O_WRONLY,
 )
 from lind_async.rawposix import hostfds, procinfo
-from lind_async.rawposix.files import DEVICES, DirEntry, FileOps, HostFile, HostStream
+from lind_async.rawposix.devices import DEVICES
+from lind_async.rawposix.files import DirEntry, FileOps
 from lind_async.rawposix.foreign import is_foreign
+from lind_async.rawposix.host_file import HostFile
+from lind_async.rawposix.host_stream import HostStream
 from lind_async.rawposix.overlay import OverlayFile
 from lind_async.rawposix.synthetic import SnapshotDirectory
 

@@ -31,7 +31,8 @@ from lind_async.rawposix import hostfds
 from lind_async.rawposix import table as rawposix_table
 from lind_async.rawposix.blocking import WaitQueue
 from lind_async.rawposix.confine import HostRoot
-from lind_async.rawposix.files import FileOps, HostStream
+from lind_async.rawposix.files import FileOps
+from lind_async.rawposix.host_stream import HostStream
 from lind_async.rawposix.host_unix import policy_of as host_unix_policy
 from lind_async.rawposix.kernel import ModuleUnloadable
 from lind_async.runtime import guest_signals, signals

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from lind_async.rawposix import files
+from lind_async.rawposix import host_file
 from tests.e2e.conftest import REPO, STACKS, MatchesNative, run_cage
 
 PROGRAMS = ["fs_meta", "fs_locks", "fs_fifo", "fs_procfd"]
@@ -85,12 +85,12 @@ def test_page_cache_miss_reads_on_a_worker_while_the_loop_runs(
         time.sleep(0.3)
         return real_pread(fd, length, offset)
 
-    monkeypatch.setattr(files.os, "preadv", preadv)
-    monkeypatch.setattr(files.os, "pread", slow_pread)
+    monkeypatch.setattr(host_file.os, "preadv", preadv)
+    monkeypatch.setattr(host_file.os, "pread", slow_pread)
 
     async def scenario() -> tuple[int, bytes, int, int]:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        file = files.HostFile(fd, os.O_RDONLY)
+        file = host_file.HostFile(fd, os.O_RDONLY)
         try:
             file.seek(100, os.SEEK_SET)
             buf = bytearray(1000)
@@ -120,7 +120,7 @@ def test_cached_reads_complete_inline(tmp_path: Path) -> None:
     path = tmp_path / "f"
     path.write_bytes(b"x" * 70000)
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    file = files.HostFile(fd, os.O_RDONLY)
+    file = host_file.HostFile(fd, os.O_RDONLY)
     try:
         buf = bytearray(65536)
         assert file.read_into(_Cage(), memoryview(buf)) == 65536  # type: ignore[arg-type]
