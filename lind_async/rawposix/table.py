@@ -83,9 +83,9 @@ class Fixed:
 # Families that declare their own rows (``ROWS: list[Row]``), one module each; ``unsupported``
 # holds the calls that fail with a fixed errno, grouped by theme.
 _FAMILIES = (
-    "io", "fd", "fs", "fs_meta", "locks", "sockets", "poll", "epoll", "eventfd", "timerfd",
-    "signalfd", "mm_file", "sysv_shm", "sysv_sem", "sysv_msg", "exec", "creds", "proc",
-    "procinfo", "signal", "time", "misc", "futex", "threads", "unsupported",
+    "io", "fd", "fs", "fs_meta", "fs_data", "fs_status", "locks", "sockets", "poll", "epoll",
+    "eventfd", "timerfd", "signalfd", "mm_file", "sysv_shm", "sysv_sem", "sysv_msg", "exec",
+    "creds", "proc", "procinfo", "signal", "time", "misc", "futex", "threads", "unsupported",
 )
 
 
