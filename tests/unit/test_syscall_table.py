@@ -43,6 +43,16 @@ def test_every_known_number_has_a_row() -> None:
         assert entry.number == number and entry.name == nr.NAMES[number]
 
 
+def test_names_come_from_the_constants_one_number_each() -> None:
+    constants = {name: value for name, value in vars(nr).items() if name.startswith("SYS_")}
+    assert len(nr.NAMES) == len(constants)  # no two constants share a number
+    assert all(nr.NAMES[value] == name[4:] for name, value in constants.items())
+    assert list(nr.NAMES) == sorted(nr.NAMES)
+    assert (nr.NAMES[0], nr.NAMES[nr.SYS_fchmodat2], nr.NAMES[1003]) == (
+        "read", "fchmodat2", "copy_handler_table_to_cage"
+    )
+
+
 def test_unsupported_rows_give_an_errno_and_a_reason() -> None:
     assert UNSUPPORTED
     for entry in UNSUPPORTED:
