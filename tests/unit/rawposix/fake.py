@@ -25,17 +25,17 @@ from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING
 
 from lind_async.abi.errno import EINTR, ENOSYS, GuestError
-from lind_async.core.authority import Authority, InFlight
 from lind_async.core.fdtable import FdTable
 from lind_async.core.proctable import ProcTable
 from lind_async.core.signals import SignalState
-from lind_async.core.threei import ThreeI
 from lind_async.core.vmmap import VmMap
 from lind_async.memory import GuestMemory
 from lind_async.rawposix import table
 from lind_async.rawposix.blocking import WaitQueue
 from lind_async.rawposix.confine import HostRoot
 from lind_async.rawposix.kernel import ModuleUnloadable
+from lind_async.threei.authority import Authority, InFlight
+from lind_async.threei.tables import ThreeI
 
 if TYPE_CHECKING:
     from lind_async.rawposix.host_unix import Policy
