@@ -5,7 +5,7 @@
  *
  * Theory of operation
  * -------------------
- * The runtime (lind_async/runtime/faults.py) registers, per address space that maps a file
+ * The runtime (lind_async/memory/faults.py) registers, per address space that maps a file
  * shared, the host range of its linear memory in a fixed table of slots, with the wasmtime
  * engine that runs it. This handler, installed after wasmtime's own, takes a SIGBUS whose
  * address (si_code BUS_ADRERR: a page with no backing) lies in a registered range: it maps a

@@ -28,6 +28,7 @@ from lind_async.abi import syscalls as nr
 from lind_async.abi.errno import E2BIG, EACCES, EINVAL, ELOOP, ENOENT, ENOEXEC, GuestError
 from lind_async.abi.executable import module_bytes
 from lind_async.abi.guest import ARG_MAX
+from lind_async.memory import pointers
 from lind_async.rawposix import hostfds, procfs
 from lind_async.rawposix.args import i32, pointer
 from lind_async.rawposix.confine import guest_join, lexical
@@ -50,17 +51,13 @@ def _vector(cage: CageView, addr: int) -> list[bytes]:
     if not addr:
         return items
     total = 0
-    while True:
-        if len(items) >= MAX_VECTOR:
-            raise GuestError(E2BIG)
-        ptr = cage.mem.read_u32(addr + 4 * len(items))
-        if ptr == 0:
-            return items
+    for ptr in pointers.pointer_vector(cage.mem, addr, MAX_VECTOR):  # (strings: its segment)
         item = cage.mem.read_cstring(ptr, ARG_MAX)
         total += len(item) + 1
         if total > ARG_MAX:
             raise GuestError(E2BIG)
         items.append(item)
+    return items
 
 
 def _open_program(cage: CageView, path: bytes, *, follow: bool = True) -> int:

@@ -178,13 +178,12 @@ def key_of(cage: CageView, addr: int, shared: bool = False) -> Key:
     ``shared``: the op has no ``FUTEX_PRIVATE_FLAG``."""
     if addr % 4:
         raise GuestError(EINVAL)
-    mem = cage.mem
-    mem.check(addr, 4)
+    host = cage.mem.host_range(addr, 4)  # (checks the word is inside memory)
     if shared:
         key = shm.futex_key(cage.vm, addr)
         if key is not None:
             return key
-    return (mem.base, addr)
+    return (host, 0)
 
 
 def wake(cage: CageView, addr: int, count: int) -> int:

@@ -21,13 +21,14 @@ from typing import TYPE_CHECKING
 from lind_async.abi import flags as F
 from lind_async.abi import syscalls as nr
 from lind_async.abi.errno import EBADF, EBUSY, EINVAL, ENOTTY, EOPNOTSUPP, GuestError
+from lind_async.memory import pointers
 from lind_async.rawposix import locks, sigio, sock_ioctl
 from lind_async.rawposix.args import i32, i64, pointer, size
 from lind_async.rawposix.files import FileOps, SysResult
 from lind_async.rawposix.host_file import HostFile
 from lind_async.rawposix.pipe import PipeEnd
 from lind_async.rawposix.sock_base import Socket
-from lind_async.rawposix.structs import IOVEC, WINSIZE
+from lind_async.rawposix.structs import WINSIZE
 from lind_async.rawposix.table import Row, Support
 
 if TYPE_CHECKING:
@@ -56,24 +57,8 @@ def sys_write(cage: CageView, fd: int, buf: int, count: int, *_: int) -> SysResu
 
 
 def _iovecs(cage: CageView, iov: int, iovcnt: int) -> list[memoryview]:
-    count = i32(iovcnt)
-    if not 0 <= count <= IOV_MAX:
-        raise GuestError(EINVAL)
-    base = pointer(iov)
-    mem = cage.mem
-    mem.check(base, count * IOVEC.size)
-    views = []
-    total = 0
-    # Pointers stored in the array live in the same memory as the array (see
-    # threei/calls.py: a call made on another cage's behalf tags foreign pointers).
-    segment = base & ~0xFFFFFFFF
-    for i in range(count):
-        addr, length = mem.unpack(IOVEC, base + i * IOVEC.size)
-        total += length
-        if total > MAX_RW:
-            raise GuestError(EINVAL)
-        views.append(mem.slice(segment | addr, length))
-    return views
+    return pointers.iovecs(cage.mem, pointer(iov), i32(iovcnt), limit=IOV_MAX, too_many=EINVAL,
+                           max_total=MAX_RW)
 
 
 Transfer = Callable[["CageView", memoryview], SysResult]

@@ -50,16 +50,15 @@ def zero_range(cage: CageView, start: int, end: int) -> None:
     memset the edges."""
     if end <= start:
         return
-    mem = cage.mem
-    mem.check(start, end - start)
-    base = mem.base
-    lo = (base + start + _HOST_PAGE - 1) & ~(_HOST_PAGE - 1)
-    hi = (base + end) & ~(_HOST_PAGE - 1)
+    n = end - start
+    host = cage.mem.host_range(start, n)
+    lo = (host + _HOST_PAGE - 1) & ~(_HOST_PAGE - 1)
+    hi = (host + n) & ~(_HOST_PAGE - 1)
     if hi > lo and _madvise(lo, hi - lo, F.MADV_DONTNEED) == 0:
-        ctypes.memset(base + start, 0, lo - (base + start))
-        ctypes.memset(hi, 0, base + end - hi)
+        ctypes.memset(host, 0, lo - host)
+        ctypes.memset(hi, 0, host + n - hi)
     else:
-        ctypes.memset(base + start, 0, end - start)
+        ctypes.memset(host, 0, n)
 
 
 def read_file(cage: CageView, obj: shm.FileObject, offset: int, start: int, end: int) -> None:
@@ -84,7 +83,7 @@ def release(cage: CageView, pieces: Iterable[Mapping]) -> None:
         if m.shared is not None or m.source is not None:
             backed.append(m)
     if backed:
-        shm.unmapped(cage.mem.base, cage.vm, backed)
+        shm.unmapped(cage.mem, cage.vm, backed)
 
 
 def sys_brk(cage: CageView, addr: int, *_: int) -> int:
@@ -148,7 +147,7 @@ def drop_pages(cage: CageView, m: Mapping, how: int = F.MADV_DONTNEED) -> None:
     private file pages as the file's contents again, shared pages keep their contents (the
     host drops only this mapping of them; ``MADV_REMOVE`` frees them in the object too)."""
     if isinstance(m.shared, shm.HostObject):
-        host = cage.mem.base + m.start
+        host = cage.mem.host_range(m.start, m.end - m.start)
         if _madvise(host, m.end - m.start, how) != 0:
             err = ctypes.get_errno()
             raise OSError(err, os.strerror(err))

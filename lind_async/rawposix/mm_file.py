@@ -14,7 +14,7 @@ pages depends on the kind of mapping (rawposix/shm.py explains the host side):
 - shared file: the file itself mapped over the range (pages up to its end), so writes reach the
   page cache at once: ``read`` sees them, other cages mapping the file see them, ``msync`` only
   has to ask the host to flush, ``munmap``/exit write back as the kernel does. The cage's memory
-  is guarded first (runtime/faults.py): a file shrunk under it is its ``SIGBUS``, never the
+  is guarded first (memory/faults.py): a file shrunk under it is its ``SIGBUS``, never the
   microvisor's.
 
 ``mremap`` shrinks in place (releasing the tail), grows in place when the pages after the
@@ -153,7 +153,7 @@ def _map_anonymous(cage: CageView, start: int, end: int, prot: int, shared: bool
     if not shared:
         vm.add(Mapping(start, end, prot))
         return
-    obj = shm.create(cage.mem.base, start, end)  # MAP_SHARED: shared with fork children
+    obj = shm.create(cage.mem, start, end)  # MAP_SHARED: shared with fork children
     vm.add(Mapping(start, end, prot, shared=obj))
 
 
@@ -161,9 +161,9 @@ def _map_file(cage: CageView, start: int, end: int, prot: int, obj: shm.FileObje
               shared: bool) -> None:
     if shared:
         cage.ops.guard_memory()  # a file shrunk under it: this cage's SIGBUS
-        shm.map_object(cage.mem.base, start, end, obj, offset)
+        shm.map_object(cage.mem, start, end, obj, offset)
         cage.vm.add(Mapping(start, end, prot, shared=obj, offset=offset))
-        shm.track(cage.vm, cage.mem.base)
+        shm.track(cage.vm, cage.mem)
     else:
         mm.read_file(cage, obj, offset, start, end)
         cage.vm.add(Mapping(start, end, prot, offset=offset, source=obj))
@@ -227,7 +227,7 @@ def _extend(cage: CageView, piece: Mapping, end: int) -> None:
 def _fill(cage: CageView, m: Mapping) -> None:
     """Give the (free, zero) pages of ``m`` its backing's contents."""
     if isinstance(m.shared, shm.HostObject):
-        shm.map_object(cage.mem.base, m.start, m.end, m.shared, m.offset)
+        shm.map_object(cage.mem, m.start, m.end, m.shared, m.offset)
     elif isinstance(m.source, shm.FileObject):
         mm.read_file(cage, m.source, m.offset, m.start, m.end)
 
@@ -241,8 +241,8 @@ def _move(cage: CageView, piece: Mapping, dst: int, length: int, *, keep_old: bo
         _fill(cage, moved)
     else:
         mem = cage.mem
-        mem.check(dst, length)
-        ctypes.memmove(mem.base + dst, mem.base + piece.start, kept)
+        to = mem.host_range(dst, length)
+        ctypes.memmove(to, mem.host_range(piece.start, kept), kept)
         if length > kept:
             _fill(cage, Mapping(dst + kept, dst + length, piece.prot, None,
                                 piece.offset + kept, piece.source))
@@ -268,8 +268,7 @@ def sys_msync(
         raise GuestError(ENOMEM)
     if not how & F.MS_SYNC or not files:
         return 0  # the page cache already holds every write: nothing to start or invalidate
-    base = cage.mem.base
-    ranges = [(base + m.start, m.end - m.start) for m in files]
+    ranges = [(cage.mem.host_range(m.start, m.end - m.start), m.end - m.start) for m in files]
 
     def flush() -> int:  # in a worker thread: writing back may wait for the disk
         for host, n in ranges:
@@ -294,7 +293,7 @@ def sys_mincore(cage: CageView, addr: int, length: int, vec: int, *_: int) -> in
     if pages == 0:
         return 0
     buf = ctypes.create_string_buffer(pages)
-    if _mincore(cage.mem.base + start, end - start, buf) != 0:
+    if _mincore(cage.mem.host_range(start, end - start), end - start, buf) != 0:
         err = ctypes.get_errno()
         raise OSError(err, os.strerror(err))
     cage.mem.write(out, bytes(b & 1 for b in buf.raw))

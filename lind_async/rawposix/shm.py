@@ -5,7 +5,7 @@ private file mappings were read from.
 Theory of operation
 -------------------
 A cage's linear memory is one host mapping (wasmtime's reservation of the shared memory, grown to
-its maximum when the cage starts; ``mem.base`` is guest address 0). ``fork`` gives the child a
+its maximum when the cage starts). ``fork`` gives the child a
 *new* memory holding a copy (runtime/fork.py), so a page can only stay shared if the same host
 object is mapped into both memories. A :class:`HostObject` is such an object, held by an fd:
 
@@ -19,8 +19,9 @@ object is mapped into both memories. A :class:`HostObject` is such an object, he
   pages until someone writes one — which the guest may not. A *private* file mapping is a copy
   (read into the range); its object only remembers the file (``Mapping.source``).
 
-An object is mapped over the linear memory at ``mem.base + addr`` with ``mmap(MAP_FIXED)``
-(guest and host pages are both 4 KiB, and a mapping's start is page aligned). File pages wholly
+An object is mapped over the linear memory at ``mem.host_range(addr, n)`` with ``mmap(MAP_FIXED)``
+(guest and host pages are both 4 KiB, and a mapping's start is page aligned; the range is
+bounds-checked first, so nothing is ever mapped outside the memory). File pages wholly
 past the end of the file are never host-mapped (touching them would raise ``SIGBUS`` in the
 microvisor): they stay private zero pages. The cage's :class:`~lind_async.core.vmmap.VmMap`
 records, per mapping, the object and the offset into it of the mapping's first page, so the pure
@@ -49,7 +50,7 @@ So every guest truncation RawPOSIX sees (``ftruncate``, ``truncate``, ``open(O_T
 :func:`file_shrunk`, which puts private zero pages over those pages in every address space
 mapping the file (natively the program would get ``SIGBUS`` there). Every other route (a
 truncation by a host process, or one RawPOSIX does not see) is caught by the SIGBUS guard
-(runtime/faults.py, through the process layer): each address space mapping a file shared has
+(memory/faults.py, through the process layer): each address space mapping a file shared has
 its memory registered with it, and a touch of such a page becomes that cage's own ``SIGBUS``.
 """
 
@@ -64,6 +65,7 @@ from typing import TYPE_CHECKING, Any
 
 from lind_async.abi.errno import EINVAL, ENOMEM, GuestError
 from lind_async.core.vmmap import Mapping, VmMap
+from lind_async.memory import GuestMemory
 
 if TYPE_CHECKING:
     pass
@@ -82,8 +84,8 @@ _HOST_PAGE = os.sysconf("SC_PAGE_SIZE")
 
 _ids = itertools.count(1)
 _file_keys: dict[tuple[int, int], int] = {}  # (st_dev, st_ino) -> shared futex key
-# Address spaces that have mapped a file shared, with their memory's host base (file_shrunk).
-_spaces: weakref.WeakKeyDictionary[VmMap, int] = weakref.WeakKeyDictionary()
+# Address spaces that have mapped a file shared, with their memory (file_shrunk).
+_spaces: weakref.WeakKeyDictionary[VmMap, GuestMemory] = weakref.WeakKeyDictionary()
 
 
 class HostObject:
@@ -180,23 +182,28 @@ def _map(host: int, length: int, flags: int, fd: int, offset: int) -> None:
         raise OSError(err, f"mmap at {host:#x}: {os.strerror(err)}")
 
 
-def _check_host_range(base: int, start: int, end: int) -> None:
-    if (base + start) % _HOST_PAGE or (end - start) % _HOST_PAGE:
-        raise ValueError("shared mappings need host-page-aligned ranges")
+def _host_pages(mem: GuestMemory, start: int, end: int) -> int | None:
+    """The host address of ``[start, end)`` of ``mem`` (``EFAULT`` outside it), or None when the
+    range is not made of whole host pages."""
+    host = mem.host_range(start, end - start)
+    if host % _HOST_PAGE or (end - start) % _HOST_PAGE:
+        return None
+    return host
 
 
-def create(base: int, start: int, end: int) -> SharedAnon:
-    """A new object for ``[start, end)`` of the memory at ``base``, mapped there (``ENOMEM`` if
-    the host cannot; ``EINVAL`` if the range is not made of whole host pages, which only a host
-    with pages larger than 4 KiB would see)."""
-    if (base + start) % _HOST_PAGE or (end - start) % _HOST_PAGE:
+def create(mem: GuestMemory, start: int, end: int) -> SharedAnon:
+    """A new object for ``[start, end)`` of ``mem``, mapped there (``ENOMEM`` if the host
+    cannot; ``EINVAL`` if the range is not made of whole host pages, which only a host with
+    pages larger than 4 KiB would see)."""
+    host = _host_pages(mem, start, end)
+    if host is None:
         raise GuestError(EINVAL)
     try:
         obj = SharedAnon(end - start)
     except OSError as e:
         raise GuestError(ENOMEM) from e
     try:
-        _map(base + start, end - start, _MAP_SHARED, obj.fd, 0)
+        _map(host, end - start, _MAP_SHARED, obj.fd, 0)
     except OSError as e:
         os.close(obj.fd)
         obj.fd = -1
@@ -205,23 +212,24 @@ def create(base: int, start: int, end: int) -> SharedAnon:
     return obj
 
 
-def map_object(base: int, start: int, end: int, obj: HostObject, offset: int) -> None:
-    """Map ``obj`` from ``offset`` over ``[start, end)`` of the memory at ``base`` (for a file,
-    only its pages up to the end of the file; the rest is left as it is). ``ENOMEM`` if the
-    host cannot, ``EINVAL`` for ranges of partial host pages."""
-    if (base + start) % _HOST_PAGE or (end - start) % _HOST_PAGE or offset % _HOST_PAGE:
+def map_object(mem: GuestMemory, start: int, end: int, obj: HostObject, offset: int) -> None:
+    """Map ``obj`` from ``offset`` over ``[start, end)`` of ``mem`` (for a file, only its pages
+    up to the end of the file; the rest is left as it is). ``ENOMEM`` if the host cannot,
+    ``EINVAL`` for ranges of partial host pages."""
+    host = _host_pages(mem, start, end)
+    if host is None or offset % _HOST_PAGE:
         raise GuestError(EINVAL)
     try:
         length = obj.mappable(offset, end - start)
         if length:
-            _map(base + start, length, obj.host_flags, obj.fd, offset)
+            _map(host, length, obj.host_flags, obj.fd, offset)
     except OSError as e:
         raise GuestError(ENOMEM) from e
 
 
-def track(vm: VmMap, base: int) -> None:
-    """``vm`` (its memory at ``base``) maps a file shared: :func:`file_shrunk` must visit it."""
-    _spaces[vm] = base
+def track(vm: VmMap, mem: GuestMemory) -> None:
+    """``vm`` (its memory ``mem``) maps a file shared: :func:`file_shrunk` must visit it."""
+    _spaces[vm] = mem
 
 
 def file_shrunk(st: os.stat_result) -> None:
@@ -231,18 +239,20 @@ def file_shrunk(st: os.stat_result) -> None:
     if key is None:
         return  # never mapped
     last = (st.st_size + _HOST_PAGE - 1) // _HOST_PAGE * _HOST_PAGE
-    for vm, base in list(_spaces.items()):
+    for vm, mem in list(_spaces.items()):
         for m in vm.mappings():
             if isinstance(m.shared, FileObject) and m.shared.key == key:
                 cut = max(m.start, m.start + last - m.offset)
                 if cut < m.end:
-                    restore_private(base, cut, m.end)
+                    restore_private(mem, cut, m.end)
 
 
-def restore_private(base: int, start: int, end: int) -> None:
-    """Put private zero pages back at ``[start, end)`` of the memory at ``base``."""
-    _check_host_range(base, start, end)
-    _map(base + start, end - start, _MAP_PRIVATE | _MAP_ANONYMOUS, -1, 0)
+def restore_private(mem: GuestMemory, start: int, end: int) -> None:
+    """Put private zero pages back at ``[start, end)`` of ``mem``."""
+    host = _host_pages(mem, start, end)
+    if host is None:
+        raise ValueError("shared mappings need host-page-aligned ranges")
+    _map(host, end - start, _MAP_PRIVATE | _MAP_ANONYMOUS, -1, 0)
 
 
 def shared_pieces(vm: VmMap) -> list[Mapping]:
@@ -263,25 +273,25 @@ def objects(pieces: Iterable[Mapping]) -> list[HostObject]:
     return list(seen.values())
 
 
-def unmapped(base: int | None, vm: VmMap, released: Iterable[Mapping]) -> None:
+def unmapped(mem: GuestMemory | None, vm: VmMap, released: Iterable[Mapping]) -> None:
     """``released`` pieces left ``vm``: give their shared host ranges private pages back (when
-    the memory at ``base`` is still in use) and detach every object ``vm`` no longer uses."""
+    its memory ``mem`` is still in use) and detach every object ``vm`` no longer uses."""
     gone = [m for m in released if _backed(m)]
     if not gone:
         return
-    if base is not None:
+    if mem is not None:
         for m in gone:
             if isinstance(m.shared, HostObject):
-                restore_private(base, m.start, m.end)
+                restore_private(mem, m.start, m.end)
     still = {o.ident for o in objects(vm.mappings())}
     for obj in objects(gone):
         if obj.ident not in still:
             obj.detach()
 
 
-def map_all(vm: VmMap, base: int, guard: Callable[[], None] | None = None) -> None:
+def map_all(vm: VmMap, mem: GuestMemory, guard: Callable[[], None] | None = None) -> None:
     """A fork child's vmmap (a copy of its parent's, sharing its objects): map every shared piece
-    into the child's memory at ``base`` and count the child as a user of each object. A child
+    into the child's memory ``mem`` and count the child as a user of each object. A child
     mapping a file shared is guarded against ``SIGBUS`` as its parent was (``guard``, the
     process layer's: it knows whose memory this is)."""
     pieces = [m for m in vm.mappings() if _backed(m)]
@@ -292,9 +302,9 @@ def map_all(vm: VmMap, base: int, guard: Callable[[], None] | None = None) -> No
         guard()
     for m in pieces:
         if isinstance(m.shared, HostObject):
-            map_object(base, m.start, m.end, m.shared, m.offset)
+            map_object(mem, m.start, m.end, m.shared, m.offset)
             if isinstance(m.shared, FileObject):
-                track(vm, base)
+                track(vm, mem)
     for obj in objects(pieces):
         obj.attach()
 

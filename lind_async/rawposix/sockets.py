@@ -32,6 +32,7 @@ from lind_async.abi.errno import (
     GuestError,
 )
 from lind_async.core.fdtable import OpenFile
+from lind_async.memory import pointers
 from lind_async.rawposix.args import i32, pointer, size
 from lind_async.rawposix.files import SysResult
 from lind_async.rawposix.netlink import AF_NETLINK, new_netlink_socket
@@ -50,9 +51,7 @@ SCM_MAX_FD = 253
 OPTMEM_MAX = 65536  # the largest control buffer / option value we read
 _MSGHDR = struct.Struct(L.MSGHDR.fmt)
 _CMSGHDR = struct.Struct(L.CMSGHDR.fmt)
-_IOVEC = struct.Struct(L.IOVEC.fmt)
 _TYPE_FLAGS = F.SOCK_NONBLOCK | F.SOCK_CLOEXEC
-_SEGMENT = ~0xFFFFFFFF
 
 
 def _sock(cage: CageView, fd: int) -> Socket:
@@ -228,28 +227,15 @@ def _received_from(cage: CageView, got: Received, addr: int, addrlen: int) -> in
 
 def _msghdr(cage: CageView, msg: int) -> tuple[int, tuple[int, ...]]:
     base = pointer(msg)
-    return base & _SEGMENT, cage.mem.unpack(_MSGHDR, base)
+    return pointers.segment_of(base), cage.mem.unpack(_MSGHDR, base)
 
 
-def _ptr(segment: int, value: int) -> int:
-    return segment | value if value else 0
+_ptr = pointers.inner  # a pointer field of the msghdr: in its segment, NULL kept
 
 
 def _iovecs(cage: CageView, segment: int, iov: int, count: int) -> list[memoryview]:
-    if not 0 <= count <= IOV_MAX:
-        raise GuestError(EMSGSIZE)
-    base = _ptr(segment, iov)
-    mem = cage.mem
-    mem.check(base, count * _IOVEC.size)
-    views = []
-    total = 0
-    for i in range(count):
-        addr, length = mem.unpack(_IOVEC, base + i * _IOVEC.size)
-        total += length
-        if total > MAX_RW:
-            raise GuestError(EINVAL)
-        views.append(mem.slice(segment | addr, length))
-    return views
+    return pointers.iovecs(cage.mem, _ptr(segment, iov), count, limit=IOV_MAX,
+                           too_many=EMSGSIZE, max_total=MAX_RW)
 
 
 def sys_sendmsg(cage: CageView, fd: int, msg: int, flags: int, *_: int) -> SysResult:

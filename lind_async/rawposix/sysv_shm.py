@@ -120,7 +120,7 @@ def sys_shmat(cage: CageView, shmid: int, addr: int, flags: int, *_: int) -> int
     prot = F.PROT_READ | (0 if readonly else F.PROT_WRITE) | (F.PROT_EXEC if how & SHM_EXEC else 0)
     att = Attachment(ns, seg, writable=not readonly)
     try:
-        shm.map_object(cage.mem.base, start, start + n, att, 0)
+        shm.map_object(cage.mem, start, start + n, att, 0)
     except BaseException:
         os.close(att.fd)
         att.fd = -1

@@ -36,12 +36,12 @@ from lind_async.core.fdtable import FdTable
 from lind_async.core.proctable import exited, killed
 from lind_async.core.signals import SignalState
 from lind_async.core.vmmap import VmMap
-from lind_async.memory import GuestMemory
+from lind_async.memory import GuestMemory, faults
 from lind_async.rawposix import locks, shm, sysv_sem
 from lind_async.rawposix import table as rawposix
 from lind_async.rawposix.files import FileOps
 from lind_async.rawposix.kernel import CageExit, ExecImage, ThreadExit
-from lind_async.runtime import faults, signals, threads
+from lind_async.runtime import signals, threads
 from lind_async.runtime.cage_ops import CageOps
 from lind_async.runtime.limits import Family
 from lind_async.runtime.process_image import build_stack_image

@@ -8,7 +8,8 @@ from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 from lind_async.abi.errno import ENOSYS, GuestError
-from lind_async.runtime import faults, threads
+from lind_async.memory import faults
+from lind_async.runtime import threads
 
 if TYPE_CHECKING:
     import wasmtime
@@ -53,6 +54,6 @@ class CageOps:
 
     def guard_memory(self) -> None:
         """This cage's memory maps a file shared: guard it, so touching a page the file no longer
-        covers is this cage's ``SIGBUS`` (``runtime/faults.py``)."""
+        covers is this cage's ``SIGBUS`` (``memory/faults.py``)."""
         cage = self._cage
-        faults.watch(cage.vm, cage.mem.base, cage)
+        faults.watch(cage.vm, cage.mem, cage)

@@ -18,7 +18,7 @@ functions and its two globals (``__asyncify_state``: 0 normal, 1 unwinding, 2 re
 2. Every instrumented frame saves its locals into the buffer and returns, so the ``_start`` call
    of ``Cage._run_main`` returns normally and the cage runs the hook (:func:`_after_unwind`):
    ``asyncify_stop_unwind``; ``Microvisor.fork`` builds the child — new cage id, ``parent_id`` =
-   the parent, a NEW shared memory holding a copy of the parent's (:func:`copy_memory`: only the
+   the parent, a NEW shared memory holding a copy of the parent's (``memory/copy.py``: only the
    pages the cage's vmmap says are in use (static image + stack + break, and every mapping), and
    of those only the host pages that were ever touched, read from ``/proc/self/pagemap``), the
    exported mutable globals (``__stack_pointer``, ``__tls_base``, …) as they were at the unwind,
@@ -57,22 +57,18 @@ Measured (2-core dev machine; ``benchmarks/bench_fork.py``): see docs/decisions.
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import ctypes
 import dataclasses
 import mmap
-import os
 import weakref
-from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from lind_async.abi.errno import EAGAIN, ENOMEM, ENOSYS, GuestError
 from lind_async.abi.syscalls import SYS_fork
 from lind_async.core.vmmap import VmMap
-from lind_async.memory import GuestMemory
+from lind_async.memory import GuestMemory, faults
+from lind_async.memory.copy import copy_used
 from lind_async.rawposix import shm
-from lind_async.runtime import faults
 from lind_async.runtime.cage import Cage
 from lind_async.wasm.instance import LindInstance, SharedMemoryHandle, instantiate
 
@@ -230,9 +226,10 @@ class ForkedCage(Cage):
         grow = src.pages() - self._memory.pages()
         if grow > 0 and self._memory.grow(grow) < 0:
             raise MemoryError("fork: cannot reserve the child's linear memory")
-        copy_memory(src.base, self._memory.base, used_ranges(parent.vm))
-        vm, base = self._vm, self._memory.base
-        shm.map_all(vm, base, guard=lambda: faults.watch(vm, base, self))  # MAP_SHARED: shared
+        child = GuestMemory(self._memory)
+        copy_used(GuestMemory(src), child, used_ranges(parent.vm))
+        vm = self._vm
+        shm.map_all(vm, child, guard=lambda: faults.watch(vm, child, self))  # MAP_SHARED: shared
 
     async def _start_instance(self) -> LindInstance:
         memory, self._memory = self._memory, None
@@ -259,56 +256,3 @@ def used_ranges(vm: VmMap) -> list[tuple[int, int]]:
     ranges = [(0, vm.heap_start)]
     ranges += [(m.start, m.end) for m in vm.mappings() if m.shared is None]
     return ranges
-
-
-def copy_memory(src: int, dst: int, ranges: Iterable[tuple[int, int]]) -> int:
-    """Copy ``ranges`` (offsets) from host address ``src`` to ``dst``, skipping host pages that
-    were never touched (``dst`` is fresh, so they already read as zero). Returns bytes copied."""
-    copied = 0
-    with _pagemap() as fd:
-        for lo, hi in ranges:
-            if hi <= lo:
-                continue
-            for a, b in _touched(fd, src + lo, src + hi):
-                ctypes.memmove(dst + (a - src), a, b - a)
-                copied += b - a
-    return copied
-
-
-@contextlib.contextmanager
-def _pagemap() -> Iterator[int | None]:
-    try:
-        fd: int | None = os.open("/proc/self/pagemap", os.O_RDONLY)
-    except OSError:
-        fd = None
-    try:
-        yield fd
-    finally:
-        if fd is not None:
-            os.close(fd)
-
-
-_TOUCHED = bytes(1 if b & 0xC0 else 0 for b in range(256))  # pagemap bit 63 present, 62 swapped
-
-
-def _touched(fd: int | None, lo: int, hi: int) -> Iterable[tuple[int, int]]:
-    """Host address runs in ``[lo, hi)`` whose pages are present or swapped out (everything,
-    when pagemap cannot be read)."""
-    first = lo // _HOST_PAGE
-    last = (hi + _HOST_PAGE - 1) // _HOST_PAGE
-    flags = b""
-    if fd is not None:
-        try:
-            flags = os.pread(fd, (last - first) * 8, first * 8)[7::8].translate(_TOUCHED)
-        except OSError:
-            flags = b""
-    if len(flags) != last - first:
-        yield lo, hi
-        return
-    i = flags.find(1)
-    while i >= 0:
-        j = flags.find(0, i)
-        if j < 0:
-            j = len(flags)
-        yield max(lo, (first + i) * _HOST_PAGE), min(hi, (first + j) * _HOST_PAGE)
-        i = flags.find(1, j)

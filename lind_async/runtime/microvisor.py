@@ -27,6 +27,7 @@ from lind_async.abi.syscalls import SYS_exit_group
 from lind_async.core.fdtable import FdTable
 from lind_async.core.proctable import MICROVISOR, ProcTable
 from lind_async.core.signals import SA_NOCLDSTOP, SA_NOCLDWAIT, SIG_IGN, SIGCHLD, SigAction
+from lind_async.memory.faults import FAULTED  # a guest's page shrank away (SIGBUS pending)
 from lind_async.rawposix import hostfds
 from lind_async.rawposix import table as rawposix_table
 from lind_async.rawposix.blocking import WaitQueue
@@ -38,7 +39,6 @@ from lind_async.rawposix.kernel import ModuleUnloadable
 from lind_async.runtime import guest_signals, signals
 from lind_async.runtime.cage import Cage
 from lind_async.runtime.eager import first_step
-from lind_async.runtime.faults import FAULTED  # a guest's page shrank away (SIGBUS pending)
 from lind_async.runtime.fork import ForkedCage, fork_import
 from lind_async.runtime.limits import Family, Limits
 from lind_async.threei import calls as threei_calls

@@ -11,7 +11,7 @@ Theory of operation
 - a deliverable signal interrupts the cage's blocking waits, which return ``EINTR``.
 
 *Faults*: a touch of a file page that shrank away is repaired by the SIGBUS guard
-(runtime/faults.py), which makes the running wasm yield; :func:`pending_for` (run at every
+(memory/faults.py), which makes the running wasm yield; :func:`pending_for` (run at every
 preemption point) collects the cages whose memory faulted and posts them ``SIGBUS`` as Linux
 forces a fault signal (:func:`post_fault`).
 
@@ -54,7 +54,7 @@ from __future__ import annotations
 import struct
 import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from lind_async.abi import syscalls as nr
 from lind_async.abi.errno import EINTR, GuestError
@@ -74,9 +74,9 @@ from lind_async.core.signals import (
     bit,
     default_action,
 )
+from lind_async.memory import faults
 from lind_async.rawposix import signalfd
 from lind_async.rawposix.kernel import CageExit
-from lind_async.runtime import faults
 from lind_async.wasm import fiber
 from lind_async.wasm.instance import LindInstance, instantiate
 
@@ -184,7 +184,7 @@ def post(
 
 def pending_for(cage: Cage) -> bool:
     for owner in faults.take():  # a file shrunk under a shared mapping was touched
-        post_fault(owner, SIGBUS)
+        post_fault(cast("Cage", owner), SIGBUS)
     state = cage.signals
     return (
         bool(state.pending & ~state.blocked)

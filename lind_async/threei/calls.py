@@ -19,7 +19,8 @@ unchanged from above); the target's id, 0, or the caller's id without the flag m
 (non-pointer arguments carry any of these). Which owners a caller may name is
 ``threei/authority.py``'s decision.
 
-*Segments.* RawPOSIX reads a foreign pointer through :class:`CompositeMemory`: the runtime
+*Segments.* RawPOSIX reads a foreign pointer through :class:`CompositeMemory`
+(``memory/composite.py``): the runtime
 rewrites the argument to ``key << 32 | offset``, where ``key`` selects the owner's memory. A guest
 value is never trusted to select a memory: the keys of one call are chosen so that no argument
 the runtime passes unchanged has its upper half equal to a key (a value such as
@@ -37,12 +38,11 @@ this module only asks it.
 
 from __future__ import annotations
 
-import struct
 from typing import TYPE_CHECKING, Any, cast
 
 from lind_async.abi.errno import EFAULT, EIO, EPERM, ESRCH, GuestError
 from lind_async.abi.syscalls import SYS_register_handler
-from lind_async.memory import GuestMemory
+from lind_async.memory import CompositeMemory, GuestMemory
 from lind_async.rawposix import table as rawposix
 from lind_async.rawposix.kernel import CageExit, ExecImage
 from lind_async.threei import wasm_grates
@@ -57,83 +57,6 @@ if TYPE_CHECKING:
     from lind_async.threei.tables import Route
 
 _LOW = 0xFFFFFFFF
-
-
-class CompositeMemory:
-    """The memory a call made on another cage's behalf sees: ``target`` (the target cage's
-    memory) below 4 GiB; ``key << 32 | offset`` addresses ``segments[key]`` (another argument
-    owner's memory). Any other upper half is ``EFAULT``."""
-
-    __slots__ = ("_segments", "_target")
-
-    def __init__(self, target: GuestMemory, segments: dict[int, GuestMemory]) -> None:
-        self._target = target
-        self._segments = segments
-
-    def _at(self, addr: int) -> tuple[GuestMemory, int]:
-        key = addr >> 32
-        if key == 0:
-            return self._target, addr
-        mem = self._segments.get(key)
-        if mem is None:
-            raise GuestError(EFAULT)
-        return mem, addr & _LOW
-
-    @property
-    def base(self) -> int:
-        return self._target.base
-
-    @property
-    def size(self) -> int:
-        return self._target.size
-
-    def check(self, addr: int, length: int) -> None:
-        mem, at = self._at(addr)
-        mem.check(at, length)
-
-    def slice(self, addr: int, length: int) -> memoryview:
-        mem, at = self._at(addr)
-        return mem.slice(at, length)
-
-    def read(self, addr: int, length: int) -> bytes:
-        mem, at = self._at(addr)
-        return mem.read(at, length)
-
-    def write(self, addr: int, data: bytes | bytearray | memoryview) -> None:
-        mem, at = self._at(addr)
-        mem.write(at, data)
-
-    def fill(self, addr: int, length: int, byte: int = 0) -> None:
-        mem, at = self._at(addr)
-        mem.fill(at, length, byte)
-
-    def unpack(self, fmt: struct.Struct, addr: int) -> tuple[Any, ...]:
-        mem, at = self._at(addr)
-        return mem.unpack(fmt, at)
-
-    def pack(self, fmt: struct.Struct, addr: int, *values: int | bytes) -> None:
-        mem, at = self._at(addr)
-        mem.pack(fmt, at, *values)
-
-    def read_u32(self, addr: int) -> int:
-        mem, at = self._at(addr)
-        return mem.read_u32(at)
-
-    def read_u64(self, addr: int) -> int:
-        mem, at = self._at(addr)
-        return mem.read_u64(at)
-
-    def write_u32(self, addr: int, value: int) -> None:
-        mem, at = self._at(addr)
-        mem.write_u32(at, value)
-
-    def write_u64(self, addr: int, value: int) -> None:
-        mem, at = self._at(addr)
-        mem.write_u64(at, value)
-
-    def read_cstring(self, addr: int, max_len: int = 4096) -> bytes:
-        mem, at = self._at(addr)
-        return mem.read_cstring(at, max_len)
 
 
 class OnBehalf:

@@ -13,6 +13,7 @@ import pytest
 
 from lind_async.abi.errno import EINVAL, GuestError
 from lind_async.core.vmmap import VmMap
+from lind_async.memory import GuestMemory
 from lind_async.rawposix import shm
 
 P = 4096
@@ -34,6 +35,20 @@ def memories() -> Iterator[tuple[int, int]]:
         _munmap(base, SIZE)
 
 
+class _Area:
+    """A host mapping posing as a linear memory (what GuestMemory needs of one)."""
+
+    def __init__(self, base: int) -> None:
+        self.base = base
+
+    def size(self) -> int:
+        return SIZE
+
+
+def _mem(base: int) -> GuestMemory:
+    return GuestMemory(_Area(base))
+
+
 def _fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
@@ -44,13 +59,13 @@ def test_two_memories_share_one_object(memories: tuple[int, int]) -> None:
     parent = VmMap(0, SIZE)
     start = parent.map_anywhere(4 * P, 3)
     ctypes.memset(a + start, 7, 4 * P)  # private bytes there before: replaced by zeros
-    obj = shm.create(a, start, start + 4 * P)
+    obj = shm.create(_mem(a), start, start + 4 * P)
     parent.share(start, obj)
     assert ctypes.string_at(a + start, 4 * P) == bytes(4 * P)
     assert _fds() == fds + 1 and obj.users == 1
 
     child = copy.deepcopy(parent)  # what fork does
-    shm.map_all(child, b)
+    shm.map_all(child, _mem(b))
     assert obj.users == 2
     ctypes.memmove(a + start + P, b"from a", 6)
     ctypes.memmove(b + start + 2 * P, b"from b", 6)
@@ -63,7 +78,7 @@ def test_two_memories_share_one_object(memories: tuple[int, int]) -> None:
     assert shm.futex_key(parent, 0) is None
 
     # The child unmaps the middle: private zeros there in b, a still shares it, both users stay.
-    shm.unmapped(b, child, child.unmap_pieces(start + P, 2 * P))
+    shm.unmapped(_mem(b), child, child.unmap_pieces(start + P, 2 * P))
     assert ctypes.string_at(b + start + P, 2 * P) == bytes(2 * P)
     ctypes.memmove(b + start + P, b"private", 7)
     assert ctypes.string_at(a + start + P, 6) == b"from a"
@@ -71,7 +86,7 @@ def test_two_memories_share_one_object(memories: tuple[int, int]) -> None:
     ctypes.memmove(a + start + 3 * P, b"still", 5)
     assert ctypes.string_at(b + start + 3 * P, 5) == b"still"
 
-    shm.unmapped(b, child, child.unmap_pieces(start, 4 * P))  # the child's last pieces
+    shm.unmapped(_mem(b), child, child.unmap_pieces(start, 4 * P))  # the child's last pieces
     assert obj.users == 1 and obj.fd >= 0
     shm.release_all(parent)  # the parent exits
     assert obj.users == 0 and obj.fd == -1 and _fds() == fds
@@ -84,9 +99,9 @@ def test_restore_private_gives_zero_pages(memories: tuple[int, int]) -> None:
     a, _ = memories
     vm = VmMap(0, SIZE)
     start = vm.map_anywhere(2 * P, 3)
-    vm.share(start, shm.create(a, start, start + 2 * P))
+    vm.share(start, shm.create(_mem(a), start, start + 2 * P))
     ctypes.memset(a + start, 1, 2 * P)
-    shm.unmapped(a, vm, vm.unmap_pieces(start, 2 * P))
+    shm.unmapped(_mem(a), vm, vm.unmap_pieces(start, 2 * P))
     assert ctypes.string_at(a + start, 2 * P) == bytes(2 * P)
     ctypes.memset(a + start, 2, 2 * P)  # writable as before
     assert ctypes.string_at(a + start, 1) == b"\x02"
@@ -95,5 +110,5 @@ def test_restore_private_gives_zero_pages(memories: tuple[int, int]) -> None:
 def test_unaligned_ranges_are_refused(memories: tuple[int, int]) -> None:
     a, _ = memories
     with pytest.raises(GuestError) as info:
-        shm.create(a, 100, 100 + P)
+        shm.create(_mem(a), 100, 100 + P)
     assert info.value.errno == EINVAL

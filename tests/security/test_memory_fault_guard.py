@@ -1,4 +1,4 @@
-"""The SIGBUS guard on its own (runtime/faults.py, native/faults.c), without wasm: a host file
+"""The SIGBUS guard on its own (memory/faults.py, native/faults.c), without wasm: a host file
 mapping registered as a cage's memory, shrunk, then read by Python code — the repaired page
 reads as zero and the owner is reported once; a fault outside every registered range still
 kills the process (the guard must not swallow faults that are not a cage's). Each scenario runs
@@ -17,13 +17,20 @@ from tests.security.conftest import REPO
 SCENARIO = textwrap.dedent("""
     import ctypes, mmap, os, sys
     from lind_async.core.vmmap import VmMap
-    from lind_async.runtime import faults
+    from lind_async.memory import GuestMemory, faults
     from lind_async.wasm.engine import LindEngine
 
     class Microvisor:  # what watch() needs of a cage's microvisor
         def __init__(self):
             self.engine = LindEngine()  # wasmtime's handlers first, as in the runtime
             self.cages = {}
+
+    class Area:  # the file mapping posing as linear memory
+        def __init__(self, base):
+            self.base = base
+
+        def size(self):
+            return 8192
 
     class Owner:
         def __init__(self, mv, vm):
@@ -38,7 +45,7 @@ SCENARIO = textwrap.dedent("""
     vm = VmMap(0, 8192)
     owner = Owner(Microvisor(), vm)
     if watched:
-        faults.watch(vm, base, owner)
+        faults.watch(vm, GuestMemory(Area(base)), owner)
     else:
         faults.guard()
     os.ftruncate(fd, 100)  # the second page has no backing now

@@ -1,6 +1,6 @@
 """A file shrunk under a MAP_SHARED mapping, then touched: the host raises SIGBUS in the
 microvisor's process, which used to kill every cage. Now it is the toucher's own SIGBUS
-(runtime/faults.py), whoever shrank the file — the cage itself through a route RawPOSIX does not
+(memory/faults.py), whoever shrank the file — the cage itself through a route RawPOSIX does not
 see (``/dev/fd``, ``/proc/self/fd``), another cage, a host process — and whether the touch is wasm
 code or the microvisor copying the page for a system call. Neighbours run on."""
 

@@ -31,6 +31,10 @@ with a zero page where the file's page was.
 
 If the handler cannot be built or installed, shared file mappings are refused (``ENODEV``):
 without the guard a shrink would kill every cage.
+
+This module sits below the runtime: it knows cages and engines only as the small protocols
+below, and the runtime tells it how to bump an engine's epoch (:func:`use_epoch_bump`, when
+the runtime's engine module loads — before any engine, hence before any guard).
 """
 
 from __future__ import annotations
@@ -45,16 +49,43 @@ import subprocess
 import tempfile
 import threading
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from lind_async.abi.errno import ENODEV, ENOMEM, GuestError
 
 if TYPE_CHECKING:
     from lind_async.core.vmmap import VmMap
-    from lind_async.runtime.cage import Cage
-    from lind_async.wasm.engine import LindEngine
+    from lind_async.memory.access import GuestMemory
+
+
+class Engine(Protocol):
+    """A wasmtime engine, as the guard needs it: its C pointer (the epoch to bump)."""
+
+    @property
+    def ptr(self) -> int: ...
+
+
+class Microvisor(Protocol):
+    @property
+    def engine(self) -> Engine: ...
+
+    @property
+    def cages(self) -> Mapping[int, Owner]: ...
+
+
+class Owner(Protocol):
+    """A cage, as the guard needs it: alive or not, its microvisor (its address space is read
+    as ``_vm``, when it has one)."""
+
+    @property
+    def status(self) -> int | None: ...
+
+    @property
+    def microvisor(self) -> Microvisor: ...
+
 
 log = logging.getLogger("lind_async.faults")
 
@@ -69,11 +100,11 @@ SOURCE = Path(__file__).resolve().parent.parent / "native" / "faults.c"
 class _Watch:
     slot: int
     vm: weakref.ref[VmMap]
-    owner: weakref.ref[Cage]  # the cage that registered it (see owner())
-    engine: LindEngine  # kept alive while the handler may bump its epoch
+    owner: weakref.ref[Owner]  # the cage that registered it (see owner())
+    engine: Engine  # kept alive while the handler may bump its epoch
     seen: int = 0  # faults already handed to the owner
 
-    def current_owner(self) -> Cage | None:
+    def current_owner(self) -> Owner | None:
         """The live cage using this address space: the one that registered it, else (it ended
         or exec'd away from a memory it shared, as a vfork child does) another cage of its
         microvisor whose memory map this is."""
@@ -111,10 +142,9 @@ class _Guard:
         self.lock = threading.Lock()
 
     def install(self) -> None:
-        from lind_async.wasm import capi
-
-        bump = ctypes.cast(capi.lib.wasmtime_engine_increment_epoch, ctypes.c_void_p).value
-        err = self.lib.lind_fault_install(bump, ctypes.addressof(_FLAG))
+        if _epoch_bump is None:
+            raise OSError("no engine module loaded: nothing to bump an engine's epoch with")
+        err = self.lib.lind_fault_install(_epoch_bump, ctypes.addressof(_FLAG))
         if err:
             raise OSError(-err, f"installing the SIGBUS handler: {os.strerror(-err)}")
 
@@ -122,6 +152,14 @@ class _Guard:
 _guard: _Guard | None = None
 _failure: str | None = None
 _load_lock = threading.Lock()
+_epoch_bump: int | None = None
+
+
+def use_epoch_bump(address: int | None) -> None:
+    """The host address of ``wasmtime_engine_increment_epoch(engine)``, which the handler calls
+    on a fault (set by the runtime's engine module)."""
+    global _epoch_bump
+    _epoch_bump = address
 
 
 def _build(out: Path) -> None:
@@ -176,10 +214,11 @@ def guard() -> _Guard:
     return _guard
 
 
-def watch(vm: VmMap, base: int, owner: Cage) -> None:
-    """``owner``'s address space ``vm`` (its memory at host address ``base``) maps a file shared:
-    guard its whole linear memory (once per address space). ``ENOMEM`` if every slot is used;
-    ``ENODEV`` without a guard."""
+def watch(vm: VmMap, mem: GuestMemory, owner: Owner) -> None:
+    """``owner``'s address space ``vm`` (its memory ``mem``) maps a file shared: guard its whole
+    linear memory (once per address space). ``ENOMEM`` if every slot is used; ``ENODEV``
+    without a guard; ``EFAULT`` if ``vm`` spans more than ``mem``."""
+    start = mem.host_range(0, vm.limit)
     g = guard()
     with g.lock:
         current = g.by_vm.get(vm)
@@ -190,7 +229,7 @@ def watch(vm: VmMap, base: int, owner: Cage) -> None:
             raise GuestError(ENOMEM)
         slot = g.free.pop()
         engine = owner.microvisor.engine
-        g.lib.lind_fault_watch(slot, base, base + vm.limit, engine.ptr)
+        g.lib.lind_fault_watch(slot, start, start + vm.limit, engine.ptr)
         w = _Watch(slot, weakref.ref(vm), weakref.ref(owner), engine)
         g.watches[slot] = w
         g.by_vm[vm] = w
@@ -210,7 +249,7 @@ def unwatch(vm: VmMap) -> None:
         g.free.append(w.slot)
 
 
-def take() -> list[Cage]:
+def take() -> list[Owner]:
     """The cages whose memory faulted since the last call (each once), to be sent ``SIGBUS``.
     Costs one flag read when nothing happened."""
     g = _guard

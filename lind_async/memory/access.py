@@ -14,6 +14,12 @@ read once more (the guest may have run ``memory.grow`` itself) and the view re-d
 
 Per-call copy budgets stop a guest from making the host allocate without bound: reads that build
 host ``bytes`` are capped by callers through ``max_copy``.
+
+Host addresses. A few callers must hand the host a raw address inside linear memory (``mmap``
+with ``MAP_FIXED`` over it, ``madvise``, ``msync``, ``mincore``, ``memmove``, the futex key).
+They get it from :meth:`GuestMemory.host_range` only, which applies the same check first: a
+hostile ``(addr, n)`` is ``EFAULT``, never an address outside this memory. The memory's host
+base itself is not exposed; nothing outside this package adds a guest address to it.
 """
 
 from __future__ import annotations
@@ -63,11 +69,6 @@ class GuestMemory:
             self.view = memoryview(array).cast("B")
 
     @property
-    def base(self) -> int:
-        """Host address of guest address 0 (stable for the memory's life)."""
-        return self._base
-
-    @property
     def size(self) -> int:
         self._refresh()
         return self._size
@@ -80,6 +81,13 @@ class GuestMemory:
             self._refresh()
             if addr + length > self._size:
                 raise _fault()
+
+    def host_range(self, addr: int, length: int) -> int:
+        """The host address of guest ``addr``, once ``[addr, addr+length)`` is checked to lie
+        inside linear memory (``EFAULT`` otherwise). ``[result, result+length)`` is then a host
+        range wholly inside this memory (stable: shared memories never move)."""
+        self.check(addr, length)
+        return self._base + addr
 
     def slice(self, addr: int, length: int) -> memoryview:
         """A writable zero-copy window onto guest bytes (valid until the next await)."""
@@ -144,13 +152,3 @@ class GuestMemory:
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
 
-
-def pointer(arg: int) -> int:
-    """Decode a pointer argument from a 64-bit syscall slot (accepting sign or zero extension).
-
-    Anything that is not a 32-bit offset becomes an address that fails every bounds check.
-    """
-    value = arg & 0xFFFFFFFFFFFFFFFF
-    if value >= 0xFFFFFFFF80000000:  # a sign-extended 32-bit pointer
-        value &= 0xFFFFFFFF
-    return value
