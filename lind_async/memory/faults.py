@@ -33,23 +33,19 @@ If the handler cannot be built or installed, shared file mappings are refused (`
 without the guard a shrink would kill every cage.
 
 This module sits below the runtime: it knows cages and engines only as the small protocols
-below, and the runtime tells it how to bump an engine's epoch (:func:`use_epoch_bump`, when
-the runtime's engine module loads — before any engine, hence before any guard).
+below; the runtime tells it how to bump an engine's epoch and where the built handler is
+(:func:`configure`, when ``runtime/microvisor.py`` loads — before any cage, hence before any
+guard).
 """
 
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import logging
 import os
-import platform
-import shutil
-import subprocess
-import tempfile
 import threading
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -57,8 +53,14 @@ from typing import TYPE_CHECKING, Protocol
 from lind_async.abi.errno import ENODEV, ENOMEM, GuestError
 
 if TYPE_CHECKING:
-    from lind_async.core.vmmap import VmMap
     from lind_async.memory.access import GuestMemory
+
+
+class AddressSpace(Protocol):
+    """A cage's address space (``core/vmmap.py``'s ``VmMap``): its memory's size at start."""
+
+    @property
+    def limit(self) -> int: ...
 
 
 class Engine(Protocol):
@@ -93,13 +95,11 @@ _FLAG = (ctypes.c_uint64 * 1)()  # lives as long as the process (the handler wri
 FAULTED = memoryview(_FLAG).cast("B").cast("Q")
 """``FAULTED[0]`` is non-zero when a fault was repaired since the last :func:`take`."""
 
-SOURCE = Path(__file__).resolve().parent.parent / "native" / "faults.c"
-
 
 @dataclass
 class _Watch:
     slot: int
-    vm: weakref.ref[VmMap]
+    vm: weakref.ref[AddressSpace]
     owner: weakref.ref[Owner]  # the cage that registered it (see owner())
     engine: Engine  # kept alive while the handler may bump its epoch
     seen: int = 0  # faults already handed to the owner
@@ -138,12 +138,12 @@ class _Guard:
         lib.lind_fault_count.restype = ctypes.c_uint64
         self.free = list(range(lib.lind_fault_slots() - 1, -1, -1))
         self.watches: dict[int, _Watch] = {}
-        self.by_vm: weakref.WeakKeyDictionary[VmMap, _Watch] = weakref.WeakKeyDictionary()
+        self.by_vm: weakref.WeakKeyDictionary[AddressSpace, _Watch] = weakref.WeakKeyDictionary()
         self.lock = threading.Lock()
 
     def install(self) -> None:
         if _epoch_bump is None:
-            raise OSError("no engine module loaded: nothing to bump an engine's epoch with")
+            raise OSError("runtime/microvisor.py is not loaded: no epoch bump")
         err = self.lib.lind_fault_install(_epoch_bump, ctypes.addressof(_FLAG))
         if err:
             raise OSError(-err, f"installing the SIGBUS handler: {os.strerror(-err)}")
@@ -153,43 +153,16 @@ _guard: _Guard | None = None
 _failure: str | None = None
 _load_lock = threading.Lock()
 _epoch_bump: int | None = None
+_library: Callable[[], Path] | None = None
 
 
-def use_epoch_bump(address: int | None) -> None:
-    """The host address of ``wasmtime_engine_increment_epoch(engine)``, which the handler calls
-    on a fault (set by the runtime's engine module)."""
-    global _epoch_bump
-    _epoch_bump = address
-
-
-def _build(out: Path) -> None:
-    from lind_async.toolchain.zig import zig
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=".tmp-", suffix=".so")
-    os.close(fd)
-    zig_cache = tempfile.mkdtemp(dir=out.parent, prefix=".zig-")  # not $HOME's (read-only?)
-    try:
-        cmd = zig("cc", "-shared", "-fPIC", "-O2", "-Wall", "-o", tmp, str(SOURCE))
-        env = {**os.environ, "ZIG_GLOBAL_CACHE_DIR": zig_cache, "ZIG_LOCAL_CACHE_DIR": zig_cache}
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
-        if done.returncode != 0:
-            raise OSError(f"zig cc failed: {done.stderr.strip()}")
-        os.replace(tmp, out)  # never rewrite a loaded library in place
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        shutil.rmtree(zig_cache, ignore_errors=True)  # ~36 MB of libc stubs, needed only now
-
-
-def library_path() -> Path:
-    """Where the built handler lives: the cache, keyed by source, zig and machine."""
-    from lind_async.toolchain.sysroot import cache_root
-    from lind_async.toolchain.zig import ziglang_version
-
-    key = hashlib.sha256(SOURCE.read_bytes())
-    key.update(f"\0{ziglang_version()}\0{platform.machine()}\0{platform.system()}".encode())
-    return cache_root() / "native" / f"faults-{key.hexdigest()[:16]}.so"
+def configure(*, epoch_bump: int | None, library: Callable[[], Path] | None) -> None:
+    """What the guard needs from above (the runtime (runtime/microvisor.py) sets it when it loads):
+    ``epoch_bump``, the host address of ``wasmtime_engine_increment_epoch(engine)``, which the
+    handler calls on a fault; ``library``, which returns the built handler library
+    (``native/faults.c``, built by the toolchain on first use)."""
+    global _epoch_bump, _library
+    _epoch_bump, _library = epoch_bump, library
 
 
 def guard() -> _Guard:
@@ -200,10 +173,9 @@ def guard() -> _Guard:
     with _load_lock:
         if _guard is None and _failure is None:
             try:
-                path = library_path()
-                if not path.is_file():
-                    _build(path)
-                loaded = _Guard(ctypes.CDLL(str(path)))
+                if _library is None:
+                    raise OSError("no handler library: runtime/microvisor.py is not loaded")
+                loaded = _Guard(ctypes.CDLL(str(_library())))
                 loaded.install()
                 _guard = loaded
             except Exception as exc:  # any failure: no guard, so no shared file mappings
@@ -214,7 +186,7 @@ def guard() -> _Guard:
     return _guard
 
 
-def watch(vm: VmMap, mem: GuestMemory, owner: Owner) -> None:
+def watch(vm: AddressSpace, mem: GuestMemory, owner: Owner) -> None:
     """``owner``'s address space ``vm`` (its memory ``mem``) maps a file shared: guard its whole
     linear memory (once per address space). ``ENOMEM`` if every slot is used; ``ENODEV``
     without a guard; ``EFAULT`` if ``vm`` spans more than ``mem``."""
@@ -235,7 +207,7 @@ def watch(vm: VmMap, mem: GuestMemory, owner: Owner) -> None:
         g.by_vm[vm] = w
 
 
-def unwatch(vm: VmMap) -> None:
+def unwatch(vm: AddressSpace) -> None:
     """``vm`` ends (exit, exec): its memory is no longer guarded."""
     g = _guard
     if g is None:
@@ -270,7 +242,7 @@ def take() -> list[Owner]:
     return faulted
 
 
-def watched(vm: VmMap) -> bool:
+def watched(vm: AddressSpace) -> bool:
     """Whether ``vm``'s memory is guarded now (tests)."""
     g = _guard
     return g is not None and vm in g.by_vm

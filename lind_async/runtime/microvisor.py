@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import os
 import sys
@@ -27,6 +28,7 @@ from lind_async.abi.syscalls import SYS_exit_group
 from lind_async.core.fdtable import FdTable
 from lind_async.core.proctable import MICROVISOR, ProcTable
 from lind_async.core.signals import SA_NOCLDSTOP, SA_NOCLDWAIT, SIG_IGN, SIGCHLD, SigAction
+from lind_async.memory import faults
 from lind_async.memory.faults import FAULTED  # a guest's page shrank away (SIGBUS pending)
 from lind_async.rawposix import hostfds
 from lind_async.rawposix import table as rawposix_table
@@ -47,6 +49,8 @@ from lind_async.threei import wasm_grates
 from lind_async.threei.authority import Authority, InFlight
 from lind_async.threei.guest_import import THREEI_CALL_PARAMS, threei_call_now
 from lind_async.threei.tables import Route, ThreeI
+from lind_async.toolchain import native
+from lind_async.wasm import capi
 from lind_async.wasm.abi_check import check_lind_abi
 from lind_async.wasm.engine import EngineConfig, LindEngine, ModuleError
 from lind_async.wasm.instance import SYSCALL_PARAMS, HostImports, LindInstance
@@ -54,6 +58,13 @@ from lind_async.wasm.instance import SYSCALL_PARAMS, HostImports, LindInstance
 if TYPE_CHECKING:
     from lind_async.rawposix.table import SysResult
     from lind_async.threei.python_grates import Grate
+
+# The SIGBUS guard (memory/faults.py): its handler bumps the faulting cage's engine's epoch, and
+# is built by the toolchain on first use. (Before any cage maps a file: cages need this module.)
+faults.configure(
+    epoch_bump=ctypes.cast(capi.lib.wasmtime_engine_increment_epoch, ctypes.c_void_p).value,
+    library=native.faults_library,
+)
 
 
 

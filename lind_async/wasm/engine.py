@@ -32,7 +32,6 @@ control over the key or location, and still hashes+validates the wasm on every l
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import hashlib
 import os
 import platform
@@ -45,13 +44,9 @@ from pathlib import Path
 import wasmtime
 
 from lind_async.abi.executable import module_bytes
-from lind_async.memory import faults
 from lind_async.wasm.binary import handler_slots
 
 from . import capi
-
-# The SIGBUS guard (memory/faults.py) bumps the faulting cage's engine's epoch from its handler.
-faults.use_epoch_bump(ctypes.cast(capi.lib.wasmtime_engine_increment_epoch, ctypes.c_void_p).value)
 
 _GRATE_MARKER = b"__lind_default_grate_entry"
 

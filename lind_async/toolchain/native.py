@@ -1,0 +1,54 @@
+"""Native helpers of the runtime, built once with the ``ziglang`` wheel's ``zig cc`` into the
+cache and loaded with ctypes: today the SIGBUS guard's handler (``native/faults.c``, used by
+``memory/faults.py``). A build is keyed by source, zig version and machine, written beside its
+final name and renamed into place (a loaded library is never rewritten)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+SOURCE = Path(__file__).resolve().parent.parent / "native" / "faults.c"
+
+
+def _build(out: Path) -> None:
+    from lind_async.toolchain.zig import zig  # (loaded only when a build is needed)
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=".tmp-", suffix=".so")
+    os.close(fd)
+    zig_cache = tempfile.mkdtemp(dir=out.parent, prefix=".zig-")  # not $HOME's (read-only?)
+    try:
+        cmd = zig("cc", "-shared", "-fPIC", "-O2", "-Wall", "-o", tmp, str(SOURCE))
+        env = {**os.environ, "ZIG_GLOBAL_CACHE_DIR": zig_cache, "ZIG_LOCAL_CACHE_DIR": zig_cache}
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
+        if done.returncode != 0:
+            raise OSError(f"zig cc failed: {done.stderr.strip()}")
+        os.replace(tmp, out)  # never rewrite a loaded library in place
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        shutil.rmtree(zig_cache, ignore_errors=True)  # ~36 MB of libc stubs, needed only now
+
+
+def library_path() -> Path:
+    """Where the built handler lives: the cache, keyed by source, zig and machine."""
+    from lind_async.toolchain.sysroot import cache_root
+    from lind_async.toolchain.zig import ziglang_version
+
+    key = hashlib.sha256(SOURCE.read_bytes())
+    key.update(f"\0{ziglang_version()}\0{platform.machine()}\0{platform.system()}".encode())
+    return cache_root() / "native" / f"faults-{key.hexdigest()[:16]}.so"
+
+
+def faults_library() -> Path:
+    """The SIGBUS guard's handler library, built on first use."""
+    path = library_path()
+    if not path.is_file():
+        _build(path)
+    return path
