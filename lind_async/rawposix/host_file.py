@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from lind_async.abi.errno import EAGAIN, EBADF, EINVAL, EISDIR, ENOTTY, EOPNOTSUPP, GuestError
 from lind_async.abi.flags import O_APPEND, O_NONBLOCK, O_PATH
 from lind_async.rawposix import locks
-from lind_async.rawposix.blocking import retry_io
+from lind_async.rawposix.blocking import block, on_host_fd
 from lind_async.rawposix.files import ALWAYS_READY, DirEntry, FileOps, SysResult, positional
 from lind_async.rawposix.host_stream import write_host
 from lind_async.rawposix.readiness import (
@@ -116,14 +116,13 @@ class HostFile(FileOps):
     def _read_other(self, cage: CageView, view: memoryview) -> SysResult:
         if self.kind == stat_mod.S_IFDIR:
             raise GuestError(EISDIR)
+        fd = self.host_fd
         try:
-            return os.readv(self.host_fd, (view,))
+            return os.readv(fd, (view,))
         except BlockingIOError:
-            if self.status_flags & O_NONBLOCK:
-                raise GuestError(EAGAIN) from None
-            return retry_io(
-                self.host_fd, lambda: os.readv(self.host_fd, (view,)), writable=False, cage=cage
-            )
+            pass
+        return block(lambda: os.readv(fd, (view,)), on_host_fd(cage, fd, writable=False),
+                     nonblocking=bool(self.status_flags & O_NONBLOCK))
 
     # -- writing ------------------------------------------------------------------------------
     def write_from(self, cage: CageView, view: memoryview) -> SysResult:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from lind_async.abi.errno import EAGAIN, ENOTTY, EPIPE, ESPIPE, GuestError
 from lind_async.abi.flags import O_ACCMODE, O_NONBLOCK, O_RDONLY
-from lind_async.rawposix.blocking import retry_io, wait_fd
+from lind_async.rawposix.blocking import block, on_host_fd, wait_fd
 from lind_async.rawposix.files import ALWAYS_READY, FileOps, SysResult
 from lind_async.rawposix.readiness import (
     NO_WATCH,
@@ -63,6 +63,8 @@ def write_host(
 async def _write_rest(
     cage: CageView, host_fd: int, view: memoryview, done: int, write: Callable[[memoryview], int]
 ) -> int:
+    # Not blocking.block: a write makes partial progress, and an interruption after some bytes
+    # went out reports the count so far instead of EINTR.
     while done < len(view):
         try:
             await wait_fd(host_fd, writable=True, cage=cage)
@@ -148,11 +150,9 @@ class HostStream(FileOps):
         try:
             return self._read_now(view)
         except BlockingIOError:
-            if self.status_flags & O_NONBLOCK:
-                raise GuestError(EAGAIN) from None
-            return retry_io(
-                self.host_fd, lambda: self._read_now(view), writable=False, cage=cage
-            )
+            pass
+        return block(lambda: self._read_now(view), on_host_fd(cage, self.host_fd, writable=False),
+                     nonblocking=bool(self.status_flags & O_NONBLOCK))
 
     def write_from(self, cage: CageView, view: memoryview) -> SysResult:
         return write_host(
