@@ -5,9 +5,10 @@ Theory of operation
 The host socket is always ``O_NONBLOCK | O_CLOEXEC``; the guest's blocking mode lives in the
 description's status flags. An operation first tries the host call; if it completes (the hot
 path) the result returns inline, with no coroutine. If the host says would-block and the guest
-socket blocks, the cage waits for readiness of the host fd (``blocking.wait_fd`` or, under an
-``SO_RCVTIMEO``/``SO_SNDTIMEO``, ``Socket.wait``) and tries again; a signal ends the wait with
-``EINTR`` (after a partial transfer, with the count so far).
+socket blocks, the cage waits for readiness of the host fd (``blocking.block``: ``wait_fd``, or
+under an ``SO_RCVTIMEO``/``SO_SNDTIMEO`` a deadline and ``wait_ready``) and tries again; a signal
+ends the wait with ``EINTR`` (after a partial transfer, with the count so far: those loops are
+hand-written).
 
 - ``connect`` on a blocking socket: host connect → ``EINPROGRESS`` → wait writable → ``SO_ERROR``.
   An interrupted connect goes on in the background (a retry sees ``EALREADY`` and waits again).
@@ -42,12 +43,13 @@ from lind_async.abi.errno import (
 )
 from lind_async.core.fdtable import OpenFile
 from lind_async.rawposix import hostfds
-from lind_async.rawposix.blocking import wait_fd
+from lind_async.rawposix.blocking import Wait, block, wait_fd
 from lind_async.rawposix.readiness import (
     Cancel,
     Wake,
     forget_host_fd,
     host_poll_mask,
+    wait_ready,
     watch_host_events,
 )
 from lind_async.rawposix.sock_addr import SOCKADDR_MAX, inet_address, inet_sockaddr
@@ -145,9 +147,9 @@ class InetSocket(Socket):
         try:
             return self._accept_now()
         except BlockingIOError:
-            if self.nonblocking():
-                raise GuestError(EAGAIN) from None
-        return self._accept_later(cage)
+            pass
+        return block(self._accept_now, self._waiter(cage, F.POLLIN),
+                     nonblocking=self.nonblocking(), timeout=self.rcvtimeo)
 
     def _accept_now(self) -> AcceptResult:
         buf = ctypes.create_string_buffer(SOCKADDR_MAX)
@@ -160,39 +162,25 @@ class InetSocket(Socket):
         peer = InetSocket(host, self.family, self.stype, self.protocol, 0)
         return peer, buf.raw[: min(size.value, SOCKADDR_MAX)]
 
-    async def _accept_later(self, cage: CageView) -> AcceptResult:
-        deadline = 0.0
-        while True:
-            deadline = await self._wait(cage, F.POLLIN, self.rcvtimeo, deadline)
-            try:
-                return self._accept_now()
-            except BlockingIOError:
-                continue
-
     def connect(self, cage: CageView, raw: bytes) -> SysResult:
         if _c_connect(self.fd, raw, len(raw)) == 0:
             return 0
         err = ctypes.get_errno()
         if err not in (EINPROGRESS, EALREADY) or self.nonblocking():
             raise GuestError(err)
-        return self._connect_later(cage, raw)
+        # SO_SNDTIMEO passed: Linux says EINPROGRESS
+        return block(lambda: self._connect_again(raw), self._waiter(cage, F.POLLOUT),
+                     timeout=self.sndtimeo, expired=EINPROGRESS)
 
-    async def _connect_later(self, cage: CageView, raw: bytes) -> int:
+    def _connect_again(self, raw: bytes) -> int | None:
         # Once the host socket is writable, connect() again: the kernel then reports the outcome
         # (0, or the pending error) and leaves the socket in the state a blocking connect would.
-        deadline = 0.0
-        while True:
-            try:
-                deadline = await self._wait(cage, F.POLLOUT, self.sndtimeo, deadline)
-            except GuestError as exc:
-                if exc.errno == EAGAIN:  # SO_SNDTIMEO passed: Linux says EINPROGRESS
-                    raise GuestError(EINPROGRESS) from None
-                raise
-            if _c_connect(self.fd, raw, len(raw)) == 0:
-                return 0
-            err = ctypes.get_errno()
-            if err not in (EINPROGRESS, EALREADY):
-                raise GuestError(err)
+        if _c_connect(self.fd, raw, len(raw)) == 0:
+            return 0
+        err = ctypes.get_errno()
+        if err not in (EINPROGRESS, EALREADY):
+            raise GuestError(err)
+        return None
 
     def sockname(self) -> bytes:
         return self._name(_c_getsockname)
@@ -222,6 +210,8 @@ class InetSocket(Socket):
         return n
 
     async def _recv_later(self, cage: CageView, view: memoryview, flags: int, done: int) -> int:
+        # Not blocking.block: MSG_WAITALL makes partial progress, and an interruption or timeout
+        # after some bytes arrived returns the count so far.
         deadline = 0.0
         host_flags = flags & RECV_FLAGS
         while True:
@@ -254,6 +244,7 @@ class InetSocket(Socket):
         return self._send_later(cage, view, flags, n)
 
     async def _send_later(self, cage: CageView, view: memoryview, flags: int, done: int) -> int:
+        # Not blocking.block: a send makes partial progress (see _recv_later).
         deadline = 0.0
         host_flags = (flags & SEND_FLAGS) | socket.MSG_NOSIGNAL
         while done < len(view):
@@ -282,23 +273,14 @@ class InetSocket(Socket):
         try:
             return self._recvmsg_now(views, flags)
         except BlockingIOError:
-            if self.nonblocking(flags):
-                raise GuestError(EAGAIN) from None
-        return self._recvmsg_later(cage, views, flags)
+            pass
+        return block(lambda: self._recvmsg_now(views, flags), self._waiter(cage, F.POLLIN),
+                     nonblocking=self.nonblocking(flags), timeout=self.rcvtimeo)
 
     def _recvmsg_now(self, views: list[memoryview], flags: int) -> Received:
         n, _anc, msg_flags, address = self.sock.recvmsg_into(views, 0, flags & RECV_FLAGS)
         raw = inet_sockaddr(address) if address is not None else None
         return n, raw, None, msg_flags & (F.MSG_TRUNC | F.MSG_EOR | F.MSG_OOB)
-
-    async def _recvmsg_later(self, cage: CageView, views: list[memoryview], flags: int) -> Received:
-        deadline = 0.0
-        while True:
-            deadline = await self._wait(cage, F.POLLIN, self.rcvtimeo, deadline)
-            try:
-                return self._recvmsg_now(views, flags)
-            except BlockingIOError:
-                continue
 
     def sendmsg(
         self,
@@ -317,11 +299,12 @@ class InetSocket(Socket):
         try:
             return self._sendmsg_now(views, flags, target)
         except BlockingIOError:
-            if self.nonblocking(flags):
-                raise GuestError(EAGAIN) from None
+            pass
         except BrokenPipeError:
             return self._broken(cage, flags)
-        return self._sendmsg_later(cage, views, flags, target)
+        return block(lambda: self._sendmsg_again(cage, views, flags, target),
+                     self._waiter(cage, F.POLLOUT), nonblocking=self.nonblocking(flags),
+                     timeout=self.sndtimeo)
 
     def _sendmsg_now(self, views: list[memoryview], flags: int, target: Any) -> int:
         host_flags = (flags & SEND_FLAGS) | socket.MSG_NOSIGNAL
@@ -329,18 +312,13 @@ class InetSocket(Socket):
             return self.sock.sendmsg(views, (), host_flags)
         return self.sock.sendmsg(views, (), host_flags, target)
 
-    async def _sendmsg_later(
+    def _sendmsg_again(
         self, cage: CageView, views: list[memoryview], flags: int, target: Any
     ) -> int:
-        deadline = 0.0
-        while True:
-            deadline = await self._wait(cage, F.POLLOUT, self.sndtimeo, deadline)
-            try:
-                return self._sendmsg_now(views, flags, target)
-            except BlockingIOError:
-                continue
-            except BrokenPipeError:
-                return self._broken(cage, flags)
+        try:
+            return self._sendmsg_now(views, flags, target)
+        except BrokenPipeError:
+            return self._broken(cage, flags)
 
     def bytes_readable(self) -> int:
         import fcntl
@@ -380,6 +358,16 @@ class InetSocket(Socket):
         return (F.SOL_SOCKET, self.protocol, *ip)
 
     # -- readiness and the rest ---------------------------------------------------------------
+    def _waiter(self, cage: CageView, events: int) -> Wait:
+        """The host fd's readiness; with a deadline, as ``Socket.wait`` (``wait_ready``)."""
+
+        def wait(left: float | None) -> Awaitable[None]:
+            if left is None:
+                return wait_fd(self.fd, writable=events == F.POLLOUT, cage=cage)
+            return wait_ready(cage, [(self, events)], left)
+
+        return wait
+
     async def _wait(
         self, cage: CageView, events: int, timeout: float | None, deadline: float,
     ) -> float:

@@ -80,7 +80,7 @@ from lind_async.core.sockbuf import (
 )
 from lind_async.rawposix import sigio
 from lind_async.rawposix import sock_sysctl as sysctl
-from lind_async.rawposix.blocking import WaitQueue
+from lind_async.rawposix.blocking import WaitQueue, block
 from lind_async.rawposix.host_unix import HostDial, HostUnixStream
 from lind_async.rawposix.readiness import Cancel, Wake
 from lind_async.rawposix.sock_addr import family_of, unix_name, unix_sockaddr
@@ -229,9 +229,9 @@ class UnixSocket(Socket):
         if len(listener.backlog) <= listener.max_backlog:
             self._link(listener, cage)
             return 0
-        if self.nonblocking():
-            raise GuestError(EAGAIN)
-        return self._connect_later(cage, listener)
+        return block(lambda: self._connect_again(cage, listener),
+                     lambda left: _ready(cage, [listener.roomq], left, None),
+                     nonblocking=self.nonblocking(), timeout=self.sndtimeo)
 
     def _dial(self, cage: CageView, dial: HostDial) -> SysResult:
         got = dial.connect(cage, self.stype, self.name, self.nonblocking(), self.sndtimeo)
@@ -268,17 +268,15 @@ class UnixSocket(Socket):
         if remote is not None:
             remote.release()
 
-    async def _connect_later(self, cage: CageView, listener: UnixSocket) -> int:
-        deadline = 0.0
-        while True:
-            deadline = await _wait_on(cage, [listener.roomq], self.sndtimeo, deadline)
-            if self.state == CONNECTED:
-                raise GuestError(EISCONN)
-            if listener.closed or listener.state != LISTENING:
-                raise GuestError(ECONNREFUSED)
-            if len(listener.backlog) <= listener.max_backlog:
-                self._link(listener, cage)
-                return 0
+    def _connect_again(self, cage: CageView, listener: UnixSocket) -> int | None:
+        if self.state == CONNECTED:
+            raise GuestError(EISCONN)
+        if listener.closed or listener.state != LISTENING:
+            raise GuestError(ECONNREFUSED)
+        if len(listener.backlog) <= listener.max_backlog:
+            self._link(listener, cage)
+            return 0
+        return None
 
     def _link(self, listener: UnixSocket, cage: CageView) -> None:
         server = UnixSocket(self.stype, 0, listener.cred)
@@ -306,9 +304,8 @@ class UnixSocket(Socket):
             got = self.host.accept_now(self.stype, self.name)
             if got is not None:
                 return got
-        if self.nonblocking():
-            raise GuestError(EAGAIN)
-        return self._accept_later(cage)
+        return block(self._accept_again, lambda left: _ready(cage, [self.readq], left, self.host),
+                     nonblocking=self.nonblocking(), timeout=self.rcvtimeo)
 
     def _accept_now(self) -> AcceptResult:
         server = self.backlog.popleft()
@@ -316,18 +313,14 @@ class UnixSocket(Socket):
         client = server.peer
         return server, unix_sockaddr(client.name if client is not None else None)
 
-    async def _accept_later(self, cage: CageView) -> AcceptResult:
-        deadline = 0.0
-        while True:
-            deadline = await _wait_on(cage, [self.readq], self.rcvtimeo, deadline, self.host)
-            if self.state != LISTENING:
-                raise GuestError(EINVAL)
-            if self.backlog:
-                return self._accept_now()
-            if self.host is not None:
-                got = self.host.accept_now(self.stype, self.name)
-                if got is not None:
-                    return got
+    def _accept_again(self) -> AcceptResult | None:
+        if self.state != LISTENING:
+            raise GuestError(EINVAL)
+        if self.backlog:
+            return self._accept_now()
+        if self.host is not None:
+            return self.host.accept_now(self.stype, self.name)
+        return None
 
     def shutdown(self, how: int) -> None:
         if how not in (F.SHUT_RD, F.SHUT_WR, F.SHUT_RDWR):
@@ -408,6 +401,8 @@ class UnixSocket(Socket):
     async def _stream_send_later(
         self, cage: CageView, data: _Pending, flags: int, done: int, box: Box
     ) -> int:
+        # Not blocking.block: a send makes partial progress, and an interruption or timeout
+        # after some bytes went out returns the count so far.
         deadline = 0.0
         while done < data.size:
             try:
@@ -491,6 +486,8 @@ class UnixSocket(Socket):
     async def _msg_send_later(
         self, cage: CageView, target: UnixSocket, data: bytes, box: Box,
     ) -> int:
+        # Not blocking.block: each try names the queue to wait on next (the sender's own buffer,
+        # or the receiver's room), so the readiness source changes between waits.
         deadline = 0.0
         queue: WaitQueue | None = self.sendq
         while queue is not None:
@@ -549,6 +546,7 @@ class UnixSocket(Socket):
     async def _recv_later(
         self, cage: CageView, views: list[memoryview], flags: int, done: int
     ) -> Received:
+        # Not blocking.block: MSG_WAITALL makes partial progress (see _stream_send_later).
         deadline = 0.0
         while True:
             try:
@@ -766,12 +764,24 @@ async def _wait_on(
     """Wait until one of ``queues`` fires, or ``host`` has a connection (``EAGAIN`` once an
     ``SO_*TIMEO`` passes)."""
     loop = asyncio.get_running_loop()
+    left = None
     if timeout is not None:
         now = loop.time()
         if not deadline:
             deadline = now + timeout
         if now >= deadline:
             raise GuestError(EAGAIN)
+        left = deadline - now
+    await _ready(cage, queues, left, host)
+    return deadline
+
+
+async def _ready(
+    cage: CageView, queues: list[WaitQueue], left: float | None, host: HostListener | None
+) -> None:
+    """Suspend until one of ``queues`` fires, ``host`` has a connection or ``left`` seconds
+    pass; ``EINTR`` on a signal (a ``blocking.Wait`` once ``left`` is its only argument)."""
+    loop = asyncio.get_running_loop()
     ready: asyncio.Future[None] = loop.create_future()
 
     def wake() -> None:
@@ -781,7 +791,7 @@ async def _wait_on(
     cancels = [queue.watchers.add(wake) for queue in queues]
     if host is not None:
         cancels.append(host.watch(wake))
-    timer = loop.call_at(deadline, wake) if timeout is not None else None
+    timer = loop.call_later(left, wake) if left is not None else None
     try:
         await cage.block_on(ready)
     finally:
@@ -789,7 +799,6 @@ async def _wait_on(
             timer.cancel()
         for cancel in cancels:
             cancel()
-    return deadline
 
 
 async def _guard_rights(pending: Awaitable[int], box: Box) -> int:
