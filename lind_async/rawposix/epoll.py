@@ -351,7 +351,7 @@ async def _wait_later(
 
     loop = asyncio.get_running_loop()
     deadline = None if timeout_ns is None else loop.time() + timeout_ns / 1e9
-    while True:
+    while True:  # (not blocking.block: a timeout returns 0 events, not an error)
         left = None if deadline is None else max(0.0, deadline - loop.time())
         await wait_ready(cage, [(epoll, F.POLLIN)], left)
         found = epoll.collect(count)

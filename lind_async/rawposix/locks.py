@@ -298,6 +298,7 @@ def _try_flock(file: FileOps, key: FileKey, ident: int, exclusive: bool) -> bool
 async def _flock_later(cage: CageView, file: FileOps, key: FileKey, ident: int, exclusive: bool,
                        blocked: bool | _External) -> int:
     """Wait until the lock is granted; ``blocked``: why the last try failed."""
+    # Not blocking.block: a lock held outside the microvisor is polled with a growing backoff.
     retry = _FIRST_RETRY
     while True:
         if blocked is EXTERNAL:
@@ -394,6 +395,8 @@ def _try_record(
 async def _record_later(
     cage: CageView, file: FileOps, key: FileKey, owner: Owner, span: tuple[int, int], kind: int
 ) -> int:
+    # Not blocking.block: external locks are polled with backoff, and each wait is recorded
+    # for deadlock detection (EDEADLK).
     retry = _FIRST_RETRY
     while True:
         blocker = _try_record(file, key, owner, span, kind)

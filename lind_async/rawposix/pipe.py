@@ -26,7 +26,7 @@ from lind_async.abi.flags import (
     POLLWRNORM,
 )
 from lind_async.core.pipe import PIPE_BUF, PipeBuffer
-from lind_async.rawposix.blocking import WaitQueue
+from lind_async.rawposix.blocking import WaitQueue, block, on_queue
 from lind_async.rawposix.files import FileOps, SysResult
 from lind_async.rawposix.readiness import Cancel, Wake
 
@@ -73,23 +73,20 @@ class PipeEnd(FileOps):
             return n
         if buffer.writers == 0:
             return 0
-        if self.status_flags & O_NONBLOCK:
-            raise GuestError(EAGAIN)
-        return self._read_later(cage, view)
-
-    async def _read_later(self, cage: CageView, view: memoryview) -> int:
         # Look before every wait, the first included: a writer may have come between the
         # handler's look and this coroutine's first step (the cage can be preempted there),
         # and its wake-up found no one waiting yet.
+        return block(lambda: self._read_again(view), on_queue(cage, pipe.can_read),
+                     nonblocking=bool(self.status_flags & O_NONBLOCK), look_first=True)
+
+    def _read_again(self, view: memoryview) -> int | None:
+        """The read above, as ``blocking.block``'s attempt (``None``: empty, writers left)."""
         pipe, buffer = self.pipe, self.pipe.buffer
-        while True:
-            n = buffer.read_into(view)
-            if n:
-                pipe.can_write.wake_all()
-                return n
-            if buffer.writers == 0:
-                return 0
-            await pipe.can_read.wait(cage)
+        n = buffer.read_into(view)
+        if n:
+            pipe.can_write.wake_all()
+            return n
+        return 0 if buffer.writers == 0 else None
 
     # -- writing ----------------------------------------------------------------------------------
     def write_from(self, cage: CageView, view: memoryview) -> SysResult:
@@ -111,7 +108,8 @@ class PipeEnd(FileOps):
         return self._write_later(cage, view, n)
 
     async def _write_later(self, cage: CageView, view: memoryview, done: int) -> int:
-        # Look before every wait, the first included (see _read_later).
+        # Look before every wait, the first included (see read_into). Not blocking.block: a
+        # write makes partial progress and an interruption after some bytes returns their count.
         pipe, buffer = self.pipe, self.pipe.buffer
         while done < len(view):
             if buffer.readers == 0:

@@ -116,6 +116,8 @@ async def _poll_later(
     watch: list[tuple[FileOps, int]],
     deadline: float | None,
 ) -> int:
+    # Not blocking.block: a multiplexer's timeout returns 0 ready descriptors, not an error,
+    # and each scan re-arms a different set of watches.
     while True:
         await wait_ready(cage, watch, _left(deadline))
         view = cage.mem.slice(pointer(fds), n * _POLLFD.size)
@@ -294,7 +296,7 @@ def _select(
 async def _select_later(
     cage: CageView, sets: _Sets, watch: list[tuple[FileOps, int]], deadline: float | None
 ) -> int:
-    while True:
+    while True:  # (not blocking.block: see _poll_later)
         await wait_ready(cage, watch, _left(deadline))
         count, results, watch = _scan_select(cage, sets)
         if count or _expired(deadline):

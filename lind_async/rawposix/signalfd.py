@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING
 from lind_async.abi import flags as F
 from lind_async.abi import layouts as L
 from lind_async.abi import syscalls as nr
-from lind_async.abi.errno import EAGAIN, EINVAL, GuestError
+from lind_async.abi.errno import EINVAL, GuestError
 from lind_async.core.signals import bit
 from lind_async.rawposix.args import i32, pointer, size
+from lind_async.rawposix.blocking import block
 from lind_async.rawposix.files import FileOps, SysResult
 from lind_async.rawposix.readiness import NO_WATCH, Cancel, Wake, Watchers
 from lind_async.rawposix.table import Row, Support
@@ -71,26 +72,8 @@ class SignalFd(FileOps):
         n = self._take(cage, view)
         if n:
             return n
-        if self.status_flags & F.O_NONBLOCK:
-            raise GuestError(EAGAIN)
-        return self._read_later(cage, view)
-
-    async def _read_later(self, cage: CageView, view: memoryview) -> int:
-        while True:
-            ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-            def wake(ready: asyncio.Future[None] = ready) -> None:
-                if not ready.done():
-                    ready.set_result(None)
-
-            cancel = posted_watchers(cage).add(wake)
-            try:
-                await cage.block_on(ready)
-            finally:
-                cancel()
-            n = self._take(cage, view)
-            if n:
-                return n
+        return block(lambda: self._take(cage, view) or None, lambda left: _posted(cage),
+                     nonblocking=bool(self.status_flags & F.O_NONBLOCK))
 
     def _take(self, cage: CageView, view: memoryview) -> int:
         """Move pending signals of the mask into ``view``, a record each; returns the bytes."""
@@ -149,6 +132,21 @@ def sys_signalfd4(cage: CageView, fd: int, mask: int, sizemask: int, flags: int,
 
 def sys_signalfd(cage: CageView, fd: int, mask: int, sizemask: int, *_: int) -> int:
     return sys_signalfd4(cage, fd, mask, sizemask, 0)
+
+
+async def _posted(cage: CageView) -> None:
+    """Suspend ``cage`` until a signal is posted to it (``EINTR`` if one is for it)."""
+    ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def wake() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    cancel = posted_watchers(cage).add(wake)
+    try:
+        await cage.block_on(ready)
+    finally:
+        cancel()
 
 
 ROWS: list[Row] = [

@@ -17,12 +17,13 @@ import struct
 from typing import TYPE_CHECKING
 
 from lind_async.abi import syscalls as nr
-from lind_async.abi.errno import EAGAIN, EIDRM, EINVAL, ENOMSG, ENOSYS, EPERM, GuestError
+from lind_async.abi.errno import EIDRM, EINVAL, ENOMSG, ENOSYS, EPERM, GuestError
 from lind_async.abi.layouts import MSGBUF_MTYPE, MSQID_DS
 from lind_async.core.ipc import IPC_NOWAIT, IPC_RMID, IPC_SET, IPC_STAT
 from lind_async.core.ipc_msg import MSG_COPY, MSGMAX, MSGMNB, MsgQueue
 from lind_async.rawposix import sysv_ipc as ipc
 from lind_async.rawposix.args import i32, pointer, size
+from lind_async.rawposix.blocking import block, on_queue
 from lind_async.rawposix.table import Row, Support, SysResult
 
 if TYPE_CHECKING:
@@ -51,19 +52,17 @@ def sys_msgsnd(cage: CageView, msqid: int, msgp: int, msgsz: int, flags: int, *_
     if q.send(mtype, text, cage.cage_id, ipc.now()):
         ipc.changed(q)
         return 0
-    if how & IPC_NOWAIT:
-        raise GuestError(EAGAIN)
-    return _send_later(cage, q, mtype, text)
+    return block(lambda: _send_again(cage, q, mtype, text), on_queue(cage, ipc.queue(q)),
+                 nonblocking=bool(how & IPC_NOWAIT))
 
 
-async def _send_later(cage: CageView, q: MsgQueue, mtype: int, text: bytes) -> int:
-    while True:
-        await ipc.queue(q).wait(cage)
-        if q.removed:
-            raise GuestError(EIDRM)
-        if q.send(mtype, text, cage.cage_id, ipc.now()):
-            ipc.changed(q)
-            return 0
+def _send_again(cage: CageView, q: MsgQueue, mtype: int, text: bytes) -> int | None:
+    if q.removed:
+        raise GuestError(EIDRM)
+    if q.send(mtype, text, cage.cage_id, ipc.now()):
+        ipc.changed(q)
+        return 0
+    return None
 
 
 def sys_msgrcv(cage: CageView, msqid: int, msgp: int, msgsz: int, msgtyp: int, flags: int, *_: int
@@ -80,19 +79,17 @@ def sys_msgrcv(cage: CageView, msqid: int, msgp: int, msgsz: int, msgtyp: int, f
     if got is not None:
         return _deliver(cage, q, addr, got)
     if how & IPC_NOWAIT:
-        raise GuestError(ENOMSG)
-    return _receive_later(cage, q, addr, typ, room, how)
+        raise GuestError(ENOMSG)  # (not block's EAGAIN)
+    return block(lambda: _receive_again(cage, q, addr, typ, room, how),
+                 on_queue(cage, ipc.queue(q)))
 
 
-async def _receive_later(cage: CageView, q: MsgQueue, addr: int, typ: int, room: int, how: int
-                         ) -> int:
-    while True:
-        await ipc.queue(q).wait(cage)
-        if q.removed:
-            raise GuestError(EIDRM)
-        got = q.receive(typ, room, how, cage.cage_id, ipc.now())
-        if got is not None:
-            return _deliver(cage, q, addr, got)
+def _receive_again(cage: CageView, q: MsgQueue, addr: int, typ: int, room: int, how: int
+                   ) -> int | None:
+    if q.removed:
+        raise GuestError(EIDRM)
+    got = q.receive(typ, room, how, cage.cage_id, ipc.now())
+    return None if got is None else _deliver(cage, q, addr, got)
 
 
 def _deliver(cage: CageView, q: MsgQueue, addr: int, got: tuple[int, bytes]) -> int:

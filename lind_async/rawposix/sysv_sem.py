@@ -93,6 +93,8 @@ async def _wait(cage: CageView, sems: SemSet, ops: Sequence[SemOp], blocked: tup
 
     timer = None if wait_ns is None else asyncio.get_running_loop().call_later(wait_ns / 1e9,
                                                                                expire)
+    # Not blocking.block: the wait is counted (semncnt/semzcnt) while it lasts, and the
+    # timeout is checked only after a failed retry (semtimedop's EAGAIN).
     try:
         while True:
             num, for_zero = blocked
