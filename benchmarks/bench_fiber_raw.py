@@ -31,7 +31,7 @@ from lind_async.wasm import (
     instantiate,
     run_call,
 )
-from lind_async.wasm.fiber import PreparedCall
+from lind_async.wasm.prepared_call import PreparedCall
 
 WAT = r"""
 (module

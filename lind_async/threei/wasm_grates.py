@@ -12,7 +12,7 @@ invocation and the pool hands the next call to another worker. Pools grow on dem
 
 The fast path costs no task and no loop turn: with an idle worker at hand, the invocation is
 started and polled once *inline*, from the caller's own ``lind.syscall`` host call
-(:class:`fiber.PreparedCall`: a nested poll of the worker's store from the caller's fiber). A
+(:class:`PreparedCall`: a nested poll of the worker's store from the caller's fiber). A
 handler that returns without waiting — the common case — hands its result straight back to the
 caller's sync import. Only a handler that must wait (or is preempted) continues in a task of its
 own, as every invocation without an idle worker does.
@@ -49,8 +49,9 @@ from typing import TYPE_CHECKING, Any
 from lind_async.abi.errno import EIO, GuestError
 from lind_async.rawposix.kernel import CageExit
 from lind_async.runtime.eager import eager_task
-from lind_async.wasm.fiber import PreparedCall, WasmTrap, run_call
+from lind_async.wasm.fiber import WasmTrap, run_call
 from lind_async.wasm.instance import LindInstance, instantiate, module_spec
+from lind_async.wasm.prepared_call import PreparedCall
 
 if TYPE_CHECKING:
     from lind_async.rawposix.table import SysResult
