@@ -27,6 +27,7 @@ from lind_async.abi.errno import EIO
 from lind_async.grates.wasm_member import CAUGHT, WasmMember, is_wasm_spec
 from lind_async.threei import calls as threei_calls
 from lind_async.threei.python_grates import Call, Forward, Grate, load_grate
+from lind_async.threei.route import passing_through
 from lind_async.threei.tables import Route
 
 if TYPE_CHECKING:
@@ -118,18 +119,16 @@ class Lane:
     def _send_now(self, call: Call) -> SysResult:
         mv, lane_id = self.microvisor, self.lane_id
         assert mv is not None and lane_id is not None, "the lane is not built"
-        mv.in_flight.enter(lane_id, call.caller)
-        try:
-            return threei_calls.threei_call(
-                mv, lane_id, call.number, call.caller, call.args, call.owners
-            )
-        except Exception as err:  # GuestError: the call failed before it started
-            errno = getattr(err, "errno", None)
-            if errno is None:
-                raise
-            return -int(errno)
-        finally:
-            mv.in_flight.leave(lane_id, call.caller)
+        with passing_through(mv, lane_id, call.caller):
+            try:
+                return threei_calls.threei_call(
+                    mv, lane_id, call.number, call.caller, call.args, call.owners
+                )
+            except Exception as err:  # GuestError: the call failed before it started
+                errno = getattr(err, "errno", None)
+                if errno is None:
+                    raise
+                return -int(errno)
 
 
 def _set_route(mv: Microvisor, owner: int, number: int, route: Route | None) -> None:

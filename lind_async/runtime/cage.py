@@ -45,6 +45,7 @@ from lind_async.runtime import signals, threads
 from lind_async.runtime.cage_ops import CageOps
 from lind_async.runtime.limits import Family
 from lind_async.runtime.process_image import build_stack_image
+from lind_async.threei.route import hop
 from lind_async.threei.tables import UNKNOWN_CALLS
 from lind_async.wasm.fiber import WasmTrap, run_call
 from lind_async.wasm.instance import LindInstance, instantiate
@@ -184,12 +185,8 @@ class Cage:
                 route.handler_cage not in self._python_grates
             ):
                 return rawposix.dispatch(self, number, a1, a2, a3, a4, a5, a6)
-        args = (a1, a2, a3, a4, a5, a6)
-        python_grate = self._python_grates.get(route.handler_cage)
-        if python_grate is not None:  # call_grate's two cases, without its frames
-            mv, owners = self.microvisor, self.own_owners
-            return python_grate.dispatch(mv, self, route, number, args, owners)
-        return self.microvisor.call_wasm_grate(self, route, args, self.own_owners)
+        return hop(self.microvisor, self, route, number, (a1, a2, a3, a4, a5, a6),
+                   self.own_owners, False)
 
     # -- lifecycle ----------
     async def _start_instance(self) -> LindInstance:

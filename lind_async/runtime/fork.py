@@ -70,6 +70,7 @@ from lind_async.memory import GuestMemory, faults
 from lind_async.memory.copy import copy_used
 from lind_async.rawposix import shm
 from lind_async.runtime.cage import Cage
+from lind_async.threei.route import call_grate
 from lind_async.wasm.instance import LindInstance, SharedMemoryHandle, instantiate
 
 if TYPE_CHECKING:
@@ -174,7 +175,7 @@ async def _after_unwind(
         # exists only if it forwards the call (RawPOSIX's fork, below, makes it from this point).
         parent.fork_point = (inst, entry, blocked)
         try:
-            answer = mv.call_grate(parent, route, SYS_fork, (0, 0, 0, 0, 0, 0))
+            answer = call_grate(mv, parent, route, SYS_fork, (0, 0, 0, 0, 0, 0))
             result = answer if isinstance(answer, int) else await answer
         finally:
             parent.fork_point = None

@@ -7,7 +7,7 @@ import ctypes
 import logging
 import os
 import sys
-from collections.abc import Awaitable, Collection, Iterable, Mapping, Sequence, Set
+from collections.abc import Awaitable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TextIO
 
@@ -43,7 +43,6 @@ from lind_async.runtime.cage import Cage
 from lind_async.runtime.eager import first_step
 from lind_async.runtime.fork import ForkedCage, fork_import
 from lind_async.runtime.limits import Family, Limits
-from lind_async.threei import calls as threei_calls
 from lind_async.threei import ops as threei_ops
 from lind_async.threei import wasm_grates
 from lind_async.threei.authority import Authority, InFlight
@@ -72,7 +71,7 @@ faults.configure(
 class PythonGrateEndpoint(Protocol):
     """What the microvisor needs from a loaded Python grate (``threei/python_grates.py``)."""
 
-    def dispatch(
+    def handle(
         self,
         mv: Microvisor,
         origin: Cage,
@@ -350,89 +349,11 @@ class Microvisor:
         assert cage.status is not None
         return cage.status
 
-    def call_grate(
-        self,
-        origin: Cage,
-        route: Route,
-        number: int,
-        args: tuple[int, ...],
-        owners: tuple[int, ...] | None = None,
-        *,
-        nested: bool = False,
-    ) -> SysResult:
-        """Run the grate handler ``route`` names for a call ``origin`` made (or that a grate
-        forwarded on its behalf: ``nested``). Argument owners default to ``origin`` itself.
-
-        While the handler runs, the call is in flight through the grate from ``origin`` *and*
-        from every other argument owner (a grate above that passed a pointer into its own
-        memory), so the grate may pass those pointers on. An exit or exec forwarded for
-        ``origin`` is raised into ``origin``'s fiber only by the call ``origin`` itself made,
-        never into a grate that forwarded it (``nested``).
-        """
-        if owners is None or owners == origin.own_owners:  # the hot path: nothing else to count
-            return self._call_grate(origin, route, number, args, origin.own_owners, nested)
-        grate_id = route.handler_cage
-        extra = set(owners)
-        extra.discard(0)
-        extra.discard(origin.cage_id)
-        for owner in extra:
-            self.in_flight.enter(grate_id, owner)
-        try:
-            result = self._call_grate(origin, route, number, args, owners, nested)
-        except BaseException:
-            self._leave(grate_id, extra)
-            raise
-        if isinstance(result, int):
-            self._leave(grate_id, extra)
-            return result
-        return self._leave_after(result, grate_id, extra) if extra else result
-
-    def _call_grate(
-        self,
-        origin: Cage,
-        route: Route,
-        number: int,
-        args: tuple[int, ...],
-        owners: tuple[int, ...],
-        nested: bool,
-    ) -> SysResult:
-        python_grate = self.python_grates.get(route.handler_cage)
-        if python_grate is not None:
-            return python_grate.dispatch(self, origin, route, number, args, owners)
-        return self.call_wasm_grate(origin, route, args, owners, nested)
-
-    def call_wasm_grate(
-        self,
-        origin: Cage,
-        route: Route,
-        args: tuple[int, ...],
-        owners: tuple[int, ...],
-        nested: bool = False,
-    ) -> SysResult:
-        """:meth:`call_grate` for a route known to name a wasm grate (not a Python one), with
-        no argument owner besides ``origin`` and the grate to count in flight."""
-        grate = self.cages.get(route.handler_cage)
-        if grate is None or grate.status is not None:
-            return threei_calls.dead_grate()
-        return threei_calls.start_in_grate(
-            self, origin, route, grate, args, owners, raise_effects=not nested
-        )
-
     def valid_handler(self, grate_id: int, handler: int) -> bool:
         """Could wasm grate ``grate_id`` run handler ``handler`` (``wasm_grates.valid_handler``)?
         False for an id that is not a live cage."""
         grate = self.cages.get(grate_id)
         return grate is not None and wasm_grates.valid_handler(self, grate, handler)
-
-    def _leave(self, grate_id: int, owners: Set[int]) -> None:
-        for owner in owners:
-            self.in_flight.leave(grate_id, owner)
-
-    async def _leave_after(self, pending: Awaitable[int], grate_id: int, owners: Set[int]) -> int:
-        try:
-            return await pending
-        finally:
-            self._leave(grate_id, owners)
 
     def cage_exited(self, cage: Cage) -> None:
         assert cage.status is not None

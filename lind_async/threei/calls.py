@@ -3,7 +3,7 @@
 Theory of operation
 -------------------
 *Routing into a grate.* When cage C makes call ``n`` and C's table routes ``n`` to a grate G
-(:meth:`Microvisor.call_grate`), G's handler runs with C as the *originating cage* and every
+(the hop, ``threei/route.py``), G's handler runs with C as the *originating cage* and every
 argument tagged with its owner: ``(a1, C), … (a6, C)``. While it runs, the call is *in flight*
 through G, which gives G authority over C (see below). A Python grate's handler is called
 directly; a wasm grate's handler runs on a worker instance of G (``threei/wasm_grates.py``).
@@ -40,21 +40,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
-from lind_async.abi.errno import EFAULT, EIO, EPERM, ESRCH, GuestError
+from lind_async.abi.errno import EFAULT, EPERM, ESRCH, GuestError
 from lind_async.abi.syscalls import SYS_register_handler
 from lind_async.memory import CompositeMemory, GuestMemory
 from lind_async.rawposix import table as rawposix
 from lind_async.rawposix.kernel import CageExit, ExecImage
-from lind_async.threei import wasm_grates
 from lind_async.threei.authority import GRATE_MEMORY_FLAG, ID_MASK
 from lind_async.threei.ops import register_handler
+from lind_async.threei.route import call_grate
 
 if TYPE_CHECKING:
 
     from lind_async.rawposix.table import SysResult
     from lind_async.runtime.cage import Cage
     from lind_async.runtime.microvisor import Microvisor
-    from lind_async.threei.tables import Route
 
 _LOW = 0xFFFFFFFF
 
@@ -104,11 +103,11 @@ def threei_call(
     if owners == target.own_owners or not set(owners).difference((0, target_id)):
         if route is None:  # the common forward: RawPOSIX on the target, its own memory
             return _rawposix_as(caller, target, number, args)
-        return mv.call_grate(target, route, number, args, owners, nested=True)
+        return call_grate(mv, target, route, number, args, owners, nested=True)
     checked = mv.authority.argument_owners(caller, target_id, owners)
     if route is not None:
         plain = tuple(owner & ID_MASK for owner in checked)
-        return mv.call_grate(target, route, number, args, plain, nested=True)
+        return call_grate(mv, target, route, number, args, plain, nested=True)
     return _rawposix_on_behalf(mv, caller, target, number, args, checked)
 
 
@@ -184,77 +183,3 @@ async def _await_on_behalf(target: Cage, pending: Any) -> int:
     except (CageExit, ExecImage) as effect:
         target.deferred = effect
         return 0
-
-
-async def run_in_grate(
-    mv: Microvisor,
-    origin: Cage,
-    route: Route,
-    invoke: Any,
-    *,
-    raise_effects: bool = True,
-    entered: bool = False,
-) -> int:
-    """Run a grate handler invocation with the call in flight; a dead grate gives ``EIO``.
-
-    Afterwards, a process-level effect a grate applied to ``origin`` (exit, exec) is raised
-    into ``origin``'s own fiber — when this is ``origin``'s own call (``raise_effects``); a
-    grate that forwarded the call leaves it for ``origin`` to collect. ``entered``: the caller
-    already counted the call in flight (it started the handler with it counted).
-    """
-    if not entered:
-        mv.in_flight.enter(route.handler_cage, origin.cage_id)
-    return await _in_flight_until_done(mv, origin, route.handler_cage, invoke, raise_effects)
-
-
-def start_in_grate(
-    mv: Microvisor,
-    origin: Cage,
-    route: Route,
-    grate: Cage,
-    args: tuple[int, ...],
-    owners: tuple[int, ...],
-    *,
-    raise_effects: bool = True,
-) -> SysResult:
-    """:func:`run_in_grate` for a wasm grate's handler, which may finish at once: the
-    invocation starts with the call in flight and its ``int`` is settled here (no coroutine, no
-    task); only an invocation that must wait is handed back as an awaitable."""
-    counts = mv.in_flight.counts
-    key = (route.handler_cage, origin.cage_id)
-    counts[key] = counts.get(key, 0) + 1
-    try:
-        result = wasm_grates.invoke(mv, grate, route.handler, origin.cage_id, args, owners)
-    except BaseException:
-        mv.in_flight.leave(*key)
-        raise
-    if result.__class__ is not int:
-        return _in_flight_until_done(mv, origin, key[0], result, raise_effects)
-    left = counts[key] - 1
-    if left > 0:
-        counts[key] = left
-    else:
-        del counts[key]
-    effect = origin.deferred
-    if raise_effects and effect is not None:
-        origin.deferred = None
-        raise effect  # on origin's own fiber: its sync syscall import re-raises it there
-    return result
-
-
-async def _in_flight_until_done(
-    mv: Microvisor, origin: Cage, grate: int, pending: Any, raise_effects: bool
-) -> int:
-    try:
-        result = await pending
-    finally:
-        mv.in_flight.leave(grate, origin.cage_id)
-    effect = origin.deferred
-    if raise_effects and effect is not None:
-        origin.deferred = None
-        raise effect
-    return int(result)
-
-
-def dead_grate() -> int:
-    return -EIO

@@ -17,13 +17,14 @@ grate that overrides :meth:`Grate.syscall` handles every call (``strace``). A ha
 :class:`GrateError`, or forwards with ``await call.forward(...)``. It may be ``async def`` or a
 plain function.
 
-*Running a handler* (:meth:`Grate.dispatch`, called by ``Microvisor.call_grate``): the call is
+*Running a handler* (:meth:`Grate.handle`, called by the hop, ``threei/route.py``): the call is
 *in flight* through the grate while the handler runs (which gives the grate authority over the
 calling cage). The handler is started synchronously, inside the caller's own host call; an
 ``async`` handler is stepped once, eagerly, so one whose forwards complete at once (most calls)
 finishes with no task, no suspension and the calling thread's identity intact. Only when it
-really waits is the rest handed to the caller as an awaitable (:func:`threei_calls.run_in_grate`),
-which suspends that caller alone: many cages can be inside one grate at once.
+really waits is the rest handed to the caller as an awaitable (the hop releases the in-flight
+count when it ends), which suspends that caller alone: many cages can be inside one grate at
+once.
 
 *Forwarding* (:meth:`Call.forward`) sends the call (the same or changed number, arguments and
 owners) through the **grate's own** table: to the grate below, or to RawPOSIX executed as the
@@ -70,6 +71,7 @@ from lind_async.rawposix.kernel import CageExit, ExecImage, ThreadExit
 from lind_async.runtime import signals
 from lind_async.runtime.eager import Resume
 from lind_async.threei import calls as threei_calls
+from lind_async.threei.route import hop
 from lind_async.wasm import fiber
 
 if TYPE_CHECKING:
@@ -316,12 +318,8 @@ class Call:
                         a1, a2, a3, a4, a5, a6 = self.args
                         value = rawposix.dispatch(origin, self.number, a1, a2, a3, a4, a5, a6)
                         return Forward(self, value, None)
-                    below = self.mv.python_grates.get(route.handler_cage)
-                    if below is not None:
-                        value = below.dispatch(
-                            self.mv, origin, route, self.number, self.args, self.owners
-                        )
-                        return Forward(self, value, None)
+                    value = hop(self.mv, origin, route, self.number, self.args, self.owners, True)
+                    return Forward(self, value, None)
                 value = grate.threei_call(self.number, origin.cage_id, self.args, self.owners)
             except GuestError as err:
                 value = -err.errno
@@ -493,7 +491,7 @@ class Grate:
         return threei_calls.threei_call(mv, grate_id, number, target, tuple(args), tuple(owners))
 
     # -- the microvisor's side (PythonGrateEndpoint) ----------
-    def dispatch(
+    def handle(
         self,
         mv: Microvisor,
         origin: Cage,
@@ -502,15 +500,14 @@ class Grate:
         args: tuple[int, ...],
         owners: tuple[int, ...],
     ) -> SysResult:
-        """Run the handler for a call ``origin`` made (see the module docstring).
+        """Run the handler for a call ``origin`` made (see the module docstring); the hop around
+        it (``threei/route.py``) keeps the in-flight count.
 
-        The hot path of every Python hop: the in-flight count is kept inline, the handler is
-        the bound method looked up at attach time, and a coroutine is stepped with ``send``.
+        The hot path of every Python hop: the handler is the bound method looked up at attach
+        time, and a coroutine is stepped with ``send``; only one that really waits is handed
+        back, as an awaitable.
         """
         call = Call(self, mv, origin, number, args, owners)
-        counts = mv.in_flight.counts
-        key = (route.handler_cage, origin.cage_id)
-        counts[key] = counts.get(key, 0) + 1
         try:
             result: Any = self._bound.get(number, self._catch_all)(call)
             kind = result.__class__
@@ -524,9 +521,7 @@ class Grate:
                     if result.__class__ is not int:
                         result = _as_result(result)
                 else:
-                    return threei_calls.run_in_grate(
-                        mv, origin, route, self._finish(call, result, first), entered=True
-                    )
+                    return self._finish(call, result, first)
             elif kind is Forward and result._value.__class__ is int:
                 result = result._value
             else:
@@ -536,9 +531,7 @@ class Grate:
                 except StopIteration as done:
                     result = _as_result(done.value)
                 else:
-                    return threei_calls.run_in_grate(
-                        mv, origin, route, self._finish(call, steps, first), entered=True
-                    )
+                    return self._finish(call, steps, first)
         except GuestError as err:
             result = -err.errno
         except _EFFECTS as effect:
@@ -546,11 +539,6 @@ class Grate:
             result = 0
         except Exception:
             result = self._failed(call)
-        left = counts.get(key, 0) - 1
-        if left > 0:
-            counts[key] = left
-        else:
-            counts.pop(key, None)
         if call.effect is None and origin.deferred is None:
             return result  # type: ignore[no-any-return]
         return _settle_now(call, result)
@@ -568,7 +556,7 @@ class Grate:
         except Exception:
             result = self._failed(call)
         if call.effect is not None:
-            call.origin.deferred = call.effect  # run_in_grate raises it into the caller
+            call.origin.deferred = call.effect  # the hop raises it into the caller (route.py)
         return result
 
     def _failed(self, call: Call) -> int:
@@ -599,7 +587,7 @@ def _settle_now(call: Call, result: int) -> SysResult:
         return result
     if on_callers_fiber:
         raise effect
-    origin.deferred = effect  # whoever returns to the caller raises it (run_in_grate)
+    origin.deferred = effect  # whoever returns to the caller raises it (route.py)
     return 0
 
 

@@ -1,0 +1,171 @@
+"""One grate hop: how a call that a route sends to a grate runs, and the in-flight count around it.
+
+Theory of operation
+-------------------
+Every call a route sends into a grate goes through :func:`call_grate` (or :func:`hop`, its hot
+path when every argument is the originating cage's own): a cage's own call
+(``Cage.syscall``), a call a grate forwards down its table (``calls.threei_call``), a fork a grate
+interposes on (``runtime/fork.py``). The hop
+
+1. counts the call *in flight* through the grate for the originating cage — and for every other
+   argument owner (a grate above that passed a pointer into its own memory) — which is what gives
+   the grate authority over them (``threei/authority.py``, rule 1);
+2. runs the grate's handler: a Python grate's :meth:`Grate.handle`, called inline; a wasm grate's
+   handler on one of its workers (``wasm_grates.invoke``), polled inline once;
+3. settles: a handler that finished gives its ``int`` now (no coroutine, no task) and the count
+   is released at once; one that must wait is handed back as an awaitable that releases the count
+   when it ends;
+4. raises a process-level effect (``exit``, ``execve``) a grate applied to the originating cage
+   into that cage's own fiber — only for the call the cage itself made, never into a grate that
+   forwarded it (``nested``).
+
+This module is the only writer of the in-flight counts (:class:`~lind_async.threei.authority.
+InFlight`): a lane passing a call on (``grates/lane.py``) holds its count through
+:func:`passing_through`. The count is a plain dict updated inline: it is on every hop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from lind_async.abi.errno import EIO
+from lind_async.threei import wasm_grates
+
+if TYPE_CHECKING:
+    from lind_async.rawposix.table import SysResult
+    from lind_async.runtime.cage import Cage
+    from lind_async.runtime.microvisor import Microvisor
+    from lind_async.threei.tables import Route
+
+Key = tuple[int, int]
+
+
+def call_grate(
+    mv: Microvisor,
+    origin: Cage,
+    route: Route,
+    number: int,
+    args: tuple[int, ...],
+    owners: tuple[int, ...] | None = None,
+    *,
+    nested: bool = False,
+) -> SysResult:
+    """Run the grate handler ``route`` names for a call ``origin`` made (or that a grate forwarded
+    on its behalf: ``nested``). Argument owners default to ``origin`` itself."""
+    own = origin.own_owners
+    if owners is None or owners == own:  # the hot path: nothing else to count
+        return hop(mv, origin, route, number, args, own, nested)
+    grate_id = route.handler_cage
+    extra = set(owners)
+    extra.discard(0)
+    extra.discard(origin.cage_id)
+    counts = mv.in_flight.counts
+    for owner in extra:
+        _enter(counts, (grate_id, owner))
+    try:
+        result = hop(mv, origin, route, number, args, owners, nested)
+    except BaseException:
+        _leave_all(counts, grate_id, extra)
+        raise
+    if result.__class__ is int or not extra:
+        _leave_all(counts, grate_id, extra)
+        return result
+    return _leave_all_after(result, counts, grate_id, extra)  # type: ignore[arg-type]
+
+
+def hop(
+    mv: Microvisor,
+    origin: Cage,
+    route: Route,
+    number: int,
+    args: tuple[int, ...],
+    owners: tuple[int, ...],
+    nested: bool,
+) -> SysResult:
+    """:func:`call_grate` once the other argument owners are counted (or there are none)."""
+    grate_id = route.handler_cage
+    counts = mv.in_flight.counts
+    key = (grate_id, origin.cage_id)
+    python_grate = mv.python_grates.get(grate_id)
+    if python_grate is not None:
+        counts[key] = counts.get(key, 0) + 1
+        try:
+            result: Any = python_grate.handle(mv, origin, route, number, args, owners)
+        except BaseException:
+            _leave(counts, key)
+            raise
+        if result.__class__ is int:
+            _leave(counts, key)
+            return result
+        return _until_done(origin, counts, key, result, True)
+    grate = mv.cages.get(grate_id)
+    if grate is None or grate.status is not None:
+        return -EIO  # a dead grate
+    counts[key] = counts.get(key, 0) + 1
+    try:
+        result = wasm_grates.invoke(mv, grate, route.handler, origin.cage_id, args, owners)
+    except BaseException:
+        _leave(counts, key)
+        raise
+    if result.__class__ is not int:
+        return _until_done(origin, counts, key, result, not nested)
+    _leave(counts, key)
+    effect = origin.deferred
+    if not nested and effect is not None:
+        origin.deferred = None
+        raise effect  # on origin's own fiber: its sync syscall import re-raises it there
+    return result
+
+
+async def _until_done(
+    origin: Cage, counts: dict[Key, int], key: Key, pending: Awaitable[Any], raise_effects: bool
+) -> int:
+    try:
+        result = await pending
+    finally:
+        _leave(counts, key)
+    effect = origin.deferred
+    if raise_effects and effect is not None:
+        origin.deferred = None
+        raise effect
+    return int(result)
+
+
+@contextmanager
+def passing_through(mv: Microvisor, via: int, origin: int) -> Iterator[None]:
+    """Count a call of ``origin`` in flight through ``via`` (a lane's 3i id) while it is passed
+    on."""
+    counts, key = mv.in_flight.counts, (via, origin)
+    _enter(counts, key)
+    try:
+        yield
+    finally:
+        _leave(counts, key)
+
+
+def _enter(counts: dict[Key, int], key: Key) -> None:
+    counts[key] = counts.get(key, 0) + 1
+
+
+def _leave(counts: dict[Key, int], key: Key) -> None:
+    left = counts.get(key, 0) - 1
+    if left > 0:
+        counts[key] = left
+    else:
+        counts.pop(key, None)
+
+
+def _leave_all(counts: dict[Key, int], grate_id: int, owners: set[int]) -> None:
+    for owner in owners:
+        _leave(counts, (grate_id, owner))
+
+
+async def _leave_all_after(
+    pending: Awaitable[int], counts: dict[Key, int], grate_id: int, owners: set[int]
+) -> int:
+    try:
+        return await pending
+    finally:
+        _leave_all(counts, grate_id, owners)
