@@ -174,7 +174,7 @@ def cmd_run(argv: Sequence[str]) -> int:
     opts = parser.parse_args(argv)
     if opts.program is None:
         parser.error("no PROGRAM given (a .c, .wasm or .cwasm file to run)")
-    from lind_async.runtime.microvisor import Microvisor, default_cache_dir
+    from lind_async.runtime.world import World, default_cache_dir
     from lind_async.wasm.engine import EngineConfig, ModuleError
 
     program = Path(opts.program)
@@ -221,7 +221,7 @@ def cmd_run(argv: Sequence[str]) -> int:
 
         ignored = inherited_ignored()
         host_unix = True if opts.host_unix_sockets else opts.host_unix_socket
-        async with Microvisor(
+        async with World(
             root=opts.root, engine_config=config, host_unix_sockets=host_unix
         ) as mv:
             cage = mv.spawn(

@@ -3,8 +3,8 @@
 Theory of operation
 -------------------
 One :class:`Microvisor` owns one wasmtime engine (its settings: ``memory_reservation``,
-``time_slice``), the module cache over it, and one runtime microvisor
-(:class:`lind_async.runtime.microvisor.Microvisor`) per root directory its cages were started in:
+``time_slice``), the module cache over it, and one world of cages
+(:class:`lind_async.runtime.world.World`) per root directory its cages were started in:
 a cage's root is part of its world (paths, process ids and signals stay within one root), while
 all roots share the engine and compiled modules. Everything of the runtime happens on the runtime
 loop (see ``bridge.py``); this class only forwards.
@@ -33,8 +33,7 @@ from lind_async.embed.modules import ModuleCache, Program
 from lind_async.embed.pipes import READ_LIMIT
 from lind_async.embed.process import CageProcess, ProcessCore
 from lind_async.runtime.limits import Limits
-from lind_async.runtime.microvisor import Microvisor as RuntimeMicrovisor
-from lind_async.runtime.microvisor import default_cache_dir
+from lind_async.runtime.world import World, default_cache_dir
 from lind_async.wasm.engine import EngineConfig, LindEngine
 
 if TYPE_CHECKING:
@@ -59,18 +58,18 @@ class _Host:
         self.engine = LindEngine(config)
         self.modules = ModuleCache(self.engine)
         self.diagnostics = diagnostics
-        self.worlds: dict[str, RuntimeMicrovisor] = {}
+        self.worlds: dict[str, World] = {}
         self.processes: set[ProcessCore] = set()  # started here and maybe holding pipe ends
         self.started: weakref.WeakSet[ProcessCore] = weakref.WeakSet()  # every one still known
         self._prune_at = 256
         self.closed = False
         self.default_root = self.world(root).root.path
 
-    def world(self, root: PathLike) -> RuntimeMicrovisor:
+    def world(self, root: PathLike) -> World:
         key = os.path.realpath(root)
         world = self.worlds.get(key)
         if world is None:
-            world = RuntimeMicrovisor(
+            world = World(
                 root=key,
                 engine=self.engine,
                 diagnostics=self.diagnostics,
@@ -149,7 +148,7 @@ def _drained(core: ProcessCore) -> bool:
     return all(end is None or end.is_closing() for end in ends)
 
 
-def _check_cwd(world: RuntimeMicrovisor, cwd: PathLike | bytes | None) -> bytes:
+def _check_cwd(world: World, cwd: PathLike | bytes | None) -> bytes:
     """The cage's working directory as a normalized guest path; it must exist in the root."""
     if cwd is None:
         return b"/"

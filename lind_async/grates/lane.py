@@ -32,7 +32,7 @@ from lind_async.threei.tables import Route
 
 if TYPE_CHECKING:
     from lind_async.rawposix.table import SysResult
-    from lind_async.runtime.microvisor import Microvisor
+    from lind_async.runtime.world import World
 
 Member = Grate | WasmMember
 
@@ -57,11 +57,11 @@ class Lane:
     def __init__(self, grates: Sequence[Member]) -> None:
         self.grates = list(grates)  # outermost first
         self.lane_id: int | None = None
-        self.microvisor: Microvisor | None = None
+        self.microvisor: World | None = None
         self._base: dict[int, Route] = {}  # the lane's table before any member: what is below
         self._handled: dict[int, frozenset[int]] = {}  # Python member id -> its numbers
 
-    def build(self, mv: Microvisor, below: int) -> None:
+    def build(self, mv: World, below: int) -> None:
         """Create the lane (once) over ``below``'s table: what calls reach after the lane."""
         if self.lane_id is not None:
             return
@@ -131,7 +131,7 @@ class Lane:
                 return -int(errno)
 
 
-def _set_route(mv: Microvisor, owner: int, number: int, route: Route | None) -> None:
+def _set_route(mv: World, owner: int, number: int, route: Route | None) -> None:
     if route is None:
         mv.threei.deregister(owner, number)
     else:

@@ -32,7 +32,7 @@ from lind_async.rawposix.fd import GrateFile
 from lind_async.threei.python_grates import Call, Grate
 
 if TYPE_CHECKING:
-    from lind_async.runtime.microvisor import Microvisor
+    from lind_async.runtime.world import World
 
 # number -> (index of the path argument, index of its dirfd or None)
 PATH_CALLS: dict[int, tuple[int, int | None]] = {
@@ -90,7 +90,7 @@ class Namespace(Grate):
     def numbers(self) -> Iterable[int]:
         return set(PATH_CALLS) | FD_CALLS | DUPLICATING | {nr.SYS_close, nr.SYS_fork}
 
-    def attach(self, mv: Microvisor, cage_id: int) -> int:
+    def attach(self, mv: World, cage_id: int) -> int:
         grate_id = super().attach(mv, cage_id)
         self.lane.build(mv, grate_id)
         return grate_id

@@ -24,7 +24,7 @@ from lind_async.grates.wasm_member import is_wasm_spec
 from lind_async.threei.python_grates import Call, Grate, all_numbers, load_grate
 
 if TYPE_CHECKING:
-    from lind_async.runtime.microvisor import Microvisor
+    from lind_async.runtime.world import World
 
 PROCESS_CALLS = frozenset(
     {nr.SYS_fork, nr.SYS_vfork, nr.SYS_clone, nr.SYS_execve, nr.SYS_exit, nr.SYS_exit_group}
@@ -69,7 +69,7 @@ class Tee(Grate):
     def numbers(self) -> Iterable[int]:
         return all_numbers()
 
-    def attach(self, mv: Microvisor, cage_id: int) -> int:
+    def attach(self, mv: World, cage_id: int) -> int:
         grate_id = super().attach(mv, cage_id)
         if self._sink_id is None:
             # The lane's floor is the sink: a private table whose every number goes to it.

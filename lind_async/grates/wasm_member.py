@@ -38,7 +38,7 @@ from lind_async.threei.tables import MAX_CALLNUM
 if TYPE_CHECKING:
     from lind_async.grates.lane import Lane
     from lind_async.runtime.cage import Cage
-    from lind_async.runtime.microvisor import Microvisor
+    from lind_async.runtime.world import World
 
 WASM_SUFFIXES = (".wasm", ".cwasm", ".c")
 CAUGHT = frozenset({nr.SYS_register_handler, nr.SYS_execve})
@@ -84,7 +84,7 @@ class WasmMember:
             raise RuntimeError("the wasm grate has not been started")
         return self.cage.cage_id
 
-    def start(self, mv: Microvisor, lane: Lane, lane_id: int) -> None:
+    def start(self, mv: World, lane: Lane, lane_id: int) -> None:
         """Start the grate over the lane's current table (what lies below it)."""
         self.lane = lane
         loop = asyncio.get_running_loop()
@@ -107,7 +107,7 @@ class WasmMember:
         assert self._outcome is not None, "the wasm grate has not been started"
         return await asyncio.shield(self._outcome)
 
-    def in_family(self, mv: Microvisor, cage_id: int) -> bool:
+    def in_family(self, mv: World, cage_id: int) -> bool:
         return mv.authority.in_family(self.cage_id, cage_id)
 
     def registered(self, number: int, handler_cage: int, fn: int) -> None:

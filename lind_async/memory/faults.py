@@ -34,7 +34,7 @@ without the guard a shrink would kill every cage.
 
 This module sits below the runtime: it knows cages and engines only as the small protocols
 below; the runtime tells it how to bump an engine's epoch and where the built handler is
-(:func:`configure`, when ``runtime/microvisor.py`` loads — before any cage, hence before any
+(:func:`configure`, when ``runtime/world.py`` loads — before any cage, hence before any
 guard).
 """
 
@@ -70,7 +70,9 @@ class Engine(Protocol):
     def ptr(self) -> int: ...
 
 
-class Microvisor(Protocol):
+class World(Protocol):
+    """A cage's world (``runtime/world.py``), as the guard needs it."""
+
     @property
     def engine(self) -> Engine: ...
 
@@ -79,14 +81,14 @@ class Microvisor(Protocol):
 
 
 class Owner(Protocol):
-    """A cage, as the guard needs it: alive or not, its microvisor (its address space is read
+    """A cage, as the guard needs it: alive or not, its world (its address space is read
     as ``_vm``, when it has one)."""
 
     @property
     def status(self) -> int | None: ...
 
     @property
-    def microvisor(self) -> Microvisor: ...
+    def microvisor(self) -> World: ...
 
 
 log = logging.getLogger("lind_async.faults")
@@ -143,7 +145,7 @@ class _Guard:
 
     def install(self) -> None:
         if _epoch_bump is None:
-            raise OSError("runtime/microvisor.py is not loaded: no epoch bump")
+            raise OSError("runtime/world.py is not loaded: no epoch bump")
         err = self.lib.lind_fault_install(_epoch_bump, ctypes.addressof(_FLAG))
         if err:
             raise OSError(-err, f"installing the SIGBUS handler: {os.strerror(-err)}")
@@ -157,7 +159,7 @@ _library: Callable[[], Path] | None = None
 
 
 def configure(*, epoch_bump: int | None, library: Callable[[], Path] | None) -> None:
-    """What the guard needs from above (the runtime (runtime/microvisor.py) sets it when it loads):
+    """What the guard needs from above (the runtime (runtime/world.py) sets it when it loads):
     ``epoch_bump``, the host address of ``wasmtime_engine_increment_epoch(engine)``, which the
     handler calls on a fault; ``library``, which returns the built handler library
     (``native/faults.c``, built by the toolchain on first use)."""
@@ -174,7 +176,7 @@ def guard() -> _Guard:
         if _guard is None and _failure is None:
             try:
                 if _library is None:
-                    raise OSError("no handler library: runtime/microvisor.py is not loaded")
+                    raise OSError("no handler library: runtime/world.py is not loaded")
                 loaded = _Guard(ctypes.CDLL(str(_library())))
                 loaded.install()
                 _guard = loaded

@@ -105,7 +105,7 @@ EXTERNAL = _External()
 
 # -- owners ---------------------------------------------------------------------------------------
 def _world(cage: CageView) -> int:
-    """A number for the cage's world (its runtime microvisor: one root of one microvisor)."""
+    """A number for the cage's world (one root of one microvisor: ``runtime/world.py``)."""
     number = _worlds.get(cage.world)
     if number is None:
         number = _worlds[cage.world] = next(_world_numbers)

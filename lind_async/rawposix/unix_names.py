@@ -1,6 +1,6 @@
 """AF_UNIX names: the per-world registry of bound sockets, socket nodes in the root, lookup.
 
-Every registry key starts with the cage's *world* — its runtime microvisor, i.e. one root of one
+Every registry key starts with the cage's *world* (``runtime/world.py``), i.e. one root of one
 microvisor, the unit that already bounds pids and signals. Abstract names (``sun_path[0] == 0``)
 are registered by their bytes, so they form one namespace per world; a path name is registered
 under the host ``(st_dev, st_ino)`` of the socket node ``bind`` creates inside the root (``mknod

@@ -52,7 +52,7 @@ from lind_async.wasm.instance import LindInstance, instantiate
 
 if TYPE_CHECKING:
     from lind_async.rawposix.table import SysResult
-    from lind_async.runtime.microvisor import Microvisor
+    from lind_async.runtime.world import World
     from lind_async.threei.tables import Route
 
 log = logging.getLogger("lind_async.cage")
@@ -79,7 +79,7 @@ class Cage:
 
     def __init__(
         self,
-        microvisor: Microvisor,
+        microvisor: World,
         cage_id: int,
         parent_id: int,
         module: wasmtime.Module,
@@ -162,7 +162,7 @@ class Cage:
         return self._vm
 
     @property
-    def world(self) -> Microvisor:
+    def world(self) -> World:
         """What RawPOSIX sees of the microvisor (``rawposix/kernel.py``: ``WorldView``)."""
         return self.microvisor
 
@@ -314,7 +314,7 @@ class Cage:
         if self.instance is not None:
             self.instance.close()
             self.instance = None
-        assert isinstance(image.module, wasmtime.Module)  # what Microvisor.load_program made
+        assert isinstance(image.module, wasmtime.Module)  # what World.load_program made
         self.module, self.argv, self.env = image.module, image.argv, image.env
         self.microvisor.procs.exec(self.cage_id)  # a new program: its own principal now
         self.tls_base = None
@@ -368,7 +368,7 @@ class Cage:
             # cancellations land only when it next waits, and the guest would run on until then
             # (a program that never waited again exited normally). A pending SIGKILL sends the
             # current call's return through signal delivery (``_syscall_now`` in
-            # runtime/microvisor.py), which ends the cage before the guest resumes.
+            # runtime/world.py), which ends the cage before the guest resumes.
             self.signals.pending |= 1 << (SIGKILL - 1)
 
     @property

@@ -17,7 +17,7 @@ functions and its two globals (``__asyncify_state``: 0 normal, 1 unwinding, 2 re
    arms ``cage.after_unwind`` and returns.
 2. Every instrumented frame saves its locals into the buffer and returns, so the ``_start`` call
    of ``Cage._run_main`` returns normally and the cage runs the hook (:func:`_after_unwind`):
-   ``asyncify_stop_unwind``; ``Microvisor.fork`` builds the child — new cage id, ``parent_id`` =
+   ``asyncify_stop_unwind``; ``World.fork`` builds the child — new cage id, ``parent_id`` =
    the parent, a NEW shared memory holding a copy of the parent's (``memory/copy.py``: only the
    pages the cage's vmmap says are in use (static image + stack + break, and every mapping), and
    of those only the host pages that were ever touched, read from ``/proc/self/pagemap``), the
@@ -74,7 +74,7 @@ from lind_async.threei.route import call_grate
 from lind_async.wasm.instance import LindInstance, SharedMemoryHandle, instantiate
 
 if TYPE_CHECKING:
-    from lind_async.runtime.microvisor import Microvisor
+    from lind_async.runtime.world import World
 
 NORMAL, UNWINDING, REWINDING = 0, 1, 2
 STATE, DATA = "__asyncify_state", "__asyncify_data"
@@ -203,7 +203,7 @@ def _start_rewind(cage: Cage, inst: LindInstance, result: int) -> None:
 class ForkedCage(Cage):
     """A cage made by fork: its first instance is a copy of the parent's, rewinding into fork."""
 
-    def __init__(self, microvisor: Microvisor, cage_id: int, parent: Cage, pinst: LindInstance,
+    def __init__(self, microvisor: World, cage_id: int, parent: Cage, pinst: LindInstance,
                  entry: tuple[str, list[int]], blocked: int) -> None:
         super().__init__(microvisor, cage_id, parent.cage_id, parent.module, parent.argv,
                          parent.env, parent.fds.fork(), parent.cwd)

@@ -83,7 +83,7 @@ from lind_async.wasm.instance import LindInstance, instantiate
 if TYPE_CHECKING:
     from lind_async.rawposix.table import SysResult
     from lind_async.runtime.cage import Cage
-    from lind_async.runtime.microvisor import Microvisor
+    from lind_async.runtime.world import World
 
 SIGNAL_STACK_SIZE = 256 * 1024
 _SIGINFO = struct.Struct("<iiiiI")  # si_signo, si_errno, si_code, si_pid, si_uid
@@ -117,7 +117,7 @@ RESTARTABLE = frozenset(
 )
 
 
-OBSERVERS: weakref.WeakKeyDictionary[Microvisor, list[Callable[[int, int, int], None]]] = (
+OBSERVERS: weakref.WeakKeyDictionary[World, list[Callable[[int, int, int], None]]] = (
     weakref.WeakKeyDictionary()
 )
 """Per microvisor, who is told of every signal sent to one of its cages, before its disposition

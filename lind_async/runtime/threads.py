@@ -23,7 +23,7 @@ that calls the guest export ``__lind_thread_start(func, arg, tls)``: it gives th
 TLS block (``__wasm_init_tls``), sets the thread pointer, runs ``func(arg)`` and exits the thread.
 The parent gets the tid once the instance exists (the child has not run yet).
 
-Identity. Thread ids come from the microvisor's id counter (:meth:`Microvisor.new_id`), so they
+Identity. Thread ids come from the microvisor's id counter (:meth:`World.new_id`), so they
 never collide with cage ids; the main thread's tid is the cage id. Each cage has a
 :class:`ThreadGroup`: its secondary threads keyed by instance. Handlers find *which* thread is
 calling from the instance whose host call is running (:func:`fiber.current_instance`), so the

@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 
     from lind_async.rawposix.table import SysResult
     from lind_async.runtime.cage import Cage
-    from lind_async.runtime.microvisor import Microvisor
+    from lind_async.runtime.world import World
 
 _LOW = 0xFFFFFFFF
 
@@ -76,7 +76,7 @@ class OnBehalf:
 
 
 def threei_call(
-    mv: Microvisor,
+    mv: World,
     caller: int,
     number: int,
     target_id: int,
@@ -127,7 +127,7 @@ def _rawposix_as(caller: int, target: Cage, number: int, args: tuple[int, ...]) 
 
 
 def _rawposix_on_behalf(
-    mv: Microvisor,
+    mv: World,
     caller: int,
     target: Cage,
     number: int,

@@ -77,7 +77,7 @@ from lind_async.wasm import fiber
 if TYPE_CHECKING:
     from lind_async.rawposix.table import SysResult
     from lind_async.runtime.cage import Cage
-    from lind_async.runtime.microvisor import Microvisor
+    from lind_async.runtime.world import World
     from lind_async.threei.tables import Route
 
 __all__ = [
@@ -213,7 +213,7 @@ class Call:
     def __init__(
         self,
         grate: Grate,
-        mv: Microvisor,
+        mv: World,
         origin: Cage,
         number: builtins.int,
         args: tuple[builtins.int, ...],
@@ -371,7 +371,7 @@ class Grate:
     name: ClassVar[str] = ""  # the registry name (``--grate NAME``)
     _handlers: ClassVar[dict[int, str]] = {}
     grate_id: int | None = None
-    microvisor: Microvisor | None = None
+    microvisor: World | None = None
     # Bound handlers by call number and the catch-all, made at the first attach (dispatch's).
     _bound: dict[int, Callable[[Call], Any]]
     _catch_all: Callable[[Call], Any]
@@ -415,7 +415,7 @@ class Grate:
 
     def on_cage_exit(self, cage_id: int, status: int) -> None:
         """Cage ``cage_id`` died abnormally (wait ``status``) with calls routed to or in flight
-        through this grate (a *harsh exit*: ``Microvisor._notify_harsh_exit``)."""
+        through this grate (a *harsh exit*: ``World._notify_harsh_exit``)."""
 
     def on_signal(self, cage_id: int, signo: int, sender: int) -> None:
         """An observer: signal ``signo`` was sent to cage ``cage_id`` of this grate's microvisor
@@ -424,7 +424,7 @@ class Grate:
         not block or raise."""
 
     # -- loading ----------
-    def attach(self, mv: Microvisor, cage_id: int) -> int:
+    def attach(self, mv: World, cage_id: int) -> int:
         """Interpose on cage ``cage_id``'s calls; returns the grate's 3i id.
 
         The first attach gives the grate its id and a copy of the cage's current table (what is
@@ -451,7 +451,7 @@ class Grate:
             threei.register(cage_id, number, grate_id, number)
         return grate_id
 
-    def detach(self, mv: Microvisor, cage_id: int) -> None:
+    def detach(self, mv: World, cage_id: int) -> None:
         """Stop interposing on ``cage_id``: its routes to this grate go back to what is below."""
         grate_id = self.id
         for number, route in list(mv.threei.routes(cage_id)):
@@ -493,7 +493,7 @@ class Grate:
     # -- the microvisor's side (PythonGrateEndpoint) ----------
     def handle(
         self,
-        mv: Microvisor,
+        mv: World,
         origin: Cage,
         route: Route,
         number: int,

@@ -36,14 +36,14 @@ from lind_async.threei import wasm_grates
 if TYPE_CHECKING:
     from lind_async.rawposix.table import SysResult
     from lind_async.runtime.cage import Cage
-    from lind_async.runtime.microvisor import Microvisor
+    from lind_async.runtime.world import World
     from lind_async.threei.tables import Route
 
 Key = tuple[int, int]
 
 
 def call_grate(
-    mv: Microvisor,
+    mv: World,
     origin: Cage,
     route: Route,
     number: int,
@@ -76,7 +76,7 @@ def call_grate(
 
 
 def hop(
-    mv: Microvisor,
+    mv: World,
     origin: Cage,
     route: Route,
     number: int,
@@ -134,7 +134,7 @@ async def _until_done(
 
 
 @contextmanager
-def passing_through(mv: Microvisor, via: int, origin: int) -> Iterator[None]:
+def passing_through(mv: World, via: int, origin: int) -> Iterator[None]:
     """Count a call of ``origin`` in flight through ``via`` (a lane's 3i id) while it is passed
     on."""
     counts, key = mv.in_flight.counts, (via, origin)

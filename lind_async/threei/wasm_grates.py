@@ -56,7 +56,7 @@ from lind_async.wasm.prepared_call import PreparedCall
 if TYPE_CHECKING:
     from lind_async.rawposix.table import SysResult
     from lind_async.runtime.cage import Cage
-    from lind_async.runtime.microvisor import Microvisor
+    from lind_async.runtime.world import World
 
 ENTRY = "pass_fptr_to_wt"
 WORKER_INIT = "__lind_grate_worker_init"
@@ -87,7 +87,7 @@ class _Pool:
     freed: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-def _pool(mv: Microvisor, grate: Cage, main: LindInstance) -> _Pool:
+def _pool(mv: World, grate: Cage, main: LindInstance) -> _Pool:
     """The grate's pool for its current program (a new one after an exec)."""
     pool: _Pool | None = grate.grate_workers
     if pool is not None and pool.main is main:
@@ -101,7 +101,7 @@ def _pool(mv: Microvisor, grate: Cage, main: LindInstance) -> _Pool:
     return pool
 
 
-def valid_handler(mv: Microvisor, grate: Cage, fn_ptr: int) -> bool:
+def valid_handler(mv: World, grate: Cage, fn_ptr: int) -> bool:
     """Could ``grate``'s program run handler ``fn_ptr`` (it exports the entry point, and the
     id is a handler slot when its entry takes function-table indices)? A grate that has not
     started yet is judged by its module."""
@@ -115,7 +115,7 @@ def valid_handler(mv: Microvisor, grate: Cage, fn_ptr: int) -> bool:
     return pool.serves and (pool.slots is None or fn_ptr in pool.slots)
 
 
-async def _worker(mv: Microvisor, grate: Cage, pool: _Pool) -> _Worker | None:
+async def _worker(mv: World, grate: Cage, pool: _Pool) -> _Worker | None:
     """An idle worker of ``pool``, or a new one; None once the grate no longer runs the
     program the pool belongs to (it exec'd or ended while this call waited)."""
     while not pool.idle and pool.count >= MAX_WORKERS:
@@ -177,7 +177,7 @@ def _release(pool: _Pool, worker: _Worker) -> None:
     pool.freed.set()
 
 
-async def _run(mv: Microvisor, grate: Cage, pool: _Pool, params: list[int]) -> int:
+async def _run(mv: World, grate: Cage, pool: _Pool, params: list[int]) -> int:
     try:
         worker = await _worker(mv, grate, pool)
     except GuestError as exc:
@@ -206,7 +206,7 @@ async def _complete(pool: _Pool, worker: _Worker, rest: Awaitable[int]) -> int:
 
 
 def invoke(
-    mv: Microvisor,
+    mv: World,
     grate: Cage,
     fn_ptr: int,
     origin: int,
@@ -242,7 +242,7 @@ def invoke(
     return _shielded(mv, grate, _complete(pool, worker, outcome))  # type: ignore[arg-type]
 
 
-async def _shielded(mv: Microvisor, grate: Cage, running: Coroutine[Any, Any, int]) -> int:
+async def _shielded(mv: World, grate: Cage, running: Coroutine[Any, Any, int]) -> int:
     """Run the rest of an invocation in a task of the grate's (a caller killed meanwhile
     leaves the handler to finish)."""
     # Eagerly: the handler's parked wait must register before this turn ends (runtime/eager.py).
@@ -261,7 +261,7 @@ async def _shielded(mv: Microvisor, grate: Cage, running: Coroutine[Any, Any, in
         return _failed(mv, grate, exc)
 
 
-def _failed(mv: Microvisor, grate: Cage, exc: BaseException) -> int:
+def _failed(mv: World, grate: Cage, exc: BaseException) -> int:
     """What a failed invocation means for the grate; the caller's result (``-EIO``)."""
     if isinstance(exc, WasmTrap):
         _crashed(mv, grate, exc)  # the grate's crash is the caller's EIO
@@ -274,7 +274,7 @@ def _failed(mv: Microvisor, grate: Cage, exc: BaseException) -> int:
     return -EIO
 
 
-def _crashed(mv: Microvisor, grate: Cage, trap: WasmTrap) -> None:
+def _crashed(mv: World, grate: Cage, trap: WasmTrap) -> None:
     """A handler trapped: that is the grate's crash, as a trap in any thread of a cage ends the
     cage (``runtime/threads.py``). The grate dies with the trap's signal (its other workers are
     cancelled and their callers get ``EIO``; later calls into it get ``EIO`` at once). Letting it

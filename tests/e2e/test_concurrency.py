@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 
 from lind_async.runtime.cage import SIGSEGV
-from lind_async.runtime.microvisor import Microvisor, default_cache_dir
+from lind_async.runtime.world import World, default_cache_dir
 from lind_async.wasm.engine import EngineConfig
 
 
-def microvisor(root: Path) -> Microvisor:
+def microvisor(root: Path) -> World:
     config = EngineConfig(time_slice=0.005, cache_dir=default_cache_dir() / "modules")
-    return Microvisor(root=root, engine_config=config)
+    return World(root=root, engine_config=config)
 
 
 @pytest.fixture(params=["asyncio", "uvloop"])

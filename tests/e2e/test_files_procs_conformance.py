@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from lind_async.runtime.cage import Cage
-from lind_async.runtime.microvisor import Microvisor, default_cache_dir
+from lind_async.runtime.world import World, default_cache_dir
 from lind_async.wasm.engine import EngineConfig
 from tests.e2e.conftest import REPO, MatchesNative, Result
 
@@ -61,7 +61,7 @@ def test_exec_that_cannot_start_the_new_program_says_so(
 
     async def main() -> int:
         config = EngineConfig(cache_dir=default_cache_dir() / "modules")
-        async with Microvisor(root=root, engine_config=config) as mv:
+        async with World(root=root, engine_config=config) as mv:
             return await mv.run(wasm, ["fp_exec"])
 
     status = asyncio.run(main())

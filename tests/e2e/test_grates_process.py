@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from lind_async.abi import syscalls as nr
-from lind_async.runtime.microvisor import Microvisor, default_cache_dir
+from lind_async.runtime.world import World, default_cache_dir
 from lind_async.threei.python_grates import Call, Grate, handles
 from lind_async.wasm.engine import EngineConfig
 
@@ -50,7 +50,7 @@ def test_process_calls_forwarded_by_a_grate(
 
     async def main() -> int:
         config = EngineConfig(cache_dir=default_cache_dir() / "modules")
-        async with Microvisor(root=root, engine_config=config) as mv:
+        async with World(root=root, engine_config=config) as mv:
             return await mv.run(wasm, ["grate_process"], grates=[grate])
 
     status = asyncio.run(main())
@@ -94,7 +94,7 @@ def test_a_grate_is_told_when_a_cage_it_serves_dies_abnormally(
 
     async def main() -> tuple[int, int, int, int]:
         config = EngineConfig(cache_dir=default_cache_dir() / "modules")
-        async with Microvisor(root=root, engine_config=config) as mv:
+        async with World(root=root, engine_config=config) as mv:
             bad = mv.spawn(crash, ["crash"], grates=[watcher])
             good = mv.spawn(hello, ["hello"], grates=[watcher])
             await bad.exited.wait()

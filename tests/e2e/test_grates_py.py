@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from lind_async.abi import errno as E
-from lind_async.runtime.microvisor import Microvisor, default_cache_dir
+from lind_async.runtime.world import World, default_cache_dir
 from lind_async.threei.python_grates import Call, Forward, Grate, GrateError, handles
 from lind_async.wasm.engine import EngineConfig
 
@@ -18,9 +18,9 @@ from .conftest import run_cage
 UID = 777
 
 
-def microvisor(root: Path) -> Microvisor:
+def microvisor(root: Path) -> World:
     config = EngineConfig(time_slice=0.005, cache_dir=default_cache_dir() / "modules")
-    return Microvisor(root=root, engine_config=config)
+    return World(root=root, engine_config=config)
 
 
 @pytest.fixture
@@ -181,7 +181,7 @@ def test_handler_reads_writes_memory_and_replaces_a_path(
 ) -> None:
     (root / "real.txt").write_text("the real file")
 
-    async def go(mv: Microvisor) -> int:
+    async def go(mv: World) -> int:
         return await mv.run(client, ["client", "mem"], grates=[Memory()])
 
     status = run(root, go)
@@ -207,7 +207,7 @@ def test_forked_child_inherits_routes(
 ) -> None:
     grate = Uid()
 
-    async def go(mv: Microvisor) -> int:
+    async def go(mv: World) -> int:
         return await mv.run(client, ["client", "fork"], grates=[grate])
 
     assert run(root, go) == 0
@@ -231,7 +231,7 @@ def test_two_python_grates_stack_in_order(
     seen: list[str] = []
     base = Uid(5)
 
-    async def go(mv: Microvisor) -> int:
+    async def go(mv: World) -> int:
         grates = [Tag("outer", seen), Tag("inner", seen), base]
         return await mv.run(client, ["client", "uid"], grates=grates)
 
@@ -254,7 +254,7 @@ def test_naming_an_unrelated_cage_is_eperm(client: Path, root: Path, cage_progra
 
     prober = Prober()
 
-    async def go(mv: Microvisor) -> None:
+    async def go(mv: World) -> None:
         bystander = mv.spawn(cage_program("sleep"), ["sleep", "200"])
         prober.other = bystander.cage_id
         await mv.run(client, ["client", "uid"], grates=[prober])
@@ -284,7 +284,7 @@ def test_one_grate_serves_several_cages_concurrently(
 
     watch = Watch()
 
-    async def go(mv: Microvisor) -> None:
+    async def go(mv: World) -> None:
         sleeper = mv.spawn(cage_program("sleep"), ["sleep", "400"], grates=[watch])
         await asyncio.sleep(0.2)  # the sleeper is inside nanosleep, through the grate
         other = mv.spawn(client, ["client", "uid"], grates=[watch])
@@ -306,7 +306,7 @@ def test_grate_bug_gives_eio_and_the_cage_lives(
         def sys_getcwd(self, call: Call) -> int:
             raise RuntimeError("oops")
 
-    async def go(mv: Microvisor) -> int:
+    async def go(mv: World) -> int:
         return await mv.run(client, ["client", "mem"], grates=[Broken()])
 
     assert run(root, go) == 0
@@ -360,7 +360,7 @@ def test_python_grate_above_a_wasm_grate(
             seen.append(call.caller)
             return await call.forward()
 
-    async def go(mv: Microvisor) -> None:
+    async def go(mv: World) -> None:
         grate = mv.spawn(c_strace, ["strace", "--", "/sleep.wasm", "300"])
         app = None
         for _ in range(5000):  # the child once it has exec'd (its table routes to the C grate)

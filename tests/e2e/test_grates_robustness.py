@@ -16,7 +16,7 @@ import pytest
 
 from lind_async.core.proctable import exited, killed
 from lind_async.core.signals import SIGILL, SIGSEGV
-from lind_async.runtime.microvisor import Microvisor, default_cache_dir
+from lind_async.runtime.world import World, default_cache_dir
 from lind_async.wasm.engine import EngineConfig
 from tests.e2e.test_grates_c import GRATES, PROGRAMS, _build, _ok, install, run
 
@@ -119,7 +119,7 @@ def test_a_crashing_grate(
 
     async def main() -> tuple[int | None, int | None]:
         config = EngineConfig(cache_dir=default_cache_dir() / "modules")
-        async with Microvisor(root=root, engine_config=config) as mv:
+        async with World(root=root, engine_config=config) as mv:
             grate = mv.spawn(root / "bin" / "grate.wasm", ["grate", "/bin/app.wasm", how])
             alone = mv.spawn(app, ["app", "alone"])
             deadline = time.monotonic() + 60

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from lind_async.runtime.microvisor import Microvisor, default_cache_dir
+from lind_async.runtime.world import World, default_cache_dir
 from lind_async.wasm.engine import EngineConfig
 from tests.e2e.conftest import STACKS, MatchesNative, install, run_cage
 
@@ -65,7 +65,7 @@ def test_segments_leave_no_host_fd(args: list[str], cage_program: Any, tmp_path:
 
     async def main() -> int | None:
         config = EngineConfig(cache_dir=default_cache_dir() / "modules")
-        async with Microvisor(root=tmp_path, engine_config=config) as mv:
+        async with World(root=tmp_path, engine_config=config) as mv:
             cage = mv.spawn(tmp_path / "mem_sysv_shm", ["mem_sysv_shm", *args])
             await cage.exited.wait()
             return cage.status

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from lind_async.rawposix import mm_file, shm
-from lind_async.runtime.microvisor import Microvisor, default_cache_dir
+from lind_async.runtime.world import World, default_cache_dir
 from lind_async.wasm.engine import EngineConfig
 from tests.e2e.conftest import STACKS, MatchesNative, install, run_cage
 
@@ -52,7 +52,7 @@ def test_shrinking_a_mapped_file_cannot_bus_error_the_microvisor(
 def _run(root: Path, wasm: Path) -> int | None:
     async def main() -> int | None:
         config = EngineConfig(cache_dir=default_cache_dir() / "modules")
-        async with Microvisor(root=root, engine_config=config) as mv:
+        async with World(root=root, engine_config=config) as mv:
             cage = mv.spawn(wasm, [wasm.name])
             await cage.exited.wait()
             return cage.status

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from lind_async.rawposix import futex, shm
-from lind_async.runtime.microvisor import Microvisor, default_cache_dir
+from lind_async.runtime.world import World, default_cache_dir
 from lind_async.wasm.engine import EngineConfig
 from tests.e2e.conftest import STACKS, MatchesNative, install
 
@@ -56,7 +56,7 @@ def _memfds() -> int:
 def _run(root: Path, wasm: Path, args: list[str]) -> int | None:
     async def main() -> int | None:
         config = EngineConfig(cache_dir=default_cache_dir() / "modules")
-        async with Microvisor(root=root, engine_config=config) as mv:
+        async with World(root=root, engine_config=config) as mv:
             cage = mv.spawn(wasm, [wasm.name, *args])
             await cage.exited.wait()
             return cage.status

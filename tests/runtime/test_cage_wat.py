@@ -9,7 +9,7 @@ import pytest
 import wasmtime
 
 from lind_async.runtime.cage import SIGILL
-from lind_async.runtime.microvisor import Microvisor
+from lind_async.runtime.world import World
 from lind_async.wasm.engine import EngineConfig
 
 _PRELUDE = """
@@ -52,8 +52,8 @@ RESULTS_TO_MEMORY = cage_module("""
 TRAPS = cage_module('(func (export "_start") unreachable)')
 
 
-def microvisor(root: Path) -> Microvisor:
-    return Microvisor(root=root, engine_config=EngineConfig())
+def microvisor(root: Path) -> World:
+    return World(root=root, engine_config=EngineConfig())
 
 
 def test_exit_status_stdout_and_argv(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:

@@ -19,7 +19,7 @@ SCENARIO = textwrap.dedent("""
     from lind_async.core.vmmap import VmMap
     from lind_async.memory import GuestMemory, faults
     from lind_async.wasm.engine import LindEngine
-    import lind_async.runtime.microvisor  # configures the guard (epoch bump, handler library)
+    import lind_async.runtime.world  # configures the guard (epoch bump, handler library)
 
     class Microvisor:  # what watch() needs of a cage's microvisor
         def __init__(self):

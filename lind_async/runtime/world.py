@@ -1,4 +1,4 @@
-"""The microvisor: one engine, one 3i, one confined root, and the cages running on this loop."""
+"""A world of cages: one engine, one 3i, one confined root, and the cages running on this loop."""
 
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ class PythonGrateEndpoint(Protocol):
 
     def handle(
         self,
-        mv: Microvisor,
+        mv: World,
         origin: Cage,
         route: Route,
         number: int,
@@ -169,8 +169,10 @@ def lind_imports() -> HostImports:
     return imports
 
 
-class Microvisor:
-    """Runs cages on the current event loop.
+class World:
+    """One world of cages on the current event loop: one root, one process table and id space, one
+    authority and 3i, the host stdio and the engine that runs them (RawPOSIX sees it as its
+    ``WorldView``). The embedding API's ``lind_async.Microvisor`` keeps one world per root.
 
     ``root`` is the host directory cages see as ``/``; the host's stdio streams are the cages'
     fds 0, 1 and 2 (used without blocking the loop). ``host_unix_sockets``: ``True`` lets host
@@ -434,7 +436,7 @@ class Microvisor:
         if self._owns_engine:
             self.engine.ticker.stop()
 
-    async def __aenter__(self) -> Microvisor:
+    async def __aenter__(self) -> World:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
