@@ -12,6 +12,7 @@ The phases and their moves::
 
     RUNNING ──stop──▶ STOPPED ──resume──▶ RUNNING            (SIGSTOP & co. / SIGCONT)
     RUNNING ──begin_exec──▶ EXEC_PENDING ──end_exec──▶ RUNNING  (execve from a secondary thread)
+    EXEC_PENDING ──begin_exec──▶ EXEC_PENDING                  (a later image replaces the first)
     RUNNING | STOPPED | EXEC_PENDING ──exit(status)──▶ EXITED ──reap──▶ REAPED
 
 ``EXEC_PENDING`` is the window between a secondary thread's successful ``execve`` and the main
@@ -111,12 +112,13 @@ class Lifecycle:
             raise self._illegal("resume")
 
     def begin_exec(self, image: object) -> None:
-        """RUNNING (or STOPPED, the stop held) → EXEC_PENDING with the new program's image."""
+        """RUNNING (or STOPPED, the stop held) → EXEC_PENDING with the new program's image; in
+        EXEC_PENDING a later exec's image replaces the earlier one (the last ``execve`` wins)."""
         if self.phase is Phase.RUNNING:
             self.stop_held = False
         elif self.phase is Phase.STOPPED:
             self.stop_held = True
-        else:
+        elif self.phase is not Phase.EXEC_PENDING:
             raise self._illegal("begin_exec")
         self.phase, self.exec_image = Phase.EXEC_PENDING, image
 

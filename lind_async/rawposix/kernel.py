@@ -171,7 +171,11 @@ class CageView(Protocol):
     stack_size: int
     alarm: tuple[asyncio.TimerHandle, int] | None
     exited: asyncio.Event
-    status: int | None
+
+    @property
+    def status(self) -> int | None:
+        """The Linux wait status once the cage has exited."""
+        ...
 
     @property
     def mem(self) -> GuestMemory: ...

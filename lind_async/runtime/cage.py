@@ -33,6 +33,7 @@ import wasmtime
 from lind_async.abi.errno import EINTR, ESRCH, GuestError
 from lind_async.abi.flags import SIGKILL
 from lind_async.core.fdtable import FdTable
+from lind_async.core.lifecycle import Lifecycle, Phase
 from lind_async.core.proctable import exited, killed
 from lind_async.core.signals import SignalState
 from lind_async.core.vmmap import VmMap
@@ -103,7 +104,8 @@ class Cage:
         self.instance: LindInstance | None = None
         self._mem: GuestMemory | None = None
         self._vm: VmMap | None = None
-        self.status: int | None = None  # Linux wait status once exited
+        # running, stopped, exec pending, exited (core/lifecycle.py); moved only by this module
+        self.lifecycle = Lifecycle()
         self.exited = asyncio.Event()
         self._routes: Mapping[int, Route] | None = None  # this cage's live 3i table, once known
         self._python_grates = microvisor.python_grates
@@ -112,7 +114,6 @@ class Cage:
         self.grate_workers: Any = None
         # Tasks running this cage's wasm (the main fiber; threads add theirs).
         self.tasks: set[asyncio.Task[Any]] = set()
-        self.kill_status: int | None = None  # set when a signal ends the cage from outside
         # Blocking waits in progress (a deliverable signal ends them with EINTR).
         self.blocked: set[asyncio.Future[None]] = set()
         # Signals: who sent each pending one, the handler-running instance and its stack.
@@ -127,7 +128,9 @@ class Cage:
         )
         self._continued = asyncio.Event()
         self._continued.set()
-        self.stopped = False  # SIGSTOP'd: halts at its next safe point until SIGCONT
+        # ``lifecycle.stopped`` (SIGSTOP'd: halts at its next safe point until SIGCONT), mirrored
+        # in a plain attribute for the syscall path (``_syscall_now``); set after every move.
+        self.stopped = False
         # fork (asyncify): set by the fork import once the stack has unwound; see runtime/fork.py.
         self.after_unwind: Callable[[], Awaitable[None]] | None = None
         # An exit or exec a grate performed on this cage's behalf, raised into this cage's fiber
@@ -140,7 +143,6 @@ class Cage:
         # thread entry on the parent's stack until it execs; a fork child re-enters the same.
         self.entry: tuple[str, list[int]] = ("_start", [])
         self.main_task: asyncio.Task[Any] | None = None
-        self.pending_exec: ExecImage | None = None  # execve from a secondary thread
         # Its process family and their limits (runtime/limits.py): a child joins its parent's.
         parent = microvisor.cages.get(parent_id)
         self.family: Family = parent.family if parent is not None else Family()
@@ -155,6 +157,16 @@ class Cage:
         if mem is None:
             raise GuestError(ESRCH)
         return mem
+
+    @property
+    def status(self) -> int | None:
+        """The Linux wait status once exited."""
+        return self.lifecycle.status
+
+    @property
+    def kill_status(self) -> int | None:
+        """The status a fatal signal from outside ends the cage with, once one has."""
+        return self.lifecycle.kill_status
 
     @property
     def vm(self) -> VmMap:
@@ -251,15 +263,16 @@ class Cage:
 
     async def _run_main(self) -> int:
         """Run the program; an ``execve`` from a secondary thread arrives as a cancellation of
-        this task with :attr:`pending_exec` set (see :meth:`exec_from_thread`)."""
+        this task in the lifecycle's ``EXEC_PENDING`` (see :meth:`exec_from_thread`)."""
         while True:
             try:
                 return await self._run_program()
             except asyncio.CancelledError:
-                image = self.pending_exec
-                if image is None or self.kill_status is not None or self.status is not None:
+                life = self.lifecycle
+                if life.phase is not Phase.EXEC_PENDING or life.kill_status is not None:
                     raise
-                self.pending_exec = None
+                image = life.end_exec()
+                assert isinstance(image, ExecImage)
                 task = asyncio.current_task()
                 if task is not None and task.uncancel() > 0:
                     raise  # cancelled by the embedder as well
@@ -286,10 +299,12 @@ class Cage:
     def exec_from_thread(self, image: ExecImage) -> None:
         """A secondary thread's ``execve`` succeeded (its own task has left the group): end the
         other threads now and have the main task run the new program as the main thread."""
-        if self.status is not None or self.kill_status is not None:
+        life = self.lifecycle
+        if not life.live or life.kill_status is not None:
             return
         threads.end_other_threads(self)
-        self.pending_exec = image
+        life.begin_exec(image)
+        self.stopped = life.stopped
         if self.main_task is not None:
             self.main_task.cancel()
 
@@ -358,9 +373,10 @@ class Cage:
 
     def terminate(self, status: int) -> None:
         """End the cage from outside its own execution (a fatal signal)."""
-        if self.status is not None or self.kill_status is not None:
+        life = self.lifecycle
+        if not life.live or life.kill_status is not None:
             return
-        self.kill_status = status
+        life.kill(status)
         for task in list(self.tasks):
             task.cancel()
         if signals.running_cage() is self:
@@ -376,15 +392,19 @@ class Cage:
         return self.stopped
 
     def stop(self, signo: int) -> None:
-        if self.stopped or self.status is not None:
+        life = self.lifecycle
+        if life.stopped or not life.live:
             return
+        life.stop()
         self.stopped = True
         self._continued.clear()
         self.microvisor.child_state_changed(self, self.microvisor.procs.stop(self.cage_id, signo))
 
     def resume(self) -> None:
-        if not self.stopped:
+        life = self.lifecycle
+        if not life.stopped:
             return
+        life.resume()
         self.stopped = False
         self._continued.set()
         self.microvisor.child_state_changed(self, self.microvisor.procs.resume(self.cage_id))
@@ -408,9 +428,9 @@ class Cage:
         return os.fsdecode(self.argv[0]) if self.argv else "?"
 
     def _finish(self, status: int) -> None:
-        if self.status is not None:
+        if not self.lifecycle.live:
             return
-        self.status = status
+        self.lifecycle.exit(status)
         current = asyncio.current_task()
         for task in list(self.tasks):  # every other fiber of the cage (its threads) ends too
             if task is not current:

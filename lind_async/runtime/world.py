@@ -366,9 +366,12 @@ class World:
         cage.family.members.discard(cage)
         self._child_waits.pop(cage.cage_id, None)
         if cage.cage_id not in self.procs:
+            cage.lifecycle.reap()  # no record: nobody collects the status
             return
         for parent_pid in self.procs.exit(cage.cage_id, cage.status, self._keeps_no_zombies):
             self.child_state_changed(cage, parent_pid)
+        if cage.cage_id not in self.procs:
+            cage.lifecycle.reap()  # released at once: a top-level cage, or autoreaped
 
     def _keeps_no_zombies(self, pid: int) -> bool:
         """Does cage ``pid`` ignore ``SIGCHLD`` or set ``SA_NOCLDWAIT`` (its children are reaped

@@ -51,10 +51,12 @@ LEGAL: dict[tuple[Phase, bool, str], tuple[Phase, bool]] = {
     (Phase.STOPPED, False, "kill"): (Phase.STOPPED, True),
     (Phase.STOPPED, False, "exit"): (Phase.EXITED, False),
     (Phase.EXEC_PENDING, False, "stop"): (Phase.EXEC_PENDING, True),
+    (Phase.EXEC_PENDING, False, "begin_exec"): (Phase.EXEC_PENDING, False),
     (Phase.EXEC_PENDING, False, "end_exec"): (Phase.RUNNING, False),
     (Phase.EXEC_PENDING, False, "kill"): (Phase.EXEC_PENDING, False),
     (Phase.EXEC_PENDING, False, "exit"): (Phase.EXITED, False),
     (Phase.EXEC_PENDING, True, "resume"): (Phase.EXEC_PENDING, False),
+    (Phase.EXEC_PENDING, True, "begin_exec"): (Phase.EXEC_PENDING, True),
     (Phase.EXEC_PENDING, True, "end_exec"): (Phase.STOPPED, True),
     (Phase.EXEC_PENDING, True, "kill"): (Phase.EXEC_PENDING, True),
     (Phase.EXEC_PENDING, True, "exit"): (Phase.EXITED, False),
@@ -104,6 +106,14 @@ def test_exec_image_is_handed_over_once() -> None:
     assert life.exec_image is IMAGE
     assert life.end_exec() is IMAGE
     assert life.exec_image is None
+
+
+def test_a_later_exec_replaces_the_pending_image() -> None:
+    life = Lifecycle()
+    life.begin_exec(IMAGE)
+    later = object()
+    life.begin_exec(later)
+    assert life.end_exec() is later
 
 
 def test_kill_records_the_status_once_without_moving() -> None:
