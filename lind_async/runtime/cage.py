@@ -48,7 +48,7 @@ from lind_async.runtime.limits import Family
 from lind_async.runtime.process_image import build_stack_image
 from lind_async.threei.route import hop
 from lind_async.threei.tables import UNKNOWN_CALLS
-from lind_async.wasm.fiber import WasmTrap, run_call
+from lind_async.wasm.fiber import WasmTrap, run_call, trap_signal
 from lind_async.wasm.instance import LindInstance, instantiate
 
 if TYPE_CHECKING:
@@ -58,21 +58,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("lind_async.cage")
 
-SIGILL, SIGFPE, SIGSEGV, SIGXCPU, SIGSYS = 4, 8, 11, 24, 31
-
-_TRAP_SIGNALS = {
-    wasmtime.TrapCode.UNREACHABLE: SIGILL,
-    wasmtime.TrapCode.INTEGER_DIVISION_BY_ZERO: SIGFPE,
-    wasmtime.TrapCode.INTEGER_OVERFLOW: SIGFPE,
-    wasmtime.TrapCode.BAD_CONVERSION_TO_INTEGER: SIGFPE,
-}
-
-
-def trap_signal(trap: WasmTrap) -> int:
-    """The signal a native process would have died of for the same fault."""
-    if trap.code is None:
-        return SIGSEGV
-    return _TRAP_SIGNALS.get(trap.code, SIGSEGV)
+SIGSEGV, SIGXCPU, SIGSYS = 11, 24, 31
 
 
 class Cage:

@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import struct
 import weakref
-from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
 from lind_async.abi import syscalls as nr
@@ -83,7 +82,6 @@ from lind_async.wasm.instance import LindInstance, instantiate
 if TYPE_CHECKING:
     from lind_async.rawposix.table import SysResult
     from lind_async.runtime.cage import Cage
-    from lind_async.runtime.world import World
 
 SIGNAL_STACK_SIZE = 256 * 1024
 _SIGINFO = struct.Struct("<iiiiI")  # si_signo, si_errno, si_code, si_pid, si_uid
@@ -117,13 +115,6 @@ RESTARTABLE = frozenset(
 )
 
 
-OBSERVERS: weakref.WeakKeyDictionary[World, list[Callable[[int, int, int], None]]] = (
-    weakref.WeakKeyDictionary()
-)
-"""Per microvisor, who is told of every signal sent to one of its cages, before its disposition
-is applied: ``observe(cage_id, signo, sender)`` (a Python grate's ``on_signal``: strace)."""
-
-
 def running_cage() -> Cage | None:
     """The cage whose wasm is executing right now (inside a host call), if any."""
     instance = fiber.current_instance()
@@ -148,7 +139,7 @@ def post(
     the ``si_code``, ``si_band`` and ``si_fd`` of a signal-driven I/O notice."""
     if cage.status is not None:
         return
-    for observe in OBSERVERS.get(cage.microvisor, ()):
+    for observe in cage.microvisor.signal_observers:
         observe(cage.cage_id, signo, sender)
     if signo == SIGKILL:
         cage.terminate(killed(SIGKILL))

@@ -71,7 +71,7 @@ from lind_async.rawposix.threads import (
     leave,
 )
 from lind_async.wasm import fiber
-from lind_async.wasm.fiber import WasmTrap, run_call
+from lind_async.wasm.fiber import WasmTrap, run_call, trap_signal
 from lind_async.wasm.instance import LindInstance, instantiate
 
 if TYPE_CHECKING:
@@ -261,8 +261,6 @@ async def _run_thread(cage: Cage, thread: Thread) -> int:
     except CageExit as done:
         status = done.status
     except WasmTrap as trap:
-        from lind_async.runtime.cage import trap_signal
-
         status = trap_signal(trap)
         cage.microvisor.report(
             f"cage {cage.cage_id} ({cage.name}) thread {thread.tid} crashed: "

@@ -7,7 +7,7 @@ import ctypes
 import logging
 import os
 import sys
-from collections.abc import Awaitable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TextIO
 
@@ -40,7 +40,6 @@ from lind_async.rawposix.host_unix import policy_of as host_unix_policy
 from lind_async.rawposix.kernel import ModuleUnloadable
 from lind_async.runtime import guest_signals, signals
 from lind_async.runtime.cage import Cage
-from lind_async.runtime.eager import first_step
 from lind_async.runtime.fork import ForkedCage, fork_import
 from lind_async.runtime.limits import Family, Limits
 from lind_async.threei import ops as threei_ops
@@ -51,6 +50,7 @@ from lind_async.threei.tables import Route, ThreeI
 from lind_async.toolchain import native
 from lind_async.wasm import capi
 from lind_async.wasm.abi_check import check_lind_abi
+from lind_async.wasm.eager import first_step
 from lind_async.wasm.engine import EngineConfig, LindEngine, ModuleError
 from lind_async.wasm.instance import SYSCALL_PARAMS, HostImports, LindInstance
 
@@ -212,6 +212,9 @@ class World:
         self.authority = Authority(self.procs, self.threei, self.in_flight)
         # Python grates by their 3i id (they have a routing table but no process).
         self.python_grates: dict[int, PythonGrateEndpoint] = {}
+        # Told of every signal sent to a cage of this world, before its disposition applies:
+        # ``observe(cage_id, signo, sender)`` (a Python grate's ``on_signal``: strace).
+        self.signal_observers: list[Callable[[int, int, int], None]] = []
         self._tasks: set[asyncio.Task[int]] = set()
         self._diagnostics = diagnostics or sys.stderr
         self._stdio: list[FileOps] | None = None

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 
 from lind_async.abi.errno import GuestError
 from lind_async.abi.guest import WOULD_WAIT
-from lind_async.runtime.eager import first_step
 from lind_async.threei import calls as threei_calls
+from lind_async.wasm.eager import first_step
 
 if TYPE_CHECKING:
     from lind_async.runtime.cage import Cage
@@ -47,7 +47,7 @@ def threei_call_now(instance: LindInstance, args: tuple[int, ...]) -> int:
         # not run on, so it waits, and the cancellation Cage.terminate sent lands there.
         instance.park(_killed(result))
         return WOULD_WAIT
-    instance.park(_finish(first_step(result)))  # its first step now (runtime/eager.py)
+    instance.park(_finish(first_step(result)))  # its first step now (wasm/eager.py)
     return WOULD_WAIT
 
 

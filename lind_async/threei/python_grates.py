@@ -68,11 +68,10 @@ from lind_async.core.vmmap import page_up
 from lind_async.memory import GuestMemory, pointer
 from lind_async.rawposix import table as rawposix
 from lind_async.rawposix.kernel import CageExit, ExecImage, ThreadExit
-from lind_async.runtime import signals
-from lind_async.runtime.eager import Resume
 from lind_async.threei import calls as threei_calls
 from lind_async.threei.route import hop
 from lind_async.wasm import fiber
+from lind_async.wasm.eager import Resume
 
 if TYPE_CHECKING:
     from lind_async.rawposix.table import SysResult
@@ -443,7 +442,7 @@ class Grate:
             self._table = threei.table(grate_id)
             self._catch_all = self.syscall
             if type(self).on_signal is not Grate.on_signal:
-                signals.OBSERVERS.setdefault(mv, []).append(self.on_signal)
+                mv.signal_observers.append(self.on_signal)
         elif self.microvisor is not mv:
             raise ValueError("a grate serves one microvisor")
         grate_id = self.id

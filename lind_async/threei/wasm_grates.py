@@ -48,8 +48,8 @@ from typing import TYPE_CHECKING, Any
 
 from lind_async.abi.errno import EIO, GuestError
 from lind_async.rawposix.kernel import CageExit
-from lind_async.runtime.eager import eager_task
-from lind_async.wasm.fiber import WasmTrap, run_call
+from lind_async.wasm.eager import eager_task
+from lind_async.wasm.fiber import WasmTrap, run_call, trap_signal
 from lind_async.wasm.instance import LindInstance, instantiate, module_spec
 from lind_async.wasm.prepared_call import PreparedCall
 
@@ -245,7 +245,7 @@ def invoke(
 async def _shielded(mv: World, grate: Cage, running: Coroutine[Any, Any, int]) -> int:
     """Run the rest of an invocation in a task of the grate's (a caller killed meanwhile
     leaves the handler to finish)."""
-    # Eagerly: the handler's parked wait must register before this turn ends (runtime/eager.py).
+    # Eagerly: the handler's parked wait must register before this turn ends (wasm/eager.py).
     task = eager_task(running, name=f"grate-{grate.cage_id}-worker")
     if isinstance(task, asyncio.Task):
         grate.tasks.add(task)
@@ -280,8 +280,6 @@ def _crashed(mv: World, grate: Cage, trap: WasmTrap) -> None:
     cancelled and their callers get ``EIO``; later calls into it get ``EIO`` at once). Letting it
     serve on is not safe: the trapped worker may have held a libc lock (stdio, malloc) that no
     one will release, and the next handler to take it would hang its caller."""
-    from lind_async.runtime.cage import trap_signal
-
     mv.report(
         f"grate {grate.cage_id} ({grate.name}) crashed in a handler: {trap.report(grate.name)}"
     )

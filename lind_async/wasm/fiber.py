@@ -97,6 +97,23 @@ class WasmTrap(Exception):
 # A wasmtime backtrace frame: "    3:    0x8c3 - MODULE!function".
 _FRAME_MODULE = re.compile(r"^(\s*\d+:\s+0x[0-9a-fA-F]+ - )[^!\n]*!", re.MULTILINE)
 
+_SIGILL, _SIGFPE, _SIGSEGV = 4, 8, 11
+_TRAP_SIGNALS = {
+    wasmtime.TrapCode.UNREACHABLE: _SIGILL,
+    wasmtime.TrapCode.INTEGER_DIVISION_BY_ZERO: _SIGFPE,
+    wasmtime.TrapCode.INTEGER_OVERFLOW: _SIGFPE,
+    wasmtime.TrapCode.BAD_CONVERSION_TO_INTEGER: _SIGFPE,
+}
+
+
+def trap_signal(trap: WasmTrap) -> int:
+    """The signal a native process would have died of for the same fault (``SIGSEGV`` for
+    memory faults and bad indirect calls, ``SIGILL`` for ``unreachable``, ``SIGFPE`` for integer
+    faults)."""
+    if trap.code is None:
+        return _SIGSEGV
+    return _TRAP_SIGNALS.get(trap.code, _SIGSEGV)
+
 
 class StoreBusyError(RuntimeError):
     """A second call was started on a Store that already has a live call."""

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from lind_async.runtime.eager import first_step
+from lind_async.wasm.eager import first_step
 
 
 class Queue:

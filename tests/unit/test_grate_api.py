@@ -11,7 +11,6 @@ import pytest
 
 from lind_async.abi import flags as F
 from lind_async.abi import syscalls as nr
-from lind_async.runtime.eager import Resume
 from lind_async.threei.python_grates import (
     Call,
     Grate,
@@ -21,6 +20,7 @@ from lind_async.threei.python_grates import (
     syscall_number,
 )
 from lind_async.threei.tables import ThreeI
+from lind_async.wasm.eager import Resume
 
 
 def fake_call(number: int, *args: int, caller: int = 3) -> Call:
