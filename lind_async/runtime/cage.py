@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import wasmtime
@@ -44,6 +44,7 @@ from lind_async.rawposix.files import FileOps
 from lind_async.rawposix.kernel import CageExit, ExecImage, ThreadExit
 from lind_async.runtime import signals, threads
 from lind_async.runtime.cage_ops import CageOps
+from lind_async.runtime.fork_state import ForkState
 from lind_async.runtime.limits import Family
 from lind_async.runtime.process_image import build_stack_image
 from lind_async.threei.route import hop
@@ -102,13 +103,11 @@ class Cage:
         self.tasks: set[asyncio.Task[Any]] = set()
         # Blocking waits in progress (a deliverable signal ends them with EINTR).
         self.blocked: set[asyncio.Future[None]] = set()
-        # Signals: who sent each pending one, the handler-running instance and its stack.
-        self.sender: dict[int, int] = {}
-        self.signal_runner: LindInstance | None = None
-        self.signal_stack_top = 0
+        self.sender: dict[int, int] = {}  # who sent each pending signal (written by signals.py)
+        # whether a handler runs, the handler-running instance and its stack (runtime/signals.py)
+        self.delivery = signals.SignalDelivery()
         self.tls_base: int | None = None
         self.stack_size = 0  # the main stack's size (RLIMIT_STACK), known once started
-        self.in_handler = False
         self.alarm: tuple[asyncio.TimerHandle, int] | None = (
             None  # ITIMER_REAL: (timer, interval µs)
         )
@@ -117,14 +116,12 @@ class Cage:
         # ``lifecycle.stopped`` (SIGSTOP'd: halts at its next safe point until SIGCONT), mirrored
         # in a plain attribute for the syscall path (``_syscall_now``); set after every move.
         self.stopped = False
-        # fork (asyncify): set by the fork import once the stack has unwound; see runtime/fork.py.
-        self.after_unwind: Callable[[], Awaitable[None]] | None = None
+        # A fork in progress: the main thread's after-unwind hook and, while a grate decides an
+        # interposed fork, where the stack unwound (runtime/fork_state.py; set by runtime/fork.py).
+        self.forking = ForkState()
         # An exit or exec a grate performed on this cage's behalf, raised into this cage's fiber
         # when the call it waits on returns (see threei/calls.py).
         self.deferred: BaseException | None = None
-        # While a grate decides an interposed fork: where this cage's stack unwound
-        # (instance, entry, signal mask), for RawPOSIX's fork to make the child from.
-        self.fork_point: tuple[Any, tuple[str, list[int]], int] | None = None
         # What the main instance runs: ``_start``, or for a vfork child (runtime/vfork.py) the
         # thread entry on the parent's stack until it execs; a fork child re-enters the same.
         self.entry: tuple[str, list[int]] = ("_start", [])
@@ -276,10 +273,9 @@ class Cage:
                 continue
             except ThreadExit:  # the main thread exited; the others run on
                 return await threads.main_thread_exited(self)
-            hook = self.after_unwind
+            hook = self.forking.take_hook()
             if hook is None:
                 return exited(0)
-            self.after_unwind = None
             await hook()
 
     def exec_from_thread(self, image: ExecImage) -> None:
@@ -308,10 +304,7 @@ class Cage:
             if isinstance(file, FileOps):
                 file.release()
         self.signals.reset_for_exec()
-        self.in_handler = False  # an execve from a handler: the new program is in none
-        if self.signal_runner is not None:
-            self.signal_runner.close()
-            self.signal_runner = None
+        self.delivery.end_image(in_handler=False)  # an execve from a handler: now in none
         if self.instance is not None:
             self.instance.close()
             self.instance = None
@@ -430,9 +423,7 @@ class Cage:
         if self.alarm is not None:
             self.alarm[0].cancel()
             self.alarm = None
-        if self.signal_runner is not None:
-            self.signal_runner.close()
-            self.signal_runner = None
+        self.delivery.end_image()
         self.drop_shared_mappings()
         sysv_sem.process_exited(self)
         self._mem = None

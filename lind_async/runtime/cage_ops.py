@@ -30,10 +30,9 @@ class CageOps:
         (``runtime/fork.py`` records it while the grate decides)."""
         cage = self._cage
         real = cage.microvisor.cages.get(cage.cage_id)
-        point = real.fork_point if real is not None else None
+        point = real.forking.take_point() if real is not None else None  # one child per fork()
         if real is None or point is None:
             raise GuestError(ENOSYS)  # a direct fork never reaches the syscall table
-        real.fork_point = None  # one child per fork() call
         return real.microvisor.fork(real, *point).cage_id
 
     def clone(

@@ -14,7 +14,7 @@ functions and its two globals (``__asyncify_state``: 0 normal, 1 unwinding, 2 re
    cage, inherited by children at the same address), sets ``{current, end}`` and switches the
    state to *unwinding* — exactly what the exported ``asyncify_start_unwind`` does; the import sets
    the globals itself because a host function cannot call back into its own async Store. It
-   arms ``cage.after_unwind`` and returns.
+   arms ``cage.forking.after_unwind`` (``runtime/fork_state.py``) and returns.
 2. Every instrumented frame saves its locals into the buffer and returns, so the ``_start`` call
    of ``Cage._run_main`` returns normally and the cage runs the hook (:func:`_after_unwind`):
    ``asyncify_stop_unwind``; ``World.fork`` builds the child — new cage id, ``parent_id`` =
@@ -70,6 +70,7 @@ from lind_async.memory import GuestMemory, faults
 from lind_async.memory.copy import copy_used
 from lind_async.rawposix import shm
 from lind_async.runtime.cage import Cage
+from lind_async.runtime.signals import SignalDelivery
 from lind_async.threei.route import call_grate
 from lind_async.wasm.instance import LindInstance, SharedMemoryHandle, instantiate
 
@@ -143,7 +144,7 @@ def fork_import(instance: LindInstance, args: tuple[int, ...]) -> int:
         await _after_unwind(cage, instance, entry, blocked)
 
     if thread is None:
-        cage.after_unwind = hook
+        cage.forking.after_unwind = hook
     else:
         thread.after_unwind = hook
     return 0
@@ -173,12 +174,12 @@ async def _after_unwind(
     else:
         # A grate interposes fork: it decides what the parent's fork() returns, and the child
         # exists only if it forwards the call (RawPOSIX's fork, below, makes it from this point).
-        parent.fork_point = (inst, entry, blocked)
+        parent.forking.point = (inst, entry, blocked)
         try:
             answer = call_grate(mv, parent, route, SYS_fork, (0, 0, 0, 0, 0, 0))
             result = answer if isinstance(answer, int) else await answer
         finally:
-            parent.fork_point = None
+            parent.forking.point = None
     _start_rewind(parent, inst, result)
 
 
@@ -186,10 +187,9 @@ def sys_fork(cage: Cage, *_: int) -> int:
     """RawPOSIX's fork: only meaningful for a cage whose stack has unwound at ``lind.fork`` and
     whose fork a grate is forwarding (a direct fork never reaches the syscall table)."""
     real = cage.microvisor.cages.get(cage.cage_id)
-    point = real.fork_point if real is not None else None
+    point = real.forking.take_point() if real is not None else None  # one child per fork()
     if real is None or point is None:
         raise GuestError(ENOSYS)
-    real.fork_point = None  # one child per fork() call
     return real.microvisor.fork(real, *point).cage_id
 
 
@@ -215,7 +215,7 @@ class ForkedCage(Cage):
         # A fork inside a handler the guest runs on its stack: the child returns from it too.
         frame = pinst.signal_frame
         self._signal_frame = dataclasses.replace(frame) if frame is not None else None
-        self.in_handler = frame is not None
+        self.delivery = SignalDelivery(in_handler=frame is not None)
         self._globals = {name: pinst.get_global(name)
                          for name, (_, mutable) in pinst.spec.globals.items()
                          if mutable and name not in ASYNCIFY_GLOBALS}

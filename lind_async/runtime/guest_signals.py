@@ -111,7 +111,7 @@ async def _deliver(instance: LindInstance, cage: Cage, frame: GuestFrame) -> int
             frame.saved_mask, frame.outer_mask = frame.outer_mask, None
         frame.stack_pointer = None
         instance.signal_frame = frame
-        cage.in_handler = True
+        cage.delivery.enter()
         return LIND_SIGNAL
     if frame.outer_mask is not None:  # nothing ran: the caller's mask comes back now
         cage.signals.set_mask(frame.outer_mask)
@@ -164,7 +164,7 @@ def poll(instance: LindInstance) -> int:
     cage: Cage = instance.data
     if instance.parked is not None or instance.serving:
         return 0
-    if cage.in_handler and not left_by_longjmp(instance, cage):
+    if cage.delivery.in_handler and not left_by_longjmp(instance, cage):
         return 0
     if not signals.pending_for(cage):
         return 0
@@ -228,5 +228,5 @@ def left_by_longjmp(instance: LindInstance, cage: Cage) -> bool:
 
 def _end(instance: LindInstance, cage: Cage) -> None:
     instance.signal_frame = None
-    cage.in_handler = False
+    cage.delivery.leave()
 

@@ -223,7 +223,7 @@ async def after_syscall(cage: Cage, number: int, args: tuple[int, ...], result: 
 
 def handler_running(cage: Cage) -> bool:
     """Is one of the cage's handlers running? (One its guest left by ``longjmp`` has ended.)"""
-    if not cage.in_handler:
+    if not cage.delivery.in_handler:
         return False
     from lind_async.runtime import guest_signals  # it imports this module
 
@@ -318,16 +318,51 @@ def write_siginfo(cage: Cage, signo: int, info: int) -> None:
     cage.mem.pack(_SIGINFO, info, signo, 0, SI_USER, cage.sender.get(signo, 0), 0)
 
 
+class SignalDelivery:
+    """The cage's side of delivery that only this subsystem writes (``Cage.delivery``).
+
+    ``in_handler``: a guest handler is running for the cage, on the signal instance (here) or
+    on the interrupted thread's own stack (``guest_signals.py``, through :meth:`enter` and
+    :meth:`leave`); a signal is not delivered into a running handler unless the guest left it by
+    ``longjmp``. ``runner`` and ``stack_top``: the handler-running instance over the cage's memory
+    and the top of its signal stack, made on first use (:func:`_signal_instance`) and closed when
+    the program image ends (:meth:`end_image`: exec, exit). A fork child starts with the
+    parent's ``in_handler`` (it returns from the same handler) and no runner of its own.
+    """
+
+    __slots__ = ("in_handler", "runner", "stack_top")
+
+    def __init__(self, in_handler: bool = False) -> None:
+        self.in_handler = in_handler
+        self.runner: LindInstance | None = None
+        self.stack_top = 0
+
+    def enter(self) -> None:
+        self.in_handler = True
+
+    def leave(self) -> None:
+        self.in_handler = False
+
+    def end_image(self, *, in_handler: bool | None = None) -> None:
+        """The program image ends: close the signal instance (``in_handler``: its new value)."""
+        if in_handler is not None:
+            self.in_handler = in_handler
+        if self.runner is not None:
+            self.runner.close()
+            self.runner = None
+
+
 async def _run_handler(cage: Cage, signo: int, action: SigAction) -> None:
     try:
         runner = await _signal_instance(cage)
     except GuestError as exc:  # no room for the handler's stack: no frame can be set up
         raise CageExit(killed(SIGSEGV)) from exc  # what Linux does then (force_sigsegv)
-    stack_top = cage.signal_stack_top
+    delivery = cage.delivery
+    stack_top = delivery.stack_top
     info = stack_top - SIGINFO_SIZE
     write_siginfo(cage, signo, info)
     runner.set_global("__stack_pointer", (info - 64) & ~15)
-    cage.in_handler = True
+    delivery.in_handler = True
     try:
         await fiber.run_call(
             runner,
@@ -335,12 +370,13 @@ async def _run_handler(cage: Cage, signo: int, action: SigAction) -> None:
             [action.handler, signo, 1 if action.flags & SA_SIGINFO else 0, info],
         )
     finally:
-        cage.in_handler = False
+        delivery.in_handler = False
 
 
 async def _signal_instance(cage: Cage) -> LindInstance:
     """The cage's handler-running instance, created on first use."""
-    if cage.signal_runner is None:
+    delivery = cage.delivery
+    if delivery.runner is None:
         main = cage.instance
         assert main is not None
         mv = cage.microvisor
@@ -353,9 +389,11 @@ async def _signal_instance(cage: Cage) -> LindInstance:
         runner.data = cage
         if cage.tls_base is not None:
             runner.set_global("__tls_base", cage.tls_base)
-        cage.signal_stack_top = base + SIGNAL_STACK_SIZE
-        cage.signal_runner = runner
-    return cage.signal_runner
+        delivery.stack_top = base + SIGNAL_STACK_SIZE
+        delivery.runner = runner
+    return delivery.runner
 
 
-__all__ = ["SIGSTOP", "after_syscall", "at_preemption", "deliver", "pending_for", "post"]
+__all__ = [
+    "SIGSTOP", "SignalDelivery", "after_syscall", "at_preemption", "deliver", "pending_for", "post",
+]

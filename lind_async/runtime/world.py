@@ -123,7 +123,7 @@ def _may_deliver(instance: LindInstance, cage: Cage) -> bool:
     """Is a signal to deliver before this call returns? Not inside a handler (unless the guest
     left it by longjmp), and never on a grate's handler worker (``instance.serving``: the
     grate's signals and stops go to its own threads, so a stopped grate still serves)."""
-    if cage.in_handler and not guest_signals.left_by_longjmp(instance, cage):
+    if cage.delivery.in_handler and not guest_signals.left_by_longjmp(instance, cage):
         return False
     return signals.pending_for(cage) and not instance.serving
 
