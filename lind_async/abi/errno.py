@@ -49,8 +49,9 @@ ETIMEDOUT: Final = _host_errno.ETIMEDOUT
 class GuestError(Exception):
     """A system call failed with an errno the guest will see as ``-errno``.
 
-    Raised anywhere below the dispatcher; turned into a negative return value in exactly one place
-    (``lind_async.rawposix.dispatch``). Never used for host failures.
+    Raised anywhere below the dispatcher; turned into a negative return value only by
+    :func:`to_negative_errno` (RawPOSIX's dispatcher, 3i's guest import, the grates' call paths).
+    Never used for host failures.
     """
 
     __slots__ = ("errno",)
@@ -61,6 +62,21 @@ class GuestError(Exception):
 
     def __str__(self) -> str:
         return f"{errno_name(self.errno)} ({os.strerror(self.errno)})"
+
+
+def to_negative_errno(exc: GuestError | OSError, fallback: int | None = None) -> int:
+    """The guest's view of a failed call: ``-errno``; every such conversion goes through here.
+
+    A host ``OSError`` without an errno is a host bug, not a guest error: it is re-raised. A site
+    that must answer with an errno whatever happened passes ``fallback``, used when the exception
+    carries no errno (None or 0).
+    """
+    errno = exc.errno
+    if fallback is not None and not errno:
+        return -fallback
+    if errno is None:
+        raise exc
+    return -errno
 
 
 def errno_name(value: int) -> str:

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from lind_async.abi.errno import EIO
+from lind_async.abi.errno import EIO, GuestError, to_negative_errno
 from lind_async.grates.wasm_member import CAUGHT, WasmMember, is_wasm_spec
 from lind_async.threei import calls as threei_calls
 from lind_async.threei.python_grates import Call, Forward, Grate, load_grate
@@ -124,11 +124,8 @@ class Lane:
                 return threei_calls.threei_call(
                     mv, lane_id, call.number, call.caller, call.args, call.owners
                 )
-            except Exception as err:  # GuestError: the call failed before it started
-                errno = getattr(err, "errno", None)
-                if errno is None:
-                    raise
-                return -int(errno)
+            except (GuestError, OSError) as err:  # the call failed before it started
+                return to_negative_errno(err)
 
 
 def _set_route(mv: World, owner: int, number: int, route: Route | None) -> None:

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lind_async.abi import syscalls as nr
-from lind_async.abi.errno import ENOSYS, GuestError, errno_name
+from lind_async.abi.errno import ENOSYS, GuestError, errno_name, to_negative_errno
 
 if TYPE_CHECKING:
     from lind_async.rawposix.kernel import CageView
@@ -71,13 +71,14 @@ class Syscall:
 class Fixed:
     """The handler of a call RawPOSIX does not implement: it always fails with one errno."""
 
-    __slots__ = ("errno",)
+    __slots__ = ("_result", "errno")
 
     def __init__(self, errno: int) -> None:
         self.errno = errno
+        self._result = -errno
 
     def __call__(self, cage: CageView, *_: int) -> int:
-        return -self.errno
+        return self._result
 
 
 # Families that declare their own rows (``ROWS: list[Row]``), one module each; ``unsupported``
@@ -164,7 +165,7 @@ def dispatch(
     try:
         result = handler(cage, a1, a2, a3, a4, a5, a6)
     except (GuestError, OSError) as exc:
-        return _negative_errno(exc)
+        return to_negative_errno(exc)
     if result.__class__ is int:
         return result
     return _finish(result)  # type: ignore[arg-type]
@@ -174,14 +175,7 @@ async def _finish(pending: Awaitable[int]) -> int:
     try:
         return await pending
     except (GuestError, OSError) as exc:
-        return _negative_errno(exc)
-
-
-def _negative_errno(exc: GuestError | OSError) -> int:
-    """The guest's view of a failed call; an ``OSError`` without an errno is a host bug."""
-    if exc.errno is None:
-        raise exc
-    return -exc.errno
+        return to_negative_errno(exc)
 
 
 def name_of(number: int) -> str:

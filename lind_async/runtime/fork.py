@@ -63,7 +63,7 @@ import mmap
 import weakref
 from typing import TYPE_CHECKING
 
-from lind_async.abi.errno import EAGAIN, ENOMEM, ENOSYS, GuestError
+from lind_async.abi.errno import EAGAIN, ENOMEM, ENOSYS, GuestError, to_negative_errno
 from lind_async.abi.syscalls import SYS_fork
 from lind_async.core.vmmap import VmMap
 from lind_async.memory import GuestMemory, faults
@@ -127,7 +127,7 @@ def fork_import(instance: LindInstance, args: tuple[int, ...]) -> int:
     try:
         buf = _buffer(cage)
     except GuestError as exc:  # no room in the address space for the fork buffer
-        return -(exc.errno or ENOMEM)
+        return to_negative_errno(exc, fallback=ENOMEM)
     _busy[cage] = instance
     mem = cage.mem
     mem.write_u32(buf, buf + 8)  # {current, end}: asyncify_start_unwind's buffer header

@@ -45,7 +45,7 @@ import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from lind_async.abi.errno import EFAULT, EINTR, EINVAL, GuestError
+from lind_async.abi.errno import EFAULT, EINTR, EINVAL, GuestError, to_negative_errno
 from lind_async.abi.guest import SIGNAL_RETURN_IMPORT, WOULD_WAIT
 from lind_async.core.signals import SA_RESTART, SA_SIGINFO, SigAction
 from lind_async.runtime import signals
@@ -145,7 +145,7 @@ def signal_frame_import(instance: LindInstance, args: tuple[int, ...]) -> int:
         signals.write_siginfo(cage, frame.signo, info)
         mem.pack(_FRAME, at, action.handler & 0xFFFFFFFF, frame.signo, with_info)
     except GuestError as exc:
-        return -(exc.errno or EFAULT)
+        return to_negative_errno(exc, fallback=EFAULT)
     frame.stack_pointer = instance.get_global("__stack_pointer")
     try:
         frame.depth, frame.depth_addr = mem.read_u32(depth_addr), depth_addr

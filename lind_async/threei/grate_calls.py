@@ -32,7 +32,7 @@ from collections.abc import Callable, Generator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from lind_async.abi import syscalls as nr
-from lind_async.abi.errno import ESRCH, GuestError
+from lind_async.abi.errno import ESRCH, GuestError, to_negative_errno
 from lind_async.abi.flags import PATH_MAX, PROT_READ, PROT_WRITE
 from lind_async.core.proctable import killed
 from lind_async.core.vmmap import page_up
@@ -111,7 +111,7 @@ class Forward:
             self._call.effect = effect
             result = 0
         except GuestError as err:
-            result = -err.errno
+            result = to_negative_errno(err)
         finally:
             self._value = 0
             self._release()
@@ -276,7 +276,7 @@ class Call:
                     return Forward(self, value, None)
                 value = grate.threei_call(self.number, origin.cage_id, self.args, self.owners)
             except GuestError as err:
-                value = -err.errno
+                value = to_negative_errno(err)
             except EFFECTS as effect:
                 self.effect = effect
                 value = 0
@@ -301,7 +301,7 @@ class Call:
                     values[i], owner_ids[i] = addr, target_id
             value = self.grate.threei_call(call_number, target_id, values, owner_ids)
         except GuestError as err:
-            value = -err.errno
+            value = to_negative_errno(err)
         except EFFECTS as effect:
             self.effect = effect
             value = 0

@@ -20,7 +20,7 @@ import asyncio
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
-from lind_async.abi.errno import GuestError
+from lind_async.abi.errno import GuestError, to_negative_errno
 from lind_async.abi.guest import WOULD_WAIT
 from lind_async.threei import calls as threei_calls
 from lind_async.wasm.eager import first_step
@@ -39,7 +39,7 @@ def threei_call_now(instance: LindInstance, args: tuple[int, ...]) -> int:
             cage.microvisor, cage.cage_id, args[0], args[1], args[2::2], args[3::2]
         )
     except (GuestError, OSError) as exc:
-        return _negative_errno(exc)
+        return to_negative_errno(exc)
     if isinstance(result, int):
         if cage.kill_status is None:
             return result
@@ -60,10 +60,4 @@ async def _finish(pending: Awaitable[int]) -> int:
     try:
         return int(await pending)
     except (GuestError, OSError) as exc:
-        return _negative_errno(exc)
-
-
-def _negative_errno(exc: GuestError | OSError) -> int:
-    if exc.errno is None:
-        raise exc  # a host bug, not a guest error
-    return -exc.errno
+        return to_negative_errno(exc)

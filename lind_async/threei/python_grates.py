@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from lind_async.abi import syscalls as nr
-from lind_async.abi.errno import EINVAL, EIO, GuestError
+from lind_async.abi.errno import EINVAL, EIO, GuestError, to_negative_errno
 from lind_async.rawposix import table as rawposix
 from lind_async.threei import calls as threei_calls
 from lind_async.threei.grate_calls import (
@@ -260,7 +260,7 @@ class Grate:
                 else:
                     return self._finish(call, steps, first)
         except GuestError as err:
-            result = -err.errno
+            result = to_negative_errno(err)
         except EFFECTS as effect:
             call.effect = effect
             result = 0
@@ -276,7 +276,7 @@ class Grate:
         try:
             result = _as_result(await Resume(steps, first))
         except GuestError as err:
-            result = -err.errno
+            result = to_negative_errno(err)
         except EFFECTS as effect:
             call.effect = effect
             result = 0

@@ -46,7 +46,7 @@ from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from lind_async.abi.errno import EIO, GuestError
+from lind_async.abi.errno import EIO, GuestError, to_negative_errno
 from lind_async.rawposix.kernel import CageExit
 from lind_async.wasm.eager import eager_task
 from lind_async.wasm.fiber import WasmTrap, run_call, trap_signal
@@ -181,7 +181,7 @@ async def _run(mv: World, grate: Cage, pool: _Pool, params: list[int]) -> int:
     try:
         worker = await _worker(mv, grate, pool)
     except GuestError as exc:
-        return -(exc.errno or EIO)  # (ENOMEM: no room for a worker's stack)
+        return to_negative_errno(exc, fallback=EIO)  # (ENOMEM: no room for a worker's stack)
     if worker is None:
         return -EIO
     worker.instance.set_global("__stack_pointer", worker.stack_top)
