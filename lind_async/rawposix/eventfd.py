@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 
 from lind_async.abi import flags as F
 from lind_async.abi import syscalls as nr
-from lind_async.abi.errno import EAGAIN, EINVAL, GuestError
+from lind_async.abi.errno import EINVAL, GuestError
 from lind_async.rawposix.args import i32, u32
-from lind_async.rawposix.blocking import WaitQueue
+from lind_async.rawposix.blocking import WaitQueue, block, on_queue
 from lind_async.rawposix.files import FileOps, SysResult
 from lind_async.rawposix.readiness import Cancel, Wake
 from lind_async.rawposix.table import Row, Support
@@ -77,16 +77,14 @@ class EventFd(FileOps):
         taken = self.counter.take()
         if taken is not None:
             return self._took(view, taken)
-        if self.status_flags & F.O_NONBLOCK:
-            raise GuestError(EAGAIN)
-        return self._read_later(cage, view)
-
-    async def _read_later(self, cage: CageView, view: memoryview) -> int:
         # Look before every wait, the first included: a write between the handler's look and
-        # this coroutine's first step woke no one.
-        while (taken := self.counter.take()) is None:
-            await self.more.wait(cage)
-        return self._took(view, taken)
+        # the waiter's first step woke no one.
+        return block(lambda: self._read_again(view), on_queue(cage, self.more),
+                     nonblocking=bool(self.status_flags & F.O_NONBLOCK), look_first=True)
+
+    def _read_again(self, view: memoryview) -> int | None:
+        taken = self.counter.take()
+        return None if taken is None else self._took(view, taken)
 
     def _took(self, view: memoryview, taken: int) -> int:
         _U64.pack_into(view, 0, taken)
@@ -100,13 +98,12 @@ class EventFd(FileOps):
         if self.counter.add(amount):
             self.more.wake_all()
             return _U64.size
-        if self.status_flags & F.O_NONBLOCK:
-            raise GuestError(EAGAIN)
-        return self._write_later(cage, amount)
+        return block(lambda: self._write_again(amount), on_queue(cage, self.less),
+                     nonblocking=bool(self.status_flags & F.O_NONBLOCK), look_first=True)
 
-    async def _write_later(self, cage: CageView, amount: int) -> int:
-        while not self.counter.add(amount):  # (look first, as _read_later)
-            await self.less.wait(cage)
+    def _write_again(self, amount: int) -> int | None:
+        if not self.counter.add(amount):
+            return None
         self.more.wake_all()
         return _U64.size
 

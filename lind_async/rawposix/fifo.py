@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from lind_async.abi.errno import ENXIO, GuestError
 from lind_async.abi.flags import O_ACCMODE, O_NONBLOCK, O_RDONLY, O_RDWR, O_WRONLY
 from lind_async.rawposix import locks
-from lind_async.rawposix.blocking import WaitQueue
+from lind_async.rawposix.blocking import WaitQueue, block, on_queue
 from lind_async.rawposix.files import FileOps, SysResult
 from lind_async.rawposix.pipe import Pipe, PipeEnd
 from lind_async.rawposix.readiness import Cancel, Wake
@@ -156,7 +156,7 @@ def open_fifo(cage: CageView, node_fd: int, st: os.stat_result, flags: int) -> S
     fifo.opened.wake_all()
     buffer = fifo.pipe.buffer
     other_present = buffer.writers if reading else buffer.readers
-    if other_present or nonblocking:
+    if other_present or nonblocking:  # (O_NONBLOCK opens now: never block()'s EAGAIN)
         return _install(cage, end, flags)
     return _open_later(cage, fifo, end, reading, seen_other, flags)
 
@@ -164,9 +164,11 @@ def open_fifo(cage: CageView, node_fd: int, st: os.stat_result, flags: int) -> S
 async def _open_later(
     cage: CageView, fifo: Fifo, end: FifoEnd, reading: bool, seen_other: int, flags: int
 ) -> int:
-    try:
-        while (fifo.writer_opens if reading else fifo.reader_opens) == seen_other:
-            await fifo.opened.wait(cage)
+    def other_opened() -> bool | None:
+        return (fifo.writer_opens if reading else fifo.reader_opens) != seen_other or None
+
+    try:  # the end goes if the wait does not end in the other side's open (EINTR)
+        await block(other_opened, on_queue(cage, fifo.opened), look_first=True)
     except BaseException:
         end.release()
         raise

@@ -47,6 +47,7 @@ from lind_async.abi import flags as F
 from lind_async.abi.errno import EADDRINUSE, EAGAIN, ECONNREFUSED, EPERM, GuestError
 from lind_async.core.fdtable import OpenFile
 from lind_async.rawposix import hostfds
+from lind_async.rawposix.blocking import Wait, block
 from lind_async.rawposix.confine import lexical
 from lind_async.rawposix.readiness import (
     Cancel,
@@ -199,6 +200,26 @@ class HostUnixStream(InetSocket):
         return (F.SOL_SOCKET,)
 
 
+def _backoff(cage: CageView) -> Wait:
+    """The :data:`~lind_async.rawposix.blocking.Wait` of a connect to a full host backlog: the
+    kernel gives no readiness for it, so each wait is a pause, growing from ``_RETRY_FIRST`` to
+    ``_RETRY_MAX`` (cut short by the deadline's ``left``)."""
+    pause = _RETRY_FIRST
+
+    async def wait(left: float | None) -> None:
+        nonlocal pause
+        loop = asyncio.get_running_loop()
+        ready: asyncio.Future[None] = loop.create_future()
+        timer = loop.call_later(pause if left is None else min(pause, left), _settle, ready)
+        try:
+            await cage.block_on(ready)
+        finally:
+            timer.cancel()
+        pause = min(pause * 2, _RETRY_MAX)
+
+    return wait
+
+
 def _settle(ready: asyncio.Future[None]) -> None:
     if not ready.done():
         ready.set_result(None)
@@ -242,24 +263,8 @@ class HostDial:
     async def _connect_later(
         self, cage: CageView, stype: int, name: bytes | None, timeout: float | None
     ) -> HostUnixStream:
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
-        pause = _RETRY_FIRST
-        try:
-            while True:
-                if deadline is not None and loop.time() >= deadline:
-                    raise GuestError(EAGAIN)  # SO_SNDTIMEO passed, as Linux says
-                ready: asyncio.Future[None] = loop.create_future()
-                wait = pause if deadline is None else min(pause, deadline - loop.time())
-                timer = loop.call_later(max(0.0, wait), _settle, ready)
-                try:
-                    await cage.block_on(ready)
-                finally:
-                    timer.cancel()
-                got = self._attempt(stype, name)
-                if got is not None:
-                    return got
-                pause = min(pause * 2, _RETRY_MAX)
+        try:  # SO_SNDTIMEO passed: EAGAIN, as Linux says
+            return await block(lambda: self._attempt(stype, name), _backoff(cage), timeout=timeout)
         finally:
             self.close()
 

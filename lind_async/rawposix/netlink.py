@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING
 from lind_async.abi import flags as F
 from lind_async.abi.errno import (
     EADDRINUSE,
-    EAGAIN,
     ECONNREFUSED,
     EINVAL,
     ENOBUFS,
@@ -47,7 +46,7 @@ from lind_async.core.fdtable import OpenFile
 from lind_async.core.sockbuf import Datagram, DatagramQueue
 from lind_async.rawposix import hostfds
 from lind_async.rawposix import sock_sysctl as sysctl
-from lind_async.rawposix.blocking import WaitQueue
+from lind_async.rawposix.blocking import WaitQueue, block, on_queue
 from lind_async.rawposix.readiness import Cancel, Wake
 from lind_async.rawposix.sock_base import Received, RecvResult, Socket, drop_rights, int_option
 
@@ -228,22 +227,19 @@ class NetlinkSocket(Socket):
             raise GuestError(err)
         if len(self.queue):
             return self._take(views, flags)
-        if self.nonblocking(flags):
-            raise GuestError(EAGAIN)
-        return self._recv_later(cage, views, flags)
+        return block(lambda: self._recv_again(views, flags), on_queue(cage, self.readq),
+                     nonblocking=self.nonblocking(flags), look_first=True)
 
     def _take(self, views: list[memoryview], flags: int) -> Received:
         copied, full, dgram = self.queue.pop_into(views, peek=bool(flags & F.MSG_PEEK))
         n = full if flags & F.MSG_TRUNC else copied
         return n, dgram.sender, None, F.MSG_TRUNC if full > copied else 0
 
-    async def _recv_later(self, cage: CageView, views: list[memoryview], flags: int) -> Received:
-        while not len(self.queue) and not self.error:
-            await self.readq.wait(cage)
+    def _recv_again(self, views: list[memoryview], flags: int) -> Received | None:
         if self.error:
             err, self.error = self.error, 0
             raise GuestError(err)
-        return self._take(views, flags)
+        return self._take(views, flags) if len(self.queue) else None
 
     def bytes_readable(self) -> int:
         return max(0, self.queue.next_size())

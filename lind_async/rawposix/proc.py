@@ -12,6 +12,7 @@ from lind_async.abi.errno import EINVAL, EPERM, ESRCH, GuestError
 from lind_async.core.proctable import WNOHANG
 from lind_async.rawposix import procinfo
 from lind_async.rawposix.args import i32, pointer
+from lind_async.rawposix.blocking import block, on_queue
 from lind_async.rawposix.kernel import CageExit
 from lind_async.rawposix.table import Row, Support
 
@@ -84,19 +85,18 @@ def sys_wait4(
     if found is not None:
         return _report(cage, found, status_addr, rusage_addr)
     if opts & WNOHANG:
-        return 0
-    return _wait_later(cage, which, opts, status_addr, rusage_addr)
-
-
-async def _wait_later(
-    cage: CageView, which: int, opts: int, status_addr: int, rusage_addr: int,
-) -> int:
+        return 0  # WNOHANG answers 0, not block()'s EAGAIN
     # Look before every wait, the first included: a child that changed state between the
-    # handler's look and this coroutine's first step woke no one.
-    queue = cage.world.child_waits(cage.cage_id)
-    while (found := cage.world.procs.wait(cage.cage_id, which, opts)) is None:
-        await queue.wait(cage)
-    return _report(cage, found, status_addr, rusage_addr)
+    # handler's look and the waiter's first step woke no one.
+    return block(lambda: _wait_again(cage, which, opts, status_addr, rusage_addr),
+                 on_queue(cage, cage.world.child_waits(cage.cage_id)), look_first=True)
+
+
+def _wait_again(
+    cage: CageView, which: int, opts: int, status_addr: int, rusage_addr: int,
+) -> int | None:
+    found = cage.world.procs.wait(cage.cage_id, which, opts)
+    return None if found is None else _report(cage, found, status_addr, rusage_addr)
 
 
 def _report(cage: CageView, found: tuple[int, int], status_addr: int, rusage_addr: int) -> int:

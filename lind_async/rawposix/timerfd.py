@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING
 from lind_async.abi import flags as F
 from lind_async.abi import layouts as L
 from lind_async.abi import syscalls as nr
-from lind_async.abi.errno import EAGAIN, EINVAL, EPERM, GuestError
+from lind_async.abi.errno import EINVAL, EPERM, GuestError
 from lind_async.rawposix.args import i32, pointer
-from lind_async.rawposix.blocking import WaitQueue
+from lind_async.rawposix.blocking import WaitQueue, block, on_queue
 from lind_async.rawposix.files import FileOps, SysResult
 from lind_async.rawposix.readiness import Cancel, Wake
 from lind_async.rawposix.table import Row, Support
@@ -121,14 +121,9 @@ class TimerFd(FileOps):
             raise GuestError(EINVAL)
         if self.ticks:
             return self._take(view)
-        if self.status_flags & F.O_NONBLOCK:
-            raise GuestError(EAGAIN)
-        return self._read_later(cage, view)
-
-    async def _read_later(self, cage: CageView, view: memoryview) -> int:
-        while not self.ticks:
-            await self.changed.wait(cage)
-        return self._take(view)
+        return block(lambda: self._take(view) if self.ticks else None,
+                     on_queue(cage, self.changed),
+                     nonblocking=bool(self.status_flags & F.O_NONBLOCK), look_first=True)
 
     def _take(self, view: memoryview) -> int:
         _U64.pack_into(view, 0, self.ticks)
