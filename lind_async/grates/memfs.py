@@ -49,12 +49,12 @@ from lind_async.abi.errno import (
     ENOTDIR,
     ENOTEMPTY,
 )
+from lind_async.memory import pointers
 from lind_async.rawposix import structs
 from lind_async.rawposix.confine import guest_join
 from lind_async.rawposix.fd import GrateFile, grate_handle
 from lind_async.rawposix.files import DirEntry
-from lind_async.rawposix.io import IOV_MAX
-from lind_async.rawposix.structs import IOVEC
+from lind_async.rawposix.io import IOV_MAX, MAX_RW
 from lind_async.threei.python_grates import Call, Forward, Grate, GrateError, handles
 
 # open() flags that act at the open only, not kept as the description's status flags (as RawPOSIX)
@@ -235,29 +235,24 @@ class MemFS(Grate):
         file.position += n
         return n
 
-    def _iovecs(self, call: Call) -> list[tuple[int, int]]:
-        """The ``(address, length)`` pairs of the iovec array at argument 1 (count at 2); the
-        buffers are in the same memory as the array (``call.memory(1)``)."""
-        count = call.int(2)
-        if not 0 <= count <= IOV_MAX:
-            raise GrateError(EINVAL)
-        mem, base = call.memory(1), call.ptr(1)
-        mem.check(base, count * IOVEC.size)
-        return [
-            (addr, length)
-            for addr, length in (mem.unpack(IOVEC, base + i * IOVEC.size) for i in range(count))
-        ]
+    def _iovecs(self, call: Call) -> list[memoryview]:
+        """The buffers of the iovec array at argument 1 (count at 2), in the array's memory,
+        checked as RawPOSIX's readv/writev check them (``EINVAL`` for a count outside
+        ``0..IOV_MAX`` or lengths adding up past ``MAX_RW``, ``EFAULT`` for memory outside)."""
+        return pointers.iovecs(call.memory(1), call.ptr(1), call.int(2), limit=IOV_MAX,
+                               too_many=EINVAL, max_total=MAX_RW)
 
     def sys_readv(self, call: Call) -> int | Forward:
         file = self._mine(call, call.fd(0))
         if file is None:
             return call.forward()
-        iovecs = self._iovecs(call)
-        data = self._read(file, sum(length for _, length in iovecs), file.position)
-        mem, done = call.memory(1), 0
-        for addr, length in iovecs:
-            mem.write(addr, data[done : done + length])
-            done += length
+        views = self._iovecs(call)
+        data = self._read(file, sum(len(view) for view in views), file.position)
+        done = 0
+        for view in views:
+            n = min(len(view), len(data) - done)
+            view[:n] = data[done : done + n]
+            done += n
             if done >= len(data):
                 break
         file.position += len(data)
@@ -267,8 +262,7 @@ class MemFS(Grate):
         file = self._mine(call, call.fd(0))
         if file is None:
             return call.forward()
-        mem = call.memory(1)
-        data = b"".join(mem.read(addr, length) for addr, length in self._iovecs(call))
+        data = b"".join(self._iovecs(call))
         if file.flags & F.O_APPEND:
             file.position = len(file.node.data)
         n = self._write(file, data, file.position)

@@ -42,7 +42,9 @@ from lind_async.grates.strace_notation import (
     termios_text,
     wait_status,
 )
+from lind_async.memory import pointers
 from lind_async.rawposix import table as rawposix_table
+from lind_async.rawposix.io import IOV_MAX
 from lind_async.threei.python_grates import Call
 
 BUFFER_SHOWN = 32  # strace's default -s 32: bytes of a buffer, strings of an argv
@@ -289,17 +291,18 @@ def _ostr(call: Call, i: int, result: int | None) -> str:
 def _iovecs(call: Call, i: int, total: int | None) -> str:
     """``[{iov_base="abc", iov_len=3}, …]``: the data (``total`` bytes of it, for readv)."""
     count = call.int(i + 1)
-    if count < 0 or count > 1024:
+    if not 0 <= count <= IOV_MAX:  # (the call fails with EINVAL)
         return pointer(call.ptr(i))
+    if count == 0:
+        return "[]"  # (as strace: no element read, whatever the pointer)
     items, left = [], total
-    size = layouts.IOVEC.size
-    for k in range(min(count, ARRAY_SHOWN)):
-        base, length = struct.unpack("<II", call.read(i, size, k * size))
+    mem = call.memory(i)
+    for base, length in pointers.iovec_entries(mem, call.ptr(i), min(count, ARRAY_SHOWN)):
         if base == 0:
             data = "NULL"
         else:
             n = length if left is None else min(length, left)
-            view = call.memory(i).read(base, min(n, BUFFER_SHOWN))
+            view = mem.read(base, min(n, BUFFER_SHOWN))
             data = quote(view, truncated=n > BUFFER_SHOWN)
             if left is not None:
                 left -= n
