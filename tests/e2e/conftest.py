@@ -13,6 +13,8 @@ from typing import Any, Protocol
 
 import pytest
 
+from tests.e2e import inprocess
+
 PROGRAMS = Path(__file__).parent / "programs"
 REPO = Path(__file__).resolve().parents[2]
 
@@ -73,12 +75,22 @@ def run_cage(
     timeout: float = 120,
     extra: list[str] | None = None,
     stdin: bytes | None = None,
+    process: bool = False,
 ) -> Result:
-    cmd = [sys.executable, "-m", "lind_async", "run", "--root", str(root)]
+    """``python -m lind_async run --root ROOT [--env K=V]... EXTRA... WASM ARGS...``: its exit
+    status, stdout and stderr. It runs in this process on the session's shared engine
+    (``tests/e2e/inprocess.py``) unless ``process`` is set (a test of the ``run`` process
+    itself), the CLI would refuse it before running it, or ``LIND_TESTS_PROCESS=1``."""
+    argv = ["--root", str(root)]
     for k, v in (env or {}).items():
-        cmd += ["--env", f"{k}={v}"]
-    cmd += extra or []
-    cmd += [str(wasm), *args]
+        argv += ["--env", f"{k}={v}"]
+    argv += extra or []
+    argv += [str(wasm), *args]
+    if not process and not inprocess.forced_process():
+        outcome = inprocess.run(argv, stdin=stdin, timeout=timeout)
+        if outcome is not None:
+            return Result(outcome.status, outcome.stdout, outcome.stderr)
+    cmd = [sys.executable, "-m", "lind_async", "run", *argv]
     proc = subprocess.run(cmd, capture_output=True, timeout=timeout, cwd=REPO, **_stdin(stdin))
     return Result(proc.returncode, proc.stdout, proc.stderr)
 

@@ -315,17 +315,15 @@ def test_grate_bug_gives_eio_and_the_cage_lives(
 
 
 # ------------------------------------------------------------------------------ with wasm grates
-@pytest.fixture
-def c_strace(tmp_path: Path) -> Path:
-    from lind_async.toolchain.cc import main as cc_main
+@pytest.fixture(scope="session")
+def c_strace() -> Path:
+    """``lind_async/grates/strace.c`` built with ``cc --grate`` (cached by content)."""
+    from lind_async.toolchain.cc import compile_cached
 
     source = Path(__file__).resolve().parents[2] / "lind_async" / "grates" / "strace.c"
     if not source.is_file():
         pytest.skip("no C strace grate in lind_async/grates/")
-    out = tmp_path / "cstrace.wasm"
-    if cc_main(["--grate", str(source), "-o", str(out)]) != 0:
-        pytest.fail("cc --grate lind_async/grates/strace.c failed")
-    return out
+    return compile_cached(source, flags=["--grate"])
 
 
 def test_python_grate_below_a_wasm_grate(c_strace: Path, client: Path, root: Path) -> None:

@@ -5,6 +5,7 @@ refused as before, and a symlink in the root cannot lead a connect to a host soc
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -64,8 +65,12 @@ class HostServer:
             return  # the test closed the server, or nobody came
 
     def close(self) -> None:
+        # shutdown wakes the thread if it still waits in accept or recv (close alone does not)
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
         self.sock.close()
         self.thread.join(5)
+        assert not self.thread.is_alive(), "the host server did not stop"
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Run a compiled cage program through the real CLI (`lind_async run`), capturing its output."""
+"""Run a compiled cage program as the CLI (`lind_async run`) does, capturing its output: in this
+process on the session's shared engine (``tests/e2e/inprocess.py``), else as a real process."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.e2e import inprocess
 
 
 @dataclass
@@ -17,10 +20,18 @@ class Result:
 
 def run(path: Path, argv: list[str], env: list[str] | None = None) -> Result:
     """Run ``path`` with ``argv[1:]`` as arguments (argv[0] is the program path) and ``env``."""
-    cmd = [sys.executable, "-m", "lind_async", "run", "--root", str(path.parent)]
+    args = ["--root", str(path.parent)]
     for pair in env or []:
-        cmd += ["--env", pair]
+        args += ["--env", pair]
+    args += [str(path), *argv[1:]]
+    if not inprocess.forced_process():
+        outcome = inprocess.run(args, stdin=None, timeout=120)
+        if outcome is not None:
+            return Result(outcome.status, outcome.stdout, outcome.stderr)
     proc = subprocess.run(
-        [*cmd, str(path), *argv[1:]], capture_output=True, timeout=120, stdin=subprocess.DEVNULL
+        [sys.executable, "-m", "lind_async", "run", *args],
+        capture_output=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
     )
     return Result(proc.returncode, proc.stdout, proc.stderr)
