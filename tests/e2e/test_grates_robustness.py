@@ -62,6 +62,7 @@ def test_a_grate_interposes_another_grates_register_handler(wasm: object, root: 
     assert got.status == 3, _ok(got)
 
 
+@pytest.mark.slow
 def test_a_million_calls_through_one_grate(wasm: object, root: Path) -> None:
     install(root, grate=wasm("load_grate", grate=True), app=wasm("load_app"))  # type: ignore[operator]
     started = time.monotonic()
@@ -72,6 +73,7 @@ def test_a_million_calls_through_one_grate(wasm: object, root: Path) -> None:
     print(f"{SINGLE_CALLS} calls through a C grate: {elapsed:.1f} s")
 
 
+@pytest.mark.slow
 def test_twenty_threads_in_one_grate(wasm: object, root: Path) -> None:
     """Each thread's calls carry (thread, i) and the grate's answer is a function of them (and
     of the calling cage): an answer delivered to the wrong call would be counted as wrong."""

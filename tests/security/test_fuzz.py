@@ -772,6 +772,7 @@ def _run(feeds: Sequence[Feed], planned: Sequence[int], programs: tuple[Path, Pa
 EXAMPLES = int(os.environ.get("LIND_FUZZ_EXAMPLES", "6"))
 
 
+@pytest.mark.slow
 @settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -791,6 +792,7 @@ LONG_CALLS = os.environ.get("LIND_FUZZ_CALLS")
 
 
 # The suite's 300 s per-test timeout, stretched for a long run (about 2 ms a call at worst).
+@pytest.mark.slow
 @pytest.mark.timeout(300 + int(LONG_CALLS or 0) // 500)
 def test_fuzz_seeded(fuzz_programs: tuple[Path, Path]) -> None:
     total = LONG_CALLS

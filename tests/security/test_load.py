@@ -23,6 +23,8 @@ import lind_async
 from tests.security.conftest import REPO, assert_contained, run_cage
 from tests.security.native import build_native
 
+pytestmark = pytest.mark.slow  # load tests: megabytes through slow readers
+
 BIG = 1_200_000  # more than a host pipe (64 KiB) or socket buffer takes at once
 
 

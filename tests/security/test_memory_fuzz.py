@@ -134,6 +134,7 @@ def calls(top: int) -> st.SearchStrategy[list[int]]:
     ).map(list)
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_memory_calls_answer_with_errno(fuzz_cage: FuzzCage, data: st.DataObject) -> None:
