@@ -46,6 +46,7 @@ _engines: dict[float, Any] = {}
 def _engine(time_slice: float) -> Any:
     """The session's engine for this time slice (its module cache is shared by every run)."""
     from lind_async.runtime.microvisor import default_cache_dir
+
     from lind_async.wasm.engine import EngineConfig, LindEngine
 
     engine = _engines.get(time_slice)
@@ -109,11 +110,12 @@ def run(
     argv: list[str], *, stdin: bytes | None, timeout: float
 ) -> Outcome | None:
     """Run ``python -m lind_async run ARGV`` in this process (None: run it as a process)."""
+    from lind_async.runtime.microvisor import Microvisor
+
     from lind_async import cli
     from lind_async.runtime.cage import shell_status
     from lind_async.runtime.host_signals import inherited_ignored
     from lind_async.runtime.limits import Limits
-    from lind_async.runtime.microvisor import Microvisor
     from lind_async.threei.python_grates import load_grate
     from lind_async.wasm.engine import ModuleError
 
