@@ -20,7 +20,9 @@ its exit) start a process explicitly.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
+import gc
 import logging
 import os
 import threading
@@ -45,15 +47,26 @@ _engines: dict[float, Any] = {}
 
 def _engine(time_slice: float) -> Any:
     """The session's engine for this time slice (its module cache is shared by every run)."""
-    from lind_async.runtime.microvisor import default_cache_dir
-
+    from lind_async.runtime.world import default_cache_dir
     from lind_async.wasm.engine import EngineConfig, LindEngine
 
     engine = _engines.get(time_slice)
     if engine is None:
+        if not _engines:
+            atexit.register(_close_engines)
         config = EngineConfig(time_slice=time_slice, cache_dir=default_cache_dir() / "modules")
         engine = _engines[time_slice] = LindEngine(config)
     return engine
+
+
+def _close_engines() -> None:
+    """Drop the engines and their modules while wasmtime can still free them (at interpreter
+    teardown its bindings are gone, and every module's finalizer would complain)."""
+    for engine in _engines.values():
+        engine.clear_modules()
+        engine.ticker.stop()
+    _engines.clear()
+    gc.collect()
 
 
 class _Drain(threading.Thread):
@@ -110,12 +123,11 @@ def run(
     argv: list[str], *, stdin: bytes | None, timeout: float
 ) -> Outcome | None:
     """Run ``python -m lind_async run ARGV`` in this process (None: run it as a process)."""
-    from lind_async.runtime.microvisor import Microvisor
-
     from lind_async import cli
     from lind_async.runtime.cage import shell_status
     from lind_async.runtime.host_signals import inherited_ignored
     from lind_async.runtime.limits import Limits
+    from lind_async.runtime.world import World
     from lind_async.threei.python_grates import load_grate
     from lind_async.wasm.engine import ModuleError
 
@@ -166,7 +178,7 @@ def run(
         grates = None  # the CLI's message and status for it
 
     async def main() -> int:
-        async with Microvisor(
+        async with World(
             root=opts.root, engine=engine, diagnostics=err, host_unix_sockets=host_unix
         ) as mv:
             assert grates is not None
