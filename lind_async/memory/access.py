@@ -7,6 +7,13 @@ slot. Every (addr, length) pair a syscall handler touches goes through :class:`G
 rejects it with ``EFAULT`` unless ``0 <= addr`` and ``addr + length <= current size`` — computed on
 Python integers, so nothing wraps at 2**32 or 2**64.
 
+The null page. Address 0 is ordinary memory in wasm32 (the deepest end of the main stack, which a
+program only reaches past its 8 MiB), but on Linux page 0 is never mapped, so a call handed a NULL
+(or near-NULL) buffer fails with ``EFAULT`` and programs rely on it. Guest accesses of one byte or
+more inside ``[0, NULL_PAGE)`` are therefore ``EFAULT`` here too; an empty range anywhere is fine
+(Linux's ``access_ok`` of length 0). :meth:`GuestMemory.host_range` — the runtime's own copies,
+fork's page copy — is not limited by it.
+
 Access is zero-copy: one ``memoryview`` over the host mapping of the memory (it never moves: the
 memory is a wasm *shared* memory, reserved at its maximum size up front). Linear memory only
 grows, so a cached size is a conservative bound: when a check fails against it, the real size is
@@ -33,6 +40,7 @@ from lind_async.abi.errno import EFAULT, ENAMETOOLONG, GuestError
 from lind_async.abi.flags import PATH_MAX
 
 _ADDR_LIMIT = 1 << 32
+NULL_PAGE = 4096  # guest accesses below it are EFAULT, as page 0 is unmapped on Linux
 
 
 class LinearMemory(Protocol):
@@ -51,10 +59,13 @@ def _fault() -> GuestError:
 class GuestMemory:
     """Bounds-checked, zero-copy view of one cage's linear memory."""
 
-    __slots__ = ("_base", "_mem", "_size", "_size_of", "view")
+    __slots__ = ("_base", "_low", "_mem", "_size", "_size_of", "view")
 
-    def __init__(self, memory: LinearMemory) -> None:
+    def __init__(self, memory: LinearMemory, *, null_page: int = NULL_PAGE) -> None:
+        """``null_page``: guest accesses below it are ``EFAULT`` (every cage's memory keeps the
+        default; tests of other properties may use plain memory from address 0)."""
         self._mem = memory
+        self._low = null_page
         self._base = memory.base
         self._size_of: Callable[[], int] = memory.size
         self._size = -1
@@ -74,19 +85,23 @@ class GuestMemory:
         return self._size
 
     def check(self, addr: int, length: int) -> None:
-        """Raise ``EFAULT`` unless ``[addr, addr+length)`` lies inside linear memory."""
-        if length < 0 or addr < 0 or addr + length > self._size:
-            if length < 0 or addr < 0 or addr >= _ADDR_LIMIT:
+        """Raise ``EFAULT`` unless ``[addr, addr+length)`` lies inside linear memory and, when
+        not empty, outside the null page."""
+        if addr < self._low or length < 0 or addr + length > self._size:
+            if length < 0 or addr < 0 or addr >= _ADDR_LIMIT or (addr < self._low and length):
                 raise _fault()
-            self._refresh()
             if addr + length > self._size:
-                raise _fault()
+                self._refresh()
+                if addr + length > self._size:
+                    raise _fault()
 
     def host_range(self, addr: int, length: int) -> int:
         """The host address of guest ``addr``, once ``[addr, addr+length)`` is checked to lie
-        inside linear memory (``EFAULT`` otherwise). ``[result, result+length)`` is then a host
-        range wholly inside this memory (stable: shared memories never move)."""
-        self.check(addr, length)
+        inside linear memory (``EFAULT`` otherwise; the null page included, see the module
+        docstring). ``[result, result+length)`` is then a host range wholly inside this memory
+        (stable: shared memories never move)."""
+        if length < 0 or addr < 0 or addr + length > self._size:
+            self.check(addr, length)
         return self._base + addr
 
     def slice(self, addr: int, length: int) -> memoryview:
@@ -132,6 +147,8 @@ class GuestMemory:
 
         Stops at the end of readable memory with ``EFAULT`` (never reads past it).
         """
+        if addr < self._low:
+            raise _fault()
         self.check(addr, 0)
         if addr >= self._size:
             self._refresh()

@@ -7,6 +7,7 @@ import pytest
 
 from lind_async.abi.errno import EFAULT, ENAMETOOLONG, GuestError
 from lind_async.memory import GuestMemory, pointer
+from lind_async.memory.access import NULL_PAGE
 
 
 class FakeMemory:
@@ -29,13 +30,28 @@ def errno_of(fn: object) -> int:
 
 
 def test_bounds_are_exact() -> None:
-    mem = GuestMemory(FakeMemory(4096))
-    mem.write(4090, b"abcdef")
-    assert mem.read(4090, 6) == b"abcdef"
-    assert errno_of(lambda: mem.read(4091, 6)) == EFAULT
+    mem = GuestMemory(FakeMemory(8192))
+    mem.write(8186, b"abcdef")
+    assert mem.read(8186, 6) == b"abcdef"
+    assert errno_of(lambda: mem.read(8187, 6)) == EFAULT
     assert errno_of(lambda: mem.read(-1, 1)) == EFAULT
-    assert errno_of(lambda: mem.read(0, -1)) == EFAULT
-    assert mem.read(4096, 0) == b""
+    assert errno_of(lambda: mem.read(4096, -1)) == EFAULT
+    assert mem.read(8192, 0) == b""
+
+
+def test_the_null_page_is_efault_but_empty_ranges_are_not() -> None:
+    """Page 0 is never mapped on Linux: a buffer in it is EFAULT (NULL_PAGE bytes), an empty
+    range is not, and the runtime's own host addresses are not limited by it."""
+    mem = GuestMemory(FakeMemory(8192))
+    assert NULL_PAGE == 4096
+    for addr in (0, 1, 4095):
+        assert errno_of(lambda: mem.read(addr, 1)) == EFAULT
+        assert errno_of(lambda: mem.write(addr, b"x")) == EFAULT
+        assert errno_of(lambda: mem.read_cstring(addr)) == EFAULT
+    assert errno_of(lambda: mem.read(4095, 2)) == EFAULT  # straddles the end of the page
+    assert mem.read(0, 0) == b"" and mem.read(4096, 1) == b"\0"
+    mem.check(0, 0)
+    assert mem.host_range(0, 16) == mem.host_range(4096, 1) - 4096
 
 
 @pytest.mark.parametrize(
@@ -55,32 +71,32 @@ def test_pointer_decoding_accepts_sign_and_zero_extension() -> None:
 
 
 def test_growth_is_seen_after_a_miss() -> None:
-    fake = FakeMemory(4096)
+    fake = FakeMemory(8192)
     mem = GuestMemory(fake)
-    assert errno_of(lambda: mem.read(5000, 4)) == EFAULT
-    fake.current = 8192
-    assert mem.read(5000, 4) == bytes(4)
+    assert errno_of(lambda: mem.read(9000, 4)) == EFAULT
+    fake.current = 12288
+    assert mem.read(9000, 4) == bytes(4)
 
 
 def test_strings_stop_at_nul_limit_and_end_of_memory() -> None:
-    mem = GuestMemory(FakeMemory(4096))
-    mem.write(100, b"hello\0world")
-    assert mem.read_cstring(100) == b"hello"
-    mem.write(200, b"x" * 50)
-    assert errno_of(lambda: mem.read_cstring(200, max_len=10)) == ENAMETOOLONG
-    mem.write(4090, b"abcdef")  # no NUL before the end of memory
-    assert errno_of(lambda: mem.read_cstring(4090)) == EFAULT
-    assert errno_of(lambda: mem.read_cstring(4096)) == EFAULT
+    mem = GuestMemory(FakeMemory(8192))
+    mem.write(4196, b"hello\0world")
+    assert mem.read_cstring(4196) == b"hello"
+    mem.write(4296, b"x" * 50)
+    assert errno_of(lambda: mem.read_cstring(4296, max_len=10)) == ENAMETOOLONG
+    mem.write(8186, b"abcdef")  # no NUL before the end of memory
+    assert errno_of(lambda: mem.read_cstring(8186)) == EFAULT
+    assert errno_of(lambda: mem.read_cstring(8192)) == EFAULT
 
 
 def test_struct_access_and_slices_are_zero_copy() -> None:
-    fake = FakeMemory(4096)
+    fake = FakeMemory(8192)
     mem = GuestMemory(fake)
-    mem.pack(struct.Struct("<IQ"), 8, 7, 1 << 40)
-    assert mem.unpack(struct.Struct("<IQ"), 8) == (7, 1 << 40)
-    view = mem.slice(64, 4)
+    mem.pack(struct.Struct("<IQ"), 4104, 7, 1 << 40)
+    assert mem.unpack(struct.Struct("<IQ"), 4104) == (7, 1 << 40)
+    view = mem.slice(4160, 4)
     view[:] = b"WXYZ"
-    assert bytes(fake.buffer[64:68]) == b"WXYZ"
-    mem.fill(64, 4, 0x41)
-    assert mem.read(64, 4) == b"AAAA"
-    assert errno_of(lambda: mem.write_u32(4094, 1)) == EFAULT
+    assert bytes(fake.buffer[4160:4164]) == b"WXYZ"
+    mem.fill(4160, 4, 0x41)
+    assert mem.read(4160, 4) == b"AAAA"
+    assert errno_of(lambda: mem.write_u32(8190, 1)) == EFAULT

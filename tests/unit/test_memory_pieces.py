@@ -28,7 +28,7 @@ class ByteArrayMemory:
 
 def memory(n: int = 4096) -> tuple[ByteArrayMemory, GuestMemory]:
     raw = ByteArrayMemory(n)
-    return raw, GuestMemory(raw)
+    return raw, GuestMemory(raw, null_page=0)  # these tests are about other bounds
 
 
 def errno_of(fn: object) -> int:
@@ -65,7 +65,7 @@ def test_host_range_sees_memory_grow() -> None:
             return self.current
 
     raw = Growing(8192)
-    mem = GuestMemory(raw)
+    mem = GuestMemory(raw, null_page=0)
     assert errno_of(lambda: mem.host_range(4096, 16)) == EFAULT
     raw.current = 8192  # the guest ran memory.grow
     assert mem.host_range(4096, 16) == raw.base + 4096

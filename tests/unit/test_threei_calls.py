@@ -23,7 +23,7 @@ class Buffer:
 
 
 def test_segments_route_addresses_to_their_owner() -> None:
-    target, grate = GuestMemory(Buffer(4096)), GuestMemory(Buffer(8192))
+    target, grate = GuestMemory(Buffer(4096), null_page=0), GuestMemory(Buffer(8192), null_page=0)
     mem = CompositeMemory(target, {2: grate})
     mem.write(100, b"target")
     mem.write((2 << 32) | 100, b"grate!")
@@ -36,7 +36,9 @@ def test_segments_route_addresses_to_their_owner() -> None:
 
 
 def test_segments_keep_bounds_and_unknown_segments_fault() -> None:
-    mem = CompositeMemory(GuestMemory(Buffer(4096)), {2: GuestMemory(Buffer(4096))})
+    mem = CompositeMemory(
+        GuestMemory(Buffer(4096), null_page=0), {2: GuestMemory(Buffer(4096), null_page=0)}
+    )
     for addr in ((2 << 32) | 4095, (1 << 32) | 0, (3 << 32) | 0, (4 << 32) | 0, 4096):
         with pytest.raises(GuestError) as info:
             mem.read(addr, 2)
