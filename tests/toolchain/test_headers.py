@@ -50,3 +50,23 @@ def test_simd_intrinsics_with_msimd128(sysroot: Path, tmp_path: Path) -> None:
     ok(lind_cc("-msimd128", "-o", "simd", "simd.c", cwd=tmp_path))
     result = run(tmp_path / "simd", ["simd"])
     assert (result.exit_code, result.stdout) == (0, b"20 40\n")
+
+
+def test_inttypes_formats_match_their_types(sysroot: Path, tmp_path: Path) -> None:
+    """<inttypes.h>'s pointer and 64-bit formats name the types they print (uintptr_t is
+    unsigned long on wasm32, int64_t long long): -Wformat -Werror builds, and values print and
+    scan back right."""
+    write(tmp_path / "fmt.c",
+          "#include <inttypes.h>\n#include <stdio.h>\nint main(void) {\n"
+          "  int x = 0;\n  uintptr_t p = (uintptr_t)&x | 0x80000000u;\n"
+          "  intptr_t d = -5;\n  int64_t big = -9000000000LL;\n  uint64_t ubig = 1ULL << 40;\n"
+          '  printf("%" PRIuPTR " %" PRIxPTR " %" PRIdPTR " %" PRId64 " %" PRIu64 "\\n",\n'
+          "         p >> 31, p >> 28, d, big, ubig);\n"
+          "  uintptr_t back = 0;\n  int64_t big_back = 0;\n"
+          '  sscanf("4096 -42", "%" SCNuPTR " %" SCNd64, &back, &big_back);\n'
+          '  printf("%" PRIuPTR " %" PRId64 "\\n", back, big_back);\n'
+          "  return 0;\n}\n")
+    ok(lind_cc("-Wall", "-Wformat=2", "-Werror", "-o", "fmt", "fmt.c", cwd=tmp_path))
+    result = run(tmp_path / "fmt", ["fmt"])
+    assert (result.exit_code, result.stdout) == (0, b"1 8 -5 -9000000000 1099511627776\n"
+                                                 b"4096 -42\n")
