@@ -26,11 +26,12 @@ def cage_module(body: str) -> bytes:
 
 
 WRITE_AND_EXIT = cage_module("""
-  (data (i32.const 1024) "hi from wat\\n")
+  ;; above the null page (guest buffers in [0, 4096) are EFAULT, as on Linux)
+  (data (i32.const 5120) "hi from wat\\n")
   (func (export "_start")
     ;; argc is at the stack pointer: write it + 48 as a digit after the text
-    (i32.store8 (i32.const 1036) (i32.add (i32.load (global.get $sp)) (i32.const 48)))
-    (drop (call $sys (i32.const 1) (i64.const 1) (i64.const 1024) (i64.const 13)
+    (i32.store8 (i32.const 5132) (i32.add (i32.load (global.get $sp)) (i32.const 48)))
+    (drop (call $sys (i32.const 1) (i64.const 1) (i64.const 5120) (i64.const 13)
                      (i64.const 0) (i64.const 0) (i64.const 0)))
     (drop (call $sys (i32.const 231) (i64.const 7) (i64.const 0) (i64.const 0)
                      (i64.const 0) (i64.const 0) (i64.const 0)))
@@ -40,11 +41,11 @@ WRITE_AND_EXIT = cage_module("""
 RESULTS_TO_MEMORY = cage_module("""
   ;; store the results of a bad write, an unknown call and getpid, then exit 0
   (func (export "_start")
-    (i64.store (i32.const 2048) (call $sys (i32.const 1) (i64.const 1) (i64.const 0xFFFFFFF0)
+    (i64.store (i32.const 6144) (call $sys (i32.const 1) (i64.const 1) (i64.const 0xFFFFFFF0)
                      (i64.const 100) (i64.const 0) (i64.const 0) (i64.const 0)))
-    (i64.store (i32.const 2056) (call $sys (i32.const 999) (i64.const 0) (i64.const 0)
+    (i64.store (i32.const 6152) (call $sys (i32.const 999) (i64.const 0) (i64.const 0)
                      (i64.const 0) (i64.const 0) (i64.const 0) (i64.const 0)))
-    (i64.store (i32.const 2064) (call $sys (i32.const 39) (i64.const 0) (i64.const 0)
+    (i64.store (i32.const 6160) (call $sys (i32.const 39) (i64.const 0) (i64.const 0)
                      (i64.const 0) (i64.const 0) (i64.const 0) (i64.const 0)))
     (drop (call $sys (i32.const 231) (i64.const 0) (i64.const 0) (i64.const 0)
                      (i64.const 0) (i64.const 0) (i64.const 0))))
@@ -76,7 +77,7 @@ def test_errors_are_negative_errno_and_the_cage_continues(tmp_path: Path) -> Non
 
             def spy(nr: int, *args: int) -> object:
                 if nr == 231:  # read the stored results before the cage's memory goes away
-                    for name, addr in (("write", 2048), ("unknown", 2056), ("getpid", 2064)):
+                    for name, addr in (("write", 6144), ("unknown", 6152), ("getpid", 6160)):
                         seen[name] = int.from_bytes(cage.mem.read(addr, 8), "little", signed=True)
                 return original(nr, *args)
 

@@ -45,9 +45,9 @@ def test_the_null_page_is_efault_but_empty_ranges_are_not() -> None:
     mem = GuestMemory(FakeMemory(8192))
     assert NULL_PAGE == 4096
     for addr in (0, 1, 4095):
-        assert errno_of(lambda: mem.read(addr, 1)) == EFAULT
-        assert errno_of(lambda: mem.write(addr, b"x")) == EFAULT
-        assert errno_of(lambda: mem.read_cstring(addr)) == EFAULT
+        assert errno_of(lambda a=addr: mem.read(a, 1)) == EFAULT
+        assert errno_of(lambda a=addr: mem.write(a, b"x")) == EFAULT
+        assert errno_of(lambda a=addr: mem.read_cstring(a)) == EFAULT
     assert errno_of(lambda: mem.read(4095, 2)) == EFAULT  # straddles the end of the page
     assert mem.read(0, 0) == b"" and mem.read(4096, 1) == b"\0"
     mem.check(0, 0)
