@@ -177,6 +177,15 @@ async def wait_ready(
 
     The caller re-checks ``poll_mask()`` afterwards: a return means only "look again".
     """
+    await wait_any(cage, lambda wake: [file.watch(events, wake) for file, events in files], timeout)
+
+
+async def wait_any(
+    cage: CageView, arm: Callable[[Wake], list[Cancel]], timeout: float | None
+) -> None:
+    """Suspend ``cage`` until one of the watches ``arm`` sets up (given the wake-up to call)
+    fires, ``timeout`` seconds pass (``None``: never) or a signal ends the wait with ``EINTR``;
+    every watch is cancelled afterwards."""
     loop = asyncio.get_running_loop()
     ready: asyncio.Future[None] = loop.create_future()
 
@@ -184,7 +193,7 @@ async def wait_ready(
         if not ready.done():
             ready.set_result(None)
 
-    cancels = [file.watch(events, wake) for file, events in files]
+    cancels = arm(wake)
     timer = loop.call_later(timeout, wake) if timeout is not None else None
     try:
         await cage.block_on(ready)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from lind_async.abi.errno import EAGAIN, GuestError
 from lind_async.rawposix.blocking import WaitQueue
+from lind_async.rawposix.readiness import Cancel, Wake, wait_any
 
 if TYPE_CHECKING:
     from lind_async.rawposix.host_unix import HostListener
@@ -49,21 +50,11 @@ async def ready(
 ) -> None:
     """Suspend until one of ``queues`` fires, ``host`` has a connection or ``left`` seconds
     pass; ``EINTR`` on a signal (a ``blocking.Wait`` once ``left`` is its only argument)."""
-    loop = asyncio.get_running_loop()
-    ready: asyncio.Future[None] = loop.create_future()
 
-    def wake() -> None:
-        if not ready.done():
-            ready.set_result(None)
+    def arm(wake: Wake) -> list[Cancel]:
+        cancels = [queue.watchers.add(wake) for queue in queues]
+        if host is not None:
+            cancels.append(host.watch(wake))
+        return cancels
 
-    cancels = [queue.watchers.add(wake) for queue in queues]
-    if host is not None:
-        cancels.append(host.watch(wake))
-    timer = loop.call_later(left, wake) if left is not None else None
-    try:
-        await cage.block_on(ready)
-    finally:
-        if timer is not None:
-            timer.cancel()
-        for cancel in cancels:
-            cancel()
+    await wait_any(cage, arm, left)
