@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 from collections.abc import Sequence
@@ -181,12 +180,14 @@ def cmd_run(argv: Sequence[str]) -> int:
     refused = _unrunnable(program)
     if refused is not None:
         return _fail(*refused)
-    try:
-        from lind_async.threei.python_grates import load_grate
+    grates = []
+    if opts.grate:  # (the grate machinery is not imported for a plain run)
+        try:
+            from lind_async.threei.python_grates import load_grate
 
-        grates = [load_grate(spec) for spec in opts.grate]
-    except (ValueError, OSError, ImportError) as exc:
-        return _fail(f"--grate: {exc}", 2)
+            grates = [load_grate(spec) for spec in opts.grate]
+        except (ValueError, OSError, ImportError) as exc:
+            return _fail(f"--grate: {exc}", 2)
     if program.suffix == ".c":
         from lind_async.toolchain.cc import CompileError, compile_cached
         from lind_async.toolchain.zig import ToolchainError
@@ -249,6 +250,8 @@ def _run_loop(coro: object, loop: str) -> int:
         import uvloop
 
         return uvloop.run(coro)  # type: ignore[arg-type]
+    import asyncio
+
     return asyncio.run(coro)  # type: ignore[arg-type]
 
 

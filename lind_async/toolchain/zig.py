@@ -10,7 +10,6 @@ wasm-ld``,
 from __future__ import annotations
 
 import functools
-import importlib.metadata
 import importlib.util
 import sys
 from pathlib import Path
@@ -36,6 +35,8 @@ def ziglang_dir() -> Path:
 
 @functools.cache
 def ziglang_version() -> str:
+    import importlib.metadata  # (not at import: the runtime imports this module to run a cage)
+
     try:
         return importlib.metadata.version("ziglang")
     except importlib.metadata.PackageNotFoundError:

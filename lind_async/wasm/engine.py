@@ -32,13 +32,13 @@ control over the key or location, and still hashes+validates the wasm on every l
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import platform
 import tempfile
 import weakref
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 
 import wasmtime
@@ -96,7 +96,19 @@ class EngineConfig:
             raise ValueError("memory_reservation too small")
 
 
+@functools.cache
 def wasmtime_version() -> str:
+    """The installed wasmtime-py's version (part of the module cache key). Read from the name of
+    the one ``wasmtime-VERSION.dist-info`` beside the package when there is one:
+    ``importlib.metadata`` costs ~10 ms of imports (email, zipfile, csv...) at every start."""
+    site = Path(wasmtime.__file__).parent.parent
+    with contextlib.suppress(OSError):
+        found = [n for n in os.listdir(site)
+                 if n.startswith("wasmtime-") and n.endswith(".dist-info")]
+        if len(found) == 1:
+            return found[0].removeprefix("wasmtime-").removesuffix(".dist-info")
+    from importlib import metadata
+
     try:
         return metadata.version("wasmtime")
     except metadata.PackageNotFoundError:  # pragma: no cover
