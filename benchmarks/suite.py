@@ -43,6 +43,7 @@ BENCHMARKS: dict[str, str] = {
     "fork": "fork+exit+wait and setjmp/longjmp vs native",
     "fiber_raw": "the wasm driver: imports, suspend/resume, instantiation, preemption",
     "cages": "cage start latency, spawn rate, memory per idle cage vs processes and node:wasi",
+    "start": "a cold `run` of a cached hello world vs a native process (target <= 0.15 s)",
     "compute": "CPU-bound C in a cage (preempted) vs plain wasmtime vs native gcc -O2",
     "http": "requests/s of examples/http_service.py (when it provides bench_requests)",
 }

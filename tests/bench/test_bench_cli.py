@@ -44,5 +44,5 @@ def test_bench_unknown_name_lists_benchmarks() -> None:
     )
     assert run.returncode == 2
     assert "unknown benchmark 'nosuch'" in run.stderr
-    for name in ("syscalls", "grates", "cages", "compute"):
+    for name in ("syscalls", "grates", "cages", "start", "compute"):
         assert name in run.stderr
