@@ -183,7 +183,7 @@ class Cage:
         route = routes.get(number)
         if route is None:
             route = routes.get(UNKNOWN_CALLS)  # a Python grate that sees unknown numbers
-            if route is None or number in rawposix.TABLE or (
+            if route is None or rawposix.has_row(number) or (
                 route.handler_cage not in self._python_grates
             ):
                 return rawposix.dispatch(self, number, a1, a2, a3, a4, a5, a6)

@@ -189,7 +189,7 @@ class World:
         engine: LindEngine | None = None,
         host_unix_sockets: bool | Collection[str | bytes] = False,
     ) -> None:
-        rawposix_table.load()
+        rawposix_table.load_lazy()  # a family is imported on its first call
         threei_ops.install()
         hostfds.raise_host_limit()  # RLIMIT_NOFILE soft -> hard; a reserve kept (core/hostfds.py)
         # ``engine``: share another microvisor's engine (and module cache); its owner stops it.

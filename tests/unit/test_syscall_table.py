@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -12,7 +13,7 @@ from lind_async import cli
 from lind_async.abi import syscalls as nr
 from lind_async.abi.errno import ENOSYS, EPERM
 from lind_async.grates.strace_decode import Plan, call_name
-from lind_async.rawposix import table
+from lind_async.rawposix import table, table_index
 from lind_async.rawposix.table import Fixed, Support, Syscall
 from lind_async.threei import ops as threei_ops
 from lind_async.threei.python_grates import Call, Grate
@@ -101,6 +102,47 @@ def test_rows_are_checked() -> None:
         table._check(fresh, nr.SYS_reboot, entry.handler, Support.UNSUPPORTED, "why")
     with pytest.raises(ValueError, match="not a Linux"):
         table._check(fresh, 999, entry.handler, Support.FULL, "")
+
+
+def test_the_family_index_is_current() -> None:
+    """``table_index.py`` (load_lazy's hint) names each row's family as the families are."""
+    index = Path(table.__file__).with_name("table_index.py")
+    assert index.read_text() == table.index_source(), "python -m lind_async.rawposix.table"
+
+
+@pytest.fixture
+def lazy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """RawPOSIX as a microvisor starts it: nothing built, every call a stand-in."""
+    monkeypatch.setattr(table, "TABLE", {})
+    monkeypatch.setattr(table, "_HANDLERS", {})
+    table.load_lazy()
+
+
+@pytest.mark.usefixtures("lazy")
+def test_a_lazy_start_puts_a_family_in_place_on_its_first_call() -> None:
+    assert sorted(table._HANDLERS) == sorted(nr.NAMES) and not table.TABLE
+    assert all(table.has_row(n) for n in nr.NAMES) and not table.has_row(999)
+    for number in table.EXTENDED:  # 3i's rows are in place from the start
+        assert table._HANDLERS[number] is TABLE[number].handler
+    reboot = TABLE[nr.SYS_reboot]
+    assert table.dispatch(NO_CAGE, nr.SYS_reboot, 0, 0, 0, 0, 0, 0) == -EPERM
+    family = next(f for f, numbers in table_index.FAMILY_ROWS.items() if nr.SYS_reboot in numbers)
+    for number in table_index.FAMILY_ROWS[family]:  # the whole family, now the real handlers
+        assert table._HANDLERS[number] is TABLE[number].handler
+    assert table._HANDLERS[nr.SYS_reboot] is reboot.handler and not table.TABLE
+    assert table.dispatch(NO_CAGE, 999, 0, 0, 0, 0, 0, 0) == -ENOSYS
+
+
+def test_a_stale_index_builds_the_whole_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    wrong = {"fd": (nr.SYS_reboot,)}  # a row the index places wrongly; the others it lacks
+    monkeypatch.setattr(table_index, "FAMILY_ROWS", wrong)
+    for number in (nr.SYS_reboot, nr.SYS_io_uring_setup):
+        monkeypatch.setattr(table, "TABLE", {})
+        monkeypatch.setattr(table, "_HANDLERS", {})
+        table.load_lazy()
+        assert table.dispatch(NO_CAGE, number, 0, 0, 0, 0, 0, 0) == -(TABLE[number].errno or 0)
+        assert sorted(table.TABLE) == sorted(TABLE)
+        assert {n: e.handler for n, e in TABLE.items()} == table._HANDLERS
 
 
 def test_strace_names_an_unsupported_call_from_the_table(monkeypatch: pytest.MonkeyPatch) -> None:
