@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -168,18 +169,35 @@ def _unrunnable(program: Path) -> tuple[str, int] | None:
     return None
 
 
-def cmd_run(argv: Sequence[str]) -> int:
-    parser = _run_parser()
-    opts = parser.parse_args(argv)
-    if opts.program is None:
-        parser.error("no PROGRAM given (a .c, .wasm or .cwasm file to run)")
-    from lind_async.runtime.world import World, default_cache_dir
-    from lind_async.wasm.engine import EngineConfig, ModuleError
+@dataclass
+class RunPlan:
+    """What ``run`` starts, once its options are checked: the program (compiled, for a ``.c``),
+    its argument vector and environment, the grates over it, its limits and which of its
+    AF_UNIX names host processes may reach."""
 
+    program: Path
+    argv: list[str]
+    env: dict[str, str]
+    grates: list[Any]
+    limits: Any
+    host_unix: bool | list[str]
+
+
+@dataclass
+class Refused:
+    """``run`` will not start: say ``message`` (None: already said) and exit with ``status``."""
+
+    message: str | None
+    status: int
+
+
+def plan_run(opts: argparse.Namespace, *, compile_sources: bool = True) -> RunPlan | Refused:
+    """Check ``run``'s parsed options and prepare what it starts (``compile_sources``: compile a
+    ``.c`` PROGRAM; otherwise a ``.c`` is refused with status 2)."""
     program = Path(opts.program)
     refused = _unrunnable(program)
     if refused is not None:
-        return _fail(*refused)
+        return Refused(*refused)
     grates = []
     if opts.grate:  # (the grate machinery is not imported for a plain run)
         try:
@@ -187,8 +205,10 @@ def cmd_run(argv: Sequence[str]) -> int:
 
             grates = [load_grate(spec) for spec in opts.grate]
         except (ValueError, OSError, ImportError) as exc:
-            return _fail(f"--grate: {exc}", 2)
+            return Refused(f"--grate: {exc}", 2)
     if program.suffix == ".c":
+        if not compile_sources:
+            return Refused(f"{program}: a C source (compile it first)", 2)
         from lind_async.toolchain.cc import CompileError, compile_cached
         from lind_async.toolchain.zig import ToolchainError
 
@@ -196,37 +216,51 @@ def cmd_run(argv: Sequence[str]) -> int:
             program = compile_cached(program)
         except CompileError as exc:
             print(exc, file=sys.stderr)  # the compiler's own diagnostics, as they are
-            return 1
+            return Refused(None, 1)
         except ToolchainError as exc:
-            return _fail(str(exc), 1)
+            return Refused(str(exc), 1)
     env = dict(os.environ) if opts.inherit_env else {}
     for pair in opts.env:
         name, _, value = pair.partition("=")
         env[name] = value
     if opts.time_slice <= 0:
-        return _fail("--time-slice must be positive", 2)
+        return Refused("--time-slice must be positive", 2)
     from lind_async.runtime.limits import Limits
 
     try:
         limits = Limits.parse(opts.limit)
     except ValueError as exc:
-        return _fail(f"--limit: {exc}", 2)
+        return Refused(f"--limit: {exc}", 2)
+    host_unix = True if opts.host_unix_sockets else list(opts.host_unix_socket)
+    return RunPlan(program, [opts.program, *opts.args], env, grates, limits, host_unix)
+
+
+def cmd_run(argv: Sequence[str]) -> int:
+    parser = _run_parser()
+    opts = parser.parse_args(argv)
+    if opts.program is None:
+        parser.error("no PROGRAM given (a .c, .wasm or .cwasm file to run)")
+    plan = plan_run(opts)
+    if isinstance(plan, Refused):
+        return plan.status if plan.message is None else _fail(plan.message, plan.status)
+    from lind_async.runtime.world import World, default_cache_dir
+    from lind_async.wasm.engine import EngineConfig, ModuleError
+
     config = EngineConfig(
         time_slice=opts.time_slice / 1000, cache_dir=default_cache_dir() / "modules"
     )
-    argv0 = opts.program
 
     async def main() -> int:
         from lind_async.runtime.cage import shell_status
         from lind_async.runtime.host_signals import SignalRelay, inherited_ignored
 
         ignored = inherited_ignored()
-        host_unix = True if opts.host_unix_sockets else opts.host_unix_socket
         async with World(
-            root=opts.root, engine_config=config, host_unix_sockets=host_unix
+            root=opts.root, engine_config=config, host_unix_sockets=plan.host_unix
         ) as mv:
             cage = mv.spawn(
-                program, [argv0, *opts.args], env, grates=grates, limits=limits, ignored=ignored
+                plan.program, plan.argv, plan.env, grates=plan.grates, limits=plan.limits,
+                ignored=ignored,
             )
             relay = SignalRelay(cage)
             relay.install()

@@ -126,26 +126,12 @@ def run(
     from lind_async import cli
     from lind_async.runtime.cage import shell_status
     from lind_async.runtime.host_signals import inherited_ignored
-    from lind_async.runtime.limits import Limits
     from lind_async.runtime.world import World
-    from lind_async.threei.python_grates import load_grate
     from lind_async.wasm.engine import ModuleError
 
     opts = cli._run_parser().parse_args(argv)
-    program = Path(opts.program)
-    if program.suffix == ".c" or cli._unrunnable(program) is not None or opts.time_slice <= 0:
-        return None
-    engine = _engine(opts.time_slice / 1000)
-    env = dict(os.environ) if opts.inherit_env else {}
-    for pair in opts.env:
-        name, _, value = pair.partition("=")
-        env[name] = value
-    try:
-        limits = Limits.parse(opts.limit)
-    except ValueError:
-        return None  # the CLI's message and status for it
-    host_unix = True if opts.host_unix_sockets else opts.host_unix_socket
-
+    if opts.program is None or Path(opts.program).suffix == ".c" or opts.time_slice <= 0:
+        return None  # the CLI compiles it, or says why not
     from lind_async.abi import flags as F
     from lind_async.rawposix.host_stream import HostStream
 
@@ -171,24 +157,22 @@ def run(
         _Feed(in_w, stdin).start()
     err = open(err_w, "w", buffering=1, encoding="utf-8", errors="backslashreplace")  # noqa: SIM115
     started: list[Any] = []
-    try:
-        with contextlib.redirect_stderr(err):  # the strace grate writes to sys.stderr
-            grates = [load_grate(spec) for spec in opts.grate]
-    except (ValueError, OSError, ImportError):
-        grates = None  # the CLI's message and status for it
+    with contextlib.redirect_stderr(err):  # the strace grate writes to sys.stderr
+        plan = cli.plan_run(opts, compile_sources=False)  # the CLI's own checks
+    engine = _engine(opts.time_slice / 1000)
 
     async def main() -> int:
+        assert isinstance(plan, cli.RunPlan)
         async with World(
-            root=opts.root, engine=engine, diagnostics=err, host_unix_sockets=host_unix
+            root=opts.root, engine=engine, diagnostics=err, host_unix_sockets=plan.host_unix
         ) as mv:
-            assert grates is not None
             cage = mv.spawn(
-                program,
-                [opts.program, *opts.args],
-                env,
-                grates=grates,
+                plan.program,
+                plan.argv,
+                plan.env,
+                grates=plan.grates,
                 stdio=files,
-                limits=limits,
+                limits=plan.limits,
                 ignored=inherited_ignored(),
             )
             started.append(cage)
@@ -198,7 +182,7 @@ def run(
 
     status: int | None = None
     try:
-        if grates is not None:
+        if isinstance(plan, cli.RunPlan):  # else refused: the CLI's message and status for it
             with _stderr_sink(err):
                 status = cli._run_loop(main(), opts.loop)
     except (ModuleError, NotADirectoryError, FileNotFoundError):
