@@ -27,7 +27,7 @@ from lind_async.abi.errno import EIO, GuestError, to_negative_errno
 from lind_async.grates.wasm_member import CAUGHT, WasmMember, is_wasm_spec
 from lind_async.threei import calls as threei_calls
 from lind_async.threei.python_grates import Call, Forward, Grate, load_grate
-from lind_async.threei.route import passing_through
+from lind_async.threei.route import pass_through, passed
 from lind_async.threei.tables import Route
 
 if TYPE_CHECKING:
@@ -119,13 +119,15 @@ class Lane:
     def _send_now(self, call: Call) -> SysResult:
         mv, lane_id = self.microvisor, self.lane_id
         assert mv is not None and lane_id is not None, "the lane is not built"
-        with passing_through(mv, lane_id, call.caller):
-            try:
-                return threei_calls.threei_call(
-                    mv, lane_id, call.number, call.caller, call.args, call.owners
-                )
-            except (GuestError, OSError) as err:  # the call failed before it started
-                return to_negative_errno(err)
+        key = pass_through(mv, lane_id, call.caller)
+        try:
+            return threei_calls.threei_call(
+                mv, lane_id, call.number, call.caller, call.args, call.owners
+            )
+        except (GuestError, OSError) as err:  # the call failed before it started
+            return to_negative_errno(err)
+        finally:
+            passed(mv, key)
 
 
 def _set_route(mv: World, owner: int, number: int, route: Route | None) -> None:

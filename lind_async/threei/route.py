@@ -21,13 +21,12 @@ interposes on (``runtime/fork.py``). The hop
 
 This module is the only writer of the in-flight counts (:class:`~lind_async.threei.authority.
 InFlight`): a lane passing a call on (``grates/lane.py``) holds its count through
-:func:`passing_through`. The count is a plain dict updated inline: it is on every hop.
+:func:`pass_through`. The count is a plain dict updated inline: it is on every hop.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 from lind_async.abi.errno import EIO
@@ -97,7 +96,11 @@ def hop(
             _leave(counts, key)
             raise
         if result.__class__ is int:
-            _leave(counts, key)
+            left = counts[key] - 1  # (_leave, inline: this is every Python hop)
+            if left:
+                counts[key] = left
+            else:
+                del counts[key]
             return result
         return _until_done(origin, counts, key, result, True)
     grate = mv.cages.get(grate_id)
@@ -111,7 +114,11 @@ def hop(
         raise
     if result.__class__ is not int:
         return _until_done(origin, counts, key, result, not nested)
-    _leave(counts, key)
+    left = counts[key] - 1
+    if left:
+        counts[key] = left
+    else:
+        del counts[key]
     effect = origin.deferred
     if not nested and effect is not None:
         origin.deferred = None
@@ -133,16 +140,17 @@ async def _until_done(
     return int(result)
 
 
-@contextmanager
-def passing_through(mv: World, via: int, origin: int) -> Iterator[None]:
+def pass_through(mv: World, via: int, origin: int) -> Key:
     """Count a call of ``origin`` in flight through ``via`` (a lane's 3i id) while it is passed
-    on."""
+    on; :func:`passed` ends the count (a plain pair, not a context manager: it is on every call
+    through a lane)."""
     counts, key = mv.in_flight.counts, (via, origin)
-    _enter(counts, key)
-    try:
-        yield
-    finally:
-        _leave(counts, key)
+    counts[key] = counts.get(key, 0) + 1
+    return key
+
+
+def passed(mv: World, key: Key) -> None:
+    _leave(mv.in_flight.counts, key)
 
 
 def _enter(counts: dict[Key, int], key: Key) -> None:
