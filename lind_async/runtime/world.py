@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import wasmtime
 
@@ -46,7 +46,7 @@ from lind_async.threei import ops as threei_ops
 from lind_async.threei import wasm_grates
 from lind_async.threei.authority import Authority, InFlight
 from lind_async.threei.guest_import import THREEI_CALL_PARAMS, threei_call_now
-from lind_async.threei.tables import Route, ThreeI
+from lind_async.threei.tables import ThreeI
 from lind_async.toolchain import native
 from lind_async.wasm import capi
 from lind_async.wasm.abi_check import check_lind_abi
@@ -66,22 +66,6 @@ faults.configure(
 )
 
 
-
-
-class PythonGrateEndpoint(Protocol):
-    """What the microvisor needs from a loaded Python grate (``threei/python_grates.py``)."""
-
-    def handle(
-        self,
-        mv: World,
-        origin: Cage,
-        route: Route,
-        number: int,
-        args: tuple[int, ...],
-        owners: tuple[int, ...],
-    ) -> SysResult: ...
-
-    def on_cage_exit(self, cage_id: int, status: int) -> None: ...
 
 
 log = logging.getLogger("lind_async.microvisor")
@@ -211,7 +195,7 @@ class World:
         self.in_flight = InFlight()
         self.authority = Authority(self.procs, self.threei, self.in_flight)
         # Python grates by their 3i id (they have a routing table but no process).
-        self.python_grates: dict[int, PythonGrateEndpoint] = {}
+        self.python_grates: dict[int, Grate] = {}
         # Told of every signal sent to a cage of this world, before its disposition applies:
         # ``observe(cage_id, signo, sender)`` (a Python grate's ``on_signal``: strace).
         self.signal_observers: list[Callable[[int, int, int], None]] = []

@@ -39,7 +39,7 @@ from lind_async.core.vmmap import page_up
 from lind_async.memory import GuestMemory, pointer
 from lind_async.rawposix import table as rawposix
 from lind_async.rawposix.kernel import CageExit, ExecImage, ThreadExit
-from lind_async.threei.route import hop
+from lind_async.wasm import fiber
 
 if TYPE_CHECKING:
     from lind_async.rawposix.table import SysResult
@@ -272,7 +272,9 @@ class Call:
                         a1, a2, a3, a4, a5, a6 = self.args
                         value = rawposix.dispatch(origin, self.number, a1, a2, a3, a4, a5, a6)
                         return Forward(self, value, None)
-                    value = hop(self.mv, origin, route, self.number, self.args, self.owners, True)
+                    value = _route.hop(
+                        self.mv, origin, route, self.number, self.args, self.owners, True
+                    )
                     return Forward(self, value, None)
                 value = grate.threei_call(self.number, origin.cage_id, self.args, self.owners)
             except GuestError as err:
@@ -312,3 +314,32 @@ class Call:
         returns; return the value this gives (``return call.kill(SIGSYS)``)."""
         self.effect = CageExit(killed(signo))
         return 0
+
+
+def as_result(value: object) -> int:
+    if isinstance(value, int):
+        return value
+    raise TypeError(f"a grate handler must return an int, not {type(value).__name__}")
+
+
+def settle_now(call: Call, result: int) -> SysResult:
+    """The handler finished synchronously: apply a pending exit/exec to the caller."""
+    origin = call.origin
+    effect = call.effect
+    if effect is None and origin.deferred is None:
+        return result  # the common case: nothing to apply
+    instance = fiber.current_instance()
+    on_callers_fiber = instance is not None and instance.data is origin
+    if effect is None and on_callers_fiber and origin.deferred is not None:
+        effect, origin.deferred = origin.deferred, None  # left by a grate below
+    if effect is None:
+        return result
+    if on_callers_fiber:
+        raise effect
+    origin.deferred = effect  # whoever returns to the caller raises it (route.py)
+    return 0
+
+
+# The hop (route.py) runs handlers with the classes above; Call.forward uses the hop. Imported last
+# so either module may be imported first.
+from lind_async.threei import route as _route  # noqa: E402

@@ -17,7 +17,7 @@ grate that overrides :meth:`Grate.syscall` handles every call (``strace``). A ha
 :class:`GrateError`, or forwards with ``await call.forward(...)``. It may be ``async def`` or a
 plain function.
 
-*Running a handler* (:meth:`Grate.handle`, called by the hop, ``threei/route.py``): the call is
+*Running a handler* (by the hop, ``threei/route.py``, which calls the bound method): the call is
 *in flight* through the grate while the handler runs (which gives the grate authority over the
 calling cage). The handler is started synchronously, inside the caller's own host call; an
 ``async`` handler is stepped once, eagerly, so one whose forwards complete at once (most calls)
@@ -59,15 +59,14 @@ from lind_async.threei.grate_calls import (
     Forward,
     GrateError,
     all_numbers,
+    as_result,
     handles,
     syscall_number,
 )
-from lind_async.wasm import fiber
 from lind_async.wasm.eager import Resume
 
 if TYPE_CHECKING:
     from lind_async.rawposix.table import SysResult
-    from lind_async.runtime.cage import Cage
     from lind_async.runtime.world import World
     from lind_async.threei.tables import Route
 
@@ -218,63 +217,11 @@ class Grate:
         return threei_calls.threei_call(mv, grate_id, number, target, tuple(args), tuple(owners))
 
     # -- the microvisor's side (PythonGrateEndpoint) ----------
-    def handle(
-        self,
-        mv: World,
-        origin: Cage,
-        route: Route,
-        number: int,
-        args: tuple[int, ...],
-        owners: tuple[int, ...],
-    ) -> SysResult:
-        """Run the handler for a call ``origin`` made (see the module docstring); the hop around
-        it (``threei/route.py``) keeps the in-flight count.
-
-        The hot path of every Python hop: the handler is the bound method looked up at attach
-        time, and a coroutine is stepped with ``send``; only one that really waits is handed
-        back, as an awaitable.
-        """
-        call = Call(self, mv, origin, number, args, owners)
-        try:
-            result: Any = self._bound.get(number, self._catch_all)(call)
-            kind = result.__class__
-            if kind is int:
-                pass
-            elif kind is _Coroutine:
-                try:
-                    first = result.send(None)
-                except StopIteration as done:
-                    result = done.value
-                    if result.__class__ is not int:
-                        result = _as_result(result)
-                else:
-                    return self._finish(call, result, first)
-            elif kind is Forward and result._value.__class__ is int:
-                result = result._value
-            else:
-                steps = result.__await__()
-                try:
-                    first = steps.send(None)
-                except StopIteration as done:
-                    result = _as_result(done.value)
-                else:
-                    return self._finish(call, steps, first)
-        except GuestError as err:
-            result = to_negative_errno(err)
-        except EFFECTS as effect:
-            call.effect = effect
-            result = 0
-        except Exception:
-            result = self._failed(call)
-        if call.effect is None and origin.deferred is None:
-            return result  # type: ignore[no-any-return]
-        return _settle_now(call, result)
-
     async def _finish(
         self, call: Call, steps: Generator[Any, Any, Any] | Coroutine[Any, Any, Any], first: Any
     ) -> int:
         try:
-            result = _as_result(await Resume(steps, first))
+            result = as_result(await Resume(steps, first))
         except GuestError as err:
             result = to_negative_errno(err)
         except EFFECTS as effect:
@@ -292,30 +239,6 @@ class Grate:
         log.exception("grate %s: handler for %s from cage %d failed", label, call.name, call.caller)
         call.mv.report(f"grate {label}: handler for {call.name} failed (the call gets EIO)")
         return -EIO
-
-
-def _as_result(value: object) -> int:
-    if isinstance(value, int):
-        return value
-    raise TypeError(f"a grate handler must return an int, not {type(value).__name__}")
-
-
-def _settle_now(call: Call, result: int) -> SysResult:
-    """The handler finished synchronously: apply a pending exit/exec to the caller."""
-    origin = call.origin
-    effect = call.effect
-    if effect is None and origin.deferred is None:
-        return result  # the common case: nothing to apply
-    instance = fiber.current_instance()
-    on_callers_fiber = instance is not None and instance.data is origin
-    if effect is None and on_callers_fiber and origin.deferred is not None:
-        effect, origin.deferred = origin.deferred, None  # left by a grate below
-    if effect is None:
-        return result
-    if on_callers_fiber:
-        raise effect
-    origin.deferred = effect  # whoever returns to the caller raises it (route.py)
-    return 0
 
 
 class _SameOwner(dict[int, tuple[int, ...]]):

@@ -10,8 +10,9 @@ interposes on (``runtime/fork.py``). The hop
 1. counts the call *in flight* through the grate for the originating cage — and for every other
    argument owner (a grate above that passed a pointer into its own memory) — which is what gives
    the grate authority over them (``threei/authority.py``, rule 1);
-2. runs the grate's handler: a Python grate's :meth:`Grate.handle`, called inline; a wasm grate's
-   handler on one of its workers (``wasm_grates.invoke``), polled inline once;
+2. runs the grate's handler: a Python grate's bound method, called here (a coroutine handler is
+   stepped once, eagerly; ``python_grates.py`` keeps the rest of the Python grate API); a wasm
+   grate's handler on one of its workers (``wasm_grates.invoke``), polled inline once;
 3. settles: a handler that finished gives its ``int`` now (no coroutine, no task) and the count
    is released at once; one that must wait is handed back as an awaitable that releases the count
    when it ends;
@@ -26,11 +27,13 @@ InFlight`): a lane passing a call on (``grates/lane.py``) holds its count throug
 
 from __future__ import annotations
 
+import types
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
-from lind_async.abi.errno import EIO
+from lind_async.abi.errno import EIO, GuestError, to_negative_errno
 from lind_async.threei import wasm_grates
+from lind_async.threei.grate_calls import EFFECTS, Call, Forward, as_result, settle_now
 
 if TYPE_CHECKING:
     from lind_async.rawposix.table import SysResult
@@ -39,6 +42,7 @@ if TYPE_CHECKING:
     from lind_async.threei.tables import Route
 
 Key = tuple[int, int]
+_Coroutine = types.CoroutineType
 
 
 def call_grate(
@@ -88,21 +92,53 @@ def hop(
     counts = mv.in_flight.counts
     key = (grate_id, origin.cage_id)
     python_grate = mv.python_grates.get(grate_id)
-    if python_grate is not None:
+    if python_grate is not None:  # the grate's bound handler, called here: one frame per hop
         counts[key] = counts.get(key, 0) + 1
+        call = Call(python_grate, mv, origin, number, args, owners)
         try:
-            result: Any = python_grate.handle(mv, origin, route, number, args, owners)
+            result: Any = python_grate._bound.get(number, python_grate._catch_all)(call)
+            kind = result.__class__
+            if kind is int:
+                pass
+            elif kind is _Coroutine:  # stepped once, eagerly: most finish without waiting
+                try:
+                    first = result.send(None)
+                except StopIteration as done:
+                    result = done.value
+                    if result.__class__ is not int:
+                        result = as_result(result)
+                else:
+                    finish = python_grate._finish(call, result, first)
+                    return _until_done(origin, counts, key, finish, True)
+            elif kind is Forward and result._value.__class__ is int:
+                result = result._value
+            else:
+                steps = result.__await__()
+                try:
+                    first = steps.send(None)
+                except StopIteration as done:
+                    result = as_result(done.value)
+                else:
+                    finish = python_grate._finish(call, steps, first)
+                    return _until_done(origin, counts, key, finish, True)
+        except GuestError as err:
+            result = to_negative_errno(err)
+        except EFFECTS as raised:
+            call.effect = raised
+            result = 0
+        except Exception:
+            result = python_grate._failed(call)
         except BaseException:
             _leave(counts, key)
             raise
-        if result.__class__ is int:
-            left = counts[key] - 1  # (_leave, inline: this is every Python hop)
-            if left:
-                counts[key] = left
-            else:
-                del counts[key]
-            return result
-        return _until_done(origin, counts, key, result, True)
+        left = counts[key] - 1  # (_leave, inline: this is every Python hop)
+        if left:
+            counts[key] = left
+        else:
+            del counts[key]
+        if call.effect is None and origin.deferred is None:
+            return result  # type: ignore[no-any-return]
+        return settle_now(call, result)
     grate = mv.cages.get(grate_id)
     if grate is None or grate.status is not None:
         return -EIO  # a dead grate
