@@ -100,6 +100,9 @@ class Cage:
         self._vm: VmMap | None = None
         # running, stopped, exec pending, exited (core/lifecycle.py); moved only by this module
         self.lifecycle = Lifecycle()
+        # ``lifecycle.status`` (the Linux wait status once exited), mirrored in a plain attribute:
+        # every grate hop reads it; set only where the lifecycle exits (``_finish``).
+        self.status: int | None = None
         self.exited = asyncio.Event()
         self._routes: Mapping[int, Route] | None = None  # this cage's live 3i table, once known
         self._python_grates = microvisor.python_grates
@@ -147,11 +150,6 @@ class Cage:
         if mem is None:
             raise GuestError(ESRCH)
         return mem
-
-    @property
-    def status(self) -> int | None:
-        """The Linux wait status once exited."""
-        return self.lifecycle.status
 
     @property
     def kill_status(self) -> int | None:
@@ -417,6 +415,7 @@ class Cage:
         if not self.lifecycle.live:
             return
         self.lifecycle.exit(status)
+        self.status = status  # mirrored, as ``stopped`` is: read on every grate hop
         current = asyncio.current_task()
         for task in list(self.tasks):  # every other fiber of the cage (its threads) ends too
             if task is not current:
