@@ -20,8 +20,9 @@ The cage keeps identity and the state RawPOSIX sees (``rawposix/kernel.py``: ``C
 another module owns is a record only that module writes (``delivery``: runtime/signals.py,
 ``forking``: runtime/fork_state.py, ``threads``: runtime/threads.py, ``grate_workers``:
 threei/wasm_grates.py). Its phase — running, stopped, exec pending, exited, reaped — is a pure state
-machine (``core/lifecycle.py``) that only this module moves; ``status`` and ``kill_status`` are
-read from it and ``stopped`` mirrors it as a plain attribute for the syscall path.
+machine (``core/lifecycle.py``) that only this module moves; ``kill_status`` is read from it, and
+``status`` and ``stopped`` mirror it as plain attributes for the hot paths (every syscall reads
+``stopped``, every grate hop ``status``).
 
 Every system call enters at :meth:`Cage.syscall`: 3i looks up the cage's own routing table
 (``threei/tables.py``); with no route the call goes to RawPOSIX's table.
