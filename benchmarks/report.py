@@ -145,8 +145,9 @@ def format_table(figures: list[Figure]) -> str:
 
 
 def write_json(path: Path, figures: list[Figure], info: dict[str, Any],
-               errors: dict[str, str]) -> None:
-    doc = {"machine": info, "figures": [f.to_json() for f in figures], "errors": errors}
+               errors: dict[str, str], targets: list[dict[str, Any]] | None = None) -> None:
+    doc = {"machine": info, "figures": [f.to_json() for f in figures], "errors": errors,
+           "targets": targets or []}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc, indent=2) + "\n")
 

@@ -30,6 +30,7 @@ from benchmarks.report import (
     machine_line,
     write_json,
 )
+from benchmarks.targets import format_verdicts, judge
 
 REPO = Path(__file__).resolve().parent.parent
 HTTP_SERVICE = REPO / "examples" / "http_service.py"
@@ -108,11 +109,15 @@ def run(names: list[str], *, quick: bool, json_path: Path | None,
         log(f"   {len(got)} figures in {time.perf_counter() - start:.1f} s")
     print(f"machine: {machine_line(info)}{' (--quick)' if quick else ''}")
     print(format_table(figures))
+    verdicts = judge(figures, [n for n in selected if n not in errors])
+    if verdicts:
+        print()
+        print(format_verdicts(verdicts))
     for name, err in errors.items():
         print(f"FAILED {name}: {err}")
     if json_path is not None:
         info["quick"] = quick
-        write_json(json_path, figures, info, errors)
+        write_json(json_path, figures, info, errors, [v.to_json() for v in verdicts])
     if charts is not None:
         written = draw_charts(charts, figures)
         if written is None:
