@@ -80,6 +80,12 @@ class GuestMemory:
             self.view = memoryview(array).cast("B")
 
     @property
+    def handle(self) -> object:
+        """The memory handle this accessor is over (its identity: several accessors and
+        instances may share one memory)."""
+        return self._mem
+
+    @property
     def size(self) -> int:
         self._refresh()
         return self._size

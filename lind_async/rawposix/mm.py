@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from lind_async.abi import flags as F
 from lind_async.abi.errno import EACCES, EINVAL, ENOMEM, GuestError
 from lind_async.core.vmmap import TASK_SIZE, Mapping, page_up
+from lind_async.memory import cow
 from lind_async.rawposix import shm
 from lind_async.rawposix.args import i32, pointer, size
 
@@ -46,15 +47,20 @@ _HINTS = frozenset({
 
 def zero_range(cage: CageView, start: int, end: int) -> None:
     """Give ``[start, end)`` back as zero pages: release host pages where whole pages allow
-    (``MADV_DONTNEED`` on the private anonymous mapping reads back as zeros and frees RSS),
-    memset the edges."""
+    (through the memory's copy-on-write backing, memory/cow.py; without one ``MADV_DONTNEED``
+    on the private anonymous mapping reads back as zeros and frees RSS), memset the edges."""
     if end <= start:
         return
     n = end - start
-    host = cage.mem.host_range(start, n)
+    mem = cage.mem
+    host = mem.host_range(start, n)
     lo = (host + _HOST_PAGE - 1) & ~(_HOST_PAGE - 1)
     hi = (host + n) & ~(_HOST_PAGE - 1)
-    if hi > lo and _madvise(lo, hi - lo, F.MADV_DONTNEED) == 0:
+    backing = cow.backing_of(mem.handle)
+    if hi > lo and (
+        (backing is not None and backing.zero(start + lo - host, start + hi - host, remap=False))
+        or _madvise(lo, hi - lo, F.MADV_DONTNEED) == 0
+    ):
         ctypes.memset(host, 0, lo - host)
         ctypes.memset(hi, 0, host + n - hi)
     else:

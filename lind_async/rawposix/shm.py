@@ -6,8 +6,9 @@ Theory of operation
 -------------------
 A cage's linear memory is one host mapping (wasmtime's reservation of the shared memory, grown to
 its maximum when the cage starts). ``fork`` gives the child a
-*new* memory holding a copy (runtime/fork.py), so a page can only stay shared if the same host
-object is mapped into both memories. A :class:`HostObject` is such an object, held by an fd:
+*new* memory whose private pages are copy-on-write copies (runtime/fork.py, memory/cow.py), so
+a page can only stay shared if the same host object is mapped into both memories. A
+:class:`HostObject` is such an object, held by an fd:
 
 - :class:`SharedAnon`: each ``mmap(MAP_SHARED|MAP_ANONYMOUS)`` creates a host ``memfd_create``
   object of the mapping's size (grown by ``mremap``);
@@ -65,7 +66,7 @@ from typing import TYPE_CHECKING, Any
 
 from lind_async.abi.errno import EINVAL, ENOMEM, GuestError
 from lind_async.core.vmmap import Mapping, VmMap
-from lind_async.memory import GuestMemory
+from lind_async.memory import GuestMemory, cow
 
 if TYPE_CHECKING:
     pass
@@ -280,8 +281,11 @@ def unmapped(mem: GuestMemory | None, vm: VmMap, released: Iterable[Mapping]) ->
     if not gone:
         return
     if mem is not None:
+        backing = cow.backing_of(mem.handle)
         for m in gone:
-            if isinstance(m.shared, HostObject):
+            if isinstance(m.shared, HostObject) and (
+                backing is None or not backing.zero(m.start, m.end, remap=True)
+            ):
                 restore_private(mem, m.start, m.end)
     still = {o.ident for o in objects(vm.mappings())}
     for obj in objects(gone):

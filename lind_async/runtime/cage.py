@@ -31,6 +31,7 @@ Every system call enters at :meth:`Cage.syscall`: 3i looks up the cage's own rou
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -45,7 +46,7 @@ from lind_async.core.lifecycle import Lifecycle, Phase
 from lind_async.core.proctable import exited, killed
 from lind_async.core.signals import SignalState
 from lind_async.core.vmmap import VmMap
-from lind_async.memory import GuestMemory, faults
+from lind_async.memory import GuestMemory, cow, faults
 from lind_async.rawposix import locks, shm, sysv_sem
 from lind_async.rawposix import table as rawposix
 from lind_async.rawposix.files import FileOps
@@ -58,7 +59,7 @@ from lind_async.runtime.process_image import build_stack_image
 from lind_async.threei.route import hop
 from lind_async.threei.tables import UNKNOWN_CALLS
 from lind_async.wasm.fiber import WasmTrap, run_call, trap_signal
-from lind_async.wasm.instance import LindInstance, instantiate
+from lind_async.wasm.instance import LindInstance, SharedMemoryHandle, instantiate, module_spec
 
 if TYPE_CHECKING:
     from lind_async.rawposix.table import SysResult
@@ -69,6 +70,8 @@ log = logging.getLogger("lind_async.cage")
 
 SIGSEGV, SIGXCPU, SIGSYS = 11, 24, 31
 
+
+FORK_IMPORT = ("lind", "fork")  # a module importing it may fork: its memory is copy-on-write
 
 class Cage:
     """One sandboxed process."""
@@ -192,9 +195,7 @@ class Cage:
     # -- lifecycle ----------
     async def _start_instance(self) -> LindInstance:
         mv = self.microvisor
-        instance = await instantiate(mv.engine, self.module, mv.imports)
-        instance.data = self
-        memory = instance.memory
+        memory = SharedMemoryHandle.for_module(mv.engine, self.module)
         max_pages = memory.max_pages
         limit = self.family.limits.memory_pages
         if limit is not None:
@@ -207,6 +208,11 @@ class Cage:
         if memory.pages() < max_pages and memory.grow(max_pages - memory.pages()) < 0:
             raise WasmTrap("could not reserve the cage's linear memory")
         self._mem = GuestMemory(memory)
+        if FORK_IMPORT in module_spec(self.module).func_imports:
+            with contextlib.suppress(OSError):  # (without one, fork copies the used pages)
+                cow.Backing.create(memory, self._mem)  # copy-on-write fork (memory/cow.py)
+        instance = await instantiate(mv.engine, self.module, mv.imports, memory=memory)
+        instance.data = self
         heap_base = instance.get_global("__heap_base")
         self._vm = VmMap(heap_base, memory.size() & ~0xFFF)
         top = instance.get_global("__stack_pointer")
@@ -333,6 +339,8 @@ class Cage:
         if self._vm is not None:
             faults.unwatch(self._vm)
             shm.release_all(self._vm)
+            if self._mem is not None:
+                cow.release(self._mem.handle)
 
     # -- signals and blocking ----------
     async def block_on(self, ready: asyncio.Future[None]) -> None:

@@ -66,7 +66,7 @@ from typing import TYPE_CHECKING
 from lind_async.abi.errno import EAGAIN, ENOMEM, ENOSYS, GuestError, to_negative_errno
 from lind_async.abi.syscalls import SYS_fork
 from lind_async.core.vmmap import VmMap
-from lind_async.memory import GuestMemory, faults
+from lind_async.memory import GuestMemory, cow, faults
 from lind_async.memory.copy import copy_used
 from lind_async.rawposix import shm
 from lind_async.runtime.cage import Cage
@@ -170,7 +170,11 @@ async def _after_unwind(
     mv = parent.microvisor
     route = mv.threei.route(parent.cage_id, SYS_fork)
     if route is None:
-        result = mv.fork(parent, inst, entry, blocked).cage_id
+        try:
+            result = mv.fork(parent, inst, entry, blocked).cage_id
+        except MemoryError as exc:  # the host could not give the child its memory
+            mv.report(f"cage {parent.cage_id}: fork: {exc}")
+            result = -ENOMEM
     else:
         # A grate interposes fork: it decides what the parent's fork() returns, and the child
         # exists only if it forwards the call (RawPOSIX's fork, below, makes it from this point).
@@ -228,7 +232,7 @@ class ForkedCage(Cage):
         if grow > 0 and self._memory.grow(grow) < 0:
             raise MemoryError("fork: cannot reserve the child's linear memory")
         child = GuestMemory(self._memory)
-        copy_used(GuestMemory(src), child, used_ranges(parent.vm))
+        _copy_memory(src, child, parent.vm)
         vm = self._vm
         shm.map_all(vm, child, guard=lambda: faults.watch(vm, child, self))  # MAP_SHARED: shared
 
@@ -250,7 +254,28 @@ class ForkedCage(Cage):
         return instance
 
 
+    def drop_shared_mappings(self) -> None:
+        super().drop_shared_mappings()
+        if self._memory is not None:  # ended (killed) before it started: its backing goes too
+            cow.release(self._memory)
+
+
 # ------------------------------------------------------------------------------ memory copy
+def _copy_memory(src: SharedMemoryHandle, child: GuestMemory, vm: VmMap) -> None:
+    """Give ``child`` (a new memory as large as ``src``) the contents of ``src``: copy-on-write
+    through ``src``'s backing (memory/cow.py), else a copy of the touched used pages."""
+    backing = cow.backing_of(src)
+    if backing is None:
+        copy_used(GuestMemory(src), child, used_ranges(vm))
+        return
+    shared = [(m.start, m.end) for m in shm.shared_pieces(vm)]
+    try:
+        mine = backing.fork(src.size(), child.host_range(0, child.size), shared, used_ranges(vm))
+    except OSError as e:
+        raise MemoryError(f"fork: cannot share the memory copy-on-write: {e}") from e
+    cow.register(child.handle, mine)
+
+
 def used_ranges(vm: VmMap) -> list[tuple[int, int]]:
     """The parts of linear memory a process may hold data in: the static image and each private
     mapping, the break's included (a ``MAP_SHARED`` one is mapped into the child, not copied)."""

@@ -1,0 +1,367 @@
+"""Copy-on-write linear memory for fork: each address space's private pages over a host memfd.
+
+Theory of operation
+-------------------
+Linux shares pages copy-on-write between two mappings only through ``fork`` itself or through
+``MAP_PRIVATE`` mappings of one file. A cage's linear memory is one host mapping (wasmtime's
+reservation of its shared memory), so a program that can fork (its module imports ``lind.fork``)
+gets its memory from a **snapshot**: a host ``memfd`` mapped with ``MAP_FIXED`` over
+``[0, size)`` of the memory before the module is instantiated (:meth:`Backing.create`). A
+:class:`Backing` is one address space's view of its snapshot, in one of two modes:
+
+- **owned** (a new cage, until its first fork): ``MAP_SHARED`` of the snapshot, which only it
+  uses — every write lands in the memfd, the snapshot *is* the memory;
+- **private** (after a fork): ``MAP_PRIVATE`` of the snapshot, frozen while several address
+  spaces map it. A write copies the page into an anonymous page of this address space (the
+  kernel's copy-on-write); ``/proc/self/pagemap`` tells such a *dirty* page (present and not a
+  file page, or swapped out: only anonymous pages swap) from one still read from the snapshot.
+
+``fork`` (:meth:`Backing.fork`) makes the parent's current contents a snapshot both map private:
+
+- owned: the snapshot already holds them; the parent's ranges become ``MAP_PRIVATE`` of it (one
+  ``mmap`` per private range). Nothing is copied.
+- private, and no other address space maps the snapshot any more (its earlier children exited or
+  exec'd): the parent *folds* its dirty pages back into the snapshot (``pwrite``, only pages
+  written since the last fork, found in the used ranges the caller names) and drops its own
+  copies (``MADV_DONTNEED``: the mapping reads the snapshot again, which now holds the same
+  bytes).
+- private, and the snapshot is still shared: a new memfd gets the snapshot's data extents
+  (``SEEK_DATA``/``copy_file_range``, in the kernel) and the dirty pages, and the parent remaps
+  onto it. This is the one case that copies the image.
+
+The child's new memory maps the snapshot ``MAP_PRIVATE`` over the same ranges (one ``mmap`` per
+range): an ``exec`` right after fork copies nothing. Snapshots count the address spaces mapping
+them (:attr:`Snapshot.users`); the last to let go closes the fd (the host pages live until the
+memory mappings go, with the wasmtime memory).
+
+Ranges the snapshot must not cover are the caller's ``MAP_SHARED`` pieces (host objects mapped
+over linear memory, rawposix/shm.py): every remap skips them. Giving memory back
+(:meth:`Backing.zero`: ``munmap``, a shrinking break, ``MADV_DONTNEED``, a shared piece
+unmapped) must read back as zeros: owned, a hole is punched in the memfd (and the memfd mapped
+there again when something else was); private, anonymous zero pages are mapped there and the
+range is remembered as an *override* (its contents are this address space's own, zero where
+untouched) until the next fork folds it. Memory the guest grew itself (``memory.grow`` past the
+backed size) is an override too. Pages outside the used ranges the fork names (memory the
+program does not own, which natively it could not write) are not carried into a snapshot.
+
+Everything here runs on the loop thread while no wasm of the address space runs (a host call or
+the fork hook), so no page changes while it is folded or remapped.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import weakref
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lind_async.memory.access import GuestMemory
+
+PAGE = 4096
+Ranges = list[tuple[int, int]]
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_mmap = _libc.mmap
+_mmap.argtypes = (
+    ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long)
+_mmap.restype = ctypes.c_void_p
+_madvise = _libc.madvise
+_madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+_madvise.restype = ctypes.c_int
+_fallocate = _libc.fallocate
+_fallocate.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_long, ctypes.c_long)
+_fallocate.restype = ctypes.c_int
+_MAP_FAILED = ctypes.c_void_p(-1).value
+_PROT_RW = 0x3
+_MAP_SHARED, _MAP_PRIVATE, _MAP_FIXED, _MAP_ANONYMOUS = 0x01, 0x02, 0x10, 0x20
+_MADV_DONTNEED = 4
+_PUNCH_HOLE = 0x01 | 0x02  # FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE
+# pagemap: bit 63 present, 62 swapped, 61 file page or shared anonymous (top byte 0x80/0x40/0x20)
+_DIRTY = bytes(1 if b & 0x40 or b & 0xA0 == 0x80 else 0 for b in range(256))
+
+_backings: weakref.WeakKeyDictionary[object, Backing] = weakref.WeakKeyDictionary()
+_pagemap_fd: list[int] = []
+
+
+# ------------------------------------------------------------------------------ ranges (pure)
+def page_ranges(ranges: Iterable[tuple[int, int]]) -> Ranges:
+    """``ranges`` widened to whole pages, sorted and merged (empty ones dropped)."""
+    out: Ranges = []
+    for lo, hi in sorted((lo // PAGE * PAGE, -(-hi // PAGE) * PAGE) for lo, hi in ranges
+                         if hi > lo):
+        if out and lo <= out[-1][1]:
+            if hi > out[-1][1]:
+                out[-1] = (out[-1][0], hi)
+        else:
+            out.append((lo, hi))
+    return out
+
+
+def subtract(ranges: Ranges, holes: Ranges) -> Ranges:
+    """``ranges`` minus ``holes`` (both sorted and disjoint)."""
+    out: Ranges = []
+    j = 0
+    for lo, hi in ranges:
+        while j < len(holes) and holes[j][1] <= lo:
+            j += 1
+        k = j
+        while lo < hi and k < len(holes) and holes[k][0] < hi:
+            if holes[k][0] > lo:
+                out.append((lo, holes[k][0]))
+            lo = max(lo, holes[k][1])
+            k += 1
+        if lo < hi:
+            out.append((lo, hi))
+    return out
+
+
+def intersect(ranges: Ranges, within: Ranges) -> Ranges:
+    """The parts of ``ranges`` inside ``within`` (both sorted and disjoint)."""
+    out: Ranges = []
+    j = 0
+    for lo, hi in ranges:
+        while j < len(within) and within[j][1] <= lo:
+            j += 1
+        k = j
+        while k < len(within) and within[k][0] < hi:
+            a, b = max(lo, within[k][0]), min(hi, within[k][1])
+            if a < b:
+                out.append((a, b))
+            k += 1
+    return out
+
+
+def dirty_runs(flags: bytes, first_page: int) -> Iterator[tuple[int, int]]:
+    """Byte ranges of the pages whose flag is 1 (``flags[i]`` for page ``first_page + i``)."""
+    i = flags.find(1)
+    while i >= 0:
+        j = flags.find(0, i)
+        if j < 0:
+            j = len(flags)
+        yield (first_page + i) * PAGE, (first_page + j) * PAGE
+        i = flags.find(1, j)
+
+
+# ------------------------------------------------------------------------------ host objects
+class Snapshot:
+    """A memfd holding linear-memory contents, and how many address spaces map it."""
+
+    __slots__ = ("fd", "users")
+
+    def __init__(self, size: int) -> None:
+        self.fd = os.memfd_create("lind-linear-memory", os.MFD_CLOEXEC)
+        try:
+            os.ftruncate(self.fd, size)
+        except OSError:
+            os.close(self.fd)
+            raise
+        self.users = 1
+
+    def size(self) -> int:
+        return os.fstat(self.fd).st_size
+
+    def release(self) -> None:
+        self.users -= 1
+        if self.users <= 0 and self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def punch(self, ranges: Ranges) -> None:
+        for lo, hi in ranges:
+            if _fallocate(self.fd, _PUNCH_HOLE, lo, hi - lo) != 0:
+                _raise("fallocate")
+
+    def copy_from(self, src: Snapshot, limit: int) -> None:
+        """``src``'s data extents below ``limit`` (holes stay holes), copied in the kernel."""
+        off = 0
+        while off < limit:
+            try:
+                off = os.lseek(src.fd, off, os.SEEK_DATA)
+            except OSError:  # ENXIO: no data past off
+                return
+            end = min(os.lseek(src.fd, off, os.SEEK_HOLE), limit)
+            while off < end:
+                n = os.copy_file_range(src.fd, self.fd, end - off, off, off)
+                if n <= 0:
+                    raise OSError(0, "copy_file_range copied nothing")
+                off += n
+
+
+def _raise(what: str) -> None:
+    err = ctypes.get_errno()
+    raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _map(host: int, length: int, flags: int, fd: int, offset: int) -> None:
+    got = _mmap(host, length, _PROT_RW, flags | _MAP_FIXED, fd, offset)
+    if got == _MAP_FAILED or got != host:
+        _raise(f"mmap at {host:#x}")
+
+
+def _pagemap() -> int | None:
+    if not _pagemap_fd:
+        try:
+            _pagemap_fd.append(os.open("/proc/self/pagemap", os.O_RDONLY | os.O_CLOEXEC))
+        except OSError:
+            _pagemap_fd.append(-1)
+    return _pagemap_fd[0] if _pagemap_fd[0] >= 0 else None
+
+
+# ------------------------------------------------------------------------------ the backing
+class Backing:
+    """One address space's private memory ``[0, size)`` as a view of a :class:`Snapshot`."""
+
+    __slots__ = ("__weakref__", "host", "overrides", "owned", "size", "snap")
+
+    def __init__(self, host: int, size: int, snap: Snapshot, *, owned: bool) -> None:
+        self.host = host
+        self.size = size
+        self.snap: Snapshot | None = snap
+        self.owned = owned
+        self.overrides: Ranges = []  # private mode: anonymous ranges (this space's own bytes)
+
+    @classmethod
+    def create(cls, memory: object, mem: GuestMemory) -> Backing:
+        """A new snapshot mapped shared over all of ``mem`` (still untouched: the module is not
+        instantiated yet), registered as ``memory``'s backing. ``OSError`` if the host cannot."""
+        size = mem.size // PAGE * PAGE
+        snap = Snapshot(size)
+        host = mem.host_range(0, size)
+        try:
+            _map(host, size, _MAP_SHARED, snap.fd, 0)
+        except OSError:
+            snap.release()
+            raise
+        backing = cls(host, size, snap, owned=True)
+        _backings[memory] = backing
+        return backing
+
+    # -- giving memory back ----------
+    def zero(self, start: int, end: int, *, remap: bool) -> bool:
+        """Make the whole pages ``[start, end)`` read as zeros; ``remap``: something else (a
+        shared object) was mapped there and the range becomes this backing's again. False when
+        the range is not the backing's to zero (past it, or released): the caller zeroes."""
+        snap = self.snap
+        if snap is None or start % PAGE or end % PAGE or end > self.size or start >= end:
+            return False
+        if self.owned:
+            snap.punch([(start, end)])
+            if remap:
+                _map(self.host + start, end - start, _MAP_SHARED, snap.fd, start)
+        else:
+            _map(self.host + start, end - start, _MAP_PRIVATE | _MAP_ANONYMOUS, -1, 0)
+            self.overrides = page_ranges([*self.overrides, (start, end)])
+        return True
+
+    # -- fork ----------
+    def fork(self, mem_size: int, child_host: int, shared: Iterable[tuple[int, int]],
+             used: Iterable[tuple[int, int]]) -> Backing:
+        """Freeze this address space's contents into a snapshot both it and a child map
+        private; map it into the child's memory at ``child_host`` (as large as this one) and
+        return the child's backing. ``shared``: ranges the snapshot must not cover (each address
+        space maps its shared objects there); ``used``: where this space may hold data (dirty
+        pages elsewhere are not carried). ``OSError`` if the host cannot."""
+        snap = self.snap
+        if snap is None:
+            raise OSError(0, "fork of a released address space")
+        self._adopt_growth(mem_size)
+        private = subtract([(0, self.size)], page_ranges(shared))
+        overrides = intersect(self.overrides, private)
+        if self.owned:
+            self._fold(snap, overrides, overrides)  # only grown or given-back ranges differ
+            self._remap(private, snap)
+            self.owned = False
+        elif snap.users == 1:
+            runs = self._fold(snap, overrides, intersect(page_ranges([*used, *overrides]),
+                                                         private))
+            for lo, hi in subtract(runs, overrides):
+                _madvise(self.host + lo, hi - lo, _MADV_DONTNEED)  # reads the snapshot again
+            for lo, hi in overrides:
+                _map(self.host + lo, hi - lo, _MAP_PRIVATE, snap.fd, lo)
+        else:
+            fresh = Snapshot(self.size)
+            try:
+                fresh.copy_from(snap, self.size)
+                self._fold(fresh, overrides, intersect(page_ranges([*used, *overrides]),
+                                                       private))
+                self._remap(private, fresh)
+            except OSError:
+                fresh.release()
+                raise
+            snap.release()
+            self.snap = snap = fresh
+        self.overrides = []
+        snap.users += 1
+        child = Backing(child_host, self.size, snap, owned=False)
+        try:
+            child._remap(private, snap)
+        except OSError:
+            child.release()
+            raise
+        return child
+
+    def _adopt_growth(self, mem_size: int) -> None:
+        """The guest grew its memory past the backed size: the new pages are this space's own
+        (wasmtime's anonymous pages) until a fork folds them in."""
+        grown = mem_size // PAGE * PAGE
+        if grown <= self.size or self.snap is None:
+            return
+        if self.snap.size() < grown:
+            os.ftruncate(self.snap.fd, grown)  # (others never map past their own size)
+        self.overrides = page_ranges([*self.overrides, (self.size, grown)])
+        self.size = grown
+
+    def _fold(self, snap: Snapshot, holes: Ranges, scan: Ranges) -> Ranges:
+        """Write this space's dirty pages within ``scan`` into ``snap`` (after punching
+        ``holes``, whose untouched pages read as zero); returns the dirty runs."""
+        snap.punch(holes)
+        fd = _pagemap()
+        runs: Ranges = []
+        for lo, hi in scan:
+            first, n = (self.host + lo) // PAGE, (hi - lo) // PAGE
+            flags = b""
+            if fd is not None:
+                try:
+                    flags = os.pread(fd, n * 8, first * 8)[7::8].translate(_DIRTY)
+                except OSError:
+                    flags = b""
+            if len(flags) != n:
+                runs.append((lo, hi))  # cannot tell: everything in range
+                continue
+            runs += [(a - self.host, b - self.host) for a, b in dirty_runs(flags, first)]
+        for lo, hi in runs:
+            view = (ctypes.c_char * (hi - lo)).from_address(self.host + lo)
+            done = 0
+            while done < hi - lo:
+                done += os.pwrite(snap.fd, memoryview(view)[done:], lo + done)
+        return runs
+
+    def _remap(self, ranges: Ranges, snap: Snapshot) -> None:
+        for lo, hi in ranges:
+            _map(self.host + lo, hi - lo, _MAP_PRIVATE, snap.fd, lo)
+
+    def release(self) -> None:
+        """The address space ends (exit, exec): let go of the snapshot. The host mappings go
+        with the memory."""
+        snap, self.snap = self.snap, None
+        if snap is not None:
+            snap.release()
+
+
+def backing_of(memory: object) -> Backing | None:
+    """The live backing of a memory handle, if it has one."""
+    b = _backings.get(memory)
+    return b if b is not None and b.snap is not None else None
+
+
+def register(memory: object, backing: Backing) -> None:
+    _backings[memory] = backing
+
+
+def release(memory: object) -> None:
+    """``memory``'s address space ends: its backing lets go of its snapshot."""
+    b = _backings.pop(memory, None)
+    if b is not None:
+        b.release()
