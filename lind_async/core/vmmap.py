@@ -93,6 +93,16 @@ class VmMap:
         self._maps: list[Mapping] = []  # sorted by start, never overlapping
         self._starts: list[int] = []
 
+    def fork(self) -> VmMap:
+        """A fork child's copy: the same mappings, their backing objects shared, not copied
+        (what ``copy.deepcopy`` gives when the objects deep-copy to themselves, ~10x faster)."""
+        new = VmMap.__new__(VmMap)
+        new.heap_start, new.brk, new.limit = self.heap_start, self.brk, self.limit
+        new._maps = [Mapping(m.start, m.end, m.prot, m.shared, m.offset, m.source)
+                     for m in self._maps]
+        new._starts = list(self._starts)
+        return new
+
     # -- brk ---------------------------------------------------------------------------------
     def set_brk(self, new_brk: int) -> list[Mapping]:
         """Move the break to ``new_brk`` if Linux would (read :attr:`brk` for the answer: the

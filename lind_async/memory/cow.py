@@ -80,6 +80,28 @@ _MADV_DONTNEED = 4
 _PUNCH_HOLE = 0x01 | 0x02  # FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE
 # pagemap: bit 63 present, 62 swapped, 61 file page or shared anonymous (top byte 0x80/0x40/0x20)
 _DIRTY = bytes(1 if b & 0x40 or b & 0xA0 == 0x80 else 0 for b in range(256))
+# PAGEMAP_SCAN (Linux 6.7): the kernel reports the runs of pages in given categories itself
+_PAGEMAP_SCAN = 0xC0606610  # _IOWR('f', 16, struct pm_scan_arg)
+_IS_FILE, _IS_PRESENT, _IS_SWAPPED, _IS_PFNZERO = 1 << 2, 1 << 3, 1 << 4, 1 << 5
+_ioctl = _libc.ioctl
+_ioctl.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_void_p)
+_ioctl.restype = ctypes.c_int
+
+
+class _ScanArg(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_uint64) for name in (
+        "size", "flags", "start", "end", "walk_end", "vec", "vec_len", "max_pages",
+        "category_inverted", "category_mask", "category_anyof_mask", "return_mask")]
+
+
+class _Region(ctypes.Structure):
+    _fields_ = [("start", ctypes.c_uint64), ("end", ctypes.c_uint64),
+                ("categories", ctypes.c_uint64)]
+
+
+_VEC_LEN = 256
+_vec = (_Region * _VEC_LEN)()
+_scan_works: list[bool] = []  # [whether PAGEMAP_SCAN answered], once known
 
 _backings: weakref.WeakKeyDictionary[object, Backing] = weakref.WeakKeyDictionary()
 _pagemap_fd: list[int] = []
@@ -198,6 +220,37 @@ def _map(host: int, length: int, flags: int, fd: int, offset: int) -> None:
     got = _mmap(host, length, _PROT_RW, flags | _MAP_FIXED, fd, offset)
     if got == _MAP_FAILED or got != host:
         _raise(f"mmap at {host:#x}")
+
+
+def _scan(fd: int, lo: int, hi: int) -> Ranges | None:
+    """Host runs in ``[lo, hi)`` of private dirty pages — anonymous (not a file page, not the
+    zero page) and present or swapped — by ``PAGEMAP_SCAN``; None if the kernel lacks it."""
+    if _scan_works == [False]:
+        return None
+    out: Ranges = []
+    arg = _ScanArg(size=ctypes.sizeof(_ScanArg), start=lo, end=hi,
+                   vec=ctypes.addressof(_vec), vec_len=_VEC_LEN,
+                   category_inverted=_IS_FILE | _IS_PFNZERO,
+                   category_mask=_IS_FILE | _IS_PFNZERO,
+                   category_anyof_mask=_IS_PRESENT | _IS_SWAPPED,
+                   return_mask=_IS_PRESENT | _IS_SWAPPED)
+    while True:
+        n = _ioctl(fd, _PAGEMAP_SCAN, ctypes.byref(arg))
+        if n < 0:
+            if not _scan_works:
+                _scan_works.append(False)
+                return None
+            _raise("PAGEMAP_SCAN")
+        if not _scan_works:
+            _scan_works.append(True)
+        for r in _vec[:n]:
+            if out and out[-1][1] == r.start:
+                out[-1] = (out[-1][0], r.end)
+            else:
+                out.append((r.start, r.end))
+        if arg.walk_end >= hi or n == 0:
+            return out
+        arg.start = arg.walk_end
 
 
 def _pagemap() -> int | None:
@@ -320,6 +373,10 @@ class Backing:
         fd = _pagemap()
         runs: Ranges = []
         for lo, hi in scan:
+            found = _scan(fd, self.host + lo, self.host + hi) if fd is not None else None
+            if found is not None:
+                runs += [(a - self.host, b - self.host) for a, b in found]
+                continue
             first, n = (self.host + lo) // PAGE, (hi - lo) // PAGE
             flags = b""
             if fd is not None:

@@ -57,7 +57,6 @@ Measured (2-core dev machine; ``benchmarks/bench_fork.py``): see docs/decisions.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import mmap
 import weakref
@@ -223,7 +222,7 @@ class ForkedCage(Cage):
         self._globals = {name: pinst.get_global(name)
                          for name, (_, mutable) in pinst.spec.globals.items()
                          if mutable and name not in ASYNCIFY_GLOBALS}
-        self._vm = copy.deepcopy(parent.vm)
+        self._vm = parent.vm.fork()
         _buffers[self] = (self._vm, _buffers[parent][1])
         src = pinst.memory
         self._memory: SharedMemoryHandle | None = SharedMemoryHandle.for_module(

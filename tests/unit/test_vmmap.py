@@ -131,3 +131,21 @@ def test_shared_objects_are_not_duplicated_by_a_vmmap_copy() -> None:
         obj.attach()
         obj.detach()
     assert obj.fd == -1
+
+
+def test_fork_copy_is_independent_and_shares_backing_objects() -> None:
+    backing = object()
+    vm = VmMap(3 * P, 64 * P)
+    vm.set_brk(5 * P)
+    a = vm.map_anywhere(4 * P, 3)
+    vm.share(a, backing)
+    b = vm.map_anywhere(2 * P, 1)
+    child = vm.fork()
+    assert (child.heap_start, child.brk, child.limit) == (vm.heap_start, vm.brk, vm.limit)
+    assert [(m.start, m.end, m.prot, m.offset) for m in child.mappings()] == [
+        (m.start, m.end, m.prot, m.offset) for m in vm.mappings()]
+    assert child.mapping_at(a) is not vm.mapping_at(a)
+    assert getattr(child.mapping_at(a), "shared", None) is backing
+    child.unmap(b, 2 * P)
+    child.set_brk(3 * P)
+    assert vm.mapping_at(b) is not None and vm.brk == 5 * P
