@@ -4,7 +4,7 @@
 
 Prints: the code-size growth asyncify causes for a fork program (the module as linked vs after the
 post-link passes, and what ignoring indirect calls would save); ms per fork+exit+wait natively and
-in a cage, with 0 and 64 MiB of touched heap (the sparse copy moves only touched pages); the
+in a cage, with 0 and 64 MiB of touched heap (copy-on-write: the heap is not copied); the
 SjLj flags' cost on a program without setjmp (module bytes with and without them); and ns per
 setjmp+longjmp natively vs in a cage.
 """

@@ -13,7 +13,9 @@ this package, which sits below RawPOSIX and the runtime and imports neither:
   (iovecs, pointer vectors), which stay in their struct's memory;
 - :mod:`.faults` — the SIGBUS guard that keeps a file shrunk under a shared mapping the
   toucher's fault, not the microvisor's;
-- :mod:`.copy` — copying the used pages of one linear memory into another (fork).
+- :mod:`.cow` — copy-on-write linear memory for fork: a host memfd snapshot per address space;
+- :mod:`.copy` — copying the used pages of one linear memory into another (fork, for a memory
+  without a snapshot).
 
 Every guest ``(addr, length)`` is checked on Python integers before use (nothing wraps); a
 failed check is ``EFAULT``. ``tests/unit/test_memory_boundary.py`` keeps host-address

@@ -18,9 +18,11 @@ functions and its two globals (``__asyncify_state``: 0 normal, 1 unwinding, 2 re
 2. Every instrumented frame saves its locals into the buffer and returns, so the ``_start`` call
    of ``Cage._run_main`` returns normally and the cage runs the hook (:func:`_after_unwind`):
    ``asyncify_stop_unwind``; ``World.fork`` builds the child — new cage id, ``parent_id`` =
-   the parent, a NEW shared memory holding a copy of the parent's (``memory/copy.py``: only the
-   pages the cage's vmmap says are in use (static image + stack + break, and every mapping), and
-   of those only the host pages that were ever touched, read from ``/proc/self/pagemap``), the
+   the parent, a NEW shared memory whose private ranges are copy-on-write copies of the
+   parent's (``memory/cow.py``: the parent's contents become a memfd snapshot both map
+   ``MAP_PRIVATE``; the vmmap names the used ranges where pages written since the last fork are
+   looked for; a memory without a snapshot gets its touched used pages copied,
+   ``memory/copy.py``), the
    exported mutable globals (``__stack_pointer``, ``__tls_base``, …) as they were at the unwind,
    fd table ``fork()`` (shared open file descriptions), 3i table, signal state, cwd, umask,
    vmmap copy (so ``brk`` too; its ``MAP_SHARED`` anonymous mappings are not copied but the same
