@@ -235,7 +235,11 @@ class ForkedCage(Cage):
         child = GuestMemory(self._memory)
         _copy_memory(src, child, parent.vm)
         vm = self._vm
-        shm.map_all(vm, child, guard=lambda: faults.watch(vm, child, self))  # MAP_SHARED: shared
+        try:
+            shm.map_all(vm, child, guard=lambda: faults.watch(vm, child, self))  # MAP_SHARED
+        except BaseException:
+            cow.release(self._memory)  # (no child: its snapshot is let go)
+            raise
 
     async def _start_instance(self) -> LindInstance:
         memory, self._memory = self._memory, None
