@@ -21,10 +21,12 @@ gets its memory from a **snapshot**: a host ``memfd`` mapped with ``MAP_FIXED`` 
 - owned: the snapshot already holds them; the parent's ranges become ``MAP_PRIVATE`` of it (one
   ``mmap`` per private range). Nothing is copied.
 - private, and no other address space maps the snapshot any more (its earlier children exited or
-  exec'd): the parent *folds* its dirty pages back into the snapshot (``pwrite``, only pages
-  written since the last fork, found in the used ranges the caller names) and drops its own
-  copies (``MADV_DONTNEED``: the mapping reads the snapshot again, which now holds the same
-  bytes).
+  exec'd): the parent *folds* its dirty pages back into the snapshot (``pwrite``, only its own
+  anonymous pages, found in the used ranges the caller names) and, when they are
+  more than :data:`KEEP_DIRTY`, drops its own copies (``MADV_DONTNEED``: the mapping reads the
+  snapshot again, which now holds the same bytes). A few pages (a small program's stack and
+  fork buffer, written at every fork) are kept: folding them again costs less than the
+  ``madvise`` and the copy-on-write faults of writing them again.
 - private, and the snapshot is still shared: a new memfd gets the snapshot's data extents
   (``SEEK_DATA``/``copy_file_range``, in the kernel) and the dirty pages, and the parent remaps
   onto it. This is the one case that copies the image.
@@ -60,6 +62,9 @@ if TYPE_CHECKING:
     from lind_async.memory.access import GuestMemory
 
 PAGE = 4096
+KEEP_DIRTY = 1 << 20
+"""Up to this many bytes of folded pages stay the parent's own copies (written again at each
+fold, but no ``MADV_DONTNEED`` and no copy-on-write fault when it writes them again)."""
 Ranges = list[tuple[int, int]]
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -329,8 +334,10 @@ class Backing:
         elif snap.users == 1:
             runs = self._fold(snap, overrides, intersect(page_ranges([*used, *overrides]),
                                                          private))
-            for lo, hi in subtract(runs, overrides):
-                _madvise(self.host + lo, hi - lo, _MADV_DONTNEED)  # reads the snapshot again
+            own = subtract(runs, overrides)
+            if sum(hi - lo for lo, hi in own) > KEEP_DIRTY:
+                for lo, hi in own:
+                    _madvise(self.host + lo, hi - lo, _MADV_DONTNEED)  # reads the snapshot again
             for lo, hi in overrides:
                 _map(self.host + lo, hi - lo, _MAP_PRIVATE, snap.fd, lo)
         else:
