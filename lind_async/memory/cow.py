@@ -27,14 +27,17 @@ gets its memory from a **snapshot**: a host ``memfd`` mapped with ``MAP_FIXED`` 
   snapshot again, which now holds the same bytes). A few pages (a small program's stack and
   fork buffer, written at every fork) are kept: folding them again costs less than the
   ``madvise`` and the copy-on-write faults of writing them again.
-- private, and the snapshot is still shared: a new memfd gets the snapshot's data extents
-  (``SEEK_DATA``/``copy_file_range``, in the kernel) and the dirty pages, and the parent remaps
-  onto it. This is the one case that copies the image.
+- private, and the snapshot is still shared (an earlier child lives on): the parent changes
+  nothing; the child maps the snapshot and, over the pages the parent changed since it was
+  frozen, a *patch* memfd holding them (``pwrite``; one ``mmap`` per run). Such a layered child
+  that forks in turn is flattened first: a new memfd gets the snapshot's and the patch's data
+  extents (``SEEK_DATA``/``copy_file_range``, in the kernel) and its own pages — the one case
+  that copies the image.
 
 The child's new memory maps the snapshot ``MAP_PRIVATE`` over the same ranges (one ``mmap`` per
-range): an ``exec`` right after fork copies nothing. Snapshots count the address spaces mapping
-them (:attr:`Snapshot.users`); the last to let go closes the fd (the host pages live until the
-memory mappings go, with the wasmtime memory).
+range, and per patch run): an ``exec`` right after fork copies nothing. Snapshots count the
+address spaces mapping them (:attr:`Snapshot.users`); the last to let go closes the fd (the host
+pages live until the memory mappings go, with the wasmtime memory).
 
 Ranges the snapshot must not cover are the caller's ``MAP_SHARED`` pieces (host objects mapped
 over linear memory, rawposix/shm.py): every remap skips them. Giving memory back
@@ -200,15 +203,15 @@ class Snapshot:
             if _fallocate(self.fd, _PUNCH_HOLE, lo, hi - lo) != 0:
                 _raise("fallocate")
 
-    def copy_from(self, src: Snapshot, limit: int) -> None:
-        """``src``'s data extents below ``limit`` (holes stay holes), copied in the kernel."""
-        off = 0
-        while off < limit:
+    def copy_from(self, src: Snapshot, lo: int, hi: int) -> None:
+        """``src``'s data extents in ``[lo, hi)`` (holes stay holes), copied in the kernel."""
+        off = lo
+        while off < hi:
             try:
                 off = os.lseek(src.fd, off, os.SEEK_DATA)
             except OSError:  # ENXIO: no data past off
                 return
-            end = min(os.lseek(src.fd, off, os.SEEK_HOLE), limit)
+            end = min(os.lseek(src.fd, off, os.SEEK_HOLE), hi)
             while off < end:
                 n = os.copy_file_range(src.fd, self.fd, end - off, off, off)
                 if n <= 0:
@@ -271,7 +274,7 @@ def _pagemap() -> int | None:
 class Backing:
     """One address space's private memory ``[0, size)`` as a view of a :class:`Snapshot`."""
 
-    __slots__ = ("__weakref__", "host", "overrides", "owned", "size", "snap")
+    __slots__ = ("__weakref__", "host", "overrides", "owned", "patch", "patches", "size", "snap")
 
     def __init__(self, host: int, size: int, snap: Snapshot, *, owned: bool) -> None:
         self.host = host
@@ -279,6 +282,8 @@ class Backing:
         self.snap: Snapshot | None = snap
         self.owned = owned
         self.overrides: Ranges = []  # private mode: anonymous ranges (this space's own bytes)
+        self.patch: Snapshot | None = None  # a layered child: its parent's pages over ``snap``
+        self.patches: Ranges = []  # where ``patch`` is mapped
 
     @classmethod
     def create(cls, memory: object, mem: GuestMemory) -> Backing:
@@ -327,13 +332,15 @@ class Backing:
         self._adopt_growth(mem_size)
         private = subtract([(0, self.size)], page_ranges(shared))
         overrides = intersect(self.overrides, private)
-        if self.owned:
+        scan = intersect(page_ranges([*used, *overrides]), private)
+        if self.patch is not None:  # a layered child forks: flatten it into a snapshot first
+            snap = self._flatten(snap, self.patch, private, overrides, scan)
+        elif self.owned:
             self._fold(snap, overrides, overrides)  # only grown or given-back ranges differ
             self._remap(private, snap)
             self.owned = False
         elif snap.users == 1:
-            runs = self._fold(snap, overrides, intersect(page_ranges([*used, *overrides]),
-                                                         private))
+            runs = self._fold(snap, overrides, scan)
             own = subtract(runs, overrides)
             if sum(hi - lo for lo, hi in own) > KEEP_DIRTY:
                 for lo, hi in own:
@@ -341,17 +348,7 @@ class Backing:
             for lo, hi in overrides:
                 _map(self.host + lo, hi - lo, _MAP_PRIVATE, snap.fd, lo)
         else:
-            fresh = Snapshot(self.size)
-            try:
-                fresh.copy_from(snap, self.size)
-                self._fold(fresh, overrides, intersect(page_ranges([*used, *overrides]),
-                                                       private))
-                self._remap(private, fresh)
-            except OSError:
-                fresh.release()
-                raise
-            snap.release()
-            self.snap = snap = fresh
+            return self._layered(snap, child_host, private, overrides, scan)
         self.overrides = []
         snap.users += 1
         child = Backing(child_host, self.size, snap, owned=False)
@@ -361,6 +358,49 @@ class Backing:
             child.release()
             raise
         return child
+
+    def _layered(self, snap: Snapshot, child_host: int, private: Ranges, overrides: Ranges,
+                 scan: Ranges) -> Backing:
+        """The snapshot is still shared: this space keeps its own pages as they are; the child
+        maps the snapshot and, over the pages this space changed, a patch memfd holding them."""
+        patch = Snapshot(self.size)
+        try:
+            runs = self._fold(patch, [], scan)  # (a fresh memfd: overrides' other pages are 0)
+        except OSError:
+            patch.release()
+            raise
+        snap.users += 1
+        child = Backing(child_host, self.size, snap, owned=False)
+        child.patch = patch
+        child.patches = intersect(page_ranges([*runs, *overrides]), private)
+        try:
+            child._remap(private, snap)
+            for lo, hi in child.patches:
+                _map(child_host + lo, hi - lo, _MAP_PRIVATE, patch.fd, lo)
+        except OSError:
+            child.release()
+            raise
+        return child
+
+    def _flatten(self, snap: Snapshot, patch: Snapshot, private: Ranges, overrides: Ranges,
+                 scan: Ranges) -> Snapshot:
+        """Replace this space's snapshot and patch with one snapshot of its contents: the
+        snapshot's and the patch's data copied in the kernel, then its own pages."""
+        fresh = Snapshot(self.size)
+        try:
+            fresh.copy_from(snap, 0, self.size)
+            fresh.punch(self.patches)
+            for lo, hi in self.patches:
+                fresh.copy_from(patch, lo, hi)
+            self._fold(fresh, overrides, scan)
+            self._remap(private, fresh)
+        except OSError:
+            fresh.release()
+            raise
+        snap.release()
+        patch.release()
+        self.snap, self.patch, self.patches = fresh, None, []
+        return fresh
 
     def _adopt_growth(self, mem_size: int) -> None:
         """The guest grew its memory past the backed size: the new pages are this space's own
@@ -410,8 +450,10 @@ class Backing:
         """The address space ends (exit, exec): let go of the snapshot. The host mappings go
         with the memory."""
         snap, self.snap = self.snap, None
-        if snap is not None:
-            snap.release()
+        patch, self.patch = self.patch, None
+        for obj in (snap, patch):
+            if obj is not None:
+                obj.release()
 
 
 def backing_of(memory: object) -> Backing | None:

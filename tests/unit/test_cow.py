@@ -1,5 +1,6 @@
 """memory/cow.py: the range arithmetic, and backings over plain host memory (no wasm): each side
-of a fork sees its own writes through the first fork, a fold and a new snapshot; zeros given
+of a fork sees its own writes through the first fork, a fold, a layered child and its
+flattening; zeros given
 back; shared ranges left alone; every snapshot fd closed at the end."""
 
 from __future__ import annotations
@@ -74,16 +75,24 @@ def test_fork_paths_keep_each_side_apart() -> None:
     parent.write(P, b"later")
     c1.write(2 * P, b"child")
     assert c1.read(P, 5) == b"first" and parent.read(2 * P, 5) == bytes(5)
-    c2h, c2, b2 = _fork(backing)  # the snapshot is still shared: a new one
-    assert b2.snap is backing.snap and b2.snap is not b1.snap
+    c2h, c2, b2 = _fork(backing)  # the snapshot is still shared: the child gets a patch
+    assert b2.snap is backing.snap is b1.snap and b2.patch is not None
+    assert b2.patches == [(P, 2 * P)]
     assert c2.read(P, 5) == b"later" and c1.read(P, 5) == b"first"
+    parent.write(P, b"third")
+    c2.write(5 * P, b"grand")
+    gh, grand, bg = _fork(b2)  # a layered child forks: flattened into a snapshot of its own
+    assert b2.patch is None and b2.snap is bg.snap and b2.snap is not backing.snap
+    assert grand.read(P, 5) == b"later" and grand.read(5 * P, 5) == b"grand"
+    assert c2.read(P, 5) == b"later" and parent.read(P, 5) == b"third"
+    cow.release(gh)
     cow.release(c1h)
     cow.release(c2h)
     assert backing.snap is not None and backing.snap.users == 1
     parent.write(3 * P, b"again")
     c3h, c3, b3 = _fork(backing)  # no one else maps it: folded back
     assert b3.snap is backing.snap
-    assert c3.read(P, 5) == b"later" and c3.read(3 * P, 5) == b"again"
+    assert c3.read(P, 5) == b"third" and c3.read(3 * P, 5) == b"again"
     parent.write(3 * P, b"after")
     assert c3.read(3 * P, 5) == b"again"
     cow.release(c3h)
