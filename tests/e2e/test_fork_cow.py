@@ -1,7 +1,8 @@
 """Copy-on-write fork (memory/cow.py, runtime/fork.py): a C program with a large touched heap,
 compared with its native build, and in-process runs that check the host side — every path of
-a fork taken (the first fork, folding back, a new snapshot), no snapshot memfd, fd or mapping
-left once the cages are gone, and an exec right after fork copying nothing."""
+a fork taken (the first fork, folding back, a layered child, its flattening), no snapshot
+memfd, fd or mapping left once the cages are gone, and an exec right after fork copying
+nothing."""
 
 from __future__ import annotations
 
@@ -59,7 +60,8 @@ def test_every_path_taken_and_nothing_left(
 
     def counting(self: cow.Backing, *args: Any) -> cow.Backing:
         assert self.snap is not None
-        paths["first" if self.owned else "fold" if self.snap.users == 1 else "new"] += 1
+        paths["flatten" if self.patch is not None else "first" if self.owned
+              else "fold" if self.snap.users == 1 else "layered"] += 1
         return fork(self, *args)
 
     def no_copy(*_: Any) -> int:
@@ -74,7 +76,7 @@ def test_every_path_taken_and_nothing_left(
     out = capfd.readouterr().out
     assert status == 0, out
     assert "WRONG" not in out, out
-    assert paths["first"] >= 1 and paths["fold"] >= 1 and paths["new"] >= 1, paths
+    assert all(paths[path] >= 1 for path in ("first", "fold", "layered", "flatten")), paths
     assert _snapshots() == (0, 0)
     assert len(os.listdir("/proc/self/fd")) == fds_before
 
