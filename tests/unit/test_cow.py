@@ -30,10 +30,10 @@ def test_page_ranges_subtract_intersect() -> None:
 
 
 class _Memory:
-    """A linear memory stand-in: an anonymous host mapping."""
+    """A linear memory stand-in: a private anonymous host mapping, as wasmtime's."""
 
     def __init__(self) -> None:
-        self.map = mmap.mmap(-1, SIZE)
+        self.map = mmap.mmap(-1, SIZE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
         self.base = ctypes.addressof(ctypes.c_char.from_buffer(self.map))
 
     def size(self) -> int:
@@ -129,3 +129,31 @@ def test_released_backing_is_not_used() -> None:
     assert not backing.zero(0, P, remap=False)
     with pytest.raises(OSError):
         backing.fork(SIZE, 0, [], [])
+
+
+class _Growing(_Memory):
+    """A memory that grows past the size its backing was made for (a guest ``memory.grow``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.current = SIZE // 2
+
+    def size(self) -> int:
+        return self.current
+
+
+def test_growth_past_the_backing_is_carried_by_a_fork() -> None:
+    ph = _Growing()
+    parent = GuestMemory(ph, null_page=0)
+    backing = cow.Backing.create(ph, parent)
+    assert backing.size == SIZE // 2
+    ph.current = SIZE  # grown: the new pages are wasmtime's anonymous ones
+    parent.write(SIZE - P, b"grown")
+    parent.write(P, b"low")
+    ch, child, mine = _fork(backing)
+    assert backing.size == mine.size == SIZE
+    assert child.read(SIZE - P, 5) == b"grown" and child.read(P, 3) == b"low"
+    parent.write(SIZE - P, b"later")
+    assert child.read(SIZE - P, 5) == b"grown"
+    cow.release(ch)
+    cow.release(ph)
