@@ -305,11 +305,14 @@ class Backing:
     def zero(self, start: int, end: int, *, remap: bool) -> bool:
         """Make the whole pages ``[start, end)`` read as zeros; ``remap``: something else (a
         shared object) was mapped there and the range becomes this backing's again. False when
-        the range is not the backing's to zero (past it, or released): the caller zeroes."""
+        the range is not the backing's to zero (past it): the caller zeroes. Once released (a
+        vfork child may still run on the memory) it maps anonymous zero pages there."""
         snap = self.snap
-        if snap is None or start % PAGE or end % PAGE or end > self.size or start >= end:
+        if start % PAGE or end % PAGE or end > self.size or start >= end:
             return False
-        if self.owned:
+        if snap is None:
+            _map(self.host + start, end - start, _MAP_PRIVATE | _MAP_ANONYMOUS, -1, 0)
+        elif self.owned:
             snap.punch([(start, end)])
             if remap:
                 _map(self.host + start, end - start, _MAP_SHARED, snap.fd, start)
@@ -457,9 +460,17 @@ class Backing:
 
 
 def backing_of(memory: object) -> Backing | None:
-    """The live backing of a memory handle, if it has one."""
+    """The live backing of a memory handle, if it has one (fork copies a memory without)."""
     b = _backings.get(memory)
     return b if b is not None and b.snap is not None else None
+
+
+def zero_pages(memory: object, start: int, end: int, *, remap: bool) -> bool:
+    """Give the whole pages ``[start, end)`` of ``memory`` back as zeros through its backing,
+    live or released (:meth:`Backing.zero`); False when it never had one (wasmtime's anonymous
+    pages: the caller zeroes) or the range is not the backing's."""
+    b = _backings.get(memory)
+    return b is not None and b.zero(start, end, remap=remap)
 
 
 def register(memory: object, backing: Backing) -> None:
@@ -467,7 +478,8 @@ def register(memory: object, backing: Backing) -> None:
 
 
 def release(memory: object) -> None:
-    """``memory``'s address space ends: its backing lets go of its snapshot."""
-    b = _backings.pop(memory, None)
+    """``memory``'s address space ends: its backing lets go of its snapshot (it stays known,
+    released, for as long as the memory lives: zeros given back are then anonymous pages)."""
+    b = _backings.get(memory)
     if b is not None:
         b.release()

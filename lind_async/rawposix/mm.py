@@ -56,9 +56,8 @@ def zero_range(cage: CageView, start: int, end: int) -> None:
     host = mem.host_range(start, n)
     lo = (host + _HOST_PAGE - 1) & ~(_HOST_PAGE - 1)
     hi = (host + n) & ~(_HOST_PAGE - 1)
-    backing = cow.backing_of(mem.handle)
     if hi > lo and (
-        (backing is not None and backing.zero(start + lo - host, start + hi - host, remap=False))
+        cow.zero_pages(mem.handle, start + lo - host, start + hi - host, remap=False)
         or _madvise(lo, hi - lo, F.MADV_DONTNEED) == 0
     ):
         ctypes.memset(host, 0, lo - host)

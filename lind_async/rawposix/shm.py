@@ -281,10 +281,9 @@ def unmapped(mem: GuestMemory | None, vm: VmMap, released: Iterable[Mapping]) ->
     if not gone:
         return
     if mem is not None:
-        backing = cow.backing_of(mem.handle)
         for m in gone:
-            if isinstance(m.shared, HostObject) and (
-                backing is None or not backing.zero(m.start, m.end, remap=True)
+            if isinstance(m.shared, HostObject) and not cow.zero_pages(
+                mem.handle, m.start, m.end, remap=True
             ):
                 restore_private(mem, m.start, m.end)
     still = {o.ident for o in objects(vm.mappings())}

@@ -122,13 +122,22 @@ def test_zero_and_shared_ranges() -> None:
     cow.release(ph)
 
 
-def test_released_backing_is_not_used() -> None:
+def test_released_backing_gives_anonymous_zeros_and_cannot_fork() -> None:
+    """A vfork child may still run on a memory whose owner ended: zeros given back are
+    anonymous pages (the memfd is gone), and a fork of it copies instead."""
     ph, parent = _memory()
     backing = cow.Backing.create(ph, parent)
+    parent.write(2 * P, b"data")
     cow.release(ph)
-    assert not backing.zero(0, P, remap=False)
+    assert cow.backing_of(ph) is None and backing.snap is None
+    assert cow.zero_pages(ph, 2 * P, 3 * P, remap=False)
+    assert parent.read(2 * P, 4) == bytes(4)
+    parent.write(2 * P, b"more")
+    assert parent.read(2 * P, 4) == b"more"
     with pytest.raises(OSError):
         backing.fork(SIZE, 0, [], [])
+    other, _ = _memory()
+    assert not cow.zero_pages(other, 0, P, remap=False)  # never had one
 
 
 class _Growing(_Memory):
