@@ -421,12 +421,17 @@ class Backing:
         ``holes``, whose untouched pages read as zero); returns the dirty runs."""
         snap.punch(holes)
         fd = _pagemap()
+        if not scan:
+            return []
+        # One PAGEMAP_SCAN over the span (the kernel skips unpopulated page tables at once),
+        # its runs cut back to the ranges asked for.
+        found = (_scan(fd, self.host + scan[0][0], self.host + scan[-1][1])
+                 if fd is not None else None)
         runs: Ranges = []
+        if found is not None:
+            runs = intersect([(a - self.host, b - self.host) for a, b in found], scan)
+            scan = []
         for lo, hi in scan:
-            found = _scan(fd, self.host + lo, self.host + hi) if fd is not None else None
-            if found is not None:
-                runs += [(a - self.host, b - self.host) for a, b in found]
-                continue
             first, n = (self.host + lo) // PAGE, (hi - lo) // PAGE
             flags = b""
             if fd is not None:
