@@ -73,6 +73,7 @@ SIGSEGV, SIGXCPU, SIGSYS = 11, 24, 31
 
 FORK_IMPORT = ("lind", "fork")  # a module importing it may fork: its memory is copy-on-write
 
+
 class Cage:
     """One sandboxed process."""
 
@@ -211,7 +212,11 @@ class Cage:
         if FORK_IMPORT in module_spec(self.module).func_imports:
             with contextlib.suppress(OSError):  # (without one, fork copies the used pages)
                 cow.Backing.create(memory, self._mem)  # copy-on-write fork (memory/cow.py)
-        instance = await instantiate(mv.engine, self.module, mv.imports, memory=memory)
+        try:
+            instance = await instantiate(mv.engine, self.module, mv.imports, memory=memory)
+        except BaseException:
+            cow.release(memory)
+            raise
         instance.data = self
         heap_base = instance.get_global("__heap_base")
         self._vm = VmMap(heap_base, memory.size() & ~0xFFF)
