@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         create_cage_exec,
         default_microvisor,
     )
+    from lind_async.pool import Pool, PoolProcess, WorkerLost
     from lind_async.threei.python_grates import (
         Call,
         Forward,
@@ -49,6 +50,10 @@ _LAZY = {
     "STDOUT": "lind_async.embed",
     "create_cage_exec": "lind_async.embed",
     "default_microvisor": "lind_async.embed",
+    # many workers (docs/scaling.md)
+    "Pool": "lind_async.pool",
+    "PoolProcess": "lind_async.pool",
+    "WorkerLost": "lind_async.pool",
 }
 
 __all__ = [
@@ -65,6 +70,9 @@ __all__ = [
     "HostStdio",
     "Limits",
     "Microvisor",
+    "Pool",
+    "PoolProcess",
+    "WorkerLost",
     "__version__",
     "create_cage_exec",
     "default_microvisor",
