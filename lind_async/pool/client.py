@@ -72,7 +72,7 @@ class Link(Protocol):
     async def receive(self) -> bytes: ...
     def describe(self, code: int | None) -> str: ...
     async def exit_code(self, timeout: float = 2.0) -> int | None: ...
-    async def kill(self) -> None: ...
+    def kill(self) -> None: ...
     async def close(self) -> None: ...
 
 
@@ -93,6 +93,8 @@ class _Worker:
         self.ready = anyio.Event()
         self.gone = anyio.Event()
         self.alive = True
+        self.parser = wire.Parser(wire.MAX_FROM_WORKER)
+        self.corrupt = ""
 
 
 class Pool:
@@ -275,28 +277,19 @@ class Pool:
     async def _serve(self, worker: _Worker) -> bool:
         """Read the worker's frames until it is gone; True if it had become ready."""
         link = worker.link
-        parser = wire.Parser(wire.MAX_FROM_WORKER)
-        reason = ""
         async with anyio.create_task_group() as tg:
             tg.start_soon(link.write_loop)
-            try:
-                while True:
-                    data = await link.receive()
-                    if not data:
-                        break
-                    for kind, channel, payload in parser.feed(data):
-                        self._dispatch(worker, kind, channel, payload)
-            except Exception as exc:  # CorruptFrame, or anything its frames made go wrong
-                reason = f"sent a corrupt frame ({exc}); killed"
-                await link.kill()
+            while True:
+                data = await link.receive()
+                if not data or not self._dispatch_bytes(worker, data):
+                    break
             tg.cancel_scope.cancel()
         worker.alive = False
         was_ready = worker.ready.is_set()
         worker.ready.set()
         with anyio.CancelScope(shield=True):
             code = await link.exit_code()
-            if not reason:
-                reason = link.describe(code)
+            reason = worker.corrupt or link.describe(code)
             lost = code if code is not None and code < 0 else -signal.SIGKILL
             if not self._closing:
                 self._fail(worker, reason, lost)
@@ -320,6 +313,18 @@ class Pool:
                 item.done.set()
             else:
                 item._lost(error, code)
+
+    def _dispatch_bytes(self, worker: _Worker, data: bytes) -> bool:
+        """Hand what a worker sent to its cages; a frame breaking the protocol kills the worker
+        (False: read no more from it)."""
+        try:
+            for kind, channel, payload in worker.parser.feed(data):
+                self._dispatch(worker, kind, channel, payload)
+        except Exception as exc:  # CorruptFrame, or anything its frames made go wrong
+            worker.corrupt = f"sent a corrupt frame ({exc}); killed"
+            worker.link.kill()
+            return False
+        return True
 
     def _dispatch(self, worker: _Worker, kind: int, channel: int, payload: bytes) -> None:
         value = wire.check_from_worker(kind, payload)

@@ -122,12 +122,12 @@ class LocalLink:
             return None
         with anyio.move_on_after(timeout):
             return await self.process.wait()
-        await self.kill()
+        self.kill()
         with anyio.CancelScope(shield=True):
             await self.process.wait()
         return None
 
-    async def kill(self) -> None:
+    def kill(self) -> None:
         if self.process is not None and self.process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 self.process.kill()

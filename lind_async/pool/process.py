@@ -54,9 +54,13 @@ class PoolStreamReader:
         self._eof = False
         self._closed = False
         self._wake = anyio.Event()
+        self._allowance = 2 * limit  # the credit the worker has (server.py starts it there)
 
     # -- from the wire
     def _feed(self, data: bytes) -> None:
+        self._allowance -= len(data)
+        if self._allowance < 0 or self._eof:
+            raise wire.CorruptFrame("output beyond the credit given, or after end-of-file")
         if self._closed:
             return
         self._buf += data
@@ -78,6 +82,7 @@ class PoolStreamReader:
         data = bytes(self._buf[:n])
         del self._buf[:n]
         if data and not self._eof and not self._closed:
+            self._allowance += len(data)
             self._send(wire.frame(wire.CREDIT, self._channel,
                                   wire.CREDIT_MSG.pack(self._stream, len(data))))
         return data
