@@ -46,6 +46,7 @@ BENCHMARKS: dict[str, str] = {
     "cages": "cage start latency, spawn rate, memory per idle cage vs processes and node:wasi",
     "start": "a cold `run` of a cached hello world vs a native process (target <= 0.15 s)",
     "compute": "CPU-bound C in a cage (preempted) vs plain wasmtime vs native gcc -O2",
+    "scale": "lind_async.Pool: N workers vs 1, its latency per cage, threads vs processes",
     "http": "requests/s of examples/http_service.py (when it provides bench_requests)",
 }
 

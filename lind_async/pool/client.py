@@ -212,15 +212,19 @@ class Pool:
             async with anyio.create_task_group() as stopping:
                 for w in workers:
                     stopping.start_soon(self._stop_worker, w)
+        # The pool's task group was entered by this task in start(): its scope encloses the
+        # shielded one above, so it is left only after that one.
+        try:
             tg.cancel_scope.cancel()
-            with contextlib.suppress(BaseException):
-                await tg.__aexit__(None, None, None)
-            for w in workers:
-                self._fail(w, "the pool closed", -signal.SIGKILL)
-            if self._ray is not None:
-                await self._ray.close()
-            if self._tmp is not None:
-                await anyio.to_thread.run_sync(_remove_tree, self._tmp)
+            await tg.__aexit__(None, None, None)
+        finally:
+            with anyio.CancelScope(shield=True):
+                for w in workers:
+                    self._fail(w, "the pool closed", -signal.SIGKILL)
+                if self._ray is not None:
+                    await self._ray.close()
+                if self._tmp is not None:
+                    await anyio.to_thread.run_sync(_remove_tree, self._tmp)
 
     async def _stop_worker(self, worker: _Worker) -> None:
         with anyio.move_on_after(15):

@@ -5,9 +5,10 @@ Theory of operation
 :class:`LocalLink` starts ``python -m lind_async.pool.worker`` (``worker.py``) with one end of
 two socket pairs: frames both ways, and host fds (``SCM_RIGHTS``) the pool hands over for a
 cage's stdio. It is anyio code (asyncio, uvloop, trio). ``send`` only queues: one writer task
-joins whatever is queued into one ``send`` on the socket, so a burst of small frames (credits,
-signals) costs one system call. The worker's end of each pair lives only in the worker, so the
-worker's death is end-of-file here, whatever killed it.
+joins whatever is queued into one ``send`` on the socket; when nothing is queued, ``send``
+writes to the (non-blocking) socket at once, which saves a task switch per frame. The worker's
+end of each pair lives only in the worker, so the worker's death is end-of-file here, whatever
+killed it.
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ class LocalLink:
         self.pid = 0
         self._stream: UNIXSocketStream | None = None
         self._fds: socket.socket | None = None
+        self._sock: socket.socket | None = None
         self._queue: deque[bytes] = deque()
+        self._busy = False  # the writer task is sending: later data must queue behind it
         self._wake = anyio.Event()
         self._closed = False
 
@@ -72,11 +75,23 @@ class LocalLink:
         self.pid = self.process.pid
         self._fds = fds
         self._stream = await UNIXSocketStream.from_socket(frames)
+        self._sock = frames  # non-blocking now
 
     def send(self, data: bytes) -> None:
-        if not self._closed:
-            self._queue.append(data)
-            self._wake.set()
+        if self._closed:
+            return
+        if not self._queue and not self._busy and self._sock is not None:
+            try:  # the socket has room almost always: no task switch, no loop iteration
+                sent = self._sock.send(data)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                return  # the worker is gone: the read side reports it
+            if sent == len(data):
+                return
+            data = data[sent:]
+        self._queue.append(data)
+        self._wake.set()
 
     def send_fds(self, fds: list[int]) -> None:
         """Pass host fds, to be taken by the next spawn frame that names them."""
@@ -93,10 +108,13 @@ class LocalLink:
                 continue
             data = b"".join(self._queue)
             self._queue.clear()
+            self._busy = True
             try:
                 await self._stream.send(data)
             except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
                 return  # the worker is gone: the read side reports it
+            finally:
+                self._busy = False
 
     async def receive(self) -> bytes:
         """The next bytes from the worker; ``b""`` once it is gone."""
