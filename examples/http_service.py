@@ -1,6 +1,7 @@
 """An HTTP service that runs a compiled program in a fresh cage per request (aiohttp).
 
     python examples/http_service.py PROGRAM [--port 8080] [--timeout 5] [--memory 64M] ...
+    python examples/http_service.py PROGRAM --workers 4   # cages on 4 worker processes
 
 ``POST /`` (any path) runs PROGRAM with the request body as its stdin and answers its stdout:
 
@@ -20,6 +21,12 @@ then empties the directory before it goes back to the pool. So a cage starts in 
 never sees another request's files; the pool also bounds how many cages run at once (requests
 beyond it wait their turn). Roots are reused rather than made per request because the microvisor
 keeps each root it has seen (and a directory fd for it) until it closes.
+
+With ``--workers N`` the cages run in a :class:`lind_async.Pool` of N worker processes (one
+microvisor each, the program compiled once into the shared module cache) instead of this
+process's microvisor: the same calls, with each request's stdin and stdout carried over the
+pool's unix sockets. Use it when the cages' own work (computing, starting) is what fills a core;
+``docs/scaling.md`` says when.
 
 Limits per cage: ``--memory`` (linear memory, :class:`lind_async.Limits`), ``--timeout`` (wall
 clock, and the same CPU budget), 64 fds, 16 children.
@@ -60,6 +67,7 @@ class Config:
     max_body: int = 1 << 20
     max_output: int = 1 << 20
     concurrency: int = 16
+    workers: int = 0  # 0: one microvisor in this process; N: a lind_async.Pool of N workers
 
 
 class OutputTooLarge(Exception):
@@ -77,7 +85,11 @@ class Service:
             root = self._base / f"root{i}"
             root.mkdir(mode=0o700)
             self._roots.put_nowait(root)
-        self._mv = lind_async.Microvisor(root=self._base)
+        self._mv: lind_async.Microvisor | lind_async.Pool = (
+            lind_async.Pool(workers=config.workers, root=self._base)
+            if config.workers
+            else lind_async.Microvisor(root=self._base)
+        )
         self._module: object = None
 
     async def start(self) -> None:
@@ -132,7 +144,9 @@ class Service:
         return web.Response(status=status, body=out, content_type="application/octet-stream")
 
 
-async def _collect(proc: lind_async.CageProcess, body: bytes, cap: int) -> bytes:
+async def _collect(
+    proc: lind_async.CageProcess | lind_async.PoolProcess, body: bytes, cap: int
+) -> bytes:
     """Feed ``body`` to stdin and read stdout to its end (at most ``cap`` bytes), then wait."""
     assert proc.stdin is not None and proc.stdout is not None
     stdin = proc.stdin
@@ -216,6 +230,22 @@ async def serving(config: Config, host: str = "127.0.0.1") -> AsyncIterator[str]
         await runner.cleanup()
 
 
+async def bench_workers(n: int, workers: int, concurrency: int = 8) -> float:
+    """Requests/second of this service with its cages on a pool of ``workers`` processes."""
+    body = b"hello, benchmark\n" * 64
+    expected = body.upper()
+    config = Config(program=UPPER, concurrency=concurrency, workers=workers)
+    async with serving(config) as url, ClientSession(connector=TCPConnector(limit=0)) as http:
+
+        async def service_once() -> None:
+            async with http.post(url, data=body) as resp:
+                assert resp.status == 200 and await resp.read() == expected
+
+        for _ in range(2 * workers):  # warm up every worker
+            await service_once()
+        return await _rate(n, concurrency, service_once)
+
+
 async def bench_requests(n: int, concurrency: int = 8) -> dict[str, float]:
     """Requests/second: ``n`` POSTs to this service running ``examples/upper.c`` (``concurrency``
     in flight) vs ``n`` runs of the same program built by gcc with ``create_subprocess_exec``."""
@@ -296,6 +326,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--max-output", type=_size, default=1 << 20, help="largest response")
     parser.add_argument("--concurrency", type=int, default=16, help="cages running at once")
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run the cages on a lind_async.Pool of N worker processes (default: in this one)",
+    )
+    parser.add_argument(
         "--bench",
         type=int,
         metavar="N",
@@ -305,7 +342,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     if ns.bench:
         print(asyncio.run(bench_requests(ns.bench)))
         return
-    config = Config(ns.program, ns.timeout, ns.memory, ns.max_body, ns.max_output, ns.concurrency)
+    config = Config(
+        ns.program, ns.timeout, ns.memory, ns.max_body, ns.max_output, ns.concurrency, ns.workers
+    )
     web.run_app(make_app(config), host=ns.host, port=ns.port)
 
 

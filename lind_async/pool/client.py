@@ -155,6 +155,7 @@ class Pool:
         self._turn = 0
         self._changed: anyio.Event | None = None  # made on start (needs a running loop)
         self._given_up: set[int] = set()
+        self._c_modules: dict[tuple[str, int, int], str] = {}
         self._closing = False
         self._started = False
         self._ray: Any = None
@@ -358,7 +359,7 @@ class Pool:
         elif kind == wire.EXIT:
             if proc.returncode is None:
                 worker.live -= 1
-            proc._on_exit(value)
+            proc._on_exit(*value)
         elif kind == wire.OUTPUT_EOF:
             proc._on_output_eof(value)
         elif kind == wire.ERROR:
@@ -396,12 +397,7 @@ class Pool:
         if isinstance(program, bytes | bytearray):
             raise TypeError("Pool.load takes a path; pass a module's bytes straight to "
                             "create_cage_exec")
-        path = os.path.realpath(program)
-        if path.endswith(".c"):
-            from lind_async.toolchain.cc import compile_cached
-
-            path = os.fspath(await anyio.to_thread.run_sync(compile_cached, Path(path)))
-        module = PoolModule(path)
+        module = await self._compiled(program)
         workers = [w for w in self._slots if w is not None and w.alive and w.ready.is_set()]
         for i, batch in enumerate((workers[:1], workers[1:])):
             errors: list[BaseException] = []
@@ -412,20 +408,40 @@ class Pool:
                 raise errors[0]
         return module
 
+    async def _compiled(self, program: PathLike) -> PoolModule:
+        """``program`` as a module path: a C source is compiled (cached on disk by content)."""
+        path = os.path.realpath(program)
+        if not path.endswith(".c"):
+            return PoolModule(path)
+        st = os.stat(path)
+        key = (path, st.st_mtime_ns, st.st_size)
+        hit = self._c_modules.get(key)
+        if hit is None:
+            from lind_async.toolchain.cc import compile_cached
+
+            hit = os.fspath(await anyio.to_thread.run_sync(compile_cached, Path(path)))
+            self._c_modules[key] = hit
+        return PoolModule(hit)
+
     async def _load_in(self, worker: _Worker, module: PoolModule,
                        errors: list[BaseException]) -> None:
         wait = _Load()
         channel = self._channel()
         worker.channels[channel] = wait
-        program = self._wire_program(module)
+        try:
+            program = await self._wire_program(worker, module)
+        except Exception as exc:
+            worker.channels.pop(channel, None)
+            errors.append(exc)
+            return
         worker.link.send(wire.frame(wire.LOAD, channel, pickle.dumps(program)))
         await wait.done.wait()
         if wait.error is not None:
             errors.append(wait.error)
 
-    def _wire_program(self, program: Any) -> Any:
+    async def _wire_program(self, worker: _Worker, program: Any) -> Any:
         if self._ray is not None:
-            return self._ray.program(program)
+            return await self._ray.ensure(worker.link, program)
         if isinstance(program, PoolModule):
             return program.path
         return program
@@ -465,7 +481,7 @@ class Pool:
         if specs[0] == "stdout" or specs[1] == "stdout":
             raise ValueError("STDOUT is only meaningful for stderr")
         request = SpawnRequest(
-            program=self._wire_program(wire_program),
+            program=await self._wire_program(worker, wire_program),
             args=tuple(args),
             stdio=specs,
             nfds=len(fds),
@@ -497,7 +513,7 @@ class Pool:
             return bytes(program)
         if isinstance(program, str | os.PathLike):
             if self._ray is not None:  # the module travels: compile here, once
-                return await self.load(program)
+                return await self._compiled(program)
             return os.path.realpath(program)
         raise TypeError(
             f"a pool takes a program's path or bytes (or Pool.load's result), not "

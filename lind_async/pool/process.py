@@ -256,6 +256,7 @@ class PoolProcess:
         self._exited = anyio.Event()
         self._kill_waiters: deque[anyio.Event] = deque()
         self._register: Callable[[], None] = lambda: None
+        self._alone = False  # exited, and nothing it started was running then
 
     def __repr__(self) -> str:
         return f"<PoolProcess {self.pid} worker={self.worker} returncode={self.returncode}>"
@@ -284,7 +285,8 @@ class PoolProcess:
         if reader is not None:
             reader._feed_eof()
 
-    def _on_exit(self, code: int) -> None:
+    def _on_exit(self, code: int, alone: bool) -> None:
+        self._alone = alone
         self._returncode = code
         self._exited.set()
 
@@ -382,7 +384,7 @@ class PoolProcess:
             await self._kill_all()
 
     async def _kill_all(self) -> None:
-        if self.error is None:
+        if self.error is None and not self._alone:  # (alone: nothing left to kill)
             self._register()  # the pool may have forgotten an exited cage
             done = anyio.Event()
             self._kill_waiters.append(done)

@@ -186,10 +186,13 @@ class CageServer:
         chan.pending.clear()
 
     def _program(self, program: str | bytes | tuple[str, str]) -> str | bytes:
-        if isinstance(program, tuple):  # ("sha256", hex): a module the pool sent by hash
+        if isinstance(program, tuple):  # ("sha256", "HEX.wasm"): a module sent by hash
             if self.modules_dir is None:
                 raise ValueError("this worker takes no modules by hash")
-            return os.fspath(self.modules_dir / f"{program[1]}.wasm")
+            name = program[1]
+            if "/" in name or name.startswith("."):
+                raise ValueError(f"bad module name {name!r}")
+            return os.fspath(self.modules_dir / name)
         return program
 
     async def _pump(
@@ -226,7 +229,9 @@ class CageServer:
 
     async def _exit(self, channel: int, chan: _Channel, proc: CageProcess) -> None:
         code = await proc.wait()
-        self.send(wire.int_frame(wire.EXIT, channel, code))
+        cage = proc.cage
+        alone = not any(m is not cage and not m.exited.is_set() for m in cage.family.members)
+        self.send(wire.frame(wire.EXIT, channel, wire.EXIT_MSG.pack(code, alone)))
         await asyncio.gather(
             *(s.task for s in chan.streams.values() if s.task is not None),
             return_exceptions=True,

@@ -33,6 +33,7 @@ HEADER = struct.Struct("<IBI")
 INT = struct.Struct("<i")
 UINT = struct.Struct("<I")
 CREDIT_MSG = struct.Struct("<BI")
+EXIT_MSG = struct.Struct("<iB")
 
 # pool -> worker
 SPAWN = 1  # pickle: SpawnRequest
@@ -53,7 +54,7 @@ OUTPUT = 67  # <stream u8> + bytes: what the cage wrote to stdout (1) or stderr 
 OUTPUT_EOF = 68  # <stream u8>
 ACK = 69  # <n u32>: n more bytes of stdin went into the cage's pipe
 STDIN_BROKEN = 70  # the cage no longer reads its stdin
-EXIT = 71  # <returncode i32>
+EXIT = 71  # <returncode i32, alone u8>: alone = nothing it started is still running
 KILLED = 72  # the KILL_ALL is done
 DONE = 73  # a LOAD is done
 
@@ -126,11 +127,16 @@ class Parser:
 def check_from_worker(kind: int, payload: bytes) -> Any:
     """The decoded payload of a worker's frame, checked; :class:`CorruptFrame` otherwise.
 
-    Returns an ``int`` (SPAWNED, ACK, EXIT), ``(stream, bytes)`` (OUTPUT), a stream number
+    Returns an ``int`` (SPAWNED, ACK), ``(returncode, alone)`` (EXIT), ``(stream, bytes)``
+    (OUTPUT), a stream number
     (OUTPUT_EOF), a checked ``dict`` (READY, ERROR) or ``None`` (the empty kinds)."""
-    if kind in (SPAWNED, EXIT):
+    if kind == SPAWNED:
         _exact(kind, payload, INT.size)
         return INT.unpack(payload)[0]
+    if kind == EXIT:
+        _exact(kind, payload, EXIT_MSG.size)
+        code, alone = EXIT_MSG.unpack(payload)
+        return code, bool(alone)
     if kind == ACK:
         _exact(kind, payload, UINT.size)
         return UINT.unpack(payload)[0]

@@ -169,10 +169,10 @@ def test_a_killed_worker_fails_only_its_cages(run: Runner, program: Build, root:
 
 def test_frames_from_a_worker_are_checked() -> None:
     parser = wire.Parser(wire.MAX_FROM_WORKER)
-    frames = wire.frame(wire.EXIT, 3, wire.INT.pack(5)) + wire.frame(wire.OUTPUT, 3, b"\x01hi")
+    frames = wire.frame(wire.ACK, 3, wire.UINT.pack(5)) + wire.frame(wire.OUTPUT, 3, b"\x01hi")
     got = list(parser.feed(frames[:5])) + list(parser.feed(frames[5:]))
-    assert got == [(wire.EXIT, 3, wire.INT.pack(5)), (wire.OUTPUT, 3, b"\x01hi")]
-    assert wire.check_from_worker(wire.EXIT, wire.INT.pack(-9)) == -9
+    assert got == [(wire.ACK, 3, wire.UINT.pack(5)), (wire.OUTPUT, 3, b"\x01hi")]
+    assert wire.check_from_worker(wire.EXIT, wire.EXIT_MSG.pack(-9, 1)) == (-9, True)
     assert wire.check_from_worker(wire.OUTPUT, b"\x02x") == (2, b"x")
     bad = [
         (wire.EXIT, b"\x00"),  # wrong size
