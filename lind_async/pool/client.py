@@ -381,6 +381,8 @@ class Pool:
                 raise RuntimeError("this Pool is closed" if self._closing else
                                    "use `async with Pool(...)` (or await start()) first")
             ready = [w for w in self._slots if w is not None and w.alive and w.ready.is_set()]
+            if not ready and len(self._given_up) == self.workers:
+                raise RuntimeError("every worker of this Pool keeps dying (see stderr)")
             if ready:
                 self._turn += 1
                 n = len(ready)
@@ -434,7 +436,7 @@ class Pool:
             worker.channels.pop(channel, None)
             errors.append(exc)
             return
-        worker.link.send(wire.frame(wire.LOAD, channel, pickle.dumps(program)))
+        worker.link.send(wire.frame(wire.LOAD, channel, pickle.dumps(program) + b"\0"))
         await wait.done.wait()
         if wait.error is not None:
             errors.append(wait.error)
@@ -493,7 +495,7 @@ class Pool:
             argv0=argv0 if argv0 is not None else _argv0(program),
             limit=limit,
         )
-        payload = pickle.dumps(request)
+        payload = pickle.dumps(request) + bytes((len(fds),))  # (server.py: _count_fds)
         channel = self._channel()
         proc = PoolProcess(worker.link.send, channel,
                            (stdin == PIPE, stdout == PIPE, stderr == PIPE), limit, worker.index)

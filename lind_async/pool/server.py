@@ -95,14 +95,21 @@ class CageServer:
 
     def handle(self, kind: int, channel: int, payload: bytes) -> None:
         """One frame from the pool, in order."""
-        if kind == wire.SPAWN:
-            request = pickle.loads(payload)
+        if kind in (wire.SPAWN, wire.LOAD):
+            try:  # e.g. a grate whose class this process cannot import
+                request = pickle.loads(payload)
+            except Exception as exc:
+                fds = self.take_fds(_count_fds(payload)) if self.take_fds else []
+                for fd in fds:
+                    os.close(fd)
+                self.send(_error(channel, exc))
+                return
+            if kind == wire.LOAD:
+                self._start(self._load(channel, request))
+                return
             fds = self.take_fds(request.nfds) if self.take_fds and request.nfds else []
             chan = self.channels[channel] = _Channel()
             self._start(self._spawn(channel, chan, request, fds))
-            return
-        if kind == wire.LOAD:
-            self._start(self._load(channel, pickle.loads(payload)))
             return
         found = self.channels.get(channel) or self.exited.get(channel)
         if found is None:  # gone long ago (the pool may still send it a credit)
@@ -257,6 +264,12 @@ class CageServer:
         for task in list(self.tasks):
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+def _count_fds(payload: bytes) -> int:
+    """How many fds came with a spawn request that cannot be unpickled (the pool writes the
+    count at the end of the payload too, so the fds are not left for the next spawn)."""
+    return payload[-1] if payload else 0
 
 
 def _spec(spec: Any, fds: list[int]) -> StdioSpec:

@@ -105,6 +105,14 @@ def test_pool_runs_cages_like_a_microvisor(
                                                  stdout=lind_async.PIPE) for _ in range(2)]
             assert [(await p.communicate(b"ab\n"))[0] for p in procs] == [b"AB\n", b"AB\n"]
 
+            # Python grates travel pickled (one copy per cage); one that cannot is refused here
+            proc = await pool.create_cage_exec(
+                upper, stdin=lind_async.PIPE, stdout=lind_async.PIPE,
+                grates=[lind_async.load_grate("namespace:/tmp=memfs")])
+            assert (await proc.communicate(b"grated\n"))[0] == b"GRATED\n"
+            with pytest.raises(TypeError, match="pickle"):
+                await pool.create_cage_exec(upper, grates=[lind_async.load_grate("strace")])
+
             with pytest.raises(FileNotFoundError):
                 await pool.create_cage_exec(root / "missing.wasm")
             with pytest.raises(ValueError):
