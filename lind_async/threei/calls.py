@@ -47,7 +47,7 @@ from lind_async.rawposix import table as rawposix
 from lind_async.rawposix.kernel import CageExit, ExecImage
 from lind_async.threei.authority import GRATE_MEMORY_FLAG, ID_MASK
 from lind_async.threei.ops import register_handler
-from lind_async.threei.route import call_grate
+from lind_async.threei.route import call_grate, hop
 
 if TYPE_CHECKING:
 
@@ -100,8 +100,13 @@ def threei_call(
     route = mv.threei.lookup(caller, number)
     if number == SYS_register_handler and route is None:
         return register_handler(target, caller, *args[:4])  # names the forwarder (rule 3)
-    if owners == target.own_owners or not set(owners).difference((0, target_id)):
-        if route is None:  # the common forward: RawPOSIX on the target, its own memory
+    own = target.own_owners
+    if owners == own:  # the common forward: every argument the target's
+        if route is None:  # RawPOSIX on the target, its own memory
+            return _rawposix_as(caller, target, number, args)
+        return hop(mv, target, route, number, args, own, True)
+    if not set(owners).difference((0, target_id)):
+        if route is None:
             return _rawposix_as(caller, target, number, args)
         return call_grate(mv, target, route, number, args, owners, nested=True)
     checked = mv.authority.argument_owners(caller, target_id, owners)

@@ -84,7 +84,8 @@ class _Pool:
     slots: frozenset[int] | None  # valid handler ids, when the entry takes table indices
     idle: list[_Worker] = field(default_factory=list)
     count: int = 0
-    freed: asyncio.Event = field(default_factory=asyncio.Event)
+    freed: asyncio.Event = field(default_factory=asyncio.Event)  # set when one is released
+    waiting: int = 0  # callers waiting for ``freed``
 
 
 def _pool(mv: World, grate: Cage, main: LindInstance) -> _Pool:
@@ -120,7 +121,11 @@ async def _worker(mv: World, grate: Cage, pool: _Pool) -> _Worker | None:
     program the pool belongs to (it exec'd or ended while this call waited)."""
     while not pool.idle and pool.count >= MAX_WORKERS:
         pool.freed.clear()
-        await pool.freed.wait()
+        pool.waiting += 1
+        try:
+            await pool.freed.wait()
+        finally:
+            pool.waiting -= 1
     main = grate.instance
     if main is not pool.main or grate.status is not None:
         return None
@@ -223,12 +228,14 @@ def invoke(
     pool: _Pool | None = grate.grate_workers
     if pool is None or pool.main is not main:
         pool = _pool(mv, grate, main)
-    if not pool.serves or (pool.slots is not None and fn_ptr not in pool.slots):
+    slots = pool.slots
+    if not pool.serves or (slots is not None and fn_ptr not in slots):
         return -EIO
-    if not pool.idle:
+    idle = pool.idle
+    if not idle:
         params = _params(fn_ptr, origin, args, owners)
         return _shielded(mv, grate, _run(mv, grate, pool, params))
-    worker = pool.idle.pop()
+    worker = idle.pop()
     # The stack pointer is at the worker's stack top: set when it was made, and every handler
     # that returned restored it (a worker whose handler did not return is retired).
     try:
@@ -237,7 +244,9 @@ def invoke(
         _retire(pool, worker)
         return _failed(mv, grate, exc)
     if outcome.__class__ is int:
-        _release(pool, worker)
+        idle.append(worker)  # (_release, inline: this is every C grate hop)
+        if pool.waiting:
+            pool.freed.set()
         return outcome
     return _shielded(mv, grate, _complete(pool, worker, outcome))  # type: ignore[arg-type]
 

@@ -129,8 +129,9 @@ class _Entry:
     result_kind: int  # -1: no result
     arr_type: Any  # c_int64 * (stride * nparams)
     # Raw (sync) imports: every parameter in one ``unpack_from`` of the argument array (each
-    # slot a 16-byte ``wasmtime_val_raw_t``; an i32 read as its signed low 4 bytes).
-    unpack: Callable[[Any], tuple[int, ...]] | None
+    # slot a 16-byte ``wasmtime_val_raw_t``; an i32 read as its signed low 4 bytes). Unused
+    # by async imports.
+    unpack: Callable[[Any], tuple[int, ...]]
     # ``arr_type`` views by address: a sync import is called again and again with its
     # arguments at the same few stack addresses, and a view is only a typed address.
     views: dict[int, Any] = field(default_factory=dict)
@@ -169,12 +170,9 @@ def register_import(
         i32_params=tuple(i for i, k in enumerate(params) if k == capi.KIND_I32),
         result_kind=results[0] if results else -1,
         arr_type=c_int64 * max(1, stride * len(params)),
-        unpack=(
-            struct.Struct("<" + "".join("i12x" if k == capi.KIND_I32 else "q8x" for k in params))
-            .unpack_from
-            if raw
-            else None
-        ),
+        unpack=struct.Struct(
+            "<" + "".join("i12x" if k == capi.KIND_I32 else "q8x" for k in params)
+        ).unpack_from,
     )
     return key
 
@@ -303,18 +301,19 @@ def _async_trampoline(
 def _sync_trampoline(env: int | None, caller: int | None, vals_addr: int | None, n: int) -> int:
     # Must never raise. Returns a wasm_trap_t* (0 = success).
     call = _current
-    entry = _entries.get(env or 0)
+    entry = _entries.get(env)  # type: ignore[arg-type]
     try:
         if call is None or entry is None:
             raise RuntimeError("lind sync import called outside a driven call")
-        arr = entry.views.get(vals_addr) if n and vals_addr else None
-        if arr is None and n and vals_addr:
-            arr = entry.view(vals_addr)
-        unpack = entry.unpack
-        argv = unpack(arr) if entry.nparams and arr is not None and unpack is not None else ()
-        r = entry.handler(call.instance, argv)
-        if entry.result_kind >= 0 and arr is not None:
-            arr[0] = r or 0
+        if n and vals_addr:  # (the argument/result slots: a cached view by address)
+            arr = entry.views.get(vals_addr)
+            if arr is None:
+                arr = entry.view(vals_addr)
+            r = entry.handler(call.instance, entry.unpack(arr))
+            if entry.result_kind >= 0:
+                arr[0] = r or 0
+            return 0
+        entry.handler(call.instance, ())
         return 0
     except BaseException as e:
         if call is not None:

@@ -28,13 +28,17 @@ from collections.abc import Awaitable, Sequence
 from ctypes import c_int64, c_void_p
 from typing import TYPE_CHECKING
 
-from . import capi
-from .fiber import _Call, _claim, _drive, _live_calls, _poll, _raise_failure
+from . import capi, fiber
+from .fiber import _Call, _claim, _drive, _live_calls, _raise_failure
 
 if TYPE_CHECKING:
     from .instance import FuncHandle, LindInstance
 
 __all__ = ["PreparedCall"]
+
+_call_async = capi.func_call_async_addrs
+_future_poll = capi.call_future_poll
+_future_delete = capi.call_future_delete
 
 
 class PreparedCall:
@@ -55,15 +59,21 @@ class PreparedCall:
         "_call",
         "_err_ref",
         "_err_slot",
+        "_first",
         "_func_ref",
         "_kind",
         "_nparams",
         "_nresults",
+        "_pairs",
         "_resv",
         "_resv_ref",
+        "_second",
+        "_tags",
         "_ticks_at_deadline",
         "_trap_ref",
         "_trap_slot",
+        "_values",
+        "_words",
         "fh",
         "instance",
     )
@@ -93,11 +103,20 @@ class PreparedCall:
         self._resv_ref = ctypes.addressof(self._resv)
         self._call = _Call(instance)
         self._ticks_at_deadline = -1  # the ticker's count when this store's deadline was set
+        # ``call_pairs`` on a 14-parameter entry point: the argument words (a ``wasmtime_val_t``
+        # is four words, its value the second) and what was last written there.
+        self._pairs = self._nparams == 14
+        self._words = memoryview(self._argv).cast("B").cast("q")
+        self._first: int | None = None
+        self._second: int | None = None
+        self._values: tuple[int, ...] | None = None
+        self._tags: tuple[int, ...] | None = None
 
     def __call__(self, args: Sequence[int]) -> int | Awaitable[int]:
         """The export's result if it finished without waiting, else an awaitable of it."""
         if len(args) != self._nparams:
             raise TypeError(f"{self.fh.name} takes {self._nparams} arguments, got {len(args)}")
+        self._first = self._values = self._tags = None  # (what call_pairs wrote last)
         argv = self._argv
         for i, v in enumerate(args):
             argv[4 * i + 1] = v
@@ -107,7 +126,50 @@ class PreparedCall:
         self, first: int, second: int, values: Sequence[int], tags: Sequence[int]
     ) -> int | Awaitable[int]:
         """``self([first, second, values[0], tags[0], values[1], tags[1], …])`` without building
-        the list (a grate entry point's ``fn, cage, a1, a1cage, …`` shape)."""
+        the list (a grate entry point's ``fn, cage, a1, a1cage, …`` shape). Only what differs
+        from the last call is written: a caller's owners are the same tuple call after call,
+        and its arguments often the same values."""
+        if self._pairs and values.__class__ is tuple and tags.__class__ is tuple:
+            try:
+                if first != self._first or second != self._second:
+                    self._first = None
+                    words = self._words
+                    words[1] = first
+                    words[5] = second
+                    self._first, self._second = first, second
+                if values != self._values:  # (a tuple: equal now, equal for good)
+                    self._values = None
+                    a1, a2, a3, a4, a5, a6 = values
+                    words = self._words
+                    words[9] = a1
+                    words[17] = a2
+                    words[25] = a3
+                    words[33] = a4
+                    words[41] = a5
+                    words[49] = a6
+                    self._values = values
+                if tags is not self._tags:
+                    self._tags = None
+                    c1, c2, c3, c4, c5, c6 = tags
+                    words = self._words
+                    words[13] = c1
+                    words[21] = c2
+                    words[29] = c3
+                    words[37] = c4
+                    words[45] = c5
+                    words[53] = c6
+                    self._tags = tags
+            except (ValueError, TypeError):  # not six pairs, or a value outside int64
+                self._first = self._values = self._tags = None
+                self._set_pairs(first, second, values, tags)
+        else:
+            self._first = self._values = self._tags = None
+            self._set_pairs(first, second, values, tags)
+        return self._start()
+
+    def _set_pairs(
+        self, first: int, second: int, values: Sequence[int], tags: Sequence[int]
+    ) -> None:
         if 2 + 2 * len(values) != self._nparams or len(tags) != len(values):
             raise TypeError(f"{self.fh.name} takes {self._nparams} arguments")
         argv = self._argv
@@ -118,28 +180,25 @@ class PreparedCall:
             argv[i] = value
             argv[i + 4] = tag
             i += 8
-        return self._start()
 
     def _start(self) -> int | Awaitable[int]:
         instance = self.instance
-        _claim(instance)
+        if instance._live or instance.closed:
+            _claim(instance)  # raises
+        instance._live = True
         # A store left idle while the epoch advanced has a deadline in the past: its first
         # function entry would yield. Give the inline call a fresh slice instead — unless the
         # ticker has not ticked since the last one was given (the deadline is still ahead).
         # The ticker counts a tick just after making it, so a tick in between can be missed:
         # that call then yields at once and finishes as a waiting call would (never wrong).
-        ticks = instance.engine.ticker.ticks
+        ticker = instance.engine.ticker
+        ticks = ticker.ticks
         if ticks != self._ticks_at_deadline:
             capi.context_set_epoch_deadline(instance.ctx, 1)
             self._ticks_at_deadline = ticks
-        self._trap_slot.value = None
-        self._err_slot.value = None
         call = self._call
-        call.awaitable = None
-        call.exc = None
-        call.resolved = True
         try:
-            fut = capi.func_call_async_addrs(
+            fut = _call_async(
                 instance.ctx,
                 self._func_ref,
                 self._argv_ref,
@@ -152,22 +211,43 @@ class PreparedCall:
         except BaseException:
             instance._live = False
             raise
-        _live_calls[call.key] = call
+        key = call.key
+        _live_calls[key] = call
+        # fiber._poll, inline (this is every grate hop): the trampolines' ``_current`` is saved
+        # and restored around the poll, and the ticker counts it.
+        prev = fiber._current
+        fiber._current = call
+        ticker.active += 1
+        if ticker._parked:
+            ticker._start_or_wake()
         try:
-            done = _poll(call, fut)
+            done = _future_poll(fut)
         except BaseException:
-            capi.call_future_delete(fut)
-            del _live_calls[call.key]
+            _future_delete(fut)
+            del _live_calls[key]
+            self._clean()
             instance._live = False
             raise
+        finally:
+            ticker.active -= 1
+            fiber._current = prev
         if not done:
             return self._finish(fut)
-        capi.call_future_delete(fut)
-        del _live_calls[call.key]
-        call.awaitable = None
+        _future_delete(fut)
+        del _live_calls[key]
         instance._live = False
-        _raise_failure(call, self._trap_slot, self._err_slot)
-        return self._result()
+        if call.exc is not None or self._trap_slot.value or self._err_slot.value:
+            try:
+                _raise_failure(call, self._trap_slot, self._err_slot)
+            finally:
+                self._clean()
+        if self._kind < 0:
+            return 0
+        v: int = self._resv[1]
+        if self._kind == capi.KIND_I32:
+            v &= 0xFFFFFFFF
+            v -= (v >> 31) << 32
+        return v
 
     def _result(self) -> int:
         if self._kind < 0:
@@ -180,8 +260,19 @@ class PreparedCall:
 
     async def _finish(self, fut: int) -> int:
         self._ticks_at_deadline = -1  # it yielded or waits: give the next call a fresh slice
+        call = self._call
         try:
-            await _drive(self._call, fut, self._trap_slot, self._err_slot, polled=True)
+            await _drive(call, fut, self._trap_slot, self._err_slot, polled=True)
             return self._result()
         finally:
+            self._clean()
             self.instance._live = False
+
+    def _clean(self) -> None:
+        """The out-slots and call record as a new call needs them (every call leaves them so)."""
+        self._trap_slot.value = None
+        self._err_slot.value = None
+        call = self._call
+        call.awaitable = None
+        call.exc = None
+        call.resolved = True
