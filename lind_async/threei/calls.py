@@ -102,9 +102,20 @@ def threei_call(
         return register_handler(target, caller, *args[:4])  # names the forwarder (rule 3)
     own = target.own_owners
     if owners == own:  # the common forward: every argument the target's
-        if route is None:  # RawPOSIX on the target, its own memory
-            return _rawposix_as(caller, target, number, args)
-        return hop(mv, target, route, number, args, own, True)
+        if route is not None:
+            return hop(mv, target, route, number, args, own, True)
+        # RawPOSIX on the target, its own memory (_rawposix_as, inline: every C grate's forward)
+        a1, a2, a3, a4, a5, a6 = args
+        if target_id == caller:
+            return rawposix.dispatch(target, number, a1, a2, a3, a4, a5, a6)
+        try:
+            result = rawposix.dispatch(target, number, a1, a2, a3, a4, a5, a6)
+        except (CageExit, ExecImage) as effect:
+            target.deferred = effect
+            return 0
+        if result.__class__ is int:
+            return result
+        return _await_on_behalf(target, result)
     if not set(owners).difference((0, target_id)):
         if route is None:
             return _rawposix_as(caller, target, number, args)

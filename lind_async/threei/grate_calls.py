@@ -162,7 +162,7 @@ class Call:
     as in seccomp: for ``openat(dirfd, path, flags, mode)`` the path is ``call.path(1)``.
     """
 
-    __slots__ = ("args", "effect", "grate", "mv", "number", "origin", "owners")
+    __slots__ = ("_key", "args", "effect", "grate", "mv", "number", "origin", "owners")
 
     def __init__(
         self,
@@ -172,6 +172,7 @@ class Call:
         number: builtins.int,
         args: tuple[builtins.int, ...],
         owners: tuple[builtins.int, ...],
+        key: tuple[builtins.int, builtins.int] | None = None,
     ) -> None:
         self.grate = grate
         self.mv = mv
@@ -181,6 +182,10 @@ class Call:
         self.owners = owners
         # An exit/exec/thread exit a forward produced: raised into the caller afterwards.
         self.effect: BaseException | None = None
+        # (grate, caller): the key of the call's in-flight count while the hop holds it for this
+        # call (threei/route.py), None once released; None sends a forward the general way,
+        # through every check.
+        self._key = key
 
     @property
     def caller(self) -> builtins.int:
@@ -264,9 +269,10 @@ class Call:
                 if (
                     origin.status is None
                     and self.owners is origin.own_owners
-                    and (grate.grate_id, origin.cage_id) in self.mv.in_flight.counts
-                ):  # the hot path: the caller is alive, the call in flight (authority) and
-                    # every argument the caller's: RawPOSIX on it, or the Python grate below
+                    and self._key is not None
+                ):  # the hot path: the caller is alive, the call in flight (the hop holds its
+                    # count: authority) and every argument the caller's: RawPOSIX on it, or the
+                    # Python grate below
                     route = grate._table.get(self.number)
                     if route is None:
                         a1, a2, a3, a4, a5, a6 = self.args

@@ -98,8 +98,9 @@ class Grate:
     _handlers: ClassVar[dict[int, str]] = {}
     grate_id: int | None = None
     microvisor: World | None = None
-    # Bound handlers by call number and the catch-all, made at the first attach (dispatch's).
-    _bound: dict[int, Callable[[Call], Any]]
+    # Bound handlers by call number, the catch-all for any other number (made at the first
+    # attach; the hop, threei/route.py, calls ``_bound[number]``).
+    _bound: _Handlers
     _catch_all: Callable[[Call], Any]
     _table: Mapping[int, Route]  # this grate's own routing table (live)
 
@@ -165,9 +166,10 @@ class Grate:
             threei.copy_table(cage_id, grate_id)
             mv.python_grates[grate_id] = self
             self.grate_id, self.microvisor = grate_id, mv
-            self._bound = {n: getattr(self, attr) for n, attr in self._handlers.items()}
-            self._table = threei.table(grate_id)
             self._catch_all = self.syscall
+            self._bound = _Handlers(self._catch_all)
+            self._bound.update((n, getattr(self, attr)) for n, attr in self._handlers.items())
+            self._table = threei.table(grate_id)
             if type(self).on_signal is not Grate.on_signal:
                 mv.signal_observers.append(self.on_signal)
         elif self.microvisor is not mv:
@@ -239,6 +241,19 @@ class Grate:
         log.exception("grate %s: handler for %s from cage %d failed", label, call.name, call.caller)
         call.mv.report(f"grate {label}: handler for {call.name} failed (the call gets EIO)")
         return -EIO
+
+
+class _Handlers(dict[int, Callable[[Call], Any]]):
+    """A grate's bound handlers by call number; any other number gets the catch-all."""
+
+    __slots__ = ("catch_all",)
+
+    def __init__(self, catch_all: Callable[[Call], Any]) -> None:
+        super().__init__()
+        self.catch_all = catch_all
+
+    def __missing__(self, number: int) -> Callable[[Call], Any]:
+        return self.catch_all
 
 
 class _SameOwner(dict[int, tuple[int, ...]]):

@@ -94,9 +94,9 @@ def hop(
     python_grate = mv.python_grates.get(grate_id)
     if python_grate is not None:  # the grate's bound handler, called here: one frame per hop
         counts[key] = counts.get(key, 0) + 1
-        call = Call(python_grate, mv, origin, number, args, owners)
+        call = Call(python_grate, mv, origin, number, args, owners, key)
         try:
-            result: Any = python_grate._bound.get(number, python_grate._catch_all)(call)
+            result: Any = python_grate._bound[number](call)
             kind = result.__class__
             if kind is int:
                 pass
@@ -109,7 +109,7 @@ def hop(
                         result = as_result(result)
                 else:
                     finish = python_grate._finish(call, result, first)
-                    return _until_done(origin, counts, key, finish, True)
+                    return _until_done(origin, counts, key, finish, True, call)
             elif kind is Forward and result._value.__class__ is int:
                 result = result._value
             else:
@@ -120,7 +120,7 @@ def hop(
                     result = as_result(done.value)
                 else:
                     finish = python_grate._finish(call, steps, first)
-                    return _until_done(origin, counts, key, finish, True)
+                    return _until_done(origin, counts, key, finish, True, call)
         except GuestError as err:
             result = to_negative_errno(err)
         except EFFECTS as raised:
@@ -129,8 +129,10 @@ def hop(
         except Exception:
             result = python_grate._failed(call)
         except BaseException:
+            call._key = None
             _leave(counts, key)
             raise
+        call._key = None  # (the call is no longer in flight: a later forward is checked)
         left = counts[key] - 1  # (_leave, inline: this is every Python hop)
         if left:
             counts[key] = left
@@ -163,11 +165,18 @@ def hop(
 
 
 async def _until_done(
-    origin: Cage, counts: dict[Key, int], key: Key, pending: Awaitable[Any], raise_effects: bool
+    origin: Cage,
+    counts: dict[Key, int],
+    key: Key,
+    pending: Awaitable[Any],
+    raise_effects: bool,
+    call: Call | None = None,
 ) -> int:
     try:
         result = await pending
     finally:
+        if call is not None:
+            call._key = None
         _leave(counts, key)
     effect = origin.deferred
     if raise_effects and effect is not None:

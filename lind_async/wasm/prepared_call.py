@@ -65,10 +65,15 @@ class PreparedCall:
         "_nparams",
         "_nresults",
         "_pairs",
+        "_result_at",
+        "_result_view",
         "_resv",
         "_resv_ref",
         "_second",
+        "_slot_words",
+        "_slots",
         "_tags",
+        "_ticker",
         "_ticks_at_deadline",
         "_trap_ref",
         "_trap_slot",
@@ -93,8 +98,17 @@ class PreparedCall:
         for i, k in enumerate(fh.params):
             self._argv[4 * i] = k
         self._resv = (c_int64 * 4)()
-        self._trap_slot = c_void_p(0)
-        self._err_slot = c_void_p(0)
+        # The result as a signed value of its width: an i64 is the second word, an i32 the low
+        # half of it (the third 32-bit word).
+        result_bytes = memoryview(self._resv).cast("B")
+        self._result_view = result_bytes.cast("i" if self._kind == capi.KIND_I32 else "q")
+        self._result_at = 2 if self._kind == capi.KIND_I32 else 1
+        # The trap and error out-slots, side by side (one view tells whether either was set).
+        self._slots = (c_void_p * 2)()
+        self._slot_words = memoryview(self._slots).cast("B").cast("Q")
+        self._trap_slot = c_void_p.from_buffer(self._slots, 0)
+        self._err_slot = c_void_p.from_buffer(self._slots, ctypes.sizeof(c_void_p))
+        self._ticker = instance.engine.ticker
         # Addresses of what never moves (kept alive by the attributes above and ``fh``).
         self._func_ref = ctypes.addressof(fh.func)
         self._trap_ref = ctypes.addressof(self._trap_slot)
@@ -191,7 +205,7 @@ class PreparedCall:
         # ticker has not ticked since the last one was given (the deadline is still ahead).
         # The ticker counts a tick just after making it, so a tick in between can be missed:
         # that call then yields at once and finishes as a waiting call would (never wrong).
-        ticker = instance.engine.ticker
+        ticker = self._ticker
         ticks = ticker.ticks
         if ticks != self._ticks_at_deadline:
             capi.context_set_epoch_deadline(instance.ctx, 1)
@@ -236,27 +250,22 @@ class PreparedCall:
         _future_delete(fut)
         del _live_calls[key]
         instance._live = False
-        if call.exc is not None or self._trap_slot.value or self._err_slot.value:
+        slots = self._slot_words
+        if call.exc is not None or slots[0] or slots[1]:
             try:
                 _raise_failure(call, self._trap_slot, self._err_slot)
             finally:
                 self._clean()
         if self._kind < 0:
             return 0
-        v: int = self._resv[1]
-        if self._kind == capi.KIND_I32:
-            v &= 0xFFFFFFFF
-            v -= (v >> 31) << 32
-        return v
+        result: int = self._result_view[self._result_at]
+        return result
 
     def _result(self) -> int:
         if self._kind < 0:
             return 0
-        v = int(self._resv[1])
-        if self._kind == capi.KIND_I32:
-            v &= 0xFFFFFFFF
-            v -= (v >> 31) << 32
-        return v
+        result: int = self._result_view[self._result_at]
+        return result
 
     async def _finish(self, fut: int) -> int:
         self._ticks_at_deadline = -1  # it yielded or waits: give the next call a fresh slice
