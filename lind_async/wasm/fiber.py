@@ -10,9 +10,10 @@ A wasm call is started with ``wasmtime_func_call_async`` (or an instantiation wi
     host awaitable recorded during that poll?  -> await it, store its value, poll again
     else (epoch yield)      -> await asyncio.sleep(0), poll again
 
-Every poll goes through ``_poll`` (here, or from ``prepared_call.py``, whose
+Every poll goes through ``_poll``, or through its inline copy in ``prepared_call.py``, whose
 :class:`~lind_async.wasm.prepared_call.PreparedCall` starts a grate worker's call and polls it
-once inline, nested in the caller's host call, before handing a call that waits to ``_drive``).
+once inline, nested in the caller's host call, before handing a call that waits to ``_drive``
+(both save and restore ``_current`` and count the poll for the ticker).
 
 Host imports. All async imports are served by ONE module-level ``CFUNCTYPE`` trampoline,
 all sync (unchecked) imports by ONE other; their ``env`` is an integer key into

@@ -5,20 +5,31 @@ Theory of operation
 -------------------
 A :class:`PreparedCall` allocates the argument/result buffers, the trap/error out-slots and the
 call record (``fiber._Call``) once, and passes wasmtime their addresses (ctypes converts plain
-ints fastest). Each call claims the store, starts the call future and polls it once with
-``fiber._poll`` — a *nested* poll when the caller is itself a host function on another store's
-fiber: wasmtime switches from the calling fiber to the callee's (each store has its own fiber and
-async context), and ``_poll`` saves and restores the trampolines' ``_current`` around it. A call
-that finishes in that poll returns its result at once, without a task or a loop turn; one that
-must wait (a host awaitable, an epoch yield) returns an awaitable that drives the rest with
-``fiber._drive``, exactly as :func:`fiber.run_call` would.
+ints fastest). Each call claims the store, starts the call future and polls it once — a *nested*
+poll when the caller is itself a host function on another store's fiber: wasmtime switches from
+the calling fiber to the callee's (each store has its own fiber and async context). The poll is
+``fiber._poll`` written out inline (it is on every grate hop): the trampolines' ``_current`` is
+saved and restored around it and the ticker counts it. A call that finishes in that poll returns
+its result at once, without a task or a loop turn; one that must wait (a host awaitable, an
+epoch yield) returns an awaitable that drives the rest with ``fiber._drive``, exactly as
+:func:`fiber.run_call` would.
+
+*Arguments.* :meth:`PreparedCall.call_pairs` (a grate entry point's ``fn, cage, a1, a1cage, …``)
+writes only the argument words that differ from the last call's, through a memoryview of the
+buffer: a caller's owners are the same tuple call after call, and its arguments often the same
+values. A value outside int64 (or another shape) takes the general path, which wraps as ctypes
+does. Every call leaves the out-slots and call record clean for the next (``_clean``), so the
+common path resets nothing; one view over both out-slots says whether a trap or error was set.
 
 *Epoch deadline.* A store left idle while the epoch advanced has a deadline in the past, and its
 first function entry would yield; the inline call gives it a fresh slice, unless the ticker has
 not ticked since the last slice was given (see ``PreparedCall._start``).
 
-This is on the path of every grate hop: the driver's functions are module globals here, bound
-once at import, as they were in ``fiber.py``.
+*Not a sync call.* ``wasmtime_func_call_unchecked`` enters a nop export in ~0.5 us against ~2.6
+us for this path, but it cannot be used for a guest's handler: an async import reached from it
+aborts the process, an epoch yield fails the call half-way, and the engine's 16 MiB wasm stack
+limit is measured from wherever the call starts, so deep recursion overruns the native stack
+(``docs/decisions.md``, "Grate hops").
 """
 
 from __future__ import annotations
@@ -57,6 +68,7 @@ class PreparedCall:
         "_argv",
         "_argv_ref",
         "_call",
+        "_call_args",
         "_err_ref",
         "_err_slot",
         "_first",
@@ -116,6 +128,17 @@ class PreparedCall:
         self._argv_ref = ctypes.addressof(self._argv)
         self._resv_ref = ctypes.addressof(self._resv)
         self._call = _Call(instance)
+        # ``wasmtime_func_call_async``'s arguments: all fixed (the store, the function, buffers)
+        self._call_args = (
+            instance.ctx,
+            self._func_ref,
+            self._argv_ref,
+            self._nparams,
+            self._resv_ref,
+            self._nresults,
+            self._trap_ref,
+            self._err_ref,
+        )
         self._ticks_at_deadline = -1  # the ticker's count when this store's deadline was set
         # ``call_pairs`` on a 14-parameter entry point: the argument words (a ``wasmtime_val_t``
         # is four words, its value the second) and what was last written there.
@@ -212,16 +235,7 @@ class PreparedCall:
             self._ticks_at_deadline = ticks
         call = self._call
         try:
-            fut = _call_async(
-                instance.ctx,
-                self._func_ref,
-                self._argv_ref,
-                self._nparams,
-                self._resv_ref,
-                self._nresults,
-                self._trap_ref,
-                self._err_ref,
-            )
+            fut = _call_async(*self._call_args)
         except BaseException:
             instance._live = False
             raise
