@@ -19,7 +19,7 @@ writes only the argument words that differ from the last call's, through a memor
 buffer: a caller's owners are the same tuple call after call, and its arguments often the same
 values. A value outside int64 (or another shape) takes the general path, which wraps as ctypes
 does. Every call leaves the out-slots and call record clean for the next (``_clean``), so the
-common path resets nothing; one view over both out-slots says whether a trap or error was set.
+common path resets nothing; a view of each out-slot reads it as a plain word.
 
 *Epoch deadline.* A store left idle while the epoch advanced has a deadline in the past, and its
 first function entry would yield; the inline call gives it a fresh slice, unless the ticker has
@@ -71,6 +71,7 @@ class PreparedCall:
         "_call_args",
         "_err_ref",
         "_err_slot",
+        "_err_word",
         "_first",
         "_func_ref",
         "_kind",
@@ -82,13 +83,12 @@ class PreparedCall:
         "_resv",
         "_resv_ref",
         "_second",
-        "_slot_words",
-        "_slots",
         "_tags",
         "_ticker",
         "_ticks_at_deadline",
         "_trap_ref",
         "_trap_slot",
+        "_trap_word",
         "_values",
         "_words",
         "fh",
@@ -115,11 +115,11 @@ class PreparedCall:
         result_bytes = memoryview(self._resv).cast("B")
         self._result_view = result_bytes.cast("i" if self._kind == capi.KIND_I32 else "q")
         self._result_at = 2 if self._kind == capi.KIND_I32 else 1
-        # The trap and error out-slots, side by side (one view tells whether either was set).
-        self._slots = (c_void_p * 2)()
-        self._slot_words = memoryview(self._slots).cast("B").cast("Q")
-        self._trap_slot = c_void_p.from_buffer(self._slots, 0)
-        self._err_slot = c_void_p.from_buffer(self._slots, ctypes.sizeof(c_void_p))
+        # The trap and error out-slots, each with a view that reads it as a plain word.
+        self._trap_slot = c_void_p(0)
+        self._err_slot = c_void_p(0)
+        self._trap_word = memoryview(self._trap_slot).cast("B").cast("Q")
+        self._err_word = memoryview(self._err_slot).cast("B").cast("Q")
         self._ticker = instance.engine.ticker
         # Addresses of what never moves (kept alive by the attributes above and ``fh``).
         self._func_ref = ctypes.addressof(fh.func)
@@ -264,8 +264,7 @@ class PreparedCall:
         _future_delete(fut)
         del _live_calls[key]
         instance._live = False
-        slots = self._slot_words
-        if call.exc is not None or slots[0] or slots[1]:
+        if call.exc is not None or self._trap_word[0] or self._err_word[0]:
             try:
                 _raise_failure(call, self._trap_slot, self._err_slot)
             finally:
