@@ -68,13 +68,17 @@ def _http(quick: bool) -> list[Figure]:
 
 
 def http_figures(result: dict[str, Any], n: int) -> list[Figure]:
-    """``service_rps`` (the cage-backed service) vs ``native_rps`` (a gcc-built process per
-    request); otherwise every ``*_rps``/``*per_s`` item, with ``baseline_*`` items as baselines."""
+    """``service_rps`` (the cage-backed service) vs ``native_http_rps`` (the same HTTP server
+    and client, a gcc-built process per request) and ``native_rps`` (that process per request,
+    no HTTP); otherwise every ``*_rps``/``*per_s`` item, with ``baseline_*`` items as baselines."""
     nums = {k: float(v) for k, v in result.items() if isinstance(v, int | float)}
     what = f"POST, {int(nums.get('concurrency', 0)) or '?'} in flight, {n:,} requests"
     if "service_rps" in nums and "native_rps" in nums:
-        return [Figure("http", what, "requests/s", nums["service_rps"],
-                       [Baseline("process per request (gcc)", nums["native_rps"])],
+        baselines = [Baseline("process per request (gcc), no HTTP", nums["native_rps"])]
+        if "native_http_rps" in nums:
+            baselines.insert(0, Baseline("HTTP + process per request (gcc)",
+                                         nums["native_http_rps"]))
+        return [Figure("http", what, "requests/s", nums["service_rps"], baselines,
                        better="higher")]
     baselines = [Baseline(k.removeprefix("baseline_"), v) for k, v in nums.items()
                  if k.startswith("baseline_")]

@@ -219,7 +219,13 @@ def make_app(config: Config) -> web.Application:
 @contextlib.asynccontextmanager
 async def serving(config: Config, host: str = "127.0.0.1") -> AsyncIterator[str]:
     """Run the service on an ephemeral port for the block; yields its base URL."""
-    runner = web.AppRunner(make_app(config))
+    async with _serving_app(make_app(config), host) as url:
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def _serving_app(app: web.Application, host: str = "127.0.0.1") -> AsyncIterator[str]:
+    runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, host, 0)
     await site.start()
@@ -248,7 +254,9 @@ async def bench_workers(n: int, workers: int, concurrency: int = 8) -> float:
 
 async def bench_requests(n: int, concurrency: int = 8) -> dict[str, float]:
     """Requests/second: ``n`` POSTs to this service running ``examples/upper.c`` (``concurrency``
-    in flight) vs ``n`` runs of the same program built by gcc with ``create_subprocess_exec``."""
+    in flight) vs the same program built by gcc, run as a process per request in two ways: behind
+    the same aiohttp server and client (``native_http_rps``, like for like: only what runs the
+    program differs) and bare, ``create_subprocess_exec`` with no HTTP at all (``native_rps``)."""
     body = b"hello, benchmark\n" * 64
     expected = body.upper()
     with tempfile.TemporaryDirectory() as tmp:
@@ -256,30 +264,61 @@ async def bench_requests(n: int, concurrency: int = 8) -> dict[str, float]:
         subprocess.run(["gcc", "-O2", "-o", str(native), str(UPPER)], check=True)
 
         async def native_once() -> None:
-            proc = await asyncio.create_subprocess_exec(
-                str(native), stdin=subprocess.PIPE, stdout=subprocess.PIPE
-            )
-            out, _ = await proc.communicate(body)
-            assert out == expected and proc.returncode == 0
+            out = await _run_native(native, body)
+            assert out == (0, expected)
 
         native_rps = await _rate(n, concurrency, native_once)
-
-    config = Config(program=UPPER, concurrency=concurrency)
-    async with serving(config) as url, ClientSession(connector=TCPConnector(limit=0)) as http:
-
-        async def service_once() -> None:
-            async with http.post(url, data=body) as resp:
-                assert resp.status == 200 and await resp.read() == expected
-
-        await service_once()  # warm up: the first request may compile the program
-        service_rps = await _rate(n, concurrency, service_once)
+        native_http_rps = await _http_rate(_native_app(native, concurrency), n, concurrency,
+                                           body, expected)
+    service_rps = await _http_rate(make_app(Config(program=UPPER, concurrency=concurrency)), n,
+                                   concurrency, body, expected)
     return {
         "requests": float(n),
         "concurrency": float(concurrency),
         "service_rps": service_rps,
+        "native_http_rps": native_http_rps,
         "native_rps": native_rps,
-        "service_vs_native": service_rps / native_rps,
+        "service_vs_native_http": service_rps / native_http_rps,
     }
+
+
+async def _run_native(exe: Path, body: bytes) -> tuple[int, bytes]:
+    proc = await asyncio.create_subprocess_exec(
+        str(exe), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    out, _ = await proc.communicate(body)
+    return proc.returncode or 0, out
+
+
+def _native_app(exe: Path, concurrency: int) -> web.Application:
+    """The benchmark's like-for-like baseline: the same routes, a host process per request
+    (``concurrency`` at once, as the service's root pool allows). No sandbox: not for serving."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def handle(request: web.Request) -> web.Response:
+        body = await request.read()
+        async with gate:
+            status, out = await _run_native(exe, body)
+        if status != 0:
+            return web.Response(status=500, text=f"exit status {status}\n")
+        return web.Response(body=out, content_type="application/octet-stream")
+
+    app = web.Application()
+    app.router.add_route("POST", "/{tail:.*}", handle)
+    return app
+
+
+async def _http_rate(app: web.Application, n: int, concurrency: int, body: bytes,
+                     expected: bytes) -> float:
+    """Requests/second of ``app`` on an ephemeral port, one warm-up request first."""
+    async with _serving_app(app) as url, ClientSession(connector=TCPConnector(limit=0)) as http:
+
+        async def once() -> None:
+            async with http.post(url, data=body) as resp:
+                assert resp.status == 200 and await resp.read() == expected
+
+        await once()  # warm up: the first request may compile the program
+        return await _rate(n, concurrency, once)
 
 
 async def _rate(n: int, concurrency: int, once: object) -> float:

@@ -73,6 +73,7 @@ async def test_bench_requests() -> None:
     result = await http_service.bench_requests(6, concurrency=3)
     assert result["requests"] == 6
     assert result["service_rps"] > 0 and result["native_rps"] > 0
+    assert result["native_http_rps"] > 0
 
 
 def test_help() -> None:
