@@ -32,7 +32,7 @@ from __future__ import annotations
 import enum
 import importlib
 import textwrap
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -218,10 +218,17 @@ def dispatch(
         return to_negative_errno(exc)
     if result.__class__ is int:
         return result
-    return _finish(result)  # type: ignore[arg-type]
+    return finish(result)  # type: ignore[arg-type]
 
 
-async def _finish(pending: Awaitable[int]) -> int:
+def handlers() -> Mapping[int, Handler]:
+    """Number → handler as :func:`dispatch` reads it: the same live map, kept by the syscall
+    entry (``runtime/syscall_entry.py``) that inlines ``dispatch`` for a cage without routes."""
+    return _HANDLERS
+
+
+async def finish(pending: Awaitable[int]) -> int:
+    """Await a handler's awaitable, its ``GuestError``/``OSError`` becoming ``-errno``."""
     try:
         return await pending
     except (GuestError, OSError) as exc:

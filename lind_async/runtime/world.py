@@ -22,14 +22,12 @@ from lind_async.abi.guest import (
     SYSCALL_IMPORT,
     SYSCALL_WAIT_IMPORT,
     THREEI_CALL_IMPORT,
-    WOULD_WAIT,
 )
 from lind_async.abi.syscalls import SYS_exit_group
 from lind_async.core.fdtable import FdTable
 from lind_async.core.proctable import MICROVISOR, ProcTable
 from lind_async.core.signals import SA_NOCLDSTOP, SA_NOCLDWAIT, SIG_IGN, SIGCHLD, SigAction
 from lind_async.memory import faults
-from lind_async.memory.faults import FAULTED  # a guest's page shrank away (SIGBUS pending)
 from lind_async.rawposix import hostfds
 from lind_async.rawposix import table as rawposix_table
 from lind_async.rawposix.blocking import WaitQueue
@@ -38,7 +36,7 @@ from lind_async.rawposix.files import FileOps
 from lind_async.rawposix.host_stream import HostStream
 from lind_async.rawposix.host_unix import policy_of as host_unix_policy
 from lind_async.rawposix.kernel import ModuleUnloadable
-from lind_async.runtime import guest_signals, signals
+from lind_async.runtime import guest_signals, syscall_entry
 from lind_async.runtime.cage import Cage
 from lind_async.runtime.fork import ForkedCage, fork_import
 from lind_async.runtime.limits import Family, Limits
@@ -50,7 +48,6 @@ from lind_async.threei.tables import ThreeI
 from lind_async.toolchain import native
 from lind_async.wasm import capi
 from lind_async.wasm.abi_check import check_lind_abi
-from lind_async.wasm.eager import first_step
 from lind_async.wasm.engine import EngineConfig, LindEngine, ModuleError
 from lind_async.wasm.instance import SYSCALL_PARAMS, HostImports, LindInstance
 
@@ -82,54 +79,6 @@ def default_cache_dir() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "lind_async"
 
 
-def _syscall_now(instance: LindInstance, args: tuple[int, ...]) -> int:
-    """``lind.syscall`` (a sync import): complete the call now, or park it and say so.
-
-    A signal that became deliverable parks the call too: the delivery may wait (a stop), and a
-    handler is handed to the guest's libc as the parked call's answer (``guest_signals.py``), or
-    run on the signal instance (``signals.py``).
-    """
-    cage: Cage = instance.data
-    number = args[0]
-    result = cage.syscall(number, args[1], args[2], args[3], args[4], args[5], args[6])
-    if isinstance(result, int):
-        if not (cage.signals.pending or cage.stopped or FAULTED[0]):
-            return result
-        if not _may_deliver(instance, cage):
-            return result
-        instance.park(_deliver(instance, cage, number, args[1:], result))
-        return WOULD_WAIT
-    instance.park(_then_signals(instance, cage, number, args[1:], first_step(result)))
-    return WOULD_WAIT
-
-
-def _may_deliver(instance: LindInstance, cage: Cage) -> bool:
-    """Is a signal to deliver before this call returns? Not inside a handler (unless the guest
-    left it by longjmp), and never on a grate's handler worker (``instance.serving``: the
-    grate's signals and stops go to its own threads, so a stopped grate still serves)."""
-    if cage.delivery.in_handler and not guest_signals.left_by_longjmp(instance, cage):
-        return False
-    return signals.pending_for(cage) and not instance.serving
-
-
-def _deliver(
-    instance: LindInstance, cage: Cage, number: int, args: tuple[int, ...], result: int
-) -> Awaitable[int]:
-    if guest_signals.runs_handlers(instance):
-        return guest_signals.after_syscall(instance, cage, number, args, result)
-    return signals.after_syscall(cage, number, args, result)
-
-
-async def _then_signals(
-    instance: LindInstance, cage: Cage, number: int, args: tuple[int, ...],
-    pending: Awaitable[int],
-) -> int:
-    result = await pending
-    if not _may_deliver(instance, cage):
-        return result
-    return await _deliver(instance, cage, number, args, result)
-
-
 def _syscall_wait(instance: LindInstance, args: tuple[int, ...]) -> SysResult:
     """``lind.syscall_wait`` (an async import): suspend this fiber until the parked call ends."""
     parked = instance.parked
@@ -142,7 +91,8 @@ def _syscall_wait(instance: LindInstance, args: tuple[int, ...]) -> SysResult:
 def lind_imports() -> HostImports:
     """The ``lind`` imports every cage instance gets."""
     imports = HostImports()
-    imports.define_sync(*SYSCALL_IMPORT, SYSCALL_PARAMS, ["i64"], _syscall_now)
+    imports.define_sync(*SYSCALL_IMPORT, SYSCALL_PARAMS, ["i64"], syscall_entry.syscall_now,
+                        trampoline=syscall_entry.TRAMPOLINE)
     imports.define_async(*SYSCALL_WAIT_IMPORT, [], ["i64"], _syscall_wait)
     imports.define_sync(*FORK_IMPORT, [], ["i64"], fork_import)  # asyncify; see runtime/fork.py
     imports.define_sync(

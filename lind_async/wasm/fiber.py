@@ -322,6 +322,17 @@ def _sync_trampoline(env: int | None, caller: int | None, vals_addr: int | None,
         return _exc_trap(e, entry.name if entry else "?")
 
 
+def fail(exc: BaseException, name: str) -> int:
+    """What a sync import's own trampoline (``HostImports.define_sync(trampoline=...)``)
+    returns when it fails with ``exc``: the trap, with ``exc`` recorded on the live call so
+    ``run_call`` raises it, as the shared trampoline does. Such a trampoline finds its instance
+    as the shared one does, from ``_current`` (the live call, set around every poll)."""
+    call = _current
+    if call is not None:
+        call.exc = exc
+    return _exc_trap(exc, name)
+
+
 ASYNC_TRAMPOLINE = capi.ASYNC_CALLBACK(_async_trampoline)
 SYNC_TRAMPOLINE = capi.UNCHECKED_CALLBACK(_sync_trampoline)
 

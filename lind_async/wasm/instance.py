@@ -213,6 +213,7 @@ class _ImportDef:
     functype_ptr: int
     module_b: bytes
     name_b: bytes
+    trampoline: Any = None  # a sync import's own ``capi.UNCHECKED_CALLBACK`` (None: the shared)
 
 
 SYSCALL_PARAMS = ("i32", "i64", "i64", "i64", "i64", "i64", "i64")
@@ -242,6 +243,7 @@ class HostImports:
         results: Sequence[str | int],
         handler: Callable[..., Any],
         is_async: bool,
+        trampoline: Any = None,
     ) -> None:
         p = tuple(_kind(x) for x in params)
         r = tuple(_kind(x) for x in results)
@@ -262,6 +264,7 @@ class HostImports:
             capi.addr(ft.ptr()),
             module.encode(),
             name.encode(),
+            trampoline,
         )
 
     def define_async(
@@ -281,8 +284,15 @@ class HostImports:
         params: Sequence[str | int],
         results: Sequence[str | int],
         handler: fiber.SyncHandler,
+        *,
+        trampoline: Any = None,
     ) -> None:
-        self._add(module, name, params, results, handler, False)
+        """``trampoline``: a ``capi.UNCHECKED_CALLBACK`` (alive for the process) that serves
+        the import itself, reading its arguments from and writing its result to the raw value
+        array as wasmtime's unchecked calls do, and reporting failure as a trap pointer, as
+        ``fiber``'s shared one does (``fiber.fail``) — for the hottest import (``lind.syscall``:
+        ``runtime/syscall_entry.py``). ``handler`` then names it and serves nothing."""
+        self._add(module, name, params, results, handler, False, trampoline)
 
     @classmethod
     def lind(
@@ -332,7 +342,7 @@ class HostImports:
                     n,
                     len(n),
                     d.functype_ptr,
-                    fiber.SYNC_TRAMPOLINE,
+                    d.trampoline or fiber.SYNC_TRAMPOLINE,
                     d.key,
                     None,
                 )

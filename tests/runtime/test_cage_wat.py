@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import wasmtime
 
+from lind_async.rawposix import table as rawposix_table
+from lind_async.runtime.cage import Cage
 from lind_async.runtime.world import World
 from lind_async.wasm.engine import EngineConfig
 
@@ -67,21 +69,26 @@ def test_exit_status_stdout_and_argv(tmp_path: Path, capfd: pytest.CaptureFixtur
     assert capfd.readouterr().out == "hi from wat\n3"
 
 
-def test_errors_are_negative_errno_and_the_cage_continues(tmp_path: Path) -> None:
+def test_errors_are_negative_errno_and_the_cage_continues(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     seen: dict[str, int] = {}
 
     async def main() -> int:
         async with microvisor(tmp_path) as mv:
             cage = mv.spawn(RESULTS_TO_MEMORY, ["prog"])
-            original = cage.syscall
+            # RawPOSIX's exit_group handler, spied on (the syscall entry calls the handler of a
+            # cage without routes directly): read the stored results before the memory goes
+            handlers = rawposix_table._HANDLERS
+            original = handlers[231]
 
-            def spy(nr: int, *args: int) -> object:
-                if nr == 231:  # read the stored results before the cage's memory goes away
+            def spy(call_cage: Cage, *args: int) -> object:
+                if call_cage is cage:
                     for name, addr in (("write", 6144), ("unknown", 6152), ("getpid", 6160)):
                         seen[name] = int.from_bytes(cage.mem.read(addr, 8), "little", signed=True)
-                return original(nr, *args)
+                return original(call_cage, *args)
 
-            cage.syscall = spy  # type: ignore[assignment, method-assign]
+            monkeypatch.setitem(handlers, 231, spy)
             await cage.exited.wait()
             assert cage.status is not None
             return cage.cage_id

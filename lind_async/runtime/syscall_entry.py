@@ -1,0 +1,156 @@
+"""``lind.syscall``: the sync import every guest system call enters through.
+
+Theory of operation
+-------------------
+The import completes the call now, or parks it and answers ``WOULD_WAIT`` (lind-musl then
+collects it with the async ``lind.syscall_wait``). A signal that became deliverable parks the
+call too: the delivery may wait (a stop), and a handler is handed to the guest's libc as the
+parked call's answer (``guest_signals.py``), or run on the signal instance (``signals.py``).
+
+:func:`syscall_now` is the whole protocol in plain Python: ``Cage.syscall`` (3i's routing, then
+RawPOSIX's ``dispatch`` or the grate hop), then the signal check. It serves as the import's
+handler everywhere the generic sync trampoline of ``wasm/fiber.py`` is used.
+
+The import itself is served by :data:`TRAMPOLINE`, a ctypes callback of its own, because a
+round trip is a few hundred nanoseconds and every Python frame on it is a noticeable share.
+:func:`_entry` does in one frame what the generic trampoline, ``syscall_now``,
+``Cage.syscall`` and ``dispatch`` do in five: it reads the seven arguments from wasmtime's raw
+value array with one ``struct`` unpack (through a memoryview cached per array address: the
+array sits at the same few addresses of the fiber stacks call after call), and, for a cage
+whose 3i table is empty — no call routed anywhere, the common case — calls RawPOSIX's handler
+directly, turning ``GuestError``/``OSError`` into ``-errno`` as ``dispatch`` does. A cage with
+any route (a grate's client, a grate forwarding) takes the general path, ``Cage.syscall``, so
+routing and authority are exactly as before: the test is on the live table, which 3i edits in
+place, so a route registered later is seen by the next call. The result is written into slot 0
+of the same array (a result out of the i64 range wraps, as the generic trampoline's ctypes
+store does). Anything else a handler raises is recorded on the live call and becomes a trap
+(``fiber.fail``), killing only the cage, as before.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import struct
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING
+
+from lind_async.abi.errno import ENOSYS, GuestError, to_negative_errno
+from lind_async.abi.guest import WOULD_WAIT
+from lind_async.memory.faults import FAULTED  # a guest's page shrank away (SIGBUS pending)
+from lind_async.rawposix import table as rawposix_table
+from lind_async.runtime import guest_signals, signals
+from lind_async.wasm import capi, fiber
+from lind_async.wasm.eager import first_step
+
+if TYPE_CHECKING:
+    from lind_async.runtime.cage import Cage
+    from lind_async.wasm.instance import LindInstance
+
+
+def syscall_now(instance: LindInstance, args: tuple[int, ...]) -> int:
+    """``lind.syscall`` (a sync import): complete the call now, or park it and say so."""
+    cage: Cage = instance.data
+    number = args[0]
+    result = cage.syscall(number, args[1], args[2], args[3], args[4], args[5], args[6])
+    if isinstance(result, int):
+        if not (cage.signals.pending or cage.stopped or FAULTED[0]):
+            return result
+        if not _may_deliver(instance, cage):
+            return result
+        instance.park(_deliver(instance, cage, number, args[1:], result))
+        return WOULD_WAIT
+    instance.park(_then_signals(instance, cage, number, args[1:], first_step(result)))
+    return WOULD_WAIT
+
+
+def _may_deliver(instance: LindInstance, cage: Cage) -> bool:
+    """Is a signal to deliver before this call returns? Not inside a handler (unless the guest
+    left it by longjmp), and never on a grate's handler worker (``instance.serving``: the
+    grate's signals and stops go to its own threads, so a stopped grate still serves)."""
+    if cage.delivery.in_handler and not guest_signals.left_by_longjmp(instance, cage):
+        return False
+    return signals.pending_for(cage) and not instance.serving
+
+
+def _deliver(
+    instance: LindInstance, cage: Cage, number: int, args: tuple[int, ...], result: int
+) -> Awaitable[int]:
+    if guest_signals.runs_handlers(instance):
+        return guest_signals.after_syscall(instance, cage, number, args, result)
+    return signals.after_syscall(cage, number, args, result)
+
+
+async def _then_signals(
+    instance: LindInstance, cage: Cage, number: int, args: tuple[int, ...],
+    pending: Awaitable[int],
+) -> int:
+    result = await pending
+    if not _may_deliver(instance, cage):
+        return result
+    return await _deliver(instance, cage, number, args, result)
+
+
+# -- the import's own trampoline ---------------------------------------------------------------
+# wasmtime's raw value array: one 16-byte ``wasmtime_val_raw_t`` per parameter, the i32 call
+# number first (its signed low 4 bytes), then the six i64 slots; the result goes into slot 0.
+_ARGS = struct.Struct("<i12x" + "q8x" * 6)
+_unpack = _ARGS.unpack_from
+_RAW = ctypes.c_int64 * (2 * 7)
+_views: dict[int, memoryview] = {}
+_HANDLERS = rawposix_table.handlers()
+_finish = rawposix_table.finish
+_NAME = "lind.syscall"
+
+
+def _view(addr: int) -> memoryview:
+    if len(_views) >= 256:  # fiber stacks come and go; a view is only a typed address
+        _views.clear()
+    view = _views[addr] = memoryview(_RAW.from_address(addr)).cast("B").cast("q")
+    return view
+
+
+def _entry(env: int | None, caller: int | None, vals: int | None, nargs: int) -> int:
+    # Must never raise (it runs under wasmtime's C frame): a failure is a trap pointer.
+    try:
+        view = _views.get(vals)  # type: ignore[arg-type]
+        if view is None:
+            view = _view(vals or 0)
+        number, a1, a2, a3, a4, a5, a6 = _unpack(view)
+        instance = fiber._current.instance  # type: ignore[union-attr]
+        cage: Cage = instance.data
+        routes = cage._routes
+        if routes is None or routes:  # its first call, or a cage some call is routed for
+            result = cage.syscall(number, a1, a2, a3, a4, a5, a6)
+        else:  # rawposix.dispatch, inline
+            handler = _HANDLERS.get(number)
+            if handler is None:
+                result = -ENOSYS
+            else:
+                try:
+                    result = handler(cage, a1, a2, a3, a4, a5, a6)
+                except (GuestError, OSError) as exc:
+                    result = to_negative_errno(exc)
+                if result.__class__ is not int:
+                    result = _finish(result)  # type: ignore[arg-type]
+        if result.__class__ is int or isinstance(result, int):
+            if (cage.signals.pending or cage.stopped or FAULTED[0]) and _may_deliver(
+                instance, cage
+            ):
+                instance.park(_deliver(instance, cage, number, (a1, a2, a3, a4, a5, a6),
+                                       result))
+                result = WOULD_WAIT
+        else:
+            instance.park(_then_signals(instance, cage, number, (a1, a2, a3, a4, a5, a6),
+                                        first_step(result)))
+            result = WOULD_WAIT
+        try:
+            view[0] = result
+        except (OverflowError, ValueError):
+            view[0] = ((result + (1 << 63)) & ((1 << 64) - 1)) - (1 << 63)
+        return 0
+    except BaseException as exc:
+        return fiber.fail(exc, _NAME)
+
+
+TRAMPOLINE = capi.UNCHECKED_CALLBACK(_entry)
+"""The ctypes callback serving ``lind.syscall`` (module-level: alive for the process)."""
