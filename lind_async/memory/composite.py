@@ -24,6 +24,7 @@ from typing import Any
 from lind_async.abi.errno import EFAULT, GuestError
 from lind_async.abi.flags import PATH_MAX
 from lind_async.memory.access import GuestMemory
+from lind_async.memory.pointers import pointer
 
 _LOW = 0xFFFFFFFF
 
@@ -62,6 +63,10 @@ class CompositeMemory:
     def slice(self, addr: int, length: int) -> memoryview:
         mem, at = self._at(addr)
         return mem.slice(at, length)
+
+    def buffer(self, addr_slot: int, count_slot: int, cap: int) -> memoryview:
+        """:meth:`GuestMemory.buffer`: the upper half of the pointer slot picks the memory."""
+        return self.slice(pointer(addr_slot), min(count_slot & 0xFFFFFFFF, cap))
 
     def read(self, addr: int, length: int) -> bytes:
         mem, at = self._at(addr)

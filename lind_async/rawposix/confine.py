@@ -47,6 +47,25 @@ class _OpenHow(ctypes.Structure):
     _fields_ = (("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64))
 
 
+_HOW_SIZE = ctypes.sizeof(_OpenHow)
+# ``struct open_how`` by (host flags, mode), built once each: a program opens with few of them.
+_hows: dict[tuple[int, int], ctypes.c_void_p] = {}
+
+
+def _open_how(host_flags: int, mode: int) -> ctypes.c_void_p:
+    creating = host_flags & (os.O_CREAT | os.O_TMPFILE)
+    how = _OpenHow(
+        host_flags | os.O_CLOEXEC,
+        mode & 0o7777 if creating else 0,
+        _RESOLVE_IN_ROOT | _RESOLVE_NO_MAGICLINKS,
+    )
+    if len(_hows) >= 64:
+        _hows.clear()
+    # the pointer keeps ``how`` alive (its _objects) for as long as it is cached
+    pointer = _hows[(host_flags, mode)] = ctypes.cast(ctypes.pointer(how), ctypes.c_void_p)
+    return pointer
+
+
 class RootUnsupported(RuntimeError):
     """The host kernel cannot confine paths (no openat2)."""
 
@@ -73,7 +92,11 @@ def split_parent(path: bytes) -> tuple[bytes, bytes]:
 
 def lexical(path: bytes) -> bytes:
     """Lexically normalized absolute form (used only to recognise virtual device paths)."""
-    return posixpath.normpath(path) if path.startswith(b"/") else path
+    if not path.startswith(b"/"):
+        return path
+    if b"/." in path or b"//" in path or path.endswith(b"/"):
+        return posixpath.normpath(path)
+    return path  # no ".", "..", doubled or trailing slash: normpath would return it as it is
 
 
 class HostRoot:
@@ -119,12 +142,12 @@ class HostRoot:
         """Open ``path`` (a guest path) confined to the root; returns a host fd (CLOEXEC)."""
         if b"\0" in path:
             raise GuestError(EINVAL)
-        routed = self._private_tmp(path)
-        if routed is not None:
-            where, inside = routed
-            return where._open_here(inside, host_flags, mode) if where is self else where.open(
-                inside, host_flags, mode
-            )
+        if path.startswith(b"/tmp"):  # the only paths the private /tmp may take
+            routed = self._private_tmp(path)
+            if routed is not None:
+                where, inside = routed
+                return where._open_here(inside, host_flags, mode) if where is self else (
+                    where.open(inside, host_flags, mode))
         return self._open_here(path, host_flags, mode)
 
     def _private_tmp(self, path: bytes) -> tuple[HostRoot, bytes] | None:
@@ -145,13 +168,10 @@ class HostRoot:
         return self._tmp, name[4:] or b"/"
 
     def _open_here(self, path: bytes, host_flags: int, mode: int = 0) -> int:
-        creating = host_flags & (os.O_CREAT | os.O_TMPFILE)
-        how = _OpenHow(
-            host_flags | os.O_CLOEXEC,
-            mode & 0o7777 if creating else 0,
-            _RESOLVE_IN_ROOT | _RESOLVE_NO_MAGICLINKS,
-        )
-        fd = int(_syscall(_SYS_OPENAT2, self.fd, path, ctypes.byref(how), ctypes.sizeof(how)))
+        how = _hows.get((host_flags, mode))
+        if how is None:
+            how = _open_how(host_flags, mode)
+        fd = int(_syscall(_SYS_OPENAT2, self.fd, path, how, _HOW_SIZE))
         if fd < 0:
             err = ctypes.get_errno()
             raise GuestError(ENFILE) if err == EMFILE else OSError(err, os.strerror(err))

@@ -88,21 +88,27 @@ def at_path(cage: CageView, dirfd: int, path: bytes) -> bytes:
     return guest_join(base.guest_path, path)
 
 
+_VIRTUAL_DIRS = (b"/proc/", b"/dev/")
+
+
 def _open(cage: CageView, path: bytes, flags: int, mode: int) -> SysResult:
     access = flags & F.O_ACCMODE
     if access == F.O_ACCMODE and not flags & F.O_PATH:
         raise GuestError(EINVAL)
     name = lexical(path)
-    if name == procfs.EXE:
-        if flags & F.O_NOFOLLOW:
-            raise GuestError(ELOOP)
-        path = procfs.exe_path(cage)
-    elif procfs.is_virtual(name):
-        virtual = procfs.open_virtual(cage, name, flags)
-        if isinstance(virtual, int):
-            return virtual
-        if virtual is not None:
-            return _install(cage, virtual, flags)
+    guest_path: bytes | None = name if name[:1] == b"/" else None  # normalized once
+    if name.startswith(_VIRTUAL_DIRS):  # every procfs/devices name is under one of them
+        if name == procfs.EXE:
+            if flags & F.O_NOFOLLOW:
+                raise GuestError(ELOOP)
+            path = procfs.exe_path(cage)
+            guest_path = None
+        elif procfs.is_virtual(name):
+            virtual = procfs.open_virtual(cage, name, flags)
+            if isinstance(virtual, int):
+                return virtual
+            if virtual is not None:
+                return _install(cage, virtual, flags)
     root = cage.world.root
     host_flags = flags & _PASSED_FLAGS
     if not flags & F.O_PATH:
@@ -127,14 +133,14 @@ def _open(cage: CageView, path: bytes, flags: int, mode: int) -> SysResult:
     st = os.fstat(host_fd)
     if flags & F.O_TRUNC:
         shm.file_shrunk(st)  # shared mappings of it: no host page past its end (rawposix/shm.py)
-    if stat_mod.S_ISFIFO(st.st_mode) and not flags & F.O_PATH:
+    if st.st_mode & 0o170000 == stat_mod.S_IFIFO and not flags & F.O_PATH:
         try:
             node_fd = os.open(f"/proc/self/fd/{host_fd}", os.O_PATH | os.O_CLOEXEC)
         finally:
             os.close(host_fd)
         return fifo.open_fifo(cage, node_fd, st, flags)
     file = HostFile(host_fd, flags & ~(F.O_CREAT | F.O_EXCL | F.O_TRUNC | F.O_CLOEXEC), st)
-    file.guest_path = posixpath.normpath(path)
+    file.guest_path = guest_path if guest_path is not None else posixpath.normpath(path)
     return _install(cage, file, flags)
 
 

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from lind_async.abi.errno import EAGAIN, EBADF, EINVAL, EISDIR, ENOTTY, EOPNOTSUPP, GuestError
-from lind_async.abi.flags import O_APPEND, O_NONBLOCK, O_PATH
+from lind_async.abi.flags import O_ACCMODE, O_APPEND, O_NONBLOCK, O_PATH, O_RDONLY, O_WRONLY
 from lind_async.rawposix import locks
 from lind_async.rawposix.blocking import block, on_host_fd
 from lind_async.rawposix.files import ALWAYS_READY, DirEntry, FileOps, SysResult, positional
@@ -71,20 +71,30 @@ class HostFile(FileOps):
         self.dir_merged = False  # the snapshot holds the default root's overlaid names too
 
     def readable(self) -> bool:
-        return not self.status_flags & O_PATH and super().readable()
+        flags = self.status_flags
+        return not flags & O_PATH and (flags & O_ACCMODE) != O_WRONLY
 
     def writable(self) -> bool:
-        return not self.status_flags & O_PATH and super().writable()
+        flags = self.status_flags
+        return not flags & O_PATH and (flags & O_ACCMODE) != O_RDONLY
 
     def lock_key(self) -> tuple[int, int] | None:
         return self._key
 
     # -- reading ------------------------------------------------------------------------------
     def read_into(self, cage: CageView, view: memoryview) -> SysResult:
-        if self.kind != stat_mod.S_IFREG:
+        if self.kind != _S_IFREG:
             return self._read_other(cage, view)
         start = self.pos
-        result = self.pread_into(view, start)
+        try:  # pread_into's first step, inline: the page-cache hit is the common case
+            n = os.preadv(self.host_fd, (view,), start, _RWF_NOWAIT)
+        except OSError:
+            result = self.pread_into(view, start)  # it tries again, and knows every answer
+        else:
+            if n == len(view):
+                self.pos = start + n
+                return n
+            result = self._short_read(view, start, n)
         if isinstance(result, int):
             self.pos = start + result
             return result
@@ -109,9 +119,16 @@ class HostFile(FileOps):
             if exc.errno != EOPNOTSUPP:
                 raise
             return _read_off_loop(self.host_fd, view, offset, 0)
-        if n == want or offset + n >= os.fstat(self.host_fd).st_size:
-            return n  # all of it, or a short read at the end of the file
-        return _read_off_loop(self.host_fd, view, offset, n)  # partly cached: the rest may wait
+        if n == want:
+            return n
+        return self._short_read(view, offset, n)
+
+    def _short_read(self, view: memoryview, offset: int, n: int) -> SysResult:
+        """``n`` of ``view``'s bytes came back from the page cache: all there is (the end of
+        the file), or the rest may wait for a disk and is read off the loop."""
+        if offset + n >= os.fstat(self.host_fd).st_size:
+            return n
+        return _read_off_loop(self.host_fd, view, offset, n)
 
     def _read_other(self, cage: CageView, view: memoryview) -> SysResult:
         if self.kind == stat_mod.S_IFDIR:
@@ -245,6 +262,7 @@ class HostFile(FileOps):
 
 
 _RWF_NOWAIT = getattr(os, "RWF_NOWAIT", 8)
+_S_IFREG = stat_mod.S_IFREG
 _RWF_APPEND, _RWF_NOAPPEND = 0x10, 0x20
 _OFFSET_MAX = (1 << 63) - 1
 _IO_WORKERS = 4

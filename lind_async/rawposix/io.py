@@ -42,18 +42,21 @@ def _file(cage: CageView, fd: int) -> FileOps:
     return cage.fds.file(i32(fd))  # type: ignore[return-value]
 
 
+# ``read`` and ``write`` are the hottest calls: each is written out in as few Python calls as
+# the checks allow (an fd is a C int: its slot's low 32 bits name it, and no descriptor is numbered
+# at 2**31 or above, so the unsigned low half finds exactly what ``i32`` would).
 def sys_read(cage: CageView, fd: int, buf: int, count: int, *_: int) -> SysResult:
-    file = _file(cage, fd)
+    file: FileOps = cage.fds.file(fd & 0xFFFFFFFF)  # type: ignore[assignment]
     if not file.readable():
         raise GuestError(EBADF)
-    return file.read_into(cage, cage.mem.slice(pointer(buf), min(size(count), MAX_RW)))
+    return file.read_into(cage, cage.mem.buffer(buf, count, MAX_RW))
 
 
 def sys_write(cage: CageView, fd: int, buf: int, count: int, *_: int) -> SysResult:
-    file = _file(cage, fd)
+    file: FileOps = cage.fds.file(fd & 0xFFFFFFFF)  # type: ignore[assignment]
     if not file.writable():
         raise GuestError(EBADF)
-    return file.write_from(cage, cage.mem.slice(pointer(buf), min(size(count), MAX_RW)))
+    return file.write_from(cage, cage.mem.buffer(buf, count, MAX_RW))
 
 
 def _iovecs(cage: CageView, iov: int, iovcnt: int) -> list[memoryview]:

@@ -216,6 +216,8 @@ def _finalize(ident: int) -> None:
 
 def fd_closing(cage: CageView, file: FileOps) -> None:
     """A descriptor of ``file`` is being closed: POSIX says the cage's record locks go."""
+    if not _posix_holders:
+        return  # the common case: no cage holds a record lock
     owner = _posix_owner(cage)
     keys = _posix_holders.get(owner)
     if not keys:
