@@ -162,7 +162,8 @@ def _install(cage: CageView, file: FileOps, flags: int) -> int:
         raise
 
 
-def sys_open(cage: CageView, path: int, flags: int, mode: int, *_: int) -> SysResult:
+def sys_open(cage: CageView, path: int, flags: int, mode: int, a4: int = 0, a5: int = 0,
+             a6: int = 0) -> SysResult:
     return _open(cage, guest_join(cage.cwd, _path(cage, path)), i32(flags), u32(mode))
 
 

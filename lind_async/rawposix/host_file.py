@@ -61,7 +61,7 @@ class HostFile(FileOps):
         self.host_fd = host_fd
         if st is None:
             st = os.fstat(host_fd)
-        self.kind = stat_mod.S_IFMT(st.st_mode)
+        self.kind = st.st_mode & 0o170000  # S_IFMT
         self._key = (st.st_dev, st.st_ino)
         self.pos = 0
         self._host_append = bool(status_flags & O_APPEND)

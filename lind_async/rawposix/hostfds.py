@@ -19,6 +19,7 @@ from lind_async.abi.errno import EMFILE, ENFILE, GuestError
 from lind_async.core.hostfds import HostFdBudget
 
 _budget = HostFdBudget(resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+_ceiling = _budget.ceiling  # the budget's, kept with it: every open checks against it
 
 T = TypeVar("T")
 
@@ -27,7 +28,7 @@ def raise_host_limit() -> HostFdBudget:
     """Raise this process's ``RLIMIT_NOFILE`` soft limit to its hard limit (at microvisor start)
     and size the budget from the result. Without permission to raise it, the current limit is
     used as it is."""
-    global _budget
+    global _budget, _ceiling
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     target = _nr_open() if hard == resource.RLIM_INFINITY else hard
     if soft == resource.RLIM_INFINITY:
@@ -39,6 +40,7 @@ def raise_host_limit() -> HostFdBudget:
         except (OSError, ValueError):
             pass
     _budget = HostFdBudget(soft)
+    _ceiling = _budget.ceiling
     return _budget
 
 
@@ -48,7 +50,7 @@ def budget() -> HostFdBudget:
 
 def admit(host_fd: int) -> int:
     """Keep ``host_fd`` for a cage, or close it and fail with ``ENFILE`` (in the reserve)."""
-    if _budget.admits(host_fd):
+    if 0 <= host_fd < _ceiling:  # _budget.admits(host_fd), with its ceiling computed once
         return host_fd
     os.close(host_fd)
     raise GuestError(ENFILE)

@@ -45,14 +45,16 @@ def _file(cage: CageView, fd: int) -> FileOps:
 # ``read`` and ``write`` are the hottest calls: each is written out in as few Python calls as
 # the checks allow (an fd is a C int: its slot's low 32 bits name it, and no descriptor is numbered
 # at 2**31 or above, so the unsigned low half finds exactly what ``i32`` would).
-def sys_read(cage: CageView, fd: int, buf: int, count: int, *_: int) -> SysResult:
+def sys_read(cage: CageView, fd: int, buf: int, count: int, a4: int = 0, a5: int = 0,
+             a6: int = 0) -> SysResult:  # (named slots: no tuple for a *rest on every call)
     file: FileOps = cage.fds.file(fd & 0xFFFFFFFF)  # type: ignore[assignment]
     if not file.readable():
         raise GuestError(EBADF)
     return file.read_into(cage, cage.mem.buffer(buf, count, MAX_RW))
 
 
-def sys_write(cage: CageView, fd: int, buf: int, count: int, *_: int) -> SysResult:
+def sys_write(cage: CageView, fd: int, buf: int, count: int, a4: int = 0, a5: int = 0,
+              a6: int = 0) -> SysResult:
     file: FileOps = cage.fds.file(fd & 0xFFFFFFFF)  # type: ignore[assignment]
     if not file.writable():
         raise GuestError(EBADF)
@@ -239,7 +241,8 @@ def sys_lseek(cage: CageView, fd: int, offset: int, whence: int, *_: int) -> int
     return file.seek(i64(offset), how)
 
 
-def sys_close(cage: CageView, fd: int, *_: int) -> int:
+def sys_close(cage: CageView, fd: int, a2: int = 0, a3: int = 0, a4: int = 0, a5: int = 0,
+              a6: int = 0) -> int:
     vfd = i32(fd)
     locks.fd_closing(cage, cage.fds.file(vfd))  # type: ignore[arg-type]
     released = cage.fds.close(vfd)

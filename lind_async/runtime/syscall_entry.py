@@ -30,9 +30,11 @@ store does). Anything else a handler raises is recorded on the live call and bec
 from __future__ import annotations
 
 import ctypes
+import logging
+import os
 import struct
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lind_async.abi.errno import ENOSYS, GuestError, to_negative_errno
 from lind_async.abi.guest import WOULD_WAIT
@@ -45,6 +47,8 @@ from lind_async.wasm.eager import first_step
 if TYPE_CHECKING:
     from lind_async.runtime.cage import Cage
     from lind_async.wasm.instance import LindInstance
+
+log = logging.getLogger("lind_async.microvisor")
 
 
 def syscall_now(instance: LindInstance, args: tuple[int, ...]) -> int:
@@ -91,31 +95,15 @@ async def _then_signals(
 
 
 # -- the import's own trampoline ---------------------------------------------------------------
-# wasmtime's raw value array: one 16-byte ``wasmtime_val_raw_t`` per parameter, the i32 call
-# number first (its signed low 4 bytes), then the six i64 slots; the result goes into slot 0.
-_ARGS = struct.Struct("<i12x" + "q8x" * 6)
-_unpack = _ARGS.unpack_from
-_RAW = ctypes.c_int64 * (2 * 7)
-_views: dict[int, memoryview] = {}
 _HANDLERS = rawposix_table.handlers()
 _finish = rawposix_table.finish
 _NAME = "lind.syscall"
 
 
-def _view(addr: int) -> memoryview:
-    if len(_views) >= 256:  # fiber stacks come and go; a view is only a typed address
-        _views.clear()
-    view = _views[addr] = memoryview(_RAW.from_address(addr)).cast("B").cast("q")
-    return view
-
-
-def _entry(env: int | None, caller: int | None, vals: int | None, nargs: int) -> int:
-    # Must never raise (it runs under wasmtime's C frame): a failure is a trap pointer.
+def _call(number: int, a1: int, a2: int, a3: int, a4: int, a5: int, a6: int) -> int:
+    """The call, for either trampoline: its result, or (never raising) ``WOULD_WAIT`` with the
+    awaitable parked, or 0 with a trap kept for the trampoline (:func:`_keep_trap`)."""
     try:
-        view = _views.get(vals)  # type: ignore[arg-type]
-        if view is None:
-            view = _view(vals or 0)
-        number, a1, a2, a3, a4, a5, a6 = _unpack(view)
         instance = fiber._current.instance  # type: ignore[union-attr]
         cage: Cage = instance.data
         routes = cage._routes
@@ -138,19 +126,89 @@ def _entry(env: int | None, caller: int | None, vals: int | None, nargs: int) ->
             ):
                 instance.park(_deliver(instance, cage, number, (a1, a2, a3, a4, a5, a6),
                                        result))
-                result = WOULD_WAIT
-        else:
-            instance.park(_then_signals(instance, cage, number, (a1, a2, a3, a4, a5, a6),
-                                        first_step(result)))
-            result = WOULD_WAIT
+                return WOULD_WAIT
+            return result
+        instance.park(_then_signals(instance, cage, number, (a1, a2, a3, a4, a5, a6),
+                                    first_step(result)))
+        return WOULD_WAIT
+    except BaseException as exc:
+        _keep_trap(fiber.fail(exc, _NAME))
+        return 0
+
+
+# The pure-Python trampoline: the seven arguments in one ``struct`` unpack of wasmtime's raw
+# value array, through a memoryview cached per array address (the array sits at the same few
+# addresses of the fiber stacks call after call); the result into slot 0 of the same array.
+_ARGS = struct.Struct("<i12x" + "q8x" * 6)
+_unpack = _ARGS.unpack_from
+_RAW = ctypes.c_int64 * (2 * 7)
+_views: dict[int, memoryview] = {}
+_kept = [0]  # the trap _call kept for the Python trampoline
+
+
+def _keep_in_python(trap: int) -> None:
+    _kept[0] = trap
+
+
+_keep_trap = _keep_in_python
+
+
+def _view(addr: int) -> memoryview:
+    if len(_views) >= 256:  # fiber stacks come and go; a view is only a typed address
+        _views.clear()
+    view = _views[addr] = memoryview(_RAW.from_address(addr)).cast("B").cast("q")
+    return view
+
+
+def _py_trampoline(env: int | None, caller: int | None, vals: int | None, nargs: int) -> int:
+    # Must never raise (it runs under wasmtime's C frame): a failure is a trap pointer.
+    try:
+        view = _views.get(vals)  # type: ignore[arg-type]
+        if view is None:
+            view = _view(vals or 0)
+        result = _call(*_unpack(view))
         try:
             view[0] = result
-        except (OverflowError, ValueError):
+        except (OverflowError, ValueError):  # wrapped to 64 bits, as a ctypes store does
             view[0] = ((result + (1 << 63)) & ((1 << 64) - 1)) - (1 << 63)
-        return 0
     except BaseException as exc:
         return fiber.fail(exc, _NAME)
+    trap = _kept[0]
+    if trap:
+        _kept[0] = 0
+    return trap
 
 
-TRAMPOLINE = capi.UNCHECKED_CALLBACK(_entry)
-"""The ctypes callback serving ``lind.syscall`` (module-level: alive for the process)."""
+def _native_trampoline() -> Any:
+    """The C trampoline (``native/syscall_entry.c``) wired to :func:`_call`, or None when it
+    cannot be built or loaded here (or ``LIND_ASYNC_PYTHON_ENTRY`` is set): then the Python
+    one serves."""
+    global _keep_trap
+    if os.environ.get("LIND_ASYNC_PYTHON_ENTRY"):
+        return None
+    try:
+        from lind_async.toolchain.native import syscall_entry_library
+
+        lib = ctypes.CDLL(str(syscall_entry_library()))
+        init = lib.lind_entry_init
+        init.argtypes = (ctypes.py_object, ctypes.c_void_p)
+        init.restype = None
+        kept = ctypes.c_void_p.in_dll(lib, "lind_entry_trap")
+        trampoline = ctypes.cast(lib.lind_syscall_trampoline, capi.UNCHECKED_CALLBACK)
+    except (OSError, AttributeError, ValueError) as exc:
+        log.info("lind.syscall: the native trampoline is unavailable (%s); using Python's", exc)
+        return None
+    init(_call, ctypes.cast(capi.lib.wasmtime_trap_new, ctypes.c_void_p).value)
+
+    def keep_in_c(trap: int) -> None:
+        kept.value = trap or None
+
+    _keep_trap = keep_in_c
+    return (lib, trampoline)  # the library stays loaded as long as its pointer is kept
+
+
+_NATIVE = _native_trampoline()
+NATIVE = _NATIVE is not None
+"""Whether ``lind.syscall`` is served by the C trampoline (else by Python's)."""
+TRAMPOLINE: Any = _NATIVE[1] if _NATIVE is not None else capi.UNCHECKED_CALLBACK(_py_trampoline)
+"""The callback serving ``lind.syscall`` (module-level: alive for the process)."""

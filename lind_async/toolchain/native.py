@@ -1,7 +1,9 @@
 """Native helpers of the runtime, built once with the ``ziglang`` wheel's ``zig cc`` into the
-cache and loaded with ctypes: today the SIGBUS guard's handler (``native/faults.c``, used by
-``memory/faults.py``). A build is keyed by source, zig version and machine, written beside its
-final name and renamed into place (a loaded library is never rewritten)."""
+cache and loaded with ctypes: the SIGBUS guard's handler (``native/faults.c``, used by
+``memory/faults.py``) and the ``lind.syscall`` trampoline (``native/syscall_entry.c``, used by
+``runtime/syscall_entry.py``, which falls back to Python without it). A build is keyed by
+source and machine (the guard's by zig's version too), written beside its final name and renamed
+into place (a loaded library is never rewritten)."""
 
 from __future__ import annotations
 
@@ -14,9 +16,10 @@ import tempfile
 from pathlib import Path
 
 SOURCE = Path(__file__).resolve().parent.parent / "native" / "faults.c"
+SYSCALL_ENTRY_SOURCE = SOURCE.with_name("syscall_entry.c")
 
 
-def _build(out: Path) -> None:
+def _build(out: Path, source: Path = SOURCE) -> None:
     from lind_async.toolchain.zig import zig  # (loaded only when a build is needed)
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -24,7 +27,7 @@ def _build(out: Path) -> None:
     os.close(fd)
     zig_cache = tempfile.mkdtemp(dir=out.parent, prefix=".zig-")  # not $HOME's (read-only?)
     try:
-        cmd = zig("cc", "-shared", "-fPIC", "-O2", "-Wall", "-o", tmp, str(SOURCE))
+        cmd = zig("cc", "-shared", "-fPIC", "-O2", "-Wall", "-o", tmp, str(source))
         env = {**os.environ, "ZIG_GLOBAL_CACHE_DIR": zig_cache, "ZIG_LOCAL_CACHE_DIR": zig_cache}
         done = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
         if done.returncode != 0:
@@ -51,4 +54,18 @@ def faults_library() -> Path:
     path = library_path()
     if not path.is_file():
         _build(path)
+    return path
+
+
+def syscall_entry_library() -> Path:
+    """The ``lind.syscall`` trampoline's library, built on first use. Keyed without zig's
+    version: every cage start asks for it, and reading a distribution's metadata costs a start
+    more than hashing the source does."""
+    from lind_async.toolchain.sysroot import cache_root
+
+    key = hashlib.sha256(SYSCALL_ENTRY_SOURCE.read_bytes())
+    key.update(f"\0{platform.machine()}\0{platform.system()}".encode())
+    path = cache_root() / "native" / f"syscall_entry-{key.hexdigest()[:16]}.so"
+    if not path.is_file():
+        _build(path, SYSCALL_ENTRY_SOURCE)
     return path
