@@ -7,24 +7,28 @@ collects it with the async ``lind.syscall_wait``). A signal that became delivera
 call too: the delivery may wait (a stop), and a handler is handed to the guest's libc as the
 parked call's answer (``guest_signals.py``), or run on the signal instance (``signals.py``).
 
-:func:`syscall_now` is the whole protocol in plain Python: ``Cage.syscall`` (3i's routing, then
-RawPOSIX's ``dispatch`` or the grate hop), then the signal check. It serves as the import's
-handler everywhere the generic sync trampoline of ``wasm/fiber.py`` is used.
+:func:`syscall_now` is that protocol over ``Cage.syscall`` (3i's routing, then RawPOSIX's
+``dispatch`` or the grate hop), in the generic shape of ``wasm/fiber.py``'s shared trampoline.
 
-The import itself is served by :data:`TRAMPOLINE`, a ctypes callback of its own, because a
-round trip is a few hundred nanoseconds and every Python frame on it is a noticeable share.
-:func:`_entry` does in one frame what the generic trampoline, ``syscall_now``,
-``Cage.syscall`` and ``dispatch`` do in five: it reads the seven arguments from wasmtime's raw
-value array with one ``struct`` unpack (through a memoryview cached per array address: the
-array sits at the same few addresses of the fiber stacks call after call), and, for a cage
-whose 3i table is empty — no call routed anywhere, the common case — calls RawPOSIX's handler
-directly, turning ``GuestError``/``OSError`` into ``-errno`` as ``dispatch`` does. A cage with
-any route (a grate's client, a grate forwarding) takes the general path, ``Cage.syscall``, so
-routing and authority are exactly as before: the test is on the live table, which 3i edits in
-place, so a route registered later is seen by the next call. The result is written into slot 0
-of the same array (a result out of the i64 range wraps, as the generic trampoline's ctypes
-store does). Anything else a handler raises is recorded on the live call and becomes a trap
-(``fiber.fail``), killing only the cage, as before.
+A round trip costs a few hundred nanoseconds, so every Python frame and conversion on it
+counts, and the import is served by a trampoline of its own instead (:func:`trampoline`):
+
+- :func:`_call` is the whole call in one frame where the generic path takes five (shared
+  trampoline, ``syscall_now``, ``Cage.syscall``, ``dispatch``, handler): for a cage whose 3i
+  table is empty — no call routed anywhere, the common case — it calls RawPOSIX's handler
+  directly, turning ``GuestError``/``OSError`` into ``-errno`` as ``dispatch`` does. A cage with
+  any route (a grate's client, a grate forwarding) takes ``Cage.syscall``, so routing and
+  authority are exactly the general path's: the test is on the live table, which 3i edits in
+  place, so a route registered later is seen by the next call. It never raises: what a handler
+  raises beyond ``GuestError``/``OSError`` is recorded on the live call (``fiber.fail``) and the
+  trap is kept for the trampoline, killing only the cage, as before.
+- The C trampoline (``native/syscall_entry.c``, built by zig into the cache on first use) reads
+  wasmtime's raw value array and calls ``_call`` with seven ints by vectorcall; measured, it
+  halves a ``getpid`` round trip against the ctypes callback.
+- Where it cannot be built or loaded (or ``LIND_ASYNC_PYTHON_ENTRY`` is set), a ctypes callback
+  (:func:`_py_trampoline`) does the same: one ``struct`` unpack of the array through a memoryview
+  cached per array address, the result into slot 0 (wrapped to 64 bits as a ctypes store
+  would).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import logging
 import os
 import struct
 from collections.abc import Awaitable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lind_async.abi.errno import ENOSYS, GuestError, to_negative_errno
@@ -179,23 +184,23 @@ def _py_trampoline(env: int | None, caller: int | None, vals: int | None, nargs:
     return trap
 
 
-def _native_trampoline() -> Any:
-    """The C trampoline (``native/syscall_entry.c``) wired to :func:`_call`, or None when it
-    cannot be built or loaded here (or ``LIND_ASYNC_PYTHON_ENTRY`` is set): then the Python
-    one serves."""
+def _native_trampoline(cache_dir: Path) -> Any:
+    """The C trampoline (``native/syscall_entry.c``, its library under ``cache_dir``) wired to
+    :func:`_call`, or None when it cannot be built or loaded here (or
+    ``LIND_ASYNC_PYTHON_ENTRY`` is set): then the Python one serves."""
     global _keep_trap
     if os.environ.get("LIND_ASYNC_PYTHON_ENTRY"):
         return None
     try:
         from lind_async.toolchain.native import syscall_entry_library
 
-        lib = ctypes.CDLL(str(syscall_entry_library()))
+        lib = ctypes.CDLL(str(syscall_entry_library(cache_dir)))
         init = lib.lind_entry_init
         init.argtypes = (ctypes.py_object, ctypes.c_void_p)
         init.restype = None
         kept = ctypes.c_void_p.in_dll(lib, "lind_entry_trap")
         trampoline = ctypes.cast(lib.lind_syscall_trampoline, capi.UNCHECKED_CALLBACK)
-    except (OSError, AttributeError, ValueError) as exc:
+    except Exception as exc:  # no zig, no compiler output, no loader: Python's serves
         log.info("lind.syscall: the native trampoline is unavailable (%s); using Python's", exc)
         return None
     init(_call, ctypes.cast(capi.lib.wasmtime_trap_new, ctypes.c_void_p).value)
@@ -207,8 +212,19 @@ def _native_trampoline() -> Any:
     return (lib, trampoline)  # the library stays loaded as long as its pointer is kept
 
 
-_NATIVE = _native_trampoline()
-NATIVE = _NATIVE is not None
-"""Whether ``lind.syscall`` is served by the C trampoline (else by Python's)."""
-TRAMPOLINE: Any = _NATIVE[1] if _NATIVE is not None else capi.UNCHECKED_CALLBACK(_py_trampoline)
-"""The callback serving ``lind.syscall`` (module-level: alive for the process)."""
+_chosen: list[Any] = []  # (library or None, trampoline), once chosen
+
+
+def trampoline(cache_dir: Path) -> Any:
+    """The callback serving ``lind.syscall``, chosen on the first call for the process: C's
+    (built into ``cache_dir``) when available, else Python's. Alive for the process."""
+    if not _chosen:
+        native = _native_trampoline(cache_dir)
+        _chosen.append(native if native is not None else
+                       (None, capi.UNCHECKED_CALLBACK(_py_trampoline)))
+    return _chosen[0][1]
+
+
+def native() -> bool:
+    """Whether ``lind.syscall`` is served by the C trampoline (after :func:`trampoline`)."""
+    return bool(_chosen) and _chosen[0][0] is not None

@@ -92,7 +92,7 @@ def lind_imports() -> HostImports:
     """The ``lind`` imports every cage instance gets."""
     imports = HostImports()
     imports.define_sync(*SYSCALL_IMPORT, SYSCALL_PARAMS, ["i64"], syscall_entry.syscall_now,
-                        trampoline=syscall_entry.TRAMPOLINE)
+                        trampoline=syscall_entry.trampoline(default_cache_dir()))
     imports.define_async(*SYSCALL_WAIT_IMPORT, [], ["i64"], _syscall_wait)
     imports.define_sync(*FORK_IMPORT, [], ["i64"], fork_import)  # asyncify; see runtime/fork.py
     imports.define_sync(

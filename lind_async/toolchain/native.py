@@ -57,15 +57,14 @@ def faults_library() -> Path:
     return path
 
 
-def syscall_entry_library() -> Path:
-    """The ``lind.syscall`` trampoline's library, built on first use. Keyed without zig's
-    version: every cage start asks for it, and reading a distribution's metadata costs a start
-    more than hashing the source does."""
-    from lind_async.toolchain.sysroot import cache_root
-
+def syscall_entry_library(cache_dir: Path) -> Path:
+    """The ``lind.syscall`` trampoline's library under ``cache_dir`` (the runtime's cache
+    root), built on first use. Keyed without zig's version and placed by the caller: every
+    cage start asks for it, and neither a distribution's metadata nor the sysroot module is
+    worth loading for that."""
     key = hashlib.sha256(SYSCALL_ENTRY_SOURCE.read_bytes())
     key.update(f"\0{platform.machine()}\0{platform.system()}".encode())
-    path = cache_root() / "native" / f"syscall_entry-{key.hexdigest()[:16]}.so"
+    path = cache_dir / "native" / f"syscall_entry-{key.hexdigest()[:16]}.so"
     if not path.is_file():
         _build(path, SYSCALL_ENTRY_SOURCE)
     return path

@@ -50,7 +50,8 @@ def test_the_trampoline_in_use(entry: str) -> None:
     env = {k: v for k, v in os.environ.items() if k != "LIND_ASYNC_PYTHON_ENTRY"}
     if entry == "python":
         env["LIND_ASYNC_PYTHON_ENTRY"] = "1"
-    probe = "from lind_async.runtime import syscall_entry as e; print(e.NATIVE)"
+    probe = ("from lind_async.runtime import syscall_entry as e, world; "
+             "e.trampoline(world.default_cache_dir()); print(e.native())")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          env=env, cwd=REPO, check=True).stdout.strip()
     assert out == ("True" if entry == "native" else "False")
