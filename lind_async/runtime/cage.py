@@ -129,7 +129,7 @@ class Cage:
         self._continued = asyncio.Event()
         self._continued.set()
         # ``lifecycle.stopped`` (SIGSTOP'd: halts at its next safe point until SIGCONT), mirrored
-        # in a plain attribute for the syscall path (``_syscall_now``); set after every move.
+        # in a plain attribute for the syscall path (syscall_entry.py); set after every move.
         self.stopped = False
         # A fork in progress: the main thread's after-unwind hook and, while a grate decides an
         # interposed fork, where the stack unwound (runtime/fork_state.py; set by runtime/fork.py).
@@ -381,8 +381,8 @@ class Cage:
             # Its own wasm is running (it sent SIGKILL to itself or its own group): the
             # cancellations land only when it next waits, and the guest would run on until then
             # (a program that never waited again exited normally). A pending SIGKILL sends the
-            # current call's return through signal delivery (``_syscall_now`` in
-            # runtime/world.py), which ends the cage before the guest resumes.
+            # current call's return through signal delivery (``_call`` in
+            # runtime/syscall_entry.py), which ends the cage before the guest resumes.
             self.signals.pending |= 1 << (SIGKILL - 1)
 
     @property

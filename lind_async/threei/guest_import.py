@@ -4,7 +4,7 @@ Signature (lind-musl ``src/lind/threei.c`` imports it so)::
 
     threei_call(nr: i32, target: i64, a1, a1cage, …, a6, a6cage: i64) -> i64
 
-It follows ``lind.syscall``'s protocol (``microvisor._syscall_now``): a *sync* import that returns
+It follows ``lind.syscall``'s protocol (``runtime/syscall_entry.py``): a *sync* import that returns
 the result when the call completes at once, and otherwise parks the awaitable on the calling
 instance and answers ``WOULD_WAIT``; lind-musl then collects it with the async
 ``lind.syscall_wait``. The caller is the cage the instance belongs to (a grate's main instance or
