@@ -169,23 +169,25 @@ class GuestMemory:
 
         Stops at the end of readable memory with ``EFAULT`` (never reads past it).
         """
-        if addr < self._low:
-            raise _fault()
-        self.check(addr, 0)
-        if addr >= self._size:
+        if addr < self._low or addr >= self._size:
+            if addr < self._low:
+                raise _fault()
+            self.check(addr, 0)
             self._refresh()
             if addr >= self._size:
                 raise _fault()
-        end = min(addr + max_len, self._size)
+        end = addr + max_len
+        if end > self._size:
+            end = self._size
         view = self.view
         # bytes.find on a bounded copy is far faster than a Python loop; most strings are
         # short, so a short copy is tried first.
         if end - addr > _SHORT_STRING:
-            chunk = bytes(view[addr : addr + _SHORT_STRING])
+            chunk = view[addr : addr + _SHORT_STRING].tobytes()
             nul = chunk.find(0)
             if nul >= 0:
                 return chunk[:nul]
-        chunk = bytes(view[addr:end])
+        chunk = view[addr:end].tobytes()
         nul = chunk.find(0)
         if nul >= 0:
             return chunk[:nul]

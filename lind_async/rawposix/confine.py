@@ -92,11 +92,18 @@ def split_parent(path: bytes) -> tuple[bytes, bytes]:
 
 def lexical(path: bytes) -> bytes:
     """Lexically normalized absolute form (used only to recognise virtual device paths)."""
-    if not path.startswith(b"/"):
-        return path
-    if b"/." in path or b"//" in path or path.endswith(b"/"):
-        return posixpath.normpath(path)
-    return path  # no ".", "..", doubled or trailing slash: normpath would return it as it is
+    name = _lexical.get(path)
+    if name is None:
+        name = posixpath.normpath(path) if path.startswith(b"/") else path
+        if len(_lexical) >= 256:
+            _lexical.clear()
+        _lexical[path] = name
+    return name
+
+
+# lexical() by path: a pure function of the bytes, and a program opens the same few paths again
+# and again (normpath costs a microsecond; a hit, a dict lookup).
+_lexical: dict[bytes, bytes] = {}
 
 
 class HostRoot:
