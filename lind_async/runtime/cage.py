@@ -35,7 +35,7 @@ import contextlib
 import logging
 import os
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import wasmtime
 
@@ -74,6 +74,18 @@ SIGSEGV, SIGXCPU, SIGSYS = 11, 24, 31
 FORK_IMPORT = ("lind", "fork")  # a module importing it may fork: its memory is copy-on-write
 
 
+class _NoMemory:
+    """The memory of a cage that has none: every use is ``ESRCH``."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        raise GuestError(ESRCH)
+
+
+_NO_MEMORY = cast(GuestMemory, _NoMemory())
+
+
 class Cage:
     """One sandboxed process."""
 
@@ -101,7 +113,6 @@ class Cage:
         self.clear_child_tid = 0
         self.threads = threads.ThreadGroup()  # secondary threads; see runtime/threads.py
         self.instance: LindInstance | None = None
-        self._mem: GuestMemory | None = None
         self._vm: VmMap | None = None
         # running, stopped, exec pending, exited (core/lifecycle.py); moved only by this module
         self.lifecycle = Lifecycle()
@@ -147,14 +158,19 @@ class Cage:
         self.cpu_used = 0.0  # run time charged so far (seconds), for Limits.cpu_time
 
     # -- state the syscall handlers use ----------
+    # The cage's memory, a plain attribute (read by nearly every call, so no property); while
+    # the cage has none (not started yet, or ended) it is _NO_MEMORY, whose every use is
+    # ``ESRCH``: another cage may name one at that moment (a 3i owner, a copy end).
+    mem: GuestMemory = _NO_MEMORY
+
     @property
-    def mem(self) -> GuestMemory:
-        """The cage's memory; ``ESRCH`` for a cage that has none (not started yet, or ended):
-        another cage may name one at that moment (a 3i owner, a copy end)."""
-        mem = self._mem
-        if mem is None:
-            raise GuestError(ESRCH)
-        return mem
+    def _mem(self) -> GuestMemory | None:
+        mem = self.mem
+        return None if mem is _NO_MEMORY else mem
+
+    @_mem.setter
+    def _mem(self, memory: GuestMemory | None) -> None:
+        self.mem = _NO_MEMORY if memory is None else memory
 
     @property
     def kill_status(self) -> int | None:

@@ -126,13 +126,12 @@ def _call(number: int, a1: int, a2: int, a3: int, a4: int, a5: int, a6: int) -> 
                 if result.__class__ is not int:
                     result = _finish(result)  # type: ignore[arg-type]
         if result.__class__ is int or isinstance(result, int):
-            if (cage.signals.pending or cage.stopped or FAULTED[0]) and _may_deliver(
-                instance, cage
-            ):
-                instance.park(_deliver(instance, cage, number, (a1, a2, a3, a4, a5, a6),
-                                       result))
-                return WOULD_WAIT
-            return result
+            if not (cage.signals.pending or cage.stopped or FAULTED[0]):
+                return result
+            if not _may_deliver(instance, cage):
+                return result
+            instance.park(_deliver(instance, cage, number, (a1, a2, a3, a4, a5, a6), result))
+            return WOULD_WAIT
         instance.park(_then_signals(instance, cage, number, (a1, a2, a3, a4, a5, a6),
                                     first_step(result)))
         return WOULD_WAIT
