@@ -34,7 +34,8 @@ def test_bench_syscalls_quick_json(tmp_path: Path) -> None:
             assert abs(base["ratio"] - fig["cage"] / base["value"]) < 1e-9
     assert [b["name"] for b in figures["write round trip"]["baselines"]] == [
         "native", "wasmtime-py WASI"]
-    assert figures["getpid round trip"]["note"].startswith("target <= 3 us")
+    assert figures["getpid round trip"]["note"].startswith("target <= 600 ns")
+    assert figures["write round trip"]["note"].startswith("target <= 1.0x wasmtime-py WASI")
 
 
 def test_bench_unknown_name_lists_benchmarks() -> None:
