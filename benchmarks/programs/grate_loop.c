@@ -1,4 +1,4 @@
-/* Calls a grate interposes on: `grate_loop geteuid N [cpu]` or `grate_loop read SIZE N PATH`
+/* Calls a grate interposes on: `grate_loop geteuid N [cpu]` or `grate_loop read SIZE N PATH [cpu]`
  * prints the mean ns per call (wall time; with `cpu`, the CPU time of the thread that runs the
  * cage, CLOCK_THREAD_CPUTIME_ID: in a cage, the microvisor's loop thread, which other load on a
  * shared machine disturbs far less).
@@ -51,7 +51,9 @@ int main(int argc, char **argv) {
         start = now_ns();
         for (long i = 0; i < n; i++) sink += geteuid() + 1;
         elapsed = now_ns() - start;
-    } else if (argc == 5 && strcmp(argv[1], "read") == 0) {
+    } else if ((argc == 5 || (argc == 6 && strcmp(argv[5], "cpu") == 0))
+               && strcmp(argv[1], "read") == 0) {
+        if (argc == 6) clock_id = CLOCK_THREAD_CPUTIME_ID;
         static char buf[FILE_SIZE];
         size_t size = (size_t)atol(argv[2]);
         n = atol(argv[3]);
@@ -73,7 +75,7 @@ int main(int argc, char **argv) {
         close(fd);
         unlink(argv[4]);
     } else {
-        fprintf(stderr, "usage: %s geteuid N [cpu] | read SIZE N PATH\n", argv[0]);
+        fprintf(stderr, "usage: %s geteuid N [cpu] | read SIZE N PATH [cpu]\n", argv[0]);
         return 2;
     }
     printf("%.1f\n", elapsed / n);
