@@ -89,6 +89,8 @@ def _broken_pipe(cage: CageView) -> int:
 
 
 SIGPIPE = 13
+_DONTWAIT = int(socket.MSG_DONTWAIT)  # plain ints: IntFlag arithmetic costs ~0.8 us a call
+_DONTWAIT_NOSIGNAL = int(socket.MSG_DONTWAIT | socket.MSG_NOSIGNAL)
 
 
 class HostStream(FileOps):
@@ -138,12 +140,12 @@ class HostStream(FileOps):
 
     def _read_now(self, view: memoryview) -> int:
         if self._sock is not None:
-            return self._sock.recv_into(view, len(view), socket.MSG_DONTWAIT)
+            return self._sock.recv_into(view, len(view), _DONTWAIT)
         return os.readv(self.host_fd, (view,))
 
     def _write_now(self, view: memoryview) -> int:
         if self._sock is not None:
-            return self._sock.send(view, socket.MSG_DONTWAIT | socket.MSG_NOSIGNAL)
+            return self._sock.send(view, _DONTWAIT_NOSIGNAL)
         return os.write(self.host_fd, view)
 
     def read_into(self, cage: CageView, view: memoryview) -> SysResult:
