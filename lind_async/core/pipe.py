@@ -23,20 +23,20 @@ MAX_CAPACITY = 1 << 20
 
 
 class PipeBuffer:
-    __slots__ = ("_data", "capacity", "readers", "writers")
+    __slots__ = ("capacity", "data", "readers", "writers")
 
     def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
-        self._data = bytearray()
+        self.data = bytearray()  # the bytes buffered (read directly by readiness checks)
         self.capacity = capacity
         self.readers = 0
         self.writers = 0
 
     def __len__(self) -> int:
-        return len(self._data)
+        return len(self.data)
 
     @property
     def room(self) -> int:
-        return self.capacity - len(self._data)
+        return self.capacity - len(self.data)
 
     def write(self, data: bytes | memoryview) -> int:
         """Append what the rules allow now; returns the byte count (0: must wait)."""
@@ -44,19 +44,19 @@ class PipeBuffer:
         if n <= PIPE_BUF and n > self.room:
             return 0
         take = min(n, self.room)
-        self._data += data[:take]
+        self.data += data[:take]
         return take
 
     def read_into(self, view: memoryview) -> int:
         """Move up to ``len(view)`` bytes out; returns the count (0: empty)."""
-        n = min(len(view), len(self._data))
-        view[:n] = self._data[:n]
-        del self._data[:n]
+        n = min(len(view), len(self.data))
+        view[:n] = self.data[:n]
+        del self.data[:n]
         return n
 
     def readable(self) -> bool:
         """A read would not wait: data is there, or no writer remains (EOF)."""
-        return bool(self._data) or self.writers == 0
+        return bool(self.data) or self.writers == 0
 
     def writable(self, size: int = 1) -> bool:
         """A write of ``size`` bytes would make progress (or fail at once: no reader)."""
@@ -67,7 +67,7 @@ class PipeBuffer:
     def resize(self, capacity: int) -> int:
         """``F_SETPIPE_SZ``: a page multiple, at least what is buffered; returns the new size."""
         size = max(4096, -(-capacity // 4096) * 4096)
-        if size > MAX_CAPACITY or size < len(self._data):
+        if size > MAX_CAPACITY or size < len(self.data):
             raise ValueError("bad pipe size")
         self.capacity = size
         return size

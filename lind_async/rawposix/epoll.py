@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from lind_async.rawposix.kernel import CageView
 
 _EVENT = struct.Struct(L.EPOLL_EVENT.fmt)  # events, data
+_EVENT_SIZE = _EVENT.size
 _SIGSET = struct.Struct(L.KERNEL_SIGSET.fmt)
 _TIMESPEC = struct.Struct(L.TIMESPEC.fmt)
 _ALWAYS = F.EPOLLERR | F.EPOLLHUP
@@ -60,7 +61,8 @@ _inodes = itertools.count(1)
 class _Entry:
     """One ``(fd, description)`` on an interest list."""
 
-    __slots__ = ("cancel", "changed", "data", "disabled", "events", "fd", "file", "key")
+    __slots__ = ("cancel", "changed", "data", "disabled", "events", "fd", "file", "key", "level",
+                 "want")
 
     def __init__(self, key: tuple[int, int], fd: int, file: weakref.ref[FileOps]) -> None:
         self.key = key
@@ -68,9 +70,17 @@ class _Entry:
         self.file = file
         self.events = 0
         self.data = 0
+        self.want = 0  # the poll bits reported: the events asked, errors and hang-ups
+        self.level = True  # plain level-triggered (no EPOLLET, no EPOLLONESHOT): the fast path
         self.changed = True  # ADD/MOD: readiness is checked as if it had just changed
         self.disabled = False  # EPOLLONESHOT fired
         self.cancel: Cancel | None = None  # the armed watch, if any
+
+    def set(self, events: int, data: int) -> None:
+        self.events = events | _ALWAYS
+        self.data = data
+        self.want = (events | _ALWAYS) & ~F.EPOLLEXCLUSIVE
+        self.level = not events & (F.EPOLLET | F.EPOLLONESHOT)
 
 
 class Epoll(FileOps):
@@ -98,7 +108,7 @@ class Epoll(FileOps):
                 epoll.forget(key)
 
         entry = _Entry(key, fd, weakref.ref(file, gone))
-        entry.events, entry.data = events | _ALWAYS, data
+        entry.set(events, data)
         self.entries[key] = entry
         self._queue(entry)
 
@@ -106,7 +116,7 @@ class Epoll(FileOps):
         entry = self._find(fd, file)
         if entry.events & F.EPOLLEXCLUSIVE:
             raise GuestError(EINVAL)
-        entry.events, entry.data = events | _ALWAYS, data
+        entry.set(events, data)
         entry.disabled = False
         entry.changed = True
         if entry.cancel is not None:  # re-armed for the new events when next off the ready list
@@ -163,36 +173,76 @@ class Epoll(FileOps):
         return file
 
     def collect(self, maxevents: int) -> list[tuple[int, int]]:
-        """Take up to ``maxevents`` ready ``(events, data)`` pairs off the ready list."""
+        """Take up to ``maxevents`` ready ``(events, data)`` pairs off the ready list.
+
+        Level-triggered entries reported stay candidates; when ``maxevents`` cut the round
+        short they move behind the rest (Linux's round robin)."""
+        ready = self.ready
         out: list[tuple[int, int]] = []
-        for entry in list(self.ready):
-            if len(out) >= maxevents:
-                break
-            if entry not in self.ready:
-                continue  # forgotten meanwhile
-            del self.ready[entry]
-            file = self._alive(entry)
-            if file is None or entry.disabled:
-                continue
-            events = entry.events
-            mask = file.poll_mask() & (events | _ALWAYS) & ~F.EPOLLEXCLUSIVE
-            if not mask:
-                entry.changed = False
-                self._arm(entry)
-                continue
-            if events & F.EPOLLET:
-                if not entry.changed:
-                    self._arm(entry)
+        if not ready:
+            return out
+        if len(ready) > maxevents:
+            return self._collect_some(maxevents)
+        append = out.append
+        for entry in list(ready):
+            file = entry.file()
+            if entry.level and file is not None and file.refs > 0:  # the hot path
+                mask = file.poll_mask() & entry.want
+                if mask:
+                    append((mask, entry.data))  # reported: a candidate again next round
                     continue
-                entry.changed = False
-            out.append((mask, entry.data))
-            if events & F.EPOLLONESHOT:
-                entry.disabled = True
-            elif events & F.EPOLLET:
-                self._arm(entry)
-            else:
-                self.ready[entry] = None  # level-triggered: a candidate again next round
+            self._look(entry, file, out)
         return out
+
+    def _collect_some(self, maxevents: int) -> list[tuple[int, int]]:
+        """:meth:`collect` when there are more candidates than ``maxevents``."""
+        ready = self.ready
+        out: list[tuple[int, int]] = []
+        again: list[_Entry] = []  # level-triggered entries reported
+        for entry in list(ready):
+            if len(out) >= maxevents:
+                for entry in again:  # behind the candidates not looked at
+                    del ready[entry]
+                    ready[entry] = None
+                break
+            file = entry.file()
+            if entry.level and file is not None and file.refs > 0:
+                mask = file.poll_mask() & entry.want
+                if mask:
+                    out.append((mask, entry.data))
+                    again.append(entry)
+                    continue
+            self._look(entry, file, out)
+        return out
+
+    def _look(self, entry: _Entry, file: FileOps | None, out: list[tuple[int, int]]) -> None:
+        """A candidate off the fast path: gone, level-triggered and not ready, edge-triggered
+        or one-shot. Off the ready list unless a level-triggered one is reported."""
+        if file is None or file.refs <= 0:
+            self.forget(entry.key)
+            return
+        if self.ready.pop(entry, 0) is not None:
+            return  # forgotten meanwhile
+        if entry.disabled:
+            return
+        events = entry.events
+        mask = file.poll_mask() & entry.want
+        if not mask:
+            entry.changed = False
+            self._arm(entry)
+            return
+        if events & F.EPOLLET:
+            if not entry.changed:
+                self._arm(entry)
+                return
+            entry.changed = False
+        out.append((mask, entry.data))
+        if events & F.EPOLLONESHOT:
+            entry.disabled = True
+        elif events & F.EPOLLET:
+            self._arm(entry)  # armed for the next change
+        else:
+            self.ready[entry] = None  # level-triggered: a candidate again next round
 
     def poll_mask(self) -> int:
         """Readable when ``epoll_wait`` would report something (nothing is consumed)."""
@@ -329,7 +379,7 @@ def _wait(
     if not 0 < count <= MAX_EVENTS:
         raise GuestError(EINVAL)
     base = pointer(events)
-    cage.mem.check(base, count * _EVENT.size)
+    cage.mem.check(base, count * _EVENT_SIZE)
     epoll = _epoll(cage, epfd)
     found = epoll.collect(count)
     if found or timeout_ns == 0:
@@ -338,9 +388,12 @@ def _wait(
 
 
 def _deliver(cage: CageView, base: int, found: list[tuple[int, int]]) -> int:
-    view = cage.mem.slice(base, len(found) * _EVENT.size)
-    for i, (mask, data) in enumerate(found):
-        _EVENT.pack_into(view, i * _EVENT.size, mask, data)
+    if found:
+        view = cage.mem.slice(base, len(found) * _EVENT_SIZE)
+        pack_into, at = _EVENT.pack_into, 0
+        for mask, data in found:
+            pack_into(view, at, mask, data)
+            at += _EVENT_SIZE
     return len(found)
 
 

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from lind_async.rawposix.kernel import CageView
 
 SIGPIPE = 13
+_READABLE = POLLIN | POLLRDNORM
+_WRITABLE = POLLOUT | POLLWRNORM
 _PIPE_DEVICE = 0x1234  # a pseudo device number for pipe inodes
 _inodes = itertools.count(1)
 
@@ -135,10 +137,10 @@ class PipeEnd(FileOps):
     def poll_mask(self) -> int:
         buffer = self.pipe.buffer
         if self.reading:
-            mask = POLLIN | POLLRDNORM if len(buffer) else 0
-            return mask | (POLLHUP if buffer.writers == 0 else 0)
-        mask = POLLOUT | POLLWRNORM if buffer.room >= PIPE_BUF else 0
-        return mask | (POLLERR if buffer.readers == 0 else 0)
+            mask = _READABLE if buffer.data else 0
+            return mask if buffer.writers else mask | POLLHUP
+        mask = _WRITABLE if buffer.capacity - len(buffer.data) >= PIPE_BUF else 0
+        return mask if buffer.readers else mask | POLLERR
 
     def watch(self, events: int, wake: Wake) -> Cancel:
         # A reader's readiness changes when data arrives or the last writer goes (can_read); a

@@ -13,6 +13,7 @@ PROGRAMS = [
     "select_timeout",  # select/pselect timeouts, sets written back, EBADF/EINVAL
     "epoll_pipe",  # ET, LT, ONESHOT + MOD, nesting, errors, description-keyed interest list
     "epoll_socket",  # ET/LT over a socketpair, EPOLLRDHUP
+    "epoll_ready_list",  # LT/ET among 300 idle fds, round robin, closes, fork (the ready list)
     "eventfd_counter",  # counter, semaphore, EAGAIN, overflow, blocking read across fork
     "timerfd_basic",  # one-shot, interval counts, ABSTIME, gettime, errors
     "signalfd_basic",  # blocked pending signals as records, poll/epoll, SIGCHLD, errors
