@@ -173,34 +173,42 @@ class Epoll(FileOps):
         return file
 
     def collect(self, maxevents: int) -> list[tuple[int, int]]:
-        """Take up to ``maxevents`` ready ``(events, data)`` pairs off the ready list.
+        """Take up to ``maxevents`` ready ``(events, data)`` pairs off the ready list."""
+        flat = self.gather(maxevents)
+        return list(zip(flat[::2], flat[1::2], strict=True))
+
+    def gather(self, maxevents: int) -> list[int]:
+        """:meth:`collect` as one flat list ``[events, data, events, data, ...]`` (packed into
+        the guest's array at once).
 
         Level-triggered entries reported stay candidates; when ``maxevents`` cut the round
         short they move behind the rest (Linux's round robin)."""
         ready = self.ready
-        out: list[tuple[int, int]] = []
+        out: list[int] = []
         if not ready:
             return out
         if len(ready) > maxevents:
-            return self._collect_some(maxevents)
+            return self._gather_some(maxevents)
         append = out.append
         for entry in list(ready):
             file = entry.file()
             if entry.level and file is not None and file.refs > 0:  # the hot path
                 mask = file.poll_mask() & entry.want
                 if mask:
-                    append((mask, entry.data))  # reported: a candidate again next round
+                    append(mask)  # reported: a candidate again next round
+                    append(entry.data)
                     continue
             self._look(entry, file, out)
         return out
 
-    def _collect_some(self, maxevents: int) -> list[tuple[int, int]]:
-        """:meth:`collect` when there are more candidates than ``maxevents``."""
+    def _gather_some(self, maxevents: int) -> list[int]:
+        """:meth:`gather` when there are more candidates than ``maxevents``."""
         ready = self.ready
-        out: list[tuple[int, int]] = []
+        out: list[int] = []
         again: list[_Entry] = []  # level-triggered entries reported
+        limit = 2 * maxevents
         for entry in list(ready):
-            if len(out) >= maxevents:
+            if len(out) >= limit:
                 for entry in again:  # behind the candidates not looked at
                     del ready[entry]
                     ready[entry] = None
@@ -209,13 +217,14 @@ class Epoll(FileOps):
             if entry.level and file is not None and file.refs > 0:
                 mask = file.poll_mask() & entry.want
                 if mask:
-                    out.append((mask, entry.data))
+                    out.append(mask)
+                    out.append(entry.data)
                     again.append(entry)
                     continue
             self._look(entry, file, out)
         return out
 
-    def _look(self, entry: _Entry, file: FileOps | None, out: list[tuple[int, int]]) -> None:
+    def _look(self, entry: _Entry, file: FileOps | None, out: list[int]) -> None:
         """A candidate off the fast path: gone, level-triggered and not ready, edge-triggered
         or one-shot. Off the ready list unless a level-triggered one is reported."""
         if file is None or file.refs <= 0:
@@ -236,7 +245,8 @@ class Epoll(FileOps):
                 self._arm(entry)
                 return
             entry.changed = False
-        out.append((mask, entry.data))
+        out.append(mask)
+        out.append(entry.data)
         if events & F.EPOLLONESHOT:
             entry.disabled = True
         elif events & F.EPOLLET:
@@ -381,20 +391,27 @@ def _wait(
     base = pointer(events)
     cage.mem.check(base, count * _EVENT_SIZE)
     epoll = _epoll(cage, epfd)
-    found = epoll.collect(count)
+    found = epoll.gather(count)
     if found or timeout_ns == 0:
         return _deliver(cage, base, found)
     return _wait_later(cage, epoll, base, count, timeout_ns)
 
 
-def _deliver(cage: CageView, base: int, found: list[tuple[int, int]]) -> int:
-    if found:
-        view = cage.mem.slice(base, len(found) * _EVENT_SIZE)
-        pack_into, at = _EVENT.pack_into, 0
-        for mask, data in found:
-            pack_into(view, at, mask, data)
-            at += _EVENT_SIZE
-    return len(found)
+def _deliver(cage: CageView, base: int, found: list[int]) -> int:
+    """Write the flat ``[events, data, ...]`` list into the guest's array; the event count."""
+    count = len(found) >> 1
+    if count:
+        packer = _PACKERS.get(count)
+        if packer is None:
+            packer = struct.Struct("<" + _EVENT.format[1:] * count)
+            if count <= 64:
+                _PACKERS[count] = packer
+        # (packing to bytes and copying them in beats pack_into over linear memory 2:1)
+        cage.mem.write(base, packer.pack(*found))
+    return count
+
+
+_PACKERS: dict[int, struct.Struct] = {}  # count -> the format of that many events
 
 
 async def _wait_later(
@@ -407,7 +424,7 @@ async def _wait_later(
     while True:  # (not blocking.block: a timeout returns 0 events, not an error)
         left = None if deadline is None else max(0.0, deadline - loop.time())
         await wait_ready(cage, [(epoll, F.POLLIN)], left)
-        found = epoll.collect(count)
+        found = epoll.gather(count)
         if found or (deadline is not None and loop.time() >= deadline):
             return _deliver(cage, base, found)
 
