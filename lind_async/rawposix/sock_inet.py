@@ -219,7 +219,10 @@ class InetSocket(Socket):
         host_flags = flags & RECV_FLAGS
         while True:
             try:
-                deadline = await self._wait(cage, F.POLLIN, self.rcvtimeo, deadline)
+                if self.rcvtimeo is None:  # (the common case, one coroutine frame less)
+                    await wait_fd(self.fd, writable=False, cage=cage)
+                else:
+                    deadline = await self.wait(cage, F.POLLIN, self.rcvtimeo, deadline)
             except GuestError:
                 if done:
                     return done
@@ -252,7 +255,10 @@ class InetSocket(Socket):
         host_flags = (flags & SEND_FLAGS) | _NOSIGNAL
         while done < len(view):
             try:
-                deadline = await self._wait(cage, F.POLLOUT, self.sndtimeo, deadline)
+                if self.sndtimeo is None:
+                    await wait_fd(self.fd, writable=True, cage=cage)
+                else:
+                    deadline = await self.wait(cage, F.POLLOUT, self.sndtimeo, deadline)
             except GuestError:
                 if done:
                     return done
@@ -370,14 +376,6 @@ class InetSocket(Socket):
             return wait_ready(cage, [(self, events)], left)
 
         return wait
-
-    async def _wait(
-        self, cage: CageView, events: int, timeout: float | None, deadline: float,
-    ) -> float:
-        if timeout is None:
-            await wait_fd(self.fd, writable=events == F.POLLOUT, cage=cage)
-            return 0.0
-        return await self.wait(cage, events, timeout, deadline)
 
     def poll_mask(self) -> int:
         return host_poll_mask(self.fd)
