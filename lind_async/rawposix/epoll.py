@@ -86,12 +86,13 @@ class _Entry:
 class Epoll(FileOps):
     """An epoll instance (one open file description)."""
 
-    __slots__ = ("entries", "inode", "ready", "watchers")
+    __slots__ = ("entries", "inode", "left", "ready", "watchers")
 
     def __init__(self, status_flags: int = 0) -> None:
         super().__init__(F.O_RDWR | status_flags)
         self.entries: dict[tuple[int, int], _Entry] = {}
         self.ready: dict[_Entry, None] = {}  # candidates, an ordered set
+        self.left = 0  # entries gone off the ready list since it was last compacted
         self.watchers = Watchers()  # poll/select/epoll_wait/nested epolls watching this one
         self.inode = next(_inodes)
 
@@ -137,7 +138,8 @@ class Epoll(FileOps):
         entry = self.entries.pop(key, None)
         if entry is None:
             return
-        self.ready.pop(entry, None)
+        if self.ready.pop(entry, 0) is None:
+            self.left += 1
         if entry.cancel is not None:
             entry.cancel()
             entry.cancel = None
@@ -190,16 +192,51 @@ class Epoll(FileOps):
         if len(ready) > maxevents:
             return self._gather_some(maxevents)
         append = out.append
-        for entry in list(ready):
+        done = 0
+        try:
+            # The hot path: level-triggered candidates still ready, reported and left in place.
+            # Nothing here changes the list, so it is walked without a copy up to the first
+            # candidate that needs more (a description dying meanwhile, through its weak
+            # reference, would change it: then the whole round starts again below).
+            for entry in ready:
+                file = entry.file()
+                if not entry.level or file is None or file.refs <= 0:
+                    break
+                mask = file.poll_mask() & entry.want
+                if not mask:
+                    break
+                append(mask)
+                append(entry.data)
+                done += 1
+            else:
+                return out
+        except RuntimeError:
+            out.clear()
+            done = 0
+        before = len(ready)
+        for entry in list(ready)[done:]:
             file = entry.file()
-            if entry.level and file is not None and file.refs > 0:  # the hot path
+            if entry.level and file is not None and file.refs > 0:
                 mask = file.poll_mask() & entry.want
                 if mask:
                     append(mask)  # reported: a candidate again next round
                     append(entry.data)
                     continue
             self._look(entry, file, out)
+        if len(self.ready) < before:
+            self._shrunk(before)
         return out
+
+    def _shrunk(self, before: int) -> None:
+        """Entries left the ready list. A dict keeps the slots of deleted keys (and iterating
+        walks them) until an insertion makes it resize: after 1,000 idle fds were checked once,
+        a ready list of 10 kept in place cost 1,010 slots a round (22 us in a cage). Copy it
+        once the slots left behind outnumber the live ones."""
+        ready = self.ready
+        self.left += before - len(ready)
+        if self.left > 32 and self.left > 2 * len(ready):
+            self.ready = dict(ready)
+            self.left = 0
 
     def _gather_some(self, maxevents: int) -> list[int]:
         """:meth:`gather` when there are more candidates than ``maxevents``."""
@@ -207,6 +244,7 @@ class Epoll(FileOps):
         out: list[int] = []
         again: list[_Entry] = []  # level-triggered entries reported
         limit = 2 * maxevents
+        before = len(ready)
         for entry in list(ready):
             if len(out) >= limit:
                 for entry in again:  # behind the candidates not looked at
@@ -222,6 +260,8 @@ class Epoll(FileOps):
                     again.append(entry)
                     continue
             self._look(entry, file, out)
+        if len(self.ready) < before:
+            self._shrunk(before)
         return out
 
     def _look(self, entry: _Entry, file: FileOps | None, out: list[int]) -> None:
@@ -256,21 +296,26 @@ class Epoll(FileOps):
 
     def poll_mask(self) -> int:
         """Readable when ``epoll_wait`` would report something (nothing is consumed)."""
-        for entry in list(self.ready):
-            if entry not in self.ready:
-                continue
-            file = self._alive(entry)
-            if file is None or entry.disabled:
-                self.ready.pop(entry, None)
-                continue
-            mask = file.poll_mask() & (entry.events | _ALWAYS)
-            if mask and (entry.changed or not entry.events & F.EPOLLET):
-                return F.POLLIN | F.POLLRDNORM
-            if not mask:
-                del self.ready[entry]
-                entry.changed = False
-                self._arm(entry)
-        return 0
+        before = len(self.ready)
+        try:
+            for entry in list(self.ready):
+                if entry not in self.ready:
+                    continue
+                file = self._alive(entry)
+                if file is None or entry.disabled:
+                    self.ready.pop(entry, None)
+                    continue
+                mask = file.poll_mask() & entry.want
+                if mask and (entry.changed or not entry.events & F.EPOLLET):
+                    return F.POLLIN | F.POLLRDNORM
+                if not mask:
+                    del self.ready[entry]
+                    entry.changed = False
+                    self._arm(entry)
+            return 0
+        finally:
+            if len(self.ready) < before:
+                self._shrunk(before)
 
     def watch(self, events: int, wake: Wake) -> Cancel:
         # Every entry off the ready list is armed already: its wake reaches our watchers.
@@ -461,6 +506,8 @@ def sys_epoll_pwait(
     cage: CageView, epfd: int, events: int, maxevents: int, timeout: int, sigmask: int,
     sigsetsize: int,
 ) -> SysResult:
+    if not pointer(sigmask):  # (musl's epoll_wait: the common case, one frame less)
+        return _wait(cage, epfd, events, maxevents, _ms(timeout))
     return _pwait(
         cage, nr.SYS_epoll_pwait, epfd, events, maxevents, _ms(timeout), sigmask, sigsetsize
     )
