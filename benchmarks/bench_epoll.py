@@ -7,14 +7,15 @@ triggered, 64 events) and reads every reported descriptor. Prints µs per round 
 ``epoll_wait`` per round, over pipes and socketpairs, native vs cage. The cage's cost should not
 grow with the idle descriptors: its epoll re-checks only the ready list (rawposix/epoll.py).
 
-The program times each ``epoll_wait`` with two ``clock_gettime`` calls. Natively they cost ~20 ns
-(the vDSO); in a cage each is a system call (~1-2 µs), which would be charged to epoll_wait. So
-it measures the clock reads alone first and subtracts their cost, and takes the median round
-(``epoll_wait``): a mean over a short run also charges one-off pauses to whichever call they hit
-(one full garbage collection of the microvisor, some 50 ms after the set-up made 2,000
-descriptors, is ~15 µs a call over 3,000 rounds; a host scheduler's preemption likewise). The
-plain mean with the clock reads left in is shown beside it (``epoll_wait incl. clock reads``, the
-figure measured before). Target: ``epoll_wait`` <= 3x native.
+The program first times the rounds as a whole (``round``). Then it runs them again timing each
+``epoll_wait`` with two ``clock_gettime`` calls, less an empty timed section just before it:
+natively the clock reads cost ~20 ns (the vDSO), in a cage a system call each (~1-2 µs), which
+would be charged to epoll_wait. ``epoll_wait`` is the median of those rounds: a mean over a short
+run also charges one-off pauses to whichever call they hit (one full garbage collection of the
+microvisor, some 50 ms after the set-up made 2,000 descriptors, is ~15 µs a call over 3,000
+rounds; a host scheduler's preemption likewise). The plain mean with the clock reads left in, the
+figure measured before, is shown beside it (``epoll_wait incl. clock reads``). Target:
+``epoll_wait`` <= 3x native.
 """
 
 from __future__ import annotations
