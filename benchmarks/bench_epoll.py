@@ -74,9 +74,9 @@ def collect(quick: bool) -> list[Figure]:
             figures.append(Figure("epoll", f"{kind}: round, 1000 idle", "us", c_round,
                                   [Baseline("native", n_round)]))
             met = c_wait <= TARGET * n_wait
+            note = target_note(f"{kind} epoll_wait <= {TARGET:g}x native", met)
             figures.append(Figure("epoll", f"{kind}: epoll_wait, 1000 idle", "us", c_wait,
-                                  [Baseline("native", n_wait)],
-                                  note=target_note(f"{kind} epoll_wait <= {TARGET:g}x native", met)))
+                                  [Baseline("native", n_wait)], note=note))
             figures.append(Figure("epoll", f"{kind}: epoll_wait incl. clock reads", "us", c_raw,
                                   [Baseline("native", n_raw)]))
     return figures

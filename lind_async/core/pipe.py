@@ -41,11 +41,14 @@ class PipeBuffer:
     def write(self, data: bytes | memoryview) -> int:
         """Append what the rules allow now; returns the byte count (0: must wait)."""
         n = len(data)
-        if n <= PIPE_BUF and n > self.room:
+        room = self.capacity - len(self.data)
+        if n <= room:
+            self.data += data
+            return n
+        if n <= PIPE_BUF:
             return 0
-        take = min(n, self.room)
-        self.data += data[:take]
-        return take
+        self.data += data[:room]
+        return room
 
     def read_into(self, view: memoryview) -> int:
         """Move up to ``len(view)`` bytes out; returns the count (0: empty)."""

@@ -168,8 +168,9 @@ class WaitQueue:
                 self._waiters.remove(ready)
 
     def wake_all(self) -> None:
-        waiters, self._waiters = self._waiters, []
-        for ready in waiters:
-            if not ready.done():
-                ready.set_result(None)
+        if self._waiters:  # (every pipe or socket transfer calls this: mostly nobody waits)
+            waiters, self._waiters = self._waiters, []
+            for ready in waiters:
+                if not ready.done():
+                    ready.set_result(None)
         self.watchers.fire()
