@@ -44,6 +44,7 @@ from lind_async.rawposix.readiness import Cancel, Wake, Watchers, wait_ready, wi
 from lind_async.rawposix.table import Row, Support
 
 if TYPE_CHECKING:
+    from lind_async.memory import GuestMemory
     from lind_async.rawposix.kernel import CageView
 
 _EVENT = struct.Struct(L.EPOLL_EVENT.fmt)  # events, data
@@ -363,13 +364,6 @@ def pollable(file: FileOps) -> bool:
 
 
 # ---------------------------------------------------------------------------------- syscalls
-def _epoll(cage: CageView, epfd: int) -> Epoll:
-    file = cage.fds.file(i32(epfd))
-    if not isinstance(file, Epoll):
-        raise GuestError(EINVAL)
-    return file
-
-
 def _create(cage: CageView, flags: int) -> int:
     if flags & ~F.EPOLL_CLOEXEC:
         raise GuestError(EINVAL)
@@ -434,15 +428,18 @@ def _wait(
     if not 0 < count <= MAX_EVENTS:
         raise GuestError(EINVAL)
     base = pointer(events)
-    cage.mem.check(base, count * _EVENT_SIZE)
-    epoll = _epoll(cage, epfd)
+    mem = cage.mem
+    mem.check(base, count * _EVENT_SIZE)
+    epoll = cage.fds.file(i32(epfd))
+    if not isinstance(epoll, Epoll):
+        raise GuestError(EINVAL)
     found = epoll.gather(count)
     if found or timeout_ns == 0:
-        return _deliver(cage, base, found)
+        return _deliver(mem, base, found)
     return _wait_later(cage, epoll, base, count, timeout_ns)
 
 
-def _deliver(cage: CageView, base: int, found: list[int]) -> int:
+def _deliver(mem: GuestMemory, base: int, found: list[int]) -> int:
     """Write the flat ``[events, data, ...]`` list into the guest's array; the event count."""
     count = len(found) >> 1
     if count:
@@ -452,7 +449,7 @@ def _deliver(cage: CageView, base: int, found: list[int]) -> int:
             if count <= 64:
                 _PACKERS[count] = packer
         # (packing to bytes and copying them in beats pack_into over linear memory 2:1)
-        cage.mem.write(base, packer.pack(*found))
+        mem.write(base, packer.pack(*found))
     return count
 
 
@@ -471,7 +468,7 @@ async def _wait_later(
         await wait_ready(cage, [(epoll, F.POLLIN)], left)
         found = epoll.gather(count)
         if found or (deadline is not None and loop.time() >= deadline):
-            return _deliver(cage, base, found)
+            return _deliver(cage.mem, base, found)
 
 
 def _ms(timeout: int) -> int | None:
@@ -507,7 +504,8 @@ def sys_epoll_pwait(
     sigsetsize: int,
 ) -> SysResult:
     if not pointer(sigmask):  # (musl's epoll_wait: the common case, one frame less)
-        return _wait(cage, epfd, events, maxevents, _ms(timeout))
+        ms = i32(timeout)
+        return _wait(cage, epfd, events, maxevents, ms * 1_000_000 if ms >= 0 else None)
     return _pwait(
         cage, nr.SYS_epoll_pwait, epfd, events, maxevents, _ms(timeout), sigmask, sigsetsize
     )
