@@ -222,3 +222,40 @@ def test_modify_rearms_for_the_new_events() -> None:
     f.mask = F.POLLOUT
     f.out.fire()
     assert ep.collect(8) == [(F.EPOLLOUT, 1)]
+
+
+def test_host_watch_registration_outlives_the_wait() -> None:
+    """A host fd's loop registration stays armed between waits, goes after firing twice with
+    nobody waiting, and goes at once when the fd is forgotten (closed)."""
+    from lind_async.rawposix import readiness
+
+    async def scenario() -> list[bool]:
+        loop = asyncio.get_running_loop()
+        r, w = os.pipe()
+        os.set_blocking(r, False)
+        key = (loop, r, False)
+        seen = []
+        woken: asyncio.Future[None] = loop.create_future()
+        cancel = readiness.watch_host_fd(r, writable=False, wake=lambda: woken.set_result(None))
+        os.write(w, b"x")
+        await woken  # fired
+        cancel()
+        os.read(r, 10)  # as a reader would, right after its wait
+        seen.append(True)
+        await asyncio.sleep(0.01)
+        seen.append(key in readiness._WATCHES)  # still registered after the wait
+        os.write(w, b"y")  # ready with nobody waiting: two idle fires drop it
+        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.01)
+        seen.append(key not in readiness._WATCHES)
+        os.read(r, 10)
+        cancel = readiness.watch_host_fd(r, writable=False, wake=lambda: None)
+        seen.append(key in readiness._WATCHES)
+        cancel()
+        readiness.forget_host_fd(r)
+        seen.append(key not in readiness._WATCHES and r not in readiness._BY_FD)
+        os.close(r)
+        os.close(w)
+        return seen
+
+    assert asyncio.run(scenario()) == [True] * 5
