@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 
 # What a forwarded call may end with instead of returning (they belong to the caller's fiber).
 EFFECTS = (CageExit, ExecImage, ThreadExit)
+_new = object.__new__
 BY_NAME: dict[str, int] = {name: number for number, name in nr.NAMES.items()}  # openat -> 257
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -87,6 +88,7 @@ def all_numbers() -> frozenset[int]:
 class Forward:
     """A forwarded call: ``await`` it for the result (it may already be complete)."""
 
+    # (Call.forward's hot path makes one without __init__, setting every slot itself.)
     __slots__ = ("_call", "_scratch", "_value")
 
     def __init__(self, call: Call, value: SysResult, scratch: _Scratch | None) -> None:
@@ -162,6 +164,8 @@ class Call:
     as in seccomp: for ``openat(dirfd, path, flags, mode)`` the path is ``call.path(1)``.
     """
 
+    # (The hop, threei/route.py, makes a Call without __init__, setting every slot itself: a slot
+    # added here must be set there too.)
     __slots__ = ("_key", "args", "effect", "grate", "mv", "number", "origin", "owners")
 
     def __init__(
@@ -277,11 +281,16 @@ class Call:
                     if route is None:
                         a1, a2, a3, a4, a5, a6 = self.args
                         value = rawposix.dispatch(origin, self.number, a1, a2, a3, a4, a5, a6)
-                        return Forward(self, value, None)
-                    value = _route.hop(
-                        self.mv, origin, route, self.number, self.args, self.owners, True
-                    )
-                    return Forward(self, value, None)
+                    else:
+                        value = _route.hop(
+                            self.mv, origin, route, self.number, self.args, self.owners, True
+                        )
+                    # Forward(self, value, None) without the __init__ frame (every Python hop)
+                    done = _new(Forward)
+                    done._call = self
+                    done._value = value
+                    done._scratch = None
+                    return done
                 value = grate.threei_call(self.number, origin.cage_id, self.args, self.owners)
             except GuestError as err:
                 value = to_negative_errno(err)
