@@ -136,6 +136,10 @@ class Pool:
         self._ray_options = dict(ray_options or {})
         self._limits = limits
         self._grates = tuple(grates)
+        if time_slice <= 0:  # (what each worker's Microvisor would refuse, said here first)
+            raise ValueError("time_slice must be > 0")
+        if memory_reservation is not None and memory_reservation < 1 << 16:
+            raise ValueError("memory_reservation too small")
         self._root = os.path.realpath(root)
         if not os.path.isdir(self._root):
             raise FileNotFoundError(f"root {os.fspath(root)!r} is not a directory")
@@ -188,15 +192,14 @@ class Pool:
                 self._tg.start_soon(self._keep_worker, i)
             with anyio.fail_after(120):
                 while not all(
-                    i in self._given_up or (w is not None and w.ready.is_set())
+                    i in self._given_up or (w is not None and w.alive and w.ready.is_set())
                     for i, w in enumerate(self._slots)
                 ):
                     await self._wait_change()
                 if len(self._given_up) == self.workers:
                     raise RuntimeError("the pool's workers could not start (see stderr)")
         except BaseException:
-            with anyio.CancelScope(shield=True):
-                await self.aclose()
+            await self.aclose()  # (shields its own work; it also leaves the task group)
             raise
         return self
 

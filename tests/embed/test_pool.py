@@ -226,3 +226,20 @@ def test_a_corrupt_frame_fails_that_worker(program: Build, root: Path) -> None:
             assert (await again.communicate(b"ok\n"))[0] == b"OK\n"
 
     asyncio.run(main())
+
+
+def test_workers_that_cannot_start(root: Path) -> None:
+    """A worker that dies before it is ready is retried, then given up: start() raises and
+    leaves nothing behind."""
+    with pytest.raises(ValueError):
+        lind_async.Pool(workers=1, time_slice=0)
+
+    async def main() -> None:
+        pool = lind_async.Pool(workers=1, root=root)
+        pool._config["root"] = str(root / "missing")  # each worker's Microvisor refuses it
+        with pytest.raises(RuntimeError, match="could not start"):
+            async with pool:
+                pass
+        assert pool._tmp is not None and not os.path.exists(pool._tmp)
+
+    asyncio.run(main())
