@@ -241,7 +241,7 @@ def _ray_figures(n: int, cages: int, rounds: int, repeat: int, latency_n: int, r
         capture_output=True, text=True, check=True, cwd=HERE.parent,
         # Ray starts its workers at nice 15 by default: on a shared machine they would get the
         # leftovers, and the comparison with the local workers (nice 0) would say nothing.
-        env={**os.environ, "RAY_worker_niceness": os.environ.get("RAY_worker_niceness", "0")},
+        env={"RAY_worker_niceness": "0", **os.environ},  # (Ray's own spelling of the name)
     )
     one, many, pooled = json.loads(out.stdout.strip().splitlines()[-1])
     return [
