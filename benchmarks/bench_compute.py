@@ -1,10 +1,11 @@
-"""Compute throughput: a CPU-bound C program in a cage, in plain wasmtime, and native.
+"""Compute throughput: CPU-bound programs in a cage, in plain wasmtime, and native.
 
     python -m benchmarks.bench_compute [--rounds N] [--quick]
 
-``programs/compute_loop.c`` mixes integer and floating-point work and prints a checksum and the
-ns its loop took (timed by the program itself, so start-up is not counted). The same source runs
-three ways, in one go:
+``programs/compute_loop.c`` mixes integer and floating-point work, ``programs/memcpy_loop.c``
+calls libc's memcpy/memmove/memset/strlen over sizes from 7 bytes to 16 KiB; each prints a
+checksum and the ns its loop took (timed by the program itself, so start-up is not counted). The
+same source runs three ways, in one go:
 
 - in a cage (``lind_async run``: our runtime, epoch preemption on, default 5 ms slice);
 - in plain wasmtime-py with its built-in WASI, no lind runtime: built by ``zig cc -target
@@ -13,24 +14,39 @@ three ways, in one go:
 - natively, ``gcc -O2``.
 
 Figures are million rounds per second; all three must print the same checksum.
+
+**Lua** (:func:`ensure_lua`): real Lua 5.4 from the ``lupa`` sdist (fetched with pip
+once and cached), built natively with ``gcc -O2`` and with ``lind-cc -O2``, runs
+``programs/lua_bench.lua`` (recursion, loops, tables, strings, closures); the figure is the
+script's CPU ms (``os.clock``), cage vs native. When the sdist cannot be had the figure says so.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import wasmtime
 
-from benchmarks.report import Baseline, Figure, format_table
+from benchmarks.report import Baseline, Figure, format_table, target_note
 
 HERE = Path(__file__).parent
 PROGRAM = HERE / "programs" / "compute_loop.c"
+MEMCPY_PROGRAM = HERE / "programs" / "memcpy_loop.c"
+LUA_SCRIPT = HERE / "programs" / "lua_bench.lua"
+
+COMPUTE_TARGET = 0.95
+"""compute_loop in a cage (preemption on) vs plain wasmtime-py: at least this fraction."""
+LUA_TARGET = 1.5
+"""Real Lua in a cage vs native Lua: at most this many times slower."""
 
 
 def _parse(out: str) -> tuple[str, float]:
@@ -38,17 +54,17 @@ def _parse(out: str) -> tuple[str, float]:
     return checksum, float(ns)
 
 
-def native(rounds: int, work: Path) -> tuple[str, float]:
-    exe = work / "compute_loop"
-    subprocess.run([shutil.which("gcc") or "cc", "-O2", "-o", str(exe), str(PROGRAM)], check=True)
+def native(rounds: int, work: Path, program: Path = PROGRAM) -> tuple[str, float]:
+    exe = work / program.stem
+    subprocess.run([shutil.which("gcc") or "cc", "-O2", "-o", str(exe), str(program)], check=True)
     out = subprocess.run([str(exe), str(rounds)], capture_output=True, text=True, check=True)
     return _parse(out.stdout)
 
 
-def cage(rounds: int, work: Path) -> tuple[str, float]:
+def cage(rounds: int, work: Path, program: Path = PROGRAM) -> tuple[str, float]:
     from lind_async.toolchain.cc import compile_cached
 
-    wasm = compile_cached(PROGRAM)
+    wasm = compile_cached(program)
     out = subprocess.run(
         [sys.executable, "-m", "lind_async", "run", "--root", str(work), str(wasm), str(rounds)],
         capture_output=True, text=True, check=True,
@@ -56,19 +72,19 @@ def cage(rounds: int, work: Path) -> tuple[str, float]:
     return _parse(out.stdout)
 
 
-def plain_wasmtime(rounds: int, work: Path) -> tuple[str, float]:
+def plain_wasmtime(rounds: int, work: Path, program: Path = PROGRAM) -> tuple[str, float]:
     """The same source for wasm32-wasi (zig's wasi-libc), run by wasmtime-py's WASI."""
     from lind_async.toolchain.zig import zig
 
-    wasm = work / "compute_wasi.wasm"
-    subprocess.run(zig("cc", "-target", "wasm32-wasi", "-O2", "-o", str(wasm), str(PROGRAM)),
+    wasm = work / f"{program.stem}_wasi.wasm"
+    subprocess.run(zig("cc", "-target", "wasm32-wasi", "-O2", "-o", str(wasm), str(program)),
                    check=True)
     engine = wasmtime.Engine()
     module = wasmtime.Module.from_file(engine, str(wasm))
     store = wasmtime.Store(engine)
     out_file = work / "wasi.out"
     wasi = wasmtime.WasiConfig()
-    wasi.argv = ["compute_loop", str(rounds)]
+    wasi.argv = [program.stem, str(rounds)]
     wasi.stdout_file = str(out_file)
     store.set_wasi(wasi)
     linker = wasmtime.Linker(engine)
@@ -83,24 +99,157 @@ def plain_wasmtime(rounds: int, work: Path) -> tuple[str, float]:
             raise
     return _parse(out_file.read_text())
 
+LUPA = "lupa==2.8"
+"""The PyPI sdist that bundles Lua's C sources (``third-party/lua54``)."""
+LUA_DIR = "third-party/lua54"
+LUA_CFLAGS = ("-O2", "-DLUA_USE_POSIX")
 
-def collect(quick: bool, rounds: int | None = None) -> list[Figure]:
-    """Million rounds/s: cage vs plain wasmtime vs native gcc -O2 (checksums must agree)."""
-    n = rounds or (50_000_000 if quick else 500_000_000)
-    with tempfile.TemporaryDirectory(prefix="bench-compute-") as tmp:
-        work = Path(tmp)
-        results = {
-            "cage": cage(n, work),
-            "plain wasmtime": plain_wasmtime(n, work),
-            "native gcc -O2": native(n, work),
-        }
+
+class LuaUnavailable(Exception):
+    """Real Lua could not be fetched or built (the message says why, in one line)."""
+
+
+@dataclass(frozen=True)
+class LuaBuilds:
+    native: Path
+    cage: Path
+
+
+def _lua_sources(cache: Path) -> Path:
+    """``third-party/lua54`` of the lupa sdist, unpacked once under ``cache`` (pip fetches the
+    sdist the first time: about a minute, it prepares the sdist's metadata)."""
+    import tarfile
+
+    sdists = sorted((cache / "sdist").glob("lupa-*.tar.gz"))
+    if not sdists:
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+                 "--no-binary", "lupa", LUPA, "-d", str(cache / "sdist")],
+                capture_output=True, text=True, timeout=900, check=False)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise LuaUnavailable(f"pip could not fetch the {LUPA} sdist: {e}") from None
+        sdists = sorted((cache / "sdist").glob("lupa-*.tar.gz"))
+        if done.returncode != 0 or not sdists:
+            why = (done.stderr.strip().splitlines() or ["no sdist"])[-1]
+            raise LuaUnavailable(f"pip could not fetch the {LUPA} sdist: {why}")
+    sdist = sdists[-1]
+    digest = hashlib.sha256(sdist.read_bytes()).hexdigest()[:16]
+    src = cache / f"lua54-{digest}"
+    if (src / "onelua.c").is_file():
+        return src
+    tmp = Path(tempfile.mkdtemp(prefix=".lua54-", dir=cache))
+    try:
+        with tarfile.open(sdist) as tar:
+            for member in tar.getmembers():
+                parts = Path(member.name).parts
+                if (member.isfile() and len(parts) == 4 and "/".join(parts[1:3]) == LUA_DIR
+                        and parts[3].endswith((".c", ".h"))):
+                    data = tar.extractfile(member)
+                    assert data is not None
+                    (tmp / parts[3]).write_bytes(data.read())
+        if not (tmp / "onelua.c").is_file():
+            raise LuaUnavailable(f"{sdist.name} has no {LUA_DIR}/onelua.c")
+        os.replace(tmp, src)
+    except OSError as e:
+        raise LuaUnavailable(f"cannot unpack {sdist.name}: {e}") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return src
+
+
+def ensure_lua() -> LuaBuilds:
+    """The Lua interpreter (``onelua.c``) built with gcc and with lind-cc, cached."""
+    from lind_async.toolchain.cc import compile_cached
+    from lind_async.toolchain.sysroot import cache_root
+    from lind_async.toolchain.zig import ToolchainError
+
+    cache = cache_root() / "bench-lua"
+    cache.mkdir(parents=True, exist_ok=True)
+    src = _lua_sources(cache)
+    native_exe = src / "lua-native"
+    gcc = shutil.which("gcc") or shutil.which("cc")
+    if not native_exe.is_file():
+        if gcc is None:
+            raise LuaUnavailable("no gcc to build native Lua with")
+        tmp = src / f".lua-native.{os.getpid()}"
+        done = subprocess.run([gcc, *LUA_CFLAGS, "-o", str(tmp), str(src / "onelua.c"), "-lm"],
+                              capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise LuaUnavailable(f"gcc could not build Lua: {done.stderr.strip()[:200]}")
+        os.replace(tmp, native_exe)
+    # The cache key covers onelua.c itself; the sources it includes come with the sdist, named
+    # by the directory's digest.
+    try:
+        wasm = compile_cached(src / "onelua.c",
+                              flags=[*LUA_CFLAGS, f"-DLIND_BENCH_LUA_{src.name[6:]}", "-lm"])
+    except ToolchainError as e:
+        raise LuaUnavailable(f"lind-cc could not build Lua: {str(e)[:200]}") from None
+    return LuaBuilds(native=native_exe, cage=wasm)
+
+
+
+def three_ways(program: Path, rounds: int, work: Path) -> dict[str, float]:
+    """Million rounds/s of ``program`` in a cage, in plain wasmtime and native gcc -O2 (the
+    checksums must agree)."""
+    results = {
+        "cage": cage(rounds, work, program),
+        "plain wasmtime": plain_wasmtime(rounds, work, program),
+        "native gcc -O2": native(rounds, work, program),
+    }
     sums = {checksum for checksum, _ in results.values()}
     if len(sums) != 1:
-        raise RuntimeError(f"checksums differ: {results}")
-    rate = {k: n / ns * 1e3 for k, (_, ns) in results.items()}  # rounds/ns * 1e9 / 1e6
+        raise RuntimeError(f"{program.name}: checksums differ: {results}")
+    return {k: rounds / ns * 1e3 for k, (_, ns) in results.items()}  # rounds/ns * 1e9 / 1e6
+
+
+def lua_figure(quick: bool, work: Path) -> Figure:
+    """CPU ms of ``lua_bench.lua`` in real Lua: cage vs native (one line when Lua is missing)."""
+    scale = 2 if quick else 10
+    metric = f"real Lua 5.4, lua_bench.lua x{scale}"
+    try:
+        lua = ensure_lua()
+    except LuaUnavailable as e:
+        return Figure("compute", metric, "ms CPU", 0.0, [], note=f"not measured: {e}")
+    script = work / LUA_SCRIPT.name
+    shutil.copyfile(LUA_SCRIPT, script)
+    cage_out = subprocess.run(
+        [sys.executable, "-m", "lind_async", "run", "--root", str(work), str(lua.cage),
+         script.name, str(scale)],
+        capture_output=True, text=True, check=True,
+    )
+    native_out = subprocess.run([str(lua.native), str(script), str(scale)], capture_output=True,
+                                text=True, check=True)
+    (cage_sum, cage_ns), (native_sum, native_ns) = map(_parse, (cage_out.stdout,
+                                                                 native_out.stdout))
+    if cage_sum != native_sum:
+        raise RuntimeError(f"lua: checksums differ: cage {cage_sum}, native {native_sum}")
+    ratio = cage_ns / native_ns
+    return Figure("compute", metric, "ms CPU", cage_ns / 1e6,
+                  [Baseline("native lua (gcc -O2)", native_ns / 1e6)],
+                  note=target_note(f"<= {LUA_TARGET}x native ({ratio:.2f}x)",
+                                   ratio <= LUA_TARGET))
+
+
+def collect(quick: bool, rounds: int | None = None) -> list[Figure]:
+    """The compute loop and the memcpy loop three ways (M rounds/s), and real Lua vs native."""
+    n = rounds or (50_000_000 if quick else 500_000_000)
+    m = max(1, n // 50)
+    with tempfile.TemporaryDirectory(prefix="bench-compute-") as tmp:
+        work = Path(tmp)
+        rate = three_ways(PROGRAM, n, work)
+        copy_rate = three_ways(MEMCPY_PROGRAM, m, work)
+        lua = lua_figure(quick, work)
+    vs_plain = rate["cage"] / rate["plain wasmtime"]
     return [
         Figure("compute", f"integer+FP loop, {n:,} rounds", "M rounds/s", rate["cage"],
-               [Baseline(k, v) for k, v in rate.items() if k != "cage"], better="higher")
+               [Baseline(k, v) for k, v in rate.items() if k != "cage"], better="higher",
+               note=target_note(f">= {COMPUTE_TARGET}x plain wasmtime ({vs_plain:.2f}x)",
+                                vs_plain >= COMPUTE_TARGET)),
+        Figure("compute", f"memcpy/memmove/memset/strlen, {m:,} rounds", "M rounds/s",
+               copy_rate["cage"], [Baseline(k, v) for k, v in copy_rate.items() if k != "cage"],
+               better="higher"),
+        lua,
     ]
 
 
@@ -108,7 +257,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--rounds", type=int, help="loop rounds (default 5e8, --quick 5e7)")
+    parser.add_argument("--rounds", type=int,
+                        help="compute loop rounds (default 5e8, --quick 5e7; the memcpy loop "
+                        "runs 1/50 of them)")
     parser.add_argument("--quick", action="store_true")
     opts = parser.parse_args(argv)
     print(format_table(collect(opts.quick, opts.rounds)))
