@@ -20,7 +20,8 @@ Figures are million rounds per second; all three must print the same checksum.
 **Lua** (:func:`ensure_lua`): real Lua 5.4 from the ``lupa`` sdist (fetched with pip
 once and cached), built natively with ``gcc -O2`` and with ``lind-cc -O2``, runs
 ``programs/lua_bench.lua`` (recursion, loops, tables, strings, closures); the figure is the
-script's CPU ms (``os.clock``), cage vs ``native`` (the same sources built by gcc -O2). When the sdist cannot be had the figure says so.
+script's CPU ms (``os.clock``), cage vs ``native`` (the same sources built by gcc -O2). When
+the sdist cannot be had the figure says so.
 """
 
 from __future__ import annotations
