@@ -193,7 +193,6 @@ class Epoll(FileOps):
         if len(ready) > maxevents:
             return self._gather_some(maxevents)
         append = out.append
-        done = 0
         try:
             # The hot path: level-triggered candidates still ready, reported and left in place.
             # Nothing here changes the list, so it is walked without a copy up to the first
@@ -208,14 +207,12 @@ class Epoll(FileOps):
                     break
                 append(mask)
                 append(entry.data)
-                done += 1
             else:
                 return out
         except RuntimeError:
             out.clear()
-            done = 0
         before = len(ready)
-        for entry in list(ready)[done:]:
+        for entry in list(ready)[len(out) >> 1:]:
             file = entry.file()
             if entry.level and file is not None and file.refs > 0:
                 mask = file.poll_mask() & entry.want
@@ -424,13 +421,14 @@ def sys_epoll_ctl(cage: CageView, epfd: int, op: int, fd: int, event: int, *_: i
 def _wait(
     cage: CageView, epfd: int, events: int, maxevents: int, timeout_ns: int | None
 ) -> SysResult:
-    count = i32(maxevents)
+    # (the argument decoders inlined: this is the hot call of an event loop)
+    count = maxevents & 0xFFFFFFFF  # a negative int is above MAX_EVENTS too
     if not 0 < count <= MAX_EVENTS:
         raise GuestError(EINVAL)
     base = pointer(events)
     mem = cage.mem
     mem.check(base, count * _EVENT_SIZE)
-    epoll = cage.fds.file(i32(epfd))
+    epoll = cage.fds.file(epfd & 0xFFFFFFFF)  # a negative fd is EBADF as a huge one
     if not isinstance(epoll, Epoll):
         raise GuestError(EINVAL)
     found = epoll.gather(count)
@@ -503,9 +501,9 @@ def sys_epoll_pwait(
     cage: CageView, epfd: int, events: int, maxevents: int, timeout: int, sigmask: int,
     sigsetsize: int,
 ) -> SysResult:
-    if not pointer(sigmask):  # (musl's epoll_wait: the common case, one frame less)
-        ms = i32(timeout)
-        return _wait(cage, epfd, events, maxevents, ms * 1_000_000 if ms >= 0 else None)
+    if not sigmask & 0xFFFFFFFFFFFFFFFF:  # NULL (musl's epoll_wait): one frame less
+        ms = timeout & 0xFFFFFFFF
+        return _wait(cage, epfd, events, maxevents, None if ms & 0x80000000 else ms * 1_000_000)
     return _pwait(
         cage, nr.SYS_epoll_pwait, epfd, events, maxevents, _ms(timeout), sigmask, sigsetsize
     )
