@@ -129,6 +129,12 @@ static int app_head(int argc, char **argv) {
 static int app_die(int argc, char **argv) {
     int sig = argc > 1 ? atoi(argv[1]) : SIGTERM;
     put(2, "die: going\n");
+    /* the default action, whatever was inherited (a background job starts with SIGINT ignored) */
+    signal(sig, SIG_DFL);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
     kill(getpid(), sig);
     pause();
     return 99;
