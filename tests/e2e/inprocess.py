@@ -210,3 +210,20 @@ def forced_process() -> bool:
 
 
 __all__ = ["Outcome", "forced_process", "run"]
+
+
+def run_in_world(root: Path, wasm: Path, args: list[str] | None = None) -> int | None:
+    """Run ``wasm`` (installed under ``root``) in a fresh World of this process, on a fresh loop,
+    with nothing else around it; its exit status. For tests that inspect the process afterwards
+    (fds and mappings left, pages copied), so nothing of the shared engine stays alive."""
+    from lind_async.runtime.world import World, default_cache_dir
+    from lind_async.wasm.engine import EngineConfig
+
+    async def main() -> int | None:
+        config = EngineConfig(cache_dir=default_cache_dir() / "modules")
+        async with World(root=root, engine_config=config) as mv:
+            cage = mv.spawn(wasm, [wasm.name, *(args or [])])
+            await cage.exited.wait()
+            return cage.status
+
+    return asyncio.run(main())

@@ -6,7 +6,6 @@ nothing."""
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import gc
 import os
@@ -16,9 +15,8 @@ from typing import Any
 import pytest
 
 from lind_async.memory import cow
-from lind_async.runtime.world import World, default_cache_dir
-from lind_async.wasm.engine import EngineConfig
 from tests.e2e.conftest import STACKS, MatchesNative, install
+from tests.e2e.inprocess import run_in_world
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -38,16 +36,6 @@ def _snapshots() -> tuple[int, int]:
         maps = sum("lind-linear-memory" in line for line in f)
     return fds, maps
 
-
-def _run(root: Path, wasm: Path, args: list[str]) -> int | None:
-    async def main() -> int | None:
-        config = EngineConfig(cache_dir=default_cache_dir() / "modules")
-        async with World(root=root, engine_config=config) as mv:
-            cage = mv.spawn(wasm, [wasm.name, *args])
-            await cage.exited.wait()
-            return cage.status
-
-    return asyncio.run(main())
 
 
 def test_every_path_taken_and_nothing_left(
@@ -72,7 +60,7 @@ def test_every_path_taken_and_nothing_left(
     gc.collect()  # earlier tests' garbage closes its fds now, not during the run
     fds_before = set(os.listdir("/proc/self/fd"))
     snapshots_before = _snapshots()
-    status = _run(tmp_path, tmp_path / "fork_cow", [])
+    status = run_in_world(tmp_path, tmp_path / "fork_cow", [])
     gc.collect()  # (a loaded module keeps its .cwasm open until collected)
     out = capfd.readouterr().out
     assert status == 0, out
@@ -102,7 +90,7 @@ def test_exec_after_fork_copies_nothing(
     gc.collect()  # earlier tests' garbage closes its fds now, not during the run
     fds_before = set(os.listdir("/proc/self/fd"))
     snapshots_before = _snapshots()
-    status = _run(tmp_path, tmp_path / "fork_exec", [])
+    status = run_in_world(tmp_path, tmp_path / "fork_exec", [])
     gc.collect()
     out = capfd.readouterr().out
     assert status == 0, out

@@ -4,7 +4,6 @@ runs checking the host side — every file a mapping held is closed once the cag
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import os
 from pathlib import Path
@@ -13,9 +12,8 @@ from typing import Any
 import pytest
 
 from lind_async.rawposix import mm_file, shm
-from lind_async.runtime.world import World, default_cache_dir
-from lind_async.wasm.engine import EngineConfig
 from tests.e2e.conftest import STACKS, MatchesNative, install, run_cage
+from tests.e2e.inprocess import run_in_world
 
 PROGRAMS = [
     "mmap_file",  # MAP_PRIVATE/MAP_SHARED files: read(), msync, munmap write-back, EOF, /dev/zero
@@ -49,16 +47,6 @@ def test_shrinking_a_mapped_file_cannot_bus_error_the_microvisor(
     assert (got.status, got.stdout) == (0, TRUNCATED), got.stderr.decode(errors="replace")
 
 
-def _run(root: Path, wasm: Path) -> int | None:
-    async def main() -> int | None:
-        config = EngineConfig(cache_dir=default_cache_dir() / "modules")
-        async with World(root=root, engine_config=config) as mv:
-            cage = mv.spawn(wasm, [wasm.name])
-            await cage.exited.wait()
-            return cage.status
-
-    return asyncio.run(main())
-
 
 @pytest.mark.parametrize("name", ["mmap_file", "mmap_fork", "mmap_remap"])
 def test_every_mapped_file_is_closed(
@@ -87,7 +75,7 @@ def test_every_mapped_file_is_closed(
     monkeypatch.setattr(shm, "create", create)
     gc.collect()
     fds_before = len(os.listdir("/proc/self/fd"))
-    status = _run(tmp_path, tmp_path / name)
+    status = run_in_world(tmp_path, tmp_path / name)
     gc.collect()  # (a loaded module keeps its .cwasm open until collected)
     out = capfd.readouterr().out
     assert status == 0, out

@@ -4,7 +4,6 @@ futex keys really used, every memfd closed once the cages are gone."""
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import os
 from pathlib import Path
@@ -13,9 +12,8 @@ from typing import Any
 import pytest
 
 from lind_async.rawposix import futex, shm
-from lind_async.runtime.world import World, default_cache_dir
-from lind_async.wasm.engine import EngineConfig
 from tests.e2e.conftest import STACKS, MatchesNative, install
+from tests.e2e.inprocess import run_in_world
 
 CASES: list[tuple[str, list[str]]] = [
     ("shm_counter", ["semaphore"]),  # 2 children x 10,000 increments under a pshared semaphore
@@ -53,16 +51,6 @@ def _memfds() -> int:
     return n
 
 
-def _run(root: Path, wasm: Path, args: list[str]) -> int | None:
-    async def main() -> int | None:
-        config = EngineConfig(cache_dir=default_cache_dir() / "modules")
-        async with World(root=root, engine_config=config) as mv:
-            cage = mv.spawn(wasm, [wasm.name, *args])
-            await cage.exited.wait()
-            return cage.status
-
-    return asyncio.run(main())
-
 
 @pytest.mark.parametrize(
     ("name", "args"),
@@ -96,7 +84,7 @@ def test_no_memfd_or_fd_left_and_shared_futexes_used(
     monkeypatch.setattr(futex.shm, "futex_key", futex_key)
     gc.collect()
     fds_before = len(os.listdir("/proc/self/fd"))
-    status = _run(tmp_path, tmp_path / name, args)
+    status = run_in_world(tmp_path, tmp_path / name, args)
     gc.collect()  # (a loaded module keeps its .cwasm open until collected)
     out = capfd.readouterr().out
     assert status == 0, out
