@@ -8,6 +8,8 @@ are plain functions that hand their async body to :func:`anyio.run` with the bac
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -76,3 +78,14 @@ def open_fds() -> dict[str, str]:
         except FileNotFoundError:
             continue
     return found
+
+
+@pytest.fixture(scope="module")
+def native_upper(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``echo_upper.c`` built by gcc, the pool tests' native comparison."""
+    gcc = shutil.which("gcc") or shutil.which("cc")
+    if gcc is None:
+        pytest.fail("a native C compiler (gcc) is required for the comparison tests")
+    exe = tmp_path_factory.mktemp("native") / "echo_upper"
+    subprocess.run([gcc, "-O1", "-o", str(exe), str(PROGRAMS / "echo_upper.c")], check=True)
+    return exe

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
 import subprocess
 from pathlib import Path
@@ -20,16 +19,6 @@ import pytest
 import lind_async
 from lind_async.pool import wire
 from tests.embed.conftest import PROGRAMS, Build, Runner, open_fds
-
-
-@pytest.fixture(scope="module")
-def native_upper(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    gcc = shutil.which("gcc") or shutil.which("cc")
-    if gcc is None:
-        pytest.fail("a native C compiler (gcc) is required for the comparison tests")
-    exe = tmp_path_factory.mktemp("native") / "echo_upper"
-    subprocess.run([gcc, "-O1", "-o", str(exe), str(PROGRAMS / "echo_upper.c")], check=True)
-    return exe
 
 
 def _alive(pid: int) -> bool:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -19,8 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tests.embed.conftest import PROGRAMS
 
 pytest.importorskip("ray")
 REPO = Path(__file__).resolve().parents[2]
@@ -57,16 +54,6 @@ def seen(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     assert proc.returncode == 0, proc.stderr.decode()[-3000:]
     result: dict[str, Any] = json.loads((work / "seen.json").read_text())
     return result
-
-
-@pytest.fixture(scope="module")
-def native_upper(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    gcc = shutil.which("gcc") or shutil.which("cc")
-    if gcc is None:
-        pytest.fail("a native C compiler (gcc) is required for the comparison tests")
-    exe = tmp_path_factory.mktemp("native") / "echo_upper"
-    subprocess.run([gcc, "-O1", "-o", str(exe), str(PROGRAMS / "echo_upper.c")], check=True)
-    return exe
 
 
 @pytest.mark.parametrize("backend", ["asyncio", "uvloop", "trio"])
