@@ -2,6 +2,13 @@
 
 import sys
 
-from lind_async.cli import main
+try:
+    from lind_async.cli import main
+except BaseException as exc:
+    # Ctrl-C while the CLI's modules load (a KeyboardInterrupt inside a class body arrives as
+    # the cause of a RuntimeError): the shell's status, no traceback.
+    if isinstance(exc, KeyboardInterrupt) or isinstance(exc.__cause__, KeyboardInterrupt):
+        sys.exit(130)
+    raise
 
 sys.exit(main())

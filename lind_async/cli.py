@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -272,21 +272,42 @@ def cmd_run(argv: Sequence[str]) -> int:
         return shell_status(cage.status)
 
     try:
-        return _run_loop(main(), opts.loop)
+        return _run_loop(main, opts.loop)
     except ModuleError as exc:
         return _fail(str(exc), 126)
     except (NotADirectoryError, FileNotFoundError) as exc:
         return _fail(str(exc), 2)
 
 
-def _run_loop(coro: object, loop: str) -> int:
+def _run_loop(main: Callable[[], Coroutine[Any, Any, int]], loop: str) -> int:
+    """Run ``main()`` on the chosen loop. The coroutine is made only once the loop's module is
+    imported: a Ctrl-C during that import must not leave it never awaited (a warning)."""
     if loop == "uvloop":
         import uvloop
 
-        return uvloop.run(coro)  # type: ignore[arg-type]
-    import asyncio
+        run: Callable[[Coroutine[Any, Any, int]], int] = uvloop.run
+    else:
+        import asyncio
 
-    return asyncio.run(coro)  # type: ignore[arg-type]
+        run = asyncio.run
+    coro = main()
+    try:
+        return run(coro)
+    finally:
+        coro.close()  # a no-op once it ran; if Ctrl-C came before it started, no warning
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Whether ``exc`` is a Ctrl-C, possibly wrapped on its way out (a ``KeyboardInterrupt``
+    raised inside a class body being built becomes the cause of a ``RuntimeError``)."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def cmd_cc(argv: Sequence[str]) -> int:
@@ -439,5 +460,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `syscalls | head`
         sys.stderr.close()
         return 141
-    except KeyboardInterrupt:  # Ctrl-C before a cage runs (compiling, loading): as the shell's
-        return 130
+    except BaseException as exc:  # Ctrl-C before a cage runs (compiling, loading): as the shell's
+        if _interrupted(exc):
+            return 130
+        raise

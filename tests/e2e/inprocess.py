@@ -184,7 +184,7 @@ def run(
     try:
         if isinstance(plan, cli.RunPlan):  # else refused: the CLI's message and status for it
             with _stderr_sink(err):
-                status = cli._run_loop(main(), opts.loop)
+                status = cli._run_loop(main, opts.loop)
     except (ModuleError, NotADirectoryError, FileNotFoundError):
         if started:
             raise
