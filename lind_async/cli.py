@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
@@ -243,6 +244,24 @@ def cmd_run(argv: Sequence[str]) -> int:
     plan = plan_run(opts)
     if isinstance(plan, Refused):
         return plan.status if plan.message is None else _fail(plan.message, plan.status)
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is signal.default_int_handler:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+    try:
+        return _run_plan(opts, plan)
+    finally:
+        if previous is signal.default_int_handler:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _run_plan(opts: argparse.Namespace, plan: RunPlan) -> int:
+    """Run a planned cage until it exits; its shell status.
+
+    Until the cage's signal relay is installed, Ctrl-C keeps its default action (``cmd_run``
+    sets it), as for a native program that has not installed a handler yet: the process ends
+    by SIGINT, status 130 to the shell. Python's ``KeyboardInterrupt`` could instead be lost
+    where Python ignores exceptions (a weakref callback during an import), leaving a program
+    running that never saw the signal."""
     from lind_async.runtime.world import World, default_cache_dir
     from lind_async.wasm.engine import EngineConfig, ModuleError
 
