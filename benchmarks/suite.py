@@ -2,26 +2,19 @@
 
 Each name in :data:`BENCHMARKS` is a module ``benchmarks/bench_NAME.py`` with
 ``collect(quick) -> list[Figure]``. The benchmarks run one after another in this process (most
-start their own subprocesses); one that fails is reported and the others still run. ``http`` is
-a hook for ``examples/http_service.py``: when that file exists and defines
-``async def bench_requests(n) -> dict``, its numeric items become figures (``requests_per_s``
-is the cage's figure; items named ``baseline_<name>`` are its baselines).
+start their own subprocesses); one that fails is reported and the others still run.
 """
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import importlib.util
-import sys
 import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from benchmarks.report import (
-    Baseline,
     Figure,
     draw_charts,
     format_table,
@@ -31,9 +24,6 @@ from benchmarks.report import (
     write_json,
 )
 from benchmarks.targets import format_verdicts, judge
-
-REPO = Path(__file__).resolve().parent.parent
-HTTP_SERVICE = REPO / "examples" / "http_service.py"
 
 BENCHMARKS: dict[str, str] = {
     "syscalls": "getpid and write round trips vs native (target getpid <= 3 us)",
@@ -47,48 +37,11 @@ BENCHMARKS: dict[str, str] = {
     "start": "a cold `run` of a cached hello world vs a native process (target <= 0.15 s)",
     "compute": "CPU-bound C in a cage (preempted) vs plain wasmtime vs native gcc -O2",
     "scale": "lind_async.Pool: N workers vs 1, its latency per cage, threads vs processes",
-    "http": "requests/s of examples/http_service.py (when it provides bench_requests)",
+    "http": "examples/http_service.py (a cage per request) vs a process per request (target 3x)",
 }
 
 
-def _http(quick: bool) -> list[Figure]:
-    if not HTTP_SERVICE.is_file():
-        raise LookupError(f"{HTTP_SERVICE} does not exist yet")
-    spec = importlib.util.spec_from_file_location("_lind_http_service", HTTP_SERVICE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses and pickling look their module up
-    spec.loader.exec_module(module)
-    bench = getattr(module, "bench_requests", None)
-    if bench is None:
-        raise LookupError(f"{HTTP_SERVICE} has no bench_requests(n)")
-    n = 200 if quick else 5000
-    result = asyncio.run(bench(n))
-    return http_figures(result, n)
-
-
-def http_figures(result: dict[str, Any], n: int) -> list[Figure]:
-    """``service_rps`` (the cage-backed service) vs ``native_http_rps`` (the same HTTP server
-    and client, a gcc-built process per request) and ``native_rps`` (that process per request,
-    no HTTP); otherwise every ``*_rps``/``*per_s`` item, with ``baseline_*`` items as baselines."""
-    nums = {k: float(v) for k, v in result.items() if isinstance(v, int | float)}
-    what = f"POST, {int(nums.get('concurrency', 0)) or '?'} in flight, {n:,} requests"
-    if "service_rps" in nums and "native_rps" in nums:
-        baselines = [Baseline("process per request (gcc), no HTTP", nums["native_rps"])]
-        if "native_http_rps" in nums:
-            baselines.insert(0, Baseline("HTTP + process per request (gcc)",
-                                         nums["native_http_rps"]))
-        return [Figure("http", what, "requests/s", nums["service_rps"], baselines,
-                       better="higher")]
-    baselines = [Baseline(k.removeprefix("baseline_"), v) for k, v in nums.items()
-                 if k.startswith("baseline_")]
-    return [Figure("http", k, "1/s", v, baselines, better="higher") for k, v in nums.items()
-            if not k.startswith("baseline_") and (k.endswith("rps") or k.endswith("per_s"))]
-
-
 def collector(name: str) -> Callable[[bool], list[Figure]]:
-    if name == "http":
-        return _http
     module = importlib.import_module(f"benchmarks.bench_{name}")
     fn: Callable[[bool], list[Figure]] = module.collect
     return fn
@@ -97,7 +50,7 @@ def collector(name: str) -> Callable[[bool], list[Figure]]:
 def run(names: list[str], *, quick: bool, json_path: Path | None,
         charts: Path | None) -> int:
     """Runs ``names`` (all when empty); prints the table; 1 if any benchmark failed."""
-    selected = names or [n for n in BENCHMARKS if n != "http" or HTTP_SERVICE.is_file()]
+    selected = names or list(BENCHMARKS)
     info = machine_info()
     figures: list[Figure] = []
     errors: dict[str, str] = {}

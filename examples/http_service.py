@@ -1,7 +1,8 @@
 """An HTTP service that runs a compiled program in a fresh cage per request (aiohttp).
 
     python examples/http_service.py PROGRAM [--port 8080] [--timeout 5] [--memory 64M] ...
-    python examples/http_service.py PROGRAM --workers 4   # cages on 4 worker processes
+    python examples/http_service.py PROGRAM --workers 4   # 4 server processes on one port
+    python examples/http_service.py PROGRAM --pool 4      # one server, cages on 4 processes
 
 ``POST /`` (any path) runs PROGRAM with the request body as its stdin and answers its stdout:
 
@@ -12,27 +13,45 @@
   (``?arg=A&arg=B`` are passed to the program; at most 16, no NUL bytes);
 - ``502`` when the output is larger than ``--max-output`` (the cage is killed).
 
+Every response names the server process that answered in ``X-Worker-Pid``.
+
 Theory of operation
 -------------------
-One :class:`lind_async.Microvisor` (one engine, the program compiled once) serves every request.
-Each request takes a root directory from a pool, runs its cage there (``root=``: the cage's
-``/``, its own world of paths, process ids and signals), kills whatever the cage left running,
-then empties the directory before it goes back to the pool. So a cage starts in an empty root and
-never sees another request's files; the pool also bounds how many cages run at once (requests
-beyond it wait their turn). Roots are reused rather than made per request because the microvisor
-keeps each root it has seen (and a directory fd for it) until it closes.
+One :class:`lind_async.Microvisor` (one engine, the program compiled once) serves every request
+of a server process. Each request takes a root directory from a pool, runs its cage there
+(``root=``: the cage's ``/``, its own world of paths, process ids and signals), kills whatever
+the cage left running, then empties the directory (if the cage left anything) before it goes
+back to the pool. So a cage starts in an empty root and never sees another request's files; the
+pool also bounds how many cages run at once (requests beyond it wait their turn). Roots are
+reused rather than made per request because the microvisor keeps each root it has seen (and a
+directory fd for it) until it closes. A request costs no task of its own beyond aiohttp's: the
+body goes to the cage's stdin buffered (``write`` then ``close``, no drain), the deadline is an
+``asyncio.timeout`` (no ``wait_for`` task), and an empty root is checked inline (only a root the
+cage wrote to is emptied on a thread).
 
-With ``--workers N`` the cages run in a :class:`lind_async.Pool` of N worker processes (one
-microvisor each, the program compiled once into the shared module cache) instead of this
-process's microvisor: the same calls, with each request's stdin and stdout carried over the
-pool's unix sockets. Use it when the cages' own work (computing, starting) is what fills a core;
-``docs/scaling.md`` says when.
+``--workers N`` (N > 1) runs N such server processes, each with its own event loop and its own
+microvisor, as pre-forking servers (gunicorn, uvicorn, nginx) do: this process becomes a
+*supervisor* that reserves the port (a socket bound with ``SO_REUSEPORT``, never listening),
+starts the workers (this script again, with ``--worker-of``), each binding its own listening
+socket to that port with ``SO_REUSEPORT``, so the kernel spreads connections over the workers;
+it prints ``serving on URL`` once every worker is ready, restarts a worker that dies (one that
+keeps dying before it is ready stops the service), and on ``SIGINT``/``SIGTERM`` stops them all
+(``SIGTERM``, then ``SIGKILL`` after a grace period) and exits. A worker asks the kernel for a
+``SIGTERM`` when the supervisor dies, so none outlives it; a worker's own ``SIGTERM`` closes its
+microvisor and removes its roots. No request crosses a process boundary beyond the kernel's
+accept, so N workers use N cores.
+
+``--pool N`` keeps one server process and runs the cages in a :class:`lind_async.Pool` of N
+worker processes (one microvisor each): the same calls, with each request's stdin and stdout
+carried over the pool's unix sockets. That is the shape for an embedder that has one front
+process; ``docs/scaling.md`` compares the two (measured).
 
 Limits per cage: ``--memory`` (linear memory, :class:`lind_async.Limits`), ``--timeout`` (wall
 clock, and the same CPU budget), 64 fds, 16 children.
 
-:func:`bench_requests` measures this service's throughput against the same program built natively
-by gcc and run with :func:`asyncio.create_subprocess_exec`.
+``benchmarks/bench_http.py`` measures this service against the same program built natively by
+gcc, run as a process per request behind the same server; ``benchmarks/bench_scale.py``
+measures ``--workers 2`` against ``--workers 1``; both drive it with an external C client.
 """
 
 from __future__ import annotations
@@ -40,23 +59,30 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ctypes
+import gc
 import os
 import shutil
+import signal
+import socket
 import stat
-import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiohttp import ClientSession, TCPConnector, web
+from aiohttp import web
 
 import lind_async
+from lind_async.toolchain.zig import ToolchainError
+from lind_async.wasm.engine import ModuleError
 
 UPPER = Path(__file__).with_name("upper.c")
 MAX_ARGS = 16
+PR_SET_PDEATHSIG = 1
+STOP_GRACE = 10.0  # seconds a worker has to stop after SIGTERM before it is killed
+START_FAILURES = 3  # a worker dying this many times in a row before it is ready stops the service
 
 
 @dataclass(frozen=True)
@@ -67,7 +93,7 @@ class Config:
     max_body: int = 1 << 20
     max_output: int = 1 << 20
     concurrency: int = 16
-    workers: int = 0  # 0: one microvisor in this process; N: a lind_async.Pool of N workers
+    pool: int = 0  # 0: one microvisor in this process; N: a lind_async.Pool of N processes
 
 
 class OutputTooLarge(Exception):
@@ -80,17 +106,21 @@ class Service:
     def __init__(self, config: Config) -> None:
         self.config = config
         self._base = Path(tempfile.mkdtemp(prefix="lind-http-"))
-        self._roots: asyncio.Queue[Path] = asyncio.Queue()
+        self._roots: asyncio.Queue[str] = asyncio.Queue()
         for i in range(config.concurrency):
             root = self._base / f"root{i}"
             root.mkdir(mode=0o700)
-            self._roots.put_nowait(root)
+            self._roots.put_nowait(os.path.realpath(root))
         self._mv: lind_async.Microvisor | lind_async.Pool = (
-            lind_async.Pool(workers=config.workers, root=self._base)
-            if config.workers
+            lind_async.Pool(workers=config.pool, root=self._base)
+            if config.pool
             else lind_async.Microvisor(root=self._base)
         )
         self._module: object = None
+        self._limits = lind_async.Limits(
+            memory=config.memory, cpu_time=config.timeout, fds=64, children=16
+        )
+        self._headers = {"X-Worker-Pid": str(os.getpid())}
 
     async def start(self) -> None:
         await self._mv.start()
@@ -112,69 +142,69 @@ class Service:
                 stdout=lind_async.PIPE,
                 stderr=lind_async.DEVNULL,
                 root=root,
-                limits=lind_async.Limits(
-                    memory=cfg.memory, cpu_time=cfg.timeout, fds=64, children=16
-                ),
+                limits=self._limits,
             )
             try:
-                out = await asyncio.wait_for(_collect(proc, body, cfg.max_output), cfg.timeout)
+                async with asyncio.timeout(cfg.timeout):
+                    out = await _collect(proc, body, cfg.max_output)
             except TimeoutError:
                 return 504, b"timed out after %gs\n" % cfg.timeout
             except OutputTooLarge:
                 return 502, b"output larger than %d bytes\n" % cfg.max_output
             finally:
                 await proc.kill_all()  # what it left running (or all of it, on error)
-            status = await proc.wait()  # already exited: _collect waited
+            status = proc.returncode  # it has exited: _collect waited
             if status != 0:
-                return 500, b"exit status %d\n" % status
+                return 500, b"exit status %d\n" % (status or 0)
             return 200, out
         finally:
-            await asyncio.to_thread(_empty, root)
+            if not _is_clean(root):
+                await asyncio.to_thread(_empty, root)
             self._roots.put_nowait(root)
 
     async def handle(self, request: web.Request) -> web.Response:
-        args = request.query.getall("arg", [])
+        args = request.query.getall("arg", []) if request.query_string else ()
         if len(args) > MAX_ARGS or any("\0" in a for a in args):
-            return web.Response(status=400, text="bad arguments\n")
+            return web.Response(status=400, text="bad arguments\n", headers=self._headers)
         try:
             body = await request.read()  # aiohttp answers 413 past client_max_size
         except web.HTTPRequestEntityTooLarge:
-            return web.Response(status=413, text="body too large\n")
+            return web.Response(status=413, text="body too large\n", headers=self._headers)
         status, out = await self.run(body, args)
-        return web.Response(status=status, body=out, content_type="application/octet-stream")
+        return web.Response(status=status, body=out, content_type="application/octet-stream",
+                            headers=self._headers)
 
 
 async def _collect(
     proc: lind_async.CageProcess | lind_async.PoolProcess, body: bytes, cap: int
 ) -> bytes:
-    """Feed ``body`` to stdin and read stdout to its end (at most ``cap`` bytes), then wait."""
+    """Give ``body`` to stdin (buffered, then end-of-file: a program that exits without
+    reading it all just drops the rest) and read stdout to its end (at most ``cap`` bytes),
+    then wait for the exit."""
     assert proc.stdin is not None and proc.stdout is not None
-    stdin = proc.stdin
+    if body:
+        proc.stdin.write(body)
+    proc.stdin.close()
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await proc.stdout.read(1 << 16):
+        size += len(chunk)
+        if size > cap:
+            raise OutputTooLarge
+        chunks.append(chunk)
+    await proc.wait()
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
-    async def feed() -> None:
-        try:
-            if body:
-                stdin.write(body)
-                await stdin.drain()
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the program exited without reading it all
-        finally:
-            stdin.close()
 
-    feeder = asyncio.create_task(feed())
+def _is_clean(root: str) -> bool:
+    """Whether the cage left ``root`` as it found it: empty, mode 0700 (two system calls)."""
     try:
-        chunks: list[bytes] = []
-        size = 0
-        while chunk := await proc.stdout.read(1 << 16):
-            size += len(chunk)
-            if size > cap:
-                raise OutputTooLarge
-            chunks.append(chunk)
-        await proc.wait()
-        await feeder
-        return b"".join(chunks)
-    finally:
-        feeder.cancel()
+        if os.stat(root).st_mode & 0o7777 != 0o700:
+            return False
+        with os.scandir(root) as entries:
+            return next(entries, None) is None
+    except OSError:
+        return False
 
 
 def _force_remove(func: object, path: str, _exc: object) -> None:
@@ -191,7 +221,7 @@ def _force_remove(func: object, path: str, _exc: object) -> None:
             os.unlink(path)
 
 
-def _empty(root: Path) -> None:
+def _empty(root: str) -> None:
     """Remove everything a cage left in ``root`` (whatever permissions it set)."""
     os.chmod(root, 0o700)
     for entry in os.scandir(root):
@@ -236,101 +266,214 @@ async def _serving_app(app: web.Application, host: str = "127.0.0.1") -> AsyncIt
         await runner.cleanup()
 
 
-async def bench_workers(n: int, workers: int, concurrency: int = 8) -> float:
-    """Requests/second of this service with its cages on a pool of ``workers`` processes."""
-    body = b"hello, benchmark\n" * 64
-    expected = body.upper()
-    config = Config(program=UPPER, concurrency=concurrency, workers=workers)
-    async with serving(config) as url, ClientSession(connector=TCPConnector(limit=0)) as http:
-
-        async def service_once() -> None:
-            async with http.post(url, data=body) as resp:
-                assert resp.status == 200 and await resp.read() == expected
-
-        for _ in range(2 * workers):  # warm up every worker
-            await service_once()
-        return await _rate(n, concurrency, service_once)
-
-
-async def bench_requests(n: int, concurrency: int = 8) -> dict[str, float]:
-    """Requests/second: ``n`` POSTs to this service running ``examples/upper.c`` (``concurrency``
-    in flight) vs the same program built by gcc, run as a process per request in two ways: behind
-    the same aiohttp server and client (``native_http_rps``, like for like: only what runs the
-    program differs) and bare, ``create_subprocess_exec`` with no HTTP at all (``native_rps``)."""
-    body = b"hello, benchmark\n" * 64
-    expected = body.upper()
-    with tempfile.TemporaryDirectory() as tmp:
-        native = Path(tmp) / "upper"
-        subprocess.run(["gcc", "-O2", "-o", str(native), str(UPPER)], check=True)
-
-        async def native_once() -> None:
-            out = await _run_native(native, body)
-            assert out == (0, expected)
-
-        native_rps = await _rate(n, concurrency, native_once)
-        native_http_rps = await _http_rate(_native_app(native, concurrency), n, concurrency,
-                                           body, expected)
-    service_rps = await _http_rate(make_app(Config(program=UPPER, concurrency=concurrency)), n,
-                                   concurrency, body, expected)
-    return {
-        "requests": float(n),
-        "concurrency": float(concurrency),
-        "service_rps": service_rps,
-        "native_http_rps": native_http_rps,
-        "native_rps": native_rps,
-        "service_vs_native_http": service_rps / native_http_rps,
-    }
+def listen_socket(host: str, port: int, *, reuse_port: bool, listen: bool) -> socket.socket:
+    """A TCP socket bound to ``(host, port)``; ``reuse_port``: with ``SO_REUSEPORT``, so several
+    processes' sockets share the port and the kernel spreads new connections over those that
+    listen."""
+    family, kind, proto, _, addr = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind(addr)
+        if listen:
+            sock.listen(1024)
+            sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
-async def _run_native(exe: Path, body: bytes) -> tuple[int, bytes]:
-    proc = await asyncio.create_subprocess_exec(
-        str(exe), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+def base_url(host: str, sock: socket.socket) -> str:
+    port = sock.getsockname()[1]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def new_loop(kind: str = "uvloop") -> asyncio.AbstractEventLoop:
+    """A new event loop: ``uvloop`` or ``asyncio``'s own."""
+    if kind == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
+
+
+def serve(config: Config, sock: socket.socket, ready: Callable[[], object],
+          loop: str = "uvloop") -> None:
+    """Serve ``config`` on the listening ``sock`` in this process until ``SIGINT`` or ``SIGTERM``;
+    ``ready()`` is called once the program is loaded and requests are served. A program that
+    cannot be compiled or loaded ends the process with status 1 and one line on stderr."""
+    try:
+        serve_app(make_app(config), sock, ready, loop, shutdown_timeout=config.timeout + 1)
+    except (ToolchainError, ModuleError, OSError) as exc:
+        print(f"http_service: cannot serve {config.program}: {exc}", file=sys.stderr)
+        sys.exit(1)
+
+
+def serve_app(app: web.Application, sock: socket.socket, ready: Callable[[], object],
+              loop: str = "uvloop", shutdown_timeout: float = 60.0) -> None:
+    """Run ``app`` on ``sock`` on a new ``loop`` (``serve``'s set-up, also the benchmark's
+    baseline server's)."""
+
+    async def announce(_app: web.Application) -> None:
+        gc.collect()
+        gc.freeze()  # what start-up made lives on: keep it out of every later collection
+        ready()
+
+    app.on_startup.append(announce)  # after cleanup_ctx's start: the service is up
+    web.run_app(app, sock=sock, print=None, loop=new_loop(loop),
+                shutdown_timeout=shutdown_timeout)
+
+
+def _worker_main(config: Config, host: str, port: int, ready_fd: int, parent: int,
+                 loop: str) -> None:
+    """One of ``--workers N``: ask for ``SIGTERM`` when the supervisor dies, bind the shared
+    port, serve, and say so on ``ready_fd`` (this process's pid)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent:  # the supervisor died before the prctl
+        sys.exit(1)
+    sock = listen_socket(host, port, reuse_port=True, listen=True)
+
+    def ready() -> None:
+        with contextlib.suppress(OSError):
+            os.write(ready_fd, b"%d\n" % os.getpid())
+            os.close(ready_fd)
+
+    serve(config, sock, ready, loop)
+
+
+class Supervisor:
+    """``--workers N``: start N server processes on one port, replace any that dies, stop them
+    all on ``SIGINT``/``SIGTERM``. Reports one line per event on stdout."""
+
+    def __init__(self, worker_argv: list[str], workers: int, host: str, port: int) -> None:
+        self.worker_argv = worker_argv
+        self.workers = workers
+        self.host = host
+        self.port = port
+        self.procs: dict[int, asyncio.subprocess.Process] = {}
+        self.stopping = False
+        self.failed = False
+        self._tmp = Path(tempfile.mkdtemp(prefix="lind-http-workers-"))
+        self._started = 0
+
+    async def run(self) -> int:
+        reserve = listen_socket(self.host, self.port, reuse_port=True, listen=False)
+        self.port = reserve.getsockname()[1]
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signo in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signo, stop.set)
+        ready = [asyncio.Event() for _ in range(self.workers)]
+        slots = [asyncio.create_task(self._keep(i, ready[i], stop)) for i in range(self.workers)]
+        try:
+            started = asyncio.ensure_future(_all_set(ready))
+            stopped = asyncio.ensure_future(stop.wait())
+            await asyncio.wait((started, stopped), return_when=asyncio.FIRST_COMPLETED)
+            if not stopped.done():
+                _say(f"serving on {base_url(self.host, reserve)} ({self.workers} workers)")
+            await stopped
+            started.cancel()
+        finally:
+            self.stopping = True
+            await self._stop_all()
+            for slot in slots:
+                slot.cancel()
+            await asyncio.gather(*slots, return_exceptions=True)
+            reserve.close()
+            await asyncio.to_thread(shutil.rmtree, self._tmp, onerror=_force_remove)
+        return 1 if self.failed else 0
+
+    async def _keep(self, index: int, ready: asyncio.Event, stop: asyncio.Event) -> None:
+        """Slot ``index``: run a worker, and another when it dies, until the service stops."""
+        failures = 0
+        while not self.stopping:
+            tmp = self._tmp / str(self._started)
+            self._started += 1
+            tmp.mkdir()
+            proc, came_up = await self._start(index, tmp)
+            if came_up:
+                failures = 0
+                ready.set()
+            status = await proc.wait()
+            self.procs.pop(index, None)
+            # What a killed worker could not remove (its roots, its cages' /tmp) goes now.
+            await asyncio.to_thread(shutil.rmtree, tmp, onerror=_force_remove)
+            if self.stopping:
+                return
+            what = f"signal {-status}" if status < 0 else f"status {status}"
+            if not came_up:
+                failures += 1
+                if failures >= START_FAILURES:
+                    _say(f"worker {index} (pid {proc.pid}) failed to start {failures} times "
+                         f"({what}); stopping")
+                    self.failed = True
+                    stop.set()
+                    return
+            _say(f"worker {index} (pid {proc.pid}) exited ({what}); starting another")
+            await asyncio.sleep(0.2 * failures)
+
+    async def _start(self, index: int, tmp: Path) -> tuple[asyncio.subprocess.Process, bool]:
+        """Start worker ``index`` with ``tmp`` as its ``TMPDIR``; whether it became ready
+        (``False``: it exited first)."""
+        rfd, wfd = os.pipe()
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *self.worker_argv, "--worker-of", f"{os.getpid()},{self.port},{wfd}",
+                pass_fds=(wfd,), stdin=asyncio.subprocess.DEVNULL,
+                env={**os.environ, "TMPDIR": str(tmp)},
+            )
+        finally:
+            os.close(wfd)
+        self.procs[index] = proc
+        line = await _read_line(rfd)
+        if line.strip() != str(proc.pid).encode():
+            return proc, False
+        _say(f"worker {index} ready (pid {proc.pid})")
+        return proc, True
+
+    async def _stop_all(self) -> None:
+        """``SIGTERM`` every worker, ``SIGKILL`` what is left after :data:`STOP_GRACE`."""
+        procs = list(self.procs.values())
+        for proc in procs:
+            with contextlib.suppress(ProcessLookupError):
+                proc.terminate()
+        waits = [asyncio.ensure_future(p.wait()) for p in procs]
+        if not waits:
+            return
+        await asyncio.wait(waits, timeout=STOP_GRACE)
+        for proc in procs:
+            if proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+        await asyncio.gather(*waits, return_exceptions=True)
+
+
+async def _all_set(events: list[asyncio.Event]) -> None:
+    for event in events:
+        await event.wait()
+
+
+async def _read_line(fd: int) -> bytes:
+    """What a worker writes on its ready pipe (empty if it exits before it is ready); closes
+    ``fd``."""
+    reader = asyncio.StreamReader()
+    transport, _ = await asyncio.get_running_loop().connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", 0)
     )
-    out, _ = await proc.communicate(body)
-    return proc.returncode or 0, out
+    try:
+        return await reader.readline()
+    finally:
+        transport.close()
 
 
-def _native_app(exe: Path, concurrency: int) -> web.Application:
-    """The benchmark's like-for-like baseline: the same routes, a host process per request
-    (``concurrency`` at once, as the service's root pool allows). No sandbox: not for serving."""
-    gate = asyncio.Semaphore(concurrency)
-
-    async def handle(request: web.Request) -> web.Response:
-        body = await request.read()
-        async with gate:
-            status, out = await _run_native(exe, body)
-        if status != 0:
-            return web.Response(status=500, text=f"exit status {status}\n")
-        return web.Response(body=out, content_type="application/octet-stream")
-
-    app = web.Application()
-    app.router.add_route("POST", "/{tail:.*}", handle)
-    return app
-
-
-async def _http_rate(app: web.Application, n: int, concurrency: int, body: bytes,
-                     expected: bytes) -> float:
-    """Requests/second of ``app`` on an ephemeral port, one warm-up request first."""
-    async with _serving_app(app) as url, ClientSession(connector=TCPConnector(limit=0)) as http:
-
-        async def once() -> None:
-            async with http.post(url, data=body) as resp:
-                assert resp.status == 200 and await resp.read() == expected
-
-        await once()  # warm up: the first request may compile the program
-        return await _rate(n, concurrency, once)
-
-
-async def _rate(n: int, concurrency: int, once: object) -> float:
-    gate = asyncio.Semaphore(concurrency)
-
-    async def one() -> None:
-        async with gate:
-            await once()  # type: ignore[operator]
-
-    start = time.perf_counter()
-    await asyncio.gather(*(one() for _ in range(n)))
-    return n / (time.perf_counter() - start)
+def _say(line: str) -> None:
+    print(line, flush=True)
 
 
 def _size(text: str) -> int:
@@ -340,10 +483,19 @@ def _size(text: str) -> int:
     return int(text)
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0] if __doc__ else None,
-        epilog="POST the program's stdin; ?arg=A&arg=B become its arguments.",
+        epilog="POST the program's stdin; ?arg=A&arg=B become its arguments. "
+        "docs/scaling.md says when to use --workers and when --pool.",
     )
     parser.add_argument(
         "program",
@@ -353,7 +505,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="the .c, .wasm or .cwasm program (default: examples/upper.c)",
     )
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--port", type=int, default=8080, help="0: any free port")
     parser.add_argument("--timeout", type=float, default=5.0, help="seconds per request")
     parser.add_argument(
         "--memory",
@@ -363,29 +515,47 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--max-body", type=_size, default=1 << 20, help="largest request body")
     parser.add_argument("--max-output", type=_size, default=1 << 20, help="largest response")
-    parser.add_argument("--concurrency", type=int, default=16, help="cages running at once")
+    parser.add_argument("--concurrency", type=int, default=16,
+                        help="cages running at once (per server process)")
     parser.add_argument(
         "--workers",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="N server processes sharing the port, each with its own microvisor, under a "
+        "supervisor that restarts a dead one (default 1: this process serves)",
+    )
+    parser.add_argument(
+        "--pool",
         type=int,
         default=0,
         metavar="N",
-        help="run the cages on a lind_async.Pool of N worker processes (default: in this one)",
+        help="one server process whose cages run on a lind_async.Pool of N worker processes",
     )
-    parser.add_argument(
-        "--bench",
-        type=int,
-        metavar="N",
-        help="instead of serving, run bench_requests(N) and print the result",
-    )
+    parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop",
+                        help="the event loop of each server process (default uvloop)")
+    parser.add_argument("--worker-of", help=argparse.SUPPRESS)  # PARENT,PORT,READY_FD
     ns = parser.parse_args(argv)
-    if ns.bench:
-        print(asyncio.run(bench_requests(ns.bench)))
-        return
-    config = Config(
-        ns.program, ns.timeout, ns.memory, ns.max_body, ns.max_output, ns.concurrency, ns.workers
-    )
-    web.run_app(make_app(config), host=ns.host, port=ns.port)
+    if ns.workers > 1 and ns.pool:
+        parser.error("--workers and --pool are two ways to use more cores: choose one")
+    if not ns.program.is_file():
+        parser.error(f"{ns.program}: no such file")
+    config = Config(ns.program, ns.timeout, ns.memory, ns.max_body, ns.max_output,
+                    ns.concurrency, ns.pool)
+    if ns.worker_of:
+        parent, port, ready_fd = (int(x) for x in ns.worker_of.split(","))
+        _worker_main(config, ns.host, port, ready_fd, parent, ns.loop)
+        return 0
+    if ns.workers > 1:
+        worker_argv = [sys.executable, os.path.abspath(__file__), *argv]
+        return asyncio.run(Supervisor(worker_argv, ns.workers, ns.host, ns.port).run())
+    try:
+        sock = listen_socket(ns.host, ns.port, reuse_port=False, listen=True)
+    except OSError as exc:
+        parser.exit(1, f"cannot listen on {ns.host}:{ns.port}: {exc.strerror}\n")
+    serve(config, sock, lambda: _say(f"serving on {base_url(ns.host, sock)}"), ns.loop)
+    return 0
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(main())

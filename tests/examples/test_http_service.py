@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+from pathlib import Path
 
 import aiohttp
 
@@ -69,11 +70,28 @@ async def test_memory_limit_applies() -> None:
         assert await post(s, url, b"x") == (500, b"exit status -11\n")
 
 
-async def test_bench_requests() -> None:
-    result = await http_service.bench_requests(6, concurrency=3)
-    assert result["requests"] == 6
-    assert result["service_rps"] > 0 and result["native_rps"] > 0
-    assert result["native_http_rps"] > 0
+def test_bench_http_drives_both_servers_with_the_c_client() -> None:
+    from benchmarks import bench_http
+
+    result = bench_http.measure(40, 2, 1)
+    assert result["requests"] == 40 and result["connections"] == 2
+    for key in ("service_rps", "native_http_rps", "native_rps", "client_cpu_us"):
+        assert result[key] > 0, key
+    [figure] = bench_http.figures(result)
+    assert [b.name for b in figure.baselines] == [
+        "HTTP + process per request (gcc)", "process per request (gcc), no HTTP"]
+
+
+def test_a_program_that_does_not_compile_is_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.c"
+    bad.write_text("int main(void) { return undeclared; }\n")
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "http_service.py"), str(bad), "--port", "0"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 1
+    assert "cannot serve" in proc.stderr and "undeclared" in proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 def test_help() -> None:
