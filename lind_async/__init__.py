@@ -87,4 +87,6 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'lind_async' has no attribute {name!r}")
     import importlib
 
-    return getattr(importlib.import_module(module), name)
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups are plain attribute reads, not this call
+    return value
