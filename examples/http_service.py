@@ -382,7 +382,13 @@ class Supervisor:
         finally:
             self.stopping = True
             await self._stop_all()
-            for slot in slots:
+            # Each slot ends once its worker is gone (one started meanwhile is stopped by its
+            # slot); what is still there after the grace is killed.
+            _, late = await asyncio.wait(slots, timeout=STOP_GRACE)
+            for proc in list(self.procs.values()):
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+            for slot in late:
                 slot.cancel()
             await asyncio.gather(*slots, return_exceptions=True)
             reserve.close()
@@ -431,6 +437,8 @@ class Supervisor:
         finally:
             os.close(wfd)
         self.procs[index] = proc
+        if self.stopping:  # the stop began while it started
+            proc.terminate()
         line = await _read_line(rfd)
         if line.strip() != str(proc.pid).encode():
             return proc, False
