@@ -30,6 +30,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -130,6 +131,8 @@ class Server:
         if not self.port:
             self.stop()
             raise RuntimeError(f"{name} did not start (status {self.proc.returncode})")
+        # Later lines (a worker restarted…) must never fill the pipe and stall the server.
+        threading.Thread(target=self.proc.stdout.read, daemon=True).start()
 
     def cpu_seconds(self) -> float:
         """CPU time of the server process and of its children it has reaped, and of its live
