@@ -40,6 +40,7 @@ from lind_async.runtime import guest_signals, syscall_entry
 from lind_async.runtime.cage import Cage
 from lind_async.runtime.fork import ForkedCage, fork_import
 from lind_async.runtime.limits import Family, Limits
+from lind_async.threei import native as threei_native
 from lind_async.threei import ops as threei_ops
 from lind_async.threei import wasm_grates
 from lind_async.threei.authority import Authority, InFlight
@@ -99,7 +100,8 @@ def lind_imports() -> HostImports:
         *SIGNAL_FRAME_IMPORT, ["i32", "i32"], ["i64"], guest_signals.signal_frame_import
     )
     imports.define_sync(*SIGNAL_RETURN_IMPORT, [], ["i64"], guest_signals.signal_return_import)
-    imports.define_sync(*THREEI_CALL_IMPORT, THREEI_CALL_PARAMS, ["i64"], threei_call_now)
+    imports.define_sync(*THREEI_CALL_IMPORT, THREEI_CALL_PARAMS, ["i64"], threei_call_now,
+                        trampoline=threei_native.install(default_cache_dir()))
     return imports
 
 

@@ -17,12 +17,13 @@ RawPOSIX's dispatcher reports it; a process-level effect on the caller itself (i
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from lind_async.abi.errno import GuestError, to_negative_errno
 from lind_async.abi.guest import WOULD_WAIT
 from lind_async.threei import calls as threei_calls
+from lind_async.wasm import fiber
 from lind_async.wasm.eager import first_step
 
 if TYPE_CHECKING:
@@ -49,6 +50,38 @@ def threei_call_now(instance: LindInstance, args: tuple[int, ...]) -> int:
         return WOULD_WAIT
     instance.park(_finish(first_step(result)))  # its first step now (wasm/eager.py)
     return WOULD_WAIT
+
+
+_NAME = "lind.threei_call"
+
+
+def _no_keeper(trap: int) -> None:
+    raise RuntimeError("lind.threei_call's native trampoline is not in use")
+
+
+_keep_trap: Callable[[int], None] = _no_keeper
+
+
+def use_trap_keeper(keep: Callable[[int], None]) -> None:
+    """How :func:`threei_entry` hands a trap to the native trampoline (``threei/native.py``)."""
+    global _keep_trap
+    _keep_trap = keep
+
+
+def threei_entry(
+    nr: int, target: int, a1: int, c1: int, a2: int, c2: int, a3: int, c3: int,
+    a4: int, c4: int, a5: int, c5: int, a6: int, c6: int,
+) -> int:
+    """``lind.threei_call`` as the native trampoline calls it (``native/grate_entry.c``): the
+    fourteen arguments as ints; never raises (a failure is a trap kept for the trampoline,
+    with the exception recorded on the live call, as the shared trampoline does)."""
+    try:
+        instance: LindInstance = fiber._current.instance  # type: ignore[union-attr]
+        return threei_call_now(instance, (nr, target, a1, c1, a2, c2, a3, c3, a4, c4, a5, c5,
+                                          a6, c6))
+    except BaseException as exc:
+        _keep_trap(fiber.fail(exc, _NAME))
+        return 0
 
 
 async def _killed(result: int) -> int:

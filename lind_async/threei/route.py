@@ -28,7 +28,7 @@ InFlight`): a lane passing a call on (``grates/lane.py``) holds its count throug
 from __future__ import annotations
 
 import types
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from lind_async.abi.errno import EIO, GuestError, to_negative_errno
@@ -44,6 +44,15 @@ if TYPE_CHECKING:
 Key = tuple[int, int]
 _Coroutine = types.CoroutineType
 _new = object.__new__
+# The native coroutine step (``native/grate_entry.c``, wired by ``threei/native.py``): the int a
+# coroutine returned at once, else (1, what it yielded) or (0, what it returned). None: Python's.
+_step: Callable[[Any], Any] | None = None
+
+
+def use_step(step: Callable[[Any], Any]) -> None:
+    """Step coroutine handlers once with ``step`` (see ``_step``)."""
+    global _step
+    _step = step
 
 
 def call_grate(
@@ -112,15 +121,26 @@ def hop(
             if kind is int:
                 pass
             elif kind is _Coroutine:  # stepped once, eagerly: most finish without waiting
-                try:
-                    first = result.send(None)
-                except StopIteration as done:
-                    result = done.value
-                    if result.__class__ is not int:
-                        result = as_result(result)
+                step = _step
+                if step is not None:
+                    first = step(result)
+                    if first.__class__ is int:
+                        result = first
+                    elif first[0]:  # it yielded: it waits
+                        finish = python_grate._finish(call, result, first[1])
+                        return _until_done(origin, counts, key, finish, True, call)
+                    else:
+                        result = as_result(first[1])
                 else:
-                    finish = python_grate._finish(call, result, first)
-                    return _until_done(origin, counts, key, finish, True, call)
+                    try:
+                        first = result.send(None)
+                    except StopIteration as done:
+                        result = done.value
+                        if result.__class__ is not int:
+                            result = as_result(result)
+                    else:
+                        finish = python_grate._finish(call, result, first)
+                        return _until_done(origin, counts, key, finish, True, call)
             elif kind is Forward and result._value.__class__ is int:
                 result = result._value
             else:

@@ -1,7 +1,8 @@
 """Native helpers of the runtime, built once with the ``ziglang`` wheel's ``zig cc`` into the
 cache and loaded with ctypes: the SIGBUS guard's handler (``native/faults.c``, used by
 ``memory/faults.py``) and the ``lind.syscall`` trampoline (``native/syscall_entry.c``, used by
-``runtime/syscall_entry.py``, which falls back to Python without it). A build is keyed by
+``runtime/syscall_entry.py``, which falls back to Python without it) and the grate hop's glue
+(``native/grate_entry.c``, used by ``threei/native.py``, likewise optional). A build is keyed by
 source and machine (the guard's by zig's version too), written beside its final name and renamed
 into place (a loaded library is never rewritten)."""
 
@@ -17,6 +18,7 @@ from pathlib import Path
 
 SOURCE = Path(__file__).resolve().parent.parent / "native" / "faults.c"
 SYSCALL_ENTRY_SOURCE = SOURCE.with_name("syscall_entry.c")
+GRATE_ENTRY_SOURCE = SOURCE.with_name("grate_entry.c")
 
 
 def _build(out: Path, source: Path = SOURCE) -> None:
@@ -62,9 +64,19 @@ def syscall_entry_library(cache_dir: Path) -> Path:
     root), built on first use. Keyed without zig's version and placed by the caller: every
     cage start asks for it, and neither a distribution's metadata nor the sysroot module is
     worth loading for that."""
-    key = hashlib.sha256(SYSCALL_ENTRY_SOURCE.read_bytes())
+    return _entry_library(cache_dir, SYSCALL_ENTRY_SOURCE)
+
+
+def grate_entry_library(cache_dir: Path) -> Path:
+    """The grate hop's glue library under ``cache_dir``, built on first use (keyed as
+    :func:`syscall_entry_library`'s)."""
+    return _entry_library(cache_dir, GRATE_ENTRY_SOURCE)
+
+
+def _entry_library(cache_dir: Path, source: Path) -> Path:
+    key = hashlib.sha256(source.read_bytes())
     key.update(f"\0{platform.machine()}\0{platform.system()}".encode())
-    path = cache_dir / "native" / f"syscall_entry-{key.hexdigest()[:16]}.so"
+    path = cache_dir / "native" / f"{source.stem}-{key.hexdigest()[:16]}.so"
     if not path.is_file():
-        _build(path, SYSCALL_ENTRY_SOURCE)
+        _build(path, source)
     return path

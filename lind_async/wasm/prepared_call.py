@@ -35,7 +35,7 @@ limit is measured from wherever the call starts, so deep recursion overruns the 
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from ctypes import c_int64, c_void_p
 from typing import TYPE_CHECKING
 
@@ -50,6 +50,30 @@ __all__ = ["PreparedCall"]
 _call_async = capi.func_call_async_addrs
 _future_poll = capi.call_future_poll
 _future_delete = capi.call_future_delete
+# The native start (``native/grate_entry.c``, wired by ``threei/native.py``): start, first poll
+# and, if it finished, delete in one call; its result is 0 or the pending future. None: ctypes.
+_native_start: Callable[[int, int], int] | None = None
+
+
+def use_native_start(start: Callable[[int, int], int]) -> None:
+    """Start prepared calls with ``start(prepared, fresh_slice)`` (see ``_Prepared``)."""
+    global _native_start
+    _native_start = start
+
+
+class _Prepared(ctypes.Structure):
+    """``wasmtime_func_call_async``'s arguments in its order, for the native start."""
+
+    _fields_ = (
+        ("ctx", c_void_p),
+        ("func", c_void_p),
+        ("argv", c_void_p),
+        ("nparams", ctypes.c_size_t),
+        ("resv", c_void_p),
+        ("nresults", ctypes.c_size_t),
+        ("trap", c_void_p),
+        ("err", c_void_p),
+    )
 
 
 class PreparedCall:
@@ -78,6 +102,8 @@ class PreparedCall:
         "_nparams",
         "_nresults",
         "_pairs",
+        "_prepared",
+        "_prepared_ref",
         "_result_at",
         "_result_view",
         "_resv",
@@ -139,6 +165,8 @@ class PreparedCall:
             self._trap_ref,
             self._err_ref,
         )
+        self._prepared = _Prepared(*self._call_args)
+        self._prepared_ref = ctypes.addressof(self._prepared)
         self._ticks_at_deadline = -1  # the ticker's count when this store's deadline was set
         # ``call_pairs`` on a 14-parameter entry point: the argument words (a ``wasmtime_val_t``
         # is four words, its value the second) and what was last written there.
@@ -230,6 +258,9 @@ class PreparedCall:
         # that call then yields at once and finishes as a waiting call would (never wrong).
         ticker = self._ticker
         ticks = ticker.ticks
+        start = _native_start
+        if start is not None:
+            return self._start_native(start, ticks)
         if ticks != self._ticks_at_deadline:
             capi.context_set_epoch_deadline(instance.ctx, 1)
             self._ticks_at_deadline = ticks
@@ -264,6 +295,46 @@ class PreparedCall:
         _future_delete(fut)
         del _live_calls[key]
         instance._live = False
+        if call.exc is not None or self._trap_word[0] or self._err_word[0]:
+            try:
+                _raise_failure(call, self._trap_slot, self._err_slot)
+            finally:
+                self._clean()
+        if self._kind < 0:
+            return 0
+        result: int = self._result_view[self._result_at]
+        return result
+
+    def _start_native(self, start: Callable[[int, int], int], ticks: int) -> int | Awaitable[int]:
+        """``_start`` through the native start: one call starts, polls and (if it finished)
+        deletes the future."""
+        fresh = 0
+        if ticks != self._ticks_at_deadline:
+            fresh = 1
+            self._ticks_at_deadline = ticks
+        call = self._call
+        key = call.key
+        _live_calls[key] = call
+        ticker = self._ticker
+        prev = fiber._current
+        fiber._current = call
+        ticker.active += 1
+        if ticker._parked:
+            ticker._start_or_wake()
+        try:
+            fut = start(self._prepared_ref, fresh)
+        except BaseException:
+            del _live_calls[key]
+            self._clean()
+            self.instance._live = False
+            raise
+        finally:
+            ticker.active -= 1
+            fiber._current = prev
+        if fut:
+            return self._finish(fut)
+        del _live_calls[key]
+        self.instance._live = False
         if call.exc is not None or self._trap_word[0] or self._err_word[0]:
             try:
                 _raise_failure(call, self._trap_slot, self._err_slot)

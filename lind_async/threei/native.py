@@ -1,0 +1,93 @@
+"""The grate hop's native glue (``native/grate_entry.c``): loaded once, optional.
+
+Theory of operation
+-------------------
+:func:`install` builds the library into the cache on first use (zig, as for ``lind.syscall``'s
+trampoline), loads it and wires its three pieces to the Python code they stand in for:
+
+- the ``lind.threei_call`` trampoline, returned for ``HostImports.define_sync(trampoline=…)``:
+  it calls :func:`lind_async.threei.guest_import.threei_entry` with the fourteen arguments as
+  ints (the ctypes path goes through the shared sync trampoline, ``fiber._sync_trampoline``);
+- ``start``, handed to ``wasm/prepared_call.py`` (:func:`~lind_async.wasm.prepared_call.
+  use_native_start`): a prepared call's start, first poll and (when it finished) delete in one
+  call instead of three ctypes calls;
+- ``step``, handed to the hop (``threei/route.py``): a Python grate's coroutine handler stepped
+  once with ``PyIter_Send``, so one that finishes at once returns its int without a
+  ``StopIteration``.
+
+Where the library cannot be built or loaded, or ``LIND_ASYNC_PYTHON_ENTRY`` is set (which also
+selects ``lind.syscall``'s Python trampoline), nothing is wired and the Python paths serve: the
+results are the same, only slower (``tests/e2e/test_grates_c.py`` runs both).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from lind_async.threei import guest_import, route
+from lind_async.wasm import capi, prepared_call
+
+log = logging.getLogger("lind_async.threei")
+
+_chosen: list[Any] = []  # [(library, threei trampoline) or None], once chosen for the process
+
+
+def install(cache_dir: Path) -> Any:
+    """Load the glue (first call only) and return the ``lind.threei_call`` trampoline, or None
+    when the Python paths serve."""
+    if not _chosen:
+        _chosen.append(_load(cache_dir))
+    chosen = _chosen[0]
+    return None if chosen is None else chosen[1]
+
+
+def active() -> bool:
+    """Whether the native glue is in use (after :func:`install`)."""
+    return bool(_chosen) and _chosen[0] is not None
+
+
+def _load(cache_dir: Path) -> tuple[Any, Any] | None:
+    if os.environ.get("LIND_ASYNC_PYTHON_ENTRY"):
+        return None
+    try:
+        from lind_async.toolchain.native import grate_entry_library
+
+        path = str(grate_entry_library(cache_dir))
+        lib = ctypes.CDLL(path)
+        init = ctypes.PyDLL(path).lind_threei_init  # (takes a reference: keeps the GIL)
+        init.argtypes = (ctypes.py_object, ctypes.c_void_p)
+        init.restype = None
+        grate_init = lib.lind_grate_init
+        grate_init.argtypes = (ctypes.c_void_p,) * 4
+        grate_init.restype = None
+        function = ctypes.PyDLL(path).lind_grate_function  # (makes objects: keeps the GIL)
+        function.argtypes = (ctypes.c_int,)
+        function.restype = ctypes.py_object
+        kept = ctypes.c_void_p.in_dll(lib, "lind_threei_trap")
+        trampoline = ctypes.cast(lib.lind_threei_trampoline, capi.UNCHECKED_CALLBACK)
+    except Exception as exc:  # no zig, no compiler output, no loader: Python's paths serve
+        log.info("grate hops: the native glue is unavailable (%s); using Python's", exc)
+        return None
+
+    def address(fn: Any) -> int | None:
+        return ctypes.cast(fn, ctypes.c_void_p).value
+
+    grate_init(
+        address(capi.lib.wasmtime_func_call_async),
+        address(capi.lib.wasmtime_call_future_poll),
+        address(capi.lib.wasmtime_call_future_delete),
+        address(capi.lib.wasmtime_context_set_epoch_deadline),
+    )
+    init(guest_import.threei_entry, address(capi.lib.wasmtime_trap_new))
+
+    def keep_in_c(trap: int) -> None:
+        kept.value = trap or None
+
+    guest_import.use_trap_keeper(keep_in_c)
+    prepared_call.use_native_start(function(0))
+    route.use_step(function(1))
+    return (lib, trampoline)  # the library stays loaded as long as its functions are kept
