@@ -17,14 +17,17 @@
  * - "start" (a builtin made by lind_grate_function(0)) starts a prepared call
  *   (wasmtime_func_call_async over buffers that never move, their addresses in one struct the
  *   Python side owns), polls it once and deletes it if it finished: one call from Python
- *   instead of three through ctypes. It returns 0 when the call finished, else the future's
- *   address (the Python driver polls and deletes it). The GIL is released around the wasmtime
- *   calls, as ctypes does (the poll runs guest code, whose imports take the GIL back on this
- *   same thread, and the epoch ticker needs it meanwhile).
+ *   instead of three through ctypes. It returns 0 when the call finished (1 if with a trap or
+ *   an error), else the future's address (the Python driver polls and deletes it). The GIL is
+ *   released around the wasmtime calls, as ctypes does (the poll runs guest code, whose imports
+ *   take the GIL back on this same thread, and the epoch ticker needs it meanwhile).
+ *   "call_pairs" (lind_grate_function(2)) first writes a grate entry's fourteen arguments.
  * - "step" (lind_grate_function(1)) steps a coroutine once with PyIter_Send: a handler that
  *   returns an int gives it back as is, without the StopIteration a Python-level send raises
  *   and catches (the costliest part of an async def Python grate hop); anything else comes
  *   back as (1, yielded) or (0, returned) for the general path. An exception propagates.
+ *
+ * - Forward.__await__ (lind_grate_await): see below.
  *
  * Only the few CPython functions used are declared, by hand (stable ABI), so the build needs no
  * Python headers; they are resolved against the running interpreter when the library loads. The
@@ -70,6 +73,38 @@ extern int PyIter_Send(PyObject *, PyObject *, PyObject **);
 extern PyObject *Py_BuildValue(const char *, ...);
 extern PyObject _Py_NoneStruct;
 extern PyObject PyLong_Type;
+extern PyObject *PyExc_StopIteration;
+extern PyObject PyTuple_Type;
+extern Py_ssize_t PyTuple_Size(PyObject *);
+extern PyObject *PyTuple_GetItem(PyObject *, Py_ssize_t);
+extern void PyErr_SetObject(PyObject *, PyObject *);
+extern PyObject *PyObject_GetAttr(PyObject *, PyObject *);
+extern PyObject *PyUnicode_InternFromString(const char *);
+extern PyObject *PyDescr_NewMethod(PyObject *, PyMethodDef *);
+extern PyObject *PyType_GenericAlloc(PyObject *, Py_ssize_t);
+extern void PyObject_Free(void *);
+
+typedef struct {
+	int slot;
+	void *pfunc;
+} PyType_Slot;
+typedef struct {
+	const char *name;
+	int basicsize;
+	int itemsize;
+	unsigned int flags;
+	PyType_Slot *slots;
+} PyType_Spec;
+extern PyObject *PyType_FromSpec(PyType_Spec *);
+#define METH_NOARGS 0x0004
+#define TPFLAGS_DEFAULT (1UL << 18)
+#define SLOT_TP_DEALLOC 52
+#define SLOT_TP_ITER 62
+#define SLOT_TP_ITERNEXT 63
+#define SLOT_AM_SEND 81
+
+/* The type of an object: its second word (every release build's PyObject header). */
+static PyObject *type_of(PyObject *op) { return *(PyObject **)((char *)op + sizeof(Py_ssize_t)); }
 
 /* ---- lind.threei_call ---------------------------------------------------------------------- */
 typedef void *(*trap_new_fn)(const char *, size_t);
@@ -158,30 +193,72 @@ void lind_grate_init(void *call_async_addr, void *poll_addr, void *delete_addr,
 	set_deadline = (deadline_fn)deadline_addr;
 }
 
-/* start(prepared address, give a fresh epoch slice) -> 0 (finished) or the pending future */
+/* Start the call, poll it once and delete it if it finished: 0 (finished), 1 (finished with a
+ * trap or an error in the out-slots), else the pending future. Called with the GIL held. */
+static PyObject *run(struct prepared *p, long fresh) {
+	void *saved = PyEval_SaveThread();
+	if (fresh) set_deadline(p->ctx, 1);
+	void *fut = call_async(p->ctx, p->func, p->argv, p->nparams, p->resv, p->nresults, p->trap,
+	                       p->err);
+	long status = 0;
+	if (future_poll(fut)) {
+		future_delete(fut);
+		fut = NULL;
+		status = *(void **)p->trap != NULL || *(void **)p->err != NULL;
+	}
+	PyEval_RestoreThread(saved);
+	return fut != NULL ? PyLong_FromVoidPtr(fut) : PyLong_FromLongLong(status);
+}
+
+static struct prepared *prepared_arg(PyObject *addr, PyObject *flag, long *fresh) {
+	struct prepared *p = (struct prepared *)PyLong_AsVoidPtr(addr);
+	*fresh = PyLong_AsLong(flag);
+	if (PyErr_Occurred() != NULL) return NULL;
+	if (p == NULL) PyErr_SetString(PyExc_TypeError, "a null prepared call");
+	return p;
+}
+
+/* start(prepared address, give a fresh epoch slice) -> run()'s result */
 static PyObject *start(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
 	(void)self;
 	if (nargs != 2) {
 		PyErr_SetString(PyExc_TypeError, "start(prepared, fresh_slice)");
 		return NULL;
 	}
-	struct prepared *p = (struct prepared *)PyLong_AsVoidPtr(args[0]);
-	long fresh = PyLong_AsLong(args[1]);
-	if (PyErr_Occurred() != NULL) return NULL;
-	if (p == NULL) {
-		PyErr_SetString(PyExc_TypeError, "start: a null prepared call");
+	long fresh;
+	struct prepared *p = prepared_arg(args[0], args[1], &fresh);
+	return p == NULL ? NULL : run(p, fresh);
+}
+
+/* call_pairs(prepared, fresh, first, second, values, tags): the arguments of a 14-parameter
+ * entry (first, second, values[0], tags[0], ...) written into its wasmtime_val_t array (the value
+ * is each 32-byte slot's second word; every int wrapped to 64 bits, as ctypes stores it), then
+ * run()'s result; -2 before anything ran when the arguments have another shape. */
+static PyObject *call_pairs(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+	(void)self;
+	if (nargs != 6) {
+		PyErr_SetString(PyExc_TypeError, "call_pairs(prepared, fresh, first, second, values, tags)");
 		return NULL;
 	}
-	void *saved = PyEval_SaveThread();
-	if (fresh) set_deadline(p->ctx, 1);
-	void *fut = call_async(p->ctx, p->func, p->argv, p->nparams, p->resv, p->nresults, p->trap,
-	                       p->err);
-	if (future_poll(fut)) {
-		future_delete(fut);
-		fut = NULL;
+	long fresh;
+	struct prepared *p = prepared_arg(args[0], args[1], &fresh);
+	if (p == NULL) return NULL;
+	PyObject *values = args[4], *tags = args[5];
+	if (p->nparams != 14 || type_of(values) != &PyTuple_Type || type_of(tags) != &PyTuple_Type ||
+	    PyTuple_Size(values) != 6 || PyTuple_Size(tags) != 6)
+		return PyLong_FromLongLong(-2);
+	int64_t *words = (int64_t *)p->argv;
+	words[1] = (int64_t)PyLong_AsUnsignedLongLongMask(args[2]);
+	words[5] = (int64_t)PyLong_AsUnsignedLongLongMask(args[3]);
+	for (int i = 0; i < 6; i++) {
+		words[9 + 8 * i] = (int64_t)PyLong_AsUnsignedLongLongMask(PyTuple_GetItem(values, i));
+		words[13 + 8 * i] = (int64_t)PyLong_AsUnsignedLongLongMask(PyTuple_GetItem(tags, i));
 	}
-	PyEval_RestoreThread(saved);
-	return PyLong_FromVoidPtr(fut);
+	if (PyErr_Occurred() != NULL) { /* not ints: the Python path decides (and reports) */
+		PyErr_Clear();
+		return PyLong_FromLongLong(-2);
+	}
+	return run(p, fresh);
 }
 
 /* step(coroutine) -> the int it returned, or (1, yielded) / (0, returned non-int) */
@@ -194,7 +271,7 @@ static PyObject *step(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
 	PyObject *out = NULL;
 	int status = PyIter_Send(args[0], &_Py_NoneStruct, &out);
 	if (status == PYGEN_RETURN) {
-		if (*(PyObject **)((char *)out + sizeof(Py_ssize_t)) == &PyLong_Type) return out;
+		if (type_of(out) == &PyLong_Type) return out;
 	} else if (status != PYGEN_NEXT) {
 		return NULL; /* the exception it raised propagates */
 	}
@@ -203,13 +280,97 @@ static PyObject *step(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
 	return pair;
 }
 
+/* ---- awaiting a forward that already has its result ------------------------------------- */
+/* Forward.__await__ as a method descriptor: a result already there (an exact int in _value)
+ * comes back through a small iterator whose am_send returns it at once (no generator frame, no
+ * StopIteration); anything else is the Python generator's (the original __await__). */
+typedef struct {
+	Py_ssize_t ob_refcnt;
+	PyObject *ob_type;
+	PyObject *value;
+} Ready;
+
+static PyObject *ready_type;
+static PyObject *value_name;
+static PyObject *slow_await;
+
+static int ready_send(PyObject *self, PyObject *arg, PyObject **result) {
+	(void)arg;
+	PyObject *value = ((Ready *)self)->value;
+	Py_IncRef(value);
+	*result = value;
+	return PYGEN_RETURN;
+}
+
+static PyObject *ready_next(PyObject *self) {
+	PyErr_SetObject(PyExc_StopIteration, ((Ready *)self)->value);
+	return NULL;
+}
+
+static PyObject *ready_iter(PyObject *self) {
+	Py_IncRef(self);
+	return self;
+}
+
+static void ready_dealloc(PyObject *self) {
+	PyObject *type = type_of(self);
+	Py_DecRef(((Ready *)self)->value);
+	PyObject_Free(self);
+	Py_DecRef(type); /* a heap type's instances hold a reference to it */
+}
+
+static PyType_Slot ready_slots[] = {
+	{SLOT_AM_SEND, (void *)ready_send},
+	{SLOT_TP_ITERNEXT, (void *)ready_next},
+	{SLOT_TP_ITER, (void *)ready_iter},
+	{SLOT_TP_DEALLOC, (void *)ready_dealloc},
+	{0, NULL},
+};
+
+static PyType_Spec ready_spec = {"lind_async.ready", sizeof(Ready), 0, TPFLAGS_DEFAULT, ready_slots};
+
+static PyObject *forward_await(PyObject *self, PyObject *unused) {
+	(void)unused;
+	PyObject *value = PyObject_GetAttr(self, value_name);
+	if (value == NULL) return NULL;
+	if (type_of(value) == &PyLong_Type) {
+		Ready *ready = (Ready *)PyType_GenericAlloc(ready_type, 0);
+		if (ready == NULL) {
+			Py_DecRef(value);
+			return NULL;
+		}
+		ready->value = value;
+		return (PyObject *)ready;
+	}
+	Py_DecRef(value);
+	return PyObject_Vectorcall(slow_await, &self, 1, NULL);
+}
+
+static PyMethodDef await_def = {"__await__", (void *)forward_await, METH_NOARGS,
+                                "the forwarded call's result (awaitable)"};
+
+/* A new reference to the __await__ descriptor for class ``forward`` (whose ``_value`` holds the
+ * result or an awaitable), falling back to ``slow(self)``; NULL on failure. */
+PyObject *lind_grate_await(PyObject *forward, PyObject *slow) {
+	if (ready_type == NULL) {
+		value_name = PyUnicode_InternFromString("_value");
+		if (value_name == NULL) return NULL;
+		ready_type = PyType_FromSpec(&ready_spec);
+		if (ready_type == NULL) return NULL;
+	}
+	Py_IncRef(slow);
+	slow_await = slow;
+	return PyDescr_NewMethod(forward, &await_def);
+}
+
 static PyMethodDef functions[] = {
 	{"start", (void *)start, METH_FASTCALL, "start and poll a prepared call once"},
 	{"step", (void *)step, METH_FASTCALL, "step a coroutine once"},
+	{"call_pairs", (void *)call_pairs, METH_FASTCALL, "write a grate entry's arguments, start"},
 };
 
-/* A new reference to builtin ``which`` (0: start, 1: step), or NULL. */
+/* A new reference to builtin ``which`` (0: start, 1: step, 2: call_pairs), or NULL. */
 PyObject *lind_grate_function(int which) {
-	if (which < 0 || which > 1) return NULL;
+	if (which < 0 || which > 2) return NULL;
 	return PyCFunction_NewEx(&functions[which], NULL, NULL);
 }

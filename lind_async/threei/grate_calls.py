@@ -28,6 +28,7 @@ caller's fiber by the hop.
 from __future__ import annotations
 
 import builtins
+import types
 from collections.abc import Callable, Generator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -124,6 +125,15 @@ class Forward:
         scratch, self._scratch = self._scratch, None
         if scratch is not None:
             scratch.release()
+
+
+def use_native_await(make: Callable[[type, Callable[[Forward], Any]], Any]) -> None:
+    """Give :class:`Forward` the native ``__await__`` (``native/grate_entry.c``, wired by
+    ``threei/native.py``): a result already there is awaited without a generator; anything
+    else goes to the Python one, kept as the fallback."""
+    slow = Forward.__dict__["__await__"]
+    if isinstance(slow, types.FunctionType):  # (not already the native one)
+        Forward.__await__ = make(Forward, slow)  # type: ignore[method-assign]
 
 
 class _Scratch:

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 from lind_async.abi.errno import GuestError, to_negative_errno
 from lind_async.abi.guest import WOULD_WAIT
 from lind_async.threei import calls as threei_calls
+from lind_async.threei import route as route_module
+from lind_async.threei import wasm_grates
 from lind_async.wasm import fiber
 from lind_async.wasm.eager import first_step
 
@@ -74,9 +76,82 @@ def threei_entry(
 ) -> int:
     """``lind.threei_call`` as the native trampoline calls it (``native/grate_entry.c``): the
     fourteen arguments as ints; never raises (a failure is a trap kept for the trampoline,
-    with the exception recorded on the live call, as the shared trampoline does)."""
+    with the exception recorded on the live call, as the shared trampoline does).
+
+    The hot path, in this one frame: a grate forwarding a call with every argument the
+    target's, on behalf of a cage it serves (the call is in flight through it), down a route
+    to a C grate with an idle worker — ``threei_call``, the hop and ``wasm_grates.invoke``
+    written out. It decides nothing of its own: whatever it does not recognise (another
+    owner, a target that is not in flight, a route to RawPOSIX or a Python grate, no idle
+    worker) goes the general way, :func:`threei_call_now`, before anything has happened."""
     try:
         instance: LindInstance = fiber._current.instance  # type: ignore[union-attr]
+        cage: Cage = instance.data
+        mv = cage.microvisor
+        args = (a1, a2, a3, a4, a5, a6)
+        owners = (c1, c2, c3, c4, c5, c6)
+        origin = mv.cages.get(target)
+        routes = cage._routes  # (its live table: the same dict as mv.threei's, once made)
+        if (
+            origin is not None
+            and origin.status is None
+            and owners == origin.own_owners
+            and routes is not None
+            and cage.status is None
+        ):
+            route = routes.get(nr)
+            counts = mv.in_flight.counts
+            if (
+                route is not None
+                and (target == cage.cage_id or (cage.cage_id, target) in counts)  # in flight
+                and route.handler_cage not in mv.python_grates
+            ):
+                grate = mv.cages.get(route.handler_cage)
+                pool = None if grate is None or grate.status is not None else grate.grate_workers
+                handler = route.handler
+                if (
+                    pool is not None
+                    and pool.idle
+                    and pool.main is grate.instance  # type: ignore[union-attr]
+                    and pool.serves
+                    and (pool.slots is None or handler in pool.slots)
+                ):  # the hop (route.hop, nested) into wasm_grates.invoke, with an idle worker
+                    key = (route.handler_cage, target)
+                    counts[key] = counts.get(key, 0) + 1
+                    idle = pool.idle
+                    worker = idle.pop()
+                    try:
+                        result = worker.entry.call_pairs(handler, target, args, owners)
+                    except BaseException as exc:
+                        wasm_grates._retire(pool, worker)
+                        try:
+                            result = wasm_grates._failed(mv, grate, exc)  # type: ignore[arg-type]
+                        except BaseException:
+                            route_module._leave(counts, key)
+                            raise
+                    else:
+                        if result.__class__ is not int:  # it waits: the rest as invoke, the
+                            # hop and threei_call_now hand it on
+                            rest = wasm_grates._complete(pool, worker, result)
+                            pending = route_module._until_done(
+                                origin, counts, key,
+                                wasm_grates._shielded(mv, grate, rest),  # type: ignore[arg-type]
+                                False,
+                            )
+                            instance.park(_finish(first_step(pending)))
+                            return WOULD_WAIT
+                        idle.append(worker)
+                        if pool.waiting:
+                            pool.freed.set()
+                    left = counts[key] - 1
+                    if left:
+                        counts[key] = left
+                    else:
+                        del counts[key]
+                    if cage.lifecycle.kill_status is None:
+                        return result
+                    instance.park(_killed(result))
+                    return WOULD_WAIT
         return threei_call_now(instance, (nr, target, a1, c1, a2, c2, a3, c3, a4, c4, a5, c5,
                                           a6, c6))
     except BaseException as exc:

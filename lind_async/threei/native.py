@@ -28,7 +28,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from lind_async.threei import guest_import, route
+from lind_async.threei import grate_calls, guest_import, route
 from lind_async.wasm import capi, prepared_call
 
 log = logging.getLogger("lind_async.threei")
@@ -67,6 +67,9 @@ def _load(cache_dir: Path) -> tuple[Any, Any] | None:
         function = ctypes.PyDLL(path).lind_grate_function  # (makes objects: keeps the GIL)
         function.argtypes = (ctypes.c_int,)
         function.restype = ctypes.py_object
+        awaiter = ctypes.PyDLL(path).lind_grate_await
+        awaiter.argtypes = (ctypes.py_object, ctypes.py_object)
+        awaiter.restype = ctypes.py_object
         kept = ctypes.c_void_p.in_dll(lib, "lind_threei_trap")
         trampoline = ctypes.cast(lib.lind_threei_trampoline, capi.UNCHECKED_CALLBACK)
     except Exception as exc:  # no zig, no compiler output, no loader: Python's paths serve
@@ -88,6 +91,7 @@ def _load(cache_dir: Path) -> tuple[Any, Any] | None:
         kept.value = trap or None
 
     guest_import.use_trap_keeper(keep_in_c)
-    prepared_call.use_native_start(function(0))
+    prepared_call.use_native_start(function(0), function(2))
     route.use_step(function(1))
+    grate_calls.use_native_await(awaiter)
     return (lib, trampoline)  # the library stays loaded as long as its functions are kept

@@ -52,13 +52,22 @@ _future_poll = capi.call_future_poll
 _future_delete = capi.call_future_delete
 # The native start (``native/grate_entry.c``, wired by ``threei/native.py``): start, first poll
 # and, if it finished, delete in one call; its result is 0 or the pending future. None: ctypes.
-_native_start: Callable[[int, int], int] | None = None
+# The native starts (``native/grate_entry.c``, wired by ``threei/native.py``): start, first poll
+# and, if it finished, delete in one call; 0 (finished), 1 (finished, with a trap or an error in
+# the out-slots) or the pending future; ``call_pairs`` writes the arguments first (-2: another
+# shape, nothing ran). None: ctypes.
+_native_start: Callable[[int, bool], int] | None = None
+_native_pairs: Callable[[int, bool, int, int, Sequence[int], Sequence[int]], int] | None = None
 
 
-def use_native_start(start: Callable[[int, int], int]) -> None:
-    """Start prepared calls with ``start(prepared, fresh_slice)`` (see ``_Prepared``)."""
-    global _native_start
-    _native_start = start
+def use_native_start(
+    start: Callable[[int, bool], int],
+    pairs: Callable[[int, bool, int, int, Sequence[int], Sequence[int]], int],
+) -> None:
+    """Start prepared calls with ``start(prepared, fresh_slice)`` and
+    ``pairs(prepared, fresh_slice, first, second, values, tags)`` (see ``_Prepared``)."""
+    global _native_start, _native_pairs
+    _native_start, _native_pairs = start, pairs
 
 
 class _Prepared(ctypes.Structure):
@@ -191,9 +200,58 @@ class PreparedCall:
         self, first: int, second: int, values: Sequence[int], tags: Sequence[int]
     ) -> int | Awaitable[int]:
         """``self([first, second, values[0], tags[0], values[1], tags[1], …])`` without building
-        the list (a grate entry point's ``fn, cage, a1, a1cage, …`` shape). Only what differs
-        from the last call is written: a caller's owners are the same tuple call after call,
-        and its arguments often the same values."""
+        the list (a grate entry point's ``fn, cage, a1, a1cage, …`` shape). Natively, the words
+        are written and the call started in one call (``_start``'s work around it written out
+        here: this is every C grate hop); through ctypes, only what differs from the last call
+        is written (a caller's owners are the same tuple call after call, and its arguments
+        often the same values)."""
+        pairs = _native_pairs
+        if pairs is not None:
+            instance = self.instance
+            if instance._live or instance.closed:
+                _claim(instance)  # raises
+            instance._live = True
+            ticker = self._ticker
+            ticks = ticker.ticks
+            fresh = ticks != self._ticks_at_deadline  # (see _start)
+            if fresh:
+                self._ticks_at_deadline = ticks
+            call = self._call
+            key = call.key
+            _live_calls[key] = call
+            prev = fiber._current
+            fiber._current = call
+            ticker.active += 1
+            if ticker._parked:
+                ticker._start_or_wake()
+            try:
+                out = pairs(self._prepared_ref, fresh, first, second, values, tags)
+            except BaseException:
+                del _live_calls[key]
+                instance._live = False
+                raise
+            finally:
+                ticker.active -= 1
+                fiber._current = prev
+            if out == 0 and call.exc is None:
+                del _live_calls[key]
+                instance._live = False
+                if self._kind < 0:
+                    return 0
+                result: int = self._result_view[self._result_at]
+                return result
+            if out != -2:
+                return self._settle(out)
+            del _live_calls[key]  # another shape: written by Python, started as any call
+            instance._live = False
+            self._ticks_at_deadline = -1
+            self._first = self._values = self._tags = None  # (the native writes bypass them)
+        self._write_pairs(first, second, values, tags)
+        return self._start()
+
+    def _write_pairs(
+        self, first: int, second: int, values: Sequence[int], tags: Sequence[int]
+    ) -> None:
         if self._pairs and values.__class__ is tuple and tags.__class__ is tuple:
             try:
                 if first != self._first or second != self._second:
@@ -213,7 +271,7 @@ class PreparedCall:
                     words[41] = a5
                     words[49] = a6
                     self._values = values
-                if tags is not self._tags:
+                if tags != self._tags:
                     self._tags = None
                     c1, c2, c3, c4, c5, c6 = tags
                     words = self._words
@@ -224,13 +282,11 @@ class PreparedCall:
                     words[45] = c5
                     words[53] = c6
                     self._tags = tags
+                return
             except (ValueError, TypeError):  # not six pairs, or a value outside int64
-                self._first = self._values = self._tags = None
-                self._set_pairs(first, second, values, tags)
-        else:
-            self._first = self._values = self._tags = None
-            self._set_pairs(first, second, values, tags)
-        return self._start()
+                pass
+        self._first = self._values = self._tags = None
+        self._set_pairs(first, second, values, tags)
 
     def _set_pairs(
         self, first: int, second: int, values: Sequence[int], tags: Sequence[int]
@@ -258,19 +314,20 @@ class PreparedCall:
         # that call then yields at once and finishes as a waiting call would (never wrong).
         ticker = self._ticker
         ticks = ticker.ticks
-        start = _native_start
-        if start is not None:
-            return self._start_native(start, ticks)
-        if ticks != self._ticks_at_deadline:
-            capi.context_set_epoch_deadline(instance.ctx, 1)
+        fresh = ticks != self._ticks_at_deadline
+        if fresh:
             self._ticks_at_deadline = ticks
         call = self._call
-        try:
-            fut = _call_async(*self._call_args)
-        except BaseException:
-            instance._live = False
-            raise
         key = call.key
+        start = _native_start
+        if start is None:  # through ctypes: start, poll, delete
+            if fresh:
+                capi.context_set_epoch_deadline(instance.ctx, 1)
+            try:
+                fut = _call_async(*self._call_args)
+            except BaseException:
+                instance._live = False
+                raise
         _live_calls[key] = call
         # fiber._poll, inline (this is every grate hop): the trampolines' ``_current`` is saved
         # and restored around the poll, and the ticker counts it.
@@ -280,9 +337,18 @@ class PreparedCall:
         if ticker._parked:
             ticker._start_or_wake()
         try:
-            done = _future_poll(fut)
+            if start is None:
+                out = 0
+                if _future_poll(fut):
+                    _future_delete(fut)
+                    out = 1 if self._trap_word[0] or self._err_word[0] else 0
+                else:
+                    out = fut
+            else:  # the native start: start, poll and (if it finished) delete in one call
+                out = start(self._prepared_ref, fresh)
         except BaseException:
-            _future_delete(fut)
+            if start is None:
+                _future_delete(fut)
             del _live_calls[key]
             self._clean()
             instance._live = False
@@ -290,60 +356,27 @@ class PreparedCall:
         finally:
             ticker.active -= 1
             fiber._current = prev
-        if not done:
-            return self._finish(fut)
-        _future_delete(fut)
-        del _live_calls[key]
-        instance._live = False
-        if call.exc is not None or self._trap_word[0] or self._err_word[0]:
-            try:
-                _raise_failure(call, self._trap_slot, self._err_slot)
-            finally:
-                self._clean()
-        if self._kind < 0:
-            return 0
-        result: int = self._result_view[self._result_at]
-        return result
-
-    def _start_native(self, start: Callable[[int, int], int], ticks: int) -> int | Awaitable[int]:
-        """``_start`` through the native start: one call starts, polls and (if it finished)
-        deletes the future."""
-        fresh = 0
-        if ticks != self._ticks_at_deadline:
-            fresh = 1
-            self._ticks_at_deadline = ticks
-        call = self._call
-        key = call.key
-        _live_calls[key] = call
-        ticker = self._ticker
-        prev = fiber._current
-        fiber._current = call
-        ticker.active += 1
-        if ticker._parked:
-            ticker._start_or_wake()
-        try:
-            fut = start(self._prepared_ref, fresh)
-        except BaseException:
+        if out == 0 and call.exc is None:
             del _live_calls[key]
-            self._clean()
-            self.instance._live = False
-            raise
-        finally:
-            ticker.active -= 1
-            fiber._current = prev
-        if fut:
-            return self._finish(fut)
-        del _live_calls[key]
+            instance._live = False
+            if self._kind < 0:
+                return 0
+            result: int = self._result_view[self._result_at]
+            return result
+        return self._settle(out)
+
+    def _settle(self, out: int) -> int | Awaitable[int]:
+        """A call that did not simply finish: its failure raised (``out`` 0 or 1: it finished),
+        or an awaitable of the rest (``out``: the pending future)."""
+        if out > 1:
+            return self._finish(out)
+        del _live_calls[self._call.key]
         self.instance._live = False
-        if call.exc is not None or self._trap_word[0] or self._err_word[0]:
-            try:
-                _raise_failure(call, self._trap_slot, self._err_slot)
-            finally:
-                self._clean()
-        if self._kind < 0:
-            return 0
-        result: int = self._result_view[self._result_at]
-        return result
+        try:
+            _raise_failure(self._call, self._trap_slot, self._err_slot)
+        finally:
+            self._clean()
+        return self._result()
 
     def _result(self) -> int:
         if self._kind < 0:
