@@ -107,7 +107,13 @@ def threei_entry(
                 and route.handler_cage not in mv.python_grates
             ):
                 grate = mv.cages.get(route.handler_cage)
-                pool = None if grate is None or grate.status is not None else grate.grate_workers
+                pool = (
+                    None
+                    if grate is None
+                    or grate.status is not None
+                    or grate.lifecycle.kill_status is not None  # (dying: invoke says EIO)
+                    else grate.grate_workers
+                )
                 handler = route.handler
                 if (
                     pool is not None

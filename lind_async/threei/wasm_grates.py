@@ -219,12 +219,13 @@ def invoke(
     owners: tuple[int, ...],
 ) -> SysResult:
     """Run handler ``fn_ptr`` of ``grate`` for a call from ``origin``: its result now when an
-    idle worker runs it without waiting, else an awaitable of it; ``-EIO`` if the grate dies
-    (or traps) first, or if its program cannot run that handler (it exec'd a program that is
-    not a grate, or one in which ``fn_ptr`` names no handler)."""
+    idle worker runs it without waiting, else an awaitable of it; ``-EIO`` if the grate is dead
+    or dying (a handler ended it, a fatal signal) or dies (or traps) first, or if its program
+    cannot run that handler (it exec'd a program that is not a grate, or one in which
+    ``fn_ptr`` names no handler)."""
     main = grate.instance
-    if grate.status is not None or main is None:
-        return -EIO
+    if grate.status is not None or main is None or grate.lifecycle.kill_status is not None:
+        return -EIO  # dead, or dying (a handler ended it, or a fatal signal): no new handler
     pool: _Pool | None = grate.grate_workers
     if pool is None or pool.main is not main:
         pool = _pool(mv, grate, main)
