@@ -283,7 +283,9 @@ static PyObject *step(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
 /* ---- awaiting a forward that already has its result ------------------------------------- */
 /* Forward.__await__ as a method descriptor: a result already there (an exact int in _value)
  * comes back through a small iterator whose am_send returns it at once (no generator frame, no
- * StopIteration); anything else is the Python generator's (the original __await__). */
+ * StopIteration); anything else is the Python generator's (the original __await__). One such
+ * iterator is kept and reused whenever its only reference is that one (an await consumes it at
+ * once: the SEND right after GET_AWAITABLE), so the common await allocates nothing. */
 typedef struct {
 	Py_ssize_t ob_refcnt;
 	PyObject *ob_type;
@@ -291,6 +293,7 @@ typedef struct {
 } Ready;
 
 static PyObject *ready_type;
+static PyObject *forward_type;
 static PyObject *value_name;
 static PyObject *slow_await;
 
@@ -329,17 +332,39 @@ static PyType_Slot ready_slots[] = {
 
 static PyType_Spec ready_spec = {"lind_async.ready", sizeof(Ready), 0, TPFLAGS_DEFAULT, ready_slots};
 
+static Py_ssize_t value_offset; /* _value's slot in a Forward, 0: read it by name */
+static Ready *spare; /* one Ready kept for reuse once nobody else holds it (refcount 1) */
+
 static PyObject *forward_await(PyObject *self, PyObject *unused) {
 	(void)unused;
-	PyObject *value = PyObject_GetAttr(self, value_name);
-	if (value == NULL) return NULL;
+	PyObject *value;
+	if (value_offset > 0 && type_of(self) == forward_type) {
+		value = *(PyObject **)((char *)self + value_offset);
+		if (value == NULL) return PyObject_Vectorcall(slow_await, &self, 1, NULL);
+		Py_IncRef(value);
+	} else {
+		value = PyObject_GetAttr(self, value_name);
+		if (value == NULL) return NULL;
+	}
 	if (type_of(value) == &PyLong_Type) {
-		Ready *ready = (Ready *)PyType_GenericAlloc(ready_type, 0);
+		Ready *ready = spare;
+		if (ready != NULL && ready->ob_refcnt == 1) { /* only this reference: not in use */
+			Py_IncRef((PyObject *)ready);
+			PyObject *old = ready->value;
+			ready->value = value;
+			Py_DecRef(old);
+			return (PyObject *)ready;
+		}
+		ready = (Ready *)PyType_GenericAlloc(ready_type, 0);
 		if (ready == NULL) {
 			Py_DecRef(value);
 			return NULL;
 		}
 		ready->value = value;
+		if (spare == NULL) { /* kept for the next await (its value replaced then) */
+			Py_IncRef((PyObject *)ready);
+			spare = ready;
+		}
 		return (PyObject *)ready;
 	}
 	Py_DecRef(value);
@@ -348,6 +373,36 @@ static PyObject *forward_await(PyObject *self, PyObject *unused) {
 
 static PyMethodDef await_def = {"__await__", (void *)forward_await, METH_NOARGS,
                                 "the forwarded call's result (awaitable)"};
+
+/* The offset of slot ``name`` in instances of ``type`` (a class with __slots__), read from its
+ * member descriptor (CPython's PyMemberDescrObject: the header, d_type, d_name, d_qualname, then
+ * the PyMemberDef, whose name and offset are its first and third fields); 0 when it is not a
+ * member descriptor or not what that layout says (its member's name differs): the slot is then
+ * read by name. */
+extern PyObject *PyObject_GetAttrString(PyObject *, const char *);
+extern PyObject PyMemberDescr_Type;
+static Py_ssize_t slot_offset(PyObject *type, const char *name) {
+	PyObject *descr = PyObject_GetAttrString(type, name);
+	if (descr == NULL) {
+		PyErr_Clear();
+		return 0;
+	}
+	Py_ssize_t offset = 0;
+	if (type_of(descr) != &PyMemberDescr_Type) {
+		Py_DecRef(descr);
+		return 0;
+	}
+	struct member {
+		const char *name;
+		int type;
+		Py_ssize_t offset;
+	} *def = *(struct member **)((char *)descr + 2 * sizeof(void *) + 3 * sizeof(void *));
+	if (def != NULL && def->name != NULL && strcmp(def->name, name) == 0 &&
+	    def->offset >= (Py_ssize_t)(2 * sizeof(void *)))
+		offset = def->offset;
+	Py_DecRef(descr);
+	return offset;
+}
 
 /* A new reference to the __await__ descriptor for class ``forward`` (whose ``_value`` holds the
  * result or an awaitable), falling back to ``slow(self)``; NULL on failure. */
@@ -360,6 +415,9 @@ PyObject *lind_grate_await(PyObject *forward, PyObject *slow) {
 	}
 	Py_IncRef(slow);
 	slow_await = slow;
+	Py_IncRef(forward);
+	forward_type = forward;
+	value_offset = slot_offset(forward, "_value");
 	return PyDescr_NewMethod(forward, &await_def);
 }
 

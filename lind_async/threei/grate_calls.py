@@ -261,7 +261,6 @@ class Call:
     def forward(
         self,
         args: Sequence[builtins.int] | None = None,
-        *,
         number: builtins.int | str | None = None,
         target: builtins.int | None = None,
         owners: Sequence[builtins.int] | None = None,
