@@ -11,8 +11,8 @@
  *
  * - lind_threei_trampoline serves lind.threei_call (an unchecked import: the i32 call number,
  *   then thirteen i64 slots of 16 bytes each, the i64 result written over the first) and calls
- *   the Python entry registered by lind_threei_init with fourteen ints through vectorcall, as
- *   syscall_entry.c does for lind.syscall. The entry never raises: a trap it must report is
+ *   the Python entry registered by lind_threei_init through vectorcall, as syscall_entry.c does
+ *   for lind.syscall: entry(nr, target, (a1, ..., a6), (a1cage, ..., a6cage)). The entry never raises: a trap it must report is
  *   left in lind_threei_trap (a wasm_trap_t* wasmtime made) and handed to wasmtime here.
  * - "start" (a builtin made by lind_grate_function(0)) starts a prepared call
  *   (wasmtime_func_call_async over buffers that never move, their addresses in one struct the
@@ -77,6 +77,8 @@ extern PyObject *PyExc_StopIteration;
 extern PyObject PyTuple_Type;
 extern Py_ssize_t PyTuple_Size(PyObject *);
 extern PyObject *PyTuple_GetItem(PyObject *, Py_ssize_t);
+extern PyObject *PyTuple_New(Py_ssize_t);
+extern int PyTuple_SetItem(PyObject *, Py_ssize_t, PyObject *);
 extern void PyErr_SetObject(PyObject *, PyObject *);
 extern PyObject *PyObject_GetAttr(PyObject *, PyObject *);
 extern PyObject *PyUnicode_InternFromString(const char *);
@@ -109,7 +111,6 @@ static PyObject *type_of(PyObject *op) { return *(PyObject **)((char *)op + size
 /* ---- lind.threei_call ---------------------------------------------------------------------- */
 typedef void *(*trap_new_fn)(const char *, size_t);
 
-#define THREEI_ARGS 14
 static PyObject *threei_entry;
 static trap_new_fn trap_new;
 void *volatile lind_threei_trap;
@@ -127,20 +128,29 @@ void *lind_threei_trampoline(void *env, void *caller, unsigned char *vals, size_
 	(void)caller;
 	(void)n;
 	PyGILState_STATE gil = PyGILState_Ensure();
-	PyObject *args[THREEI_ARGS];
+	/* entry(nr, target, (a1, ..., a6), (a1cage, ..., a6cage)) */
+	PyObject *args[4];
 	int32_t number;
+	int64_t slot;
 	memcpy(&number, vals, sizeof number);
+	memcpy(&slot, vals + 16, sizeof slot);
 	args[0] = PyLong_FromLongLong(number);
-	for (int i = 1; i < THREEI_ARGS; i++) {
-		int64_t slot;
-		memcpy(&slot, vals + 16 * i, sizeof slot);
-		args[i] = PyLong_FromLongLong(slot);
+	args[1] = PyLong_FromLongLong(slot);
+	args[2] = PyTuple_New(6);
+	args[3] = PyTuple_New(6);
+	int made = args[0] != NULL && args[1] != NULL && args[2] != NULL && args[3] != NULL;
+	for (int i = 0; made && i < 12; i++) {
+		memcpy(&slot, vals + 16 * (2 + i), sizeof slot);
+		PyObject *value = PyLong_FromLongLong(slot);
+		if (value == NULL) {
+			made = 0;
+			break;
+		}
+		PyTuple_SetItem(args[2 + (i & 1)], i >> 1, value); /* (steals the reference) */
 	}
 	PyObject *result = NULL;
-	int made = 1;
-	for (int i = 0; i < THREEI_ARGS; i++) made &= args[i] != NULL;
-	if (made) result = PyObject_Vectorcall(threei_entry, args, THREEI_ARGS, NULL);
-	for (int i = 0; i < THREEI_ARGS; i++)
+	if (made) result = PyObject_Vectorcall(threei_entry, args, 4, NULL);
+	for (int i = 0; i < 4; i++)
 		if (args[i] != NULL) Py_DecRef(args[i]);
 	void *trap = NULL;
 	if (result != NULL) {

@@ -36,11 +36,16 @@ THREEI_CALL_PARAMS = ("i32", *("i64",) * 13)
 
 
 def threei_call_now(instance: LindInstance, args: tuple[int, ...]) -> int:
+    return _call_now(instance, args[0], args[1], args[2::2], args[3::2])
+
+
+def _call_now(
+    instance: LindInstance, nr: int, target: int, args: tuple[int, ...],
+    owners: tuple[int, ...],
+) -> int:
     cage: Cage = instance.data
     try:  # the owners go as they came (signed): threei_call masks every use of them
-        result = threei_calls.threei_call(
-            cage.microvisor, cage.cage_id, args[0], args[1], args[2::2], args[3::2]
-        )
+        result = threei_calls.threei_call(cage.microvisor, cage.cage_id, nr, target, args, owners)
     except (GuestError, OSError) as exc:
         return to_negative_errno(exc)
     if isinstance(result, int):
@@ -70,13 +75,11 @@ def use_trap_keeper(keep: Callable[[int], None]) -> None:
     _keep_trap = keep
 
 
-def threei_entry(
-    nr: int, target: int, a1: int, c1: int, a2: int, c2: int, a3: int, c3: int,
-    a4: int, c4: int, a5: int, c5: int, a6: int, c6: int,
-) -> int:
+def threei_entry(nr: int, target: int, args: tuple[int, ...], owners: tuple[int, ...]) -> int:
     """``lind.threei_call`` as the native trampoline calls it (``native/grate_entry.c``): the
-    fourteen arguments as ints; never raises (a failure is a trap kept for the trampoline,
-    with the exception recorded on the live call, as the shared trampoline does).
+    number, the target, and tuples of the six arguments and their six owners; never raises (a
+    failure is a trap kept for the trampoline, with the exception recorded on the live call, as
+    the shared trampoline does).
 
     The hot path, in this one frame: a grate forwarding a call with every argument the
     target's, on behalf of a cage it serves (the call is in flight through it), down a route
@@ -88,8 +91,6 @@ def threei_entry(
         instance: LindInstance = fiber._current.instance  # type: ignore[union-attr]
         cage: Cage = instance.data
         mv = cage.microvisor
-        args = (a1, a2, a3, a4, a5, a6)
-        owners = (c1, c2, c3, c4, c5, c6)
         origin = mv.cages.get(target)
         routes = cage._routes  # (its live table: the same dict as mv.threei's, once made)
         if (
@@ -158,8 +159,7 @@ def threei_entry(
                         return result
                     instance.park(_killed(result))
                     return WOULD_WAIT
-        return threei_call_now(instance, (nr, target, a1, c1, a2, c2, a3, c3, a4, c4, a5, c5,
-                                          a6, c6))
+        return _call_now(instance, nr, target, args, owners)
     except BaseException as exc:
         _keep_trap(fiber.fail(exc, _NAME))
         return 0
