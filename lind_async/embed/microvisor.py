@@ -66,6 +66,10 @@ class _Host:
         self.default_root = self.world(root).root.path
 
     def world(self, root: PathLike) -> World:
+        if isinstance(root, str):  # a root given as the real path of a world's: that world,
+            world = self.worlds.get(root)  # without realpath's lstat per component
+            if world is not None:
+                return world
         key = os.path.realpath(root)
         world = self.worlds.get(key)
         if world is None:
