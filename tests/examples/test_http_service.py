@@ -64,6 +64,13 @@ async def test_errors() -> None:
         assert await post(s, url, b"still fine\n") == (200, b"STILL FINE\n")
 
 
+async def test_pool_mode_runs_the_cages_in_worker_processes() -> None:
+    async with http_service.serving(config(pool=1)) as url, aiohttp.ClientSession() as s:
+        answers = await asyncio.gather(*(post(s, url, b"pooled %d\n" % i) for i in range(4)))
+        assert await post(s, url, args=("fail",)) == (500, b"exit status 3\n")
+    assert answers == [(200, b"POOLED %d\n" % i) for i in range(4)]
+
+
 async def test_memory_limit_applies() -> None:
     # 64 KiB cannot hold the program's stack: the cage is killed at start (SIGSEGV).
     async with http_service.serving(config(memory=64 << 10)) as url, aiohttp.ClientSession() as s:
