@@ -4,9 +4,10 @@ Theory of operation
 -------------------
 musl is built the way its own Makefile builds it, with ``ARCH=wasm32``:
 
-* sources: every ``src/*/*.c`` and ``src/malloc/mallocng/*.c`` of the musl tree bundled in the
+* sources: every ``src/*/*.c`` and ``src/malloc/oldmalloc/*.c`` of the musl tree bundled in the
   pinned
-  ``ziglang`` wheel.  musl's per-arch subdirectories (``src/*/x86_64/…``) are never used.  The
+  ``ziglang`` wheel (musl's previous allocator, not its default mallocng: see
+  :data:`_EXTRA_SOURCE_DIRS`).  musl's per-arch subdirectories (``src/*/x86_64/…``) are never used.  The
   project's
   layer, ``lind_async/guest/src/<dir>/<name>.c``, replaces musl's ``src/<dir>/<name>.c`` of the
   same name
@@ -104,8 +105,14 @@ ARCH_DIR = GUEST_DIR / "arch" / "wasm32"
 
 _EMPTY_LIBS = ("m", "pthread", "rt", "dl", "util", "xnet", "crypt")
 
-# musl's sources: src/<dir>/*.c for every dir, plus the default malloc.
-_EXTRA_SOURCE_DIRS = ("malloc/mallocng",)
+# musl's sources: src/<dir>/*.c for every dir, plus one malloc.
+_EXTRA_SOURCE_DIRS = ("malloc/oldmalloc",)
+"""musl's ``oldmalloc`` (its allocator until 1.2.1: size-class bins, boundary tags, brk then
+mmap) rather than the default ``mallocng``: in a cage mallocng's out-of-band metadata checks
+(``get_meta`` on every free) and slot bookkeeping cost an allocation-heavy program such as Lua
+~10 % of its run time, oldmalloc about half that. What is given up is mallocng's hardening
+(double frees and overflows into metadata detected and crashed on), which protects a program
+from itself, not the microvisor from the program (docs/decisions.md, "Compute speed")."""
 
 
 class SysrootError(ToolchainError):
