@@ -11,6 +11,7 @@ CASES: list[tuple[str, list[str], dict[str, str]]] = [
     ("numbers", [], {}),
     ("malloc", [], {}),
     ("qsort", [], {}),
+    ("strings", [], {}),
     ("files", [], {}),
     ("listdir", [], {}),
     ("sleep", [], {}),
