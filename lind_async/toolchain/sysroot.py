@@ -5,13 +5,10 @@ Theory of operation
 musl is built the way its own Makefile builds it, with ``ARCH=wasm32``:
 
 * sources: every ``src/*/*.c`` and ``src/malloc/oldmalloc/*.c`` of the musl tree bundled in the
-  pinned
-  ``ziglang`` wheel (musl's previous allocator, not its default mallocng: see
-  :data:`_EXTRA_SOURCE_DIRS`).  musl's per-arch subdirectories (``src/*/x86_64/…``) are never used.  The
-  project's
-  layer, ``lind_async/guest/src/<dir>/<name>.c``, replaces musl's ``src/<dir>/<name>.c`` of the
-  same name
-  (as an arch directory does in musl) or adds a new file;
+  pinned ``ziglang`` wheel (musl's previous allocator, not its default mallocng: see
+  :data:`_EXTRA_SOURCE_DIRS`).  musl's per-arch subdirectories (``src/*/x86_64/…``) are never
+  used.  The project's layer, ``lind_async/guest/src/<dir>/<name>.c``, replaces musl's
+  ``src/<dir>/<name>.c`` of the same name (as an arch directory does in musl) or adds a new file;
 * include order (musl's): ``guest/arch/wasm32``, ``arch/generic``, the generated internal dir
   (``version.h``), ``src/include``, ``src/internal``, then the sysroot's own ``include``;
 * generated headers: ``bits/alltypes.h`` (the guest's ``alltypes.h.in`` + musl's generic one,
