@@ -14,10 +14,19 @@ Descriptions are reference-counted by the tables that hold them. This module doe
 ``close`` drops the last reference, the description is *returned* to the caller (RawPOSIX), which
 releases the host resource. A cage can only ever name fds in its own table: there is no global fd
 namespace to brute-force.
+
+The fast table. A description RawPOSIX lets the compiled syscall trampoline serve has a record
+index (``OpenFile.fast``, non-zero; ``rawposix/fastio.py``). Each table keeps, for its descriptors
+below :data:`FAST_FDS`, a C array of those indices (:attr:`FdTable.fast`, its address for C;
+allocated at the first such descriptor): entry ``vfd`` is ``entries[vfd].file.fast`` or 0, always.
+Every mutation (install, ``dup2`` over a descriptor, close, exec's close-on-exec, exit) writes the
+entry in the same step as the mapping, before it returns, so C never sees a descriptor that is
+gone; a forked child's table starts with the parent's entries (same descriptions).
 """
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -25,14 +34,17 @@ from lind_async.abi.errno import EBADF, EINVAL, EMFILE, GuestError
 
 DEFAULT_FD_LIMIT = 1024
 HARD_FD_LIMIT = 4096
+FAST_FDS = 256  # descriptors the fast table covers (higher ones always take Python's path)
+_FastArray = ctypes.c_uint32 * FAST_FDS
 
 
 class OpenFile:
     """An open file description. RawPOSIX subclasses it per kind (host file, stdio, pipe…)."""
 
-    __slots__ = ("__weakref__", "refs", "status_flags")
+    __slots__ = ("__weakref__", "fast", "refs", "status_flags")
 
     def __init__(self, status_flags: int) -> None:
+        self.fast = 0  # its record for the C trampoline (rawposix/fastio.py), 0: none
         self.status_flags = status_flags
         self.refs = 0
 
@@ -46,12 +58,27 @@ class FdEntry:
 class FdTable:
     """One cage's descriptors. Lowest free number first, as POSIX requires."""
 
-    __slots__ = ("_entries", "hard_limit", "limit")
+    __slots__ = ("_array", "_entries", "_fast", "fast", "hard_limit", "limit")
 
     def __init__(self, limit: int = DEFAULT_FD_LIMIT, hard_limit: int = HARD_FD_LIMIT) -> None:
         self._entries: dict[int, FdEntry] = {}
         self.limit = limit  # RLIMIT_NOFILE: descriptors are numbered below it
         self.hard_limit = max(hard_limit, limit)
+        self.fast = 0  # the fast table's address (0: none yet, every descriptor is Python's)
+        self._fast: memoryview | None = None
+        self._array: ctypes.Array[ctypes.c_uint32] | None = None
+
+    def _note(self, vfd: int, index: int) -> None:
+        """Entry ``vfd`` of the fast table is now ``index`` (see the module docstring)."""
+        table = self._fast
+        if table is None:
+            if not index or vfd >= FAST_FDS:
+                return
+            self._array = _FastArray()
+            self.fast = ctypes.addressof(self._array)
+            table = self._fast = memoryview(self._array).cast("B").cast("I")
+        if vfd < FAST_FDS:
+            table[vfd] = index
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -91,6 +118,8 @@ class FdTable:
         vfd = self._lowest_free(lowest)
         self._entries[vfd] = FdEntry(file, cloexec)
         file.refs += 1
+        if file.fast or self._fast is not None:
+            self._note(vfd, file.fast)
         return vfd
 
     def install_at(self, vfd: int, file: OpenFile, *, cloexec: bool = False) -> OpenFile | None:
@@ -100,6 +129,8 @@ class FdTable:
         file.refs += 1
         previous = self._entries.get(vfd)
         self._entries[vfd] = FdEntry(file, cloexec)
+        if file.fast or self._fast is not None:
+            self._note(vfd, file.fast)
         return _release(previous.file) if previous is not None else None
 
     def close(self, vfd: int) -> OpenFile | None:
@@ -107,6 +138,8 @@ class FdTable:
         entry = self._entries.pop(vfd, None)
         if entry is None:
             raise GuestError(EBADF)
+        if self._fast is not None:
+            self._note(vfd, 0)
         return _release(entry.file)
 
     def dup(self, vfd: int, *, lowest: int = 0, cloexec: bool = False) -> int:
@@ -125,6 +158,8 @@ class FdTable:
         for vfd, entry in self._entries.items():
             entry.file.refs += 1
             child._entries[vfd] = FdEntry(entry.file, entry.cloexec)
+            if entry.file.fast:
+                child._note(vfd, entry.file.fast)
         return child
 
     def close_on_exec(self) -> list[OpenFile]:

@@ -19,6 +19,11 @@ memory is a wasm *shared* memory, reserved at its maximum size up front). Linear
 grows, so a cached size is a conservative bound: when a check fails against it, the real size is
 read once more (the guest may have run ``memory.grow`` itself) and the view re-derived.
 
+The compiled syscall trampoline (``native/syscall_entry.c``) makes the same check for the few
+calls it answers itself: it reads a ``GuestMemory``'s ``_base``, ``_size`` and ``_low`` slots
+(exactly these, by name) and declines the call, leaving it to Python, whenever
+``addr < _low or addr + length > _size``.
+
 Per-call copy budgets stop a guest from making the host allocate without bound: reads that build
 host ``bytes`` are capped by callers through ``max_copy``.
 

@@ -96,6 +96,7 @@ log = logging.getLogger("lind_async.faults")
 _FLAG = (ctypes.c_uint64 * 1)()  # lives as long as the process (the handler writes it)
 FAULTED = memoryview(_FLAG).cast("B").cast("Q")
 """``FAULTED[0]`` is non-zero when a fault was repaired since the last :func:`take`."""
+FAULTED_ADDRESS = ctypes.addressof(_FLAG)  # the same word, for the compiled syscall trampoline
 
 
 @dataclass

@@ -25,10 +25,40 @@
  * Only the few CPython functions used are declared, by hand (their ABI is stable across
  * CPython 3.x), so the build needs no Python headers; they are resolved against the running
  * interpreter when the runtime loads this library.
+ *
+ * Small file I/O without Python (lind_fastio_init enables it)
+ * -----------------------------------------------------------
+ * read, write, pread64, pwrite64 and lseek on a regular file inside the root or on /dev/null
+ * are answered here when Python's path would do nothing else: the host call itself is most of
+ * what such a call costs natively, and entering Python costs more than that. Everything this
+ * code relies on is written by Python only (rawposix/fastio.py has the whole contract):
+ *
+ *   - the cage is found as the Python entry finds it (wasm/fiber.py's _current.instance.data),
+ *     and its 3i table (cage._routes) must be known and empty: any route, even one registered
+ *     a moment ago, sends the call to Python, so grates see every call they asked for;
+ *   - no signal pending (cage.signals.pending), not stopped, no fault flagged: else Python
+ *     runs the call and the delivery after it. Nothing here touches guest memory from user
+ *     space (the kernel copies), and no Python code runs meanwhile, so none of these can change
+ *     during the call;
+ *   - the descriptor, a C int in the low 32 bits of its slot, must have a non-zero entry in the
+ *     cage's fast table (cage.fds.fast: record indices, kept by core/fdtable.py), and that
+ *     record must allow the call (ops, kept by the description's owner);
+ *   - the guest range (buf, count) passes GuestMemory.buffer's check against cage.mem's
+ *     current size, the null page included (count cut to MAX_RW first, as Python does).
+ *
+ * Anything else goes to Python, which does the whole call from the start: a check that fails
+ * (Python answers EFAULT, EBADF, EINVAL...), a host error, a short or would-block read
+ * (RWF_NOWAIT: the page cache only; the end-of-file test and off-loop reads are Python's),
+ * an lseek other than SEEK_SET/SEEK_CUR or out of range. Nothing was consumed by then: reads
+ * are positional, a failed write wrote nothing, and the offset moves only on success.
  */
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 typedef struct _object PyObject;
 typedef int PyGILState_STATE;
@@ -41,6 +71,14 @@ extern PyObject *PyErr_Occurred(void);
 extern void PyErr_Clear(void);
 extern void Py_IncRef(PyObject *);
 extern void Py_DecRef(PyObject *);
+extern PyObject *PyObject_GetAttr(PyObject *, PyObject *);
+extern PyObject *PyDict_GetItemWithError(PyObject *, PyObject *);
+extern ptrdiff_t PyObject_Size(PyObject *);
+extern int PyObject_IsTrue(PyObject *);
+extern long long PyLong_AsLongLong(PyObject *);
+extern PyObject *PyUnicode_InternFromString(const char *);
+extern PyObject *PyObject_Type(PyObject *);
+extern PyObject _Py_NoneStruct;
 
 typedef void *(*trap_new_fn)(const char *, size_t);
 
@@ -57,6 +95,205 @@ void lind_entry_init(PyObject *callable, void *make_trap) {
     trap_new = (trap_new_fn)make_trap;
 }
 
+/* -- the fast path (see the header) ---------------------------------------------------- */
+enum { SYS_READ = 0, SYS_WRITE = 1, SYS_LSEEK = 8, SYS_PREAD64 = 17, SYS_PWRITE64 = 18 };
+enum { OP_READ = 1, OP_WRITE = 2, OP_SEEK = 4 };   /* rawposix/fastio.py */
+enum { KIND_FILE = 1, KIND_NULL = 2 };
+#define FAST_FDS 256                                 /* core/fdtable.py */
+#define MAX_RW 0x7FFFF000ULL                         /* rawposix/io.py */
+#define RWF_NOWAIT 8
+
+struct record { int64_t pos; int32_t host_fd; uint8_t ops, kind; uint16_t unused; };
+
+enum { N_CURRENT, N_INSTANCE, N_DATA, N_ROUTES, N_SIGNALS, N_PENDING, N_STOPPED, N_FDS, N_FAST,
+       N_MEM, N_BASE, N_SIZE, N_LOW, N_NAMES };
+static const char *const name_text[N_NAMES] = {
+    "_current", "instance", "data", "_routes", "signals", "pending", "stopped", "fds", "fast",
+    "mem", "_base", "_size", "_low"};
+static PyObject *names[N_NAMES];
+static PyObject *fiber_globals;     /* wasm/fiber.py's module dict */
+static PyObject *memory_type;       /* memory/access.py's GuestMemory */
+static struct record *records;      /* rawposix/fastio.py's pool */
+static uint64_t record_count;
+static const volatile uint64_t *faulted;  /* memory/faults.py's FAULTED */
+static int fast_on;
+uint64_t lind_fastio_served;  /* calls answered here (read by tests) */
+
+/* Enable the fast path; 0 on success. Called through ctypes (without the GIL: taken here). */
+int lind_fastio_init(PyObject *globals, PyObject *guest_memory, void *pool, uint64_t count,
+                     const void *fault_flag) {
+    PyGILState_STATE gil = PyGILState_Ensure();
+    for (int i = 0; i < N_NAMES; i++) {
+        names[i] = PyUnicode_InternFromString(name_text[i]);
+        if (names[i] == NULL) {
+            PyErr_Clear();
+            PyGILState_Release(gil);
+            return -1;
+        }
+    }
+    Py_IncRef(globals);
+    fiber_globals = globals;
+    Py_IncRef(guest_memory);
+    memory_type = guest_memory;
+    records = pool;
+    record_count = count;
+    faulted = fault_flag;
+    fast_on = 1;
+    PyGILState_Release(gil);
+    return 0;
+}
+
+/* Objects looked up for one call, released together. */
+struct refs { PyObject *held[16]; int n; };  /* at most 13 */
+
+static PyObject *get(struct refs *r, PyObject *obj, int name) {
+    PyObject *value = PyObject_GetAttr(obj, names[name]);
+    if (value != NULL) r->held[r->n++] = value;
+    return value;
+}
+
+static int truthy(struct refs *r, PyObject *obj, int name) {  /* -1: could not tell */
+    PyObject *value = get(r, obj, name);
+    return value == NULL ? -1 : PyObject_IsTrue(value);
+}
+
+static int64_t integer(struct refs *r, PyObject *obj, int name, int *bad) {
+    PyObject *value = get(r, obj, name);
+    if (value == NULL) {
+        *bad = 1;
+        return 0;
+    }
+    long long v = PyLong_AsLongLong(value);
+    if (v == -1 && PyErr_Occurred() != NULL) *bad = 1;
+    return v;
+}
+
+/* The guest range (buf, count) as GuestMemory.buffer decodes and checks it: its host address,
+ * or NULL (Python's path then answers, EFAULT or after a refresh of the size). */
+static unsigned char *guest_range(struct refs *r, PyObject *cage, int64_t buf, int64_t count,
+                                  uint64_t *length) {
+    PyObject *mem = get(r, cage, N_MEM);
+    if (mem == NULL) return NULL;
+    PyObject *type = PyObject_Type(mem);
+    if (type == NULL) return NULL;
+    r->held[r->n++] = type;
+    if (type != memory_type) return NULL;
+    int bad = 0;
+    int64_t base = integer(r, mem, N_BASE, &bad);
+    int64_t size = integer(r, mem, N_SIZE, &bad);
+    int64_t low = integer(r, mem, N_LOW, &bad);
+    if (bad || base <= 0 || size < 0 || low < 0) return NULL;
+    uint64_t addr = (uint64_t)buf;
+    if (addr >= 0xFFFFFFFF80000000ULL) addr &= 0xFFFFFFFFULL;  /* sign-extended 32-bit */
+    uint64_t len = (uint64_t)count & 0xFFFFFFFFULL;
+    if (len > MAX_RW) len = MAX_RW;
+    if (addr < (uint64_t)low || addr > (uint64_t)size || len > (uint64_t)size - addr) return NULL;
+    *length = len;
+    return (unsigned char *)(uintptr_t)base + addr;
+}
+
+/* 1 with *result set when the call was served here, 0 for Python's path. GIL held. */
+static int fast_call(int32_t number, const int64_t *a, int64_t *result) {
+    struct refs r = {.n = 0};
+    int served = 0;
+    PyObject *call = PyDict_GetItemWithError(fiber_globals, names[N_CURRENT]);  /* borrowed */
+    if (call == NULL || call == &_Py_NoneStruct) goto out;
+    PyObject *instance = get(&r, call, N_INSTANCE);
+    if (instance == NULL) goto out;
+    PyObject *cage = get(&r, instance, N_DATA);
+    if (cage == NULL) goto out;
+    PyObject *routes = get(&r, cage, N_ROUTES);
+    if (routes == NULL || routes == &_Py_NoneStruct || PyObject_Size(routes) != 0) goto out;
+    PyObject *signals = get(&r, cage, N_SIGNALS);
+    if (signals == NULL || truthy(&r, signals, N_PENDING) != 0) goto out;
+    if (truthy(&r, cage, N_STOPPED) != 0 || *faulted != 0) goto out;
+    PyObject *fds = get(&r, cage, N_FDS);
+    if (fds == NULL) goto out;
+    int bad = 0;
+    int64_t table = integer(&r, fds, N_FAST, &bad);
+    if (bad || table == 0) goto out;
+    uint64_t fd = (uint64_t)a[0] & 0xFFFFFFFFULL;  /* a C int: no descriptor is >= 2**31 */
+    if (fd >= FAST_FDS) goto out;
+    uint32_t index = ((const uint32_t *)(uintptr_t)table)[fd];
+    if (index == 0 || index >= record_count) goto out;
+    struct record *rec = &records[index];
+    unsigned ops = rec->ops;
+    uint64_t length;
+    unsigned char *at;
+    switch (number) {
+    case SYS_READ:
+    case SYS_PREAD64: {
+        if (!(ops & OP_READ)) goto out;
+        int64_t offset = number == SYS_READ ? rec->pos : a[3];
+        if (offset < 0) goto out;
+        at = guest_range(&r, cage, a[1], a[2], &length);
+        if (at == NULL) goto out;
+        if (rec->kind == KIND_NULL || length == 0) {
+            *result = 0;
+            served = 1;
+            break;
+        }
+        if (rec->kind != KIND_FILE) goto out;
+        struct iovec iov = {at, length};
+        long n = syscall(SYS_preadv2, rec->host_fd, &iov, 1, (unsigned long)offset,
+                         (unsigned long)((uint64_t)offset >> 32), RWF_NOWAIT);
+        if (n < 0 || (uint64_t)n != length) goto out;  /* short (EOF?) or would wait */
+        if (number == SYS_READ) rec->pos = offset + n;
+        *result = n;
+        served = 1;
+        break;
+    }
+    case SYS_WRITE:
+    case SYS_PWRITE64: {
+        if (!(ops & OP_WRITE)) goto out;
+        int64_t offset = number == SYS_WRITE ? rec->pos : a[3];
+        if (offset < 0) goto out;
+        at = guest_range(&r, cage, a[1], a[2], &length);
+        if (at == NULL) goto out;
+        if (rec->kind == KIND_NULL) {
+            *result = (int64_t)length;
+            served = 1;
+            break;
+        }
+        if (rec->kind != KIND_FILE) goto out;
+        long n = length == 0 ? 0 : (long)pwrite(rec->host_fd, at, length, offset);
+        if (n < 0) goto out;
+        if (number == SYS_WRITE) rec->pos = offset + n;
+        *result = n;
+        served = 1;
+        break;
+    }
+    case SYS_LSEEK: {
+        if (!(ops & OP_SEEK)) goto out;
+        int32_t whence = (int32_t)(uint32_t)a[2];
+        if (rec->kind == KIND_NULL) {
+            if (whence < 0 || whence > 4) goto out;  /* SEEK_SET..SEEK_HOLE; else EINVAL */
+            *result = 0;
+            served = 1;
+            break;
+        }
+        if (rec->kind != KIND_FILE) goto out;
+        int64_t target;
+        if (whence == SEEK_SET) target = a[1];
+        else if (whence == SEEK_CUR) {
+            if (__builtin_add_overflow(rec->pos, a[1], &target)) goto out;
+        } else goto out;  /* SEEK_END, SEEK_DATA, SEEK_HOLE: the host's answer, in Python */
+        if (target < 0) goto out;
+        rec->pos = target;
+        *result = target;
+        served = 1;
+        break;
+    }
+    default:
+        break;
+    }
+out:
+    if (served) lind_fastio_served++;
+    else if (PyErr_Occurred() != NULL) PyErr_Clear();
+    for (int i = 0; i < r.n; i++) Py_DecRef(r.held[i]);
+    return served;
+}
+
 void *lind_syscall_trampoline(void *env, void *caller, unsigned char *vals, size_t n) {
     (void)env;
     (void)caller;
@@ -65,6 +302,16 @@ void *lind_syscall_trampoline(void *env, void *caller, unsigned char *vals, size
     PyObject *args[7];
     int32_t number;
     memcpy(&number, vals, sizeof number);
+    if (fast_on && (number == SYS_READ || number == SYS_WRITE || number == SYS_LSEEK ||
+                    number == SYS_PREAD64 || number == SYS_PWRITE64)) {
+        int64_t a[6], result;
+        for (int i = 0; i < 6; i++) memcpy(&a[i], vals + 16 * (i + 1), sizeof a[i]);
+        if (fast_call(number, a, &result)) {
+            memcpy(vals, &result, sizeof result);
+            PyGILState_Release(gil);
+            return NULL;
+        }
+    }
     args[0] = PyLong_FromLongLong(number);
     for (int i = 1; i < 7; i++) {
         int64_t slot;

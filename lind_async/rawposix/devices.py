@@ -8,6 +8,7 @@ import os
 import stat as stat_mod
 from typing import TYPE_CHECKING
 
+from lind_async.rawposix import fastio
 from lind_async.rawposix.files import FileOps
 
 if TYPE_CHECKING:
@@ -15,9 +16,15 @@ if TYPE_CHECKING:
 
 
 class NullDevice(FileOps):
-    """``/dev/null``: reads see EOF, writes vanish."""
+    """``/dev/null``: reads see EOF, writes vanish. The compiled trampoline serves its reads,
+    writes and seeks itself (``rawposix/fastio.py``; its access mode never changes after open)."""
 
     __slots__ = ()
+
+    def __init__(self, status_flags: int) -> None:
+        super().__init__(status_flags)
+        if type(self) is NullDevice:
+            self.fast = fastio.null_record(self.readable(), self.writable())
 
     def read_into(self, cage: CageView, view: memoryview) -> int:
         return 0

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from lind_async.abi.errno import EAGAIN, EBADF, EINVAL, EISDIR, ENOTTY, EOPNOTSUPP, GuestError
 from lind_async.abi.flags import O_ACCMODE, O_APPEND, O_NONBLOCK, O_PATH, O_RDONLY, O_WRONLY
-from lind_async.rawposix import locks
+from lind_async.rawposix import fastio, locks
 from lind_async.rawposix.blocking import block, on_host_fd
 from lind_async.rawposix.files import ALWAYS_READY, DirEntry, FileOps, SysResult, positional
 from lind_async.rawposix.host_stream import write_host
@@ -46,29 +46,78 @@ class HostFile(FileOps):
     only the calling cage waits; the event loop, and every other cage, keep running. Writes are
     positional too (``O_APPEND`` ones go through the host's own append, which is atomic).
     Nodes that are neither regular files nor directories use the host fd's own offset.
+
+    A regular file's offset lives in its record for the compiled trampoline
+    (``rawposix/fastio.py``), which may serve its reads, writes and seeks itself: ``pos`` reads
+    and writes it there, and every change of the status flags or of the host fd's append mode
+    recomputes which calls the trampoline may take (:meth:`_sync_fast`).
     """
 
     __slots__ = (
-        "_dir_cursor", "_dir_snapshot", "_host_append", "_key", "dir_merged", "guest_path",
-        "host_fd", "kind", "pos",
+        "_dir_cursor", "_dir_snapshot", "_flags", "_host_append", "_key", "_pos", "dir_merged",
+        "guest_path", "host_fd", "kind",
     )  # fmt: skip
     level_watch = True
 
     def __init__(
         self, host_fd: int, status_flags: int, st: os.stat_result | None = None
     ) -> None:
+        self.fast = 0
         super().__init__(status_flags)
         self.host_fd = host_fd
         if st is None:
             st = os.fstat(host_fd)
-        self.kind = st.st_mode & 0o170000  # S_IFMT
+        kind = self.kind = st.st_mode & 0o170000  # S_IFMT
         self._key = (st.st_dev, st.st_ino)
-        self.pos = 0
+        self._pos = 0
         self._host_append = bool(status_flags & O_APPEND)
         self.guest_path: bytes | None = None  # for *at calls relative to this descriptor
         self._dir_snapshot: list[DirEntry] | None = None
         self._dir_cursor = 0
         self.dir_merged = False  # the snapshot holds the default root's overlaid names too
+        if kind == _S_IFREG:
+            self.fast = fastio.new(host_fd)
+            if self.fast:
+                self._sync_fast()
+
+    # The description's status flags and offset: the trampoline's record follows both.
+    @property
+    def status_flags(self) -> int:
+        return self._flags
+
+    @status_flags.setter
+    def status_flags(self, flags: int) -> None:
+        self._flags = flags
+        if self.fast:
+            self._sync_fast()
+
+    @property
+    def pos(self) -> int:
+        index = self.fast
+        return fastio.WORDS[2 * index] if index else self._pos
+
+    @pos.setter
+    def pos(self, value: int) -> None:
+        index = self.fast
+        if index:
+            fastio.WORDS[2 * index] = value
+        else:
+            self._pos = value
+
+    def _sync_fast(self) -> None:
+        """Which calls the trampoline may take for this regular file: none with ``O_PATH``;
+        reads and positional reads if readable; writes if writable, not ``O_APPEND`` and the
+        host fd not in append mode (its ``pwrite`` would append); ``lseek`` but for ``O_PATH``."""
+        flags = self._flags
+        ops = 0
+        if not flags & O_PATH:
+            ops = _OP_SEEK
+            access = flags & O_ACCMODE
+            if access != O_WRONLY:
+                ops |= _OP_READ
+            if access != O_RDONLY and not flags & O_APPEND and not self._host_append:
+                ops |= _OP_WRITE
+        fastio.INTS[4 * self.fast + 3] = ops | _KIND_FILE
 
     def readable(self) -> bool:
         flags = self.status_flags
@@ -190,6 +239,8 @@ class HostFile(FileOps):
             flags = flags | os.O_APPEND if on else flags & ~os.O_APPEND
             fcntl.fcntl(self.host_fd, fcntl.F_SETFL, flags)
             self._host_append = on
+            if self.fast:
+                self._sync_fast()
 
     def bytes_readable(self) -> int:
         if self.kind != stat_mod.S_IFREG:
@@ -255,12 +306,19 @@ class HostFile(FileOps):
         return watch_host_events(self.host_fd, events, wake)
 
     def release(self) -> None:
+        index = self.fast
+        if index:  # the offset comes home first: the record may serve another from now on
+            self._pos = fastio.WORDS[2 * index]
+            self.fast = 0
+            fastio.free(index)
         locks.description_released(self)
         if self.kind not in (stat_mod.S_IFREG, stat_mod.S_IFDIR):
             forget_host_fd(self.host_fd)
         os.close(self.host_fd)
 
 
+_OP_SEEK, _OP_READ, _OP_WRITE = fastio.OP_SEEK, fastio.OP_READ, fastio.OP_WRITE
+_KIND_FILE = fastio.KIND_FILE << 8
 _RWF_NOWAIT = getattr(os, "RWF_NOWAIT", 8)
 _S_IFREG = stat_mod.S_IFREG
 _RWF_APPEND, _RWF_NOAPPEND = 0x10, 0x20

@@ -25,6 +25,12 @@ counts, and the import is served by a trampoline of its own instead (:func:`tram
 - The C trampoline (``native/syscall_entry.c``, built by zig into the cache on first use) reads
   wasmtime's raw value array and calls ``_call`` with seven ints by vectorcall; measured, it
   halves a ``getpid`` round trip against the ctypes callback.
+- The C trampoline also answers ``read``/``write``/``pread64``/``pwrite64``/``lseek`` on a
+  regular file or ``/dev/null`` itself when only RawPOSIX would see them and nothing but the
+  host call is left to do (``native/syscall_entry.c``'s header; the records and tables it reads
+  are ``rawposix/fastio.py``'s and ``core/fdtable.py``'s, written only by Python): no Python
+  frame at all. Any other case, and every doubt, is :func:`_call`'s. ``LIND_ASYNC_FASTIO=0``
+  turns it off (for measuring).
 - Where it cannot be built or loaded (or ``LIND_ASYNC_PYTHON_ENTRY`` is set), a ctypes callback
   (:func:`_py_trampoline`) does the same: one ``struct`` unpack of the array through a memoryview
   cached per array address, the result into slot 0 (wrapped to 64 bits as a ctypes store
@@ -43,7 +49,9 @@ from typing import TYPE_CHECKING, Any
 
 from lind_async.abi.errno import ENOSYS, GuestError, to_negative_errno
 from lind_async.abi.guest import WOULD_WAIT
-from lind_async.memory.faults import FAULTED  # a guest's page shrank away (SIGBUS pending)
+from lind_async.memory import GuestMemory
+from lind_async.memory.faults import FAULTED, FAULTED_ADDRESS  # a page shrank (SIGBUS pending)
+from lind_async.rawposix import fastio
 from lind_async.rawposix import table as rawposix_table
 from lind_async.runtime import guest_signals, signals
 from lind_async.wasm import capi, fiber
@@ -203,6 +211,14 @@ def _native_trampoline(cache_dir: Path) -> Any:
         log.info("lind.syscall: the native trampoline is unavailable (%s); using Python's", exc)
         return None
     init(_call, ctypes.cast(capi.lib.wasmtime_trap_new, ctypes.c_void_p).value)
+    if os.environ.get("LIND_ASYNC_FASTIO", "1") != "0":
+        fast_init = lib.lind_fastio_init
+        fast_init.argtypes = (ctypes.py_object, ctypes.py_object, ctypes.c_void_p,
+                              ctypes.c_uint64, ctypes.c_void_p)
+        fast_init.restype = ctypes.c_int
+        if fast_init(vars(fiber), GuestMemory, fastio.ADDRESS, fastio.RECORDS,
+                     FAULTED_ADDRESS) != 0:
+            log.info("lind.syscall: the trampoline's file fast path is off")
 
     def keep_in_c(trap: int) -> None:
         kept.value = trap or None
@@ -222,6 +238,13 @@ def trampoline(cache_dir: Path) -> Any:
         _chosen.append(native if native is not None else
                        (None, capi.UNCHECKED_CALLBACK(_py_trampoline)))
     return _chosen[0][1]
+
+
+def fast_calls() -> int:
+    """How many calls the C trampoline answered without Python so far (0 without it)."""
+    if not _chosen or _chosen[0][0] is None:
+        return 0
+    return int(ctypes.c_uint64.in_dll(_chosen[0][0], "lind_fastio_served").value)
 
 
 def native() -> bool:

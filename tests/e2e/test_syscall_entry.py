@@ -6,6 +6,7 @@ process, since the trampoline is chosen when the runtime is imported."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -55,3 +56,100 @@ def test_the_trampoline_in_use(entry: str) -> None:
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          env=env, cwd=REPO, check=True).stdout.strip()
     assert out == ("True" if entry == "native" else "False")
+
+
+# -- small file I/O answered by the C trampoline itself (rawposix/fastio.py) -------------------
+def _fastio_roots(tmp_path: Path, cage_program: Any, native_program: Any) -> tuple[Path, Path]:
+    """A native root and a cage root, each holding the program as ``./fastio`` (it execs
+    itself)."""
+    native_root, cage_root = tmp_path / "native", tmp_path / "cage"
+    native_root.mkdir()
+    cage_root.mkdir()
+    shutil.copy(native_program("fastio"), native_root / "fastio")
+    shutil.copy(cage_program("fastio"), cage_root / "fastio")
+    return native_root, cage_root
+
+
+def _run_process(entry: str, root: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    env = {k: v for k, v in os.environ.items() if k != "LIND_ASYNC_PYTHON_ENTRY"}
+    if entry == "python":
+        env["LIND_ASYNC_PYTHON_ENTRY"] = "1"
+    return subprocess.run(
+        [sys.executable, "-m", "lind_async", "run", "--root", str(root), str(root / "fastio"),
+         *args],
+        capture_output=True, timeout=120, cwd=REPO, env=env, stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.mark.parametrize("entry", ["native", "python"])
+def test_fast_file_io_matches_native(
+    entry: str, tmp_path: Path, cage_program: Any, native_program: Any
+) -> None:
+    """read/write/pread/pwrite/lseek at the fast path's edges — dup2 over the fd, close, fork's
+    shared offset, exec with O_CLOEXEC, NULL and unmapped buffers, F_SETFL O_APPEND, the end
+    of the file, /dev/null — under both trampolines, against native."""
+    native_root, cage_root = _fastio_roots(tmp_path, cage_program, native_program)
+    expected = run_native(native_root / "fastio", [], root=native_root)
+    got = _run_process(entry, cage_root)
+    assert (got.returncode, got.stdout) == (expected.status, expected.stdout), got.stderr
+    assert b"child: 2 'BB'" in got.stdout and b"FAIL" not in got.stdout
+    assert b"Traceback" not in got.stderr
+
+
+CAGE_ONLY = b"""\
+null write NULL: -1 errno=14
+null read NULL: -1 errno=14
+null write past memory: -1 errno=14
+null read past memory: -1 errno=14
+null pwrite past memory: -1 errno=14
+null write of nothing at NULL: 0 errno=0
+null write: 16 errno=0
+null pread negative: -1 errno=22
+null lseek: 0 errno=0
+null lseek bad whence: -1 errno=22
+file read past memory: -1 errno=14
+file write past memory: -1 errno=14
+file read count past memory: -1 errno=14
+offset unmoved: 0 errno=0
+"""
+
+
+@pytest.mark.parametrize("entry", ["native", "python"])
+def test_fast_file_io_guest_ranges(
+    entry: str, tmp_path: Path, cage_program: Any, native_program: Any
+) -> None:
+    """Where Linux never looks at the buffer (/dev/null) or the range ends past the cage's
+    memory, a cage answers EFAULT (GuestMemory's check, the null page included): the same
+    under both trampolines."""
+    _, cage_root = _fastio_roots(tmp_path, cage_program, native_program)
+    got = _run_process(entry, cage_root, "cage-only")
+    assert (got.returncode, got.stdout) == (0, CAGE_ONLY), got.stderr
+
+
+def test_fast_path_serves_and_grates_still_see_every_call(
+    tmp_path: Path, cage_program: Any, native_program: Any
+) -> None:
+    """In this process (the C trampoline when it builds): the fast path answers calls of a cage
+    without routes, and none of a cage under the strace grate, whose trace shows them all."""
+    from lind_async.runtime import syscall_entry
+    from tests.e2e.conftest import run_cage
+
+    native_root, cage_root = _fastio_roots(tmp_path, cage_program, native_program)
+    expected = run_native(native_root / "fastio", [], root=native_root)
+    before = syscall_entry.fast_calls()
+    plain = run_cage(cage_root / "fastio", [], root=cage_root)
+    assert (plain.status, plain.stdout) == (expected.status, expected.stdout), plain.stderr
+    served = syscall_entry.fast_calls() - before
+    if syscall_entry.native():
+        assert served >= 30  # most of the program's reads, writes and seeks
+    else:
+        assert served == 0
+    before = syscall_entry.fast_calls()
+    traced = run_cage(cage_root / "fastio", [], root=cage_root, extra=["--grate", "strace"])
+    assert (traced.status, traced.stdout) == (expected.status, expected.stdout), traced.stderr
+    assert syscall_entry.fast_calls() == before
+    trace = traced.stderr.decode()
+    for line in ('read(3, "AAAA", 4) = 4', "lseek(3, 2, SEEK_SET) = 2",
+                 'pwrite64(3, "P", 1, 0) = 1', 'pread64(3, "PAAAa", 5, 0) = 5',
+                 'write(5, "hello", 5) = 5', "lseek(5, 5, SEEK_SET) = 0"):
+        assert line in trace, line
