@@ -115,11 +115,21 @@ class FdTable:
         the limit, as ``open`` fails when every allowed number is taken)."""
         if lowest < 0:
             raise GuestError(EINVAL)
-        vfd = self._lowest_free(lowest)
-        self._entries[vfd] = FdEntry(file, cloexec)
+        entries = self._entries
+        vfd = lowest  # (_lowest_free, inline: every open comes here)
+        while vfd in entries:
+            vfd += 1
+        if vfd >= self.limit:
+            raise GuestError(EMFILE)
+        entries[vfd] = FdEntry(file, cloexec)
         file.refs += 1
-        if file.fast or self._fast is not None:
-            self._note(vfd, file.fast)
+        index = file.fast
+        if index:  # (the entry was 0: the number was free)
+            table = self._fast
+            if table is not None and vfd < FAST_FDS:
+                table[vfd] = index
+            else:
+                self._note(vfd, index)
         return vfd
 
     def install_at(self, vfd: int, file: OpenFile, *, cloexec: bool = False) -> OpenFile | None:
@@ -138,9 +148,25 @@ class FdTable:
         entry = self._entries.pop(vfd, None)
         if entry is None:
             raise GuestError(EBADF)
-        if self._fast is not None:
-            self._note(vfd, 0)
-        return _release(entry.file)
+        table = self._fast
+        if table is not None and vfd < FAST_FDS:
+            table[vfd] = 0
+        file = entry.file
+        file.refs -= 1
+        return file if file.refs == 0 else None
+
+    def remove(self, vfd: int) -> OpenFile:
+        """``close`` for its caller's own release: removes ``vfd`` and returns its description,
+        whose ``refs`` is then 0 if this was its last reference."""
+        entry = self._entries.pop(vfd, None)
+        if entry is None:
+            raise GuestError(EBADF)
+        table = self._fast
+        if table is not None and vfd < FAST_FDS:
+            table[vfd] = 0
+        file = entry.file
+        file.refs -= 1
+        return file
 
     def dup(self, vfd: int, *, lowest: int = 0, cloexec: bool = False) -> int:
         """``dup``/``F_DUPFD``: a start at or past the limit is ``EINVAL`` (Linux's ``f_dupfd``)."""

@@ -51,11 +51,21 @@
  * (RWF_NOWAIT: the page cache only; the end-of-file test and off-loop reads are Python's),
  * an lseek other than SEEK_SET/SEEK_CUR or out of range. Nothing was consumed by then: reads
  * are positional, a failed write wrote nothing, and the offset moves only on success.
+ *
+ * open_stat: a confined open and its fstat in one builtin call
+ * -------------------------------------------------------------
+ * lind_open_stat_function returns a Python builtin, open_stat(root_fd, path, host_flags, mode),
+ * that rawposix/confine.py uses instead of ctypes' openat2 and os.fstat: the same openat2 with
+ * RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS (the kernel confines the path to the root) and
+ * O_CLOEXEC, then fstat; it answers (fd, st_mode, (st_dev, st_ino)), or (-errno, 0, None). Its
+ * arguments come from RawPOSIX (a path already read from guest memory), never from the guest.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -79,6 +89,16 @@ extern long long PyLong_AsLongLong(PyObject *);
 extern PyObject *PyUnicode_InternFromString(const char *);
 extern PyObject *PyObject_Type(PyObject *);
 extern PyObject _Py_NoneStruct;
+extern char *PyBytes_AsString(PyObject *);
+extern ptrdiff_t PyBytes_Size(PyObject *);
+extern PyObject *Py_BuildValue(const char *, ...);
+typedef struct {
+    const char *name;
+    void *method;
+    int flags;
+    const char *doc;
+} MethodDef;
+extern PyObject *PyCFunction_NewEx(MethodDef *, PyObject *, PyObject *);
 
 typedef void *(*trap_new_fn)(const char *, size_t);
 
@@ -342,4 +362,46 @@ void *lind_syscall_trampoline(void *env, void *caller, unsigned char *vals, size
     }
     PyGILState_Release(gil);
     return trap;
+}
+
+/* -- open_stat (see the header) --------------------------------------------------------- */
+struct open_how { uint64_t flags, mode, resolve; };
+#define RESOLVE_NO_MAGICLINKS 0x02
+#define RESOLVE_IN_ROOT 0x10
+#define SYS_OPENAT2 437
+#define CREATING (0100 | 020200000)  /* O_CREAT | O_TMPFILE, as confine.py's _open_how */
+
+static PyObject *open_stat(PyObject *self, PyObject *const *args, ptrdiff_t nargs) {
+    (void)self;
+    if (nargs != 4) return Py_BuildValue("(iiO)", -EINVAL, 0, &_Py_NoneStruct);
+    long long root = PyLong_AsLongLong(args[0]);
+    const char *path = PyBytes_AsString(args[1]);
+    long long flags = PyLong_AsLongLong(args[2]);
+    long long mode = PyLong_AsLongLong(args[3]);
+    if (PyErr_Occurred() != NULL) return NULL;  /* a TypeError: RawPOSIX's bug, not a guest's */
+    if ((ptrdiff_t)strlen(path) != PyBytes_Size(args[1]))
+        return Py_BuildValue("(iiO)", -EINVAL, 0, &_Py_NoneStruct);
+    struct open_how how = {
+        (uint64_t)flags | O_CLOEXEC,
+        (flags & CREATING) ? (uint64_t)mode & 07777 : 0,
+        RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+    };
+    long fd = syscall(SYS_OPENAT2, (int)root, path, &how, sizeof how);
+    if (fd < 0) return Py_BuildValue("(iiO)", -errno, 0, &_Py_NoneStruct);
+    struct stat st;
+    if (fstat((int)fd, &st) != 0) {
+        int err = errno;
+        close((int)fd);
+        return Py_BuildValue("(iiO)", -err, 0, &_Py_NoneStruct);
+    }
+    return Py_BuildValue("(iI(KK))", (int)fd, (unsigned)st.st_mode,
+                         (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
+}
+
+static MethodDef open_stat_def = {"open_stat", (void *)open_stat, 0x0080 /* METH_FASTCALL */,
+                                  "openat2(RESOLVE_IN_ROOT) + fstat (native/syscall_entry.c)"};
+
+/* The builtin (a new reference), or NULL with an exception set. Called with the GIL (PyDLL). */
+PyObject *lind_open_stat_function(void) {
+    return PyCFunction_NewEx(&open_stat_def, NULL, NULL);
 }

@@ -28,8 +28,9 @@ import os
 import posixpath
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import NoReturn
 
 from lind_async.abi.errno import EBUSY, EINVAL, EMFILE, ENFILE, ENOENT, EROFS, GuestError
 from lind_async.rawposix import hostfds
@@ -64,6 +65,19 @@ def _open_how(host_flags: int, mode: int) -> ctypes.c_void_p:
     # the pointer keeps ``how`` alive (its _objects) for as long as it is cached
     pointer = _hows[(host_flags, mode)] = ctypes.cast(ctypes.pointer(how), ctypes.c_void_p)
     return pointer
+
+
+# ``open_stat(root_fd, path, host_flags, mode) -> (fd, st_mode, (st_dev, st_ino))`` or
+# ``(-errno, 0, None)``: the compiled helper's openat2 (as _open_here's) and fstat in one call,
+# when the runtime has it (native/syscall_entry.c); else ctypes' openat2 and os.fstat.
+Opened = tuple[int, int, tuple[int, int]]  # (host fd, st_mode, (st_dev, st_ino))
+OpenStat = Callable[[int, bytes, int, int], Opened]
+native_open_stat: OpenStat | None = None
+
+
+def use_open_stat(function: OpenStat) -> None:
+    global native_open_stat
+    native_open_stat = function
 
 
 class RootUnsupported(RuntimeError):
@@ -156,6 +170,31 @@ class HostRoot:
                 return where._open_here(inside, host_flags, mode) if where is self else (
                     where.open(inside, host_flags, mode))
         return self._open_here(path, host_flags, mode)
+
+    def open_stat(self, path: bytes, host_flags: int, mode: int = 0) -> Opened:
+        """:meth:`open`, and the new fd's type and identity: ``(fd, st_mode, (dev, ino))``."""
+        native = native_open_stat
+        if native is not None and not path.startswith(b"/tmp") and b"\0" not in path:
+            found = native(self.fd, path, host_flags, mode)
+            if not 0 <= found[0] < hostfds._ceiling:  # (hostfds.admit, inline)
+                self.refused(found[0])
+            return found
+        fd = self.open(path, host_flags, mode)
+        try:
+            st = os.fstat(fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd, st.st_mode, (st.st_dev, st.st_ino)
+
+    @staticmethod
+    def refused(fd: int) -> NoReturn:
+        """``open_stat``'s answer ``fd`` is no fd to keep: ``-errno`` (the host's ``EMFILE``
+        is the cage's ``ENFILE``), or one in the microvisor's reserve (closed: ``ENFILE``)."""
+        if fd >= 0:
+            hostfds.admit(fd)  # closes it and raises ENFILE
+        err = -fd
+        raise GuestError(ENFILE) if err == EMFILE else OSError(err, os.strerror(err))
 
     def _private_tmp(self, path: bytes) -> tuple[HostRoot, bytes] | None:
         """Where a path through the private ``/tmp`` resolves: ``(its root, the path there)``

@@ -45,15 +45,15 @@ ADDRESS = ctypes.addressof(_ARRAY)
 # record i's offset (WORDS), int 4i+2 its host fd and 4i+3 ``ops | kind << 8`` (INTS).
 WORDS = memoryview(_ARRAY).cast("B").cast("q")
 INTS = memoryview(_ARRAY).cast("B").cast("i")
-_free: list[int] = []
+FREE: list[int] = []  # records to reuse (free() appends; owners may inline it)
 _next = [1]  # record 0 is "none"
 
 
 def new(host_fd: int) -> int:
     """A fresh record for a regular file (offset 0, no calls allowed yet), or 0 when the pool
     is used up (the description then keeps its offset itself and is always Python's)."""
-    if _free:
-        index = _free.pop()
+    if FREE:
+        index = FREE.pop()
     else:
         index = _next[0]
         if index >= RECORDS:
@@ -69,7 +69,7 @@ def free(index: int) -> None:
     """The description is released: C may no longer take calls for it (no fd table names it
     by now), and the record may serve another."""
     INTS[4 * index + 3] = 0
-    _free.append(index)
+    FREE.append(index)
 
 
 def _null_record(ops: int) -> int:

@@ -27,7 +27,7 @@ from lind_async.abi.errno import (
     EROFS,
     GuestError,
 )
-from lind_async.rawposix import fifo, overlay, procfs, shm, structs
+from lind_async.rawposix import confine, fifo, hostfds, overlay, procfs, shm, structs
 from lind_async.rawposix.args import i32, pointer, size, u32
 from lind_async.rawposix.confine import guest_join, lexical
 from lind_async.rawposix.files import DirEntry, FileOps, SysResult
@@ -89,17 +89,23 @@ def at_path(cage: CageView, dirfd: int, path: bytes) -> bytes:
 
 
 _VIRTUAL_DIRS = (b"/proc/", b"/dev/")
+# (the flags _open tests, as plain globals: it runs for every open)
+_O_ACCMODE, _O_PATH, _O_NOFOLLOW, _O_NONBLOCK = F.O_ACCMODE, F.O_PATH, F.O_NOFOLLOW, os.O_NONBLOCK
+_O_TRUNC, _O_CREAT, _O_EXCL, _O_CLOEXEC, _O_WRONLY = (
+    F.O_TRUNC, F.O_CREAT, F.O_EXCL, F.O_CLOEXEC, F.O_WRONLY)
+_S_IFIFO = stat_mod.S_IFIFO
+_STATUS_FLAGS = ~(F.O_CREAT | F.O_EXCL | F.O_TRUNC | F.O_CLOEXEC)  # what the description keeps
 
 
 def _open(cage: CageView, path: bytes, flags: int, mode: int) -> SysResult:
-    access = flags & F.O_ACCMODE
-    if access == F.O_ACCMODE and not flags & F.O_PATH:
+    access = flags & _O_ACCMODE
+    if access == _O_ACCMODE and not flags & _O_PATH:
         raise GuestError(EINVAL)
     name = lexical(path)
     guest_path: bytes | None = name if name[:1] == b"/" else None  # normalized once
     if name.startswith(_VIRTUAL_DIRS):  # every procfs/devices name is under one of them
         if name == procfs.EXE:
-            if flags & F.O_NOFOLLOW:
+            if flags & _O_NOFOLLOW:
                 raise GuestError(ELOOP)
             path = procfs.exe_path(cage)
             guest_path = None
@@ -111,37 +117,47 @@ def _open(cage: CageView, path: bytes, flags: int, mode: int) -> SysResult:
                 return _install(cage, virtual, flags)
     root = cage.world.root
     host_flags = flags & _PASSED_FLAGS
-    if not flags & F.O_PATH:
-        host_flags |= os.O_NONBLOCK  # a host FIFO must never block the loop (see fifo.py)
+    if not flags & _O_PATH:
+        host_flags |= _O_NONBLOCK  # a host FIFO must never block the loop (see fifo.py)
     try:
-        host_fd = root.open(path, host_flags, mode & ~cage.umask)
+        opened = confine.native_open_stat
+        if opened is None or path.startswith(b"/tmp"):  # (the private /tmp is open_stat's)
+            host_fd, st_mode, key = root.open_stat(path, host_flags, mode & ~cage.umask)
+        else:  # (root.open_stat's common case, inline: no NUL can be in a read_cstring)
+            host_fd, st_mode, key = opened(root.fd, path, host_flags, mode & ~cage.umask)
+            if not 0 <= host_fd < hostfds._ceiling:
+                root.refused(host_fd)
     except OSError as exc:
         if overlaid(cage, name, exc):
             return _install(cage, overlay.open_entry(name, flags), flags)
-        creating = exc.errno == ENOENT and flags & F.O_CREAT
+        creating = exc.errno == ENOENT and flags & _O_CREAT
         if creating and overlay.under_synthetic(name) and not root.exists(posixpath.dirname(name)):
             raise GuestError(EROFS) from None  # creating in a synthetic /etc or /dev
-        if exc.errno != ENXIO or access != F.O_WRONLY:
+        if exc.errno != ENXIO or access != _O_WRONLY:
             raise
         # A FIFO without a host reader (there never is one): open it as a node instead.
-        node_fd = root.open(path, os.O_PATH | (flags & F.O_NOFOLLOW))
+        node_fd = root.open(path, os.O_PATH | (flags & _O_NOFOLLOW))
         st = os.fstat(node_fd)
         if not stat_mod.S_ISFIFO(st.st_mode):
             os.close(node_fd)
             raise
         return fifo.open_fifo(cage, node_fd, st, flags)
-    st = os.fstat(host_fd)
-    if flags & F.O_TRUNC:
-        shm.file_shrunk(st)  # shared mappings of it: no host page past its end (rawposix/shm.py)
-    if st.st_mode & 0o170000 == stat_mod.S_IFIFO and not flags & F.O_PATH:
+    if flags & _O_TRUNC:
+        shm.file_shrunk(os.fstat(host_fd))  # shared mappings: no host page past its end (shm.py)
+    if st_mode & 0o170000 == _S_IFIFO and not flags & _O_PATH:
         try:
+            st = os.fstat(host_fd)
             node_fd = os.open(f"/proc/self/fd/{host_fd}", os.O_PATH | os.O_CLOEXEC)
         finally:
             os.close(host_fd)
         return fifo.open_fifo(cage, node_fd, st, flags)
-    file = HostFile(host_fd, flags & ~(F.O_CREAT | F.O_EXCL | F.O_TRUNC | F.O_CLOEXEC), st)
+    file = HostFile(host_fd, flags & _STATUS_FLAGS, None, st_mode, key)
     file.guest_path = guest_path if guest_path is not None else posixpath.normpath(path)
-    return _install(cage, file, flags)
+    try:  # (_install, inline)
+        return cage.fds.install(file, cloexec=flags & _O_CLOEXEC != 0)
+    except GuestError:
+        file.release()
+        raise
 
 
 def overlaid(cage: CageView, name: bytes, exc: OSError) -> bool:
@@ -164,7 +180,20 @@ def _install(cage: CageView, file: FileOps, flags: int) -> int:
 
 def sys_open(cage: CageView, path: int, flags: int, mode: int, a4: int = 0, a5: int = 0,
              a6: int = 0) -> SysResult:
-    return _open(cage, guest_join(cage.cwd, _path(cage, path)), i32(flags), u32(mode))
+    # (hot: the decoders inlined — ``pointer(path)``, ``i32(flags)``, ``u32(mode)`` — and an
+    # absolute path taken as it is, as guest_join would)
+    addr = path & 0xFFFFFFFFFFFFFFFF
+    if addr >= 0xFFFFFFFF80000000:
+        addr &= 0xFFFFFFFF
+    name = cage.mem.read_cstring(addr)
+    if name[:1] != b"/":
+        if not name:
+            raise GuestError(ENOENT)
+        name = cage.cwd.rstrip(b"/") + b"/" + name  # (guest_join)
+    how = flags & 0xFFFFFFFF
+    if how & 0x80000000:
+        how -= 1 << 32
+    return _open(cage, name, how, mode & 0xFFFFFFFF)
 
 
 def sys_openat(cage: CageView, dirfd: int, path: int, flags: int, mode: int, *_: int) -> SysResult:

@@ -60,25 +60,42 @@ class HostFile(FileOps):
     level_watch = True
 
     def __init__(
-        self, host_fd: int, status_flags: int, st: os.stat_result | None = None
+        self, host_fd: int, status_flags: int, st: os.stat_result | None = None,
+        st_mode: int = 0, key: tuple[int, int] | None = None,
     ) -> None:
-        self.fast = 0
-        super().__init__(status_flags)
+        """The file's ``st``, else its ``st_mode`` and ``key`` (``(st_dev, st_ino)``), else
+        ``fstat``'s."""
+        if key is None:
+            if st is None:
+                st = os.fstat(host_fd)
+            st_mode, key = st.st_mode, (st.st_dev, st.st_ino)
+        self.refs = 0  # (OpenFile's fields, set here: status_flags is a property below)
+        self._flags = status_flags
         self.host_fd = host_fd
-        if st is None:
-            st = os.fstat(host_fd)
-        kind = self.kind = st.st_mode & 0o170000  # S_IFMT
-        self._key = (st.st_dev, st.st_ino)
-        self._pos = 0
-        self._host_append = bool(status_flags & O_APPEND)
+        kind = self.kind = st_mode & 0o170000  # S_IFMT
+        self._key = key
+        self._host_append = status_flags & O_APPEND != 0
         self.guest_path: bytes | None = None  # for *at calls relative to this descriptor
-        self._dir_snapshot: list[DirEntry] | None = None
-        self._dir_cursor = 0
-        self.dir_merged = False  # the snapshot holds the default root's overlaid names too
-        if kind == _S_IFREG:
-            self.fast = fastio.new(host_fd)
-            if self.fast:
-                self._sync_fast()
+        self._pos = 0
+        if kind != _S_IFREG:
+            self.fast = 0
+            self._dir_snapshot: list[DirEntry] | None = None
+            self._dir_cursor = 0
+            self.dir_merged = False  # the snapshot holds the default root's overlaid names too
+        else:  # (a regular file never reads its directory slots: getdents and seek test kind)
+            index = self.fast = _FREE.pop() if _FREE else fastio.new(host_fd)
+            if index:  # (fastio.new's and _sync_fast's work, inline)
+                _WORDS[2 * index] = 0
+                _INTS[4 * index + 2] = host_fd
+                ops = 0
+                if not status_flags & O_PATH:
+                    ops = _OP_SEEK
+                    access = status_flags & O_ACCMODE
+                    if access != O_WRONLY:
+                        ops |= _OP_READ
+                    if access != O_RDONLY and not status_flags & O_APPEND:
+                        ops |= _OP_WRITE
+                _INTS[4 * index + 3] = ops | _KIND_FILE
 
     # The description's status flags and offset: the trampoline's record follows both.
     @property
@@ -310,15 +327,18 @@ class HostFile(FileOps):
         if index:  # the offset comes home first: the record may serve another from now on
             self._pos = fastio.WORDS[2 * index]
             self.fast = 0
-            fastio.free(index)
+            _INTS[4 * index + 3] = 0  # (fastio.free, inline)
+            _FREE.append(index)
         locks.description_released(self)
-        if self.kind not in (stat_mod.S_IFREG, stat_mod.S_IFDIR):
+        if self.kind not in _PLAIN:
             forget_host_fd(self.host_fd)
         os.close(self.host_fd)
 
 
 _OP_SEEK, _OP_READ, _OP_WRITE = fastio.OP_SEEK, fastio.OP_READ, fastio.OP_WRITE
 _KIND_FILE = fastio.KIND_FILE << 8
+_WORDS, _INTS, _FREE = fastio.WORDS, fastio.INTS, fastio.FREE
+_PLAIN = (stat_mod.S_IFREG, stat_mod.S_IFDIR)
 _RWF_NOWAIT = getattr(os, "RWF_NOWAIT", 8)
 _S_IFREG = stat_mod.S_IFREG
 _RWF_APPEND, _RWF_NOAPPEND = 0x10, 0x20

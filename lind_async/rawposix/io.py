@@ -243,11 +243,11 @@ def sys_lseek(cage: CageView, fd: int, offset: int, whence: int, *_: int) -> int
 
 def sys_close(cage: CageView, fd: int, a2: int = 0, a3: int = 0, a4: int = 0, a5: int = 0,
               a6: int = 0) -> int:
-    vfd = i32(fd)
-    locks.fd_closing(cage, cage.fds.file(vfd))  # type: ignore[arg-type]
-    released = cage.fds.close(vfd)
-    if released is not None:
-        released.release()  # type: ignore[attr-defined]
+    file: FileOps = cage.fds.remove(fd & 0xFFFFFFFF)  # type: ignore[assignment]
+    # (as read/write: no descriptor is numbered at 2**31 or above, so the low half finds it)
+    locks.fd_closing(cage, file)  # the cage's record locks on the file go (POSIX)
+    if file.refs == 0:
+        file.release()
     return 0
 
 

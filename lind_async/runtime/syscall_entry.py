@@ -29,8 +29,9 @@ counts, and the import is served by a trampoline of its own instead (:func:`tram
   regular file or ``/dev/null`` itself when only RawPOSIX would see them and nothing but the
   host call is left to do (``native/syscall_entry.c``'s header; the records and tables it reads
   are ``rawposix/fastio.py``'s and ``core/fdtable.py``'s, written only by Python): no Python
-  frame at all. Any other case, and every doubt, is :func:`_call`'s. ``LIND_ASYNC_FASTIO=0``
-  turns it off (for measuring).
+  frame at all. Any other case, and every doubt, is :func:`_call`'s. The same library gives
+  RawPOSIX's confined ``open`` a builtin doing ``openat2`` and ``fstat`` in one call
+  (``confine.use_open_stat``). ``LIND_ASYNC_FASTIO=0`` turns both off (for measuring).
 - Where it cannot be built or loaded (or ``LIND_ASYNC_PYTHON_ENTRY`` is set), a ctypes callback
   (:func:`_py_trampoline`) does the same: one ``struct`` unpack of the array through a memoryview
   cached per array address, the result into slot 0 (wrapped to 64 bits as a ctypes store
@@ -51,7 +52,7 @@ from lind_async.abi.errno import ENOSYS, GuestError, to_negative_errno
 from lind_async.abi.guest import WOULD_WAIT
 from lind_async.memory import GuestMemory
 from lind_async.memory.faults import FAULTED, FAULTED_ADDRESS  # a page shrank (SIGBUS pending)
-from lind_async.rawposix import fastio
+from lind_async.rawposix import confine, fastio
 from lind_async.rawposix import table as rawposix_table
 from lind_async.runtime import guest_signals, signals
 from lind_async.wasm import capi, fiber
@@ -201,7 +202,8 @@ def _native_trampoline(cache_dir: Path) -> Any:
     try:
         from lind_async.toolchain.native import syscall_entry_library
 
-        lib = ctypes.CDLL(str(syscall_entry_library(cache_dir)))
+        path = str(syscall_entry_library(cache_dir))
+        lib = ctypes.CDLL(path)
         init = lib.lind_entry_init
         init.argtypes = (ctypes.py_object, ctypes.c_void_p)
         init.restype = None
@@ -219,6 +221,13 @@ def _native_trampoline(cache_dir: Path) -> Any:
         if fast_init(vars(fiber), GuestMemory, fastio.ADDRESS, fastio.RECORDS,
                      FAULTED_ADDRESS) != 0:
             log.info("lind.syscall: the trampoline's file fast path is off")
+        make = ctypes.PyDLL(path).lind_open_stat_function  # (PyDLL: called with the GIL)
+        make.argtypes = ()
+        make.restype = ctypes.py_object
+        try:
+            confine.use_open_stat(make())
+        except Exception as exc:  # (never expected: the builtin is a static definition)
+            log.info("lind.syscall: no compiled open_stat (%s)", exc)
 
     def keep_in_c(trap: int) -> None:
         kept.value = trap or None

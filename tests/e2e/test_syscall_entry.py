@@ -5,6 +5,7 @@ process, since the trampoline is chosen when the runtime is imported."""
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import subprocess
@@ -153,3 +154,56 @@ def test_fast_path_serves_and_grates_still_see_every_call(
                  'pwrite64(3, "P", 1, 0) = 1', 'pread64(3, "PAAAa", 5, 0) = 5',
                  'write(5, "hello", 5) = 5', "lseek(5, 5, SEEK_SET) = 0"):
         assert line in trace, line
+
+
+def test_compiled_open_stat_confines_as_the_python_path(tmp_path: Path) -> None:
+    """The compiled ``open_stat`` (openat2 + fstat in one call) answers exactly as ctypes'
+    openat2 and ``os.fstat`` do: confined to the root (``..``, absolute and relative symlinks
+    out of it), the same errors, the same identity."""
+    from lind_async.rawposix import confine
+    from lind_async.runtime import syscall_entry, world
+
+    syscall_entry.trampoline(world.default_cache_dir())
+    native = confine.native_open_stat
+    if not syscall_entry.native():
+        pytest.skip("no compiled trampoline here")
+    assert native is not None
+    outside = tmp_path / "outside.txt"
+    outside.write_text("secret")
+    root_dir = tmp_path / "root"
+    (root_dir / "d").mkdir(parents=True)
+    (root_dir / "f.txt").write_text("inside")
+    (root_dir / "abs").symlink_to(outside)
+    (root_dir / "rel").symlink_to("../outside.txt")
+    (root_dir / "d" / "up").symlink_to("../../f.txt")
+    os.mkfifo(root_dir / "fifo")
+    root = confine.HostRoot(root_dir)
+    cases = [(b"/f.txt", os.O_RDONLY), (b"f.txt", os.O_RDONLY), (b"/../outside.txt", 0),
+             (b"/abs", 0), (b"/rel", 0), (b"/d/up", 0), (b"/d", os.O_DIRECTORY),
+             (b"/f.txt", os.O_DIRECTORY), (b"/missing", 0), (b"/f.txt/x", 0),
+             (b"/fifo", os.O_RDONLY | os.O_NONBLOCK), (b"/abs", os.O_NOFOLLOW),
+             (b"/new", os.O_CREAT | os.O_EXCL | os.O_WRONLY)]
+
+    def answer(path: bytes, flags: int) -> tuple[object, ...]:
+        try:
+            fd, mode, key = root.open_stat(path, flags, 0o640)
+        except OSError as exc:
+            return ("error", exc.errno)
+        try:
+            readable = mode & 0o170000 == 0o100000 and flags & os.O_ACCMODE != os.O_WRONLY
+            return (mode, key, os.read(fd, 16) if readable else b"")
+        finally:
+            os.close(fd)
+
+    try:
+        with_native = [answer(p, f) for p, f in cases]
+        os.unlink(root_dir / "new")
+        confine.native_open_stat = None
+        with_python = [answer(p, f) for p, f in cases]
+    finally:
+        confine.native_open_stat = native
+        root.close()
+    assert with_native == with_python
+    assert b"secret" not in repr(with_native).encode()
+    assert with_native[0][2] == with_native[1][2] == with_native[5][2] == b"inside"
+    assert with_native[2] == with_native[3] == with_native[4] == ("error", errno.ENOENT)
