@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from lind_async.abi.errno import EBADF, EINVAL, EMFILE, GuestError
 
@@ -49,19 +48,40 @@ class OpenFile:
         self.refs = 0
 
 
-@dataclass(slots=True)
 class FdEntry:
-    file: OpenFile
-    cloexec: bool = False
+    """One descriptor as a record: its description and its close-on-exec flag (a view of the
+    table: setting ``cloexec`` sets the descriptor's flag)."""
+
+    __slots__ = ("_table", "vfd")
+
+    def __init__(self, table: FdTable, vfd: int) -> None:
+        self._table = table
+        self.vfd = vfd
+
+    @property
+    def file(self) -> OpenFile:
+        return self._table.file(self.vfd)
+
+    @property
+    def cloexec(self) -> bool:
+        return self.vfd in self._table._cloexec
+
+    @cloexec.setter
+    def cloexec(self, on: bool) -> None:
+        self._table.set_cloexec(self.vfd, on)
 
 
 class FdTable:
-    """One cage's descriptors. Lowest free number first, as POSIX requires."""
+    """One cage's descriptors. Lowest free number first, as POSIX requires.
 
-    __slots__ = ("_array", "_entries", "_fast", "fast", "hard_limit", "limit")
+    Stored as ``vfd -> description`` plus the set of close-on-exec descriptors (no record per
+    descriptor: every open and close would allocate and free one)."""
+
+    __slots__ = ("_array", "_cloexec", "_entries", "_fast", "fast", "hard_limit", "limit")
 
     def __init__(self, limit: int = DEFAULT_FD_LIMIT, hard_limit: int = HARD_FD_LIMIT) -> None:
-        self._entries: dict[int, FdEntry] = {}
+        self._entries: dict[int, OpenFile] = {}
+        self._cloexec: set[int] = set()
         self.limit = limit  # RLIMIT_NOFILE: descriptors are numbered below it
         self.hard_limit = max(hard_limit, limit)
         self.fast = 0  # the fast table's address (0: none yet, every descriptor is Python's)
@@ -87,28 +107,19 @@ class FdTable:
         return vfd in self._entries
 
     def items(self) -> Iterator[tuple[int, FdEntry]]:
-        return iter(sorted(self._entries.items()))
+        return iter([(vfd, FdEntry(self, vfd)) for vfd in sorted(self._entries)])
 
     def get(self, vfd: int) -> FdEntry:
-        entry = self._entries.get(vfd)
-        if entry is None:
+        if vfd not in self._entries:
             raise GuestError(EBADF)
-        return entry
+        return FdEntry(self, vfd)
 
     def file(self, vfd: int) -> OpenFile:
         """The description behind ``vfd`` (``EBADF`` if none). The hot path of every fd call."""
-        entry = self._entries.get(vfd)
-        if entry is None:
+        file = self._entries.get(vfd)
+        if file is None:
             raise GuestError(EBADF)
-        return entry.file
-
-    def _lowest_free(self, start: int) -> int:
-        vfd = start
-        while vfd in self._entries:
-            vfd += 1
-        if vfd >= self.limit:
-            raise GuestError(EMFILE)
-        return vfd
+        return file
 
     def install(self, file: OpenFile, *, cloexec: bool = False, lowest: int = 0) -> int:
         """Give ``file`` the lowest free descriptor >= ``lowest`` (``EMFILE`` if none is below
@@ -116,12 +127,14 @@ class FdTable:
         if lowest < 0:
             raise GuestError(EINVAL)
         entries = self._entries
-        vfd = lowest  # (_lowest_free, inline: every open comes here)
+        vfd = lowest  # (the lowest free number, inline: every open comes here)
         while vfd in entries:
             vfd += 1
         if vfd >= self.limit:
             raise GuestError(EMFILE)
-        entries[vfd] = FdEntry(file, cloexec)
+        entries[vfd] = file
+        if cloexec:
+            self._cloexec.add(vfd)
         file.refs += 1
         index = file.fast
         if index:  # (the entry was 0: the number was free)
@@ -138,33 +151,28 @@ class FdTable:
             raise GuestError(EBADF)
         file.refs += 1
         previous = self._entries.get(vfd)
-        self._entries[vfd] = FdEntry(file, cloexec)
+        self._entries[vfd] = file
         if file.fast or self._fast is not None:
             self._note(vfd, file.fast)
-        return _release(previous.file) if previous is not None else None
+        self.set_cloexec(vfd, cloexec)
+        return _release(previous) if previous is not None else None
 
     def close(self, vfd: int) -> OpenFile | None:
         """Remove ``vfd``; returns its description when this was its last reference."""
-        entry = self._entries.pop(vfd, None)
-        if entry is None:
-            raise GuestError(EBADF)
-        table = self._fast
-        if table is not None and vfd < FAST_FDS:
-            table[vfd] = 0
-        file = entry.file
-        file.refs -= 1
+        file = self.remove(vfd)
         return file if file.refs == 0 else None
 
     def remove(self, vfd: int) -> OpenFile:
         """``close`` for its caller's own release: removes ``vfd`` and returns its description,
         whose ``refs`` is then 0 if this was its last reference."""
-        entry = self._entries.pop(vfd, None)
-        if entry is None:
+        file = self._entries.pop(vfd, None)
+        if file is None:
             raise GuestError(EBADF)
         table = self._fast
         if table is not None and vfd < FAST_FDS:
             table[vfd] = 0
-        file = entry.file
+        if self._cloexec:
+            self._cloexec.discard(vfd)
         file.refs -= 1
         return file
 
@@ -176,21 +184,27 @@ class FdTable:
         return self.install(file, cloexec=cloexec, lowest=lowest)
 
     def set_cloexec(self, vfd: int, cloexec: bool) -> None:
-        self.get(vfd).cloexec = cloexec
+        if vfd not in self._entries:
+            raise GuestError(EBADF)
+        if cloexec:
+            self._cloexec.add(vfd)
+        else:
+            self._cloexec.discard(vfd)
 
     def fork(self) -> FdTable:
         """A copy for a forked child: same descriptions (shared offsets), same flags."""
         child = FdTable(self.limit, self.hard_limit)
-        for vfd, entry in self._entries.items():
-            entry.file.refs += 1
-            child._entries[vfd] = FdEntry(entry.file, entry.cloexec)
-            if entry.file.fast:
-                child._note(vfd, entry.file.fast)
+        child._entries = dict(self._entries)
+        child._cloexec = set(self._cloexec)
+        for vfd, file in self._entries.items():
+            file.refs += 1
+            if file.fast:
+                child._note(vfd, file.fast)
         return child
 
     def close_on_exec(self) -> list[OpenFile]:
         """Drop close-on-exec descriptors; returns the descriptions now unused."""
-        doomed = [vfd for vfd, entry in self._entries.items() if entry.cloexec]
+        doomed = sorted(self._cloexec)
         return [f for f in (self.close(vfd) for vfd in doomed) if f is not None]
 
     def close_all(self) -> list[OpenFile]:
