@@ -18,7 +18,7 @@ namespace to brute-force.
 The fast table. A description RawPOSIX lets the compiled syscall trampoline serve has a record
 index (``OpenFile.fast``, non-zero; ``rawposix/fastio.py``). Each table keeps, for its descriptors
 below :data:`FAST_FDS`, a C array of those indices (:attr:`FdTable.fast`, its address for C;
-allocated at the first such descriptor): entry ``vfd`` is ``entries[vfd].file.fast`` or 0, always.
+allocated at the first such descriptor): entry ``vfd`` is ``entries[vfd].fast`` or 0, always.
 Every mutation (install, ``dup2`` over a descriptor, close, exec's close-on-exec, exit) writes the
 entry in the same step as the mapping, before it returns, so C never sees a descriptor that is
 gone; a forked child's table starts with the parent's entries (same descriptions).
@@ -35,6 +35,12 @@ DEFAULT_FD_LIMIT = 1024
 HARD_FD_LIMIT = 4096
 FAST_FDS = 256  # descriptors the fast table covers (higher ones always take Python's path)
 _FastArray = ctypes.c_uint32 * FAST_FDS
+# How many fast tables have a non-zero entry at each descriptor number, over all tables of the
+# process: the trampoline's one-load pre-check (a read of fd 4 when no table has an entry at 4
+# costs it nothing more). Kept with the entries; a count too high costs time, never safety.
+_COUNTS = _FastArray()
+FAST_COUNTS_ADDRESS = ctypes.addressof(_COUNTS)
+_counts = memoryview(_COUNTS).cast("B").cast("I")
 
 
 class OpenFile:
@@ -98,7 +104,10 @@ class FdTable:
             self.fast = ctypes.addressof(self._array)
             table = self._fast = memoryview(self._array).cast("B").cast("I")
         if vfd < FAST_FDS:
+            old = table[vfd]
             table[vfd] = index
+            if bool(old) != bool(index):
+                _counts[vfd] += 1 if index else -1
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -141,6 +150,7 @@ class FdTable:
             table = self._fast
             if table is not None and vfd < FAST_FDS:
                 table[vfd] = index
+                _counts[vfd] += 1
             else:
                 self._note(vfd, index)
         return vfd
@@ -169,8 +179,9 @@ class FdTable:
         if file is None:
             raise GuestError(EBADF)
         table = self._fast
-        if table is not None and vfd < FAST_FDS:
+        if table is not None and vfd < FAST_FDS and table[vfd]:
             table[vfd] = 0
+            _counts[vfd] -= 1
         if self._cloexec:
             self._cloexec.discard(vfd)
         file.refs -= 1

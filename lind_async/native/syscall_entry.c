@@ -42,7 +42,10 @@
  *     during the call;
  *   - the descriptor, a C int in the low 32 bits of its slot, must have a non-zero entry in the
  *     cage's fast table (cage.fds.fast: record indices, kept by core/fdtable.py), and that
- *     record must allow the call (ops, kept by the description's owner);
+ *     record must allow the call (ops, kept by the description's owner). Checked first, and
+ *     before any Python object is looked at, whether any fd table of the process has an entry
+ *     at that number (core/fdtable.py's counts): a call on a pipe or socket numbered where no
+ *     table has a record pays one load here;
  *   - the guest range (buf, count) passes GuestMemory.buffer's check against cage.mem's
  *     current size, the null page included (count cut to MAX_RW first, as Python does).
  *
@@ -136,12 +139,13 @@ static PyObject *memory_type;       /* memory/access.py's GuestMemory */
 static struct record *records;      /* rawposix/fastio.py's pool */
 static uint64_t record_count;
 static const volatile uint64_t *faulted;  /* memory/faults.py's FAULTED */
+static const uint32_t *fd_counts;   /* core/fdtable.py's: tables with an entry at each fd */
 static int fast_on;
 uint64_t lind_fastio_served;  /* calls answered here (read by tests) */
 
 /* Enable the fast path; 0 on success. Called through ctypes (without the GIL: taken here). */
 int lind_fastio_init(PyObject *globals, PyObject *guest_memory, void *pool, uint64_t count,
-                     const void *fault_flag) {
+                     const void *fault_flag, const void *counts) {
     PyGILState_STATE gil = PyGILState_Ensure();
     for (int i = 0; i < N_NAMES; i++) {
         names[i] = PyUnicode_InternFromString(name_text[i]);
@@ -158,6 +162,7 @@ int lind_fastio_init(PyObject *globals, PyObject *guest_memory, void *pool, uint
     records = pool;
     record_count = count;
     faulted = fault_flag;
+    fd_counts = counts;
     fast_on = 1;
     PyGILState_Release(gil);
     return 0;
@@ -214,6 +219,8 @@ static unsigned char *guest_range(struct refs *r, PyObject *cage, int64_t buf, i
 
 /* 1 with *result set when the call was served here, 0 for Python's path. GIL held. */
 static int fast_call(int32_t number, const int64_t *a, int64_t *result) {
+    uint64_t fd = (uint64_t)a[0] & 0xFFFFFFFFULL;  /* a C int: no descriptor is >= 2**31 */
+    if (fd >= FAST_FDS || fd_counts[fd] == 0) return 0;  /* no table has a record there */
     struct refs r = {.n = 0};
     int served = 0;
     PyObject *call = PyDict_GetItemWithError(fiber_globals, names[N_CURRENT]);  /* borrowed */
@@ -222,20 +229,18 @@ static int fast_call(int32_t number, const int64_t *a, int64_t *result) {
     if (instance == NULL) goto out;
     PyObject *cage = get(&r, instance, N_DATA);
     if (cage == NULL) goto out;
-    PyObject *routes = get(&r, cage, N_ROUTES);
-    if (routes == NULL || routes == &_Py_NoneStruct || PyObject_Size(routes) != 0) goto out;
-    PyObject *signals = get(&r, cage, N_SIGNALS);
-    if (signals == NULL || truthy(&r, signals, N_PENDING) != 0) goto out;
-    if (truthy(&r, cage, N_STOPPED) != 0 || *faulted != 0) goto out;
     PyObject *fds = get(&r, cage, N_FDS);
     if (fds == NULL) goto out;
     int bad = 0;
     int64_t table = integer(&r, fds, N_FAST, &bad);
     if (bad || table == 0) goto out;
-    uint64_t fd = (uint64_t)a[0] & 0xFFFFFFFFULL;  /* a C int: no descriptor is >= 2**31 */
-    if (fd >= FAST_FDS) goto out;
     uint32_t index = ((const uint32_t *)(uintptr_t)table)[fd];
     if (index == 0 || index >= record_count) goto out;
+    PyObject *routes = get(&r, cage, N_ROUTES);
+    if (routes == NULL || routes == &_Py_NoneStruct || PyObject_Size(routes) != 0) goto out;
+    PyObject *signals = get(&r, cage, N_SIGNALS);
+    if (signals == NULL || truthy(&r, signals, N_PENDING) != 0) goto out;
+    if (truthy(&r, cage, N_STOPPED) != 0 || *faulted != 0) goto out;
     struct record *rec = &records[index];
     unsigned ops = rec->ops;
     uint64_t length;

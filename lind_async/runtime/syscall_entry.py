@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 
 from lind_async.abi.errno import ENOSYS, GuestError, to_negative_errno
 from lind_async.abi.guest import WOULD_WAIT
+from lind_async.core.fdtable import FAST_COUNTS_ADDRESS
 from lind_async.memory import GuestMemory
 from lind_async.memory.faults import FAULTED, FAULTED_ADDRESS  # a page shrank (SIGBUS pending)
 from lind_async.rawposix import confine, fastio
@@ -216,10 +217,10 @@ def _native_trampoline(cache_dir: Path) -> Any:
     if os.environ.get("LIND_ASYNC_FASTIO", "1") != "0":
         fast_init = lib.lind_fastio_init
         fast_init.argtypes = (ctypes.py_object, ctypes.py_object, ctypes.c_void_p,
-                              ctypes.c_uint64, ctypes.c_void_p)
+                              ctypes.c_uint64, ctypes.c_void_p, ctypes.c_void_p)
         fast_init.restype = ctypes.c_int
         if fast_init(vars(fiber), GuestMemory, fastio.ADDRESS, fastio.RECORDS,
-                     FAULTED_ADDRESS) != 0:
+                     FAULTED_ADDRESS, FAST_COUNTS_ADDRESS) != 0:
             log.info("lind.syscall: the trampoline's file fast path is off")
         make = ctypes.PyDLL(path).lind_open_stat_function  # (PyDLL: called with the GIL)
         make.argtypes = ()

@@ -86,3 +86,39 @@ def test_close_all_returns_each_description_once() -> None:
     released = t.close_all()
     assert sorted(map(id, released)) == sorted(map(id, [f, g]))
     assert len(t) == 0
+
+
+def test_the_fast_table_follows_every_mutation() -> None:
+    """The C trampoline's view (core/fdtable.py, "The fast table"): entry ``vfd`` is the record
+    index of the description at ``vfd`` or 0, after every mutation; the per-number counts follow."""
+    import ctypes
+
+    from lind_async.core import fdtable
+
+    def entry(t: FdTable, vfd: int) -> int:
+        return 0 if not t.fast else (ctypes.c_uint32 * fdtable.FAST_FDS).from_address(t.fast)[vfd]
+
+    def count(vfd: int) -> int:
+        return fdtable._counts[vfd]
+
+    base = [count(v) for v in range(8)]
+    fast, slow = OpenFile(0), OpenFile(0)
+    fast.fast = 7
+    t = FdTable()
+    assert t.install(slow) == 0 and t.fast == 0  # no table until a fast description comes
+    assert t.install(fast) == 1 and entry(t, 1) == 7 and count(1) == base[1] + 1
+    assert t.dup(1, cloexec=True) == 2 and entry(t, 2) == 7
+    t.install_at(1, slow)  # dup2 of a slow description over the fast one
+    assert entry(t, 1) == 0 and count(1) == base[1]
+    t.install_at(0, fast)  # and of the fast one over a slow one
+    assert entry(t, 0) == 7 and count(0) == base[0] + 1
+    child = t.fork()
+    assert [entry(child, v) for v in range(3)] == [7, 0, 7] and count(2) == base[2] + 2
+    assert child.close_on_exec() == [] and entry(child, 2) == 0 and count(2) == base[2] + 1
+    t.close(2)
+    assert entry(t, 2) == 0 and count(2) == base[2]
+    assert fast.refs == 2
+    t.close_all()
+    child.close_all()
+    assert entry(t, 0) == entry(child, 0) == 0 and fast.refs == 0
+    assert [count(v) for v in range(8)] == base
