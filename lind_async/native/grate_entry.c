@@ -391,6 +391,7 @@ static PyMethodDef await_def = {"__await__", (void *)forward_await, METH_NOARGS,
  * read by name. */
 extern PyObject *PyObject_GetAttrString(PyObject *, const char *);
 extern PyObject PyMemberDescr_Type;
+extern const char *PyUnicode_AsUTF8(PyObject *);
 static Py_ssize_t slot_offset(PyObject *type, const char *name) {
 	PyObject *descr = PyObject_GetAttrString(type, name);
 	if (descr == NULL) {
@@ -429,6 +430,76 @@ PyObject *lind_grate_await(PyObject *forward, PyObject *slow) {
 	forward_type = forward;
 	value_offset = slot_offset(forward, "_value");
 	return PyDescr_NewMethod(forward, &await_def);
+}
+
+/* ---- objects with __slots__ made in one call ------------------------------------------------ */
+/* make(v0, v1, ...): a new instance of a class with __slots__ (allocated as object.__new__ does)
+ * with slot i set to v_i, each slot found by its offset (slot_offset). The hop makes a Call and
+ * a forward a Forward this way: one builtin call instead of object.__new__ and a store per
+ * slot. */
+#define MAX_SLOTS 8
+struct maker {
+	PyObject *type;
+	Py_ssize_t n;
+	Py_ssize_t offsets[MAX_SLOTS];
+};
+static struct maker makers[4];
+static int makers_used;
+
+static PyObject *make(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+	struct maker *m = (struct maker *)PyLong_AsVoidPtr(self);
+	if (m == NULL) return NULL;
+	if (nargs != m->n) {
+		PyErr_SetString(PyExc_TypeError, "make: one value per slot");
+		return NULL;
+	}
+	PyObject *obj = PyType_GenericAlloc(m->type, 0); /* zeroed: every slot unset */
+	if (obj == NULL) return NULL;
+	for (Py_ssize_t i = 0; i < nargs; i++) {
+		Py_IncRef(args[i]);
+		*(PyObject **)((char *)obj + m->offsets[i]) = args[i];
+	}
+	return obj;
+}
+
+static PyMethodDef make_def = {"make", (void *)make, METH_FASTCALL, "an instance, its slots set"};
+
+/* A new reference to a maker for ``type`` whose arguments fill the slots ``names`` (a tuple of
+ * str), or NULL (no exception set) when a name is not a slot this code can find. */
+PyObject *lind_grate_maker(PyObject *type, PyObject *names) {
+	if (makers_used >= (int)(sizeof makers / sizeof makers[0])) return NULL;
+	Py_ssize_t n = PyTuple_Size(names);
+	if (n < 0) {
+		PyErr_Clear();
+		return NULL;
+	}
+	if (n > MAX_SLOTS) return NULL;
+	struct maker *m = &makers[makers_used];
+	for (Py_ssize_t i = 0; i < n; i++) {
+		const char *name = PyUnicode_AsUTF8(PyTuple_GetItem(names, i));
+		if (name == NULL) {
+			PyErr_Clear();
+			return NULL;
+		}
+		m->offsets[i] = slot_offset(type, name);
+		if (m->offsets[i] <= 0) return NULL;
+	}
+	PyObject *key = PyLong_FromVoidPtr(m);
+	if (key == NULL) {
+		PyErr_Clear();
+		return NULL;
+	}
+	PyObject *fn = PyCFunction_NewEx(&make_def, key, NULL);
+	Py_DecRef(key);
+	if (fn == NULL) {
+		PyErr_Clear();
+		return NULL;
+	}
+	Py_IncRef(type);
+	m->type = type;
+	m->n = n;
+	makers_used++;
+	return fn;
 }
 
 static PyMethodDef functions[] = {

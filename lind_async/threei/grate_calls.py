@@ -136,6 +136,17 @@ def use_native_await(make: Callable[[type, Callable[[Forward], Any]], Any]) -> N
         Forward.__await__ = make(Forward, slow)  # type: ignore[method-assign]
 
 
+# The native Forward maker (wired by ``threei/native.py``): ``_make_forward(call, value, scratch)``
+# is a Forward with FORWARD_SLOTS set, in that order. None: made slot by slot.
+FORWARD_SLOTS = ("_call", "_value", "_scratch")
+_make_forward: Callable[..., Forward] | None = None
+
+
+def use_forward_maker(make: Callable[..., Forward] | None) -> None:
+    global _make_forward
+    _make_forward = make
+
+
 class _Scratch:
     """Grate-provided buffers in a temporary mapping of the target cage's memory."""
 
@@ -295,6 +306,9 @@ class Call:
                             self.mv, origin, route, self.number, self.args, self.owners, True
                         )
                     # Forward(self, value, None) without the __init__ frame (every Python hop)
+                    make = _make_forward
+                    if make is not None:
+                        return make(self, value, None)
                     done = _new(Forward)
                     done._call = self
                     done._value = value

@@ -13,7 +13,9 @@ trampoline), loads it and wires its three pieces to the Python code they stand i
   call instead of three ctypes calls;
 - ``step``, handed to the hop (``threei/route.py``): a Python grate's coroutine handler stepped
   once with ``PyIter_Send``, so one that finishes at once returns its int without a
-  ``StopIteration``.
+  ``StopIteration``;
+- ``Forward.__await__`` for a result already there, and makers of the hop's ``Call`` and a
+  forward's ``Forward`` (every slot set in one call).
 
 Where the library cannot be built or loaded, or ``LIND_ASYNC_PYTHON_ENTRY`` is set (which also
 selects ``lind.syscall``'s Python trampoline), nothing is wired and the Python paths serve: the
@@ -70,6 +72,9 @@ def _load(cache_dir: Path) -> tuple[Any, Any] | None:
         awaiter = ctypes.PyDLL(path).lind_grate_await
         awaiter.argtypes = (ctypes.py_object, ctypes.py_object)
         awaiter.restype = ctypes.py_object
+        maker = ctypes.PyDLL(path).lind_grate_maker
+        maker.argtypes = (ctypes.py_object, ctypes.py_object)
+        maker.restype = ctypes.c_void_p  # (a new reference, or NULL: taken below)
         kept = ctypes.c_void_p.in_dll(lib, "lind_threei_trap")
         trampoline = ctypes.cast(lib.lind_threei_trampoline, capi.UNCHECKED_CALLBACK)
     except Exception as exc:  # no zig, no compiler output, no loader: Python's paths serve
@@ -94,4 +99,14 @@ def _load(cache_dir: Path) -> tuple[Any, Any] | None:
     prepared_call.use_native_start(function(0), function(2))
     route.use_step(function(1))
     grate_calls.use_native_await(awaiter)
+    route.use_call_maker(_maker(maker, grate_calls.Call, route.CALL_SLOTS))
+    grate_calls.use_forward_maker(_maker(maker, grate_calls.Forward, grate_calls.FORWARD_SLOTS))
     return (lib, trampoline)  # the library stays loaded as long as its functions are kept
+
+
+def _maker(maker: Any, cls: type, slots: tuple[str, ...]) -> Any:
+    """``maker(cls, slots)``'s builtin (it takes its new reference over), or None."""
+    if set(slots) != set(getattr(cls, "__slots__", ())):  # every slot, each once
+        return None
+    made = maker(cls, slots)
+    return None if not made else ctypes.cast(made, ctypes.py_object).value

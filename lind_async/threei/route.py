@@ -55,6 +55,17 @@ def use_step(step: Callable[[Any], Any]) -> None:
     _step = step
 
 
+# The native Call maker (wired by ``threei/native.py``): ``_make_call(*values)`` is a Call with
+# the slots CALL_SLOTS set to the values, in that order. None: made here, slot by slot.
+CALL_SLOTS = ("grate", "mv", "origin", "number", "args", "owners", "effect", "_key")
+_make_call: Callable[..., Call] | None = None
+
+
+def use_call_maker(make: Callable[..., Call] | None) -> None:
+    global _make_call
+    _make_call = make
+
+
 def call_grate(
     mv: World,
     origin: Cage,
@@ -106,15 +117,19 @@ def hop(
         counts[key] = counts.get(key, 0) + 1
         # Call(python_grate, mv, origin, number, args, owners, key), its slots set here: a class
         # call runs __init__ in a frame of its own (~60 ns of every Python hop).
-        call = _new(Call)
-        call.grate = python_grate
-        call.mv = mv
-        call.origin = origin
-        call.number = number
-        call.args = args
-        call.owners = owners
-        call.effect = None
-        call._key = key
+        make = _make_call
+        if make is not None:
+            call = make(python_grate, mv, origin, number, args, owners, None, key)
+        else:
+            call = _new(Call)
+            call.grate = python_grate
+            call.mv = mv
+            call.origin = origin
+            call.number = number
+            call.args = args
+            call.owners = owners
+            call.effect = None
+            call._key = key
         try:
             result: Any = python_grate._bound[number](call)
             kind = result.__class__
