@@ -41,9 +41,9 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -52,6 +52,7 @@ from pathlib import Path
 
 from lind_async.toolchain import binaryen, cmdline, libcxx, mainshim, signal_poll, target, validate
 from lind_async.toolchain.mainshim import main_shim
+from lind_async.toolchain.outputs import publish
 from lind_async.toolchain.sysroot import Sysroot, cache_root, ensure_sysroot
 from lind_async.toolchain.target import DEFAULT_OPT, program_cflags
 from lind_async.toolchain.validate import post_link_needs, validate_grate, validate_module
@@ -209,7 +210,10 @@ def link_module(sysroot: Sysroot, objects: Sequence[Path | str], output: Path, *
                 verbose: bool = False, cxx_libs: Sequence[Path] = ()) -> Path:
     """Link, run the post-link passes the module needs, validate, then write ``output``."""
     output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
+    # Built under the output's own name (wasm-ld puts it in the module's name section: a
+    # temporary name with a pid in it made every build differ), in a directory of its own.
+    workdir = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
+    tmp = workdir / output.name
     try:
         for main_envp in (False, True):
             warnings = _check_call(
@@ -236,9 +240,9 @@ def link_module(sysroot: Sysroot, objects: Sequence[Path | str], output: Path, *
         validate_module(tmp.read_bytes(), what=str(output))
         if grate:
             validate_grate(tmp.read_bytes(), what=str(output))
-        os.replace(tmp, output)
+        publish(tmp, output)
     finally:
-        tmp.unlink(missing_ok=True)
+        shutil.rmtree(workdir, ignore_errors=True)
     return output
 
 

@@ -24,6 +24,7 @@ return a nonzero status; never a traceback.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -52,6 +53,7 @@ from lind_async.toolchain.cmdline import (
     parse,
 )
 from lind_async.toolchain.launcher import add_launcher, wants_launcher
+from lind_async.toolchain.outputs import publish, writes_through
 from lind_async.toolchain.target import TRIPLE, program_cflags
 from lind_async.toolchain.zig import ToolchainError, zig
 
@@ -154,15 +156,32 @@ def _forces_cxx(inv: Invocation) -> bool:
 def _link(inv: Invocation, cxx: bool) -> int:
     output = Path(inv.output or DEFAULT_OUTPUT)
     if inv.relocatable:
-        return _relocatable_link(inv, output)
-    build(inv, output, cxx=cxx,
+        return _relocatable_link(inv, output)  # (wasm-ld writes through a link or device)
+    if not writes_through(output):
+        _build_program(inv, cxx, output, output)
+        if inv.precompile:
+            precompile(output)
+        return 0
+    # -o names a link, a pipe or a device: built aside, then written through it
+    target = Path(os.path.realpath(output))
+    if inv.precompile and not (target.is_file() or not target.exists()):
+        raise ToolchainError(f"--precompile needs a file to write beside: {output} is not one")
+    with tempfile.TemporaryDirectory(prefix="lind-cc-") as tmpdir:
+        built = Path(tmpdir) / output.name
+        _build_program(inv, cxx, built, output)
+        publish(built, output)
+    if inv.precompile:
+        precompile(target)
+    return 0
+
+
+def _build_program(inv: Invocation, cxx: bool, path: Path, output: Path) -> None:
+    """Link the program at ``path``, with the launcher line ``output``'s name calls for."""
+    build(inv, path, cxx=cxx,
           stack_size=parse_size(inv.stack_size) if inv.stack_size else DEFAULT_STACK_SIZE,
           max_memory=parse_size(inv.max_memory) if inv.max_memory else DEFAULT_MAX_MEMORY)
     if wants_launcher(output, inv.no_launcher):
-        add_launcher(output)
-    if inv.precompile:
-        precompile(output)
-    return 0
+        add_launcher(path)
 
 
 def run(argv: Sequence[str], *, cxx: bool = False) -> int:

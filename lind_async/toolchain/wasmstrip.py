@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lind_async.abi.executable import module_bytes, split_launcher
+from lind_async.toolchain.outputs import publish, writes_through
 
 WASM_MAGIC = b"\0asm"
 ARCHIVE_MAGIC = b"!<arch>\n"
@@ -120,12 +121,13 @@ def strip_file(path: Path, output: Path, opts: Options) -> None:
         result = launcher + strip_module(module, opts)
     if output == path and result == data:
         return
-    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.",
+                               dir=None if writes_through(output) else output.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(result)
         os.chmod(tmp, path.stat().st_mode & 0o7777)
-        os.replace(tmp, output)
+        publish(Path(tmp), output)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
