@@ -237,7 +237,11 @@ def make_app(config: Config) -> web.Application:
     service = Service(config)
 
     async def lifetime(_app: web.Application) -> AsyncIterator[None]:
-        await service.start()
+        try:
+            await service.start()
+        except BaseException:
+            await service.close()  # a program that does not load leaves no roots behind
+            raise
         yield
         await service.close()
 

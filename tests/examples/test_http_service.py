@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -92,13 +93,16 @@ def test_bench_http_drives_both_servers_with_the_c_client() -> None:
 def test_a_program_that_does_not_compile_is_one_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.c"
     bad.write_text("int main(void) { return undeclared; }\n")
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
     proc = subprocess.run(
         [sys.executable, str(REPO / "examples" / "http_service.py"), str(bad), "--port", "0"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=120, env={**os.environ, "TMPDIR": str(tmp)},
     )
     assert proc.returncode == 1
     assert "cannot serve" in proc.stderr and "undeclared" in proc.stderr
     assert "Traceback" not in proc.stderr
+    assert list(tmp.iterdir()) == []  # its roots are gone too
 
 
 def test_help() -> None:
