@@ -125,6 +125,7 @@ context_set_epoch_deadline = _decl("wasmtime_context_set_epoch_deadline", None, 
 # ---------------------------------------------------------------- linker
 linker_new = _decl("wasmtime_linker_new", c_void_p, c_void_p)
 linker_delete = _decl("wasmtime_linker_delete", None, c_void_p)
+linker_clone = _decl("wasmtime_linker_clone", c_void_p, c_void_p)
 linker_allow_shadowing = _decl("wasmtime_linker_allow_shadowing", None, c_void_p, c_bool)
 linker_define = _decl(
     "wasmtime_linker_define",
@@ -227,6 +228,21 @@ global_get = _decl(
 global_set = _decl(
     "wasmtime_global_set", c_void_p, c_void_p, POINTER(wasmtime_global_t), POINTER(wasmtime_val_t)
 )
+
+
+def _decl_new(name: str, restype: Any, *argtypes: Any) -> Any:
+    """As ``_decl``, but a function object of its own (``lib[name]``: ``getattr`` returns the
+    one cached object per name, whose argument types ``_decl`` may have set otherwise)."""
+    fn = lib[name]
+    fn.restype = restype
+    fn.argtypes = list(argtypes)
+    return fn
+
+
+# The same two with every argument an address: no pointer conversion per call (the hot path of
+# ``LindInstance.get_global``/``set_global``, a few per fork).
+global_get_at = _decl_new("wasmtime_global_get", None, c_void_p, c_void_p, c_void_p)
+global_set_at = _decl_new("wasmtime_global_set", c_void_p, c_void_p, c_void_p, c_void_p)
 
 # ---------------------------------------------------------------- shared memory
 sharedmemory_new = _decl(

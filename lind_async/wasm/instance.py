@@ -9,13 +9,14 @@ preemption, and links it against either a new ``SharedMemoryHandle`` (a new cage
 existing one (another thread / grate worker of the same cage: a second Store whose
 instance sees the same bytes).
 
-Linking: a wasmtime Linker's definitions are fixed, and the memory is per cage, so a
-short-lived Linker is built per instantiation (new linker, define the memory, define each
-import with the module-level trampolines of ``fiber.py``), then
-``wasmtime_linker_instantiate_async`` is driven by ``fiber.drive_instantiation``. The
-linker is deleted right after. Measured: a new linker + definitions is a few
-microseconds; the bulk of instantiation is wasmtime's own instance/store set-up. (An
-``InstancePre`` cached per memory would only pay off for threads sharing one memory.)
+Linking: the memory is per cage, the host functions are not. ``HostImports`` keeps one
+Linker per engine with every import defined once (the module-level trampolines of
+``fiber.py``); each instantiation clones it (``wasmtime_linker_clone``), defines the memory
+in the clone, drives ``wasmtime_linker_instantiate_async`` through
+``fiber.drive_instantiation`` and deletes the clone. Measured: defining the six ``lind``
+imports in a new linker cost ~25 us per instantiation (each definition registers its
+function type with the engine), a clone ~2 us. (An ``InstancePre`` cached per memory would
+only pay off for threads sharing one memory.)
 
 Invariants:
 - ``SharedMemoryHandle.base`` is stable for the memory's life (shared memories never
@@ -233,7 +234,14 @@ class HostImports:
     def __init__(self) -> None:
         self._defs: dict[tuple[str, str], _ImportDef] = {}
         self._keys: list[int] = []
+        # Per engine (its address): a linker holding every import, defined once; each
+        # instantiation clones it and adds the memory (defining a host function registers its
+        # type with the engine each time: ~25 us for six of them, a clone ~2 us).
+        self._linkers: dict[int, int] = {}
+        # Modules whose function imports were checked against these definitions.
+        self._checked: weakref.WeakSet[wasmtime.Module] = weakref.WeakSet()
         weakref.finalize(self, fiber.unregister_imports, self._keys)
+        weakref.finalize(self, _delete_linkers, self._linkers)
 
     def _add(
         self,
@@ -252,6 +260,8 @@ class HostImports:
         old = self._defs.get((module, name))
         if old is not None:
             fiber.unregister_imports([old.key])
+        _delete_linkers(self._linkers)  # (their definitions are out of date)
+        self._checked = weakref.WeakSet()
         ft = wasmtime.FuncType([_valtype(k) for k in p], [_valtype(k) for k in r])
         self._defs[(module, name)] = _ImportDef(
             module,
@@ -313,13 +323,29 @@ class HostImports:
             h.define_sync("lind", "syscall_sync", SYSCALL_PARAMS, ["i64"], sync_syscall)
         return h
 
-    def _define_into(self, linker: int, spec: ModuleSpec) -> None:
+    def linker(self, engine: LindEngine, module: wasmtime.Module, spec: ModuleSpec) -> int:
+        """A new linker (the caller deletes it) defining every import, for ``module`` whose
+        function imports must have the signatures defined here (``ValueError`` if not)."""
+        if module not in self._checked:
+            for d in self._defs.values():
+                want = spec.func_imports.get((d.module, d.name))
+                if want is not None and want != (d.params, d.results):
+                    raise ValueError(
+                        f"import {d.module}.{d.name}: module expects another signature")
+            self._checked.add(module)
+        template = self._linkers.get(engine.ptr)
+        if template is None:
+            template = capi.linker_new(engine.ptr)
+            try:
+                self._define_into(template)
+            except BaseException:
+                capi.linker_delete(template)
+                raise
+            self._linkers[engine.ptr] = template
+        return int(capi.linker_clone(template))
+
+    def _define_into(self, linker: int) -> None:
         for d in self._defs.values():
-            want = spec.func_imports.get((d.module, d.name))
-            if want is None:
-                continue  # the module does not import it
-            if want != (d.params, d.results):
-                raise ValueError(f"import {d.module}.{d.name}: module expects another signature")
             m = d.module_b
             n = d.name_b
             if d.is_async:
@@ -349,6 +375,12 @@ class HostImports:
             capi.check_error(err, f"defining {d.module}.{d.name}")
 
 
+def _delete_linkers(linkers: dict[int, int]) -> None:
+    for linker in linkers.values():
+        capi.linker_delete(linker)
+    linkers.clear()
+
+
 # ---------------------------------------------------------------- instances
 class FuncHandle:
     """A raw exported function of one instance (callable through ``fiber.run_call``)."""
@@ -370,6 +402,23 @@ class FuncHandle:
         self.results = results
 
 
+class _Global:
+    """An exported global of one instance and a value buffer of its kind, reused by every
+    get and set (``cell`` is the buffer's i32 or i64, read and written in place)."""
+
+    __slots__ = ("addr", "cell", "handle", "val", "val_addr")
+
+    def __init__(self, handle: Any, kind: int) -> None:
+        self.handle = capi.wasmtime_global_t()
+        ctypes.pointer(self.handle)[0] = handle
+        self.addr = ctypes.addressof(self.handle)
+        self.val = capi.wasmtime_val_t()
+        self.val.kind = kind
+        self.val_addr = ctypes.addressof(self.val)
+        cell_type = ctypes.c_int32 if kind == capi.KIND_I32 else ctypes.c_int64
+        self.cell: Any = cell_type.from_address(self.val_addr + 8)  # (the union: capi's layout)
+
+
 class LindInstance:
     """One Store + Instance. Attach anything (e.g. the cage) to ``.data``."""
 
@@ -388,9 +437,13 @@ class LindInstance:
         self.store = wasmtime.Store(engine.engine)
         self.ctx: int = capi.addr(self.store._context())
         capi.context_epoch_deadline_async_yield_and_update(self.ctx, 1)
+        # That sets what happens at the deadline, not the deadline: a new store's is 0, already
+        # passed, so its first wasm (the start function, or the first call) would yield at
+        # once and cost a loop round trip. Its first slice starts now.
+        capi.context_set_epoch_deadline(self.ctx, 1)
         self._inst = capi.wasmtime_instance_t()
         self._funcs: dict[str, FuncHandle] = {}
-        self._globals: dict[str, tuple[Any, int]] = {}
+        self._globals: dict[str, _Global] = {}
         self._live = False
         self.closed = False
         self.data: Any = None
@@ -436,7 +489,7 @@ class LindInstance:
         self._funcs[name] = fh
         return fh
 
-    def _global(self, name: str) -> tuple[Any, int]:
+    def _global(self, name: str) -> _Global:
         g = self._globals.get(name)
         if g is None:
             info = self.spec.globals.get(name)
@@ -445,34 +498,23 @@ class LindInstance:
             ext = self._export(name)
             if ext.kind != capi.EXTERN_GLOBAL:
                 raise KeyError(f"export {name!r} is not a global")
-            gs = capi.wasmtime_global_t()
-            ctypes.pointer(gs)[0] = ext.of.global_
-            g = (gs, info[0])
+            g = _Global(ext.of.global_, info[0])
             self._globals[name] = g
         return g
 
     def get_global(self, name: str) -> int:
         """Value of an exported i32/i64 global (signed)."""
-        gs, _ = self._global(name)
-        val = capi.wasmtime_val_t()
-        capi.global_get(self.ctx, ctypes.byref(gs), ctypes.byref(val))
-        return int(val.of.i32 if val.kind == capi.KIND_I32 else val.of.i64)
+        g = self._globals.get(name) or self._global(name)
+        capi.global_get_at(self.ctx, g.addr, g.val_addr)
+        return int(g.cell.value)
 
     def set_global(self, name: str, value: int) -> None:
         """Set an exported mutable i32/i64 global (value wrapped to its width)."""
-        gs, kind = self._global(name)
-        val = capi.wasmtime_val_t()
-        val.kind = kind
-        if kind == capi.KIND_I32:
-            v = value & 0xFFFFFFFF
-            val.of.i32 = v - ((v >> 31) << 32)
-        else:
-            v = value & 0xFFFFFFFFFFFFFFFF
-            val.of.i64 = v - ((v >> 63) << 64)
-        capi.check_error(
-            capi.global_set(self.ctx, ctypes.byref(gs), ctypes.byref(val)),
-            f"setting global {name}",
-        )
+        g = self._globals.get(name) or self._global(name)
+        g.cell.value = value  # (ctypes keeps the low 32 or 64 bits: the wrap)
+        err = capi.global_set_at(self.ctx, g.addr, g.val_addr)
+        if err:
+            capi.check_error(err, f"setting global {name}")
 
     def park(self, pending: Awaitable[int] | None) -> None:
         """Park ``pending`` for the guest's ``lind.syscall_wait``. One the guest never collected
@@ -507,7 +549,11 @@ async def instantiate(
     if memory is None:
         memory = SharedMemoryHandle.for_module(engine, module)
     inst = LindInstance(engine, module, imports, memory)
-    linker = capi.linker_new(engine.ptr)
+    try:
+        linker = imports.linker(engine, module, spec)
+    except BaseException:
+        inst.close()
+        raise
     try:
         if spec.memory is not None:
             mod_name, mem_name, _, _ = spec.memory
@@ -520,7 +566,6 @@ async def instantiate(
                 capi.linker_define(linker, inst.ctx, m, len(m), n, len(n), ctypes.byref(ext)),
                 "defining the shared memory",
             )
-        imports._define_into(linker, spec)
         mod_ptr = capi.addr(module.ptr())
 
         def start(trap_ptr: int, err_ptr: int) -> int:
