@@ -6,16 +6,19 @@ Prints: the code-size growth asyncify causes for a fork program (the module as l
 post-link passes, and what ignoring indirect calls would save); ms per fork+exit+wait natively and
 in a cage, with 0 and 64 MiB of touched heap (copy-on-write: the heap is not copied); the
 SjLj flags' cost on a program without setjmp (module bytes with and without them); and ns per
-setjmp+longjmp natively vs in a cage.
+setjmp+longjmp natively vs in a cage, and per bare wasm throw+catch in plain wasmtime (the floor
+under a longjmp lowered to a wasm exception).
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from benchmarks.report import Baseline, Figure
@@ -80,25 +83,81 @@ def _native(src: Path, work: Path, args: list[str]) -> str:
                           check=True).stdout.strip()
 
 
+def _median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def _native_figure(src: Path, work: Path, args: list[str], runs: int) -> float:
+    """Median of ``runs`` runs after one untimed one (a fresh binary's first run was seen 3-20x
+    slower: 0.3-2.4 ms per small fork against 0.1 ms warm)."""
+    _native(src, work, args)
+    return _median([float(_native(src, work, args)) for _ in range(runs)])
+
+
+THROW_WAT = """
+(module
+  (tag $t (param i32))
+  (func $thrower (param i32) (throw $t (local.get 0)))
+  (func (export "run") (param $n i32) (result i32)
+    (local $i i32) (local $acc i32)
+    (loop $l
+      (block $caught (result i32)
+        (try_table (catch $t $caught) (call $thrower (local.get $i)))
+        (i32.const 0))
+      (local.set $acc (i32.add (local.get $acc)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (local.get $n))))
+    (local.get $acc)))
+"""
+
+
+def plain_throw_ns(n: int, rounds: int = 5) -> float:
+    """ns per bare wasm ``throw`` caught by a ``try_table`` one call up, in wasmtime with its
+    default configuration plus exceptions and nothing of lind_async (the floor under a
+    setjmp/longjmp, which is one such throw+catch): the best of ``rounds`` loops of ``n``."""
+    import wasmtime
+
+    config = wasmtime.Config()
+    config.wasm_exceptions = True
+    engine = wasmtime.Engine(config)
+    store = wasmtime.Store(engine)
+    run = wasmtime.Instance(store, wasmtime.Module(engine, THROW_WAT), []).exports(store)["run"]
+    assert isinstance(run, wasmtime.Func)
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        run(store, n)
+        best = min(best, (time.perf_counter() - start) / n * 1e9)
+    return best
+
+
 def collect(quick: bool) -> list[Figure]:
-    """fork+exit+wait (0 and 64 MiB touched heap) and setjmp+longjmp, cage vs native; the
-    asyncify code growth is left to ``main``."""
-    forks, loops = (10, "20000") if quick else (100, "200000")
+    """fork+exit+wait (0 and 64 MiB touched heap) and setjmp+longjmp, cage vs native (the
+    longjmp also vs a bare wasm throw+catch in plain wasmtime); the asyncify code growth is left
+    to ``main``. Native figures are medians of 3 warm runs; cage figures of 1 run (quick) or 3."""
+    forks = {"0": 300, "64": 50} if quick else {"0": 2000, "64": 200}
+    loops = "20000" if quick else "200000"
+    cage_runs = 1 if quick else 3
     figures = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         wasm = cc.compile_cached(FORK)
         for heap in ("0", "64"):
-            nat = float(_native(FORK, work, [str(forks), heap]))
-            cg = float(_cage(wasm, [str(forks), heap]))
+            args = [str(forks[heap]), heap]
+            nat = _native_figure(FORK, work, args, 3)
+            cg = _median([float(_cage(wasm, args)) for _ in range(cage_runs)])
             figures.append(Figure("fork", f"fork+exit+wait, {heap} MiB heap", "ms", cg,
                                   [Baseline("native", nat)]))
         sj = cc.compile_cached(SJLJ)
         for mode in ("jump", "calls"):
-            nat = float(_native(SJLJ, work, [mode, loops]))
-            cg = float(_cage(sj, [mode, loops]))
+            nat = _native_figure(SJLJ, work, [mode, loops], 3)
+            cg = _median([float(_cage(sj, [mode, loops])) for _ in range(cage_runs)])
+            baselines = [Baseline("native", nat)]
+            if mode == "jump":
+                baselines.append(Baseline("plain wasmtime: bare throw+catch",
+                                          plain_throw_ns(int(loops))))
             figures.append(Figure("fork", f"setjmp/longjmp ({mode})", "ns/iteration", cg,
-                                  [Baseline("native", nat)]))
+                                  baselines))
     return figures
 
 
@@ -142,6 +201,7 @@ def main() -> None:
             nat = float(_native(SJLJ, work, [mode, "200000"]))
             cg = float(_cage(sj, [mode, "200000"]))
             print(f"  {mode:6} ns/iteration   native {nat:8.1f}   cage {cg:8.1f}")
+        print(f"  bare wasm throw+catch, plain wasmtime: {plain_throw_ns(200000):.1f} ns")
 
 
 if __name__ == "__main__":
