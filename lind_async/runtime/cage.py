@@ -228,20 +228,23 @@ class Cage:
         if FORK_IMPORT in module_spec(self.module).func_imports:
             with contextlib.suppress(OSError):  # (without one, fork copies the used pages)
                 cow.Backing.create(memory, self._mem)  # copy-on-write fork (memory/cow.py)
+        instance = None
         try:
             instance = await instantiate(mv.engine, self.module, mv.imports, memory=memory)
-        except BaseException:
-            cow.release(memory)
+            instance.data = self
+            heap_base = instance.get_global("__heap_base")
+            top = instance.get_global("__stack_pointer")
+            ids = (os.getuid(), os.geteuid(), os.getgid(), os.getegid())
+            image = build_stack_image(top, self.argv, self.env, random16=os.urandom(16), ids=ids)
+            self._mem.write(image.start, image.data)
+            instance.set_global("__stack_pointer", image.start)
+        except BaseException:  # the program does not start: its memory's snapshot goes now
+            cow.release(memory)  # (the address space below is not the cage's yet)
+            if instance is not None:
+                instance.close()
             raise
-        instance.data = self
-        heap_base = instance.get_global("__heap_base")
         self._vm = VmMap(heap_base, memory.size() & ~0xFFF)
-        top = instance.get_global("__stack_pointer")
         self.stack_size = top  # --stack-first: the stack spans [0, top)
-        ids = (os.getuid(), os.geteuid(), os.getgid(), os.getegid())
-        image = build_stack_image(top, self.argv, self.env, random16=os.urandom(16), ids=ids)
-        self._mem.write(image.start, image.data)
-        instance.set_global("__stack_pointer", image.start)
         if "__tls_base" in instance.spec.globals:
             self.tls_base = instance.get_global("__tls_base")
         instance.preempt_hook = self._at_preemption

@@ -246,9 +246,13 @@ class ForkedCage(Cage):
         if memory is None:  # a later program image (execve): start as any cage does
             return await super()._start_instance()
         mv = self.microvisor
-        instance = await instantiate(mv.engine, self.module, mv.imports, memory=memory)
+        try:
+            instance = await instantiate(mv.engine, self.module, mv.imports, memory=memory)
+        except BaseException:  # (a kill or a trap mid-way): the memory's snapshot goes too
+            cow.release(memory)
+            raise
         instance.data = self
-        self._mem = GuestMemory(memory)
+        self._mem = GuestMemory(memory)  # from here on, the cage's exit lets the snapshot go
         for name, value in self._globals.items():
             instance.set_global(name, value)
         if "__tls_base" in self._globals:

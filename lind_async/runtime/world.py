@@ -238,7 +238,11 @@ class World:
         ``blocked``): a copy of its process state and memory (see ``runtime/fork.py``), with the
         parent's 3i table, started as its own task."""
         child = ForkedCage(self, self.new_id(), parent, instance, entry, blocked)
-        self.threei.fork(parent.cage_id, child.cage_id)
+        try:
+            self.threei.fork(parent.cage_id, child.cage_id)
+        except BaseException:  # no child after all: its memory and shared mappings go
+            child.drop_shared_mappings()
+            raise
         self.start(child)
         return child
 

@@ -98,3 +98,61 @@ def test_exec_after_fork_copies_nothing(
     assert written == []
     assert _snapshots() == snapshots_before  # this run's snapshots are all let go
     assert set(os.listdir("/proc/self/fd")) <= fds_before  # nothing new left open
+
+
+def _leak_check(tmp_path: Path, program: str, cage_program: Any) -> tuple[int | None, bool]:
+    """Run ``program`` in a fresh World; its status and whether every snapshot it made was let
+    go (no ``lind-linear-memory`` fd or mapping left)."""
+    install(cage_program(program), tmp_path / program)
+    gc.collect()
+    before = _snapshots()
+    status = run_in_world(tmp_path, tmp_path / program, [])
+    gc.collect()
+    return status, _snapshots() == before
+
+
+def test_child_failing_to_start_lets_its_snapshot_go(
+    cage_program: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """A fork child whose instance cannot be made (here: instantiation traps, as a kill or a
+    host failure in the middle of it would end it) dies, and the snapshot mapped into its
+    memory is let go with it; the parent collects it and runs on."""
+    from lind_async.runtime import fork as fork_mod
+    from lind_async.wasm.fiber import WasmTrap
+
+    async def failing(*_: Any, **__: Any) -> Any:
+        raise WasmTrap("instantiation failed (test)", None)
+
+    monkeypatch.setattr(fork_mod, "instantiate", failing)
+    status, clean = _leak_check(tmp_path, "fork_basic", cage_program)
+    out = capfd.readouterr()
+    assert status == 0, out
+    assert "parent: child exited 0" in out.out  # (killed by the trap's signal, not exited)
+    assert clean, "a fork child that never started left its snapshot open"
+
+
+def test_cage_failing_after_instantiation_lets_its_snapshot_go(
+    cage_program: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """A forking program whose start fails after its module was instantiated, before its
+    address space exists (here: reading ``__heap_base`` fails, as for a module that does not
+    export it) leaves no snapshot behind. (The failure is a trap: one logged with its
+    traceback would do as well, but the test's log capture keeps that traceback, and with it
+    the memory and its mapping.)"""
+    from lind_async.wasm.fiber import WasmTrap
+    from lind_async.wasm.instance import LindInstance
+
+    get_global = LindInstance.get_global
+
+    def failing(self: LindInstance, name: str) -> int:
+        if name == "__heap_base":
+            raise WasmTrap("no __heap_base (test)", None)
+        return get_global(self, name)
+
+    monkeypatch.setattr(LindInstance, "get_global", failing)
+    status, clean = _leak_check(tmp_path, "fork_basic", cage_program)
+    capfd.readouterr()
+    assert status != 0
+    assert clean, "a cage that failed to start left its snapshot open"
