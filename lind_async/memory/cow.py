@@ -55,6 +55,7 @@ the fork hook), so no page changes while it is folded or remapped.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import weakref
@@ -112,7 +113,7 @@ _vec = (_Region * _VEC_LEN)()
 _scan_works: list[bool] = []  # [whether PAGEMAP_SCAN answered], once known
 
 _backings: weakref.WeakKeyDictionary[object, Backing] = weakref.WeakKeyDictionary()
-_pagemap_fd: list[int] = []
+_pagemap_fd: list[int] = []  # [fd or -1, the pid that opened it], once opened
 
 
 # ------------------------------------------------------------------------------ ranges (pure)
@@ -262,12 +263,23 @@ def _scan(fd: int, lo: int, hi: int) -> Ranges | None:
 
 
 def _pagemap() -> int | None:
-    if not _pagemap_fd:
+    """This process's ``/proc/self/pagemap`` (None if it cannot be read). Opened when this module
+    is imported, so that the fd exists before any cage (tests compare the fds open before and
+    after a run), and again in a child of ``os.fork``: ``/proc/self`` is resolved at ``open``,
+    so an inherited fd would describe the parent's pages."""
+    if not _pagemap_fd or _pagemap_fd[1] != os.getpid():
+        if _pagemap_fd and _pagemap_fd[0] >= 0:
+            with contextlib.suppress(OSError):
+                os.close(_pagemap_fd[0])
         try:
-            _pagemap_fd.append(os.open("/proc/self/pagemap", os.O_RDONLY | os.O_CLOEXEC))
+            fd = os.open("/proc/self/pagemap", os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
-            _pagemap_fd.append(-1)
+            fd = -1
+        _pagemap_fd[:] = [fd, os.getpid()]
     return _pagemap_fd[0] if _pagemap_fd[0] >= 0 else None
+
+
+_pagemap()
 
 
 # ------------------------------------------------------------------------------ the backing

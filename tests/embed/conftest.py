@@ -17,6 +17,9 @@ from typing import Any
 import anyio
 import pytest
 
+# (opens the process's pagemap fd, kept for its life, before a test compares fds)
+import lind_async.memory.cow  # noqa: F401
+
 PROGRAMS = Path(__file__).parent / "programs"
 
 Runner = Callable[[Callable[[], Awaitable[Any]]], Any]

@@ -92,7 +92,9 @@ def test_leaving_the_microvisor_kills_cages_and_releases_fds(
                     procs.append(proc)
                 procs.append(await mv.create_cage_exec(program("spin_forever"), stdout=log))
                 procs.append(await mv.create_cage_exec(program("echo_upper"), stdin=log))
-                assert len(mv.running()) == 8  # three waiters, their children, spin, echo
+                # Three waiters, their children, spin, and echo unless it has already read its
+                # empty file and exited (as below).
+                assert len(mv.running()) in (7, 8)
         assert open_fds() == before
 
     run(main)
