@@ -168,4 +168,6 @@ def test_spinning_cage_does_not_stall_the_host(run: Runner, program: Build, root
 
     run(main)
     assert len(gaps) > 20
-    assert max(gaps) < 0.1, f"largest timer gap {max(gaps) * 1000:.1f} ms CPU"
+    # (5 ms slices; the epoch ticker thread may wait for a core on a loaded machine while wasm
+    # runs on. Without preemption two 1 s spins fall between two ticks.)
+    assert max(gaps) < 0.3, f"largest timer gap {max(gaps) * 1000:.1f} ms CPU"

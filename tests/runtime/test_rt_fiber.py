@@ -322,7 +322,9 @@ def test_preemption_keeps_loop_responsive(
         return max(gaps), len(gaps)
 
     max_gap, count = run(main())
-    assert max_gap < 0.1, f"largest gap {max_gap * 1000:.1f} ms CPU over {count} timer ticks"
+    # A slice is 5 ms; the epoch ticker thread may itself wait for a core on a loaded machine
+    # while wasm runs on. Without preemption the gap is the whole spin (0.65 s CPU and more).
+    assert max_gap < 0.3, f"largest gap {max_gap * 1000:.1f} ms CPU over {count} timer ticks"
 
 
 def test_ticker_idles(engine: LindEngine, guest_wasm: bytes, run: Runner[Any]) -> None:
