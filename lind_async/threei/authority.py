@@ -92,6 +92,14 @@ def _refuse() -> GuestError:
     return GuestError(EPERM)
 
 
+def acts_for(in_flight: dict[tuple[int, int], int], actor: int, other: int) -> bool:
+    """Rule 1's two cases that need no table walk: ``actor`` is ``other``, or a call of
+    ``other`` is in flight through ``actor``. The grate hop's hot path asks only this (with the
+    in-flight counts it already holds) and takes the general path, :meth:`Authority.may_name`
+    included, whenever it says no."""
+    return other == actor or (actor, other) in in_flight
+
+
 class Authority:
     """The rules of the module docstring over the runtime's own records."""
 
@@ -107,11 +115,7 @@ class Authority:
 
     # -- rule 1: naming a cage ----------
     def may_name(self, actor: int, other: int) -> bool:
-        return (
-            other == actor
-            or (actor, other) in self.in_flight.counts
-            or self.procs.is_ancestor(actor, other)
-        )
+        return acts_for(self.in_flight.counts, actor, other) or self.procs.is_ancestor(actor, other)
 
     def in_family(self, root: int, cage: int) -> bool:
         """Is ``cage`` ``root`` itself or created by it (through any number of forks)?"""

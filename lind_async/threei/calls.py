@@ -91,11 +91,7 @@ def threei_call(
     target = mv.cages.get(target_id)
     if target is None or target.status is not None:
         raise GuestError(ESRCH)
-    if (  # Authority.may_name, inline on the hot path
-        target_id != caller
-        and (caller, target_id) not in mv.in_flight.counts
-        and not mv.procs.is_ancestor(caller, target_id)
-    ):
+    if not mv.authority.may_name(caller, target_id):  # rule 1 (threei/authority.py)
         raise GuestError(EPERM)
     route = mv.threei.lookup(caller, number)
     if number == SYS_register_handler and route is None:

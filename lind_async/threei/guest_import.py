@@ -25,6 +25,7 @@ from lind_async.abi.guest import WOULD_WAIT
 from lind_async.threei import calls as threei_calls
 from lind_async.threei import route as route_module
 from lind_async.threei import wasm_grates
+from lind_async.threei.authority import acts_for
 from lind_async.wasm import fiber
 from lind_async.wasm.eager import first_step
 
@@ -104,7 +105,7 @@ def threei_entry(nr: int, target: int, args: tuple[int, ...], owners: tuple[int,
             counts = mv.in_flight.counts
             if (
                 route is not None
-                and (target == cage.cage_id or (cage.cage_id, target) in counts)  # in flight
+                and acts_for(counts, cage.cage_id, target)  # rule 1's cheap cases
                 and route.handler_cage not in mv.python_grates
             ):
                 grate = mv.cages.get(route.handler_cage)
