@@ -1,7 +1,9 @@
 """``python -m lind_async``."""
 
+import gc
 import sys
 
+gc.disable()  # the CLI's own imports make only long-lived objects (see lind_async.cli)
 try:
     from lind_async.cli import main
 except BaseException as exc:
@@ -10,5 +12,7 @@ except BaseException as exc:
     if isinstance(exc, KeyboardInterrupt) or isinstance(exc.__cause__, KeyboardInterrupt):
         sys.exit(130)
     raise
+finally:
+    gc.enable()
 
 sys.exit(main())
