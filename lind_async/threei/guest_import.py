@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from lind_async.abi.errno import GuestError, to_negative_errno
 from lind_async.abi.guest import WOULD_WAIT
@@ -31,7 +31,11 @@ from lind_async.wasm.eager import first_step
 
 if TYPE_CHECKING:
     from lind_async.runtime.cage import Cage
+    from lind_async.runtime.world import World
     from lind_async.wasm.instance import LindInstance
+    from lind_async.wasm.prepared_call import PreparedCall
+
+Key = tuple[int, int]
 
 THREEI_CALL_PARAMS = ("i32", *("i64",) * 13)
 
@@ -87,7 +91,12 @@ def threei_entry(nr: int, target: int, args: tuple[int, ...], owners: tuple[int,
     to a C grate with an idle worker — ``threei_call``, the hop and ``wasm_grates.invoke``
     written out. It decides nothing of its own: whatever it does not recognise (another
     owner, a target that is not in flight, a route to RawPOSIX or a Python grate, no idle
-    worker) goes the general way, :func:`threei_call_now`, before anything has happened."""
+    worker) goes the general way, :func:`threei_call_now`, before anything has happened.
+
+    Once such a forward has passed every check, it is *linked* for the native C hop
+    (``_link``): the caller's later forwards of the same number for the same target are then
+    served in C while what was checked here still holds (``native/grate_entry.c``, "the C
+    hop"), and only what the C hop declines comes here."""
     try:
         instance: LindInstance = fiber._current.instance  # type: ignore[union-attr]
         cage: Cage = instance.data
@@ -124,6 +133,9 @@ def threei_entry(nr: int, target: int, args: tuple[int, ...], owners: tuple[int,
                     and pool.serves
                     and (pool.slots is None or handler in pool.slots)
                 ):  # the hop (route.hop, nested) into wasm_grates.invoke, with an idle worker
+                    hop_grate = cast("Cage", grate)
+                    if _current_entry is not None:
+                        _link(cage, mv, origin, hop_grate, pool, counts, nr, target, handler)
                     key = (route.handler_cage, target)
                     counts[key] = counts.get(key, 0) + 1
                     idle = pool.idle
@@ -131,39 +143,135 @@ def threei_entry(nr: int, target: int, args: tuple[int, ...], owners: tuple[int,
                     try:
                         result = worker.entry.call_pairs(handler, target, args, owners)
                     except BaseException as exc:
-                        wasm_grates._retire(pool, worker)
-                        try:
-                            result = wasm_grates._failed(mv, grate, exc)  # type: ignore[arg-type]
-                        except BaseException:
-                            route_module._leave(counts, key)
-                            raise
+                        result = _hop_failed(mv, hop_grate, pool, worker, counts, key, exc)
                     else:
-                        if result.__class__ is not int:  # it waits: the rest as invoke, the
-                            # hop and threei_call_now hand it on
-                            rest = wasm_grates._complete(pool, worker, result)
-                            pending = route_module._until_done(
-                                origin, counts, key,
-                                wasm_grates._shielded(mv, grate, rest),  # type: ignore[arg-type]
-                                False,
+                        if result.__class__ is not int:  # it waits
+                            return _hop_waits(
+                                instance, origin, mv, hop_grate, pool, worker, counts, key,
+                                result,
                             )
-                            instance.park(_finish(first_step(pending)))
-                            return WOULD_WAIT
                         idle.append(worker)
                         if pool.waiting:
                             pool.freed.set()
-                    left = counts[key] - 1
-                    if left:
-                        counts[key] = left
-                    else:
-                        del counts[key]
-                    if cage.lifecycle.kill_status is None:
-                        return result
-                    instance.park(_killed(result))
-                    return WOULD_WAIT
+                    return _hop_left(instance, cage, counts, key, result)
         return _call_now(instance, nr, target, args, owners)
     except BaseException as exc:
         _keep_trap(fiber.fail(exc, _NAME))
         return 0
+
+
+def _hop_failed(
+    mv: World, grate: Cage, pool: Any, worker: Any, counts: dict[Key, int], key: Key,
+    exc: BaseException,
+) -> int:
+    """A handler's call that failed (a trap, an error): the worker retired, the grate's fate."""
+    wasm_grates._retire(pool, worker)
+    try:
+        return wasm_grates._failed(mv, grate, exc)
+    except BaseException:
+        route_module._leave(counts, key)
+        raise
+
+
+def _hop_waits(
+    instance: LindInstance, origin: Cage, mv: World, grate: Cage, pool: Any, worker: Any,
+    counts: dict[Key, int], key: Key, pending: Any,
+) -> int:
+    """A handler that waits: the rest as invoke, the hop and threei_call_now hand it on."""
+    rest = wasm_grates._complete(pool, worker, pending)
+    done = route_module._until_done(
+        origin, counts, key, wasm_grates._shielded(mv, grate, rest), False
+    )
+    instance.park(_finish(first_step(done)))
+    return WOULD_WAIT
+
+
+def _hop_left(
+    instance: LindInstance, cage: Cage, counts: dict[Key, int], key: Key, result: int
+) -> int:
+    """The hop's count released; the result, unless the caller was killed meanwhile."""
+    left = counts[key] - 1
+    if left:
+        counts[key] = left
+    else:
+        del counts[key]
+    if cage.lifecycle.kill_status is None:
+        return result
+    instance.park(_killed(result))
+    return WOULD_WAIT
+
+
+# -- the native C hop (native/grate_entry.c, "the C hop") ----------
+# ``current_entry()``: the PreparedCall whose store's lind.threei_call is being served, when a
+# hop can be linked to it; None while the C hop is not wired.
+_current_entry: Callable[[], PreparedCall | None] | None = None
+
+
+def use_c_hop(current_entry: Callable[[], PreparedCall | None]) -> None:
+    global _current_entry
+    _current_entry = current_entry
+
+
+def _link(
+    cage: Cage, mv: World, origin: Cage, grate: Cage, pool: Any, counts: dict[Key, int],
+    nr: int, target: int, handler: int,
+) -> None:
+    """Link the C hop to the caller's prepared call for its next calls like this one (checked
+    in full just now): the objects it uses, in the order of grate_entry.c's ``LINK_*``."""
+    entry = _current_entry() if _current_entry is not None else None
+    if entry is None:
+        return
+    threei = mv.threei
+    generation = threei.generation
+    if entry.linked(nr, target, generation):
+        return
+    link = (
+        threei, counts, (grate.cage_id, target), acts_for, cage.cage_id, target,
+        cage.lifecycle, origin.lifecycle, grate.lifecycle, grate, pool.main, pool, pool.idle,
+        origin,
+    )
+    entry.link(link, nr, target, generation, handler)
+
+
+def _c_hop_tail(link: tuple[Any, ...], worker: Any, out: int) -> int:
+    """A C hop whose handler did not simply finish (``out``: 0 or 1, it ended with a failure;
+    else its pending future): finished as the Python path finishes it. Never raises."""
+    try:
+        instance: LindInstance = fiber._current.instance  # type: ignore[union-attr]
+        cage: Cage = instance.data
+        mv = cage.microvisor
+        counts, key, grate, pool, idle, origin = (
+            link[1], link[2], link[9], link[11], link[12], link[13]
+        )
+        try:
+            result = worker.entry._settle(out)
+        except BaseException as exc:
+            result = _hop_failed(mv, grate, pool, worker, counts, key, exc)
+        else:
+            if result.__class__ is not int:
+                return _hop_waits(instance, origin, mv, grate, pool, worker, counts, key, result)
+            idle.append(worker)
+            if pool.waiting:
+                pool.freed.set()
+        return _hop_left(instance, cage, counts, key, result)
+    except BaseException as exc:
+        _keep_trap(fiber.fail(exc, _NAME))
+        return 0
+
+
+def _c_hop_killed(result: int) -> int:
+    """A C hop that finished after its caller was killed: the caller waits (see _killed)."""
+    try:
+        instance: LindInstance = fiber._current.instance  # type: ignore[union-attr]
+        instance.park(_killed(result))
+        return WOULD_WAIT
+    except BaseException as exc:
+        _keep_trap(fiber.fail(exc, _NAME))
+        return 0
+
+
+def _c_hop_wake(pool: Any) -> None:
+    pool.freed.set()
 
 
 async def _killed(result: int) -> int:

@@ -3,7 +3,7 @@
 Theory of operation
 -------------------
 :func:`install` builds the library into the cache on first use (zig, as for ``lind.syscall``'s
-trampoline), loads it and wires its three pieces to the Python code they stand in for:
+trampoline), loads it and wires its pieces to the Python code they stand in for:
 
 - the ``lind.threei_call`` trampoline, returned for ``HostImports.define_sync(trampoline=…)``:
   it calls :func:`lind_async.threei.guest_import.threei_entry` with the fourteen arguments as
@@ -15,7 +15,13 @@ trampoline), loads it and wires its three pieces to the Python code they stand i
   once with ``PyIter_Send``, so one that finishes at once returns its int without a
   ``StopIteration``;
 - ``Forward.__await__`` for a result already there, and makers of the hop's ``Call`` and a
-  forward's ``Forward`` (every slot set in one call).
+  forward's ``Forward`` (every slot set in one call);
+- the C hop: a C grate's forward to the next C grate served in C, by a *link* that
+  :func:`lind_async.threei.guest_import.threei_entry` makes after checking a forward in full
+  (``guest_import._link``), re-checked on every call: no route changed (``ThreeI.generation``),
+  no cage involved exited or is dying, the grate has not exec'd, and ``authority.acts_for``
+  (asked each time) still says yes. Anything else — and every outcome but a plain result —
+  goes to Python. ``LIND_ASYNC_NO_C_HOP`` leaves it unwired (the Python hop serves).
 
 Where the library cannot be built or loaded, or ``LIND_ASYNC_PYTHON_ENTRY`` is set (which also
 selects ``lind.syscall``'s Python trampoline), nothing is wired and the Python paths serve: the
@@ -30,8 +36,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from lind_async.threei import grate_calls, guest_import, route
-from lind_async.wasm import capi, prepared_call
+from lind_async.core.lifecycle import Lifecycle
+from lind_async.threei import grate_calls, guest_import, route, wasm_grates
+from lind_async.threei.tables import ThreeI
+from lind_async.wasm import capi, fiber, prepared_call
 
 log = logging.getLogger("lind_async.threei")
 
@@ -50,6 +58,13 @@ def install(cache_dir: Path) -> Any:
 def active() -> bool:
     """Whether the native glue is in use (after :func:`install`)."""
     return bool(_chosen) and _chosen[0] is not None
+
+
+def c_hops() -> int:
+    """How many forwards the native C hop has served in this process (0 when it is not wired)."""
+    if not _chosen or _chosen[0] is None:
+        return 0
+    return int(ctypes.c_uint64.in_dll(_chosen[0][0], "lind_c_hops").value)
 
 
 def _load(cache_dir: Path) -> tuple[Any, Any] | None:
@@ -75,6 +90,9 @@ def _load(cache_dir: Path) -> tuple[Any, Any] | None:
         maker = ctypes.PyDLL(path).lind_grate_maker
         maker.argtypes = (ctypes.py_object, ctypes.py_object)
         maker.restype = ctypes.c_void_p  # (a new reference, or NULL: taken below)
+        hop_init = ctypes.PyDLL(path).lind_grate_hop_init  # (takes references: keeps the GIL)
+        hop_init.argtypes = (ctypes.py_object,) * 6 + (ctypes.c_void_p,)
+        hop_init.restype = ctypes.c_int
         kept = ctypes.c_void_p.in_dll(lib, "lind_threei_trap")
         trampoline = ctypes.cast(lib.lind_threei_trampoline, capi.UNCHECKED_CALLBACK)
     except Exception as exc:  # no zig, no compiler output, no loader: Python's paths serve
@@ -101,7 +119,25 @@ def _load(cache_dir: Path) -> tuple[Any, Any] | None:
     grate_calls.use_native_await(awaiter)
     route.use_call_maker(_maker(maker, grate_calls.Call, route.CALL_SLOTS))
     grate_calls.use_forward_maker(_maker(maker, grate_calls.Forward, grate_calls.FORWARD_SLOTS))
-    return (lib, trampoline)  # the library stays loaded as long as its functions are kept
+    if not os.environ.get("LIND_ASYNC_NO_C_HOP") and _hop(hop_init, address):
+        guest_import.use_c_hop(function(3))
+    return (lib, trampoline)
+
+
+def _hop(hop_init: Any, address: Any) -> bool:
+    """Wire the C hop (``native/grate_entry.c``): whether every slot it reads was found."""
+    classes = (Lifecycle, wasm_grates._Worker, prepared_call.PreparedCall, fiber._Call, ThreeI)
+    return bool(
+        hop_init(
+            fiber._live_calls,
+            vars(fiber),
+            guest_import._c_hop_tail,
+            guest_import._c_hop_killed,
+            guest_import._c_hop_wake,
+            classes,
+            address(capi.lib.wasmtime_caller_context),
+        )
+    )  # the library stays loaded as long as its functions are kept
 
 
 def _maker(maker: Any, cls: type, slots: tuple[str, ...]) -> Any:

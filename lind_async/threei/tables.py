@@ -59,10 +59,13 @@ class RoutingError(ValueError):
 class ThreeI:
     """All cages' handler tables."""
 
-    __slots__ = ("_tables",)
+    __slots__ = ("_tables", "generation")
 
     def __init__(self) -> None:
         self._tables: dict[int, dict[int, Route]] = {}
+        # Counts every change of a route or a table's end (never decreases): what a cache of
+        # routing decisions compares (the C hop's links: threei/guest_import.py).
+        self.generation = 0
 
     # -- cage lifecycle ----------
     def add_cage(self, cage_id: int) -> None:
@@ -77,6 +80,7 @@ class ThreeI:
 
     def remove_cage(self, cage_id: int) -> None:
         self._tables.pop(cage_id, None)
+        self.generation += 1
 
     def has_cage(self, cage_id: int) -> bool:
         return cage_id in self._tables
@@ -100,11 +104,13 @@ class ThreeI:
         if handler_cage not in self._tables:
             raise RoutingError(f"no cage {handler_cage}")
         self._table(cage_id)[callnum] = Route(handler_cage, handler, owner or handler_cage)
+        self.generation += 1
 
     def deregister(self, cage_id: int, callnum: int) -> None:
         """Send ``callnum`` of ``cage_id`` back to RawPOSIX."""
         check_callnum(callnum)
         self._table(cage_id).pop(callnum, None)
+        self.generation += 1
 
     def copy_table(self, src: int, dst: int) -> None:
         """Replace ``dst``'s table with a copy of ``src``'s (in place: see :meth:`table`)."""
@@ -112,6 +118,7 @@ class ThreeI:
         table = self._table(dst)  # the destination must exist too
         table.clear()
         table.update(source)
+        self.generation += 1
 
     def table(self, cage_id: int) -> Mapping[int, Route]:
         """A cage's live table, read-only: the same object for the cage's whole life (edits

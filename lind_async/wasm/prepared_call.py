@@ -71,7 +71,10 @@ def use_native_start(
 
 
 class _Prepared(ctypes.Structure):
-    """``wasmtime_func_call_async``'s arguments in its order, for the native start."""
+    """``wasmtime_func_call_async``'s arguments in its order, for the native start; then what
+    the native C hop reads (``native/grate_entry.c``'s ``struct prepared``): the PreparedCall
+    it belongs to, the result's kind, and the hop linked to this call (see :meth:`PreparedCall.
+    link`)."""
 
     _fields_ = (
         ("ctx", c_void_p),
@@ -82,6 +85,13 @@ class _Prepared(ctypes.Structure):
         ("nresults", ctypes.c_size_t),
         ("trap", c_void_p),
         ("err", c_void_p),
+        ("owner", c_void_p),
+        ("kind", c_int64),
+        ("link", c_void_p),
+        ("link_nr", c_int64),
+        ("link_target", c_int64),
+        ("link_gen", c_int64),
+        ("link_handler", c_int64),
     )
 
 
@@ -108,6 +118,7 @@ class PreparedCall:
         "_first",
         "_func_ref",
         "_kind",
+        "_link",
         "_nparams",
         "_nresults",
         "_pairs",
@@ -175,7 +186,10 @@ class PreparedCall:
             self._err_ref,
         )
         self._prepared = _Prepared(*self._call_args)
+        self._prepared.owner = id(self)  # (borrowed: this object owns the struct)
+        self._prepared.kind = self._kind
         self._prepared_ref = ctypes.addressof(self._prepared)
+        self._link: tuple[object, ...] | None = None
         self._ticks_at_deadline = -1  # the ticker's count when this store's deadline was set
         # ``call_pairs`` on a 14-parameter entry point: the argument words (a ``wasmtime_val_t``
         # is four words, its value the second) and what was last written there.
@@ -185,6 +199,32 @@ class PreparedCall:
         self._second: int | None = None
         self._values: tuple[int, ...] | None = None
         self._tags: tuple[int, ...] | None = None
+
+    def link(self, link: tuple[object, ...] | None, nr: int, target: int, generation: int,
+             handler: int) -> None:
+        """Link the native C hop for this call's ``lind.threei_call`` of ``nr`` on behalf of
+        ``target`` (``threei/guest_import.py`` builds ``link``, the objects the hop uses, once
+        its own checks passed); None unlinks. This object holds the tuple; the struct borrows
+        it."""
+        prepared = self._prepared
+        prepared.link = None
+        self._link = link
+        if link is not None:
+            prepared.link_nr = nr
+            prepared.link_target = target
+            prepared.link_gen = generation
+            prepared.link_handler = handler
+            prepared.link = id(link)
+
+    def linked(self, nr: int, target: int, generation: int) -> bool:
+        """Whether the C hop is linked for exactly this number, target and routes' generation."""
+        prepared = self._prepared
+        return (
+            self._link is not None
+            and prepared.link_nr == nr
+            and prepared.link_target == target
+            and prepared.link_gen == generation
+        )
 
     def __call__(self, args: Sequence[int]) -> int | Awaitable[int]:
         """The export's result if it finished without waiting, else an awaitable of it."""

@@ -4,7 +4,9 @@ answer, yield and exit mid-call, with several cages calling at once, and a Pytho
 grate under it all whose forwards complete at once (``sched_yield``) or wait (``nanosleep``).
 
 Each mode runs in its own process (the glue is chosen once per process): ``native`` is what a
-runtime gets where zig builds the library, ``python`` is ``LIND_ASYNC_PYTHON_ENTRY=1``.
+runtime gets where zig builds the library (its C hop serves the relays' forwards), ``no-c-hop``
+the same glue with the hop left to Python (``LIND_ASYNC_NO_C_HOP=1``), ``python`` is
+``LIND_ASYNC_PYTHON_ENTRY=1``.
 
 Programs live in programs/grates/ (relay_grate.c, hold_grate.c, stack_app.c).
 """
@@ -61,7 +63,7 @@ asyncio.run(main())
 """
 
 
-@pytest.mark.parametrize("entry", ["native", "python"])
+@pytest.mark.parametrize("entry", ["native", "no-c-hop", "python"])
 def test_a_relay_stack_over_a_blocking_grate_that_exits(entry: str, root: Path) -> None:
     """The slow caller is held in the bottom grate while the fast one's 250 calls pass through
     both relays (each a C grate forwarding to a C grate); then the bottom grate exits in the
@@ -72,9 +74,14 @@ def test_a_relay_stack_over_a_blocking_grate_that_exits(entry: str, root: Path) 
         relay=_build(PROGRAMS / "relay_grate.c", True),
         app=_build(PROGRAMS / "stack_app.c", False),
     )
-    env = {k: v for k, v in os.environ.items() if k != "LIND_ASYNC_PYTHON_ENTRY"}
+    env = {
+        k: v for k, v in os.environ.items()
+        if k not in ("LIND_ASYNC_PYTHON_ENTRY", "LIND_ASYNC_NO_C_HOP")
+    }
     if entry == "python":
         env["LIND_ASYNC_PYTHON_ENTRY"] = "1"
+    elif entry == "no-c-hop":
+        env["LIND_ASYNC_NO_C_HOP"] = "1"  # the native glue, the Python hop
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
     got = subprocess.run(
         [sys.executable, "-c", SCRIPT, str(root)], capture_output=True, timeout=150, cwd=REPO,
@@ -83,7 +90,7 @@ def test_a_relay_stack_over_a_blocking_grate_that_exits(entry: str, root: Path) 
     err = got.stderr.decode(errors="replace")
     assert got.returncode == 0, err
     lines = got.stdout.decode().splitlines()
-    assert lines[-1] == f"left 0 grate 1792 native {entry == 'native'}", err  # exited(7)
+    assert lines[-1] == f"left 0 grate 1792 native {entry != 'python'}", err  # exited(7)
     assert sorted(lines[:-1]) == sorted([
         "slow: getuid=1",
         "fast: sum=550",  # 200 x 2 + 50 x 3
