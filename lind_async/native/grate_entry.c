@@ -566,11 +566,16 @@ PyObject *lind_grate_maker(PyObject *type, PyObject *names) {
  * trap, an error, a handler that waits, a caller killed meanwhile) goes to Python's tail
  * (guest_import._c_hop_tail / _c_hop_killed), which finishes it as the Python path would.
  * Whatever does not hold before the start leaves everything untouched and returns 0: the
- * Python entry serves the call (and checks it in full). */
+ * Python entry serves the call (and checks it in full).
+ *
+ * A forward with no route (RawPOSIX's) is linked the same way, with no grate (LINK_GRATE None):
+ * after the same checks of the caller, the originating cage, the routes' generation and the
+ * authority, guest_import._c_rawposix(caller, origin, nr, args) runs it, without the Python
+ * entry's frame and lookups. */
 enum {
 	LINK_THREEI, LINK_COUNTS, LINK_KEY, LINK_ACTS_FOR, LINK_CALLER_ID, LINK_TARGET,
 	LINK_CALLER_LIFE, LINK_ORIGIN_LIFE, LINK_GRATE_LIFE, LINK_GRATE, LINK_MAIN, LINK_POOL,
-	LINK_IDLE, LINK_ORIGIN, LINK_SIZE
+	LINK_IDLE, LINK_ORIGIN, LINK_RAWPOSIX, LINK_SIZE
 };
 
 extern Py_ssize_t PyList_Size(PyObject *);
@@ -629,6 +634,62 @@ static int count(PyObject *counts, PyObject *key, long long delta) {
 	return rc;
 }
 
+/* authority.acts_for(counts, caller, target), asked (1: yes). */
+static int acts_for(PyObject *link) {
+	PyObject *ask[3] = {link_item(link, LINK_COUNTS), link_item(link, LINK_CALLER_ID),
+	                    link_item(link, LINK_TARGET)};
+	PyObject *yes = PyObject_Vectorcall(link_item(link, LINK_ACTS_FOR), ask, 3, NULL);
+	if (yes == NULL) PyErr_Clear();
+	else Py_DecRef(yes);
+	return yes == &_Py_TrueStruct;
+}
+
+/* What a Python finisher returned (a new reference, or NULL with an exception set), as the
+ * import's result: its int, else a trap (unless the finisher kept one already). */
+static void settle(PyObject *result, int64_t *res) {
+	int64_t value = 0;
+	if (result != NULL) value = (int64_t)PyLong_AsUnsignedLongLongMask(result);
+	if (result == NULL || PyErr_Occurred() != NULL) {
+		PyErr_Clear();
+		if (lind_threei_trap == NULL)
+			lind_threei_trap = trap_new(threei_failed, sizeof threei_failed - 1);
+	}
+	Py_XDecRef(result);
+	*res = value;
+}
+
+/* A linked forward to RawPOSIX (the link names no grate), its checks above passed:
+ * guest_import._c_rawposix(caller, origin, nr, (a1, ..., a6)) runs it. */
+static int c_rawposix(PyObject *link, const unsigned char *vals, int32_t nr, int64_t *res) {
+	if (!acts_for(link)) return 0;
+	PyObject *args = PyTuple_New(6);
+	PyObject *number = PyLong_FromLongLong(nr);
+	int made = args != NULL && number != NULL;
+	for (int i = 0; made && i < 6; i++) {
+		int64_t word;
+		memcpy(&word, vals + 16 * (2 + 2 * i), sizeof word);
+		PyObject *value = PyLong_FromLongLong(word);
+		if (value == NULL) made = 0;
+		else PyTuple_SetItem(args, i, value); /* (steals the reference) */
+	}
+	if (!made) { /* (no memory): nothing ran; the Python entry gets the call */
+		PyErr_Clear();
+		Py_XDecRef(args);
+		Py_XDecRef(number);
+		return 0;
+	}
+	lind_c_hops++;
+	Py_IncRef(link);
+	PyObject *call[4] = {link_item(link, LINK_CALLER_ID), link_item(link, LINK_ORIGIN), number,
+	                     args};
+	PyObject *result = PyObject_Vectorcall(link_item(link, LINK_RAWPOSIX), call, 4, NULL);
+	Py_DecRef(number);
+	Py_DecRef(args);
+	settle(result, res);
+	Py_DecRef(link);
+	return 1;
+}
+
 static int c_hop(void *ctx, const unsigned char *vals, int32_t nr, int64_t target, int64_t *res) {
 	struct prepared *p = cur;
 	if (!hop_ready || p == NULL || p->link == NULL || p->ctx != ctx || p->link_nr != nr ||
@@ -642,18 +703,21 @@ static int c_hop(void *ctx, const unsigned char *vals, int32_t nr, int64_t targe
 	PyObject *link = p->link;
 	if (type_of(link) != &PyTuple_Type || PyTuple_Size(link) != LINK_SIZE) return 0;
 	PyObject *caller_life = link_item(link, LINK_CALLER_LIFE);
-	PyObject *grate_life = link_item(link, LINK_GRATE_LIFE);
 	PyObject *origin_life = link_item(link, LINK_ORIGIN_LIFE);
 	PyObject *threei = link_item(link, LINK_THREEI);
-	if (type_of(caller_life) != t_life || type_of(grate_life) != t_life ||
-	    type_of(origin_life) != t_life || type_of(threei) != t_threei)
+	if (type_of(caller_life) != t_life || type_of(origin_life) != t_life ||
+	    type_of(threei) != t_threei)
 		return 0; /* (every slot below is read at its class's offset: checked first) */
 	PyObject *gen = slot_of(threei, off_gen);
 	if (gen == NULL || type_of(gen) != &PyLong_Type || PyLong_AsLongLong(gen) != p->link_gen)
 		return 0;
 	if (!is_none(slot_of(caller_life, off_status)) || !is_none(slot_of(caller_life, off_kill)) ||
-	    !is_none(slot_of(origin_life, off_status)) ||
-	    !is_none(slot_of(grate_life, off_status)) || !is_none(slot_of(grate_life, off_kill)))
+	    !is_none(slot_of(origin_life, off_status)))
+		return 0;
+	if (is_none(link_item(link, LINK_GRATE))) return c_rawposix(link, vals, nr, res);
+	PyObject *grate_life = link_item(link, LINK_GRATE_LIFE);
+	if (type_of(grate_life) != t_life || !is_none(slot_of(grate_life, off_status)) ||
+	    !is_none(slot_of(grate_life, off_kill)))
 		return 0;
 	PyObject *idle = link_item(link, LINK_IDLE);
 	if (type_of(idle) != &PyList_Type) return 0;
@@ -682,17 +746,11 @@ static int c_hop(void *ctx, const unsigned char *vals, int32_t nr, int64_t targe
 		Py_XDecRef(ticks);
 		return 0;
 	}
-	/* authority.acts_for(counts, caller, target), asked */
-	PyObject *counts = link_item(link, LINK_COUNTS);
-	PyObject *ask[3] = {counts, link_item(link, LINK_CALLER_ID), link_item(link, LINK_TARGET)};
-	PyObject *yes = PyObject_Vectorcall(link_item(link, LINK_ACTS_FOR), ask, 3, NULL);
-	if (yes != &_Py_TrueStruct) {
-		if (yes == NULL) PyErr_Clear();
-		else Py_DecRef(yes);
+	if (!acts_for(link)) {
 		Py_DecRef(ticks);
 		return 0;
 	}
-	Py_DecRef(yes);
+	PyObject *counts = link_item(link, LINK_COUNTS);
 	/* Everything holds: the hop. From here on the call is this code's to finish. */
 	PyObject *in_flight = link_item(link, LINK_KEY);
 	Py_IncRef(link);
@@ -764,17 +822,7 @@ static int c_hop(void *ctx, const unsigned char *vals, int32_t nr, int64_t targe
 		result = o != NULL ? PyObject_Vectorcall(hop_tail, tail_args, 3, NULL) : NULL;
 		Py_XDecRef(o);
 	}
-	if (result != NULL || PyErr_Occurred() != NULL) {
-		int64_t value = 0;
-		if (result != NULL) value = (int64_t)PyLong_AsUnsignedLongLongMask(result);
-		if (result == NULL || PyErr_Occurred() != NULL) {
-			PyErr_Clear();
-			if (lind_threei_trap == NULL)
-				lind_threei_trap = trap_new(threei_failed, sizeof threei_failed - 1);
-		}
-		Py_XDecRef(result);
-		*res = value;
-	}
+	if (result != NULL || PyErr_Occurred() != NULL) settle(result, res);
 	Py_DecRef(worker);
 	Py_DecRef(link);
 	return 1;
@@ -790,6 +838,11 @@ static PyObject *current_entry(PyObject *self, PyObject *const *args, Py_ssize_t
 	if (owner == NULL) owner = &_Py_NoneStruct;
 	Py_IncRef(owner);
 	return owner;
+}
+
+static PyObject *kept(PyObject *obj) { /* a reference kept for the process */
+	Py_IncRef(obj);
+	return obj;
 }
 
 /* Wire the C hop: 1 when every slot was found (else the hop stays off). ``classes`` is
@@ -828,26 +881,16 @@ int lind_grate_hop_init(PyObject *calls, PyObject *fiber_globals, PyObject *tail
 		PyErr_Clear();
 		return 0;
 	}
-	Py_IncRef(life);
-	t_life = life;
-	Py_IncRef(wk);
-	t_worker = wk;
-	Py_IncRef(prep);
-	t_prepared = prep;
-	Py_IncRef(callc);
-	t_call = callc;
-	Py_IncRef(threei);
-	t_threei = threei;
-	Py_IncRef(calls);
-	live_calls = calls;
-	Py_IncRef(fiber_globals);
-	fiber_dict = fiber_globals;
-	Py_IncRef(tail);
-	hop_tail = tail;
-	Py_IncRef(killed);
-	hop_killed = killed;
-	Py_IncRef(wake);
-	hop_wake = wake;
+	t_life = kept(life);
+	t_worker = kept(wk);
+	t_prepared = kept(prep);
+	t_call = kept(callc);
+	t_threei = kept(threei);
+	live_calls = kept(calls);
+	fiber_dict = kept(fiber_globals);
+	hop_tail = kept(tail);
+	hop_killed = kept(killed);
+	hop_wake = kept(wake);
 	caller_context = (caller_ctx_fn)caller_ctx;
 	hop_ready = 1;
 	return 1;

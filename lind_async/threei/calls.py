@@ -100,7 +100,7 @@ def threei_call(
     if owners == own:  # the common forward: every argument the target's
         if route is not None:
             return hop(mv, target, route, number, args, own, True)
-        # RawPOSIX on the target, its own memory (_rawposix_as, inline: every C grate's forward)
+        # RawPOSIX on the target, its own memory (rawposix_as, inline: every C grate's forward)
         a1, a2, a3, a4, a5, a6 = args
         if target_id == caller:
             return rawposix.dispatch(target, number, a1, a2, a3, a4, a5, a6)
@@ -114,7 +114,7 @@ def threei_call(
         return _await_on_behalf(target, result)
     if not set(owners).difference((0, target_id)):
         if route is None:
-            return _rawposix_as(caller, target, number, args)
+            return rawposix_as(caller, target, number, args)
         return call_grate(mv, target, route, number, args, owners, nested=True)
     checked = mv.authority.argument_owners(caller, target_id, owners)
     if route is not None:
@@ -123,7 +123,7 @@ def threei_call(
     return _rawposix_on_behalf(mv, caller, target, number, args, checked)
 
 
-def _rawposix_as(caller: int, target: Cage, number: int, args: tuple[int, ...]) -> SysResult:
+def rawposix_as(caller: int, target: Cage, number: int, args: tuple[int, ...]) -> SysResult:
     """RawPOSIX runs ``number`` as ``target`` with every pointer in ``target``'s memory."""
     a1, a2, a3, a4, a5, a6 = args
     if target.cage_id == caller:

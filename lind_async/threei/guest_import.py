@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from lind_async.abi.errno import GuestError, to_negative_errno
 from lind_async.abi.guest import WOULD_WAIT
+from lind_async.abi.syscalls import SYS_register_handler
 from lind_async.threei import calls as threei_calls
 from lind_async.threei import route as route_module
 from lind_async.threei import wasm_grates
@@ -30,6 +31,7 @@ from lind_async.wasm import fiber
 from lind_async.wasm.eager import first_step
 
 if TYPE_CHECKING:
+    from lind_async.rawposix.table import SysResult
     from lind_async.runtime.cage import Cage
     from lind_async.runtime.world import World
     from lind_async.wasm.instance import LindInstance
@@ -53,6 +55,11 @@ def _call_now(
         result = threei_calls.threei_call(cage.microvisor, cage.cage_id, nr, target, args, owners)
     except (GuestError, OSError) as exc:
         return to_negative_errno(exc)
+    return _answer(instance, cage, result)
+
+
+def _answer(instance: LindInstance, cage: Cage, result: SysResult) -> int:
+    """What the import returns for ``result`` (an int, or an awaitable: parked)."""
     if isinstance(result, int):
         if cage.kill_status is None:
             return result
@@ -154,6 +161,18 @@ def threei_entry(nr: int, target: int, args: tuple[int, ...], owners: tuple[int,
                         if pool.waiting:
                             pool.freed.set()
                     return _hop_left(instance, cage, counts, key, result)
+            elif (
+                route is None
+                and nr != SYS_register_handler
+                and acts_for(counts, cage.cage_id, target)  # rule 1's cheap cases
+            ):  # a forward to RawPOSIX (threei_call's own, without its lookups)
+                if _current_entry is not None:
+                    _link_rawposix(cage, mv, origin, counts, nr, target)
+                try:
+                    done = threei_calls.rawposix_as(cage.cage_id, origin, nr, args)
+                except (GuestError, OSError) as exc:
+                    return to_negative_errno(exc)
+                return _answer(instance, cage, done)
         return _call_now(instance, nr, target, args, owners)
     except BaseException as exc:
         _keep_trap(fiber.fail(exc, _NAME))
@@ -228,9 +247,42 @@ def _link(
     link = (
         threei, counts, (grate.cage_id, target), acts_for, cage.cage_id, target,
         cage.lifecycle, origin.lifecycle, grate.lifecycle, grate, pool.main, pool, pool.idle,
-        origin,
+        origin, None,
     )
     entry.link(link, nr, target, generation, handler)
+
+
+def _link_rawposix(cage: Cage, mv: World, origin: Cage, counts: dict[Key, int], nr: int,
+                   target: int) -> None:
+    """:func:`_link` for a forward to RawPOSIX (no route): the C hop hands such a forward to
+    :func:`_c_rawposix` without this entry's frame and lookups."""
+    entry = _current_entry() if _current_entry is not None else None
+    if entry is None:
+        return
+    threei = mv.threei
+    generation = threei.generation
+    if entry.linked(nr, target, generation):
+        return
+    link = (
+        threei, counts, None, acts_for, cage.cage_id, target, cage.lifecycle, origin.lifecycle,
+        None, None, None, None, None, origin, _c_rawposix,
+    )
+    entry.link(link, nr, target, generation, 0)
+
+
+def _c_rawposix(caller: int, origin: Cage, nr: int, args: tuple[int, ...]) -> int:
+    """A forward to RawPOSIX the C hop found linked (checked as ``threei_entry`` checks it):
+    RawPOSIX runs it on ``origin``, as ``threei_call`` does. Never raises."""
+    try:
+        instance: LindInstance = fiber._current.instance  # type: ignore[union-attr]
+        try:
+            done = threei_calls.rawposix_as(caller, origin, nr, args)
+        except (GuestError, OSError) as exc:
+            return to_negative_errno(exc)
+        return _answer(instance, instance.data, done)
+    except BaseException as exc:
+        _keep_trap(fiber.fail(exc, _NAME))
+        return 0
 
 
 def _c_hop_tail(link: tuple[Any, ...], worker: Any, out: int) -> int:

@@ -242,9 +242,9 @@ class PreparedCall:
         """``self([first, second, values[0], tags[0], values[1], tags[1], …])`` without building
         the list (a grate entry point's ``fn, cage, a1, a1cage, …`` shape). Natively, the words
         are written and the call started in one call (``_start``'s work around it written out
-        here: this is every C grate hop); through ctypes, only what differs from the last call
-        is written (a caller's owners are the same tuple call after call, and its arguments
-        often the same values)."""
+        here: this is every C grate hop the native C hop does not serve); through ctypes, only
+        what differs from the last call is written (a caller's owners are the same tuple call
+        after call, and its arguments often the same values)."""
         pairs = _native_pairs
         if pairs is not None:
             instance = self.instance
@@ -273,15 +273,8 @@ class PreparedCall:
             finally:
                 ticker.active -= 1
                 fiber._current = prev
-            if out == 0 and call.exc is None:
-                del _live_calls[key]
-                instance._live = False
-                if self._kind < 0:
-                    return 0
-                result: int = self._result_view[self._result_at]
-                return result
             if out != -2:
-                return self._settle(out)
+                return self._end(out)
             del _live_calls[key]  # another shape: written by Python, started as any call
             instance._live = False
             self._ticks_at_deadline = -1
@@ -396,9 +389,15 @@ class PreparedCall:
         finally:
             ticker.active -= 1
             fiber._current = prev
+        return self._end(out)
+
+    def _end(self, out: int) -> int | Awaitable[int]:
+        """The call once its first poll returned ``out`` (the native start's: 0, 1 or the
+        pending future): its result when it simply finished, else :meth:`_settle`'s."""
+        call = self._call
         if out == 0 and call.exc is None:
-            del _live_calls[key]
-            instance._live = False
+            del _live_calls[call.key]
+            self.instance._live = False
             if self._kind < 0:
                 return 0
             result: int = self._result_view[self._result_at]

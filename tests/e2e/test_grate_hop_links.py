@@ -19,28 +19,40 @@ import pytest
 
 from lind_async.abi import syscalls
 from lind_async.threei.python_grates import Call, Grate, handles
+from lind_async.threei.tables import Route
+from tests.e2e.test_grate_hops import entry_env
 from tests.e2e.test_grates_c import PROGRAMS, _build, install
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 class Switch(Grate):
-    """The app's nanosleep changes its parent's (the relay's) route for geteuid: ``mode``
-    "drop" takes it away (RawPOSIX answers the relay's forwards), "exit" ends the grate the
-    route names (the relay's forwards get EIO)."""
+    """The app's nanosleeps change its parent's (the relay's) route for geteuid: ``mode``
+    "drop" takes it away at the first (RawPOSIX answers the relay's forwards) and puts it back
+    at the second; "exit" ends the grate the route names at the first (the relay's forwards get
+    EIO from then on)."""
 
     mode = "drop"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.taken: Route | None = None
 
     @handles("nanosleep", "clock_nanosleep")
     def switch(self, call: Call) -> int:
         relay = call.origin.parent_id
-        route = call.mv.threei.lookup(relay, syscalls.SYS_geteuid)
-        assert route is not None
-        if self.mode == "drop":
-            call.mv.threei.deregister(relay, syscalls.SYS_geteuid)
-        else:
-            grate = call.mv.cages[route.handler_cage]
-            grate.terminate(9)  # SIGKILL
+        threei = call.mv.threei
+        route = threei.lookup(relay, syscalls.SYS_geteuid)
+        if self.mode == "exit":
+            if route is not None:
+                call.mv.cages[route.handler_cage].terminate(9)  # SIGKILL
+        elif route is not None:
+            self.taken = route
+            threei.deregister(relay, syscalls.SYS_geteuid)
+        elif self.taken is not None:
+            taken = self.taken
+            threei.register(relay, syscalls.SYS_geteuid, taken.handler_cage, taken.handler,
+                            taken.owner)
         return 0
 
 
@@ -77,31 +89,25 @@ asyncio.run(main())
 @pytest.mark.parametrize("change", ["drop", "exit"])
 def test_a_route_changed_between_two_forwards_is_taken(mode: str, change: str, root: Path) -> None:
     """Three forwards reach the bottom grate (it answers 2); then the relay's route for the call
-    is taken away (the next forwards reach RawPOSIX: the cage's euid), or the grate it names is
-    killed (the next forwards get EIO: -1)."""
+    is taken away (the next three reach RawPOSIX: the cage's euid) and put back (the grate
+    again), or the grate it names is killed (every later forward gets EIO: -1)."""
     install(
         root,
         hold=_build(PROGRAMS / "hold_grate.c", True),
         relay=_build(PROGRAMS / "relay_grate.c", True),
         app=_build(PROGRAMS / "switch_app.c", False),
     )
-    env = {
-        k: v for k, v in os.environ.items()
-        if k not in ("LIND_ASYNC_PYTHON_ENTRY", "LIND_ASYNC_NO_C_HOP")
-    }
-    if mode == "python":
-        env["LIND_ASYNC_PYTHON_ENTRY"] = "1"
-    elif mode == "no-c-hop":
-        env["LIND_ASYNC_NO_C_HOP"] = "1"
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
     got = subprocess.run(
         [sys.executable, "-c", SCRIPT, str(root), change], capture_output=True, timeout=120,
-        cwd=REPO, env=env, stdin=subprocess.DEVNULL,
+        cwd=REPO, env=entry_env("native" if mode == "c-hop" else mode),
+        stdin=subprocess.DEVNULL,
     )
     err = got.stderr.decode(errors="replace")
     assert got.returncode == 0, err
     lines = got.stdout.decode().splitlines()
     assert lines[-1] == f"left 0 c-hops {mode == 'c-hop'}", err
-    after = -1 if change == "exit" else os.geteuid()
-    assert lines[:-1] == ["before 2"] * 3 + [f"after {after}"] * 3, err
+    between, after = (-1, -1) if change == "exit" else (os.geteuid(), 2)
+    assert lines[:-1] == (
+        ["before 2"] * 3 + [f"between {between}"] * 3 + [f"after {after}"] * 3
+    ), err
     assert "Traceback" not in err

@@ -63,6 +63,20 @@ asyncio.run(main())
 """
 
 
+def entry_env(entry: str) -> dict[str, str]:
+    """The environment of a process whose grate hops run as ``entry`` says (see above)."""
+    env = {
+        k: v for k, v in os.environ.items()
+        if k not in ("LIND_ASYNC_PYTHON_ENTRY", "LIND_ASYNC_NO_C_HOP")
+    }
+    if entry == "python":
+        env["LIND_ASYNC_PYTHON_ENTRY"] = "1"
+    elif entry == "no-c-hop":
+        env["LIND_ASYNC_NO_C_HOP"] = "1"  # the native glue, the Python hop
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+    return env
+
+
 @pytest.mark.parametrize("entry", ["native", "no-c-hop", "python"])
 def test_a_relay_stack_over_a_blocking_grate_that_exits(entry: str, root: Path) -> None:
     """The slow caller is held in the bottom grate while the fast one's 250 calls pass through
@@ -74,18 +88,9 @@ def test_a_relay_stack_over_a_blocking_grate_that_exits(entry: str, root: Path) 
         relay=_build(PROGRAMS / "relay_grate.c", True),
         app=_build(PROGRAMS / "stack_app.c", False),
     )
-    env = {
-        k: v for k, v in os.environ.items()
-        if k not in ("LIND_ASYNC_PYTHON_ENTRY", "LIND_ASYNC_NO_C_HOP")
-    }
-    if entry == "python":
-        env["LIND_ASYNC_PYTHON_ENTRY"] = "1"
-    elif entry == "no-c-hop":
-        env["LIND_ASYNC_NO_C_HOP"] = "1"  # the native glue, the Python hop
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
     got = subprocess.run(
         [sys.executable, "-c", SCRIPT, str(root)], capture_output=True, timeout=150, cwd=REPO,
-        env=env, stdin=subprocess.DEVNULL,
+        env=entry_env(entry), stdin=subprocess.DEVNULL,
     )
     err = got.stderr.decode(errors="replace")
     assert got.returncode == 0, err
