@@ -31,6 +31,7 @@ CASES = [
     "threads_sleep",  # a thread in nanosleep does not hold up its siblings
     "threads_timed",  # sem_timedwait, cond_timedwait, mutex_timedlock: ETIMEDOUT on time
     "threads_futex",  # the futex call: EAGAIN, relative/absolute timeouts, bitsets, wake counts
+    "threads_malloc",  # malloc/realloc/free from 5 threads at once, then from one again
 ]
 
 

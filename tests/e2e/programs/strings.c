@@ -1,5 +1,5 @@
 /* libc's string routines that lind-musl reimplements (strspn, strcspn and strpbrk over them,
- * strlen, memcpy/memmove/memset, strcmp): every result printed, for many sets, lengths and
+ * strlen, memcpy/memmove/memset, strcmp, strcoll in the C locale): every result printed, for many sets, lengths and
  * alignments, high bytes included; the output must match the native build's. */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -30,6 +30,13 @@ int main(void) {
         "no-special-chars-at-all", "?!?!", "zyx\x01zz",
     };
     for (size_t i = 0; i < sizeof WORDS / sizeof *WORDS; i++) span(WORDS[i]);
+    /* strcoll in the C locale: byte order, bytes compared as unsigned */
+    for (size_t i = 0; i < sizeof WORDS / sizeof *WORDS; i++)
+        for (size_t j = 0; j < sizeof WORDS / sizeof *WORDS; j++) {
+            int c = strcoll(WORDS[i], WORDS[j]);
+            printf("%c", c < 0 ? '<' : c > 0 ? '>' : '=');
+            if (j + 1 == sizeof WORDS / sizeof *WORDS) printf("\n");
+        }
     /* every alignment and length of a buffer, each byte position as the stop */
     char *buf = malloc(4096 + 16);
     for (int off = 0; off < 16; off++) {
@@ -47,6 +54,9 @@ int main(void) {
                 t[len - 1]++;
                 int c = strcmp(s, t), d = strncmp(s, t, (size_t)len - 1);
                 sum = sum * 31 + (unsigned long long)((c > 0) - (c < 0) + 2) + (d == 0);
+                int e = strcoll(s, t), f = strcoll(t, s), g = strcoll(s, s);
+                sum = sum * 31 + (unsigned long long)((e > 0) - (e < 0) + 2) * 9 +
+                      (unsigned long long)((f > 0) - (f < 0) + 2) * 3 + (g == 0);
                 memmove(t + 1, t, (size_t)len / 2);
                 memset(t + len / 3, 'z', (size_t)len / 4);
                 sum = sum * 31 + strlen(t) + (unsigned char)t[len / 3] + (unsigned char)t[len / 2];
