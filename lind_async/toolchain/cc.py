@@ -20,10 +20,10 @@ Three tools from the pinned ziglang wheel, called directly:
    (clang 18 emits ``main(void)`` as a two-argument wrapper): the link uses ``crt1.o``
    (``main(argc, argv)``) and, only if wasm-ld reports that ``main`` has another signature, links
    again with ``crt1-envp.o`` (``main(argc, argv, envp)``).
-3. Programs that fork or use setjmp get signal polls at their loop headers
-   (:mod:`lind_async.toolchain.signal_poll`: a handler due while they compute runs on the
-   thread's own stack, so it may ``longjmp`` out or ``fork``) and go through Binaryen's wasm-opt
-   (:mod:`lind_async.toolchain.binaryen`); the module is validated
+3. Programs that fork or use setjmp, and can install a signal handler, get signal polls at their
+   loop headers (:mod:`lind_async.toolchain.signal_poll`: a handler due while they compute runs
+   on the thread's own stack, so it may ``longjmp`` out or ``fork``) and go through Binaryen's
+   wasm-opt (:mod:`lind_async.toolchain.binaryen`); the module is validated
    (:mod:`lind_async.toolchain.validate`), and with ``--precompile`` also compiled by the runtime's
    engine into a ``.cwasm`` next to it, for a fast start.
 
@@ -228,8 +228,9 @@ def link_module(sysroot: Sysroot, objects: Sequence[Path | str], output: Path, *
         if warnings:
             sys.stderr.write(warnings)
         # fork -> asyncify; setjmp (legacy EH from clang 18) -> exnref: Binaryen's wasm-opt.
-        # Both can leave a signal handler other than by returning: such a program polls for
-        # signals at its loop headers (before asyncify, which must see the poll calls).
+        # Both can leave a signal handler other than by returning: such a program, if it links
+        # sigaction, polls for signals at its loop headers (before asyncify, which must see the
+        # poll calls).
         linked = tmp.read_bytes()
         fork, exceptions = post_link_needs(linked)
         if fork or exceptions:

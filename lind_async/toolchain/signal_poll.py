@@ -34,6 +34,16 @@ instruction set the toolchain emits is known (MVP, sign extension, saturating co
 memory, reference types, atomics, legacy and exnref exception handling); a module with anything
 else (SIMD, GC…) is left as it is (:func:`instrument` returns ``None``), which only means its
 handlers at preemption points keep running on the signal instance.
+
+A program that cannot install a handler needs no polls: the runtime only raises the flag for a
+thread that has guest handlers to run (``guest_signals.request_poll``). libc installs handlers
+only through its ``sigaction`` functions (``signal``, ``sigset`` and ``bsd_signal`` call them), so
+when wasm-ld's name section (kept by ``--strip-debug``) names no function with ``sigaction`` in
+its name, the module is left as it is (:func:`may_install_handlers`). A setjmp program that uses
+setjmp only for its own error handling, with no signal handler, thus keeps its loops free of the
+flag test (in Lua's interpreter loop the test was ~1 % of the run time). A module without a name
+section (``-s``) is instrumented as before; a program that calls ``rt_sigaction`` through
+``syscall()`` itself gets its handlers run on the signal instance.
 """
 
 from __future__ import annotations
@@ -45,7 +55,11 @@ from lind_async.wasm.binary import WasmReader
 POLL_FUNCTION = "__lind_signal_poll"
 FLAG = "__lind_signal_poll_flag"
 
-_TYPE, _IMPORT, _FUNC, _GLOBAL, _EXPORT, _CODE = 1, 2, 3, 6, 7, 10
+_CUSTOM, _TYPE, _IMPORT, _FUNC, _GLOBAL, _EXPORT, _CODE = 0, 1, 2, 3, 6, 7, 10
+_FUNCTION_NAMES = 1  # the name section's subsection of function names
+HANDLER_INSTALLERS = "sigaction"
+"""A function whose name contains this can install a signal handler (musl's ``sigaction``,
+``__sigaction``, ``__libc_sigaction``)."""
 _EXPORT_FUNC, _EXPORT_GLOBAL = 0, 3
 _VALTYPES = frozenset({0x7F, 0x7E, 0x7D, 0x7C, 0x7B, 0x70, 0x6F, 0x69, 0x40})
 
@@ -240,10 +254,45 @@ def _section(section: int, body: bytes) -> bytes:
     return bytes([section]) + uleb(len(body)) + body
 
 
+def function_names(data: bytes) -> list[str] | None:
+    """The names in the module's name section (function names only), None without one."""
+    for section, _start, body, end in _sections(data):
+        if section != _CUSTOM:
+            continue
+        r = _Reader(data, body, end)
+        if r.name() != "name":
+            continue
+        while r.pos < end:
+            sub = r.byte()
+            size = r.uleb()
+            if sub != _FUNCTION_NAMES:
+                r.pos += size
+                continue
+            names = []
+            for _ in range(r.uleb()):
+                r.uleb()
+                names.append(r.name())
+            return names
+        return []
+    return None
+
+
+def may_install_handlers(data: bytes) -> bool:
+    """False only when the name section shows that no libc ``sigaction`` was linked in."""
+    try:
+        names = function_names(data)
+    except (Unsupported, IndexError, UnicodeDecodeError):
+        return True
+    return names is None or any(HANDLER_INSTALLERS in name for name in names)
+
+
 def instrument(data: bytes) -> bytes | None:
     """``data`` with signal polls at its loop headers, or None when it cannot or need not be
-    (no ``__lind_signal_poll`` export, already instrumented, or an instruction not decoded)."""
+    (no ``__lind_signal_poll`` export, already instrumented, no way to install a signal handler,
+    or an instruction not decoded)."""
     try:
+        if not may_install_handlers(data):
+            return None
         return _instrument(data)
     except (Unsupported, IndexError):
         return None

@@ -47,12 +47,21 @@ _WAT = """
     (drop (call_indirect (type $t) (i32.const 1) (i32.const 0)))
     (i32.const 7))
   (elem (i32.const 0) $poll2)
-  (func $poll2 (type $t) (local.get 0)))
+  (func $poll2 (type $t) (local.get 0))
+  (func $__libc_sigaction))
 """
 
 
-def _module() -> bytes:
-    return wasmtime.wat2wasm(_WAT)
+def _module(wat: str = _WAT) -> bytes:
+    return wasmtime.wat2wasm(wat)
+
+
+def _without_names(data: bytes) -> bytes:
+    out = bytearray(data[:8])
+    for section, start, body, end in signal_poll._sections(data):
+        if section != 0 or signal_poll._Reader(data, body, end).name() != "name":
+            out += data[start:end]
+    return bytes(out)
 
 
 def _engine() -> wasmtime.Engine:
@@ -116,3 +125,18 @@ def test_uleb() -> None:
     assert signal_poll.uleb(127) == b"\x7f"
     assert signal_poll.uleb(128) == b"\x80\x01"
     assert signal_poll.uleb(624485) == b"\xe5\x8e\x26"
+
+
+def test_left_alone_when_no_sigaction_was_linked() -> None:
+    """No function named *sigaction*: no handler can be installed, so no poll is needed."""
+    without = _module(_WAT.replace("(func $__libc_sigaction)", "(func $other)"))
+    assert signal_poll.function_names(without) is not None
+    assert not signal_poll.may_install_handlers(without)
+    assert signal_poll.instrument(without) is None
+    # without a name section nothing can be told: instrumented
+    assert signal_poll.function_names(_without_names(without)) is None
+    assert signal_poll.instrument(_without_names(without)) is not None
+    for name in ("sigaction", "__sigaction", "__libc_sigaction"):
+        named = _module(_WAT.replace("$__libc_sigaction", f"${name}"))
+        assert name in (signal_poll.function_names(named) or [])
+        assert signal_poll.instrument(named) is not None
