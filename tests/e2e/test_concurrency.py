@@ -63,17 +63,20 @@ def test_spinning_cage_is_preempted(cage_program: Any, root: Path, loop_kind: st
     async def main() -> None:
         async with microvisor(root) as mv:
             cage = mv.spawn(spin, ["spin", "2"])
-            last = time.perf_counter()
+            # CPU time of the loop's thread, where the cage's wasm runs: unpreempted, the whole
+            # spin would fall between two ticks, while a wall-clock gap would also count the
+            # time a loaded machine keeps this process off a core.
+            last = time.thread_time()
             while not cage.exited.is_set():
                 await asyncio.sleep(0.01)
-                now = time.perf_counter()
+                now = time.thread_time()
                 gaps.append(now - last)
                 last = now
             assert cage.status == 0
 
     run_on(loop_kind, main())
     assert len(gaps) > 50
-    assert max(gaps) < 0.1, f"largest timer gap {max(gaps) * 1000:.1f} ms"
+    assert max(gaps) < 0.3, f"largest timer gap (loop thread CPU) {max(gaps) * 1000:.1f} ms"
     iters, value = map(int, (root / "spin-result.txt").read_text().split())
     assert iters >= 1
     assert value == lcg_power(iters * 10_000_000)
