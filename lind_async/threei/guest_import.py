@@ -142,7 +142,7 @@ def threei_entry(nr: int, target: int, args: tuple[int, ...], owners: tuple[int,
                 ):  # the hop (route.hop, nested) into wasm_grates.invoke, with an idle worker
                     hop_grate = cast("Cage", grate)
                     if _current_entry is not None:
-                        _link(cage, mv, origin, hop_grate, pool, counts, nr, target, handler)
+                        _link(cage, mv, origin, counts, nr, target, hop_grate, pool, handler)
                     key = (route.handler_cage, target)
                     counts[key] = counts.get(key, 0) + 1
                     idle = pool.idle
@@ -167,7 +167,7 @@ def threei_entry(nr: int, target: int, args: tuple[int, ...], owners: tuple[int,
                 and acts_for(counts, cage.cage_id, target)  # rule 1's cheap cases
             ):  # a forward to RawPOSIX (threei_call's own, without its lookups)
                 if _current_entry is not None:
-                    _link_rawposix(cage, mv, origin, counts, nr, target)
+                    _link(cage, mv, origin, counts, nr, target)
                 try:
                     done = threei_calls.rawposix_as(cage.cage_id, origin, nr, args)
                 except (GuestError, OSError) as exc:
@@ -232,11 +232,12 @@ def use_c_hop(current_entry: Callable[[], PreparedCall | None]) -> None:
 
 
 def _link(
-    cage: Cage, mv: World, origin: Cage, grate: Cage, pool: Any, counts: dict[Key, int],
-    nr: int, target: int, handler: int,
+    cage: Cage, mv: World, origin: Cage, counts: dict[Key, int], nr: int, target: int,
+    grate: Cage | None = None, pool: Any = None, handler: int = 0,
 ) -> None:
     """Link the C hop to the caller's prepared call for its next calls like this one (checked
-    in full just now): the objects it uses, in the order of grate_entry.c's ``LINK_*``."""
+    in full just now): the objects it uses, in the order of grate_entry.c's ``LINK_*``. With
+    no ``grate``, a forward to RawPOSIX: the C hop hands it to :func:`_c_rawposix`."""
     entry = _current_entry() if _current_entry is not None else None
     if entry is None:
         return
@@ -244,30 +245,16 @@ def _link(
     generation = threei.generation
     if entry.linked(nr, target, generation):
         return
+    if grate is None:  # (no key, grate, pool: RawPOSIX runs it)
+        hop: tuple[Any, ...] = (None, None, None, None, None, None, _c_rawposix)
+    else:
+        hop = ((grate.cage_id, target), grate.lifecycle, grate, pool.main, pool, pool.idle, None)
+    key, grate_life, next_grate, main, next_pool, idle, rawposix = hop
     link = (
-        threei, counts, (grate.cage_id, target), acts_for, cage.cage_id, target,
-        cage.lifecycle, origin.lifecycle, grate.lifecycle, grate, pool.main, pool, pool.idle,
-        origin, None,
+        threei, counts, key, acts_for, cage.cage_id, target, cage.lifecycle, origin.lifecycle,
+        grate_life, next_grate, main, next_pool, idle, origin, rawposix,
     )
     entry.link(link, nr, target, generation, handler)
-
-
-def _link_rawposix(cage: Cage, mv: World, origin: Cage, counts: dict[Key, int], nr: int,
-                   target: int) -> None:
-    """:func:`_link` for a forward to RawPOSIX (no route): the C hop hands such a forward to
-    :func:`_c_rawposix` without this entry's frame and lookups."""
-    entry = _current_entry() if _current_entry is not None else None
-    if entry is None:
-        return
-    threei = mv.threei
-    generation = threei.generation
-    if entry.linked(nr, target, generation):
-        return
-    link = (
-        threei, counts, None, acts_for, cage.cage_id, target, cage.lifecycle, origin.lifecycle,
-        None, None, None, None, None, origin, _c_rawposix,
-    )
-    entry.link(link, nr, target, generation, 0)
 
 
 def _c_rawposix(caller: int, origin: Cage, nr: int, args: tuple[int, ...]) -> int:

@@ -44,8 +44,10 @@ class Switch(Grate):
         threei = call.mv.threei
         route = threei.lookup(relay, syscalls.SYS_geteuid)
         if self.mode == "exit":
-            if route is not None:
-                call.mv.cages[route.handler_cage].terminate(9)  # SIGKILL
+            grate = None if route is None else call.mv.cages.get(route.handler_cage)
+            if grate is not None and self.taken is None:  # (the first time only)
+                self.taken = route
+                grate.terminate(9)  # SIGKILL
         elif route is not None:
             self.taken = route
             threei.deregister(relay, syscalls.SYS_geteuid)

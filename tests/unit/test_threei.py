@@ -117,3 +117,30 @@ def test_a_route_records_who_installed_it() -> None:
     t.add_cage(4)
     t.copy_table(1, 4)
     assert t.route(4, 39) == Route(3, 2, 2)  # copies keep their owner
+
+
+def test_every_route_change_moves_the_generation() -> None:
+    """What the C hop's links compare (threei/guest_import.py): every edit of a route or the end
+    of a table counts; reading and adding cages do not (a new cage's table changes no route)."""
+    t = make(1, 2, 3)
+    seen = [t.generation]
+
+    def moved() -> bool:
+        seen.append(t.generation)
+        return seen[-1] > seen[-2]
+
+    t.route(1, 39)
+    t.table(1)
+    t.add_cage(4)
+    t.fork(1, 5)
+    assert not moved()
+    t.register(1, 39, 2, 1)
+    assert moved()
+    t.register(1, 39, 2, 1)  # the same route again: still counted (never missed)
+    assert moved()
+    t.deregister(1, 39)
+    assert moved()
+    t.copy_table(2, 1)
+    assert moved()
+    t.remove_cage(3)
+    assert moved()
