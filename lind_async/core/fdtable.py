@@ -22,6 +22,12 @@ allocated at the first such descriptor): entry ``vfd`` is ``entries[vfd].fast`` 
 Every mutation (install, ``dup2`` over a descriptor, close, exec's close-on-exec, exit) writes the
 entry in the same step as the mapping, before it returns, so C never sees a descriptor that is
 gone; a forked child's table starts with the parent's entries (same descriptions).
+
+The compiled trampoline's ``open`` and ``close`` (``native/syscall_files.c``) do
+:meth:`FdTable.install`'s and :meth:`FdTable.remove`'s steps themselves, on these very objects
+(``_entries``, ``_cloexec``, ``refs``, the fast table and ``_COUNTS``), for a regular file's
+description: a change to either method's steps, or to what the table holds, is a change there
+too (``tests/e2e/programs/fastopen.c`` runs both against native under both trampolines).
 """
 
 from __future__ import annotations

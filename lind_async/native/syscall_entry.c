@@ -66,6 +66,15 @@
  * A receive that found nothing leaves -1 there, and Python's (InetSocket.recv_into) waits, or
  * answers EAGAIN, without asking the host a second time.
  *
+ * open and close without Python (lind_fastfile_init enables them; syscall_files.c)
+ * ----------------------------------------------------------------------------------
+ * Under the same conditions on the cage (found as above, no routes, no signal, no stop, no
+ * fault): open and openat(AT_FDCWD) of a regular file with plain flags by a normal path
+ * outside /proc, /dev and /tmp, and close of a descriptor of such a file while no cage holds
+ * a record lock (nor, for its last descriptor, any flock or OFD lock). These change the fd table:
+ * syscall_files.c does FdTable.install's and FdTable.remove's steps, and HostFile.release's, on
+ * the very Python objects (its header says why that is safe and what it declines).
+ *
  * open_stat: a confined open and its fstat in one builtin call
  * -------------------------------------------------------------
  * lind_open_stat_function returns a Python builtin, open_stat(root_fd, path, host_flags, mode),
@@ -114,6 +123,14 @@ typedef struct {
     const char *doc;
 } MethodDef;
 extern PyObject *PyCFunction_NewEx(MethodDef *, PyObject *, PyObject *);
+extern int PyObject_SetAttr(PyObject *, PyObject *, PyObject *);
+extern int PyDict_DelItem(PyObject *, PyObject *);
+extern int PySet_Discard(PyObject *, PyObject *);
+extern int PyList_Append(PyObject *, PyObject *);
+extern int PySet_Add(PyObject *, PyObject *);
+extern int PyDict_SetItem(PyObject *, PyObject *, PyObject *);
+extern int PyDict_Contains(PyObject *, PyObject *);
+extern PyObject *PyBytes_FromStringAndSize(const char *, ptrdiff_t);
 
 typedef void *(*trap_new_fn)(const char *, size_t);
 
@@ -130,9 +147,17 @@ void lind_entry_init(PyObject *callable, void *make_trap) {
     trap_new = (trap_new_fn)make_trap;
 }
 
+/* openat2 as open_stat and the fast open call it */
+struct open_how { uint64_t flags, mode, resolve; };
+#define RESOLVE_NO_MAGICLINKS 0x02
+#define RESOLVE_IN_ROOT 0x10
+#define SYS_OPENAT2 437
+#define CREATING (0100 | 020200000)  /* O_CREAT | O_TMPFILE, as confine.py's _open_how */
+
 /* -- the fast path (see the header) ---------------------------------------------------- */
-enum { SYS_READ = 0, SYS_WRITE = 1, SYS_LSEEK = 8, SYS_PREAD64 = 17, SYS_PWRITE64 = 18,
-       SYS_SENDTO = 44, SYS_RECVFROM = 45 };
+enum { SYS_READ = 0, SYS_WRITE = 1, SYS_OPEN = 2, SYS_CLOSE = 3, SYS_LSEEK = 8,
+       SYS_PREAD64 = 17, SYS_PWRITE64 = 18, SYS_SENDTO = 44, SYS_RECVFROM = 45,
+       SYS_OPENAT = 257 };
 enum { OP_READ = 1, OP_WRITE = 2, OP_SEEK = 4 };   /* rawposix/fastio.py */
 enum { KIND_FILE = 1, KIND_NULL = 2, KIND_STREAM = 3 };
 enum { GUEST_MSG_DONTWAIT = 0x40, GUEST_MSG_NOSIGNAL = 0x4000 };  /* abi/flags.py */
@@ -143,17 +168,19 @@ enum { GUEST_MSG_DONTWAIT = 0x40, GUEST_MSG_NOSIGNAL = 0x4000 };  /* abi/flags.p
 struct record { int64_t pos; int32_t host_fd; uint8_t ops, kind; uint16_t unused; };
 
 enum { N_CURRENT, N_INSTANCE, N_DATA, N_ROUTES, N_SIGNALS, N_PENDING, N_STOPPED, N_FDS, N_FAST,
-       N_MEM, N_BASE, N_SIZE, N_LOW, N_NAMES };
+       N_MEM, N_BASE, N_SIZE, N_LOW, N_ENTRIES, N_CLOEXEC, N_REFS, N_POS, N_CWD, N_UMASK,
+       N_MICROVISOR, N_ROOT, N_FD, N_LIMIT, N_GUEST_PATH, N_CEILING, N_RELEASE, N_NAMES };
 static const char *const name_text[N_NAMES] = {
     "_current", "instance", "data", "_routes", "signals", "pending", "stopped", "fds", "fast",
-    "mem", "_base", "_size", "_low"};
+    "mem", "_base", "_size", "_low", "_entries", "_cloexec", "refs", "_pos", "cwd", "umask",
+    "microvisor", "root", "fd", "limit", "guest_path", "_ceiling", "release"};
 static PyObject *names[N_NAMES];
 static PyObject *fiber_globals;     /* wasm/fiber.py's module dict */
 static PyObject *memory_type;       /* memory/access.py's GuestMemory */
 static struct record *records;      /* rawposix/fastio.py's pool */
 static uint64_t record_count;
 static const volatile uint64_t *faulted;  /* memory/faults.py's FAULTED */
-static const uint32_t *fd_counts;   /* core/fdtable.py's: tables with an entry at each fd */
+static uint32_t *fd_counts;         /* core/fdtable.py's: tables with an entry at each fd */
 static int fast_on;
 /* The live wasm call (wasm/fiber.py's _Call) last seen from a cage with routes: 15 of every 16
  * of its later calls are declined at once, without looking at the cage (a call runs one thread
@@ -166,7 +193,7 @@ uint64_t lind_fastio_served;  /* calls answered here (read by tests) */
 
 /* Enable the fast path; 0 on success. Called through ctypes (without the GIL: taken here). */
 int lind_fastio_init(PyObject *globals, PyObject *guest_memory, void *pool, uint64_t count,
-                     const void *fault_flag, const void *counts) {
+                     const void *fault_flag, void *counts) {
     PyGILState_STATE gil = PyGILState_Ensure();
     for (int i = 0; i < N_NAMES; i++) {
         names[i] = PyUnicode_InternFromString(name_text[i]);
@@ -183,19 +210,29 @@ int lind_fastio_init(PyObject *globals, PyObject *guest_memory, void *pool, uint
     records = pool;
     record_count = count;
     faulted = fault_flag;
-    fd_counts = counts;
+    fd_counts = (uint32_t *)counts;
     fast_on = 1;
     PyGILState_Release(gil);
     return 0;
 }
 
 /* Objects looked up for one call, released together. */
-struct refs { PyObject *held[16]; int n; };  /* at most 13 */
+#define HELD 32
+struct refs { PyObject *held[HELD]; int n; };  /* open holds the most: 26 */
+
+/* Keep a new reference (or NULL) for the call's end; NULL too if there is no room (never
+ * expected: every caller then declines). */
+static PyObject *hold(struct refs *r, PyObject *value) {
+    if (value == NULL || r->n < HELD) {
+        if (value != NULL) r->held[r->n++] = value;
+        return value;
+    }
+    Py_DecRef(value);
+    return NULL;
+}
 
 static PyObject *get(struct refs *r, PyObject *obj, int name) {
-    PyObject *value = PyObject_GetAttr(obj, names[name]);
-    if (value != NULL) r->held[r->n++] = value;
-    return value;
+    return hold(r, PyObject_GetAttr(obj, names[name]));
 }
 
 static int truthy(struct refs *r, PyObject *obj, int name) {  /* -1: could not tell */
@@ -220,9 +257,8 @@ static unsigned char *guest_range(struct refs *r, PyObject *cage, int64_t buf, i
                                   uint64_t *length) {
     PyObject *mem = get(r, cage, N_MEM);
     if (mem == NULL) return NULL;
-    PyObject *type = PyObject_Type(mem);
+    PyObject *type = hold(r, PyObject_Type(mem));
     if (type == NULL) return NULL;
-    r->held[r->n++] = type;
     if (type != memory_type) return NULL;
     int bad = 0;
     int64_t base = integer(r, mem, N_BASE, &bad);
@@ -270,26 +306,53 @@ static int stream_send(struct record *rec, const unsigned char *at, uint64_t len
     return 0;
 }
 
+/* The calling cage (held in r), found as _call finds it, and its live call; NULL if none, or
+ * if the call was seen routed lately (see routed_call). */
+static PyObject *current_cage(struct refs *r, PyObject **live) {
+    PyObject *call = PyDict_GetItemWithError(fiber_globals, names[N_CURRENT]);  /* borrowed */
+    if (call == NULL || call == &_Py_NoneStruct) return NULL;
+    if (call == routed_call && (++routed_skips & 15) != 0) return NULL;  /* see routed_call */
+    PyObject *instance = get(r, call, N_INSTANCE);
+    if (instance == NULL) return NULL;
+    *live = call;
+    return get(r, instance, N_DATA);
+}
+
+/* Would only RawPOSIX see the cage's call now? Its 3i table known and empty, no signal
+ * pending, not stopped, no fault flagged. (Checked after the cheap tests on the descriptor's
+ * record: a call declined there looks at no more.) */
+static int only_rawposix(struct refs *r, PyObject *call, PyObject *cage) {
+    PyObject *routes = get(r, cage, N_ROUTES);
+    if (routes == NULL || routes == &_Py_NoneStruct) return 0;
+    if (PyObject_Size(routes) != 0) {
+        routed_call = call;
+        return 0;
+    }
+    if (call == routed_call) routed_call = NULL;
+    PyObject *signals = get(r, cage, N_SIGNALS);
+    if (signals == NULL || truthy(r, signals, N_PENDING) != 0) return 0;
+    return truthy(r, cage, N_STOPPED) == 0 && *faulted == 0;
+}
+
+/* Both: the cage if only RawPOSIX would see its call now, else NULL. */
+static PyObject *plain_cage(struct refs *r) {
+    PyObject *call = NULL;
+    PyObject *cage = current_cage(r, &call);
+    return cage != NULL && only_rawposix(r, call, cage) ? cage : NULL;
+}
+
+#include "syscall_files.c"  /* open and close (see the header) */
+
 /* 1 with *result set when the call was served here, 0 for Python's path. GIL held. */
 static int fast_call(int32_t number, const int64_t *a, int64_t *result) {
+    if (number == SYS_OPEN || number == SYS_OPENAT) return open_file(number, a, result);
     uint64_t fd = (uint64_t)a[0] & 0xFFFFFFFFULL;  /* a C int: no descriptor is >= 2**31 */
     if (fd >= FAST_FDS || fd_counts[fd] == 0) return 0;  /* no table has a record there */
     struct refs r = {.n = 0};
     int served = 0;
-    PyObject *call = PyDict_GetItemWithError(fiber_globals, names[N_CURRENT]);  /* borrowed */
-    if (call == NULL || call == &_Py_NoneStruct) goto out;
-    if (call == routed_call && (++routed_skips & 15) != 0) goto out;  /* see routed_call */
-    PyObject *instance = get(&r, call, N_INSTANCE);
-    if (instance == NULL) goto out;
-    PyObject *cage = get(&r, instance, N_DATA);
+    PyObject *call = NULL;
+    PyObject *cage = current_cage(&r, &call);
     if (cage == NULL) goto out;
-    PyObject *routes = get(&r, cage, N_ROUTES);  /* (first: a routed cage leaves soonest) */
-    if (routes == NULL || routes == &_Py_NoneStruct) goto out;
-    if (PyObject_Size(routes) != 0) {
-        routed_call = call;
-        goto out;
-    }
-    if (call == routed_call) routed_call = NULL;
     PyObject *fds = get(&r, cage, N_FDS);
     if (fds == NULL) goto out;
     int bad = 0;
@@ -297,11 +360,20 @@ static int fast_call(int32_t number, const int64_t *a, int64_t *result) {
     if (bad || table == 0) goto out;
     uint32_t index = ((const uint32_t *)(uintptr_t)table)[fd];
     if (index == 0 || index >= record_count) goto out;
-    PyObject *signals = get(&r, cage, N_SIGNALS);
-    if (signals == NULL || truthy(&r, signals, N_PENDING) != 0) goto out;
-    if (truthy(&r, cage, N_STOPPED) != 0 || *faulted != 0) goto out;
     struct record *rec = &records[index];
     unsigned ops = rec->ops;
+    unsigned wanted = number == SYS_READ || number == SYS_PREAD64 ? OP_READ
+                      : number == SYS_WRITE || number == SYS_PWRITE64 ? OP_WRITE
+                      : number == SYS_LSEEK ? OP_SEEK : 0;
+    if ((ops & wanted) != wanted) goto out;
+    if (number == SYS_CLOSE) {  /* (its own checks first, then only_rawposix's) */
+        if (rec->kind == KIND_FILE && host_file_type != NULL &&
+            close_file(&r, call, cage, fds, (uint32_t *)(uintptr_t)table, (uint32_t)fd, index,
+                       result))
+            served = 1;
+        goto out;
+    }
+    if (!only_rawposix(&r, call, cage)) goto out;
     uint64_t length;
     unsigned char *at;
     if (rec->kind == KIND_STREAM) {
@@ -402,7 +474,8 @@ void *lind_syscall_trampoline(void *env, void *caller, unsigned char *vals, size
     memcpy(&number, vals, sizeof number);
     if (fast_on && (number == SYS_READ || number == SYS_WRITE || number == SYS_LSEEK ||
                     number == SYS_PREAD64 || number == SYS_PWRITE64 || number == SYS_SENDTO ||
-                    number == SYS_RECVFROM)) {
+                    number == SYS_RECVFROM || number == SYS_CLOSE || number == SYS_OPEN ||
+                    number == SYS_OPENAT)) {
         int64_t a[6], result;
         for (int i = 0; i < 6; i++) memcpy(&a[i], vals + 16 * (i + 1), sizeof a[i]);
         if (fast_call(number, a, &result)) {
@@ -442,13 +515,6 @@ void *lind_syscall_trampoline(void *env, void *caller, unsigned char *vals, size
     PyGILState_Release(gil);
     return trap;
 }
-
-/* -- open_stat (see the header) --------------------------------------------------------- */
-struct open_how { uint64_t flags, mode, resolve; };
-#define RESOLVE_NO_MAGICLINKS 0x02
-#define RESOLVE_IN_ROOT 0x10
-#define SYS_OPENAT2 437
-#define CREATING (0100 | 020200000)  /* O_CREAT | O_TMPFILE, as confine.py's _open_how */
 
 static PyObject *open_stat(PyObject *self, PyObject *const *args, ptrdiff_t nargs) {
     (void)self;

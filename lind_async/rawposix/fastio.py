@@ -36,6 +36,11 @@ send the host took only in part (C cannot take those bytes back), which the sock
 send consumes before anything else (``take_sent``), or -1 after a receive that found nothing
 (the socket's Python receive then waits without asking the host again).
 
+The trampoline also answers ``open`` of a plain regular file and ``close`` of such a file's
+descriptor (``native/syscall_files.c``): it makes the description by calling
+:class:`HostFile` (whose ``__init__`` takes its record, as here) and, for a last descriptor,
+returns the record to :data:`FREE` as ``HostFile.release`` does.
+
 Without the C trampoline the records still hold the offsets; nothing else reads them.
 """
 

@@ -50,7 +50,9 @@ class HostFile(FileOps):
     A regular file's offset lives in its record for the compiled trampoline
     (``rawposix/fastio.py``), which may serve its reads, writes and seeks itself: ``pos`` reads
     and writes it there, and every change of the status flags or of the host fd's append mode
-    recomputes which calls the trampoline may take (:meth:`_sync_fast`).
+    recomputes which calls the trampoline may take (:meth:`_sync_fast`). The trampoline's own
+    ``open`` makes a regular file's description by calling this class, and its ``close`` does
+    :meth:`release`'s steps for one (``native/syscall_files.c``): keep the two in step.
     """
 
     __slots__ = (

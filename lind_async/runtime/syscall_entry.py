@@ -31,7 +31,10 @@ counts, and the import is served by a trampoline of its own instead (:func:`tram
   are ``rawposix/fastio.py``'s and ``core/fdtable.py``'s, written only by Python): no Python
   frame at all. Any other case, and every doubt, is :func:`_call`'s. The same library gives
   RawPOSIX's confined ``open`` a builtin doing ``openat2`` and ``fstat`` in one call
-  (``confine.use_open_stat``). ``LIND_ASYNC_FASTIO=0`` turns both off (for measuring).
+  (``confine.use_open_stat``), and answers ``open``/``openat`` of a plain regular file and
+  ``close`` of a description no other descriptor names itself (``native/syscall_files.c``).
+  ``LIND_ASYNC_FASTIO=0`` turns all of it off, ``LIND_ASYNC_FASTOPEN=0`` only ``open`` and
+  ``close`` (for measuring).
 - Where it cannot be built or loaded (or ``LIND_ASYNC_PYTHON_ENTRY`` is set), a ctypes callback
   (:func:`_py_trampoline`) does the same: one ``struct`` unpack of the array through a memoryview
   cached per array address, the result into slot 0 (wrapped to 64 bits as a ctypes store
@@ -50,11 +53,12 @@ from typing import TYPE_CHECKING, Any
 
 from lind_async.abi.errno import ENOSYS, GuestError, to_negative_errno
 from lind_async.abi.guest import WOULD_WAIT
-from lind_async.core.fdtable import FAST_COUNTS_ADDRESS
+from lind_async.core.fdtable import FAST_COUNTS_ADDRESS, FdTable
 from lind_async.memory import GuestMemory
 from lind_async.memory.faults import FAULTED, FAULTED_ADDRESS  # a page shrank (SIGBUS pending)
-from lind_async.rawposix import confine, fastio
+from lind_async.rawposix import confine, fastio, hostfds, locks
 from lind_async.rawposix import table as rawposix_table
+from lind_async.rawposix.host_file import HostFile
 from lind_async.runtime import guest_signals, signals
 from lind_async.wasm import capi, fiber
 from lind_async.wasm.eager import first_step
@@ -222,6 +226,13 @@ def _native_trampoline(cache_dir: Path) -> Any:
         if fast_init(vars(fiber), GuestMemory, fastio.ADDRESS, fastio.RECORDS,
                      FAULTED_ADDRESS, FAST_COUNTS_ADDRESS) != 0:
             log.info("lind.syscall: the trampoline's file fast path is off")
+        elif os.environ.get("LIND_ASYNC_FASTOPEN", "1") != "0":
+            file_init = lib.lind_fastfile_init
+            file_init.argtypes = (ctypes.py_object,) * 6
+            file_init.restype = ctypes.c_int
+            if file_init(HostFile, FdTable, locks._posix_holders, locks._lockers, fastio.FREE,
+                         vars(hostfds)) != 0:
+                log.info("lind.syscall: the trampoline's open and close are off")
         make = ctypes.PyDLL(path).lind_open_stat_function  # (PyDLL: called with the GIL)
         make.argtypes = ()
         make.restype = ctypes.py_object
@@ -255,6 +266,15 @@ def fast_calls() -> int:
     if not _chosen or _chosen[0][0] is None:
         return 0
     return int(ctypes.c_uint64.in_dll(_chosen[0][0], "lind_fastio_served").value)
+
+
+def fast_opens_closes() -> tuple[int, int]:
+    """How many ``open``/``openat`` and ``close`` calls the C trampoline answered so far."""
+    if not _chosen or _chosen[0][0] is None:
+        return 0, 0
+    lib = _chosen[0][0]
+    return (int(ctypes.c_uint64.in_dll(lib, "lind_fastopen_served").value),
+            int(ctypes.c_uint64.in_dll(lib, "lind_fastclose_served").value))
 
 
 def native() -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+import re
 import shutil
 import subprocess
 import tempfile
@@ -19,6 +20,8 @@ from pathlib import Path
 SOURCE = Path(__file__).resolve().parent.parent / "native" / "faults.c"
 SYSCALL_ENTRY_SOURCE = SOURCE.with_name("syscall_entry.c")
 GRATE_ENTRY_SOURCE = SOURCE.with_name("grate_entry.c")
+# a source's own parts (``#include "part.c"`` beside it): the build's key covers them too
+_LOCAL_INCLUDE = re.compile(rb'^#include "([A-Za-z0-9_]+\.[ch])"', re.MULTILINE)
 
 
 def _build(out: Path, source: Path = SOURCE) -> None:
@@ -74,7 +77,10 @@ def grate_entry_library(cache_dir: Path) -> Path:
 
 
 def _entry_library(cache_dir: Path, source: Path) -> Path:
-    key = hashlib.sha256(source.read_bytes())
+    text = source.read_bytes()
+    key = hashlib.sha256(text)
+    for part in _LOCAL_INCLUDE.findall(text):  # (syscall_entry.c's syscall_files.c)
+        key.update(b"\0" + part + b"\0" + source.with_name(part.decode()).read_bytes())
     key.update(f"\0{platform.machine()}\0{platform.system()}".encode())
     path = cache_dir / "native" / f"{source.stem}-{key.hexdigest()[:16]}.so"
     if not path.is_file():

@@ -232,3 +232,63 @@ def test_compiled_open_stat_confines_as_the_python_path(tmp_path: Path) -> None:
     assert b"secret" not in repr(with_native).encode()
     assert with_native[0][2] == with_native[1][2] == with_native[5][2] == b"inside"
     assert with_native[2] == with_native[3] == with_native[4] == ("error", errno.ENOENT)
+
+
+# -- open and close answered by the C trampoline itself ----------------------------------------
+def _fastopen_roots(tmp_path: Path, cage_program: Any, native_program: Any) -> tuple[Path, Path]:
+    native_root, cage_root = tmp_path / "native", tmp_path / "cage"
+    native_root.mkdir()
+    cage_root.mkdir()
+    shutil.copy(native_program("fastopen"), native_root / "fastopen")
+    shutil.copy(cage_program("fastopen"), cage_root / "fastopen")
+    return native_root, cage_root
+
+
+@pytest.mark.parametrize("entry", ["native", "python"])
+def test_fast_open_close_matches_native(
+    entry: str, tmp_path: Path, cage_program: Any, native_program: Any
+) -> None:
+    """open/close at the compiled path's edges — lowest free numbers, close of a dup'd and of a
+    forked descriptor, a POSIX lock released by closing another descriptor of the file,
+    O_CREAT/O_EXCL/O_APPEND/O_TRUNC/O_CLOEXEC and the umask, errors, paths through "..", "//"
+    and "." and relative to a cwd, a directory and a FIFO, RLIMIT_NOFILE — under both
+    trampolines, against native."""
+    native_root, cage_root = _fastopen_roots(tmp_path, cage_program, native_program)
+    expected = run_native(native_root / "fastopen", [], root=native_root)
+    env = {k: v for k, v in os.environ.items() if k != "LIND_ASYNC_PYTHON_ENTRY"}
+    if entry == "python":
+        env["LIND_ASYNC_PYTHON_ENTRY"] = "1"
+    got = subprocess.run(
+        [sys.executable, "-m", "lind_async", "run", "--root", str(cage_root),
+         str(cage_root / "fastopen")],
+        capture_output=True, timeout=120, cwd=REPO, env=env, stdin=subprocess.DEVNULL,
+    )
+    assert (got.returncode, got.stdout) == (expected.status, expected.stdout), got.stderr
+    assert b"after closing the other fd: unlocked" in got.stdout and b"FAIL" not in got.stdout
+    assert b"Traceback" not in got.stderr
+
+
+def test_fast_open_close_serve_and_grates_still_see_them(
+    tmp_path: Path, cage_program: Any, native_program: Any
+) -> None:
+    """In this process: the C trampoline answers most of the program's opens and closes (the
+    same answers as native), and none of a cage under the strace grate, whose trace shows
+    them."""
+    from lind_async.runtime import syscall_entry
+    from tests.e2e.conftest import run_cage
+
+    native_root, cage_root = _fastopen_roots(tmp_path, cage_program, native_program)
+    expected = run_native(native_root / "fastopen", [], root=native_root)
+    opens, closes = syscall_entry.fast_opens_closes()
+    plain = run_cage(cage_root / "fastopen", [], root=cage_root)
+    assert (plain.status, plain.stdout) == (expected.status, expected.stdout), plain.stderr
+    more_opens, more_closes = syscall_entry.fast_opens_closes()
+    if syscall_entry.native():
+        assert more_opens - opens >= 20 and more_closes - closes >= 5  # (none after a lock)
+    else:
+        assert (more_opens, more_closes) == (opens, closes)
+    traced = run_cage(cage_root / "fastopen", [], root=cage_root, extra=["--grate", "strace"])
+    assert (traced.status, traced.stdout) == (expected.status, expected.stdout), traced.stderr
+    assert syscall_entry.fast_opens_closes() == (more_opens, more_closes)
+    trace = traced.stderr.decode()
+    assert 'open("b.txt", O_RDONLY) = 4' in trace and "close(4) = 0" in trace, trace[:2000]

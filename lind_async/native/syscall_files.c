@@ -1,0 +1,333 @@
+/* open and close in lind_async's compiled lind.syscall trampoline: a part of
+ * native/syscall_entry.c (included by it, built with it as one library; its header explains
+ * the contract). This file uses that file's helpers (get, integer, hold, plain_cage), the
+ * record pool and the fast tables' counts.
+ *
+ * Theory of operation
+ * -------------------
+ * open: a regular file opened with plain flags by a normal absolute (or cwd-relative) path
+ * outside /proc, /dev and /tmp is what fs.py's _open does with nothing but a confined openat2,
+ * an fstat, a HostFile and FdTable.install; it is done here in that order: the HostFile is made
+ * by calling the class (its __init__ is the one place a description and its record are set up),
+ * and the install is FdTable.install's steps on the table's own objects (the dict, the
+ * close-on-exec set, refs, the fast table and its count). What the kernel answers with an error
+ * is the cage's answer, but where fs.py may answer otherwise (the default root's overlay under
+ * /etc, a FIFO's ENXIO): then, and for anything not a regular file, Python's path runs the
+ * call from the start (a FIFO or a directory is opened twice; O_EXCL only ever creates a
+ * regular file, so nothing done here is done twice).
+ *
+ * close: of a descriptor whose description is a HostFile of a regular file (a record of kind
+ * FILE), while no cage holds a record lock (locks.py's fd_closing has nothing to do):
+ * FdTable.remove's steps; and for its last reference (refs 0 after), while no description ever
+ * took a flock or OFD lock (description_released has nothing to do), HostFile.release's.
+ *
+ * Both touch the same Python state as the Python path, on the loop's thread with the GIL held,
+ * between Python's steps: no Python code runs in a close; in an open only HostFile.__init__
+ * does (a finalizer it triggers could change the table, so the number is found after it, as
+ * _open installs after it). core/fdtable.py and rawposix/host_file.py name this file beside
+ * the steps it mirrors.
+ */
+
+/* open's and close's objects (lind_fastfile_init): without them both are Python's. */
+static PyObject *host_file_type;    /* rawposix/host_file.py's HostFile */
+static PyObject *fd_table_type;     /* core/fdtable.py's FdTable */
+static PyObject *posix_holders;     /* rawposix/locks.py's _posix_holders (a dict) */
+static PyObject *lockers;           /* rawposix/locks.py's _lockers (a set) */
+static PyObject *free_records;      /* rawposix/fastio.py's FREE (a list) */
+static PyObject *hostfds_globals;   /* rawposix/hostfds.py's module dict (_ceiling) */
+static PyObject *zero;
+uint64_t lind_fastclose_served;     /* closes answered here (read by tests) */
+uint64_t lind_fastopen_served;      /* opens answered here (read by tests) */
+
+/* Enable open and close here; 0 on success. Through ctypes, like lind_fastio_init (after it). */
+int lind_fastfile_init(PyObject *host_file, PyObject *fd_table, PyObject *holders,
+                       PyObject *locker_set, PyObject *free_list, PyObject *hostfds) {
+    PyGILState_STATE gil = PyGILState_Ensure();
+    zero = PyLong_FromLongLong(0);
+    if (zero == NULL || !fast_on) {
+        PyErr_Clear();
+        PyGILState_Release(gil);
+        return -1;
+    }
+    PyObject *objects[6] = {host_file, fd_table, holders, locker_set, free_list, hostfds};
+    for (int i = 0; i < 6; i++) Py_IncRef(objects[i]);
+    hostfds_globals = hostfds;
+    fd_table_type = fd_table;
+    posix_holders = holders;
+    lockers = locker_set;
+    free_records = free_list;
+    host_file_type = host_file;  /* (last: it is the switch) */
+    PyGILState_Release(gil);
+    return 0;
+}
+
+/* close(fd) of a regular file's descriptor while no cage holds a record lock (locks.py's
+ * fd_closing has nothing to do): FdTable.remove's steps; and if that was the description's last
+ * reference (refs 0), while no description ever took a flock or OFD lock (locks.py's
+ * description_released has nothing to do), HostFile.release's. In their order, none of which
+ * can run Python code (int keys; the description is held until the end). 1 with *result set,
+ * 0: Python's. */
+static int close_file(struct refs *r, PyObject *call, PyObject *cage, PyObject *fds,
+                      uint32_t *table, uint32_t fd, uint32_t index, int64_t *result) {
+    PyObject *type = hold(r, PyObject_Type(fds));
+    if (type == NULL || type != fd_table_type || PyObject_Size(posix_holders) != 0) return 0;
+    PyObject *entries = get(r, fds, N_ENTRIES);
+    if (entries == NULL) return 0;
+    PyObject *key = hold(r, PyLong_FromLongLong(fd));
+    if (key == NULL) return 0;
+    PyObject *file = PyDict_GetItemWithError(entries, key);  /* borrowed */
+    if (file == NULL) return 0;
+    type = hold(r, PyObject_Type(file));
+    if (type == NULL || type != host_file_type) return 0;
+    int bad = 0;
+    int64_t refs = integer(r, file, N_REFS, &bad);
+    if (bad || refs < 1 || integer(r, file, N_FAST, &bad) != index || bad) return 0;
+    int last = refs == 1;
+    if (last && PyObject_Size(lockers) != 0) return 0;
+    PyObject *cloexec = get(r, fds, N_CLOEXEC);
+    if (cloexec == NULL || !only_rawposix(r, call, cage)) return 0;
+    struct record *rec = &records[index];
+    PyObject *left = hold(r, PyLong_FromLongLong(refs - 1));
+    PyObject *pos = last ? hold(r, PyLong_FromLongLong(rec->pos)) : NULL;
+    if (left == NULL || (last && pos == NULL)) return 0;
+    Py_IncRef(file);
+    if (hold(r, file) == NULL) return 0;
+    /* FdTable.remove */
+    if (PyDict_DelItem(entries, key) != 0) return 0;  /* (only a bad dict: before any change) */
+    table[fd] = 0;
+    fd_counts[fd]--;
+    if (PyObject_Size(cloexec) > 0) PySet_Discard(cloexec, key);
+    PyObject_SetAttr(file, names[N_REFS], left);
+    *result = 0;
+    if (last) {  /* HostFile.release: the offset home first, then the record back to the pool */
+        PyObject_SetAttr(file, names[N_POS], pos);
+        PyObject_SetAttr(file, names[N_FAST], zero);
+        rec->ops = 0;
+        rec->kind = 0;
+        PyObject *slot = PyLong_FromLongLong(index);
+        if (slot != NULL) {
+            PyList_Append(free_records, slot);
+            Py_DecRef(slot);
+        }
+        *result = close(rec->host_fd) == 0 || errno == EINTR ? 0 : -errno;
+    }
+    if (PyErr_Occurred() != NULL) PyErr_Clear();  /* (slot stores of ints: never expected) */
+    lind_fastclose_served++;
+    return 1;
+}
+
+/* Guest open flags (abi/flags.py: Linux x86_64's values, as the host's) */
+#define G_ACCMODE 03
+#define G_CREAT 0100
+#define G_EXCL 0200
+#define G_NOCTTY 0400
+#define G_TRUNC 01000
+#define G_APPEND 02000
+#define G_NONBLOCK 04000
+#define G_LARGEFILE 0100000
+#define G_NOFOLLOW 0400000
+#define G_CLOEXEC 02000000
+#define OPEN_ALLOWED (G_ACCMODE | G_CREAT | G_EXCL | G_NOCTTY | G_APPEND | G_NONBLOCK | \
+                      G_LARGEFILE | G_NOFOLLOW | G_CLOEXEC)
+#define AT_FDCWD_GUEST (-100)
+#define PATH_LIMIT 4096  /* memory/access.py's PATH_MAX: the NUL within it */
+
+/* Is the absolute path already lexical()'s normal form, and outside /proc, /dev and /tmp (the
+ * procfs, device and private-/tmp names Python treats apart)? No empty, "." or ".." component,
+ * no trailing slash. */
+static int plain_path(const char *path, size_t n) {
+    if (n < 2 || path[0] != '/' || path[n - 1] == '/') return 0;
+    if (!strncmp(path, "/proc", 5) || !strncmp(path, "/dev", 4) || !strncmp(path, "/tmp", 4))
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (path[i] != '/') continue;
+        const char *c = path + i + 1;  /* a component starts here */
+        size_t left = n - i - 1;
+        if (left == 0 || c[0] == '/') return 0;
+        if (c[0] == '.' && (left == 1 || c[1] == '/')) return 0;
+        if (c[0] == '.' && c[1] == '.' && (left == 2 || c[2] == '/')) return 0;
+    }
+    return 1;
+}
+
+/* FdTable.install's number: the lowest free descriptor below cap (the limit), or -1 when
+ * there is none (EMFILE). Runs no Python code (int keys). */
+static int64_t lowest_free(PyObject *entries, int64_t cap) {
+    for (int64_t vfd = 0; vfd < cap; vfd++) {
+        PyObject *key = PyLong_FromLongLong(vfd);
+        if (key == NULL) return -1;
+        int taken = PyDict_Contains(entries, key);
+        Py_DecRef(key);
+        if (taken < 0) return -1;
+        if (!taken) return vfd;
+    }
+    return -1;
+}
+
+/* open/openat(AT_FDCWD) of a regular file as fs.py's _open does it, for the flags and paths
+ * where its every other branch is out of play (see the header): 1 with *result set (the new
+ * descriptor, or -ENFILE when the host fd is in the microvisor's reserve), 0: Python's. */
+static int open_file(int32_t number, const int64_t *a, int64_t *result) {
+    if (host_file_type == NULL) return 0;
+    int64_t where = a[0], how = a[1], mode_slot = a[2];
+    if (number == SYS_OPENAT) {
+        if ((int32_t)(uint32_t)a[0] != AT_FDCWD_GUEST) return 0;
+        where = a[1], how = a[2], mode_slot = a[3];
+    }
+    int32_t flags = (int32_t)(uint32_t)how;
+    if ((flags & ~OPEN_ALLOWED) || (flags & G_ACCMODE) == G_ACCMODE) return 0;
+    struct refs r = {.n = 0};
+    int served = 0;
+    PyObject *cage = plain_cage(&r);
+    if (cage == NULL) goto out;
+    PyObject *fds = get(&r, cage, N_FDS);
+    if (fds == NULL) goto out;
+    PyObject *type = hold(&r, PyObject_Type(fds));
+    if (type == NULL) goto out;
+    if (type != fd_table_type) goto out;
+    int bad = 0;
+    int64_t table = integer(&r, fds, N_FAST, &bad);
+    int64_t limit = integer(&r, fds, N_LIMIT, &bad);
+    int64_t umask = integer(&r, cage, N_UMASK, &bad);
+    if (bad || table == 0) goto out;
+    PyObject *entries = get(&r, fds, N_ENTRIES);
+    if (entries == NULL) goto out;
+    /* the path, as memory/access.py's read_cstring reads it, joined with the cwd */
+    PyObject *mem = get(&r, cage, N_MEM);
+    if (mem == NULL) goto out;
+    type = hold(&r, PyObject_Type(mem));
+    if (type == NULL) goto out;
+    if (type != memory_type) goto out;
+    int64_t base = integer(&r, mem, N_BASE, &bad);
+    int64_t size = integer(&r, mem, N_SIZE, &bad);
+    int64_t low = integer(&r, mem, N_LOW, &bad);
+    if (bad || base <= 0 || size < 0 || low < 0) goto out;
+    uint64_t addr = (uint64_t)where;
+    if (addr >= 0xFFFFFFFF80000000ULL) addr &= 0xFFFFFFFFULL;
+    if (addr < (uint64_t)low || addr >= (uint64_t)size) goto out;
+    uint64_t span = (uint64_t)size - addr;
+    if (span > PATH_LIMIT) span = PATH_LIMIT;
+    const char *text = (const char *)(uintptr_t)base + addr;
+    const char *nul = memchr(text, 0, span);
+    if (nul == NULL || nul == text) goto out;  /* ENAMETOOLONG, EFAULT, ENOENT: Python's */
+    size_t length = (size_t)(nul - text);
+    char path[2 * PATH_LIMIT + 2];
+    size_t n = 0;
+    if (text[0] != '/') {
+        PyObject *cwd = get(&r, cage, N_CWD);
+        if (cwd == NULL) goto out;
+        const char *dir = PyBytes_AsString(cwd);
+        if (dir == NULL) goto out;
+        n = (size_t)PyBytes_Size(cwd);
+        while (n > 0 && dir[n - 1] == '/') n--;  /* cwd.rstrip(b"/") */
+        if (n > PATH_LIMIT) goto out;
+        memcpy(path, dir, n);
+        path[n++] = '/';
+    }
+    memcpy(path + n, text, length);
+    n += length;
+    path[n] = 0;
+    if (!plain_path(path, n)) goto out;
+    PyObject *world = get(&r, cage, N_MICROVISOR);  /* Cage.world (a property) is this */
+    if (world == NULL) goto out;
+    PyObject *root = get(&r, world, N_ROOT);
+    if (root == NULL) goto out;
+    int64_t root_fd = integer(&r, root, N_FD, &bad);
+    PyObject *ceiling_obj = PyDict_GetItemWithError(hostfds_globals, names[N_CEILING]);
+    if (bad || ceiling_obj == NULL || root_fd < 0) goto out;
+    long long ceiling = PyLong_AsLongLong(ceiling_obj);
+    if (ceiling == -1 && PyErr_Occurred() != NULL) goto out;
+    PyObject *guest_path = hold(&r, PyBytes_FromStringAndSize(path, (ptrdiff_t)n));
+    if (guest_path == NULL) goto out;
+    if (r.n > HELD - 4) goto out;  /* room for the file, the table's set and the file's record
+                                   * index below (never short: HELD has room to spare) */
+    /* the host open: confined as open_stat's, then what it is */
+    uint64_t host_flags = (uint64_t)(flags & (G_ACCMODE | G_CREAT | G_EXCL | G_APPEND |
+                                              G_NOFOLLOW)) | O_NONBLOCK | O_CLOEXEC;
+    struct open_how how2 = {
+        host_flags,
+        (flags & G_CREAT) ? ((uint32_t)mode_slot & ~(uint32_t)umask) & 07777 : 0,
+        RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+    };
+    long host_fd = syscall(SYS_OPENAT2, (int)root_fd, path, &how2, sizeof how2);
+    if (host_fd < 0) {  /* fs.py's answer: -errno but where the overlay (/etc) or a FIFO
+                         * (ENXIO) may answer instead, and EMFILE is the cage's ENFILE */
+        int err = errno;
+        if (err == ENXIO || !strncmp(path, "/etc", 4)) goto out;
+        *result = err == EMFILE ? -ENFILE : -err;
+        served = 1;
+        goto out;
+    }
+    if (host_fd >= ceiling) {  /* hostfds.admit: the microvisor's reserve */
+        close((int)host_fd);
+        *result = -ENFILE;
+        served = 1;
+        goto out;
+    }
+    struct stat st;
+    if (fstat((int)host_fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        /* not a regular file: Python opens it again and takes its own branch (a FIFO, a
+         * directory...); O_EXCL created a regular file, so nothing it did is done twice */
+        close((int)host_fd);
+        goto out;
+    }
+    /* HostFile(host_fd, flags & _STATUS_FLAGS, None, st_mode, (st_dev, st_ino)) */
+    PyObject *args[5] = {NULL, NULL, &_Py_NoneStruct, NULL, NULL};
+    args[0] = PyLong_FromLongLong(host_fd);
+    args[1] = PyLong_FromLongLong(flags & ~(G_CREAT | G_EXCL | G_TRUNC | G_CLOEXEC));
+    args[3] = PyLong_FromLongLong(st.st_mode);
+    args[4] = Py_BuildValue("(KK)", (unsigned long long)st.st_dev,
+                            (unsigned long long)st.st_ino);
+    PyObject *file = NULL;
+    if (args[0] && args[1] && args[3] && args[4])
+        file = PyObject_Vectorcall(host_file_type, args, 5, NULL);
+    for (int i = 0; i < 5; i++)
+        if (i != 2 && args[i] != NULL) Py_DecRef(args[i]);
+    if (file == NULL) {
+        close((int)host_fd);
+        if (!(flags & G_CREAT)) goto out;  /* (no memory: Python fails the same way) */
+        *result = -ENOMEM;
+        served = 1;
+        goto out;
+    }
+    r.held[r.n++] = file;
+    /* FdTable.install, after HostFile() as in _open (and not before it: its Python code could,
+     * through a finalizer, change the table); no free number is EMFILE, the file released */
+    int64_t vfd = lowest_free(entries, limit);
+    PyObject *key = vfd < 0 ? NULL : PyLong_FromLongLong(vfd);
+    PyObject *one = PyLong_FromLongLong(1);
+    PyObject *cloexec = (flags & G_CLOEXEC) ? get(&r, fds, N_CLOEXEC) : NULL;
+    int64_t index = integer(&r, file, N_FAST, &bad);
+    if (key == NULL || one == NULL || bad || (flags & G_CLOEXEC && cloexec == NULL) ||
+        PyObject_SetAttr(file, names[N_GUEST_PATH], guest_path) != 0 ||
+        PyDict_SetItem(entries, key, file) != 0) {
+        if (key != NULL) Py_DecRef(key);
+        if (one != NULL) Py_DecRef(one);
+        PyErr_Clear();
+        *result = vfd < 0 ? -EMFILE : -ENOMEM;  /* (as _open: the description released) */
+        served = 1;
+        PyObject *release = PyObject_GetAttr(file, names[N_RELEASE]);
+        if (release != NULL) {
+            PyObject *done = PyObject_Vectorcall(release, NULL, 0, NULL);
+            if (done != NULL) Py_DecRef(done);
+            Py_DecRef(release);
+        }
+        goto out;
+    }
+    if (cloexec != NULL) PySet_Add(cloexec, key);
+    PyObject_SetAttr(file, names[N_REFS], one);
+    if (index > 0 && (uint64_t)index < record_count && vfd < FAST_FDS) {  /* (was 0: free) */
+        ((uint32_t *)(uintptr_t)table)[vfd] = (uint32_t)index;
+        fd_counts[vfd]++;
+    }
+    Py_DecRef(key);
+    Py_DecRef(one);
+    *result = vfd;
+    served = 1;
+out:
+    if (served) lind_fastopen_served++;
+    if (PyErr_Occurred() != NULL) PyErr_Clear();
+    for (int i = 0; i < r.n; i++) Py_DecRef(r.held[i]);
+    return served;
+}
+
