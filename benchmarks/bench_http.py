@@ -1,20 +1,30 @@
 """The HTTP example (a cage per request) vs the same server running a gcc-built process per request.
 
-    python -m benchmarks.bench_http [--quick] [--requests N] [--connections C]
+    python -m benchmarks.bench_http [--quick] [--requests N] [--connections C] [--workers W]
 
-Both servers are ``examples/http_service.py``'s server (aiohttp on uvloop, one process, the
-same route, the same request body handling): one runs ``examples/upper.c`` in a fresh cage per
-request, the other runs the same program built by ``gcc -O2`` as a host process per request
-(``asyncio.create_subprocess_exec``, at most as many at once as the service has roots). Each runs
-in a process of its own and is driven by ``programs/http_load.c``, a small C HTTP/1.1 keep-alive
-client (C connections, one request in flight on each, every response's status and body checked)
-built by gcc here, so the load generator costs a few microseconds of CPU per request and leaves
-the cores to the servers (a Python client in the server's process capped both at its own speed).
-Both servers are up at once and measured alternately, best run of each (the machine is shared).
-A third figure, for scale, is the bare process per request with no HTTP at all.
+Both servers are ``examples/http_service.py``'s server (aiohttp, the same route, the same request
+body handling): one runs ``examples/upper.c`` in a fresh cage per request, the other runs the
+same program built by ``gcc -O2`` as a host process per request (``asyncio.create_subprocess_exec``,
+at most as many at once as the service has roots). Each runs in processes of its own and is
+driven by ``programs/http_load.c``, a small C HTTP/1.1 keep-alive client (C connections, one
+request in flight on each, every response's status and body checked) built by gcc here, so the
+load generator costs a few microseconds of CPU per request and leaves the cores to the servers
+(a Python client in the server's process capped both at its own speed). Both servers are up at
+once and measured alternately, best run of each (the machine is shared). A third figure, for
+scale, is the bare process per request with no HTTP at all.
 
-``--serve-native EXE`` runs the baseline server alone (what this module starts).
-Helpers here (:func:`build_client`, :class:`Server`, :func:`load`) also serve ``bench_scale``.
+Like for like: **both sides run W server processes, W = the CPU count by default**, on one port
+(``SO_REUSEPORT``, ``http_service.py --workers W``'s supervisor for both), the way each would be
+deployed on this machine. One server process each is not like for like: the cage service then
+does all its work on one core, while the process-per-request server's children (fork, exec,
+the dynamic loader, exit: about half its CPU per request) run on the other cores, so it used up
+to two cores against the service's one. With W = cores both can use every core, and the
+requests/s ratio approaches the ratio of the CPU each spends per request (printed in the note:
+the server processes and all their children). ``--workers 1`` gives the old one-process figure.
+
+``--serve-native EXE`` runs the baseline server (what this module starts; with ``--workers W``
+W of them under the supervisor). Helpers here (:func:`build_client`, :class:`Server`,
+:func:`load`) also serve ``bench_scale``.
 """
 
 from __future__ import annotations
@@ -185,23 +195,49 @@ def serving(name: str, *args: str) -> Iterator[Server]:
 
 
 @contextlib.contextmanager
-def serving_native(exe: Path, concurrency: int, loop: str) -> Iterator[Server]:
+def serving_native(exe: Path, concurrency: int, loop: str, workers: int = 1) -> Iterator[Server]:
     server = Server("process per request", [
-        sys.executable, "-m", "benchmarks.bench_http", "--serve-native", str(exe),
-        "--concurrency", str(concurrency), "--loop", loop])
+        *native_argv(exe, concurrency, loop), "--workers", str(workers)])
     try:
         yield server
     finally:
         server.stop()
 
 
-def serve_native(exe: Path, concurrency: int, loop: str) -> None:
-    """The like-for-like baseline: ``http_service.py``'s server set-up (``serve``: uvloop, the
-    same route and body handling) with a host process per request instead of a cage (at most
-    ``concurrency`` at once, as the service's root pool allows). No sandbox: not for serving."""
+def native_argv(exe: Path, concurrency: int, loop: str) -> list[str]:
+    return [sys.executable, "-m", "benchmarks.bench_http", "--serve-native", str(exe),
+            "--concurrency", str(concurrency), "--loop", loop]
+
+
+def serve_native(exe: Path, concurrency: int, loop: str, workers: int = 1,
+                 worker_of: str | None = None) -> int:
+    """The like-for-like baseline: ``http_service.py``'s server set-up (``serve_app``: the same
+    route and body handling) with a host process per request instead of a cage (at most
+    ``concurrency`` at once per server process, as the service's root pool allows), and with
+    ``workers`` > 1 the service's own supervisor over that many such processes on one port.
+    No sandbox: not for serving."""
+    service = service_module()
+    if worker_of is not None:  # one of the supervisor's workers: PARENT,PORT,READY_FD
+        parent, port, ready_fd = (int(x) for x in worker_of.split(","))
+        service.worker_setup(parent)
+        sock = service.listen_socket("127.0.0.1", port, reuse_port=True, listen=True)
+        service.serve_app(_native_app(exe, concurrency), sock,
+                          lambda: service.say_ready(ready_fd), loop)
+        return 0
+    if workers > 1:
+        argv = native_argv(exe, concurrency, loop)
+        status: int = asyncio.run(service.Supervisor(argv, workers, "127.0.0.1", 0).run())
+        return status
+    sock = service.listen_socket("127.0.0.1", 0, reuse_port=False, listen=True)
+    url = service.base_url("127.0.0.1", sock)
+    service.serve_app(_native_app(exe, concurrency), sock,
+                      lambda: print(f"serving on {url}", flush=True), loop)
+    return 0
+
+
+def _native_app(exe: Path, concurrency: int) -> Any:
     from aiohttp import web
 
-    service = service_module()
     gate = asyncio.Semaphore(concurrency)
     headers = {"X-Worker-Pid": str(os.getpid())}
 
@@ -215,9 +251,7 @@ def serve_native(exe: Path, concurrency: int, loop: str) -> None:
 
     app = web.Application()
     app.router.add_route("POST", "/{tail:.*}", handle)
-    sock = service.listen_socket("127.0.0.1", 0, reuse_port=False, listen=True)
-    url = service.base_url("127.0.0.1", sock)
-    service.serve_app(app, sock, lambda: print(f"serving on {url}", flush=True), loop)
+    return app
 
 
 async def run_native(exe: Path, body: bytes) -> tuple[int, bytes]:
@@ -243,8 +277,15 @@ async def _bare_native_rate(exe: Path, n: int, concurrency: int) -> float:
     return n / (time.perf_counter() - start)
 
 
-def measure(requests: int, connections: int, repeat: int, loop: str = LOOP) -> dict[str, float]:
-    """Both servers up at once, measured alternately; the best run of each."""
+def default_workers() -> int:
+    """Server processes per side: the CPU count (what each would be deployed with)."""
+    return os.cpu_count() or 1
+
+
+def measure(requests: int, connections: int, repeat: int, loop: str = LOOP,
+            workers: int = 1) -> dict[str, float]:
+    """Both servers up at once (``workers`` server processes each), measured alternately; the
+    best run of each."""
     with tempfile.TemporaryDirectory(prefix="bench-http-") as tmp:
         work = Path(tmp)
         client = build_client(work)
@@ -252,8 +293,9 @@ def measure(requests: int, connections: int, repeat: int, loop: str = LOOP) -> d
         subprocess.run([gcc(), "-O2", "-o", str(native), str(UPPER)], check=True)
         bare = asyncio.run(_bare_native_rate(native, requests // 2, connections))
         best: dict[str, Load] = {}
-        with serving("cage per request", "--concurrency", str(connections), "--loop", loop) \
-                as cages, serving_native(native, connections, loop) as processes:
+        with serving("cage per request", "--concurrency", str(connections), "--loop", loop,
+                     "--workers", str(workers)) as cages, \
+                serving_native(native, connections, loop, workers) as processes:
             for server in (cages, processes):
                 load(client, server, connections, 4 * connections)  # warm up
             for _ in range(repeat):
@@ -265,6 +307,7 @@ def measure(requests: int, connections: int, repeat: int, loop: str = LOOP) -> d
     return {
         "requests": requests,
         "connections": connections,
+        "workers": workers,
         "service_rps": cages_load.rate,
         "native_http_rps": native_load.rate,
         "native_rps": bare,
@@ -276,9 +319,13 @@ def measure(requests: int, connections: int, repeat: int, loop: str = LOOP) -> d
 
 
 def figures(result: dict[str, float]) -> list[Figure]:
-    what = f"POST, {int(result['connections'])} in flight, {int(result['requests']):,} requests"
+    workers = int(result.get("workers", 1))
+    servers = f"{workers} server processes each" if workers > 1 else "1 server process each"
+    what = (f"POST, {int(result['connections'])} in flight, {int(result['requests']):,} "
+            f"requests, {servers}")
     note = (f"CPU per request: cage service {result['service_cpu_us']:.0f} us, process-per-"
-            f"request server and its children {result['native_cpu_us']:.0f} us, "
+            f"request servers and their children {result['native_cpu_us']:.0f} us "
+            f"({result['native_cpu_us'] / result['service_cpu_us']:.2f}x), "
             f"the C client {result['client_cpu_us']:.0f} us")
     return [Figure("http", what, "requests/s", result["service_rps"], [
         Baseline("HTTP + process per request (gcc)", result["native_http_rps"]),
@@ -287,7 +334,8 @@ def figures(result: dict[str, float]) -> list[Figure]:
 
 
 def collect(quick: bool) -> list[Figure]:
-    result = measure(1000 if quick else 5000, 8, 2 if quick else 3)
+    workers = default_workers()
+    result = measure(1000 if quick else 5000, 8 * workers, 2 if quick else 3, workers=workers)
     log(f"bench_http: {result}")
     return figures(result)
 
@@ -298,18 +346,25 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--requests", type=int, help="requests per run (default 5,000)")
-    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--connections", type=int,
+                        help="keep-alive connections (default 8 per server process)")
+    parser.add_argument("--workers", type=int, default=default_workers(),
+                        help="server processes on each side (default: the CPU count)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each server")
     parser.add_argument("--loop", choices=("asyncio", "uvloop"), default=LOOP,
                         help=f"both servers' event loop (default {LOOP})")
     parser.add_argument("--serve-native", type=Path, metavar="EXE", help=argparse.SUPPRESS)
     parser.add_argument("--concurrency", type=int, default=8, help=argparse.SUPPRESS)
+    parser.add_argument("--worker-of", help=argparse.SUPPRESS)
     opts = parser.parse_args(argv)
     if opts.serve_native:
-        serve_native(opts.serve_native, opts.concurrency, opts.loop)
-        return 0
+        return serve_native(opts.serve_native, opts.concurrency, opts.loop, opts.workers,
+                            opts.worker_of)
+    if opts.workers < 1:
+        parser.error("--workers must be at least 1")
     requests = opts.requests or (1000 if opts.quick else 5000)
-    result = measure(requests, opts.connections, opts.repeat, opts.loop)
+    connections = opts.connections or 8 * opts.workers
+    result = measure(requests, connections, opts.repeat, opts.loop, opts.workers)
     print(format_table(figures(result)))
     print(json.dumps(result))
     return 0

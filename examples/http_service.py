@@ -337,18 +337,24 @@ def _worker_main(config: Config, host: str, port: int, ready_fd: int, parent: in
                  loop: str) -> None:
     """One of ``--workers N``: ask for ``SIGTERM`` when the supervisor dies, bind the shared
     port, serve, and say so on ``ready_fd`` (this process's pid)."""
+    worker_setup(parent)
+    sock = listen_socket(host, port, reuse_port=True, listen=True)
+    serve(config, sock, lambda: say_ready(ready_fd), loop)
+
+
+def worker_setup(parent: int) -> None:
+    """A supervisor's worker: ``SIGTERM`` when the supervisor (pid ``parent``) dies."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
     if os.getppid() != parent:  # the supervisor died before the prctl
         sys.exit(1)
-    sock = listen_socket(host, port, reuse_port=True, listen=True)
 
-    def ready() -> None:
-        with contextlib.suppress(OSError):
-            os.write(ready_fd, b"%d\n" % os.getpid())
-            os.close(ready_fd)
 
-    serve(config, sock, ready, loop)
+def say_ready(ready_fd: int) -> None:
+    """A worker tells its supervisor it serves: its pid on ``ready_fd``."""
+    with contextlib.suppress(OSError):
+        os.write(ready_fd, b"%d\n" % os.getpid())
+        os.close(ready_fd)
 
 
 class Supervisor:
