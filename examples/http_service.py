@@ -135,32 +135,56 @@ class Service:
         cfg = self.config
         root = await self._roots.get()
         try:
-            proc = await self._mv.create_cage_exec(
-                self._module,  # type: ignore[arg-type]
-                *args,
-                stdin=lind_async.PIPE,
-                stdout=lind_async.PIPE,
-                stderr=lind_async.DEVNULL,
-                root=root,
-                limits=self._limits,
-            )
+            if isinstance(self._mv, lind_async.Pool):
+                return await self._run_pooled(body, args, root)
             try:
-                async with asyncio.timeout(cfg.timeout):
-                    out = await _collect(proc, body, cfg.max_output)
+                done = await self._mv.run(
+                    self._module,  # type: ignore[arg-type]
+                    *args,
+                    input=body,
+                    root=root,
+                    limits=self._limits,
+                    timeout=cfg.timeout,
+                    max_output=cfg.max_output,
+                )
             except TimeoutError:
                 return 504, b"timed out after %gs\n" % cfg.timeout
-            except OutputTooLarge:
+            except lind_async.OutputTooLarge:
                 return 502, b"output larger than %d bytes\n" % cfg.max_output
-            finally:
-                await proc.kill_all()  # what it left running (or all of it, on error)
-            status = proc.returncode  # it has exited: _collect waited
-            if status != 0:
-                return 500, b"exit status %d\n" % (status or 0)
-            return 200, out
+            if done.returncode != 0:
+                return 500, b"exit status %d\n" % done.returncode
+            return 200, done.stdout
         finally:
             if not _is_clean(root):
                 await asyncio.to_thread(_empty, root)
             self._roots.put_nowait(root)
+
+    async def _run_pooled(self, body: bytes, args: Sequence[str], root: str) -> tuple[int, bytes]:
+        """:meth:`run` on a :class:`lind_async.Pool` (``create_cage_exec``, as an embedder
+        with one front process would)."""
+        cfg = self.config
+        proc = await self._mv.create_cage_exec(
+            self._module,  # type: ignore[arg-type]
+            *args,
+            stdin=lind_async.PIPE,
+            stdout=lind_async.PIPE,
+            stderr=lind_async.DEVNULL,
+            root=root,
+            limits=self._limits,
+        )
+        try:
+            async with asyncio.timeout(cfg.timeout):
+                out = await _collect(proc, body, cfg.max_output)
+        except TimeoutError:
+            return 504, b"timed out after %gs\n" % cfg.timeout
+        except OutputTooLarge:
+            return 502, b"output larger than %d bytes\n" % cfg.max_output
+        finally:
+            await proc.kill_all()  # what it left running (or all of it, on error)
+        status = proc.returncode  # it has exited: _collect waited
+        if status != 0:
+            return 500, b"exit status %d\n" % (status or 0)
+        return 200, out
 
     async def handle(self, request: web.Request) -> web.Response:
         args = request.query.getall("arg", []) if request.query_string else ()

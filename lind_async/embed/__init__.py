@@ -9,11 +9,13 @@
 
 Modules: ``microvisor`` (the :class:`Microvisor`), ``process`` (:class:`CageProcess`),
 ``streams`` (its stdio streams), ``stdio`` (``PIPE``/``DEVNULL``/``STDOUT`` and host files),
-``pipes`` (the host ends of in-process pipes), ``modules`` (the module cache), ``bridge``
-(asyncio, uvloop and trio), ``default`` (the module-level :func:`create_cage_exec`). Limits are
-``lind_async.runtime.limits.Limits``. Guide: ``docs/embedding.md``.
+``pipes`` (the host ends of in-process pipes), ``capture`` (``Microvisor.run``), ``modules``
+(the module cache), ``bridge`` (asyncio, uvloop and trio), ``default`` (the module-level
+:func:`create_cage_exec`). Limits are ``lind_async.runtime.limits.Limits``. Guide:
+``docs/embedding.md``.
 """
 
+from lind_async.embed.capture import CompletedCage, OutputTooLarge
 from lind_async.embed.default import create_cage_exec, default_microvisor
 from lind_async.embed.microvisor import Microvisor
 from lind_async.embed.process import CageProcess
@@ -28,9 +30,11 @@ __all__ = [
     "CageProcess",
     "CageStreamReader",
     "CageStreamWriter",
+    "CompletedCage",
     "HostStdio",
     "Limits",
     "Microvisor",
+    "OutputTooLarge",
     "create_cage_exec",
     "default_microvisor",
 ]

@@ -27,11 +27,13 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import wasmtime
 
+from lind_async.embed import capture
 from lind_async.embed import stdio as stdio_mod
 from lind_async.embed.bridge import Bridge, new_bridge
 from lind_async.embed.modules import ModuleCache, Program
 from lind_async.embed.pipes import READ_LIMIT
 from lind_async.embed.process import CageProcess, ProcessCore
+from lind_async.rawposix.files import FileOps
 from lind_async.runtime.limits import Limits
 from lind_async.runtime.world import World, default_cache_dir
 from lind_async.wasm.engine import EngineConfig, LindEngine
@@ -126,6 +128,50 @@ class _Host:
             self.processes.difference_update(done)
             self._prune_at = max(256, 2 * len(self.processes))
         return core
+
+    async def run(
+        self,
+        program: Program,
+        argv: list[str | bytes],
+        *,
+        input: bytes,
+        stderr: stdio_mod.StdioSpec,
+        env: Env | None,
+        cwd: PathLike | bytes | None,
+        grates: Sequence[Grate],
+        limits: Limits | None,
+        root: PathLike | None,
+        timeout: float | None,
+        max_output: int | None,
+    ) -> capture.CompletedCage:
+        if self.closed:
+            raise RuntimeError("this Microvisor is closed")
+        module = await self.modules.load(program)
+        if self.closed:
+            raise RuntimeError("this Microvisor is closed")
+        world = self.world(self.default_root if root is None else root)
+        guest_cwd = _check_cwd(world, cwd)
+        out = capture.Capture(max_output)
+        stdin, source = capture.stdin_with(input)
+        err: FileOps | None = None
+        try:
+            err = capture.stderr_file(stderr, out.cage_end)
+            cage = world.spawn(module, argv, {} if env is None else env, cwd=guest_cwd,
+                               grates=grates, stdio=(stdin, out.cage_end, err), limits=limits)
+        except BaseException:
+            for file in (stdin, out.cage_end, err):
+                if file is not None and file.refs == 0:
+                    file.release()
+            out.release()
+            if source is not None:
+                source.release()
+            raise
+        try:
+            return await capture.finish(cage, out, timeout)
+        finally:
+            out.release()
+            if source is not None:
+                source.release()
 
     async def close(self) -> None:
         if self.closed:
@@ -320,6 +366,44 @@ class Microvisor:
             )
         )
         return CageProcess(core, bridge)
+
+    async def run(
+        self,
+        program: Program,
+        *args: str | bytes,
+        input: bytes | bytearray | memoryview = b"",
+        stderr: stdio_mod.StdioSpec = stdio_mod.DEVNULL,
+        env: Env | None = None,
+        cwd: PathLike | bytes | None = None,
+        grates: Sequence[Grate] = (),
+        limits: Limits | None = None,
+        root: PathLike | None = None,
+        argv0: str | bytes | None = None,
+        timeout: float | None = None,
+        max_output: int | None = None,
+    ) -> capture.CompletedCage:
+        """Run ``program`` in a new cage to its end, as ``subprocess.run(..., input=,
+        capture_output=True)``: ``input`` is its stdin (then end-of-file), its stdout is
+        captured, and whatever it started and left running is killed before this returns.
+        Returns a :class:`CompletedCage` (``returncode``, ``stdout``).
+
+        ``timeout`` (seconds): past it the cage and everything it started are killed and
+        ``TimeoutError`` is raised; ``max_output`` (bytes): the same, with
+        :class:`OutputTooLarge`, once the cage wrote more to its stdout. ``stderr``: ``DEVNULL``
+        (the default), ``STDOUT`` (captured with stdout), ``None`` or a host fd, as
+        :meth:`create_cage_exec`'s. The other arguments are :meth:`create_cage_exec`'s.
+        Cancelling it kills the cage and everything it started. This is the cheaper way to run a
+        program per request: no process object, streams or tasks of its own
+        (``embed/capture.py``)."""
+        if not self._started:
+            await self.start()
+        bridge, host = self._require()
+        name = argv0 if argv0 is not None else _argv0(program)
+        argv: list[str | bytes] = [name, *args]
+        data = bytes(input)
+        return await bridge.run(lambda: host.run(
+            program, argv, input=data, stderr=stderr, env=env, cwd=cwd, grates=grates,
+            limits=limits, root=root, timeout=timeout, max_output=max_output))
 
     # -- introspection ----------
     def running(self) -> list[int]:

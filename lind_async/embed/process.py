@@ -32,6 +32,23 @@ def returncode_of(status: int) -> int:
     return -(status & 0x7F)
 
 
+async def kill_family(top: Cage) -> None:
+    """Kill ``top`` and every live process it started and wait until they are gone. Further
+    cancellations are held off until that is done, then raised."""
+    cancelled = False
+    members = [*top.family.members, top]
+    for cage in members:
+        cage.terminate(killed(signal.SIGKILL))
+    for cage in members:
+        while not cage.exited.is_set():
+            try:
+                await asyncio.shield(cage.exited.wait())
+            except asyncio.CancelledError:
+                cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+
+
 class ProcessCore:
     """Runtime-loop side of one top-level cage and its host pipe ends."""
 
@@ -103,19 +120,10 @@ class ProcessCore:
     async def kill_all(self) -> None:
         """Kill the cage and every live process it started, wait until they are gone, and give
         up the host's pipe ends. Further cancellations are held off until that is done."""
-        cancelled = False
-        members = [*self.cage.family.members, self.cage]
-        for cage in members:
-            cage.terminate(killed(signal.SIGKILL))
-        for cage in members:
-            while not cage.exited.is_set():
-                try:
-                    await asyncio.shield(cage.exited.wait())
-                except asyncio.CancelledError:
-                    cancelled = True
-        self.release()
-        if cancelled:
-            raise asyncio.CancelledError
+        try:
+            await kill_family(self.cage)
+        finally:
+            self.release()
 
     def release(self) -> None:
         for end in (self.stdio.stdin, self.stdio.stdout, self.stdio.stderr):

@@ -103,12 +103,12 @@ def resolve(
         raise ValueError("Limit cannot be <= 0")  # asyncio's check and words, before any work
     out = Stdio()
     try:
-        out.files.append(_one(out, stdin, O_RDONLY, "stdin", limit))
-        out.files.append(_one(out, stdout, O_WRONLY, "stdout", limit))
+        out.files.append(one(out, stdin, O_RDONLY, "stdin", limit))
+        out.files.append(one(out, stdout, O_WRONLY, "stdout", limit))
         if stderr == STDOUT:
             out.files.append(out.files[1])
         else:
-            out.files.append(_one(out, stderr, O_WRONLY, "stderr", limit))
+            out.files.append(one(out, stderr, O_WRONLY, "stderr", limit))
     except BaseException:
         with contextlib.suppress(Exception):
             out.abandon()
@@ -116,7 +116,7 @@ def resolve(
     return out
 
 
-def _one(
+def one(
     out: Stdio, spec: StdioSpec, status_flags: int, name: str, limit: int
 ) -> FileOps | None:
     if spec is None:
@@ -132,7 +132,7 @@ def _one(
             out.stderr = sink
         return sink.cage_end
     if isinstance(spec, HostStdio):
-        stream = _one(out, _checked_host(spec.file, name), status_flags, name, limit)
+        stream = one(out, _checked_host(spec.file, name), status_flags, name, limit)
         if stream is not None and spec.metadata:
             grant_metadata(stream)
         return stream

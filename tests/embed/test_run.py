@@ -1,0 +1,83 @@
+"""``Microvisor.run``: a cage to its end with input in and stdout captured, as ``subprocess.run``;
+outputs and exit statuses compared with the same program built natively by gcc."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import lind_async
+from tests.embed.conftest import Build, Runner, open_fds
+
+
+@pytest.mark.parametrize("size", [0, 5, 4096, 65536, 65537, 300_000])
+def test_output_and_status_match_native(
+    run: Runner, program: Build, root: Path, native_upper: Path, size: int
+) -> None:
+    # Inputs that fit the pipe (put there before the start) and larger ones (fed as it reads);
+    # outputs past the pipe's 64 KiB (moved out while it writes).
+    data = bytes(b"abcdefghij\n"[i % 11] for i in range(size))
+    native = subprocess.run([str(native_upper), "4"], input=data, capture_output=True)
+
+    async def main() -> None:
+        async with lind_async.Microvisor(root=root) as mv:
+            done = await mv.run(program("echo_upper"), "4", input=data)
+            assert (done.returncode, done.stdout) == (native.returncode, native.stdout)
+            assert mv.running() == []
+
+    run(main)
+
+
+def test_stderr_into_stdout_and_argv0(run: Runner, program: Build, root: Path) -> None:
+    async def main() -> None:
+        async with lind_async.Microvisor(root=root) as mv:
+            done = await mv.run(program("echo_upper"), input=b"hi\n", stderr=lind_async.STDOUT,
+                                argv0="upper")
+            assert done == lind_async.CompletedCage(0, b"HI\nechoed 3 bytes\n")
+            with pytest.raises(ValueError, match="stdout only"):
+                await mv.run(program("echo_upper"), stderr=lind_async.PIPE)
+            assert mv.running() == []
+
+    run(main)
+
+
+def test_timeout_kills_the_family(run: Runner, program: Build, root: Path) -> None:
+    async def main() -> None:
+        async with lind_async.Microvisor(root=root) as mv:
+            with pytest.raises(TimeoutError):
+                await mv.run(program("waiter"), "fork", timeout=0.3)
+            assert mv.running() == []  # the cage and the child it forked are gone
+            done = await mv.run(program("echo_upper"), "2", input=b"after\n", timeout=5)
+            assert done == lind_async.CompletedCage(2, b"AFTER\n")
+
+    run(main)
+
+
+def test_output_limit_kills_it(run: Runner, program: Build, root: Path) -> None:
+    async def main() -> None:
+        async with lind_async.Microvisor(root=root) as mv:
+            with pytest.raises(lind_async.OutputTooLarge):
+                await mv.run(program("flood"), "1024", max_output=100_000)  # 1 MiB
+            assert mv.running() == []
+            done = await mv.run(program("flood"), "64", max_output=65536)  # exactly the limit
+            assert done == lind_async.CompletedCage(0, b"x" * 65536)
+
+    run(main)
+
+
+def test_cancelled_run_kills_and_leaves_nothing(run: Runner, program: Build, root: Path) -> None:
+    import anyio
+
+    async def main() -> None:
+        before = open_fds()
+        async with lind_async.Microvisor(root=root) as mv:
+            with anyio.move_on_after(0.3):
+                await mv.run(program("waiter"), "fork")
+            assert mv.running() == []
+            for _ in range(20):
+                assert (await mv.run(program("echo_upper"), input=b"x")).stdout == b"X"
+        assert open_fds() == before
+
+    run(main)
