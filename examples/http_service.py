@@ -65,7 +65,6 @@ import os
 import shutil
 import signal
 import socket
-import stat
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -75,6 +74,7 @@ from pathlib import Path
 from aiohttp import web
 
 import lind_async
+from lind_async.embed.roots import RootPool, force_remove
 from lind_async.toolchain.zig import ToolchainError
 from lind_async.wasm.engine import ModuleError
 
@@ -106,11 +106,7 @@ class Service:
     def __init__(self, config: Config) -> None:
         self.config = config
         self._base = Path(tempfile.mkdtemp(prefix="lind-http-"))
-        self._roots: asyncio.Queue[str] = asyncio.Queue()
-        for i in range(config.concurrency):
-            root = self._base / f"root{i}"
-            root.mkdir(mode=0o700)
-            self._roots.put_nowait(os.path.realpath(root))
+        self._roots = RootPool(self._base, config.concurrency)
         self._mv: lind_async.Microvisor | lind_async.Pool = (
             lind_async.Pool(workers=config.pool, root=self._base)
             if config.pool
@@ -128,14 +124,15 @@ class Service:
 
     async def close(self) -> None:
         await self._mv.aclose()
-        await asyncio.to_thread(shutil.rmtree, self._base, onerror=_force_remove)
+        self._roots.close()
+        await asyncio.to_thread(shutil.rmtree, self._base, onerror=force_remove)
 
     async def run(self, body: bytes, args: Sequence[str]) -> tuple[int, bytes]:
         """Run the program once; returns ``(http_status, response_body)``."""
         cfg = self.config
-        root = await self._roots.get()
+        root = await self._roots.take()
         try:
-            if isinstance(self._mv, lind_async.Pool):
+            if not isinstance(self._mv, lind_async.Microvisor):
                 return await self._run_pooled(body, args, root)
             try:
                 done = await self._mv.run(
@@ -155,9 +152,7 @@ class Service:
                 return 500, b"exit status %d\n" % done.returncode
             return 200, done.stdout
         finally:
-            if not _is_clean(root):
-                await asyncio.to_thread(_empty, root)
-            self._roots.put_nowait(root)
+            await self._roots.give_back(root)  # emptied if the cage left anything
 
     async def _run_pooled(self, body: bytes, args: Sequence[str], root: str) -> tuple[int, bytes]:
         """:meth:`run` on a :class:`lind_async.Pool` (``create_cage_exec``, as an embedder
@@ -218,41 +213,6 @@ async def _collect(
         chunks.append(chunk)
     await proc.wait()
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-def _is_clean(root: str) -> bool:
-    """Whether the cage left ``root`` as it found it: empty, mode 0700 (two system calls)."""
-    try:
-        if os.stat(root).st_mode & 0o7777 != 0o700:
-            return False
-        with os.scandir(root) as entries:
-            return next(entries, None) is None
-    except OSError:
-        return False
-
-
-def _force_remove(func: object, path: str, _exc: object) -> None:
-    """rmtree's error hook: a cage may have left a directory without write or search permission."""
-    parent = os.path.dirname(path)
-    with contextlib.suppress(OSError):
-        os.chmod(parent, stat.S_IRWXU)
-    with contextlib.suppress(OSError):
-        os.chmod(path, stat.S_IRWXU)
-    if os.path.isdir(path) and not os.path.islink(path):
-        shutil.rmtree(path, onerror=_force_remove)
-    else:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
-
-
-def _empty(root: str) -> None:
-    """Remove everything a cage left in ``root`` (whatever permissions it set)."""
-    os.chmod(root, 0o700)
-    for entry in os.scandir(root):
-        if entry.is_dir(follow_symlinks=False):
-            shutil.rmtree(entry.path, onerror=_force_remove)
-        else:
-            os.unlink(entry.path)
 
 
 def make_app(config: Config) -> web.Application:
@@ -426,7 +386,7 @@ class Supervisor:
                 slot.cancel()
             await asyncio.gather(*slots, return_exceptions=True)
             reserve.close()
-            await asyncio.to_thread(shutil.rmtree, self._tmp, onerror=_force_remove)
+            await asyncio.to_thread(shutil.rmtree, self._tmp, onerror=force_remove)
         return 1 if self.failed else 0
 
     async def _keep(self, index: int, ready: asyncio.Event, stop: asyncio.Event) -> None:
@@ -443,7 +403,7 @@ class Supervisor:
             status = await proc.wait()
             self.procs.pop(index, None)
             # What a killed worker could not remove (its roots, its cages' /tmp) goes now.
-            await asyncio.to_thread(shutil.rmtree, tmp, onerror=_force_remove)
+            await asyncio.to_thread(shutil.rmtree, tmp, onerror=force_remove)
             if self.stopping:
                 return
             what = f"signal {-status}" if status < 0 else f"status {status}"

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
         Limits,
         Microvisor,
         OutputTooLarge,
+        RootPool,
         create_cage_exec,
         default_microvisor,
     )
@@ -46,6 +47,7 @@ _LAZY = {
     "CageStreamWriter": "lind_async.embed",
     "CompletedCage": "lind_async.embed",
     "OutputTooLarge": "lind_async.embed",
+    "RootPool": "lind_async.embed",
     "DEVNULL": "lind_async.embed",
     "HostStdio": "lind_async.embed",
     "Limits": "lind_async.embed",
@@ -78,6 +80,7 @@ __all__ = [
     "OutputTooLarge",
     "Pool",
     "PoolProcess",
+    "RootPool",
     "WorkerLost",
     "__version__",
     "create_cage_exec",

@@ -9,16 +9,17 @@
 
 Modules: ``microvisor`` (the :class:`Microvisor`), ``process`` (:class:`CageProcess`),
 ``streams`` (its stdio streams), ``stdio`` (``PIPE``/``DEVNULL``/``STDOUT`` and host files),
-``pipes`` (the host ends of in-process pipes), ``capture`` (``Microvisor.run``), ``modules``
-(the module cache), ``bridge`` (asyncio, uvloop and trio), ``default`` (the module-level
-:func:`create_cage_exec`). Limits are ``lind_async.runtime.limits.Limits``. Guide:
-``docs/embedding.md``.
+``pipes`` (the host ends of in-process pipes), ``capture`` (``Microvisor.run``), ``roots``
+(:class:`RootPool`, clean roots for a cage per request), ``modules`` (the module cache),
+``bridge`` (asyncio, uvloop and trio), ``default`` (the module-level :func:`create_cage_exec`).
+Limits are ``lind_async.runtime.limits.Limits``. Guide: ``docs/embedding.md``.
 """
 
 from lind_async.embed.capture import CompletedCage, OutputTooLarge
 from lind_async.embed.default import create_cage_exec, default_microvisor
 from lind_async.embed.microvisor import Microvisor
 from lind_async.embed.process import CageProcess
+from lind_async.embed.roots import RootPool
 from lind_async.embed.stdio import DEVNULL, PIPE, STDOUT, HostStdio
 from lind_async.embed.streams import CageStreamReader, CageStreamWriter
 from lind_async.runtime.limits import Limits
@@ -35,6 +36,7 @@ __all__ = [
     "Limits",
     "Microvisor",
     "OutputTooLarge",
+    "RootPool",
     "create_cage_exec",
     "default_microvisor",
 ]

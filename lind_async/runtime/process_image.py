@@ -5,6 +5,10 @@ environment strings, 16 ``AT_RANDOM`` bytes, then (16-byte aligned) the word vec
 ``argc, argv[0..n-1], NULL, envp[...], NULL, (type, value) auxv pairs…, AT_NULL, 0`` with 32-bit
 little-endian words (wasm32 pointers). The cage's ``__stack_pointer`` is set to ``argc``'s address
 and lind-musl's ``_start`` reads its arguments from there, like musl's ``_start_c(long *p)``.
+
+A layout depends only on the stack top, the strings and the ids, so small ones are remembered:
+a service starting the same program with the same arguments over and over (a cage per request)
+lays the image out once and afterwards only copies it with fresh ``AT_RANDOM`` bytes in.
 """
 
 from __future__ import annotations
@@ -27,6 +31,12 @@ class StackImage:
     data: bytes
 
 
+_Layout = tuple[int, bytes, int]  # start, the image with zeros for AT_RANDOM, their offset
+_layouts: dict[tuple[object, ...], _Layout] = {}
+_REMEMBERED = 256  # layouts kept (each at most _SMALL bytes); the table is emptied when full
+_SMALL = 4096
+
+
 def build_stack_image(
     top: int,
     argv: Sequence[bytes],
@@ -39,6 +49,25 @@ def build_stack_image(
     """Lay out argv/envp/auxv just below ``top`` (exclusive). ``ids`` = uid, euid, gid, egid."""
     if len(random16) != 16:
         raise ValueError("AT_RANDOM needs 16 bytes")
+    key = (top, stack_floor, ids, *argv, None, *envp)
+    layout = _layouts.get(key)
+    if layout is None:
+        layout = _lay_out(top, argv, envp, ids, stack_floor)
+        if len(layout[1]) <= _SMALL:
+            if len(_layouts) >= _REMEMBERED:
+                _layouts.clear()
+            _layouts[key] = layout
+    start, image, at = layout
+    return StackImage(start, b"".join((image[:at], random16, image[at + 16 :])))
+
+
+def _lay_out(
+    top: int,
+    argv: Sequence[bytes],
+    envp: Sequence[bytes],
+    ids: tuple[int, int, int, int],
+    stack_floor: int,
+) -> _Layout:
     strings = [a + b"\0" for a in argv] + [e + b"\0" for e in envp]
     if any(b"\0" in s[:-1] for s in strings):
         raise ValueError("argument or environment string contains NUL")
@@ -74,6 +103,5 @@ def build_stack_image(
         raise ImageTooLarge("arguments do not fit on the stack")
     image = bytearray(top - start)
     image[0 : len(vector)] = vector
-    image[random_at - start : random_at - start + 16] = random16
     image[strings_start - start :] = b"".join(strings)
-    return StackImage(start, bytes(image))
+    return start, bytes(image), random_at - start

@@ -44,3 +44,20 @@ def test_too_large_or_invalid_inputs_are_refused() -> None:
         build_stack_image(4096, [b"x" * 5000], [], random16=bytes(16), ids=(0,) * 4)
     with pytest.raises(ValueError):
         build_stack_image(4096, [b"a\0b"], [], random16=bytes(16), ids=(0,) * 4)
+
+
+def test_a_remembered_layout_gets_fresh_random_bytes() -> None:
+    from lind_async.runtime import process_image
+
+    args = (0x20000, [b"prog", b"x"], [b"A=1"])
+    first = build_stack_image(*args, random16=bytes(16), ids=(0, 0, 0, 0))
+    again = build_stack_image(*args, random16=b"r" * 16, ids=(0, 0, 0, 0))
+    process_image._layouts.clear()
+    fresh = build_stack_image(*args, random16=b"r" * 16, ids=(0, 0, 0, 0))
+    assert again == fresh and again.start == first.start
+    differ = [i for i, (a, b) in enumerate(zip(first.data, again.data, strict=True)) if a != b]
+    assert len(differ) == 16 and differ[-1] - differ[0] == 15  # AT_RANDOM's bytes only
+    # the strings are part of the key: the same number of bytes elsewhere is another layout
+    other = build_stack_image(0x20000, [b"prog"], [b"x", b"A=1"], random16=b"r" * 16,
+                              ids=(0, 0, 0, 0))
+    assert other.data != again.data
