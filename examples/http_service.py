@@ -18,16 +18,17 @@ Every response names the server process that answered in ``X-Worker-Pid``.
 Theory of operation
 -------------------
 One :class:`lind_async.Microvisor` (one engine, the program compiled once) serves every request
-of a server process. Each request takes a root directory from a pool, runs its cage there
-(``root=``: the cage's ``/``, its own world of paths, process ids and signals), kills whatever
-the cage left running, then empties the directory (if the cage left anything) before it goes
-back to the pool. So a cage starts in an empty root and never sees another request's files; the
-pool also bounds how many cages run at once (requests beyond it wait their turn). Roots are
-reused rather than made per request because the microvisor keeps each root it has seen (and a
-directory fd for it) until it closes. A request costs no task of its own beyond aiohttp's: the
-body goes to the cage's stdin buffered (``write`` then ``close``, no drain), the deadline is an
-``asyncio.timeout`` (no ``wait_for`` task), and an empty root is checked inline (only a root the
-cage wrote to is emptied on a thread).
+of a server process. Each request takes a root directory from a :class:`lind_async.RootPool`,
+runs its cage there (``root=``: the cage's ``/``, its own world of paths, process ids and
+signals) with ``Microvisor.run`` (the body as stdin, stdout captured, a deadline and an output
+cap; whatever the cage left running is killed before it returns), and gives the root back,
+emptied first if the cage left anything (inotify says which roots changed). So a cage starts in
+an empty root and never sees another request's files; the pool also bounds how many cages run
+at once (requests beyond it wait their turn). Roots are reused rather than made per request
+because the microvisor keeps each root it has seen (and a directory fd for it) until it closes.
+A request costs no task of its own beyond aiohttp's, and no process or stream objects:
+``Microvisor.run`` puts the body in the cage's stdin pipe before it starts and reads its stdout
+pipe once at the end (``lind_async/embed/capture.py``).
 
 ``--workers N`` (N > 1) runs N such server processes, each with its own event loop and its own
 microvisor, as pre-forking servers (gunicorn, uvicorn, nginx) do: this process becomes a
@@ -42,15 +43,16 @@ microvisor and removes its roots. No request crosses a process boundary beyond t
 accept, so N workers use N cores.
 
 ``--pool N`` keeps one server process and runs the cages in a :class:`lind_async.Pool` of N
-worker processes (one microvisor each): the same calls, with each request's stdin and stdout
-carried over the pool's unix sockets. That is the shape for an embedder that has one front
+worker processes (one microvisor each) with ``create_cage_exec`` and the process's streams,
+each request's stdin and stdout carried over the pool's unix sockets. That is the shape for an embedder that has one front
 process; ``docs/scaling.md`` compares the two (measured).
 
 Limits per cage: ``--memory`` (linear memory, :class:`lind_async.Limits`), ``--timeout`` (wall
 clock, and the same CPU budget), 64 fds, 16 children.
 
 ``benchmarks/bench_http.py`` measures this service against the same program built natively by
-gcc, run as a process per request behind the same server; ``benchmarks/bench_scale.py``
+gcc, run as a process per request behind the same server (both with as many server processes
+as cores); ``benchmarks/bench_scale.py``
 measures ``--workers 2`` against ``--workers 1``; both drive it with an external C client.
 """
 

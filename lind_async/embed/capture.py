@@ -41,6 +41,7 @@ from lind_async.core.pipe import DEFAULT_CAPACITY, PIPE_BUF
 from lind_async.embed import stdio as stdio_mod
 from lind_async.embed.pipes import READ_LIMIT, PipeSource
 from lind_async.embed.process import kill_family, returncode_of
+from lind_async.rawposix.devices import NullDevice
 from lind_async.rawposix.files import FileOps
 from lind_async.rawposix.pipe import PipeEnd, new_pipe
 
@@ -150,6 +151,8 @@ def stdin_with(data: bytes) -> tuple[PipeEnd, PipeSource | None]:
 def stderr_file(spec: stdio_mod.StdioSpec, stdout: FileOps) -> FileOps | None:
     """fd 2 for :func:`run`: ``STDOUT`` (into the capture), or what ``create_cage_exec`` takes
     but ``PIPE`` (not captured by ``run``)."""
+    if spec == stdio_mod.DEVNULL:
+        return NullDevice(O_WRONLY)
     if spec == stdio_mod.STDOUT:
         return stdout
     if spec == stdio_mod.PIPE:
