@@ -18,8 +18,9 @@ does it as one coroutine on the runtime loop with less of each:
   only when the pipe has less than ``PIPE_BUF`` of room, so a writer never waits long, and it
   ends the wait at end-of-file (no writer left). ``max_output``: past that many bytes the run
   ends (:class:`OutputTooLarge`).
-- **the deadline** is one ``call_later`` timer that ends the same wait (``TimeoutError``); no
-  task is cancelled.
+- **the deadline** ends the same wait (``TimeoutError``); no task is cancelled. Runs share one
+  timer per :data:`SLOT` (50 ms) of deadlines (:class:`Deadlines`), so a run ends up to 50 ms
+  after its ``timeout``.
 - **the end**: when the output ends the cage may still be running (it closed its stdout) and
   what it started may be too: the cage is waited for, then the family still alive (anything
   when the run failed) is killed and reaped (``process.kill_family``). A cancelled caller gets
@@ -33,6 +34,7 @@ the same end-of-file rules.
 from __future__ import annotations
 
 import asyncio
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -47,6 +49,9 @@ from lind_async.rawposix.pipe import PipeEnd, new_pipe
 
 if TYPE_CHECKING:
     from lind_async.runtime.cage import Cage
+
+
+SLOT = 0.05  # seconds: deadlines are kept to this grain (one timer per slot)
 
 
 class OutputTooLarge(Exception):
@@ -161,25 +166,58 @@ def stderr_file(spec: stdio_mod.StdioSpec, stdout: FileOps) -> FileOps | None:
     return stdio_mod.one(stdio_mod.Stdio(), spec, O_WRONLY, "stderr", READ_LIMIT)
 
 
-async def finish(cage: Cage, capture: Capture, timeout: float | None) -> CompletedCage:
+class Deadlines:
+    """The deadlines of a loop's runs, on one timer per :data:`SLOT` of time rather than one per
+    run (a ``call_later`` and its ``cancel`` per run cost more than the rest of the deadline
+    handling): a run ends between its ``timeout`` and ``SLOT`` seconds later."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._slots: dict[int, set[Capture]] = {}
+
+    def add(self, capture: Capture, timeout: float) -> int:
+        slot = math.ceil((self.loop.time() + timeout) / SLOT)
+        members = self._slots.get(slot)
+        if members is None:
+            members = self._slots[slot] = set()
+            self.loop.call_at(slot * SLOT, self._expire, slot, timeout)
+        members.add(capture)
+        return slot
+
+    def discard(self, slot: int, capture: Capture) -> None:
+        """``capture``'s run ended: forget it (its slot's timer finds one less)."""
+        members = self._slots.get(slot)
+        if members is not None:
+            members.discard(capture)
+
+    def _expire(self, slot: int, timeout: float) -> None:
+        for capture in self._slots.pop(slot, ()):
+            capture.fail(TimeoutError(f"the cage ran longer than {timeout:g}s"))
+
+
+async def finish(cage: Cage, capture: Capture, timeout: float | None,
+                 deadlines: Deadlines) -> CompletedCage:
     """Wait for the output's end and the cage's exit (at most ``timeout`` seconds), kill and reap
     whatever of its family is left; raises ``TimeoutError`` or :class:`OutputTooLarge` (after the
     killing) when the run ended early."""
-    timer = None
-    if timeout is not None:
-        timer = capture.loop.call_later(
-            timeout, capture.fail, TimeoutError(f"the cage ran longer than {timeout:g}s"))
+    loop = capture.loop
+    start = loop.time()
+    slot = None if timeout is None else deadlines.add(capture, timeout)
     try:
         await capture.done
-        if cage.status is None:
-            await cage.exited.wait()
+        if cage.status is None:  # it closed its stdout and runs on (rare): its own deadline
+            left = None if timeout is None else start + timeout - loop.time()
+            try:
+                async with asyncio.timeout(left):
+                    await cage.exited.wait()
+            except TimeoutError:
+                raise TimeoutError(f"the cage ran longer than {timeout:g}s") from None
     except BaseException:
-        if timer is not None:
-            timer.cancel()
         await kill_family(cage)
         raise
-    if timer is not None:
-        timer.cancel()
+    finally:
+        if slot is not None:
+            deadlines.discard(slot, capture)
     if cage.family.members:  # what it started and left running
         await kill_family(cage)
     assert cage.status is not None

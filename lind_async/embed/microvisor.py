@@ -66,6 +66,7 @@ class _Host:
         self._prune_at = 256
         self.closed = False
         self.default_root = self.world(root).root.path
+        self.deadlines = capture.Deadlines(asyncio.get_running_loop())  # Microvisor.run's
 
     def world(self, root: PathLike) -> World:
         if isinstance(root, str):  # a root given as the real path of a world's: that world,
@@ -167,7 +168,7 @@ class _Host:
                 source.release()
             raise
         try:
-            return await capture.finish(cage, out, timeout)
+            return await capture.finish(cage, out, timeout, self.deadlines)
         finally:
             out.release()
             if source is not None:

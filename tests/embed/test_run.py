@@ -55,6 +55,29 @@ def test_timeout_kills_the_family(run: Runner, program: Build, root: Path) -> No
     run(main)
 
 
+CLOSES_STDOUT = b"""
+#include <unistd.h>
+int main(void) {
+    write(1, "bye\\n", 4);
+    close(1);
+    for (volatile unsigned long x = 0;; x++) {}
+}
+"""
+
+
+def test_timeout_after_the_output_ended(run: Runner, root: Path, tmp_path: Path) -> None:
+    source = tmp_path / "closes_stdout.c"
+    source.write_bytes(CLOSES_STDOUT)
+
+    async def main() -> None:
+        async with lind_async.Microvisor(root=root) as mv:
+            with pytest.raises(TimeoutError):
+                await mv.run(source, timeout=0.3)
+            assert mv.running() == []
+
+    run(main)
+
+
 def test_output_limit_kills_it(run: Runner, program: Build, root: Path) -> None:
     async def main() -> None:
         async with lind_async.Microvisor(root=root) as mv:
