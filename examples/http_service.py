@@ -44,8 +44,8 @@ accept, so N workers use N cores.
 
 ``--pool N`` keeps one server process and runs the cages in a :class:`lind_async.Pool` of N
 worker processes (one microvisor each) with ``create_cage_exec`` and the process's streams,
-each request's stdin and stdout carried over the pool's unix sockets. That is the shape for an embedder that has one front
-process; ``docs/scaling.md`` compares the two (measured).
+each request's stdin and stdout carried over the pool's unix sockets. That is the shape for an
+embedder that has one front process; ``docs/scaling.md`` compares the two (measured).
 
 Limits per cage: ``--memory`` (linear memory, :class:`lind_async.Limits`), ``--timeout`` (wall
 clock, and the same CPU budget), 64 fds, 16 children.

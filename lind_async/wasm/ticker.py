@@ -43,7 +43,6 @@ from contextlib import contextmanager
 
 from . import capi
 
-
 # Slices in a row with no poll in progress before the thread parks. A busy service (a cage per
 # request: many short polls, none in progress at most ticks) would otherwise park and be woken
 # again about every slice, each wake an ``Event.set`` on the loop thread and a thread switch.
