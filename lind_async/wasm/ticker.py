@@ -14,8 +14,7 @@ inside ``poll`` (with the GIL released, which is what lets this thread run).
 
 Idle costs nothing: ``fiber.py`` wraps every poll in ``enter()``/``leave()`` (a plain
 counter on the loop thread). The thread ticks only while the counter is non-zero; when it
-has found the counter at zero at :data:`PARK_AFTER` ticks in a row (0.1 s at 5 ms slices) it
-parks on a ``threading.Event``. ``enter()`` sets
+finds the counter at zero at a tick it parks on a ``threading.Event``. ``enter()`` sets
 the event only when the thread is parked (attribute read otherwise), so a hot loop of
 short polls does not pay a lock per poll.
 
@@ -42,11 +41,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from . import capi
-
-# Slices in a row with no poll in progress before the thread parks. A busy service (a cage per
-# request: many short polls, none in progress at most ticks) would otherwise park and be woken
-# again about every slice, each wake an ``Event.set`` on the loop thread and a thread switch.
-PARK_AFTER = 20
 
 
 class EpochTicker:
@@ -96,20 +90,15 @@ class EpochTicker:
         tick = capi.engine_increment_epoch
         eng = self._engine_ptr
         self._parked = False
-        idle = 0  # slices in a row that found no poll in progress
         while not self._stopped:
-            if self.active <= 0 and idle >= PARK_AFTER:
+            if self.active <= 0:
                 self._parked = True
                 self._wake.clear()
                 if self.active <= 0 and not self._stopped:
                     self._wake.wait()
                 self._parked = False
-                idle = 0
                 continue
             sleep(self.time_slice)
             if self.active > 0:
                 tick(eng)
                 self.ticks += 1
-                idle = 0
-            else:
-                idle += 1
