@@ -167,7 +167,8 @@ def test_spinning_cage_does_not_stall_the_host(run: Runner, program: Build, root
             assert outs == [(b"done 1\n", None)] * 2
 
     run(main)
-    assert len(gaps) > 20
+    assert len(gaps) > 8
     # (5 ms slices; the epoch ticker thread may wait for a core on a loaded machine while wasm
-    # runs on. Without preemption two 1 s spins fall between two ticks.)
+    # runs on, so a tick can take several slices: 17-19 ticks were seen at load 9. Without
+    # preemption two 1 s spins fall between two ticks.)
     assert max(gaps) < 0.3, f"largest timer gap {max(gaps) * 1000:.1f} ms CPU"
