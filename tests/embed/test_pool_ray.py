@@ -3,7 +3,8 @@
 The scenarios run in a process of their own (``ray_main.py``: Ray's driver replaces wasmtime's
 signal handlers, so a wasm trap in this test process would kill it after ``ray.init``), under
 one ``ray.init(num_cpus=2)`` for them all, on asyncio, uvloop and trio; these tests judge what
-it saw against the same programs built by gcc. After it, no Ray process may be left.
+it saw against the same programs built by gcc. After it, no Ray process it started may be left (told
+from another Ray on the machine by a tag in their environment).
 """
 
 from __future__ import annotations
@@ -23,7 +24,14 @@ pytest.importorskip("ray")
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _ray_processes() -> list[str]:
+RUN_TAG = "LIND_ASYNC_TEST_RAY_RUN"
+"""Set in the driver's environment; every process Ray starts for it (GCS, raylet, workers)
+inherits it, which tells them from another Ray on the same machine."""
+
+
+def _ray_processes(tag: str) -> list[str]:
+    """The Ray processes whose environment carries ``RUN_TAG=tag``."""
+    marker = f"{RUN_TAG}={tag}".encode()
     found = []
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
@@ -31,10 +39,14 @@ def _ray_processes() -> list[str]:
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
                 cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+            if "ray::" not in cmd and "raylet" not in cmd and "gcs_server" not in cmd:
+                continue
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                if marker not in f.read().split(b"\0"):
+                    continue
         except OSError:
             continue
-        if "ray::" in cmd or "raylet" in cmd or "gcs_server" in cmd:
-            found.append(f"{pid} {cmd[:80]}")
+        found.append(f"{pid} {cmd[:80]}")
     return found
 
 
@@ -42,15 +54,15 @@ def _ray_processes() -> list[str]:
 def seen(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     work = tmp_path_factory.mktemp("ray")
     (work / "root").mkdir()
-    before = _ray_processes()
+    tag = f"{os.getpid()}-{time.monotonic_ns()}"
     proc = subprocess.run(
         [sys.executable, "-m", "tests.embed.ray_main", str(work / "seen.json"), str(work / "root")],
-        cwd=REPO, capture_output=True, timeout=600,
+        cwd=REPO, capture_output=True, timeout=600, env={**os.environ, RUN_TAG: tag},
     )
     deadline = time.monotonic() + 15  # Ray's processes exit on their own after the shutdown
-    while _ray_processes() != before and time.monotonic() < deadline:
+    while _ray_processes(tag) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert _ray_processes() == before, "Ray processes were left behind"
+    assert _ray_processes(tag) == [], "Ray processes were left behind"
     assert proc.returncode == 0, proc.stderr.decode()[-3000:]
     result: dict[str, Any] = json.loads((work / "seen.json").read_text())
     return result
