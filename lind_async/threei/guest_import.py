@@ -173,6 +173,10 @@ def threei_entry(nr: int, target: int, args: tuple[int, ...], owners: tuple[int,
                 except (GuestError, OSError) as exc:
                     return to_negative_errno(exc)
                 return _answer(instance, cage, done)
+        if _current_entry is not None:  # the general way: a link made before a change goes
+            entry = _current_entry()
+            if entry is not None:
+                entry.unlink_before(mv.threei.generation)
         return _call_now(instance, nr, target, args, owners)
     except BaseException as exc:
         _keep_trap(fiber.fail(exc, _NAME))

@@ -216,6 +216,12 @@ class PreparedCall:
             prepared.link_handler = handler
             prepared.link = id(link)
 
+    def unlink_before(self, generation: int) -> None:
+        """Drop the link if it was made before the routes' ``generation``: it can serve no call
+        again, and it holds the cages and pool it names (perhaps gone since)."""
+        if self._link is not None and self._prepared.link_gen != generation:
+            self.link(None, 0, 0, 0, 0)
+
     def linked(self, nr: int, target: int, generation: int) -> bool:
         """Whether the C hop is linked for exactly this number, target and routes' generation."""
         prepared = self._prepared
