@@ -348,7 +348,8 @@ static int fast_call(int32_t number, const int64_t *a, int64_t *result) {
     if (number == SYS_OPEN || number == SYS_OPENAT) return open_file(number, a, result);
     uint64_t fd = (uint64_t)a[0] & 0xFFFFFFFFULL;  /* a C int: no descriptor is >= 2**31 */
     if (fd >= FAST_FDS || fd_counts[fd] == 0) return 0;  /* no table has a record there */
-    struct refs r = {.n = 0};
+    struct refs r;  /* (held[] is read below n only: no need to clear it) */
+    r.n = 0;
     int served = 0;
     PyObject *call = NULL;
     PyObject *cage = current_cage(&r, &call);

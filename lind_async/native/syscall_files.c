@@ -176,7 +176,8 @@ static int open_file(int32_t number, const int64_t *a, int64_t *result) {
     }
     int32_t flags = (int32_t)(uint32_t)how;
     if ((flags & ~OPEN_ALLOWED) || (flags & G_ACCMODE) == G_ACCMODE) return 0;
-    struct refs r = {.n = 0};
+    struct refs r;  /* (held[] is read below n only: no need to clear it) */
+    r.n = 0;
     int served = 0;
     PyObject *cage = plain_cage(&r);
     if (cage == NULL) goto out;
