@@ -55,17 +55,6 @@
  * an lseek other than SEEK_SET/SEEK_CUR or out of range. Nothing was consumed by then: reads
  * are positional, a failed write wrote nothing, and the offset moves only on success.
  *
- * Host TCP streams (KIND_STREAM, rawposix/sock_inet.py): read and write, and recvfrom and
- * sendto without an address and with no flags but MSG_DONTWAIT (and MSG_NOSIGNAL to send), are
- * one recv or send with MSG_DONTWAIT (| MSG_NOSIGNAL) here. Would-block (EAGAIN), EINTR and
- * EPIPE go to Python (nothing moved; Python waits, or posts SIGPIPE); any other error is the
- * answer, since the host reports a socket's pending error once. A send the host took only in
- * part has moved bytes that cannot be taken back: the count is left in the record's first word
- * and the call goes to Python, whose send (InetSocket.send_from) starts from there, before
- * anything else, and finishes the call as Linux would (waits for room, or returns the count).
- * A receive that found nothing leaves -1 there, and Python's (InetSocket.recv_into) waits, or
- * answers EAGAIN, without asking the host a second time.
- *
  * open and close without Python (lind_fastfile_init enables them; syscall_files.c)
  * ----------------------------------------------------------------------------------
  * Under the same conditions on the cage (found as above, no routes, no signal, no stop, no
@@ -88,7 +77,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -156,11 +144,9 @@ struct open_how { uint64_t flags, mode, resolve; };
 
 /* -- the fast path (see the header) ---------------------------------------------------- */
 enum { SYS_READ = 0, SYS_WRITE = 1, SYS_OPEN = 2, SYS_CLOSE = 3, SYS_LSEEK = 8,
-       SYS_PREAD64 = 17, SYS_PWRITE64 = 18, SYS_SENDTO = 44, SYS_RECVFROM = 45,
-       SYS_OPENAT = 257 };
+       SYS_PREAD64 = 17, SYS_PWRITE64 = 18, SYS_OPENAT = 257 };
 enum { OP_READ = 1, OP_WRITE = 2, OP_SEEK = 4 };   /* rawposix/fastio.py */
-enum { KIND_FILE = 1, KIND_NULL = 2, KIND_STREAM = 3 };
-enum { GUEST_MSG_DONTWAIT = 0x40, GUEST_MSG_NOSIGNAL = 0x4000 };  /* abi/flags.py */
+enum { KIND_FILE = 1, KIND_NULL = 2 };
 #define FAST_FDS 256                                 /* core/fdtable.py */
 #define MAX_RW 0x7FFFF000ULL                         /* rawposix/io.py */
 #define RWF_NOWAIT 8
@@ -274,38 +260,6 @@ static unsigned char *guest_range(struct refs *r, PyObject *cage, int64_t buf, i
     return (unsigned char *)(uintptr_t)base + addr;
 }
 
-/* recv on a host stream: 1 with *result set when served, 0 for Python's path (nothing read;
- * -1 left in rec->pos when there was nothing to read, so that Python waits at once). */
-static int stream_recv(struct record *rec, unsigned char *at, uint64_t length,
-                       int64_t *result) {
-    ssize_t n = recv(rec->host_fd, at, length, MSG_DONTWAIT);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        rec->pos = -1;
-        return 0;
-    }
-    if (n < 0 && errno == EINTR) return 0;
-    *result = n < 0 ? -(int64_t)errno : (int64_t)n;
-    return 1;
-}
-
-/* send on a host stream: 1 with *result set when served; 0 for Python's path, with the count
- * the host took in part (if any) left in rec->pos for Python's send to go on from. */
-static int stream_send(struct record *rec, const unsigned char *at, uint64_t length,
-                       int64_t *result) {
-    ssize_t n = send(rec->host_fd, at, length, MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == EPIPE) return 0;
-        *result = -(int64_t)errno;
-        return 1;
-    }
-    if ((uint64_t)n == length) {
-        *result = (int64_t)n;
-        return 1;
-    }
-    rec->pos = (int64_t)n;
-    return 0;
-}
-
 /* The calling cage (held in r), found as _call finds it, and its live call; NULL if none, or
  * if the call was seen routed lately (see routed_call). */
 static PyObject *current_cage(struct refs *r, PyObject **live) {
@@ -377,20 +331,6 @@ static int fast_call(int32_t number, const int64_t *a, int64_t *result) {
     if (!only_rawposix(&r, call, cage)) goto out;
     uint64_t length;
     unsigned char *at;
-    if (rec->kind == KIND_STREAM) {
-        uint32_t how = (uint32_t)a[3];
-        if (number == SYS_RECVFROM && (a[4] != 0 || (how & ~GUEST_MSG_DONTWAIT) != 0)) goto out;
-        if (number == SYS_SENDTO &&
-            (a[4] != 0 || (how & ~(GUEST_MSG_DONTWAIT | GUEST_MSG_NOSIGNAL)) != 0)) goto out;
-        int reading = number == SYS_READ || number == SYS_RECVFROM;
-        if (!reading && number != SYS_WRITE && number != SYS_SENDTO) goto out;
-        if (!(ops & (reading ? OP_READ : OP_WRITE))) goto out;
-        at = guest_range(&r, cage, a[1], a[2], &length);
-        if (at == NULL) goto out;
-        served = reading ? stream_recv(rec, at, length, result)
-                         : stream_send(rec, at, length, result);
-        goto out;
-    }
     switch (number) {
     case SYS_READ:
     case SYS_PREAD64: {
@@ -474,9 +414,8 @@ void *lind_syscall_trampoline(void *env, void *caller, unsigned char *vals, size
     int32_t number;
     memcpy(&number, vals, sizeof number);
     if (fast_on && (number == SYS_READ || number == SYS_WRITE || number == SYS_LSEEK ||
-                    number == SYS_PREAD64 || number == SYS_PWRITE64 || number == SYS_SENDTO ||
-                    number == SYS_RECVFROM || number == SYS_CLOSE || number == SYS_OPEN ||
-                    number == SYS_OPENAT)) {
+                    number == SYS_PREAD64 || number == SYS_PWRITE64 || number == SYS_CLOSE ||
+                    number == SYS_OPEN || number == SYS_OPENAT)) {
         int64_t a[6], result;
         for (int i = 0; i < 6; i++) memcpy(&a[i], vals + 16 * (i + 1), sizeof a[i]);
         if (fast_call(number, a, &result)) {

@@ -28,14 +28,6 @@ check as ``GuestMemory.buffer``; it answers only a complete transfer (a page-cac
 write) and leaves everything else — errors, short or would-block reads, offsets out of range — to
 the Python path, which redoes the call from the start (positional: nothing was consumed).
 
-A host TCP stream (``sock_inet.py``'s ``InetSocket`` of ``SOCK_STREAM``) has a record too, kind
-``KIND_STREAM``, allowing ``OP_READ | OP_WRITE`` for the life of the description: C then serves
-``read``/``write`` and flag-less ``recvfrom``/``sendto`` as one non-blocking host ``recv``/
-``send`` and leaves what would wait to Python. Its first word is no offset but the count of a
-send the host took only in part (C cannot take those bytes back), which the socket's Python
-send consumes before anything else (``take_sent``), or -1 after a receive that found nothing
-(the socket's Python receive then waits without asking the host again).
-
 The trampoline also answers ``open`` of a plain regular file and ``close`` of such a file's
 descriptor (``native/syscall_files.c``): it makes the description by calling
 :class:`HostFile` (whose ``__init__`` takes its record, as here) and, for a last descriptor,
@@ -49,7 +41,7 @@ from __future__ import annotations
 import ctypes
 
 OP_READ, OP_WRITE, OP_SEEK = 1, 2, 4
-KIND_FILE, KIND_NULL, KIND_STREAM = 1, 2, 3  # a regular host file; /dev/null; a TCP stream
+KIND_FILE, KIND_NULL = 1, 2  # a regular host file; /dev/null
 
 RECORDS = 1 << 16  # eligible descriptions alive at once in this process (more: Python's path)
 _ARRAY = (ctypes.c_int64 * (2 * RECORDS))()  # calloc'd: untouched pages cost nothing
@@ -76,22 +68,6 @@ def new(host_fd: int) -> int:
     INTS[4 * index + 2] = host_fd
     INTS[4 * index + 3] = KIND_FILE << 8
     return index
-
-
-def new_stream(host_fd: int) -> int:
-    """A record for a host stream socket (see the module docstring), or 0 (pool used up)."""
-    index = new(host_fd)
-    if index:
-        INTS[4 * index + 3] = OP_READ | OP_WRITE | KIND_STREAM << 8
-    return index
-
-
-def take_sent(index: int) -> int:
-    """What C sent of the current call before handing it to Python (0: nothing), now cleared."""
-    sent = WORDS[2 * index]
-    if sent:
-        WORDS[2 * index] = 0
-    return max(sent, 0)
 
 
 def free(index: int) -> None:

@@ -21,11 +21,6 @@ hand-written).
   would block the event loop.
 - Each socket holds one host fd, made through ``rawposix/hostfds.py`` (``ENFILE`` when only the
   microvisor's reserve is left; an accepted connection refused that way is closed).
-- A TCP socket has a record in ``rawposix/fastio.py``'s pool (``fast``), so the compiled
-  trampoline serves its reads, writes, and flag-less sends and receives that complete at once,
-  without entering Python. A send it could complete only in part reaches :meth:`send_from`
-  with the count already sent (``fastio.take_sent``), which goes on from there; a receive that
-  found nothing reaches :meth:`recv_into` marked so (-1), which waits without a second try.
 """
 
 from __future__ import annotations
@@ -47,7 +42,7 @@ from lind_async.abi.errno import (
     GuestError,
 )
 from lind_async.core.fdtable import OpenFile
-from lind_async.rawposix import fastio, hostfds
+from lind_async.rawposix import hostfds
 from lind_async.rawposix.blocking import Wait, block, wait_fd
 from lind_async.rawposix.readiness import (
     Cancel,
@@ -93,7 +88,6 @@ SEND_FLAGS = F.MSG_OOB | F.MSG_DONTROUTE | F.MSG_DONTWAIT | F.MSG_EOR | F.MSG_MO
 RECV_FLAGS = F.MSG_OOB | F.MSG_PEEK | F.MSG_TRUNC | F.MSG_DONTWAIT
 # Plain ints: or-ing a guest int with the socket module's IntFlag goes through enum (~0.8 us).
 _NOSIGNAL = int(socket.MSG_NOSIGNAL)
-_WORDS = fastio.WORDS
 _ACCEPT_FLAGS = int(socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC)
 
 # Options passed to the host as they are: (level, name). Everything else is ENOPROTOOPT.
@@ -144,8 +138,6 @@ class InetSocket(Socket):
         self.sock = sock
         self.fd = sock.fileno()
         self.linger = (0, 0)  # the guest's SO_LINGER when it asked for a lingering close
-        if stype == F.SOCK_STREAM:
-            self.fast = fastio.new_stream(self.fd)  # (0: the pool is used up; Python's path)
 
     # -- connection ---------------------------------------------------------------------------
     def bind(self, cage: CageView, raw: bytes) -> None:
@@ -210,11 +202,6 @@ class InetSocket(Socket):
 
     # -- data ---------------------------------------------------------------------------------
     def recv_into(self, cage: CageView, view: memoryview, flags: int) -> SysResult:
-        if self.fast and _WORDS[2 * self.fast] < 0:  # C found nothing to read just now
-            _WORDS[2 * self.fast] = 0
-            if self.nonblocking(flags):
-                raise GuestError(EAGAIN)
-            return self._recv_later(cage, view, flags, 0)
         try:
             n = self.sock.recv_into(view, len(view), flags & RECV_FLAGS)
         except BlockingIOError:
@@ -249,11 +236,6 @@ class InetSocket(Socket):
                 return done
 
     def send_from(self, cage: CageView, view: memoryview, flags: int) -> SysResult:
-        if self.fast and _WORDS[2 * self.fast] > 0:  # C sent this call in part (module docstring)
-            sent = min(fastio.take_sent(self.fast), len(view))
-            if sent == len(view) or self.nonblocking(flags):
-                return sent
-            return self._send_later(cage, view, flags, sent)
         host_flags = (flags & SEND_FLAGS) | _NOSIGNAL
         try:
             n = self.sock.send(view, host_flags)
@@ -405,8 +387,5 @@ class InetSocket(Socket):
         return os.fstat(self.fd)
 
     def release(self) -> None:
-        if self.fast:  # (no fd table names it by now: C can no longer reach the record)
-            fastio.free(self.fast)
-            self.fast = 0
         forget_host_fd(self.fd)
         self.sock.close()

@@ -158,29 +158,6 @@ def test_fast_path_serves_and_grates_still_see_every_call(
         assert line in trace, line
 
 
-def test_fast_path_serves_tcp_streams(
-    tmp_path: Path, cage_program: Any, native_program: Any
-) -> None:
-    """In this process: reads, writes, sends and receives on a cage's TCP sockets are answered
-    by the fast path (when the C trampoline builds), with the same output as natively, sends
-    the host took only in part included."""
-    from lind_async.runtime import syscall_entry
-    from tests.e2e.conftest import run_cage
-
-    native_root, cage_root = tmp_path / "native", tmp_path / "cage"
-    native_root.mkdir()
-    cage_root.mkdir()
-    expected = run_native(native_program("sock_tcp_bulk"), [], root=native_root)
-    before = syscall_entry.fast_calls()
-    got = run_cage(cage_program("sock_tcp_bulk"), [], root=cage_root)
-    assert (got.status, got.stdout) == (expected.status, expected.stdout), got.stderr
-    served = syscall_entry.fast_calls() - before
-    if syscall_entry.native():
-        assert served >= 1000  # the small sends, the readers' recv and read calls
-    else:
-        assert served == 0
-
-
 def test_compiled_open_stat_confines_as_the_python_path(tmp_path: Path) -> None:
     """The compiled ``open_stat`` (openat2 + fstat in one call) answers exactly as ctypes'
     openat2 and ``os.fstat`` do: confined to the root (``..``, absolute and relative symlinks
