@@ -1,7 +1,8 @@
 """Flag and constant values of the guest ABI (musl's generic bits + Linux x86_64 kernel values).
 
-Pure data. Values are written out instead of taken from ``os`` because they are the guest's
-contract, not the host's (``O_LARGEFILE`` for instance differs between the two).
+Pure data (and two predicates on the access mode). Values are written out instead of taken
+from ``os`` because they are the guest's contract, not the host's (``O_LARGEFILE`` for instance
+differs between the two).
 """
 
 from typing import Final
@@ -290,3 +291,15 @@ LOCK_NB: Final = 4
 LOCK_UN: Final = 8
 STATX_BASIC_STATS: Final = 0x7FF
 AT_STATX_SYNC_TYPE: Final = 0x6000
+
+
+def reads(flags: int) -> bool:
+    """Whether an open with these flags may read: access mode O_RDONLY or O_RDWR. Linux's
+    mode 3 (both bits) may do neither: it checks read and write permission and gives a
+    descriptor only for calls such as ``ioctl`` and ``fstat``."""
+    return (flags & O_ACCMODE) + 1 & 1 != 0
+
+
+def writes(flags: int) -> bool:
+    """Whether an open with these flags may write: access mode O_WRONLY or O_RDWR."""
+    return (flags & O_ACCMODE) + 1 & 2 != 0

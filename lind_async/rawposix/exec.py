@@ -65,6 +65,7 @@ def _open_program(cage: CageView, path: bytes, *, follow: bool = True) -> int:
     name = lexical(path)
     vfd = procfs.fd_of(name)
     if vfd is not None:
+        procfs.named_file(cage, vfd)  # (a closed N: ENOENT, as for any missing name)
         return _open_descriptor(cage, vfd)
     nofollow = 0 if follow else os.O_NOFOLLOW
     # Non-blocking: opening a FIFO must not wait for a writer (it would block the whole loop).

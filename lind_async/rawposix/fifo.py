@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from lind_async.abi.errno import ENXIO, GuestError
+from lind_async.abi.errno import EINVAL, ENXIO, GuestError
 from lind_async.abi.flags import O_ACCMODE, O_NONBLOCK, O_RDONLY, O_RDWR, O_WRONLY
 from lind_async.rawposix import locks
 from lind_async.rawposix.blocking import WaitQueue, block, on_queue
@@ -139,6 +139,10 @@ def open_fifo(cage: CageView, node_fd: int, st: os.stat_result, flags: int) -> S
     if fifo is None:
         fifo = _FIFOS[key] = Fifo(key)
     access = flags & O_ACCMODE
+    if access == O_ACCMODE:  # (Linux's mode 3, neither reading nor writing: no FIFO end)
+        os.close(node_fd)
+        _forget_if_idle(fifo)
+        raise GuestError(EINVAL)
     nonblocking = bool(flags & O_NONBLOCK)
     if access == O_RDWR:
         return _install(cage, FifoBoth(fifo, node_fd, flags), flags)

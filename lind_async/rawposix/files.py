@@ -19,13 +19,12 @@ from typing import TYPE_CHECKING, ClassVar
 
 from lind_async.abi.errno import EBADF, EINVAL, ENOTTY, ESPIPE, GuestError
 from lind_async.abi.flags import (
-    O_ACCMODE,
-    O_RDONLY,
-    O_WRONLY,
     POLLIN,
     POLLOUT,
     POLLRDNORM,
     POLLWRNORM,
+    reads,
+    writes,
 )
 from lind_async.core.fdtable import OpenFile
 from lind_async.rawposix.readiness import NO_WATCH, Cancel, Wake
@@ -50,10 +49,10 @@ class FileOps(OpenFile):
     level_watch: ClassVar[bool] = False  # watch() is the loop's level-triggered host-fd watch
 
     def readable(self) -> bool:
-        return (self.status_flags & O_ACCMODE) != O_WRONLY
+        return reads(self.status_flags)
 
     def writable(self) -> bool:
-        return (self.status_flags & O_ACCMODE) != O_RDONLY
+        return writes(self.status_flags)
 
     def read_into(self, cage: CageView, view: memoryview) -> SysResult:
         raise GuestError(EINVAL)

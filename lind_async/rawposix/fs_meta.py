@@ -79,7 +79,7 @@ def _opened(
         path = procfs.exe_path(cage)
     elif procfs.is_virtual(name):
         vfd = procfs.fd_of(name)
-        file = cage.fds.file(vfd) if vfd is not None else None
+        file = procfs.named_file(cage, vfd) if vfd is not None else None
         if file is not None and check is not None:
             check(file)
         host = _host_fd(file) if file is not None else None

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from lind_async.abi.errno import EAGAIN, EBADF, EINVAL, EISDIR, ENOTTY, EOPNOTSUPP, GuestError
-from lind_async.abi.flags import O_ACCMODE, O_APPEND, O_NONBLOCK, O_PATH, O_RDONLY, O_WRONLY
+from lind_async.abi.flags import O_APPEND, O_NONBLOCK, O_PATH, reads, writes
 from lind_async.rawposix import fastio, locks
 from lind_async.rawposix.blocking import block, on_host_fd
 from lind_async.rawposix.files import ALWAYS_READY, DirEntry, FileOps, SysResult, positional
@@ -92,10 +92,9 @@ class HostFile(FileOps):
                 ops = 0
                 if not status_flags & O_PATH:
                     ops = _OP_SEEK
-                    access = status_flags & O_ACCMODE
-                    if access != O_WRONLY:
+                    if reads(status_flags):
                         ops |= _OP_READ
-                    if access != O_RDONLY and not status_flags & O_APPEND:
+                    if writes(status_flags) and not status_flags & O_APPEND:
                         ops |= _OP_WRITE
                 _INTS[4 * index + 3] = ops | _KIND_FILE
 
@@ -131,20 +130,19 @@ class HostFile(FileOps):
         ops = 0
         if not flags & O_PATH:
             ops = _OP_SEEK
-            access = flags & O_ACCMODE
-            if access != O_WRONLY:
+            if reads(flags):
                 ops |= _OP_READ
-            if access != O_RDONLY and not flags & O_APPEND and not self._host_append:
+            if writes(flags) and not flags & O_APPEND and not self._host_append:
                 ops |= _OP_WRITE
         fastio.INTS[4 * self.fast + 3] = ops | _KIND_FILE
 
     def readable(self) -> bool:
         flags = self.status_flags
-        return not flags & O_PATH and (flags & O_ACCMODE) != O_WRONLY
+        return not flags & O_PATH and reads(flags)
 
     def writable(self) -> bool:
         flags = self.status_flags
-        return not flags & O_PATH and (flags & O_ACCMODE) != O_RDONLY
+        return not flags & O_PATH and writes(flags)
 
     def lock_key(self) -> tuple[int, int] | None:
         return self._key

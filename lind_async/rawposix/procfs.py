@@ -76,6 +76,15 @@ def fd_of(path: bytes) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def named_file(cage: CageView, vfd: int) -> FileOps:
+    """The description a ``/proc/self/fd/N``-like name stands for. A closed ``N`` is a name
+    that does not exist (``ENOENT``, as Linux's directory has no such entry), not a bad
+    descriptor."""
+    if vfd not in cage.fds:
+        raise GuestError(ENOENT)
+    return cage.fds.file(vfd)  # type: ignore[return-value]
+
+
 def is_virtual(path: bytes) -> bool:
     return (
         path in _FD_DIRS or path in (EXE, TTY) or path in DEVICES or fd_of(path) is not None
@@ -129,7 +138,7 @@ def open_virtual(cage: CageView, path: bytes, flags: int) -> FileOps | int | Non
         return None
     if flags & O_NOFOLLOW and not path.startswith(b"/dev/std"):
         raise GuestError(ELOOP)  # the entries are symlinks
-    file = cage.fds.file(vfd)
+    file = named_file(cage, vfd)
     if isinstance(file, OverlayFile) and (flags & O_ACCMODE != O_RDONLY or flags & O_TRUNC):
         raise GuestError(EROFS)  # the default root's files are read-only however named
     if isinstance(file, HostFile) and file.kind == stat_mod.S_IFREG:
@@ -176,7 +185,7 @@ def readlink(cage: CageView, path: bytes) -> bytes | None:
     vfd = fd_of(path)
     if vfd is None:
         return None
-    return describe(cage.fds.file(vfd))
+    return describe(named_file(cage, vfd))
 
 
 def describe(file: object) -> bytes:
@@ -257,7 +266,7 @@ def stat_virtual(cage: CageView, path: bytes, *, follow: bool) -> os.stat_result
     vfd = fd_of(path)
     if vfd is None:
         return None
-    file: FileOps = cage.fds.file(vfd)  # type: ignore[assignment]
+    file = named_file(cage, vfd)
     if not follow:
         target = describe(file)
         return virtual_stat(stat_mod.S_IFLNK | 0o700, _VIRTUAL_INO + 1 + vfd, size=len(target))

@@ -16,7 +16,7 @@ import pytest
 from lind_async.rawposix import host_file
 from tests.e2e.conftest import REPO, STACKS, MatchesNative, run_cage
 
-PROGRAMS = ["fs_meta", "fs_locks", "fs_fifo", "fs_procfd"]
+PROGRAMS = ["fs_meta", "fs_locks", "fs_fifo", "fs_procfd", "fs_access_modes"]
 
 
 @pytest.mark.parametrize("stack", STACKS)
