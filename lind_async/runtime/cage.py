@@ -228,6 +228,7 @@ class Cage:
         if FORK_IMPORT in module_spec(self.module).func_imports:
             with contextlib.suppress(OSError):  # (without one, fork copies the used pages)
                 cow.Backing.create(memory, self._mem)  # copy-on-write fork (memory/cow.py)
+                memory.reusable = True  # (a spare for a fork child once gone: instance_memory)
         instance = None
         try:
             instance = await instantiate(mv.engine, self.module, mv.imports, memory=memory)

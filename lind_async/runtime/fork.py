@@ -227,11 +227,16 @@ class ForkedCage(Cage):
         self._vm = parent.vm.fork()
         _buffers[self] = (self._vm, _buffers[parent][1])
         src = pinst.memory
-        self._memory: SharedMemoryHandle | None = SharedMemoryHandle.for_module(
-            microvisor.engine, parent.module)
-        grow = src.pages() - self._memory.pages()
-        if grow > 0 and self._memory.grow(grow) < 0:
-            raise MemoryError("fork: cannot reserve the child's linear memory")
+        pages = src.pages()
+        # A memory an earlier child left (all zeros, instance_memory.py), else a new one.
+        memory = SharedMemoryHandle.spare(microvisor.engine, parent.module, pages)
+        if memory is None:
+            memory = SharedMemoryHandle.for_module(microvisor.engine, parent.module)
+            memory.reusable = True
+            grow = pages - memory.pages()
+            if grow > 0 and memory.grow(grow) < 0:
+                raise MemoryError("fork: cannot reserve the child's linear memory")
+        self._memory: SharedMemoryHandle | None = memory
         child = GuestMemory(self._memory)
         _copy_memory(src, child, parent.vm)
         vm = self._vm

@@ -24,7 +24,9 @@ Invariants:
   ``memoryview`` over ``[base, base+size)`` re-derived when the size changed (guest or host
   ``memory.grow``); a view taken before a grow does not cover the new pages.
 - A memory handle owns one reference (``wasmtime_sharedmemory_t``); every Store that
-  imported it owns another, so the bytes live until the last user is gone.
+  imported it owns another, so the bytes live until the last user is gone. Each
+  ``LindInstance`` counts itself on its memory until ``close`` (a memory some Store may
+  still map is never made a fork child's spare: ``instance_memory.py``).
 - ``LindInstance`` never calls wasm synchronously (an async import makes sync calls into
   the store fail). Only ``fiber.run_call`` calls into it.
 - Export lookups (funcs, globals) are cached per instance; signatures per module.
@@ -35,7 +37,6 @@ from __future__ import annotations
 import ctypes
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
-from ctypes import c_uint64, c_void_p
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +44,7 @@ import wasmtime
 
 from . import capi, fiber
 from .engine import LindEngine
+from .instance_memory import SharedMemoryHandle as SharedMemoryHandle  # (re-exported)
 
 _KINDS = {"i32": capi.KIND_I32, "i64": capi.KIND_I64}
 
@@ -58,85 +60,6 @@ def _kind(t: str | int | wasmtime.ValType) -> int:
 
 def _valtype(k: int) -> wasmtime.ValType:
     return wasmtime.ValType.i32() if k == capi.KIND_I32 else wasmtime.ValType.i64()
-
-
-# ---------------------------------------------------------------- shared memory
-class SharedMemoryHandle:
-    """A wasm shared linear memory, usable by any number of Stores of one engine."""
-
-    def __init__(
-        self,
-        engine: LindEngine,
-        min_pages: int,
-        max_pages: int,
-        memtype: wasmtime.MemoryType | None = None,
-    ) -> None:
-        ty = memtype or wasmtime.MemoryType(wasmtime.Limits(min_pages, max_pages), shared=True)
-        out = c_void_p(0)
-        err = capi.sharedmemory_new(engine.ptr, capi.addr(ty.ptr()), ctypes.byref(out))
-        capi.check_error(err, "creating shared memory")
-        self.engine = engine
-        self.ptr: int = int(out.value or 0)
-        self.base: int = int(capi.sharedmemory_data(self.ptr) or 0)
-        self.max_pages = max_pages
-        self.max_bytes = max_pages * capi.WASM_PAGE
-        self._view: memoryview | None = None
-        self._view_len = -1
-        self._finalizer = weakref.finalize(self, capi.sharedmemory_delete, self.ptr)
-
-    @classmethod
-    def for_module(cls, engine: LindEngine, module: wasmtime.Module) -> SharedMemoryHandle:
-        """A new memory of the type the module imports."""
-        spec = module_spec(module)
-        if spec.memory is None:
-            raise ValueError("module does not import a memory")
-        _, _, lo, hi = spec.memory
-        return cls(engine, lo, hi, spec.memtype)
-
-    def size(self) -> int:
-        """Current size in bytes."""
-        return int(capi.sharedmemory_data_size(self.ptr))
-
-    def pages(self) -> int:
-        return int(capi.sharedmemory_size(self.ptr))
-
-    def grow(self, pages: int) -> int:
-        """Grow by ``pages``; returns the old size in pages, or -1 if it cannot grow."""
-        if pages < 0:
-            return -1
-        prev = c_uint64(0)
-        err = capi.sharedmemory_grow(self.ptr, pages, ctypes.byref(prev))
-        if err:
-            capi.error_delete(err)
-            return -1
-        return int(prev.value)
-
-    def view(self) -> memoryview:
-        """Zero-copy writable view of the whole current memory (re-derived after growth)."""
-        n = capi.sharedmemory_data_size(self.ptr)
-        v = self._view
-        if v is None or n != self._view_len:
-            v = memoryview((ctypes.c_ubyte * n).from_address(self.base)).cast("B")
-            self._view = v
-            self._view_len = n
-        return v
-
-    def read(self, addr: int, n: int) -> bytes:
-        v = self.view()
-        if addr < 0 or n < 0 or addr + n > len(v):
-            raise IndexError("read outside linear memory")
-        return bytes(v[addr : addr + n])
-
-    def write(self, addr: int, data: bytes | bytearray | memoryview) -> None:
-        v = self.view()
-        if addr < 0 or addr + len(data) > len(v):
-            raise IndexError("write outside linear memory")
-        v[addr : addr + len(data)] = data
-
-    def close(self) -> None:
-        """Drop this handle's reference (Stores using the memory keep theirs)."""
-        self._view = None
-        self._finalizer()
 
 
 # ---------------------------------------------------------------- module metadata
@@ -402,21 +325,20 @@ class FuncHandle:
         self.results = results
 
 
-class _Global:
-    """An exported global of one instance and a value buffer of its kind, reused by every
-    get and set (``cell`` is the buffer's i32 or i64, read and written in place)."""
+_EXTERN_OF = int(capi.wasmtime_extern_t.of.offset)  # the union after ``kind``: the handle
 
-    __slots__ = ("addr", "cell", "handle", "val", "val_addr")
 
-    def __init__(self, handle: Any, kind: int) -> None:
-        self.handle = capi.wasmtime_global_t()
-        ctypes.pointer(self.handle)[0] = handle
-        self.addr = ctypes.addressof(self.handle)
+class _Values:
+    """One value buffer per instance, reused by every global get and set (``i32``/``i64`` are
+    its cell, read and written in place; ``kind`` is set before a set)."""
+
+    __slots__ = ("addr", "i32", "i64", "val")
+
+    def __init__(self) -> None:
         self.val = capi.wasmtime_val_t()
-        self.val.kind = kind
-        self.val_addr = ctypes.addressof(self.val)
-        cell_type = ctypes.c_int32 if kind == capi.KIND_I32 else ctypes.c_int64
-        self.cell: Any = cell_type.from_address(self.val_addr + 8)  # (the union: capi's layout)
+        self.addr = ctypes.addressof(self.val)
+        self.i32: Any = ctypes.c_int32.from_address(self.addr + 8)  # (the union: capi's layout)
+        self.i64: Any = ctypes.c_int64.from_address(self.addr + 8)
 
 
 class LindInstance:
@@ -435,6 +357,7 @@ class LindInstance:
         self.memory = memory
         self.spec = module_spec(module)
         self.store = wasmtime.Store(engine.engine)
+        memory.store_opened()  # (until close: the memory is not reused while a Store has it)
         self.ctx: int = capi.addr(self.store._context())
         capi.context_epoch_deadline_async_yield_and_update(self.ctx, 1)
         # That sets what happens at the deadline, not the deadline: a new store's is 0, already
@@ -443,7 +366,8 @@ class LindInstance:
         capi.context_set_epoch_deadline(self.ctx, 1)
         self._inst = capi.wasmtime_instance_t()
         self._funcs: dict[str, FuncHandle] = {}
-        self._globals: dict[str, _Global] = {}
+        self._globals: dict[str, tuple[Any, int, int]] = {}
+        self._values: _Values | None = None
         self._live = False
         self.closed = False
         self.data: Any = None
@@ -489,7 +413,8 @@ class LindInstance:
         self._funcs[name] = fh
         return fh
 
-    def _global(self, name: str) -> _Global:
+    def _global(self, name: str) -> tuple[Any, int, int]:
+        """(extern kept alive, address of its global handle, kind), looked up once."""
         g = self._globals.get(name)
         if g is None:
             info = self.spec.globals.get(name)
@@ -498,23 +423,33 @@ class LindInstance:
             ext = self._export(name)
             if ext.kind != capi.EXTERN_GLOBAL:
                 raise KeyError(f"export {name!r} is not a global")
-            g = _Global(ext.of.global_, info[0])
-            self._globals[name] = g
+            g = self._globals[name] = (ext, ctypes.addressof(ext) + _EXTERN_OF, info[0])
         return g
 
     def get_global(self, name: str) -> int:
         """Value of an exported i32/i64 global (signed)."""
         g = self._globals.get(name) or self._global(name)
-        capi.global_get_at(self.ctx, g.addr, g.val_addr)
-        return int(g.cell.value)
+        v = self._values or self._new_values()
+        capi.global_get_at(self.ctx, g[1], v.addr)
+        return int(v.i32.value if g[2] == capi.KIND_I32 else v.i64.value)
 
     def set_global(self, name: str, value: int) -> None:
         """Set an exported mutable i32/i64 global (value wrapped to its width)."""
         g = self._globals.get(name) or self._global(name)
-        g.cell.value = value  # (ctypes keeps the low 32 or 64 bits: the wrap)
-        err = capi.global_set_at(self.ctx, g.addr, g.val_addr)
+        v = self._values or self._new_values()
+        kind = g[2]
+        v.val.kind = kind
+        if kind == capi.KIND_I32:
+            v.i32.value = value  # (ctypes keeps the low 32 or 64 bits: the wrap)
+        else:
+            v.i64.value = value
+        err = capi.global_set_at(self.ctx, g[1], v.addr)
         if err:
             capi.check_error(err, f"setting global {name}")
+
+    def _new_values(self) -> _Values:
+        v = self._values = _Values()
+        return v
 
     def park(self, pending: Awaitable[int] | None) -> None:
         """Park ``pending`` for the guest's ``lind.syscall_wait``. One the guest never collected
@@ -535,6 +470,7 @@ class LindInstance:
             self._funcs.clear()
             self._globals.clear()
             self.store.close()
+            self.memory.store_closed()
 
 
 async def instantiate(
