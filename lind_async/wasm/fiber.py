@@ -413,7 +413,10 @@ def _raise_failure(call: _Call, trap_slot: c_void_p, err_slot: c_void_p) -> None
             capi.trap_delete(trap)
         if err:
             capi.error_delete(err)
-        raise exc
+        try:
+            raise exc
+        finally:  # (this frame, on the traceback, must not hold the exception: a cycle that
+            del exc  # kept an exited cage, its Store and memory alive until a collection)
     if trap:
         msg, code = capi.take_trap(trap)
         raise WasmTrap(msg, code)

@@ -358,7 +358,10 @@ class LindInstance:
         self.spec = module_spec(module)
         self.store = wasmtime.Store(engine.engine)
         memory.store_opened()  # (until close: the memory is not reused while a Store has it)
-        self.ctx: int = capi.addr(self.store._context())
+        # (the pointer's value read in place: ``capi.addr``'s ``ctypes.cast`` puts the pointer
+        # into its own ``_objects``, a cycle left to the collector once per Store)
+        ctx = self.store._context()
+        self.ctx: int = int(ctypes.c_void_p.from_address(ctypes.addressof(ctx)).value or 0)
         capi.context_epoch_deadline_async_yield_and_update(self.ctx, 1)
         # That sets what happens at the deadline, not the deadline: a new store's is 0, already
         # passed, so its first wasm (the start function, or the first call) would yield at
