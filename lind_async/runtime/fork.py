@@ -229,7 +229,7 @@ class ForkedCage(Cage):
         src = pinst.memory
         pages = src.pages()
         # A memory an earlier child left (all zeros, instance_memory.py), else a new one.
-        memory = SharedMemoryHandle.spare(microvisor.engine, parent.module, pages)
+        memory = SharedMemoryHandle.spare(microvisor.engine, src.limits, pages)
         if memory is None:
             memory = SharedMemoryHandle.for_module(microvisor.engine, parent.module)
             memory.reusable = True

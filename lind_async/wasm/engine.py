@@ -46,7 +46,7 @@ import wasmtime
 from lind_async.abi.executable import module_bytes
 from lind_async.wasm.binary import handler_slots
 
-from . import capi
+from . import capi, instance_stacks
 
 _GRATE_MARKER = b"__lind_default_grate_entry"
 
@@ -135,6 +135,7 @@ class LindEngine:
         capi.config_max_wasm_stack_set(cptr, cfg.max_wasm_stack)
         if cfg.memory_reservation is not None:
             capi.config_memory_reservation_set(cptr, cfg.memory_reservation)
+        instance_stacks.install(wcfg.ptr())  # fiber stacks kept from Store to Store
         self.engine = wasmtime.Engine(wcfg)  # consumes wcfg
         self.ptr: int = capi.addr(self.engine.ptr())
         self._modules: dict[str, wasmtime.Module] = {}

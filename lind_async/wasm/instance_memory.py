@@ -155,6 +155,7 @@ class SharedMemoryHandle:
         self.ptr: int = ptr
         self.base: int = int(capi.sharedmemory_data(self.ptr) or 0)
         self.max_pages = max_pages
+        self.limits = (min_pages, max_pages)
         self.max_bytes = max_pages * capi.WASM_PAGE
         self._view: memoryview | None = None
         self._view_len = -1
@@ -175,22 +176,17 @@ class SharedMemoryHandle:
         return cls(engine, lo, hi, spec.memtype)
 
     @classmethod
-    def spare(cls, engine: LindEngine, module: wasmtime.Module,
+    def spare(cls, engine: LindEngine, limits: tuple[int, int],
               pages: int) -> SharedMemoryHandle | None:
-        """A retired memory of the type ``module`` imports, ``pages`` large (all zeros), if
-        the engine keeps one; marked reusable in turn."""
-        from .instance import module_spec
-
-        spec = module_spec(module)
+        """A retired memory with these ``limits`` (min and max pages: those of the memory a
+        fork child copies), ``pages`` large and all zeros, if the engine keeps one; marked
+        reusable in turn."""
         pool = _pools.get(engine)
-        if spec.memory is None or pool is None:
-            return None
-        _, _, lo, hi = spec.memory
-        ptr = pool.take((lo, hi, pages))
+        ptr = None if pool is None else pool.take((*limits, pages))
         if ptr is None:
             return None
-        handle = cls(engine, lo, hi, ptr=ptr)
-        handle.reusable = True
+        handle = cls(engine, limits[0], limits[1], ptr=ptr)
+        handle._state[1] = 1
         return handle
 
     @property

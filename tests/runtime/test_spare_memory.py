@@ -1,9 +1,10 @@
 """Spare memories (wasm/instance_memory.py): a memory whose last user is gone is kept, zeroed,
 for a fork child instead of deleted — never one a Store may still map, never with the last
-cage's bytes, never more than a few."""
+cage's bytes, never more than a few. Fiber stacks (wasm/instance_stacks.py) kept likewise."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import Iterator
 from typing import Any
@@ -15,6 +16,7 @@ from lind_async.wasm import (
     HostImports,
     LindEngine,
     instance_memory,
+    instance_stacks,
     instantiate,
     run_call,
 )
@@ -62,8 +64,8 @@ def test_a_spare_is_all_zeros_and_usable(
         ptr = await _used_memory(fresh_engine, guest_wasm)
         assert spare_count(fresh_engine) == 1
         mod = fresh_engine.load_module(guest_wasm)
-        assert SharedMemoryHandle.spare(fresh_engine, mod, 1) is None  # (another size)
-        spare = SharedMemoryHandle.spare(fresh_engine, mod, 2)
+        assert SharedMemoryHandle.spare(fresh_engine, (1, 64), 1) is None  # (another size)
+        spare = SharedMemoryHandle.spare(fresh_engine, (1, 64), 2)
         assert spare is not None and spare.ptr == ptr and spare.reusable
         assert spare_count(fresh_engine) == 0
         assert spare.size() == 2 * 65536
@@ -102,5 +104,28 @@ def test_closed_handles_are_not_kept_and_the_pool_is_bounded(
         for _ in range(instance_memory.SPARES + 3):
             await _used_memory(fresh_engine, guest_wasm)
         assert spare_count(fresh_engine) == instance_memory.SPARES
+
+    run(main())
+
+
+def test_fiber_stacks_are_kept_and_bounded(
+    fresh_engine: LindEngine, guest_wasm: bytes, run: Runner[Any]
+) -> None:
+    """Stores take their fiber stacks from wasm/instance_stacks.py and give them back when
+    deleted: at most ``SPARE`` are kept, and a kept one serves the next Store."""
+    async def main() -> None:
+        mod = fresh_engine.load_module(guest_wasm)
+        live = await asyncio.gather(*(instantiate(fresh_engine, mod, _imp())
+                                      for _ in range(instance_stacks.SPARE + 4)))
+        for inst in live:
+            assert await run_call(inst, "add", [40, 2]) == [42]
+        for inst in live:
+            inst.close()
+        assert instance_stacks.spare_count() == instance_stacks.SPARE
+        inst = await instantiate(fresh_engine, mod, _imp())
+        assert await run_call(inst, "add", [1, 2]) == [3]
+        assert instance_stacks.spare_count() == instance_stacks.SPARE - 1  # (one reused)
+        inst.close()
+        assert instance_stacks.spare_count() == instance_stacks.SPARE
 
     run(main())
