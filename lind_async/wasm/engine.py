@@ -13,7 +13,8 @@ Invariants:
 - ``max_wasm_stack < async_stack_size`` (else wasmtime aborts at engine creation); checked
   here and raised as ``ValueError`` before reaching wasmtime. The difference is the native
   stack left for host code (our Python syscall handlers run on the fiber stack!), so at
-  least 256 KiB of headroom is demanded.
+  least 256 KiB of headroom is demanded. The fiber stacks themselves come from
+  ``instance_stacks.py`` (kept from one Store to the next instead of mapped per Store).
 - Compiling is slow (~0.5 s for a 100 KB module), deserializing is ~0.2 ms, so
   ``load_module`` keeps an in-memory map ``sha256 -> Module`` and, when ``cache_dir`` is
   set, an on-disk cache of serialized modules. The disk key covers the module bytes, every
