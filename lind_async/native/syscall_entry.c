@@ -155,11 +155,11 @@ struct record { int64_t pos; int32_t host_fd; uint8_t ops, kind; uint16_t unused
 
 enum { N_CURRENT, N_INSTANCE, N_DATA, N_ROUTES, N_SIGNALS, N_PENDING, N_STOPPED, N_FDS, N_FAST,
        N_MEM, N_BASE, N_SIZE, N_LOW, N_ENTRIES, N_CLOEXEC, N_REFS, N_POS, N_CWD, N_UMASK,
-       N_MICROVISOR, N_ROOT, N_FD, N_LIMIT, N_GUEST_PATH, N_CEILING, N_RELEASE, N_NAMES };
+       N_MICROVISOR, N_ROOT, N_FD, N_LIMIT, N_GUEST_PATH, N_CEILING, N_RELEASE, N_KEY, N_NAMES };
 static const char *const name_text[N_NAMES] = {
     "_current", "instance", "data", "_routes", "signals", "pending", "stopped", "fds", "fast",
     "mem", "_base", "_size", "_low", "_entries", "_cloexec", "refs", "_pos", "cwd", "umask",
-    "microvisor", "root", "fd", "limit", "guest_path", "_ceiling", "release"};
+    "microvisor", "root", "fd", "limit", "guest_path", "_ceiling", "release", "key"};
 static PyObject *names[N_NAMES];
 static PyObject *fiber_globals;     /* wasm/fiber.py's module dict */
 static PyObject *memory_type;       /* memory/access.py's GuestMemory */
@@ -170,10 +170,11 @@ static uint32_t *fd_counts;         /* core/fdtable.py's: tables with an entry a
 static int fast_on;
 /* The live wasm call (wasm/fiber.py's _Call) last seen from a cage with routes: 15 of every 16
  * of its later calls are declined at once, without looking at the cage (a call runs one thread
- * of one cage, whose grates are rarely detached); the 16th looks again. Only a pointer
- * compared, never followed: a stale value, or one a new call reuses, can only send up to 15
- * calls to Python, which is always right. */
+ * of one cage, whose grates are rarely detached); the 16th looks again. Compared by address,
+ * then by the live call's ``key`` (unique per call): a new call of another cage that got a
+ * freed call's address (calls are freed as they end) is not taken for it. */
 static const PyObject *routed_call;
+static int64_t routed_key;
 static uint32_t routed_skips;
 uint64_t lind_fastio_served;  /* calls answered here (read by tests) */
 
@@ -204,7 +205,7 @@ int lind_fastio_init(PyObject *globals, PyObject *guest_memory, void *pool, uint
 
 /* Objects looked up for one call, released together. */
 #define HELD 32
-struct refs { PyObject *held[HELD]; int n; };  /* open holds the most: 26 */
+struct refs { PyObject *held[HELD]; int n; };  /* open holds the most: 27 */
 
 /* Keep a new reference (or NULL) for the call's end; NULL too if there is no room (never
  * expected: every caller then declines). */
@@ -265,7 +266,13 @@ static unsigned char *guest_range(struct refs *r, PyObject *cage, int64_t buf, i
 static PyObject *current_cage(struct refs *r, PyObject **live) {
     PyObject *call = PyDict_GetItemWithError(fiber_globals, names[N_CURRENT]);  /* borrowed */
     if (call == NULL || call == &_Py_NoneStruct) return NULL;
-    if (call == routed_call && (++routed_skips & 15) != 0) return NULL;  /* see routed_call */
+    if (call == routed_call) {  /* see routed_call */
+        int bad = 0;
+        int64_t key = integer(r, call, N_KEY, &bad);
+        if (bad) return NULL;
+        if (key != routed_key) routed_call = NULL;
+        else if ((++routed_skips & 15) != 0) return NULL;
+    }
     PyObject *instance = get(r, call, N_INSTANCE);
     if (instance == NULL) return NULL;
     *live = call;
@@ -279,7 +286,12 @@ static int only_rawposix(struct refs *r, PyObject *call, PyObject *cage) {
     PyObject *routes = get(r, cage, N_ROUTES);
     if (routes == NULL || routes == &_Py_NoneStruct) return 0;
     if (PyObject_Size(routes) != 0) {
-        routed_call = call;
+        int bad = 0;
+        int64_t key = integer(r, call, N_KEY, &bad);
+        if (!bad) {
+            routed_call = call;
+            routed_key = key;
+        }
         return 0;
     }
     if (call == routed_call) routed_call = NULL;

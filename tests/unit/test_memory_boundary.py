@@ -9,10 +9,10 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[2] / "lind_async"
 MEMORY = PACKAGE / "memory"
 
-# wasm/instance.py owns the wasmtime shared-memory handle: it reads the host base from wasmtime
-# (sharedmemory_data) and is what GuestMemory is built over. capi.py declares the call.
-BASE_OWNERS = {"wasm/instance.py"}
-DATA_OWNERS = {"wasm/instance.py", "wasm/capi.py"}
+# wasm/instance_memory.py owns the wasmtime shared-memory handle: it reads the host base from
+# wasmtime (sharedmemory_data) and is what GuestMemory is built over. capi.py declares the call.
+BASE_OWNERS = {"wasm/instance_memory.py"}
+DATA_OWNERS = {"wasm/instance_memory.py", "wasm/capi.py"}
 LOWER = ("lind_async.runtime", "lind_async.rawposix", "lind_async.grates", "lind_async.grate",
          "lind_async.embed", "lind_async.cli")
 
