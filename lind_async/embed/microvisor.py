@@ -100,13 +100,7 @@ class _Host:
         root: PathLike | None,
         limit: int,
     ) -> ProcessCore:
-        if self.closed:
-            raise RuntimeError("this Microvisor is closed")
-        module = await self.modules.load(program)
-        if self.closed:
-            raise RuntimeError("this Microvisor is closed")
-        world = self.world(self.default_root if root is None else root)
-        guest_cwd = _check_cwd(world, cwd)
+        module, world, guest_cwd = await self._placed(program, root, cwd)
         io = stdio_mod.resolve(stdin, stdout, stderr, limit=limit)
         try:
             cage = world.spawn(
@@ -130,6 +124,19 @@ class _Host:
             self._prune_at = max(256, 2 * len(self.processes))
         return core
 
+    async def _placed(
+        self, program: Program, root: PathLike | None, cwd: PathLike | bytes | None
+    ) -> tuple[wasmtime.Module, World, bytes]:
+        """A new cage's module, world and working directory (``RuntimeError`` once closed,
+        before or while the module loads)."""
+        if self.closed:
+            raise RuntimeError("this Microvisor is closed")
+        module = await self.modules.load(program)
+        if self.closed:
+            raise RuntimeError("this Microvisor is closed")
+        world = self.world(self.default_root if root is None else root)
+        return module, world, _check_cwd(world, cwd)
+
     async def run(
         self,
         program: Program,
@@ -145,13 +152,7 @@ class _Host:
         timeout: float | None,
         max_output: int | None,
     ) -> capture.CompletedCage:
-        if self.closed:
-            raise RuntimeError("this Microvisor is closed")
-        module = await self.modules.load(program)
-        if self.closed:
-            raise RuntimeError("this Microvisor is closed")
-        world = self.world(self.default_root if root is None else root)
-        guest_cwd = _check_cwd(world, cwd)
+        module, world, guest_cwd = await self._placed(program, root, cwd)
         out = capture.Capture(max_output)
         stdin, source = capture.stdin_with(input)
         err: FileOps | None = None
