@@ -166,8 +166,12 @@ static int64_t lowest_free(PyObject *entries, int64_t cap) {
 
 /* open/openat(AT_FDCWD) of a regular file as fs.py's _open does it, for the flags and paths
  * where its every other branch is out of play (see the header): 1 with *result set (the new
- * descriptor, or -ENFILE when the host fd is in the microvisor's reserve), 0: Python's. */
-static int open_file(int32_t number, const int64_t *a, int64_t *result) {
+ * descriptor, or -ENFILE when the host fd is in the microvisor's reserve), 0: Python's.
+ * Never inlined: its 8 KiB path buffer would otherwise sit in the frame of every trampoline
+ * call, below which a call that blocks (a cage's read of an empty pipe) keeps its Python
+ * frames on the fiber's stack: a resident page more per waiting cage. */
+__attribute__((noinline)) static int open_file(int32_t number, const int64_t *a,
+                                               int64_t *result) {
     if (host_file_type == NULL) return 0;
     int64_t where = a[0], how = a[1], mode_slot = a[2];
     if (number == SYS_OPENAT) {
