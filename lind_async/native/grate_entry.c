@@ -134,6 +134,8 @@ void *volatile lind_threei_trap;
 
 static const char threei_failed[] = "lind host function lind.threei_call could not be called";
 
+#include "entry_result.h" /* the entry's answer as the host function's */
+
 void lind_threei_init(PyObject *callable, void *make_trap) {
 	Py_IncRef(callable);
 	threei_entry = callable;
@@ -180,22 +182,8 @@ void *lind_threei_trampoline(void *env, void *caller, unsigned char *vals, size_
 	entry_ctx = outer_ctx;
 	for (int i = 0; i < 4; i++)
 		if (args[i] != NULL) Py_DecRef(args[i]);
-	void *trap = NULL;
-	if (result != NULL) {
-		uint64_t value = PyLong_AsUnsignedLongLongMask(result);
-		Py_DecRef(result);
-		if (PyErr_Occurred() != NULL) { /* not an int: the entry's contract was broken */
-			PyErr_Clear();
-			trap = trap_new(threei_failed, sizeof threei_failed - 1);
-		} else {
-			memcpy(vals, &value, sizeof value);
-			trap = lind_threei_trap;
-			lind_threei_trap = NULL;
-		}
-	} else {
-		PyErr_Clear();
-		trap = trap_new(threei_failed, sizeof threei_failed - 1);
-	}
+	void *trap = entry_result(result, vals, &lind_threei_trap, trap_new, threei_failed,
+				  sizeof threei_failed - 1);
 	PyGILState_Release(gil);
 	return trap;
 }

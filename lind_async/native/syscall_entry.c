@@ -128,6 +128,8 @@ void *volatile lind_entry_trap;
 
 static const char failed[] = "lind host function lind.syscall could not be called";
 
+#include "entry_result.h"  /* the entry's answer as the host function's */
+
 /* Register the Python entry (kept alive here) and wasmtime_trap_new. */
 void lind_entry_init(PyObject *callable, void *make_trap) {
     Py_IncRef(callable);
@@ -448,22 +450,7 @@ void *lind_syscall_trampoline(void *env, void *caller, unsigned char *vals, size
     if (made) result = PyObject_Vectorcall(entry, args, 7, NULL);
     for (int i = 0; i < 7; i++)
         if (args[i] != NULL) Py_DecRef(args[i]);
-    void *trap = NULL;
-    if (result != NULL) {
-        uint64_t value = PyLong_AsUnsignedLongLongMask(result);
-        Py_DecRef(result);
-        if (PyErr_Occurred() != NULL) { /* not an int: the entry's contract was broken */
-            PyErr_Clear();
-            trap = trap_new(failed, sizeof failed - 1);
-        } else {
-            memcpy(vals, &value, sizeof value);
-            trap = lind_entry_trap;
-            lind_entry_trap = NULL;
-        }
-    } else {
-        PyErr_Clear();
-        trap = trap_new(failed, sizeof failed - 1);
-    }
+    void *trap = entry_result(result, vals, &lind_entry_trap, trap_new, failed, sizeof failed - 1);
     PyGILState_Release(gil);
     return trap;
 }

@@ -61,6 +61,10 @@ def test_wheel_contains_grates_and_typing(wheel: Path) -> None:
                  "lind_async/grates/namespace.py", "lind_async/grates/imfs.c",
                  "lind_async/grates/strace.c", "lind_async/guest/crt/crt1.c"):
         assert name in names, name
+    # the compiled helpers' sources, their included parts and headers: built at first use
+    native = REPO / "lind_async" / "native"
+    for part in sorted(native.glob("*.[ch]")):
+        assert f"lind_async/native/{part.name}" in names, part.name
 
 
 def test_runs_a_program_under_strace_from_anywhere(installed: Path, tmp_path: Path) -> None:
