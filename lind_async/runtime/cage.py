@@ -212,23 +212,30 @@ class Cage:
     # -- lifecycle ----------
     async def _start_instance(self) -> LindInstance:
         mv = self.microvisor
-        memory = SharedMemoryHandle.for_module(mv.engine, self.module)
-        max_pages = memory.max_pages
+        spec = module_spec(self.module)
+        if spec.memory is None:
+            raise ValueError("module does not import a memory")
+        min_pages, max_pages = spec.memory[2], spec.memory[3]
         limit = self.family.limits.memory_pages
         if limit is not None:
-            if limit < memory.pages():
+            if limit < min_pages:
                 raise WasmTrap(
                     f"memory limit of {limit * 65536} bytes is below the program's "
-                    f"{memory.pages() * 65536} bytes of static data and stack"
+                    f"{min_pages * 65536} bytes of static data and stack"
                 )
             max_pages = min(max_pages, limit)
-        if memory.pages() < max_pages and memory.grow(max_pages - memory.pages()) < 0:
-            raise WasmTrap("could not reserve the cage's linear memory")
+        # A memory an earlier cage of the same memory type and size left (all zeros:
+        # wasm/instance_memory.py), else a new one, reserved to its limit at once.
+        memory = SharedMemoryHandle.spare(mv.engine, (min_pages, spec.memory[3]), max_pages)
+        if memory is None:
+            memory = SharedMemoryHandle.for_module(mv.engine, self.module)
+            if memory.pages() < max_pages and memory.grow(max_pages - memory.pages()) < 0:
+                raise WasmTrap("could not reserve the cage's linear memory")
+            memory.reusable = True  # (a spare for a later cage once gone)
         self._mem = GuestMemory(memory)
-        if FORK_IMPORT in module_spec(self.module).func_imports:
+        if FORK_IMPORT in spec.func_imports:
             with contextlib.suppress(OSError):  # (without one, fork copies the used pages)
                 cow.Backing.create(memory, self._mem)  # copy-on-write fork (memory/cow.py)
-                memory.reusable = True  # (a spare for a fork child once gone: instance_memory)
         instance = None
         try:
             instance = await instantiate(mv.engine, self.module, mv.imports, memory=memory)

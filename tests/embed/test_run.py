@@ -104,3 +104,34 @@ def test_cancelled_run_kills_and_leaves_nothing(run: Runner, program: Build, roo
         assert open_fds() == before
 
     run(main)
+
+
+def test_a_later_cage_finds_nothing_of_an_earlier_ones_memory(
+    run: Runner, program: Build, root: Path
+) -> None:
+    """A cage's linear memory, once the cage is gone, is kept zeroed for the next cage of the
+    same memory type and size (wasm/instance_memory.py): the next one takes it, and not one
+    word the first wrote is there to find."""
+    import gc
+
+    from lind_async.wasm.instance_memory import spare_count
+
+    limits = lind_async.Limits(memory=16 << 20)
+    residue = program("mem_residue")
+
+    async def main() -> None:
+        async with lind_async.Microvisor(root=root) as mv:
+            engine = mv._host.engine  # type: ignore[union-attr]  # (its runtime side's)
+            for key in ("12345", "67890"):
+                done = await mv.run(residue, "fill", key, limits=limits)
+                assert done == lind_async.CompletedCage(0, b"filled\n")
+                gc.collect()
+                kept = spare_count(engine)
+                assert kept >= 1  # the filled memory, zeroed
+                done = await mv.run(residue, "scan", key, limits=limits)
+                assert spare_count(engine) <= kept  # (taken, then given back at its end)
+                assert done.returncode == 0
+                assert done.stdout == b"found 0 of the earlier cage's words in %d bytes\n" % (
+                    16 << 20)
+
+    run(main)
