@@ -1,4 +1,4 @@
-"""Shared linear memories, and the spare ones a new cage or a fork child takes instead of a new one.
+"""Shared linear memories, and the spare ones a new cage or a fork child takes instead.
 
 Theory of operation
 -------------------
@@ -11,8 +11,9 @@ exit) — about a sixth of a small fork+exit+wait — and by every cage a server
 So a memory whose last user is gone is *retired* into its engine's :class:`SparePool` instead
 of deleted, when it was marked :attr:`SharedMemoryHandle.reusable` (every cage's and fork
 child's: ``runtime/cage.py``, ``runtime/fork.py``), and a new cage (reserved to the same size)
-or a fork child takes one of the same type and size (:meth:`SharedMemoryHandle.spare`). Retiring maps fresh anonymous zero pages over all of
-``[0, size)`` (one ``mmap`` with ``MAP_FIXED``): what the last cage left there — its own pages,
+or a fork child takes one of the same type and size (:meth:`SharedMemoryHandle.spare`).
+Retiring maps fresh anonymous zero pages over all of ``[0, size)`` (one ``mmap`` with
+``MAP_FIXED``): what the last cage left there — its own pages,
 its copy-on-write snapshot's mapping, shared objects mapped over it — is gone before anyone
 else can get the memory, and a spare reads as zeros. A fork child then maps the parent's
 snapshot over the whole of it (``memory/cow.py``).
