@@ -38,13 +38,16 @@ from lind_async.abi import flags as F
 from lind_async.abi import layouts as L
 from lind_async.abi import syscalls as nr
 from lind_async.abi.errno import EEXIST, EINVAL, ELOOP, ENOENT, EPERM, GuestError
+from lind_async.core.pipe import PipeBuffer
+from lind_async.memory import GuestMemory
 from lind_async.rawposix.args import i32, pointer, size
 from lind_async.rawposix.files import FileOps, SysResult
+from lind_async.rawposix.pipe import PipeEnd
 from lind_async.rawposix.readiness import Cancel, Wake, Watchers, wait_ready, with_sigmask
 from lind_async.rawposix.table import Row, Support
+from lind_async.rawposix.unix_socket import UnixSocket
 
 if TYPE_CHECKING:
-    from lind_async.memory import GuestMemory
     from lind_async.rawposix.kernel import CageView
 
 _EVENT = struct.Struct(L.EPOLL_EVENT.fmt)  # events, data
@@ -52,6 +55,8 @@ _EVENT_SIZE = _EVENT.size
 _SIGSET = struct.Struct(L.KERNEL_SIGSET.fmt)
 _TIMESPEC = struct.Struct(L.TIMESPEC.fmt)
 _ALWAYS = F.EPOLLERR | F.EPOLLHUP
+_INPUT = F.EPOLLIN | F.EPOLLRDNORM
+_PROBED = _INPUT | F.EPOLLRDHUP | _ALWAYS  # the bits a probed entry may ask for
 _EXCLUSIVE_OK = F.EPOLLIN | F.EPOLLOUT | F.EPOLLERR | F.EPOLLHUP | F.EPOLLWAKEUP | F.EPOLLET
 MAX_NESTS = 4  # Linux EP_MAX_NESTS
 MAX_EVENTS = 0x7FFFFFFF // _EVENT.size
@@ -62,8 +67,8 @@ _inodes = itertools.count(1)
 class _Entry:
     """One ``(fd, description)`` on an interest list."""
 
-    __slots__ = ("cancel", "changed", "data", "disabled", "events", "fd", "file", "key", "level",
-                 "want")
+    __slots__ = ("cancel", "changed", "data", "disabled", "events", "fd", "file", "inrecord", "key",
+                 "level", "mask", "pipe", "record", "sock", "want")
 
     def __init__(self, key: tuple[int, int], fd: int, file: weakref.ref[FileOps]) -> None:
         self.key = key
@@ -76,12 +81,33 @@ class _Entry:
         self.changed = True  # ADD/MOD: readiness is checked as if it had just changed
         self.disabled = False  # EPOLLONESHOT fired
         self.cancel: Cancel | None = None  # the armed watch, if any
+        # A probe (see _probe): a plain level-triggered entry asking only for input, on a pipe's
+        # read end or an in-process AF_UNIX socket, is checked without calling poll_mask.
+        self.pipe: PipeBuffer | None = None
+        self.sock: UnixSocket | None = None
+        self.mask = 0  # the events last reported through poll_mask
+        self.record = b""  # the guest's struct epoll_event for them, packed once
+        self.inrecord = b""  # a probed entry's record when readable: POLLIN|POLLRDNORM & want
 
-    def set(self, events: int, data: int) -> None:
+    def set(self, events: int, data: int, file: FileOps) -> None:
         self.events = events | _ALWAYS
         self.data = data
-        self.want = (events | _ALWAYS) & ~F.EPOLLEXCLUSIVE
-        self.level = not events & (F.EPOLLET | F.EPOLLONESHOT)
+        self.want = want = (events | _ALWAYS) & ~F.EPOLLEXCLUSIVE
+        self.level = level = not events & (F.EPOLLET | F.EPOLLONESHOT)
+        self.inrecord = self.report(want & _INPUT)
+        self.pipe = self.sock = None
+        if level and not want & ~_PROBED and self.mask:
+            kind = type(file).poll_mask
+            if kind is PipeEnd.poll_mask and isinstance(file, PipeEnd) and file.reading:
+                self.pipe = file.pipe.buffer
+            elif kind is UnixSocket.poll_mask and isinstance(file, UnixSocket):
+                self.sock = file
+
+    def report(self, mask: int) -> bytes:
+        """The record reporting ``mask`` (kept: the next report is most likely the same)."""
+        self.mask = mask
+        self.record = record = _EVENT.pack(mask, self.data)
+        return record
 
 
 class Epoll(FileOps):
@@ -110,7 +136,7 @@ class Epoll(FileOps):
                 epoll.forget(key)
 
         entry = _Entry(key, fd, weakref.ref(file, gone))
-        entry.set(events, data)
+        entry.set(events, data, file)
         self.entries[key] = entry
         self._queue(entry)
 
@@ -118,7 +144,7 @@ class Epoll(FileOps):
         entry = self._find(fd, file)
         if entry.events & F.EPOLLEXCLUSIVE:
             raise GuestError(EINVAL)
-        entry.set(events, data)
+        entry.set(events, data, file)
         entry.disabled = False
         entry.changed = True
         if entry.cancel is not None:  # re-armed for the new events when next off the ready list
@@ -177,17 +203,16 @@ class Epoll(FileOps):
 
     def collect(self, maxevents: int) -> list[tuple[int, int]]:
         """Take up to ``maxevents`` ready ``(events, data)`` pairs off the ready list."""
-        flat = self.gather(maxevents)
-        return list(zip(flat[::2], flat[1::2], strict=True))
+        return [_EVENT.unpack(record) for record in self.gather(maxevents)]
 
-    def gather(self, maxevents: int) -> list[int]:
-        """:meth:`collect` as one flat list ``[events, data, events, data, ...]`` (packed into
-        the guest's array at once).
+    def gather(self, maxevents: int) -> list[bytes]:
+        """:meth:`collect` as the guest's ``struct epoll_event`` records (joined and copied
+        into its array at once).
 
         Level-triggered entries reported stay candidates; when ``maxevents`` cut the round
         short they move behind the rest (Linux's round robin)."""
         ready = self.ready
-        out: list[int] = []
+        out: list[bytes] = []
         if not ready:
             return out
         if len(ready) > maxevents:
@@ -197,28 +222,43 @@ class Epoll(FileOps):
             # The hot path: level-triggered candidates still ready, reported and left in place.
             # Nothing here changes the list, so it is walked without a copy up to the first
             # candidate that needs more (a description dying meanwhile, through its weak
-            # reference, would change it: then the whole round starts again below).
+            # reference, would change it: then the whole round starts again below). A probed
+            # entry is ready for input exactly when poll_mask() & want would be its inmask:
+            # a pipe's read end while data is buffered and a writer is left, a socket while
+            # ``hot`` (UnixSocket.recheck: a plain connected stream) with data queued. In any
+            # other state it takes the general path below, which asks poll_mask().
             for entry in ready:
                 file = entry.file()
-                if not entry.level or file is None or file.refs <= 0:
+                if file is None or file.refs <= 0:
                     break
-                mask = file.poll_mask() & entry.want
-                if not mask:
-                    break
-                append(mask)
-                append(entry.data)
+                buffer = entry.pipe
+                if buffer is not None:
+                    if not buffer.data or not buffer.writers:
+                        break
+                    append(entry.inrecord)
+                elif (sock := entry.sock) is not None:
+                    stream = sock.hot
+                    if stream is None or not stream.size:
+                        break
+                    append(entry.inrecord)
+                else:
+                    if not entry.level:
+                        break
+                    mask = file.poll_mask() & entry.want
+                    if not mask:
+                        break
+                    append(entry.record if mask == entry.mask else entry.report(mask))
             else:
                 return out
         except RuntimeError:
             out.clear()
         before = len(ready)
-        for entry in list(ready)[len(out) >> 1:]:
+        for entry in list(ready)[len(out):]:
             file = entry.file()
             if entry.level and file is not None and file.refs > 0:
                 mask = file.poll_mask() & entry.want
-                if mask:
-                    append(mask)  # reported: a candidate again next round
-                    append(entry.data)
+                if mask:  # reported: a candidate again next round
+                    append(entry.record if mask == entry.mask else entry.report(mask))
                     continue
             self._look(entry, file, out)
         if len(self.ready) < before:
@@ -236,15 +276,14 @@ class Epoll(FileOps):
             self.ready = dict(ready)
             self.left = 0
 
-    def _gather_some(self, maxevents: int) -> list[int]:
+    def _gather_some(self, maxevents: int) -> list[bytes]:
         """:meth:`gather` when there are more candidates than ``maxevents``."""
         ready = self.ready
-        out: list[int] = []
+        out: list[bytes] = []
         again: list[_Entry] = []  # level-triggered entries reported
-        limit = 2 * maxevents
         before = len(ready)
         for entry in list(ready):
-            if len(out) >= limit:
+            if len(out) >= maxevents:
                 for entry in again:  # behind the candidates not looked at
                     del ready[entry]
                     ready[entry] = None
@@ -253,8 +292,7 @@ class Epoll(FileOps):
             if entry.level and file is not None and file.refs > 0:
                 mask = file.poll_mask() & entry.want
                 if mask:
-                    out.append(mask)
-                    out.append(entry.data)
+                    out.append(entry.record if mask == entry.mask else entry.report(mask))
                     again.append(entry)
                     continue
             self._look(entry, file, out)
@@ -262,7 +300,7 @@ class Epoll(FileOps):
             self._shrunk(before)
         return out
 
-    def _look(self, entry: _Entry, file: FileOps | None, out: list[int]) -> None:
+    def _look(self, entry: _Entry, file: FileOps | None, out: list[bytes]) -> None:
         """A candidate off the fast path: gone, level-triggered and not ready, edge-triggered
         or one-shot. Off the ready list unless a level-triggered one is reported."""
         if file is None or file.refs <= 0:
@@ -283,8 +321,7 @@ class Epoll(FileOps):
                 self._arm(entry)
                 return
             entry.changed = False
-        out.append(mask)
-        out.append(entry.data)
+        out.append(entry.record if mask == entry.mask else entry.report(mask))
         if events & F.EPOLLONESHOT:
             entry.disabled = True
         elif events & F.EPOLLET:
@@ -425,33 +462,34 @@ def _wait(
     count = maxevents & 0xFFFFFFFF  # a negative int is above MAX_EVENTS too
     if not 0 < count <= MAX_EVENTS:
         raise GuestError(EINVAL)
-    base = pointer(events)
+    base = events & 0xFFFFFFFFFFFFFFFF  # memory.pointer, inline
+    if base >= 0xFFFFFFFF80000000:
+        base &= 0xFFFFFFFF
     mem = cage.mem
     mem.check(base, count * _EVENT_SIZE)
     epoll = cage.fds.file(epfd & 0xFFFFFFFF)  # a negative fd is EBADF as a huge one
-    if not isinstance(epoll, Epoll):
+    if epoll.__class__ is not Epoll and not isinstance(epoll, Epoll):
         raise GuestError(EINVAL)
     found = epoll.gather(count)
-    if found or timeout_ns == 0:
-        return _deliver(mem, base, found)
+    if found:
+        # The whole array was checked above and nothing since could shrink the memory or
+        # refresh its view: the records are copied straight in (mem.write checks again).
+        blob = b"".join(found)
+        if mem.__class__ is GuestMemory:
+            mem.view[base : base + len(blob)] = blob
+        else:  # a grate's forwarded call: CompositeMemory resolves the address
+            mem.write(base, blob)
+        return len(found)
+    if timeout_ns == 0:
+        return 0
     return _wait_later(cage, epoll, base, count, timeout_ns)
 
 
-def _deliver(mem: GuestMemory, base: int, found: list[int]) -> int:
-    """Write the flat ``[events, data, ...]`` list into the guest's array; the event count."""
-    count = len(found) >> 1
-    if count:
-        packer = _PACKERS.get(count)
-        if packer is None:
-            packer = struct.Struct("<" + _EVENT.format[1:] * count)
-            if count <= 64:
-                _PACKERS[count] = packer
-        # (packing to bytes and copying them in beats pack_into over linear memory 2:1)
-        mem.write(base, packer.pack(*found))
-    return count
-
-
-_PACKERS: dict[int, struct.Struct] = {}  # count -> the format of that many events
+def _deliver(mem: GuestMemory, base: int, found: list[bytes]) -> int:
+    """Write the records into the guest's array; the event count."""
+    if found:
+        mem.write(base, b"".join(found))
+    return len(found)
 
 
 async def _wait_later(

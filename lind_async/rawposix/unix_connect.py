@@ -55,6 +55,7 @@ def listen(sock: UnixSocket, backlog: int) -> None:
     if sock.state == CONNECTED or sock.name is None:
         raise GuestError(EINVAL)
     sock.state = LISTENING
+    sock.recheck()
     sock.peer_cred = sock.cred  # Linux: a listener's SO_PEERCRED is its own
     sock.max_backlog = min(max(backlog, 0), MAX_BACKLOG)
     if sock.host is not None:
@@ -110,6 +111,7 @@ def _attach(sock: UnixSocket, remote: HostUnixStream) -> int:
     sock.peer = None
     if sock.conn:
         sock.state = CONNECTED
+    sock.recheck()
     sigio.rearm(sock)  # first: its in-process watch is not an event of the host connection
     sock.wake()
     return 0
@@ -137,6 +139,8 @@ def _link(sock: UnixSocket, listener: UnixSocket, cage: CageView) -> None:
     sock.state = CONNECTED
     sock.peer = server
     sock.peer_cred = listener.cred
+    server.recheck()
+    sock.recheck()
     listener.backlog.append(server)
     listener.readq.wake_all()
     sock.readq.wake_all()

@@ -68,6 +68,7 @@ def get_option(sock: UnixSocket, level: int, name: int, size: int) -> bytes:
         raise GuestError(EOPNOTSUPP)
     if name == F.SO_ERROR:
         err, sock.error = sock.error, 0
+        sock.recheck()
         return pack_int(err)
     if name == F.SO_ACCEPTCONN:
         return pack_int(int(sock.state == LISTENING))

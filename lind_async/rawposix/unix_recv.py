@@ -77,6 +77,7 @@ def _recv_now(sock: UnixSocket, views: list[memoryview], flags: int) -> Received
             return n, dgram.sender, _held(dgram.rights, peek), msg_flags
     if sock.error:
         err, sock.error = sock.error, 0
+        sock.recheck()
         raise GuestError(err)
     if sock.rd_shut or (sock.stream is not None and not any(len(v) for v in views)):
         return 0, None, None, 0

@@ -186,6 +186,7 @@ def _deliver(sock: UnixSocket, target: UnixSocket, data: bytes, box: Box) -> Wai
     checks: pending error, own shutdown, send buffer, then the receiver)."""
     if sock.error:
         err, sock.error = sock.error, 0
+        sock.recheck()
         raise GuestError(err)
     if sock.wr_shut:
         raise GuestError(EPIPE)

@@ -14,6 +14,7 @@ PROGRAMS = [
     "epoll_pipe",  # ET, LT, ONESHOT + MOD, nesting, errors, description-keyed interest list
     "epoll_socket",  # ET/LT over a socketpair, EPOLLRDHUP
     "epoll_ready_list",  # LT/ET among 300 idle fds, round robin, closes, fork (the ready list)
+    "epoll_probe",  # LT input entries kept on the ready list while pipes/sockets change
     "eventfd_counter",  # counter, semaphore, EAGAIN, overflow, blocking read across fork
     "timerfd_basic",  # one-shot, interval counts, ABSTIME, gettime, errors
     "signalfd_basic",  # blocked pending signals as records, poll/epoll, SIGCHLD, errors
