@@ -16,6 +16,13 @@ level-triggered entry stays a candidate (it is checked again next round, as Linu
 a reported edge-triggered one leaves the list, re-armed, ``changed`` cleared; ``EPOLLONESHOT``
 disables an entry until ``EPOLL_CTL_MOD``.
 
+The hot path (``gather``): a plain level-triggered entry asking only for input on a pipe's read
+end or an in-process AF_UNIX socket carries a *probe* (the pipe's buffer, or the socket, whose
+``hot`` names its stream while it is a plain connected stream): it is reported while the probe
+says "readable and nothing else to tell" without a ``poll_mask`` call; in any other state it
+takes the general path, which asks ``poll_mask``. Every entry keeps its ``struct epoll_event``
+packed, so a round joins records and copies them into the guest's array once.
+
 Edge-triggered semantics: an entry is reported when ready *and* woken since its last report
 (``ADD``/``MOD`` count as a change, as Linux checks readiness on insertion). In-process kinds
 (pipes, eventfd, timerfd, signalfd, epoll, in-process sockets) wake on real events only, so this
