@@ -119,6 +119,11 @@ extern int PySet_Add(PyObject *, PyObject *);
 extern int PyDict_SetItem(PyObject *, PyObject *, PyObject *);
 extern int PyDict_Contains(PyObject *, PyObject *);
 extern PyObject *PyBytes_FromStringAndSize(const char *, ptrdiff_t);
+extern PyObject *PySequence_GetItem(PyObject *, ptrdiff_t);
+extern PyObject *PyType_GenericAlloc(PyObject *, ptrdiff_t);
+extern PyObject *PyList_GetItem(PyObject *, ptrdiff_t);
+extern int PyList_SetSlice(PyObject *, ptrdiff_t, ptrdiff_t, PyObject *);
+extern PyObject *PyBool_FromLong(long);
 
 typedef void *(*trap_new_fn)(const char *, size_t);
 
@@ -157,11 +162,13 @@ struct record { int64_t pos; int32_t host_fd; uint8_t ops, kind; uint16_t unused
 
 enum { N_CURRENT, N_INSTANCE, N_DATA, N_ROUTES, N_SIGNALS, N_PENDING, N_STOPPED, N_FDS, N_FAST,
        N_MEM, N_BASE, N_SIZE, N_LOW, N_ENTRIES, N_CLOEXEC, N_REFS, N_POS, N_CWD, N_UMASK,
-       N_MICROVISOR, N_ROOT, N_FD, N_LIMIT, N_GUEST_PATH, N_CEILING, N_RELEASE, N_KEY, N_NAMES };
+       N_MICROVISOR, N_ROOT, N_FD, N_LIMIT, N_GUEST_PATH, N_CEILING, N_RELEASE, N_KEY,
+       N_FLAGS, N_HOST_FD, N_KIND, N_FILE_KEY, N_HOST_APPEND, N_NAMES };
 static const char *const name_text[N_NAMES] = {
     "_current", "instance", "data", "_routes", "signals", "pending", "stopped", "fds", "fast",
     "mem", "_base", "_size", "_low", "_entries", "_cloexec", "refs", "_pos", "cwd", "umask",
-    "microvisor", "root", "fd", "limit", "guest_path", "_ceiling", "release", "key"};
+    "microvisor", "root", "fd", "limit", "guest_path", "_ceiling", "release", "key",
+    "_flags", "host_fd", "kind", "_key", "_host_append"};
 static PyObject *names[N_NAMES];
 static PyObject *fiber_globals;     /* wasm/fiber.py's module dict */
 static PyObject *memory_type;       /* memory/access.py's GuestMemory */
@@ -240,19 +247,18 @@ static int64_t integer(struct refs *r, PyObject *obj, int name, int *bad) {
     return v;
 }
 
+#include "fast_slots.h"  /* field(): slotted attributes read in place */
+
 /* The guest range (buf, count) as GuestMemory.buffer decodes and checks it: its host address,
  * or NULL (Python's path then answers, EFAULT or after a refresh of the size). */
 static unsigned char *guest_range(struct refs *r, PyObject *cage, int64_t buf, int64_t count,
                                   uint64_t *length) {
     PyObject *mem = get(r, cage, N_MEM);
-    if (mem == NULL) return NULL;
-    PyObject *type = hold(r, PyObject_Type(mem));
-    if (type == NULL) return NULL;
-    if (type != memory_type) return NULL;
+    if (mem == NULL || mem->type != memory_type) return NULL;
     int bad = 0;
-    int64_t base = integer(r, mem, N_BASE, &bad);
-    int64_t size = integer(r, mem, N_SIZE, &bad);
-    int64_t low = integer(r, mem, N_LOW, &bad);
+    int64_t base = field_int(r, mem, T_MEMORY, N_BASE, &bad);
+    int64_t size = field_int(r, mem, T_MEMORY, N_SIZE, &bad);
+    int64_t low = field_int(r, mem, T_MEMORY, N_LOW, &bad);
     if (bad || base <= 0 || size < 0 || low < 0) return NULL;
     uint64_t addr = (uint64_t)buf;
     if (addr >= 0xFFFFFFFF80000000ULL) addr &= 0xFFFFFFFFULL;  /* sign-extended 32-bit */
@@ -270,12 +276,12 @@ static PyObject *current_cage(struct refs *r, PyObject **live) {
     if (call == NULL || call == &_Py_NoneStruct) return NULL;
     if (call == routed_call) {  /* see routed_call */
         int bad = 0;
-        int64_t key = integer(r, call, N_KEY, &bad);
+        int64_t key = field_int(r, call, T_CALL, N_KEY, &bad);
         if (bad) return NULL;
         if (key != routed_key) routed_call = NULL;
         else if ((++routed_skips & 15) != 0) return NULL;
     }
-    PyObject *instance = get(r, call, N_INSTANCE);
+    PyObject *instance = field(r, call, T_CALL, N_INSTANCE);
     if (instance == NULL) return NULL;
     *live = call;
     return get(r, instance, N_DATA);
@@ -289,7 +295,7 @@ static int only_rawposix(struct refs *r, PyObject *call, PyObject *cage) {
     if (routes == NULL || routes == &_Py_NoneStruct) return 0;
     if (PyObject_Size(routes) != 0) {
         int bad = 0;
-        int64_t key = integer(r, call, N_KEY, &bad);
+        int64_t key = field_int(r, call, T_CALL, N_KEY, &bad);
         if (!bad) {
             routed_call = call;
             routed_key = key;
@@ -325,7 +331,7 @@ static int fast_call(int32_t number, const int64_t *a, int64_t *result) {
     PyObject *fds = get(&r, cage, N_FDS);
     if (fds == NULL) goto out;
     int bad = 0;
-    int64_t table = integer(&r, fds, N_FAST, &bad);
+    int64_t table = field_int(&r, fds, T_TABLE, N_FAST, &bad);
     if (bad || table == 0) goto out;
     uint32_t index = ((const uint32_t *)(uintptr_t)table)[fd];
     if (index == 0 || index >= record_count) goto out;

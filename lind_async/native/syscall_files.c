@@ -69,22 +69,19 @@ int lind_fastfile_init(PyObject *host_file, PyObject *fd_table, PyObject *holder
  * 0: Python's. */
 static int close_file(struct refs *r, PyObject *call, PyObject *cage, PyObject *fds,
                       uint32_t *table, uint32_t fd, uint32_t index, int64_t *result) {
-    PyObject *type = hold(r, PyObject_Type(fds));
-    if (type == NULL || type != fd_table_type || PyObject_Size(posix_holders) != 0) return 0;
-    PyObject *entries = get(r, fds, N_ENTRIES);
+    if (fds->type != fd_table_type || PyObject_Size(posix_holders) != 0) return 0;
+    PyObject *entries = field(r, fds, T_TABLE, N_ENTRIES);
     if (entries == NULL) return 0;
     PyObject *key = hold(r, PyLong_FromLongLong(fd));
     if (key == NULL) return 0;
     PyObject *file = PyDict_GetItemWithError(entries, key);  /* borrowed */
-    if (file == NULL) return 0;
-    type = hold(r, PyObject_Type(file));
-    if (type == NULL || type != host_file_type) return 0;
+    if (file == NULL || file->type != host_file_type) return 0;
     int bad = 0;
-    int64_t refs = integer(r, file, N_REFS, &bad);
-    if (bad || refs < 1 || integer(r, file, N_FAST, &bad) != index || bad) return 0;
+    int64_t refs = field_int(r, file, T_FILE, N_REFS, &bad);
+    if (bad || refs < 1 || field_int(r, file, T_FILE, N_FAST, &bad) != index || bad) return 0;
     int last = refs == 1;
     if (last && PyObject_Size(lockers) != 0) return 0;
-    PyObject *cloexec = get(r, fds, N_CLOEXEC);
+    PyObject *cloexec = field(r, fds, T_TABLE, N_CLOEXEC);
     if (cloexec == NULL || !only_rawposix(r, call, cage)) return 0;
     struct record *rec = &records[index];
     PyObject *left = hold(r, PyLong_FromLongLong(refs - 1));
@@ -97,11 +94,14 @@ static int close_file(struct refs *r, PyObject *call, PyObject *cage, PyObject *
     table[fd] = 0;
     fd_counts[fd]--;
     if (PyObject_Size(cloexec) > 0) PySet_Discard(cloexec, key);
-    PyObject_SetAttr(file, names[N_REFS], left);
+    Py_IncRef(left);
+    set_field(file, T_FILE, N_REFS, left);
     *result = 0;
     if (last) {  /* HostFile.release: the offset home first, then the record back to the pool */
-        PyObject_SetAttr(file, names[N_POS], pos);
-        PyObject_SetAttr(file, names[N_FAST], zero);
+        Py_IncRef(pos);
+        set_field(file, T_FILE, N_POS, pos);
+        Py_IncRef(zero);
+        set_field(file, T_FILE, N_FAST, zero);
         rec->ops = 0;
         rec->kind = 0;
         PyObject *slot = PyLong_FromLongLong(index);
@@ -164,6 +164,76 @@ static int64_t lowest_free(PyObject *entries, int64_t cap) {
     return -1;
 }
 
+/* HostFile(host_fd, status, None, st_mode, (st_dev, st_ino)) for a regular file (a new
+ * reference, or NULL). With a record free in rawposix/fastio.py's FREE (every open after the
+ * first close) and the class's slots known (fast_slots.h), HostFile.__init__'s regular-file
+ * branch is done here: the object allocated as object.__new__ does, its slots stored in place
+ * (refs 0, _flags, host_fd, kind, _key, _host_append, _pos 0, fast; guest_path is the caller's;
+ * the directory slots stay unset, as __init__ leaves them for a regular file), the record's
+ * offset, host fd and calls set as _sync_fast sets them. Else the class is called. */
+static int file_slots_known(void) {  /* every slot stored below has its offset */
+    static const int stored[] = {N_REFS, N_FLAGS, N_HOST_FD, N_KIND, N_FILE_KEY, N_HOST_APPEND,
+                                 N_POS, N_FAST, N_GUEST_PATH};
+    for (size_t i = 0; i < sizeof stored / sizeof stored[0]; i++)
+        if (slot_offsets[T_FILE][stored[i]] == 0) return 0;
+    return slot_types[T_FILE] == host_file_type;
+}
+
+static PyObject *new_host_file(long host_fd, int32_t status, const struct stat *st) {
+    PyObject *values[6] = {
+        PyLong_FromLongLong(host_fd), PyLong_FromLongLong(status),
+        PyLong_FromLongLong(st->st_mode & S_IFMT),
+        Py_BuildValue("(KK)", (unsigned long long)st->st_dev, (unsigned long long)st->st_ino),
+        PyBool_FromLong((status & G_APPEND) != 0), PyLong_FromLongLong(st->st_mode)};
+    PyObject *file = NULL;
+    int made = 1;
+    for (int i = 0; i < 6; i++) made &= values[i] != NULL;
+    if (made && file_slots_known() && PyObject_Size(free_records) > 0) {
+        file = PyType_GenericAlloc(host_file_type, 0);  /* (a collection may run Python code:
+                                                         * FREE is looked at after it) */
+        ptrdiff_t spare = file == NULL ? 0 : PyObject_Size(free_records);
+        PyObject *slot = spare > 0 ? PyList_GetItem(free_records, spare - 1) : NULL;
+        int64_t index = slot == NULL ? 0 : PyLong_AsLongLong(slot);
+        if (slot != NULL) Py_IncRef(slot);  /* the fast slot's value: FREE's reference goes */
+        if (index <= 0 || (uint64_t)index >= record_count ||
+            PyList_SetSlice(free_records, spare - 1, spare, NULL) != 0) {  /* (never expected;
+                                    * a record that left FREE without a user is only unused) */
+            if (slot != NULL) Py_DecRef(slot);
+            if (file != NULL) Py_DecRef(file);
+            file = NULL;
+            PyErr_Clear();
+        } else {
+            struct record *rec = &records[index];
+            rec->pos = 0;
+            rec->host_fd = (int32_t)host_fd;
+            int acc = status & G_ACCMODE;  /* (never 3 here, nor O_PATH) */
+            rec->ops = OP_SEEK | (acc != 1 ? OP_READ : 0) |
+                       (acc != 0 && !(status & G_APPEND) ? OP_WRITE : 0);
+            rec->kind = KIND_FILE;
+            rec->unused = 0;
+            Py_IncRef(zero);
+            set_field(file, T_FILE, N_REFS, zero);
+            set_field(file, T_FILE, N_FLAGS, values[1]);
+            set_field(file, T_FILE, N_HOST_FD, values[0]);
+            set_field(file, T_FILE, N_KIND, values[2]);
+            set_field(file, T_FILE, N_FILE_KEY, values[3]);
+            set_field(file, T_FILE, N_HOST_APPEND, values[4]);
+            Py_IncRef(zero);
+            set_field(file, T_FILE, N_POS, zero);
+            set_field(file, T_FILE, N_FAST, slot);
+            Py_DecRef(values[5]);
+            return file;
+        }
+    }
+    if (made) {
+        PyObject *args[5] = {values[0], values[1], &_Py_NoneStruct, values[5], values[3]};
+        file = PyObject_Vectorcall(host_file_type, args, 5, NULL);
+    }
+    for (int i = 0; i < 6; i++)
+        if (values[i] != NULL) Py_DecRef(values[i]);
+    return file;
+}
+
 /* open/openat(AT_FDCWD) of a regular file as fs.py's _open does it, for the flags and paths
  * where its every other branch is out of play (see the header): 1 with *result set (the new
  * descriptor, or -ENFILE when the host fd is in the microvisor's reserve), 0: Python's.
@@ -187,25 +257,20 @@ __attribute__((noinline)) static int open_file(int32_t number, const int64_t *a,
     if (cage == NULL) goto out;
     PyObject *fds = get(&r, cage, N_FDS);
     if (fds == NULL) goto out;
-    PyObject *type = hold(&r, PyObject_Type(fds));
-    if (type == NULL) goto out;
-    if (type != fd_table_type) goto out;
+    if (fds->type != fd_table_type) goto out;
     int bad = 0;
-    int64_t table = integer(&r, fds, N_FAST, &bad);
-    int64_t limit = integer(&r, fds, N_LIMIT, &bad);
+    int64_t table = field_int(&r, fds, T_TABLE, N_FAST, &bad);
+    int64_t limit = field_int(&r, fds, T_TABLE, N_LIMIT, &bad);
     int64_t umask = integer(&r, cage, N_UMASK, &bad);
     if (bad || table == 0) goto out;
-    PyObject *entries = get(&r, fds, N_ENTRIES);
+    PyObject *entries = field(&r, fds, T_TABLE, N_ENTRIES);
     if (entries == NULL) goto out;
     /* the path, as memory/access.py's read_cstring reads it, joined with the cwd */
     PyObject *mem = get(&r, cage, N_MEM);
-    if (mem == NULL) goto out;
-    type = hold(&r, PyObject_Type(mem));
-    if (type == NULL) goto out;
-    if (type != memory_type) goto out;
-    int64_t base = integer(&r, mem, N_BASE, &bad);
-    int64_t size = integer(&r, mem, N_SIZE, &bad);
-    int64_t low = integer(&r, mem, N_LOW, &bad);
+    if (mem == NULL || mem->type != memory_type) goto out;
+    int64_t base = field_int(&r, mem, T_MEMORY, N_BASE, &bad);
+    int64_t size = field_int(&r, mem, T_MEMORY, N_SIZE, &bad);
+    int64_t low = field_int(&r, mem, T_MEMORY, N_LOW, &bad);
     if (bad || base <= 0 || size < 0 || low < 0) goto out;
     uint64_t addr = (uint64_t)where;
     if (addr >= 0xFFFFFFFF80000000ULL) addr &= 0xFFFFFFFFULL;
@@ -276,18 +341,8 @@ __attribute__((noinline)) static int open_file(int32_t number, const int64_t *a,
         close((int)host_fd);
         goto out;
     }
-    /* HostFile(host_fd, flags & _STATUS_FLAGS, None, st_mode, (st_dev, st_ino)) */
-    PyObject *args[5] = {NULL, NULL, &_Py_NoneStruct, NULL, NULL};
-    args[0] = PyLong_FromLongLong(host_fd);
-    args[1] = PyLong_FromLongLong(flags & ~(G_CREAT | G_EXCL | G_TRUNC | G_CLOEXEC));
-    args[3] = PyLong_FromLongLong(st.st_mode);
-    args[4] = Py_BuildValue("(KK)", (unsigned long long)st.st_dev,
-                            (unsigned long long)st.st_ino);
-    PyObject *file = NULL;
-    if (args[0] && args[1] && args[3] && args[4])
-        file = PyObject_Vectorcall(host_file_type, args, 5, NULL);
-    for (int i = 0; i < 5; i++)
-        if (i != 2 && args[i] != NULL) Py_DecRef(args[i]);
+    PyObject *file = new_host_file(  /* fs.py's _STATUS_FLAGS: what the description keeps */
+        host_fd, flags & ~(G_CREAT | G_EXCL | G_NOCTTY | G_TRUNC | G_CLOEXEC), &st);
     if (file == NULL) {
         close((int)host_fd);
         if (!(flags & G_CREAT)) goto out;  /* (no memory: Python fails the same way) */
@@ -301,10 +356,11 @@ __attribute__((noinline)) static int open_file(int32_t number, const int64_t *a,
     int64_t vfd = lowest_free(entries, limit);
     PyObject *key = vfd < 0 ? NULL : PyLong_FromLongLong(vfd);
     PyObject *one = PyLong_FromLongLong(1);
-    PyObject *cloexec = (flags & G_CLOEXEC) ? get(&r, fds, N_CLOEXEC) : NULL;
-    int64_t index = integer(&r, file, N_FAST, &bad);
+    PyObject *cloexec = (flags & G_CLOEXEC) ? field(&r, fds, T_TABLE, N_CLOEXEC) : NULL;
+    int64_t index = field_int(&r, file, T_FILE, N_FAST, &bad);
+    Py_IncRef(guest_path);
     if (key == NULL || one == NULL || bad || (flags & G_CLOEXEC && cloexec == NULL) ||
-        PyObject_SetAttr(file, names[N_GUEST_PATH], guest_path) != 0 ||
+        set_field(file, T_FILE, N_GUEST_PATH, guest_path) != 0 ||
         PyDict_SetItem(entries, key, file) != 0) {
         if (key != NULL) Py_DecRef(key);
         if (one != NULL) Py_DecRef(one);
@@ -320,7 +376,8 @@ __attribute__((noinline)) static int open_file(int32_t number, const int64_t *a,
         goto out;
     }
     if (cloexec != NULL) PySet_Add(cloexec, key);
-    PyObject_SetAttr(file, names[N_REFS], one);
+    Py_IncRef(one);
+    set_field(file, T_FILE, N_REFS, one);
     if (index > 0 && (uint64_t)index < record_count && vfd < FAST_FDS) {  /* (was 0: free) */
         ((uint32_t *)(uintptr_t)table)[vfd] = (uint32_t)index;
         fd_counts[vfd]++;

@@ -94,7 +94,8 @@ _O_ACCMODE, _O_PATH, _O_NOFOLLOW, _O_NONBLOCK = F.O_ACCMODE, F.O_PATH, F.O_NOFOL
 _O_TRUNC, _O_CREAT, _O_EXCL, _O_CLOEXEC, _O_WRONLY = (
     F.O_TRUNC, F.O_CREAT, F.O_EXCL, F.O_CLOEXEC, F.O_WRONLY)
 _S_IFIFO = stat_mod.S_IFIFO
-_STATUS_FLAGS = ~(F.O_CREAT | F.O_EXCL | F.O_TRUNC | F.O_CLOEXEC)  # what the description keeps
+# what the description keeps (Linux drops O_NOCTTY too: F_GETFL never shows it)
+_STATUS_FLAGS = ~(F.O_CREAT | F.O_EXCL | F.O_NOCTTY | F.O_TRUNC | F.O_CLOEXEC)
 _O_PATH_KEEPS = F.O_PATH | F.O_CLOEXEC | F.O_DIRECTORY | F.O_NOFOLLOW  # open(2)'s, under O_PATH
 
 

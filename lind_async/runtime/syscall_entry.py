@@ -223,10 +223,14 @@ def _native_trampoline(cache_dir: Path) -> Any:
         fast_init.argtypes = (ctypes.py_object, ctypes.py_object, ctypes.c_void_p,
                               ctypes.c_uint64, ctypes.c_void_p, ctypes.c_void_p)
         fast_init.restype = ctypes.c_int
-        if fast_init(vars(fiber), GuestMemory, fastio.ADDRESS, fastio.RECORDS,
-                     FAULTED_ADDRESS, FAST_COUNTS_ADDRESS) != 0:
+        fast_on = fast_init(vars(fiber), GuestMemory, fastio.ADDRESS, fastio.RECORDS,
+                            FAULTED_ADDRESS, FAST_COUNTS_ADDRESS) == 0
+        if not fast_on:
             log.info("lind.syscall: the trampoline's file fast path is off")
-        elif os.environ.get("LIND_ASYNC_FASTOPEN", "1") != "0":
+        elif fastio.give_slot_offsets(ctypes.PyDLL(path), (fiber._Call, FdTable, GuestMemory,
+                                                            HostFile)) != 0:
+            log.info("lind.syscall: the trampoline reads every attribute by getattr")
+        if os.environ.get("LIND_ASYNC_FASTOPEN", "1") != "0" and fast_on:
             file_init = lib.lind_fastfile_init
             file_init.argtypes = (ctypes.py_object,) * 6
             file_init.restype = ctypes.c_int

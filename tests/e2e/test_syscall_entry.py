@@ -269,3 +269,68 @@ def test_fast_open_close_serve_and_grates_still_see_them(
     assert syscall_entry.fast_opens_closes() == (more_opens, more_closes)
     trace = traced.stderr.decode()
     assert 'open("b.txt", O_RDONLY) = 4' in trace and "close(4) = 0" in trace, trace[:2000]
+
+
+def test_descriptions_made_in_c_match_hostfiles(
+    tmp_path: Path, cage_program: Any, native_program: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In this process: a regular file's description that the C trampoline's open builds itself
+    (``native/syscall_files.c``'s new_host_file: no ``HostFile.__init__``) has every slot, and
+    the same record, that ``HostFile(...)`` gives one, for each flag the C open takes; the
+    program's reads, writes, seeks and flags match native's."""
+    from lind_async.abi import syscalls as nr
+    from lind_async.rawposix import fastio
+    from lind_async.rawposix import table as rawposix_table
+    from lind_async.rawposix.host_file import HostFile
+    from lind_async.runtime import syscall_entry
+    from tests.e2e.conftest import run_cage
+
+    native_root, cage_root = tmp_path / "native", tmp_path / "cage"
+    native_root.mkdir()
+    cage_root.mkdir()
+    expected = run_native(native_program("fast_description"), [], root=native_root)
+    names = sorted({n for c in HostFile.__mro__ for n in getattr(c, "__slots__", ())})
+    names.remove("__weakref__")
+    missing = object()
+
+    def snapshot(file: Any) -> tuple[object, ...]:
+        index = file.fast
+        return (*(getattr(file, n, missing) for n in names if n not in ("fast", "guest_path")),
+                fastio.WORDS[2 * index], fastio.INTS[4 * index + 2], fastio.INTS[4 * index + 3])
+
+    seen: list[tuple[tuple[object, ...], tuple[object, ...], bytes | None]] = []
+    inits = [0]
+    python_init = HostFile.__init__
+
+    def counted(self: HostFile, *args: Any, **kwargs: Any) -> None:
+        inits[0] += 1
+        python_init(self, *args, **kwargs)
+
+    rawposix_table.load()
+    handlers = rawposix_table.handlers()
+    fsync = handlers[nr.SYS_fsync]
+
+    def spy(cage: Any, fd: int, *rest: int) -> Any:
+        made = cage.fds.file(fd)
+        assert type(made) is HostFile and made.fast
+        before = inits[0]
+        again = HostFile(made.host_fd, made.status_flags, None, made.kind, made.lock_key())
+        inits[0] = before
+        again.refs = made.refs
+        fastio.WORDS[2 * again.fast] = made.pos
+        seen.append((snapshot(made), snapshot(again), made.guest_path))
+        fastio.free(again.fast)
+        return fsync(cage, fd, *rest)
+
+    monkeypatch.setitem(handlers, nr.SYS_fsync, spy)
+    monkeypatch.setattr(HostFile, "__init__", counted)
+    opens, _ = syscall_entry.fast_opens_closes()
+    got = run_cage(cage_program("fast_description"), [], root=cage_root)
+    assert (got.status, got.stdout) == (expected.status, expected.stdout), got.stderr
+    assert len(seen) == 7
+    for made, again, guest_path in seen:
+        assert made == again
+        assert guest_path in (b"/data.txt", b"/new.txt")
+    if syscall_entry.native():
+        assert syscall_entry.fast_opens_closes()[0] - opens >= 8  # (O_TRUNC: Python's)
+        assert inits[0] <= 2  # O_TRUNC's (Python's) and the first's if no record was free
