@@ -6,7 +6,8 @@
  * The fast paths read ~10 attributes a call (~30 with an open and its close) of objects whose
  * classes use __slots__: the live call, the fd table, the guest memory, the description. Each
  * PyObject_GetAttr of a slot is a type lookup, a descriptor check and the member read (~30 ns
- * here); the slot itself is one word at a fixed offset in the object. rawposix/fastio.py's
+ * here); the slot itself is one word at a fixed offset in the object. (The confined root's
+ * HostRoot too, for its fd.) rawposix/fastio.py's
  * slot_offsets finds those offsets at start-up (a sentinel stored through the attribute and
  * found in the object's bytes: nothing is assumed about the class layout) and lind_fast_slots
  * hands them here, per class and per name of names[] (0: not a slot of that class).
@@ -21,7 +22,8 @@
  */
 
 struct _object { intptr_t refcnt; struct _object *type; };  /* CPython's object header */
-enum { T_CALL, T_TABLE, T_MEMORY, T_FILE, T_COUNT };          /* the classes, in this order */
+_Static_assert(sizeof(ptrdiff_t) == 8 && sizeof(void *) == 8, "a 64-bit host (offsets, ints)");
+enum { T_CALL, T_TABLE, T_MEMORY, T_FILE, T_ROOT, T_COUNT };  /* the classes, in this order */
 static PyObject *slot_types[T_COUNT];
 static int64_t slot_offsets[T_COUNT][N_NAMES];
 
@@ -84,7 +86,7 @@ static int64_t field_int(struct refs *r, PyObject *obj, int t, int name, int *ba
         *bad = 1;
         return 0;
     }
-    long long v = PyLong_AsLongLong(value);
+    ptrdiff_t v = PyLong_AsSsize_t(value);  /* (as integer()) */
     if (v == -1 && PyErr_Occurred() != NULL) *bad = 1;
     return v;
 }

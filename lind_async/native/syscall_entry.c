@@ -98,6 +98,7 @@ extern PyObject *PyDict_GetItemWithError(PyObject *, PyObject *);
 extern ptrdiff_t PyObject_Size(PyObject *);
 extern int PyObject_IsTrue(PyObject *);
 extern long long PyLong_AsLongLong(PyObject *);
+extern ptrdiff_t PyLong_AsSsize_t(PyObject *);
 extern PyObject *PyUnicode_InternFromString(const char *);
 extern PyObject *PyObject_Type(PyObject *);
 extern PyObject _Py_NoneStruct;
@@ -242,7 +243,8 @@ static int64_t integer(struct refs *r, PyObject *obj, int name, int *bad) {
         *bad = 1;
         return 0;
     }
-    long long v = PyLong_AsLongLong(value);
+    ptrdiff_t v = PyLong_AsSsize_t(value);  /* (not AsLongLong: its multi-digit path, a
+                                              * pointer's, goes through _PyLong_AsByteArray) */
     if (v == -1 && PyErr_Occurred() != NULL) *bad = 1;
     return v;
 }

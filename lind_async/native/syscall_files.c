@@ -180,14 +180,16 @@ static int file_slots_known(void) {  /* every slot stored below has its offset *
 }
 
 static PyObject *new_host_file(long host_fd, int32_t status, const struct stat *st) {
+    static PyObject *regular;  /* S_IFREG, every such file's kind (kept) */
+    if (regular == NULL) regular = PyLong_FromLongLong(S_IFREG);
+    if (regular != NULL) Py_IncRef(regular);
     PyObject *values[6] = {
-        PyLong_FromLongLong(host_fd), PyLong_FromLongLong(status),
-        PyLong_FromLongLong(st->st_mode & S_IFMT),
+        PyLong_FromLongLong(host_fd), PyLong_FromLongLong(status), regular,
         Py_BuildValue("(KK)", (unsigned long long)st->st_dev, (unsigned long long)st->st_ino),
-        PyBool_FromLong((status & G_APPEND) != 0), PyLong_FromLongLong(st->st_mode)};
+        PyBool_FromLong((status & G_APPEND) != 0), NULL};
     PyObject *file = NULL;
     int made = 1;
-    for (int i = 0; i < 6; i++) made &= values[i] != NULL;
+    for (int i = 0; i < 5; i++) made &= values[i] != NULL;
     if (made && file_slots_known() && PyObject_Size(free_records) > 0) {
         file = PyType_GenericAlloc(host_file_type, 0);  /* (a collection may run Python code:
                                                          * FREE is looked at after it) */
@@ -221,11 +223,11 @@ static PyObject *new_host_file(long host_fd, int32_t status, const struct stat *
             Py_IncRef(zero);
             set_field(file, T_FILE, N_POS, zero);
             set_field(file, T_FILE, N_FAST, slot);
-            Py_DecRef(values[5]);
             return file;
         }
     }
-    if (made) {
+    values[5] = made ? PyLong_FromLongLong(st->st_mode) : NULL;
+    if (values[5] != NULL) {
         PyObject *args[5] = {values[0], values[1], &_Py_NoneStruct, values[5], values[3]};
         file = PyObject_Vectorcall(host_file_type, args, 5, NULL);
     }
@@ -302,7 +304,7 @@ __attribute__((noinline)) static int open_file(int32_t number, const int64_t *a,
     if (world == NULL) goto out;
     PyObject *root = get(&r, world, N_ROOT);
     if (root == NULL) goto out;
-    int64_t root_fd = integer(&r, root, N_FD, &bad);
+    int64_t root_fd = field_int(&r, root, T_ROOT, N_FD, &bad);
     PyObject *ceiling_obj = PyDict_GetItemWithError(hostfds_globals, names[N_CEILING]);
     if (bad || ceiling_obj == NULL || root_fd < 0) goto out;
     long long ceiling = PyLong_AsLongLong(ceiling_obj);
@@ -335,7 +337,8 @@ __attribute__((noinline)) static int open_file(int32_t number, const int64_t *a,
         goto out;
     }
     struct stat st;
-    if (fstat((int)host_fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    /* (the fstat system call itself: glibc's fstat is fstatat(fd, "", AT_EMPTY_PATH)) */
+    if (syscall(SYS_fstat, (int)host_fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         /* not a regular file: Python opens it again and takes its own branch (a FIFO, a
          * directory...); O_EXCL created a regular file, so nothing it did is done twice */
         close((int)host_fd);

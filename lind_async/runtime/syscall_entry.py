@@ -228,7 +228,7 @@ def _native_trampoline(cache_dir: Path) -> Any:
         if not fast_on:
             log.info("lind.syscall: the trampoline's file fast path is off")
         elif fastio.give_slot_offsets(ctypes.PyDLL(path), (fiber._Call, FdTable, GuestMemory,
-                                                            HostFile)) != 0:
+                                                            HostFile, confine.HostRoot)) != 0:
             log.info("lind.syscall: the trampoline reads every attribute by getattr")
         if os.environ.get("LIND_ASYNC_FASTOPEN", "1") != "0" and fast_on:
             file_init = lib.lind_fastfile_init
