@@ -4,8 +4,11 @@
 
 Prints sequential read throughput (MB/s) of a page-cached file in 1 KiB and 64 KiB ``read()``
 calls, and the latency of an ``open`` + ``close`` pair, for the native build and the cage; ratios
-are cage/native for throughput and cage/native for latency. Reads in the cage go through
-``preadv(RWF_NOWAIT)`` inline (rawposix/files.py): this measures that fast path.
+are cage/native for throughput and cage/native for latency. Each figure is the program's best of
+5 rounds (``programs/file_loop.c``), natively and in the cage alike: one round's wall clock on a
+shared machine swung 2x from run to run. In the cage, reads, ``open`` and ``close`` are served by
+the compiled trampoline (``native/syscall_entry.c``, ``native/syscall_files.c``): this measures
+that fast path.
 Targets: 64 KiB reads at >= 50 % of native throughput, 1 KiB reads at >= 35 %, ``open`` +
 ``close`` at <= 3x native.
 """
