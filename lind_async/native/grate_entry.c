@@ -21,11 +21,12 @@
  *   an error), else the future's address (the Python driver polls and deletes it). The GIL is
  *   released around the wasmtime calls, as ctypes does (the poll runs guest code, whose imports
  *   take the GIL back on this same thread, and the epoch ticker needs it meanwhile).
- *   "call_pairs" (lind_grate_function(2)) first writes a grate entry's fourteen arguments.
- * - "step" (lind_grate_function(1)) steps a coroutine once with PyIter_Send: a handler that
- *   returns an int gives it back as is, without the StopIteration a Python-level send raises
- *   and catches (the costliest part of an async def Python grate hop); anything else comes
- *   back as (1, yielded) or (0, returned) for the general path. An exception propagates.
+ *   "call_pairs" (lind_grate_function(1)) first writes a grate entry's fourteen arguments.
+ * - A Python grate's hop (grate_python.c's "run", made over the Call maker by
+ *   lind_grate_python_hop): the in-flight count, the hop's Call, the handler (a coroutine
+ *   stepped once with PyIter_Send: a handler that returns an int gives it back without the
+ *   StopIteration a Python-level send raises and catches) and, when it simply gave an int, the
+ *   count's release, in one builtin call; anything else goes back to route.resume.
  *
  * - Forward.__await__ (lind_grate_await): see below.
  *
@@ -300,25 +301,6 @@ static PyObject *call_pairs(PyObject *self, PyObject *const *args, Py_ssize_t na
 	return run(p, fresh);
 }
 
-/* step(coroutine) -> the int it returned, or (1, yielded) / (0, returned non-int) */
-static PyObject *step(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-	(void)self;
-	if (nargs != 1) {
-		PyErr_SetString(PyExc_TypeError, "step(coroutine)");
-		return NULL;
-	}
-	PyObject *out = NULL;
-	int status = PyIter_Send(args[0], &_Py_NoneStruct, &out);
-	if (status == PYGEN_RETURN) {
-		if (type_of(out) == &PyLong_Type) return out;
-	} else if (status != PYGEN_NEXT) {
-		return NULL; /* the exception it raised propagates */
-	}
-	PyObject *pair = Py_BuildValue("(iO)", status == PYGEN_NEXT, out);
-	Py_DecRef(out);
-	return pair;
-}
-
 /* ---- awaiting a forward that already has its result ------------------------------------- */
 /* Forward.__await__ as a method descriptor: a result already there (an exact int in _value)
  * comes back through a small iterator whose am_send returns it at once (no generator frame, no
@@ -467,13 +449,50 @@ PyObject *lind_grate_await(PyObject *forward, PyObject *slow) {
  * a forward a Forward this way: one builtin call instead of object.__new__ and a store per
  * slot. */
 #define MAX_SLOTS 8
+#define POOL 8
 struct maker {
 	PyObject *type;
 	Py_ssize_t n;
 	Py_ssize_t offsets[MAX_SLOTS];
+	int pooled;           /* reuse an instance nobody else holds (pool[i] with refcount 1) */
+	PyObject *pool[POOL]; /* (a pooled maker's instances hold nothing that keeps anything alive:
+	                       * its callers pass ints, None and long-lived objects only) */
 };
 static struct maker makers[4];
 static int makers_used;
+
+static PyObject *make_instance(struct maker *m, PyObject *const *args, Py_ssize_t nargs) {
+	PyObject **free_entry = NULL;
+	if (m->pooled) {
+		for (int k = 0; k < POOL; k++) {
+			PyObject *obj = m->pool[k];
+			if (obj == NULL) {
+				if (free_entry == NULL) free_entry = &m->pool[k];
+			} else if (*(Py_ssize_t *)obj == 1) { /* only the pool holds it: not in use */
+				for (Py_ssize_t i = 0; i < nargs; i++) {
+					PyObject **at = (PyObject **)((char *)obj + m->offsets[i]);
+					PyObject *old = *at;
+					Py_IncRef(args[i]);
+					*at = args[i];
+					Py_XDecRef(old);
+				}
+				Py_IncRef(obj);
+				return obj;
+			}
+		}
+	}
+	PyObject *obj = PyType_GenericAlloc(m->type, 0); /* zeroed: every slot unset */
+	if (obj == NULL) return NULL;
+	for (Py_ssize_t i = 0; i < nargs; i++) {
+		Py_IncRef(args[i]);
+		*(PyObject **)((char *)obj + m->offsets[i]) = args[i];
+	}
+	if (free_entry != NULL) { /* kept for reuse once its user lets it go */
+		Py_IncRef(obj);
+		*free_entry = obj;
+	}
+	return obj;
+}
 
 static PyObject *make(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
 	struct maker *m = (struct maker *)PyLong_AsVoidPtr(self);
@@ -482,20 +501,16 @@ static PyObject *make(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
 		PyErr_SetString(PyExc_TypeError, "make: one value per slot");
 		return NULL;
 	}
-	PyObject *obj = PyType_GenericAlloc(m->type, 0); /* zeroed: every slot unset */
-	if (obj == NULL) return NULL;
-	for (Py_ssize_t i = 0; i < nargs; i++) {
-		Py_IncRef(args[i]);
-		*(PyObject **)((char *)obj + m->offsets[i]) = args[i];
-	}
-	return obj;
+	return make_instance(m, args, nargs);
 }
 
 static PyMethodDef make_def = {"make", (void *)make, METH_FASTCALL, "an instance, its slots set"};
 
 /* A new reference to a maker for ``type`` whose arguments fill the slots ``names`` (a tuple of
- * str), or NULL (no exception set) when a name is not a slot this code can find. */
-PyObject *lind_grate_maker(PyObject *type, PyObject *names) {
+ * str), or NULL (no exception set) when a name is not a slot this code can find. A ``pooled``
+ * maker keeps up to POOL of its instances and hands one out again once nothing else holds it
+ * (its refcount is the pool's alone), its slots replaced: no allocation and no deallocation. */
+PyObject *lind_grate_maker(PyObject *type, PyObject *names, int pooled) {
 	if (makers_used >= (int)(sizeof makers / sizeof makers[0])) return NULL;
 	Py_ssize_t n = PyTuple_Size(names);
 	if (n < 0) {
@@ -527,8 +542,10 @@ PyObject *lind_grate_maker(PyObject *type, PyObject *names) {
 	Py_IncRef(type);
 	m->type = type;
 	m->n = n;
+	m->pooled = pooled;
 	makers_used++;
 	return fn;
 }
 
 #include "grate_hop.c"  /* the C hop (see its header) */
+#include "grate_python.c"  /* the Python grate hop's steady state (see its header) */

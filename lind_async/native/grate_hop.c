@@ -356,14 +356,12 @@ int lind_grate_hop_init(PyObject *calls, PyObject *fiber_globals, PyObject *tail
 
 static PyMethodDef functions[] = {
 	{"start", (void *)start, METH_FASTCALL, "start and poll a prepared call once"},
-	{"step", (void *)step, METH_FASTCALL, "step a coroutine once"},
 	{"call_pairs", (void *)call_pairs, METH_FASTCALL, "write a grate entry's arguments, start"},
 	{"current_entry", (void *)current_entry, METH_FASTCALL, "the prepared call a hop links to"},
 };
 
-/* A new reference to builtin ``which`` (0: start, 1: step, 2: call_pairs, 3: current_entry), or
- * NULL. */
+/* A new reference to builtin ``which`` (0: start, 1: call_pairs, 2: current_entry), or NULL. */
 PyObject *lind_grate_function(int which) {
-	if (which < 0 || which > 3) return NULL;
+	if (which < 0 || which > 2) return NULL;
 	return PyCFunction_NewEx(&functions[which], NULL, NULL);
 }

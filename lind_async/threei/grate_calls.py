@@ -136,15 +136,20 @@ def use_native_await(make: Callable[[type, Callable[[Forward], Any]], Any]) -> N
         Forward.__await__ = make(Forward, slow)  # type: ignore[method-assign]
 
 
-# The native Forward maker (wired by ``threei/native.py``): ``_make_forward(call, value, scratch)``
-# is a Forward with FORWARD_SLOTS set, in that order. None: made slot by slot.
+# The native Forward makers (wired by ``threei/native.py``): ``_make_forward(call, value, scratch)``
+# is a Forward with FORWARD_SLOTS set, in that order. None: made slot by slot. ``_ready(None,
+# value, None)`` is a Forward of an int result, from a small pool of Forwards nobody else holds
+# (they hold nothing but an int: a result needs no call).
 FORWARD_SLOTS = ("_call", "_value", "_scratch")
 _make_forward: Callable[..., Forward] | None = None
+_ready: Callable[..., Forward] | None = None
 
 
-def use_forward_maker(make: Callable[..., Forward] | None) -> None:
-    global _make_forward
-    _make_forward = make
+def use_forward_maker(
+    make: Callable[..., Forward] | None, ready: Callable[..., Forward] | None = None
+) -> None:
+    global _make_forward, _ready
+    _make_forward, _ready = make, ready
 
 
 class _Scratch:
@@ -297,15 +302,29 @@ class Call:
                 ):  # the hot path: the caller is alive, the call in flight (the hop holds its
                     # count: authority) and every argument the caller's: RawPOSIX on it, or the
                     # Python grate below
-                    route = grate._table.get(self.number)
+                    number = self.number
+                    route = grate._table.get(number)
                     if route is None:
                         a1, a2, a3, a4, a5, a6 = self.args
-                        value = rawposix.dispatch(origin, self.number, a1, a2, a3, a4, a5, a6)
+                        value = rawposix.dispatch(origin, number, a1, a2, a3, a4, a5, a6)
                     else:
-                        value = _route.hop(
-                            self.mv, origin, route, self.number, self.args, self.owners, True
-                        )
+                        mv = self.mv
+                        below = mv.python_grates.get(route.handler_cage)
+                        run = _route._run
+                        if below is None or run is None:
+                            value = _route.hop(
+                                mv, origin, route, number, self.args, self.owners, True
+                            )
+                        else:  # route.hop's lines for a Python grate, here: one frame less
+                            counts = mv.in_flight.counts
+                            key = (route.handler_cage, origin.cage_id)
+                            value = run(counts, key, below._bound[number], below, mv, origin,
+                                        number, self.args, self.owners)
+                            if value.__class__ is not int:
+                                value = _route.resume(below, counts, key, origin, value)
                     # Forward(self, value, None) without the __init__ frame (every Python hop)
+                    if value.__class__ is int and _ready is not None:
+                        return _ready(None, value, None)
                     make = _make_forward
                     if make is not None:
                         return make(self, value, None)

@@ -11,11 +11,11 @@ trampoline), loads it and wires its pieces to the Python code they stand in for:
 - ``start``, handed to ``wasm/prepared_call.py`` (:func:`~lind_async.wasm.prepared_call.
   use_native_start`): a prepared call's start, first poll and (when it finished) delete in one
   call instead of three ctypes calls;
-- ``step``, handed to the hop (``threei/route.py``): a Python grate's coroutine handler stepped
-  once with ``PyIter_Send``, so one that finishes at once returns its int without a
-  ``StopIteration``;
-- ``Forward.__await__`` for a result already there, and makers of the hop's ``Call`` and a
-  forward's ``Forward`` (every slot set in one call);
+- ``run``, handed to the hop (``threei/route.py``, ``route._run``): a Python grate's hop in
+  one call (``native/grate_python.c``: the in-flight count, the ``Call``, the handler, a
+  coroutine stepped once with ``PyIter_Send``, the count released when it simply gave an int);
+- ``Forward.__await__`` for a result already there, and makers of a forward's ``Forward``
+  (every slot set in one call; an int result's from a small pool of reused ones);
 - the C hop: a C grate's forward to the next C grate served in C, by a *link* that
   :func:`lind_async.threei.guest_import.threei_entry` makes after checking a forward in full
   (``guest_import._link``), re-checked on every call: no route changed (``ThreeI.generation``),
@@ -88,8 +88,11 @@ def _load(cache_dir: Path) -> tuple[Any, Any] | None:
         awaiter.argtypes = (ctypes.py_object, ctypes.py_object)
         awaiter.restype = ctypes.py_object
         maker = ctypes.PyDLL(path).lind_grate_maker
-        maker.argtypes = (ctypes.py_object, ctypes.py_object)
+        maker.argtypes = (ctypes.py_object, ctypes.py_object, ctypes.c_int)
         maker.restype = ctypes.c_void_p  # (a new reference, or NULL: taken below)
+        python_hop = ctypes.PyDLL(path).lind_grate_python_hop
+        python_hop.argtypes = (ctypes.py_object,)
+        python_hop.restype = ctypes.c_void_p  # (a new reference, or NULL: taken below)
         hop_init = ctypes.PyDLL(path).lind_grate_hop_init  # (takes references: keeps the GIL)
         hop_init.argtypes = (ctypes.py_object,) * 6 + (ctypes.c_void_p,)
         hop_init.restype = ctypes.c_int
@@ -114,13 +117,17 @@ def _load(cache_dir: Path) -> tuple[Any, Any] | None:
         kept.value = trap or None
 
     guest_import.use_trap_keeper(keep_in_c)
-    prepared_call.use_native_start(function(0), function(2))
-    route.use_step(function(1))
+    prepared_call.use_native_start(function(0), function(1))
     grate_calls.use_native_await(awaiter)
-    route.use_call_maker(_maker(maker, grate_calls.Call, route.CALL_SLOTS))
-    grate_calls.use_forward_maker(_maker(maker, grate_calls.Forward, grate_calls.FORWARD_SLOTS))
+    call_maker = _maker(maker, grate_calls.Call, route.CALL_SLOTS)
+    if call_maker is not None:
+        made = python_hop(call_maker)
+        route.use_python_hop(None if not made else ctypes.cast(made, ctypes.py_object).value)
+    forward, slots = grate_calls.Forward, grate_calls.FORWARD_SLOTS
+    ready = _maker(maker, forward, slots, pooled=True)
+    grate_calls.use_forward_maker(_maker(maker, forward, slots), ready)
     if not os.environ.get("LIND_ASYNC_NO_C_HOP") and _hop(hop_init, address):
-        guest_import.use_c_hop(function(3))
+        guest_import.use_c_hop(function(2))
     return (lib, trampoline)
 
 
@@ -140,9 +147,9 @@ def _hop(hop_init: Any, address: Any) -> bool:
     )  # the library stays loaded as long as its functions are kept
 
 
-def _maker(maker: Any, cls: type, slots: tuple[str, ...]) -> Any:
-    """``maker(cls, slots)``'s builtin (it takes its new reference over), or None."""
+def _maker(maker: Any, cls: type, slots: tuple[str, ...], pooled: bool = False) -> Any:
+    """``maker(cls, slots, pooled)``'s builtin (it takes its new reference over), or None."""
     if set(slots) != set(getattr(cls, "__slots__", ())):  # every slot, each once
         return None
-    made = maker(cls, slots)
+    made = maker(cls, slots, int(pooled))
     return None if not made else ctypes.cast(made, ctypes.py_object).value

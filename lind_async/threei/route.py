@@ -39,31 +39,26 @@ if TYPE_CHECKING:
     from lind_async.rawposix.table import SysResult
     from lind_async.runtime.cage import Cage
     from lind_async.runtime.world import World
+    from lind_async.threei.python_grates import Grate
     from lind_async.threei.tables import Route
 
 Key = tuple[int, int]
 _Coroutine = types.CoroutineType
 _new = object.__new__
-# The native coroutine step (``native/grate_entry.c``, wired by ``threei/native.py``): the int a
-# coroutine returned at once, else (1, what it yielded) or (0, what it returned). None: Python's.
-_step: Callable[[Any], Any] | None = None
-
-
-def use_step(step: Callable[[Any], Any]) -> None:
-    """Step coroutine handlers once with ``step`` (see ``_step``)."""
-    global _step
-    _step = step
-
-
-# The native Call maker (wired by ``threei/native.py``): ``_make_call(*values)`` is a Call with
-# the slots CALL_SLOTS set to the values, in that order. None: made here, slot by slot.
+# The native Python grate hop (``native/grate_python.c``, wired by ``threei/native.py``):
+# ``_run(counts, key, handler, grate, mv, origin, number, args, owners)`` counts the call in
+# flight, makes its Call (CALL_SLOTS set, in that order: the six given, then effect None and
+# _key the key), runs the handler (a coroutine stepped once) and, when that gave an int and left
+# nothing to apply, releases the count and returns the int; anything else comes back as
+# ``(call, handler's result, stepped, exception or None)`` for :func:`resume`, the count held.
+# None: the Python path (:func:`_python_hop`).
 CALL_SLOTS = ("grate", "mv", "origin", "number", "args", "owners", "effect", "_key")
-_make_call: Callable[..., Call] | None = None
+_run: Callable[..., Any] | None = None
 
 
-def use_call_maker(make: Callable[..., Call] | None) -> None:
-    global _make_call
-    _make_call = make
+def use_python_hop(run: Callable[..., Any] | None) -> None:
+    global _run
+    _run = run
 
 
 def call_grate(
@@ -113,86 +108,22 @@ def hop(
     counts = mv.in_flight.counts
     key = (grate_id, origin.cage_id)
     python_grate = mv.python_grates.get(grate_id)
-    if python_grate is not None:  # the grate's bound handler, called here: one frame per hop
-        counts[key] = counts.get(key, 0) + 1
-        # Call(python_grate, mv, origin, number, args, owners, key), its slots set here: a class
-        # call runs __init__ in a frame of its own (~60 ns of every Python hop).
-        make = _make_call
-        if make is not None:
-            call = make(python_grate, mv, origin, number, args, owners, None, key)
-        else:
-            call = _new(Call)
-            call.grate = python_grate
-            call.mv = mv
-            call.origin = origin
-            call.number = number
-            call.args = args
-            call.owners = owners
-            call.effect = None
-            call._key = key
-        try:
-            result: Any = python_grate._bound[number](call)
-            kind = result.__class__
-            if kind is int:
-                pass
-            elif kind is _Coroutine:  # stepped once, eagerly: most finish without waiting
-                step = _step
-                if step is not None:
-                    first = step(result)
-                    if first.__class__ is int:
-                        result = first
-                    elif first[0]:  # it yielded: it waits
-                        finish = python_grate._finish(call, result, first[1])
-                        return _until_done(origin, counts, key, finish, True, call)
-                    else:
-                        result = as_result(first[1])
-                else:
-                    try:
-                        first = result.send(None)
-                    except StopIteration as done:
-                        result = done.value
-                        if result.__class__ is not int:
-                            result = as_result(result)
-                    else:
-                        finish = python_grate._finish(call, result, first)
-                        return _until_done(origin, counts, key, finish, True, call)
-            elif kind is Forward and result._value.__class__ is int:
-                result = result._value
-            else:
-                steps = result.__await__()
-                try:
-                    first = steps.send(None)
-                except StopIteration as done:
-                    result = as_result(done.value)
-                else:
-                    finish = python_grate._finish(call, steps, first)
-                    return _until_done(origin, counts, key, finish, True, call)
-        except GuestError as err:
-            result = to_negative_errno(err)
-        except EFFECTS as raised:
-            call.effect = raised
-            result = 0
-        except Exception:
-            result = python_grate._failed(call)
-        except BaseException:
-            call._key = None
-            _leave(counts, key)
-            raise
-        call._key = None  # (the call is no longer in flight: a later forward is checked)
-        left = counts[key] - 1  # (_leave, inline: this is every Python hop)
-        if left:
-            counts[key] = left
-        else:
-            del counts[key]
-        if call.effect is None and origin.deferred is None:
-            return result  # type: ignore[no-any-return]
-        return settle_now(call, result)
+    if python_grate is not None:  # the grate's bound handler, called here
+        run = _run
+        if run is None:  # (without the native glue)
+            return _python_hop(mv, origin, python_grate, number, args, owners, counts, key)
+        # (Call.forward's hot path runs these lines for the grate below: keep them alike)
+        got = run(counts, key, python_grate._bound[number], python_grate, mv, origin, number,
+                  args, owners)
+        if got.__class__ is int:
+            return got
+        return resume(python_grate, counts, key, origin, got)
     grate = mv.cages.get(grate_id)
     if grate is None or grate.status is not None:
         return -EIO  # a dead grate
     counts[key] = counts.get(key, 0) + 1
     try:
-        result = wasm_grates.invoke(mv, grate, route.handler, origin.cage_id, args, owners)
+        result: Any = wasm_grates.invoke(mv, grate, route.handler, origin.cage_id, args, owners)
     except BaseException:
         _leave(counts, key)
         raise
@@ -208,6 +139,120 @@ def hop(
         origin.deferred = None
         raise effect  # on origin's own fiber: its sync syscall import re-raises it there
     return result
+
+
+def resume(
+    python_grate: Grate, counts: dict[Key, int], key: Key, origin: Cage, got: tuple[Any, ...]
+) -> SysResult:
+    """Finish a hop ``_run`` handed back: ``got`` is ``(call, handler's result, stepped, None)``
+    or ``(call, None, None, exception)``; the call's count is still held."""
+    call, handler, result, exc = got
+    if exc is None:
+        return settle(python_grate, call, handler, result, counts, key, origin)
+    try:
+        raise exc
+    except BaseException as err:
+        result = raised(python_grate, call, counts, key, err)
+    finally:
+        del exc, got
+    return release(call, counts, key, origin, result)
+
+
+def settle(
+    python_grate: Grate,
+    call: Call,
+    handler: Any,
+    result: Any,
+    counts: dict[Key, int],
+    key: Key,
+    origin: Cage,
+) -> SysResult:
+    """The rest of a Python grate's hop whose handler did not simply give an int (or left an
+    effect): ``handler`` is what the handler returned, ``result`` what stepping it gave (the
+    native step's ``(1, yielded)``/``(0, returned)`` for a coroutine)."""
+    try:
+        if result.__class__ is not int:
+            if handler.__class__ is _Coroutine:
+                if result[0]:  # it yielded: it waits
+                    finish = python_grate._finish(call, handler, result[1])
+                    return _until_done(origin, counts, key, finish, True, call)
+                result = as_result(result[1])
+            else:  # an awaitable (a Forward still running), or not a result at all
+                steps = handler.__await__()
+                try:
+                    first = steps.send(None)
+                except StopIteration as done:
+                    result = as_result(done.value)
+                else:
+                    finish = python_grate._finish(call, steps, first)
+                    return _until_done(origin, counts, key, finish, True, call)
+    except BaseException as exc:
+        result = raised(python_grate, call, counts, key, exc)
+    return release(call, counts, key, origin, result)
+
+
+def raised(python_grate: Grate, call: Call, counts: dict[Key, int], key: Key, exc: BaseException
+           ) -> int:
+    """A Python grate's handler raised ``exc`` (called in its ``except`` block): the call's
+    result, or ``exc`` again (with the count released) when it is none of the grate's."""
+    if isinstance(exc, GuestError):
+        return to_negative_errno(exc)
+    if isinstance(exc, EFFECTS):
+        call.effect = exc
+        return 0
+    if isinstance(exc, Exception):
+        return python_grate._failed(call)
+    call._key = None
+    _leave(counts, key)
+    raise exc
+
+
+def release(call: Call, counts: dict[Key, int], key: Key, origin: Cage, result: int) -> SysResult:
+    """A Python grate's handler is done with ``result``: the count released, an effect applied."""
+    call._key = None
+    _leave(counts, key)
+    if call.effect is None and origin.deferred is None:
+        return result
+    return settle_now(call, result)
+
+
+def _python_hop(
+    mv: World,
+    origin: Cage,
+    python_grate: Grate,
+    number: int,
+    args: tuple[int, ...],
+    owners: tuple[int, ...],
+    counts: dict[Key, int],
+    key: Key,
+) -> SysResult:
+    """A Python grate's hop without the native glue (no step, no maker)."""
+    counts[key] = counts.get(key, 0) + 1
+    call = _new(Call)
+    call.grate = python_grate
+    call.mv = mv
+    call.origin = origin
+    call.number = number
+    call.args = args
+    call.owners = owners
+    call.effect = None
+    call._key = key
+    try:
+        handler = result = python_grate._bound[number](call)
+        kind = result.__class__
+        if kind is _Coroutine:
+            try:
+                first = result.send(None)
+            except StopIteration as done:
+                result = (0, done.value)
+            else:
+                result = (1, first)
+        elif kind is Forward and result._value.__class__ is int:
+            result = result._value
+    except BaseException as exc:
+        return release(call, counts, key, origin, raised(python_grate, call, counts, key, exc))
+    return settle(python_grate, call, handler, result, counts, key, origin)
+
 
 
 async def _until_done(
