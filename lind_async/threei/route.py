@@ -20,9 +20,16 @@ interposes on (``runtime/fork.py``). The hop
    into that cage's own fiber — only for the call the cage itself made, never into a grate that
    forwarded it (``nested``).
 
+For a Python grate, steps 1-3 of the common case (the handler gives an ``int`` and leaves no
+effect) are one native call when the glue is wired (``_run``, ``native/grate_python.c``); any
+other outcome comes back to :func:`resume`, which finishes it as the Python path
+(:func:`_python_hop`) does. ``Call.forward``'s unchanged forward to a Python grate below calls
+``_run`` itself instead of :func:`hop` (the same lines, one frame less).
+
 This module is the only writer of the in-flight counts (:class:`~lind_async.threei.authority.
-InFlight`): a lane passing a call on (``grates/lane.py``) holds its count through
-:func:`pass_through`. The count is a plain dict updated inline: it is on every hop.
+InFlight`), with the native ``_run`` it wires: a lane passing a call on (``grates/lane.py``)
+holds its count through :func:`pass_through`. The count is a plain dict updated inline: it is
+on every hop.
 """
 
 from __future__ import annotations
