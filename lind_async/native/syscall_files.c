@@ -183,9 +183,22 @@ static PyObject *new_host_file(long host_fd, int32_t status, const struct stat *
     static PyObject *regular;  /* S_IFREG, every such file's kind (kept) */
     if (regular == NULL) regular = PyLong_FromLongLong(S_IFREG);
     if (regular != NULL) Py_IncRef(regular);
+    /* the lock key (st_dev, st_ino): a tuple, immutable, so the last one is kept and shared by
+     * the next description of the same file (a file opened again and again: a server's) */
+    static PyObject *last_key;
+    static unsigned long long last_dev, last_ino;
+    PyObject *key = last_key;
+    if (key == NULL || last_dev != st->st_dev || last_ino != st->st_ino) {
+        key = Py_BuildValue("(KK)", (unsigned long long)st->st_dev,
+                            (unsigned long long)st->st_ino);
+        if (key != NULL) {
+            if (last_key != NULL) Py_DecRef(last_key);
+            last_key = key, last_dev = st->st_dev, last_ino = st->st_ino;
+        }
+    }
+    if (key != NULL) Py_IncRef(key);  /* (the cache keeps its own reference) */
     PyObject *values[6] = {
-        PyLong_FromLongLong(host_fd), PyLong_FromLongLong(status), regular,
-        Py_BuildValue("(KK)", (unsigned long long)st->st_dev, (unsigned long long)st->st_ino),
+        PyLong_FromLongLong(host_fd), PyLong_FromLongLong(status), regular, key,
         PyBool_FromLong((status & G_APPEND) != 0), NULL};
     PyObject *file = NULL;
     int made = 1;
@@ -263,7 +276,7 @@ __attribute__((noinline)) static int open_file(int32_t number, const int64_t *a,
     int bad = 0;
     int64_t table = field_int(&r, fds, T_TABLE, N_FAST, &bad);
     int64_t limit = field_int(&r, fds, T_TABLE, N_LIMIT, &bad);
-    int64_t umask = integer(&r, cage, N_UMASK, &bad);
+    int64_t umask = (flags & G_CREAT) ? integer(&r, cage, N_UMASK, &bad) : 0;
     if (bad || table == 0) goto out;
     PyObject *entries = field(&r, fds, T_TABLE, N_ENTRIES);
     if (entries == NULL) goto out;
