@@ -249,6 +249,21 @@ static PyObject *new_host_file(long host_fd, int32_t status, const struct stat *
     return file;
 }
 
+/* The guest path as bytes (a new reference): the last one made is kept and given again for
+ * the same path (bytes are immutable; a path opened again and again allocates nothing). */
+static PyObject *path_bytes(const char *path, size_t n) {
+    static PyObject *last;
+    const char *text = last == NULL ? NULL : PyBytes_AsString(last);
+    if (text == NULL || (size_t)PyBytes_Size(last) != n || memcmp(text, path, n) != 0) {
+        PyObject *made = PyBytes_FromStringAndSize(path, (ptrdiff_t)n);
+        if (made == NULL) return NULL;
+        if (last != NULL) Py_DecRef(last);
+        last = made;
+    }
+    Py_IncRef(last);
+    return last;
+}
+
 /* open/openat(AT_FDCWD) of a regular file as fs.py's _open does it, for the flags and paths
  * where its every other branch is out of play (see the header): 1 with *result set (the new
  * descriptor, or -ENFILE when the host fd is in the microvisor's reserve), 0: Python's.
@@ -322,7 +337,7 @@ __attribute__((noinline)) static int open_file(int32_t number, const int64_t *a,
     if (bad || ceiling_obj == NULL || root_fd < 0) goto out;
     long long ceiling = PyLong_AsLongLong(ceiling_obj);
     if (ceiling == -1 && PyErr_Occurred() != NULL) goto out;
-    PyObject *guest_path = hold(&r, PyBytes_FromStringAndSize(path, (ptrdiff_t)n));
+    PyObject *guest_path = hold(&r, path_bytes(path, n));
     if (guest_path == NULL) goto out;
     if (r.n > HELD - 4) goto out;  /* room for the file, the table's set and the file's record
                                    * index below (never short: HELD has room to spare) */
