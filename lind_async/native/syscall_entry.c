@@ -318,9 +318,11 @@ static PyObject *plain_cage(struct refs *r) {
 }
 
 #include "syscall_files.c"  /* open and close (see the header) */
+#include "syscall_signals.c"  /* rt_sigprocmask (its header says when) */
 
 /* 1 with *result set when the call was served here, 0 for Python's path. GIL held. */
 static int fast_call(int32_t number, const int64_t *a, int64_t *result) {
+    if (number == SYS_RT_SIGPROCMASK) return lind_fastmask_on && mask_call(a, result);
     if (number == SYS_OPEN || number == SYS_OPENAT) return open_file(number, a, result);
     uint64_t fd = (uint64_t)a[0] & 0xFFFFFFFFULL;  /* a C int: no descriptor is >= 2**31 */
     if (fd >= FAST_FDS || fd_counts[fd] == 0) return 0;  /* no table has a record there */
@@ -437,7 +439,8 @@ void *lind_syscall_trampoline(void *env, void *caller, unsigned char *vals, size
     memcpy(&number, vals, sizeof number);
     if (fast_on && (number == SYS_READ || number == SYS_WRITE || number == SYS_LSEEK ||
                     number == SYS_PREAD64 || number == SYS_PWRITE64 || number == SYS_CLOSE ||
-                    number == SYS_OPEN || number == SYS_OPENAT)) {
+                    number == SYS_OPEN || number == SYS_OPENAT ||
+                    number == SYS_RT_SIGPROCMASK)) {
         int64_t a[6], result;
         for (int i = 0; i < 6; i++) memcpy(&a[i], vals + 16 * (i + 1), sizeof a[i]);
         if (fast_call(number, a, &result)) {

@@ -33,8 +33,10 @@ counts, and the import is served by a trampoline of its own instead (:func:`tram
   RawPOSIX's confined ``open`` a builtin doing ``openat2`` and ``fstat`` in one call
   (``confine.use_open_stat``), and answers ``open``/``openat`` of a plain regular file and
   ``close`` of a description no other descriptor names itself (``native/syscall_files.c``).
-  ``LIND_ASYNC_FASTIO=0`` turns all of it off, ``LIND_ASYNC_FASTOPEN=0`` only ``open`` and
-  ``close`` (for measuring).
+  It also answers ``rt_sigprocmask`` of a single-threaded cage with no signal pending by
+  reading and writing the thread's ``SignalState.blocked`` itself (``native/syscall_signals.c``
+  says when). ``LIND_ASYNC_FASTIO=0`` turns all of it off, ``LIND_ASYNC_FASTOPEN=0`` only
+  ``open`` and ``close``, ``LIND_ASYNC_FASTMASK=0`` only ``rt_sigprocmask`` (for measuring).
 - Where it cannot be built or loaded (or ``LIND_ASYNC_PYTHON_ENTRY`` is set), a ctypes callback
   (:func:`_py_trampoline`) does the same: one ``struct`` unpack of the array through a memoryview
   cached per array address, the result into slot 0 (wrapped to 64 bits as a ctypes store
@@ -237,6 +239,8 @@ def _native_trampoline(cache_dir: Path) -> Any:
             if file_init(HostFile, FdTable, locks._posix_holders, locks._lockers, fastio.FREE,
                          vars(hostfds)) != 0:
                 log.info("lind.syscall: the trampoline's open and close are off")
+        if os.environ.get("LIND_ASYNC_FASTMASK", "1") == "0":
+            ctypes.c_int.in_dll(lib, "lind_fastmask_on").value = 0
         make = ctypes.PyDLL(path).lind_open_stat_function  # (PyDLL: called with the GIL)
         make.argtypes = ()
         make.restype = ctypes.py_object
@@ -279,6 +283,14 @@ def fast_opens_closes() -> tuple[int, int]:
     lib = _chosen[0][0]
     return (int(ctypes.c_uint64.in_dll(lib, "lind_fastopen_served").value),
             int(ctypes.c_uint64.in_dll(lib, "lind_fastclose_served").value))
+
+
+def fast_masks() -> int:
+    """How many ``rt_sigprocmask`` calls the C trampoline answered so far
+    (``native/syscall_signals.c``)."""
+    if not _chosen or _chosen[0][0] is None:
+        return 0
+    return int(ctypes.c_uint64.in_dll(_chosen[0][0], "lind_fastmask_served").value)
 
 
 def native() -> bool:
