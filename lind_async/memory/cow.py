@@ -267,7 +267,7 @@ def _pagemap() -> int | None:
     is imported, so that the fd exists before any cage (tests compare the fds open before and
     after a run), and again in a child of ``os.fork``: ``/proc/self`` is resolved at ``open``,
     so an inherited fd would describe the parent's pages."""
-    if not _pagemap_fd or _pagemap_fd[1] != os.getpid():
+    if not _pagemap_fd or _pagemap_fd[1] != _pid[0]:
         if _pagemap_fd and _pagemap_fd[0] >= 0:
             with contextlib.suppress(OSError):
                 os.close(_pagemap_fd[0])
@@ -275,10 +275,12 @@ def _pagemap() -> int | None:
             fd = os.open("/proc/self/pagemap", os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
             fd = -1
-        _pagemap_fd[:] = [fd, os.getpid()]
+        _pagemap_fd[:] = [fd, _pid[0]]
     return _pagemap_fd[0] if _pagemap_fd[0] >= 0 else None
 
 
+_pid = [os.getpid()]  # (kept by os.fork's hook: a getpid per fold was ~1 % of a small fork)
+os.register_at_fork(after_in_child=lambda: _pid.__setitem__(0, os.getpid()))
 _pagemap()
 
 

@@ -185,7 +185,7 @@ async def _after_unwind(
             result = answer if isinstance(answer, int) else await answer
         finally:
             parent.forking.point = None
-    _start_rewind(parent, inst, result)
+    _start_rewind(parent, inst, result, data_set=True)
 
 
 def sys_fork(cage: Cage, *_: int) -> int:
@@ -198,9 +198,12 @@ def sys_fork(cage: Cage, *_: int) -> int:
     return real.microvisor.fork(real, *point).cage_id
 
 
-def _start_rewind(cage: Cage, inst: LindInstance, result: int) -> None:
+def _start_rewind(cage: Cage, inst: LindInstance, result: int, *, data_set: bool = False) -> None:
+    """``data_set``: ``__asyncify_data`` already names the buffer (the instance that unwound:
+    the unwind moves the buffer's header, never the global)."""
     _results[inst] = result
-    inst.set_global(DATA, _buffers[cage][1])
+    if not data_set:
+        inst.set_global(DATA, _buffers[cage][1])
     inst.set_global(STATE, REWINDING)  # = asyncify_start_rewind(buf)
 
 
