@@ -15,8 +15,12 @@ Linker per engine with every import defined once (the module-level trampolines o
 in the clone, drives ``wasmtime_linker_instantiate_async`` through
 ``fiber.drive_instantiation`` and deletes the clone. Measured: defining the six ``lind``
 imports in a new linker cost ~25 us per instantiation (each definition registers its
-function type with the engine), a clone ~2 us. (An ``InstancePre`` cached per memory would
-only pay off for threads sharing one memory.)
+function type with the engine), a clone ~2 us. The first instantiation over a memory also
+makes an ``InstancePre`` from that linker (the module's imports resolved and type-checked
+once) and keeps it with the memory (``instance_memory.keep_pre``: deleted with the memory,
+kept while it is a spare); a later instance over the same memory — a thread's, or a fork
+child's or a new cage's that took it as a spare — with the same module and the same import
+definitions (``HostImports.generation``) is made from it, with no linker at all.
 
 Invariants:
 - ``SharedMemoryHandle.base`` is stable for the memory's life (shared memories never
@@ -42,7 +46,7 @@ from typing import Any
 
 import wasmtime
 
-from . import capi, fiber
+from . import capi, fiber, instance_memory
 from .engine import LindEngine
 from .instance_memory import SharedMemoryHandle as SharedMemoryHandle  # (re-exported)
 
@@ -161,6 +165,7 @@ class HostImports:
         # instantiation clones it and adds the memory (defining a host function registers its
         # type with the engine each time: ~25 us for six of them, a clone ~2 us).
         self._linkers: dict[int, int] = {}
+        self.generation = 0  # bumped by every definition: an InstancePre of an older one is stale
         # Modules whose function imports were checked against these definitions.
         self._checked: weakref.WeakSet[wasmtime.Module] = weakref.WeakSet()
         weakref.finalize(self, fiber.unregister_imports, self._keys)
@@ -184,6 +189,7 @@ class HostImports:
         if old is not None:
             fiber.unregister_imports([old.key])
         _delete_linkers(self._linkers)  # (their definitions are out of date)
+        self.generation += 1
         self._checked = weakref.WeakSet()
         ft = wasmtime.FuncType([_valtype(k) for k in p], [_valtype(k) for k in r])
         self._defs[(module, name)] = _ImportDef(
@@ -488,6 +494,22 @@ async def instantiate(
     if memory is None:
         memory = SharedMemoryHandle.for_module(engine, module)
     inst = LindInstance(engine, module, imports, memory)
+    key = (module, imports, imports.generation)
+    pre = instance_memory.pre_of(memory.ptr, key) if spec.memory is not None else 0
+    if pre:  # the module's imports already resolved against this memory (a thread, a child)
+        mod_ptr = pre
+
+        def start(trap_ptr: int, err_ptr: int) -> int:
+            return int(capi.instance_pre_instantiate_async(
+                mod_ptr, inst.ctx, ctypes.byref(inst._inst), trap_ptr, err_ptr))
+
+        try:
+            await fiber.drive_instantiation(inst, start)
+        except BaseException:
+            if not inst.closed:
+                inst.close()
+            raise
+        return inst
     try:
         linker = imports.linker(engine, module, spec)
     except BaseException:
@@ -505,6 +527,12 @@ async def instantiate(
                 capi.linker_define(linker, inst.ctx, m, len(m), n, len(n), ctypes.byref(ext)),
                 "defining the shared memory",
             )
+            made = ctypes.c_void_p(0)
+            err = capi.linker_instantiate_pre(linker, capi.addr(module.ptr()), ctypes.byref(made))
+            if err:  # (an import it cannot resolve: the instantiation below says so, as before)
+                capi.error_delete(err)
+            elif made.value:
+                instance_memory.keep_pre(memory.ptr, key, int(made.value))
         mod_ptr = capi.addr(module.ptr())
 
         def start(trap_ptr: int, err_ptr: int) -> int:

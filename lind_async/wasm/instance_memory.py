@@ -25,6 +25,14 @@ Store that imported it was closed (:attr:`SharedMemoryHandle.stores`: counted up
 the count up, and such a memory is deleted, never reused. The finalizer captures only the raw
 pointer and a small state cell, never the handle.
 
+Each memory also keeps the ``InstancePre`` its last instantiation made (``wasm/instance.py``:
+the module's imports resolved against the engine's host functions and this memory, once), so
+the next instance over it — a thread's, or the next fork child's that took it as a spare —
+skips the linker. :func:`keep_pre` and :func:`pre_of` hold it by the memory's pointer, and
+every deletion of a memory deletes its ``InstancePre`` first (it holds a reference to the
+memory: the reservation would outlive the delete, and a later memory at the same address
+would find it). It holds no guest data, only the definitions.
+
 Invariants:
 - A spare is never mapped by a Store (its count was 0) and reads as zeros over ``[0, size)``.
 - The pool holds at most :data:`SPARES` memories per engine (the oldest is deleted when
@@ -63,6 +71,33 @@ _MAP_FAILED = ctypes.c_void_p(-1).value
 Key = tuple[int, int, int]  # (min pages, max pages, current pages)
 
 
+# Per memory (its pointer): (the key it was made for, the InstancePre pointer).
+_pres: dict[int, tuple[object, int]] = {}
+
+
+def pre_of(ptr: int, key: object) -> int:
+    """The InstancePre kept for memory ``ptr`` if it was made for ``key`` (compared by
+    equality: the caller's key holds the module and the imports it was made from), else 0."""
+    entry = _pres.get(ptr)
+    return entry[1] if entry is not None and entry[0] == key else 0
+
+
+def keep_pre(ptr: int, key: object, pre: int) -> None:
+    """Keep ``pre`` (made for ``key``) with memory ``ptr``, replacing (deleting) any other."""
+    old = _pres.get(ptr)
+    _pres[ptr] = (key, pre)
+    if old is not None and old[1] != pre:
+        capi.instance_pre_delete(old[1])
+
+
+def _delete(ptr: int) -> None:
+    """Delete a memory, its InstancePre first."""
+    entry = _pres.pop(ptr, None)
+    if entry is not None:
+        capi.instance_pre_delete(entry[1])
+    capi.sharedmemory_delete(ptr)
+
+
 class SparePool:
     """Retired memories of one engine, by type and size (the newest last)."""
 
@@ -91,14 +126,14 @@ class SparePool:
                 self.spares.append((key, ptr))
                 old = self.spares.pop(0)[1] if len(self.spares) > SPARES else 0
         if old:
-            capi.sharedmemory_delete(old)
+            _delete(old)
 
     def clear(self) -> None:
         with self.lock:
             self.closed = True
             spares, self.spares = self.spares, []
         for _, ptr in spares:
-            capi.sharedmemory_delete(ptr)
+            _delete(ptr)
 
 
 _pools: weakref.WeakKeyDictionary[LindEngine, SparePool] = weakref.WeakKeyDictionary()
@@ -123,12 +158,12 @@ def _retire(pool_ref: weakref.ReferenceType[SparePool], ptr: int, state: list[in
     ``state``: [Stores still over it, reusable, min pages, max pages]."""
     pool = pool_ref()
     if pool is None or state[0] != 0 or not state[1]:
-        capi.sharedmemory_delete(ptr)
+        _delete(ptr)
         return
     size = int(capi.sharedmemory_data_size(ptr))
     base = int(capi.sharedmemory_data(ptr) or 0)
     if size and _mmap(base, size, _PROT_RW, _MAP_PRIVATE_ANON_FIXED, -1, 0) != base:
-        capi.sharedmemory_delete(ptr)  # (could not zero it: never reused)
+        _delete(ptr)  # (could not zero it: never reused)
         return
     pool.put((state[2], state[3], int(capi.sharedmemory_size(ptr))), ptr)
 

@@ -129,3 +129,39 @@ def test_fiber_stacks_are_kept_and_bounded(
         assert instance_stacks.spare_count() == instance_stacks.SPARE
 
     run(main())
+
+
+def test_a_memory_keeps_its_resolved_imports_and_drops_them_with_itself(
+    fresh_engine: LindEngine, guest_wasm: bytes, run: Runner[Any]
+) -> None:
+    """The next instance over a memory (a thread, a fork child with a spare) reuses the
+    InstancePre the last one made, never once the imports were redefined; deleting the memory
+    deletes it (retiring it as a spare does not)."""
+    async def main() -> None:
+        mod = fresh_engine.load_module(guest_wasm)
+        imp = HostImports.lind(lambda inst, args: 41)
+        mem = SharedMemoryHandle.for_module(fresh_engine, mod)
+        first = await instantiate(fresh_engine, mod, imp, memory=mem)
+        key = (mod, imp, imp.generation)
+        pre = instance_memory.pre_of(mem.ptr, key)
+        assert pre
+        second = await instantiate(fresh_engine, mod, imp, memory=mem)
+        assert instance_memory.pre_of(mem.ptr, key) == pre  # (taken, not made again)
+        assert await run_call(second, "sys", [0, 1]) == [41]
+        imp.define_async("lind", "syscall", ["i32"] + ["i64"] * 6, ["i64"],
+                         lambda inst, args: 42)
+        third = await instantiate(fresh_engine, mod, imp, memory=mem)
+        assert await run_call(third, "sys", [0, 1]) == [42]  # the new definition
+        assert instance_memory.pre_of(mem.ptr, key) == 0
+        for inst in (first, second, third):
+            inst.close()
+        ptr = mem.ptr
+        mem.close()  # deleted, never retired
+        assert ptr not in instance_memory._pres
+
+        ptr = await _used_memory(fresh_engine, guest_wasm)  # retired as a spare: kept
+        assert spare_count(fresh_engine) == 1 and ptr in instance_memory._pres
+        instance_memory._pool(fresh_engine).clear()  # (as when the engine goes)
+        assert ptr not in instance_memory._pres
+
+    run(main())
