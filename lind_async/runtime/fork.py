@@ -241,6 +241,7 @@ class ForkedCage(Cage):
                 raise MemoryError("fork: cannot reserve the child's linear memory")
         self._memory: SharedMemoryHandle | None = memory
         child = GuestMemory(self._memory)
+        self._child_mem: GuestMemory | None = child  # (the cage's, once it started)
         _copy_memory(src, child, parent.vm)
         vm = self._vm
         try:
@@ -260,7 +261,8 @@ class ForkedCage(Cage):
             cow.release(memory)
             raise
         instance.data = self
-        self._mem = GuestMemory(memory)  # from here on, the cage's exit lets the snapshot go
+        self._mem, self._child_mem = self._child_mem, None  # from here on, the cage's exit
+        # lets the snapshot go (and the memory, once nothing holds it)
         for name, value in self._globals.items():
             instance.set_global(name, value)
         if "__tls_base" in self._globals:
@@ -273,6 +275,7 @@ class ForkedCage(Cage):
 
     def drop_shared_mappings(self) -> None:
         super().drop_shared_mappings()
+        self._child_mem = None
         if self._memory is not None:  # ended (killed) before it started: its backing goes too
             cow.release(self._memory)
 
