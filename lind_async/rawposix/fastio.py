@@ -110,8 +110,11 @@ def slot_offsets(cls: type, names: Sequence[str]) -> list[int]:
     Found, not assumed: a fresh instance gets a sentinel in the slot and the one word of the
     object holding the sentinel's address is the slot (none or several: 0). All zeros if the
     object's type pointer is not the word after its reference count (a CPython build whose
-    object header the C code does not know)."""
-    obj = cls.__new__(cls)  # type: ignore[call-overload]
+    object header the C code does not know, or a class that cannot be made without arguments)."""
+    try:
+        obj = cls.__new__(cls)  # type: ignore[call-overload]
+    except Exception:  # (a __new__ of its own that wants arguments: getattr, then)
+        return [0] * len(names)
     size: int = cls.__basicsize__
     if ctypes.c_void_p.from_address(id(obj) + 8).value != id(cls):
         return [0] * len(names)
