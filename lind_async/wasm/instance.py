@@ -15,9 +15,9 @@ Linker per engine with every import defined once (the module-level trampolines o
 in the clone, drives ``wasmtime_linker_instantiate_async`` through
 ``fiber.drive_instantiation`` and deletes the clone. Measured: defining the six ``lind``
 imports in a new linker cost ~25 us per instantiation (each definition registers its
-function type with the engine), a clone ~2 us. The first instantiation over a memory also
-makes an ``InstancePre`` from that linker (the module's imports resolved and type-checked
-once) and keeps it with the memory (``instance_memory.keep_pre``: deleted with the memory,
+function type with the engine), a clone ~2 us. The first instantiation over a memory makes
+an ``InstancePre`` from that linker (the module's imports resolved and type-checked once),
+instantiates from it, and keeps it with the memory (``instance_memory.keep_pre``: deleted with the memory,
 kept while it is a spare); a later instance over the same memory — a thread's, or a fork
 child's or a new cage's that took it as a spare — with the same module and the same import
 definitions (``HostImports.generation``) is made from it, with no linker at all.
@@ -494,14 +494,16 @@ async def instantiate(
     if memory is None:
         memory = SharedMemoryHandle.for_module(engine, module)
     inst = LindInstance(engine, module, imports, memory)
-    key = (module, imports, imports.generation)
-    pre = instance_memory.pre_of(memory.ptr, key) if spec.memory is not None else 0
-    if pre:  # the module's imports already resolved against this memory (a thread, a child)
-        mod_ptr = pre
+    try:
+        pre = _pre(engine, module, imports, spec, memory, inst) if spec.memory is not None else 0
+    except BaseException:
+        inst.close()
+        raise
+    if pre:  # the module's imports resolved against this memory (kept for the next instance)
 
         def start(trap_ptr: int, err_ptr: int) -> int:
             return int(capi.instance_pre_instantiate_async(
-                mod_ptr, inst.ctx, ctypes.byref(inst._inst), trap_ptr, err_ptr))
+                pre, inst.ctx, ctypes.byref(inst._inst), trap_ptr, err_ptr))
 
         try:
             await fiber.drive_instantiation(inst, start)
@@ -510,29 +512,14 @@ async def instantiate(
                 inst.close()
             raise
         return inst
-    try:
+    try:  # (a module without a memory, or imports it cannot resolve: the linker says so)
         linker = imports.linker(engine, module, spec)
     except BaseException:
         inst.close()
         raise
     try:
         if spec.memory is not None:
-            mod_name, mem_name, _, _ = spec.memory
-            ext = capi.wasmtime_extern_t()
-            ext.kind = capi.EXTERN_SHAREDMEMORY
-            ext.of.sharedmemory = ctypes.cast(memory.ptr, type(ext.of.sharedmemory))
-            m = mod_name.encode()
-            n = mem_name.encode()
-            capi.check_error(
-                capi.linker_define(linker, inst.ctx, m, len(m), n, len(n), ctypes.byref(ext)),
-                "defining the shared memory",
-            )
-            made = ctypes.c_void_p(0)
-            err = capi.linker_instantiate_pre(linker, capi.addr(module.ptr()), ctypes.byref(made))
-            if err:  # (an import it cannot resolve: the instantiation below says so, as before)
-                capi.error_delete(err)
-            elif made.value:
-                instance_memory.keep_pre(memory.ptr, key, int(made.value))
+            _define_memory(linker, spec, memory, inst)
         mod_ptr = capi.addr(module.ptr())
 
         def start(trap_ptr: int, err_ptr: int) -> int:
@@ -554,3 +541,42 @@ async def instantiate(
     finally:
         capi.linker_delete(linker)
     return inst
+
+
+def _define_memory(linker: int, spec: ModuleSpec, memory: SharedMemoryHandle,
+                   inst: LindInstance) -> None:
+    assert spec.memory is not None
+    mod_name, mem_name, _, _ = spec.memory
+    ext = capi.wasmtime_extern_t()
+    ext.kind = capi.EXTERN_SHAREDMEMORY
+    ext.of.sharedmemory = ctypes.cast(memory.ptr, type(ext.of.sharedmemory))
+    m = mod_name.encode()
+    n = mem_name.encode()
+    capi.check_error(
+        capi.linker_define(linker, inst.ctx, m, len(m), n, len(n), ctypes.byref(ext)),
+        "defining the shared memory",
+    )
+
+
+def _pre(engine: LindEngine, module: wasmtime.Module, imports: HostImports, spec: ModuleSpec,
+         memory: SharedMemoryHandle, inst: LindInstance) -> int:
+    """The InstancePre of ``module`` with ``imports`` over ``memory``: the one kept with the
+    memory, else a new one (then kept); 0 when the module's imports cannot be resolved."""
+    key = (module, imports, imports.generation)
+    pre = instance_memory.pre_of(memory.ptr, key)
+    if pre:
+        return pre
+    linker = imports.linker(engine, module, spec)
+    try:
+        _define_memory(linker, spec, memory, inst)
+        made = ctypes.c_void_p(0)
+        err = capi.linker_instantiate_pre(linker, capi.addr(module.ptr()), ctypes.byref(made))
+    finally:
+        capi.linker_delete(linker)
+    if err:
+        capi.error_delete(err)
+        return 0
+    pre = int(made.value or 0)
+    if pre:
+        instance_memory.keep_pre(memory.ptr, key, pre)
+    return pre
