@@ -11,16 +11,18 @@ instance sees the same bytes).
 
 Linking: the memory is per cage, the host functions are not. ``HostImports`` keeps one
 Linker per engine with every import defined once (the module-level trampolines of
-``fiber.py``); each instantiation clones it (``wasmtime_linker_clone``), defines the memory
-in the clone, drives ``wasmtime_linker_instantiate_async`` through
-``fiber.drive_instantiation`` and deletes the clone. Measured: defining the six ``lind``
-imports in a new linker cost ~25 us per instantiation (each definition registers its
-function type with the engine), a clone ~2 us. The first instantiation over a memory makes
-an ``InstancePre`` from that linker (the module's imports resolved and type-checked once),
-instantiates from it, and keeps it with the memory (``instance_memory.keep_pre``: deleted with the memory,
-kept while it is a spare); a later instance over the same memory — a thread's, or a fork
-child's or a new cage's that took it as a spare — with the same module and the same import
-definitions (``HostImports.generation``) is made from it, with no linker at all.
+``fiber.py``). The first instantiation over a memory clones it (``wasmtime_linker_clone``),
+defines the memory in the clone, makes an ``InstancePre`` from it (the module's imports
+resolved and type-checked once), deletes the clone, and keeps the ``InstancePre`` with the
+memory (``instance_memory.keep_pre``: deleted with the memory, kept while it is a spare).
+Every instance over that memory with the same module and import definitions
+(``HostImports.generation``) — this one, a thread's, a fork child's or a new cage's that took
+it as a spare — is made from it (``wasmtime_instance_pre_instantiate_async`` driven by
+``fiber.drive_instantiation``), with no linker at all. Measured: defining the six ``lind``
+imports in a new linker cost ~25 us per instantiation (each definition registers its function
+type with the engine), a clone ~2 us; the linker's work around a fork child's instantiation
+~26 -> ~9 us wall with the kept ``InstancePre``. (A module that imports no memory, or whose
+imports cannot be resolved, is instantiated through a clone as before: its error says why.)
 
 Invariants:
 - ``SharedMemoryHandle.base`` is stable for the memory's life (shared memories never
