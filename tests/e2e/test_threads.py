@@ -32,6 +32,7 @@ CASES = [
     "threads_timed",  # sem_timedwait, cond_timedwait, mutex_timedlock: ETIMEDOUT on time
     "threads_futex",  # the futex call: EAGAIN, relative/absolute timeouts, bitsets, wake counts
     "threads_malloc",  # malloc/realloc/free from 5 threads at once, then from one again
+    "malloc_reuse",  # large chunks freed and taken again, calloc zeros, realloc, 4 threads
 ]
 
 
