@@ -1,7 +1,8 @@
 /* libc's string routines that lind-musl reimplements (strspn, strcspn and strpbrk over them,
- * strlen, memcpy/memmove/memset, strcmp, strcoll in the C locale): every result printed, for many sets, lengths and
+ * strlen, memcpy/memmove/memset, strcmp, strcoll in the C locale, snprintf's lone-integer path): every result printed, for many sets, lengths and
  * alignments, high bytes included; the output must match the native build's. */
 #define _GNU_SOURCE
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,5 +67,32 @@ int main(void) {
     }
     free(buf);
     printf("checksum %llu\n", sum);
+    /* snprintf: a lone %d/%i/%ld/%lld (lind-musl's short path) and its neighbours (musl's
+     * path), at the limits, truncated to every buffer size */
+    static const long long NUMS[] = {0, 1, -1, 9, 10, -10, 99, 100, 4294967295LL, 4294967296LL,
+                                     -4294967296LL, 1234567890123LL, INT_MAX, INT_MIN,
+                                     LLONG_MAX, LLONG_MIN};
+    static const char *const FMTS[] = {"%lld", "%lli", "%5lld", "%-lld", "%+lld", "%lld;",
+                                       " %lld", "%llu", "%llx", "%.3lld", "%lllld"};
+    for (size_t i = 0; i < sizeof NUMS / sizeof *NUMS; i++) {
+        char out[40];
+        int a = snprintf(out, sizeof out, "%d", (int)NUMS[i]);
+        printf("%d [%s]", a, out);
+        a = snprintf(out, sizeof out, "%i", (int)NUMS[i]);
+        printf(" %d [%s]", a, out);
+        a = snprintf(out, sizeof out, "%ld", (long)(int)NUMS[i]);
+        printf(" %d [%s]", a, out);
+        for (size_t f = 0; f + 1 < sizeof FMTS / sizeof *FMTS; f++) {
+            a = snprintf(out, sizeof out, FMTS[f], NUMS[i]);
+            printf(" %d [%s]", a, out);
+        }
+        for (size_t n = 0; n < 22; n += 1 + n / 4) {
+            memset(out, '#', sizeof out);
+            a = snprintf(n ? out : NULL, n, "%lld", NUMS[i]);
+            out[sizeof out - 1] = 0;
+            printf(" %zu:%d[%s]", n, a, out);
+        }
+        printf("\n");
+    }
     return 0;
 }
