@@ -35,7 +35,8 @@
  *   size or up to twice as large, or realloc's growth of one (copied, as a moving mremap
  *   would); a chunk realloc shrinks keeps its region. calloc still gets zeros: a kept region
  *   is marked (its first word, below the chunk header, holds its length; a fresh mapping's is
- *   0), and __malloc_allzerop answers no for it, so calloc clears it.
+ *   0), and __malloc_allzerop answers no for it, so calloc clears it. When an mmap fails
+ *   (a cage's memory limit), the kept regions are given back and it is tried once more.
  *   When oldmalloc's heap cannot grow by brk it takes an mmapped region (never freed) the same
  *   way; a kept region larger than it asked for then stays whole with the heap. */
 #define _GNU_SOURCE
@@ -164,10 +165,31 @@ static char *lind_take_kept(size_t len)
 	return found;
 }
 
+/* Every kept region given back to the system; whether there was one. */
+static int lind_release_kept(void)
+{
+	int released = 0;
+	lock(lind_kept_lock);
+	for (int i = 0; i < LIND_KEEP_SLOTS; i++) {
+		if (lind_kept[i].base) {
+			__munmap(lind_kept[i].base, lind_kept[i].len);
+			lind_kept[i].base = 0;
+			released = 1;
+		}
+	}
+	lind_kept_bytes = 0;
+	unlock(lind_kept_lock);
+	return released;
+}
+
 static void *lind_chunk_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	char *kept = addr ? 0 : lind_take_kept(len);
-	return kept ? kept : __mmap(addr, len, prot, flags, fd, off);
+	if (kept) return kept;
+	void *p = __mmap(addr, len, prot, flags, fd, off);
+	if (p == MAP_FAILED && lind_release_kept())  /* out of memory: kept regions first */
+		p = __mmap(addr, len, prot, flags, fd, off);
+	return p;
 }
 
 static int lind_chunk_munmap(void *base, size_t len)
