@@ -119,6 +119,7 @@ static void *lind_chunk_mremap(void *, size_t, size_t, int);
 #define __munmap lind_chunk_munmap
 #define __mremap lind_chunk_mremap
 #define __malloc_allzerop lind_oldmalloc_allzerop
+#define __malloc_atfork lind_oldmalloc_atfork
 
 #include "../malloc/oldmalloc/malloc.c"
 
@@ -126,6 +127,7 @@ static void *lind_chunk_mremap(void *, size_t, size_t, int);
 #undef __munmap
 #undef __mremap
 #undef __malloc_allzerop
+#undef __malloc_atfork
 
 /* Freed mmapped chunks kept for reuse (see the top of this file). A region's first word, which
  * oldmalloc leaves unused (its chunk header starts SIZE_ALIGN-OVERHEAD bytes in), is 0 in a fresh
@@ -235,6 +237,22 @@ int __malloc_allzerop(void *p)
 {
 	struct chunk *c = MEM_TO_CHUNK(p);
 	return IS_MMAPPED(c) && !*(size_t *)((char *)c - c->psize);
+}
+
+/* fork from a threaded process: the kept regions' lock too is taken before the fork (after
+ * oldmalloc's, the order in which malloc nests them) and released, or reset in the child. */
+void __malloc_atfork(int who)
+{
+	if (who < 0) {
+		lind_oldmalloc_atfork(who);
+		lock(lind_kept_lock);
+	} else if (!who) {
+		unlock(lind_kept_lock);
+		lind_oldmalloc_atfork(who);
+	} else {
+		lind_kept_lock[0] = lind_kept_lock[1] = 0;
+		lind_oldmalloc_atfork(who);
+	}
 }
 
 #undef malloc
