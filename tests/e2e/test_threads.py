@@ -33,6 +33,7 @@ CASES = [
     "threads_futex",  # the futex call: EAGAIN, relative/absolute timeouts, bitsets, wake counts
     "threads_malloc",  # malloc/realloc/free from 5 threads at once, then from one again
     "malloc_reuse",  # large chunks freed and taken again, calloc zeros, realloc, 4 threads
+    "threads_fork_malloc",  # fork while threads churn large chunks; the children allocate too
 ]
 
 
