@@ -47,7 +47,7 @@ from lind_async.threei.authority import Authority, InFlight
 from lind_async.threei.guest_import import THREEI_CALL_PARAMS, threei_call_now
 from lind_async.threei.tables import ThreeI
 from lind_async.toolchain import native
-from lind_async.wasm import capi
+from lind_async.wasm import capi, ticker
 from lind_async.wasm.abi_check import check_lind_abi
 from lind_async.wasm.engine import EngineConfig, LindEngine, ModuleError
 from lind_async.wasm.instance import SYSCALL_PARAMS, HostImports, LindInstance
@@ -94,6 +94,7 @@ def lind_imports() -> HostImports:
     imports = HostImports()
     imports.define_sync(*SYSCALL_IMPORT, SYSCALL_PARAMS, ["i64"], syscall_entry.syscall_now,
                         trampoline=syscall_entry.trampoline(default_cache_dir()))
+    _native_ticker(default_cache_dir())
     imports.define_async(*SYSCALL_WAIT_IMPORT, [], ["i64"], _syscall_wait)
     imports.define_sync(*FORK_IMPORT, [], ["i64"], fork_import)  # asyncify; see runtime/fork.py
     imports.define_sync(
@@ -103,6 +104,17 @@ def lind_imports() -> HostImports:
     imports.define_sync(*THREEI_CALL_IMPORT, THREEI_CALL_PARAMS, ["i64"], threei_call_now,
                         trampoline=threei_native.install(default_cache_dir()))
     return imports
+
+
+def _native_ticker(cache_dir: Path) -> None:
+    """Epoch tickers as C threads (``native/ticker.c``, see ``wasm/ticker.py``) where it builds;
+    else the Python thread stays."""
+    if ticker.use_native_loaded() or os.environ.get("LIND_ASYNC_PYTHON_TICKER"):
+        return
+    try:
+        ticker.use_native(str(native.ticker_library(cache_dir)))
+    except Exception as exc:  # no zig, no compiler output: Python's thread serves
+        log.info("epoch ticker: the C thread is unavailable (%s); using Python's", exc)
 
 
 class World:

@@ -2,7 +2,8 @@
 cache and loaded with ctypes: the SIGBUS guard's handler (``native/faults.c``, used by
 ``memory/faults.py``) and the ``lind.syscall`` trampoline (``native/syscall_entry.c``, used by
 ``runtime/syscall_entry.py``, which falls back to Python without it) and the grate hop's glue
-(``native/grate_entry.c``, used by ``threei/native.py``, likewise optional). A build is keyed by
+(``native/grate_entry.c``, used by ``threei/native.py``, likewise optional) and the epoch ticker's
+C thread (``native/ticker.c``, used by ``wasm/ticker.py``, likewise). A build is keyed by
 source and machine (the guard's by zig's version too), written beside its final name and renamed
 into place (a loaded library is never rewritten)."""
 
@@ -20,6 +21,7 @@ from pathlib import Path
 SOURCE = Path(__file__).resolve().parent.parent / "native" / "faults.c"
 SYSCALL_ENTRY_SOURCE = SOURCE.with_name("syscall_entry.c")
 GRATE_ENTRY_SOURCE = SOURCE.with_name("grate_entry.c")
+TICKER_SOURCE = SOURCE.with_name("ticker.c")
 # a source's own parts (``#include "part.c"`` beside it): the build's key covers them too
 _LOCAL_INCLUDE = re.compile(rb'^#include "([A-Za-z0-9_]+\.[ch])"', re.MULTILINE)
 
@@ -74,6 +76,12 @@ def grate_entry_library(cache_dir: Path) -> Path:
     """The grate hop's glue library under ``cache_dir``, built on first use (keyed as
     :func:`syscall_entry_library`'s)."""
     return _entry_library(cache_dir, GRATE_ENTRY_SOURCE)
+
+
+def ticker_library(cache_dir: Path) -> Path:
+    """The epoch ticker's C thread library under ``cache_dir``, built on first use (keyed as
+    :func:`syscall_entry_library`'s)."""
+    return _entry_library(cache_dir, TICKER_SOURCE)
 
 
 def _entry_library(cache_dir: Path, source: Path) -> Path:

@@ -344,14 +344,11 @@ _PROPAGATE = (asyncio.CancelledError, KeyboardInterrupt, SystemExit)
 def _poll(call: _Call, fut: int) -> bool:
     """One poll of ``fut`` with ``call`` current (nesting-safe); True when the call is done."""
     global _current
-    ticker = call.instance.engine.ticker
     prev = _current
     _current = call
-    ticker.enter()
     try:
-        return bool(capi.call_future_poll(fut))
+        return call.instance.engine.ticker.poll(fut)  # (counted: see ticker.py)
     finally:
-        ticker.leave()
         _current = prev
 
 

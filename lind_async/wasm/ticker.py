@@ -31,6 +31,20 @@ The thread is started on the first poll by ``_thread.start_new_thread``, which r
 that wait alone was 9-70 ms of a cached ``run``'s wall time (0.2 ms when quiet), for a thread
 that a program ending within its first slice never needs. It is a daemon thread either way.
 
+Native mode (``native/ticker.c``, its own theory of operation there): where the runtime could
+build and load it (:func:`use_native`; ``LIND_ASYNC_PYTHON_TICKER=1`` keeps the Python thread),
+the first :meth:`EpochTicker._start_or_wake` turns the ticker into a :class:`NativeTicker`: the
+thread is a C thread that never takes the GIL, and every poll goes through
+:meth:`EpochTicker.poll`, which the C side counts (atomically, so parking needs no lock and no
+Python). The Python thread took the GIL at every tick and every park, so the loop thread had to
+hand it over once a slice: measured, ~25-30 us of CPU per cage of a server's cage per request
+(``Microvisor.run`` in a loop, 250 vs 276-286 us with no ticker at all; docs/decisions.md). A
+poll that does not go through :meth:`poll` (a grate hop's inline poll, ``prepared_call.py``)
+still counts ``active`` and checks ``_parked``: natively ``_parked`` is true when no counted
+poll is in progress, and ``_start_or_wake`` then *kicks* the C thread into one more tick,
+which is all an uncounted poll needs (its call yields at that tick and goes on through
+``fiber._drive``'s counted polls). ``ticks`` is the C count as of the last counted poll.
+
 Rejected: a per-store timer thread (threads scale with cages); ticking always (burns a CPU
 wakeup every slice forever and advances epochs of idle stores for nothing); fuel (costs
 ~10-30 % and counts instructions, not time).
@@ -39,12 +53,49 @@ wakeup every slice forever and advances epochs of idle stores for nothing); fuel
 from __future__ import annotations
 
 import _thread
+import ctypes
+import os
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from . import capi
+
+_native: list[Any] = []  # the loaded native/ticker.c library, once :func:`use_native` gave it
+_future_poll = capi.call_future_poll
+
+
+def use_native_loaded() -> bool:
+    """Whether :func:`use_native` has loaded the library."""
+    return bool(_native)
+
+
+def use_native(path: str) -> bool:
+    """Tickers started from now on run as C threads, from the library at ``path`` (built by the
+    runtime from ``native/ticker.c``); False (and the Python thread stays) when it cannot be
+    loaded or ``LIND_ASYNC_PYTHON_TICKER`` is set."""
+    if _native:
+        return True
+    if os.environ.get("LIND_ASYNC_PYTHON_TICKER"):
+        return False
+    try:
+        lib = ctypes.CDLL(path)
+        lib.lind_ticker_new.argtypes = (ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p,
+                                        ctypes.c_void_p)
+        lib.lind_ticker_new.restype = ctypes.c_void_p
+        lib.lind_ticker_start.argtypes = (ctypes.c_void_p,)
+        lib.lind_ticker_start.restype = ctypes.c_int
+        lib.lind_ticker_poll.argtypes = (ctypes.c_void_p, ctypes.c_void_p)
+        lib.lind_ticker_poll.restype = ctypes.c_bool
+        for name in ("lind_ticker_kick", "lind_ticker_stop"):
+            getattr(lib, name).argtypes = (ctypes.c_void_p,)
+            getattr(lib, name).restype = None
+    except (OSError, AttributeError):
+        return False
+    _native.append(lib)
+    return True
 
 
 class EpochTicker:
@@ -70,6 +121,20 @@ class EpochTicker:
     def leave(self) -> None:
         self.active -= 1
 
+    def ticks_made(self) -> int:
+        """Ticks made so far (``ticks`` may lag natively: it is read at each counted poll)."""
+        return self.ticks
+
+    def poll(self, fut: int) -> bool:
+        """``wasmtime_call_future_poll(fut)``, counted (every poll of ``fiber.py``)."""
+        self.active += 1
+        if self._parked:
+            self._start_or_wake()
+        try:
+            return bool(_future_poll(fut))
+        finally:
+            self.active -= 1
+
     @contextmanager
     def running(self) -> Iterator[None]:
         self.enter()
@@ -83,8 +148,31 @@ class EpochTicker:
             with self._lock:
                 if not self._started and not self._stopped:
                     self._started = True
+                    if self._go_native():
+                        self._start_or_wake()
+                        return
                     _thread.start_new_thread(self._run, ())  # (see the module docstring)
         self._wake.set()
+
+    def _go_native(self) -> bool:
+        """Become a :class:`NativeTicker` with its C thread started, if the library is here."""
+        if not _native:
+            return False
+        lib = _native[0]
+        ptr = lib.lind_ticker_new(self._engine_ptr, int(self.time_slice * 1e9),
+                                  ctypes.cast(capi.lib.wasmtime_engine_increment_epoch,
+                                              ctypes.c_void_p).value,
+                                  ctypes.cast(capi.lib.wasmtime_call_future_poll,
+                                              ctypes.c_void_p).value)
+        if not ptr or lib.lind_ticker_start(ptr) != 0:
+            return False  # (the struct is kept: never expected, and a few bytes)
+        self._c = ptr
+        self._counts = (ctypes.c_int64 * 2).from_address(ptr)  # active, ticks
+        self._c_poll = lib.lind_ticker_poll
+        self._c_kick = lib.lind_ticker_kick
+        self._c_stop = lib.lind_ticker_stop
+        self.__class__ = NativeTicker
+        return True
 
     def stop(self) -> None:
         self._stopped = True
@@ -110,3 +198,38 @@ class EpochTicker:
             if self.active > 0:
                 tick(eng)
                 self.ticks += 1
+
+
+class NativeTicker(EpochTicker):
+    """An :class:`EpochTicker` whose thread is ``native/ticker.c``'s (see the module doc)."""
+
+    _c: int
+    _counts: Any
+    _c_poll: Any
+    _c_kick: Any
+    _c_stop: Any
+
+    @property
+    def _parked(self) -> bool:
+        """An uncounted poll must kick: no counted poll is in progress."""
+        return bool(self._counts[0] <= 0)
+
+    @_parked.setter
+    def _parked(self, value: bool) -> None:
+        pass  # (the C thread's own state)
+
+    def ticks_made(self) -> int:
+        return int(self._counts[1])
+
+    def poll(self, fut: int) -> bool:
+        self.ticks = self._counts[1]
+        return bool(self._c_poll(self._c, fut))
+
+    def _start_or_wake(self) -> None:
+        if not self._stopped:
+            self._c_kick(self._c)
+
+    def stop(self) -> None:
+        if not self._stopped:
+            self._stopped = True
+            self._c_stop(self._c)
