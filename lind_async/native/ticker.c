@@ -13,8 +13,10 @@
  * the poller sees parked and wakes it (the futex wait on the value 1 returns at once if the
  * wake came first).
  *
- * Stop: lind_ticker_stop takes the lock the thread holds while it ticks, so once it returns the
- * engine is never touched again (the engine may then be freed). The struct itself is never
+ * The engine: the ticker holds its own handle (wasmtime_engine_clone: the same engine, kept
+ * alive) and deletes it in lind_ticker_stop, under the lock the thread holds while it ticks, so
+ * the thread never ticks an engine that is gone, even one whose owner forgot to stop it (the
+ * Python side also stops it when the ticker object is collected). The struct itself is never
  * freed (the Python side may still read its counters): a few dozen bytes per engine.
  */
 #include <linux/futex.h>
@@ -29,6 +31,7 @@
 
 typedef bool (*poll_fn)(void *);
 typedef void (*tick_fn)(void *);
+typedef void (*delete_fn)(void *);
 
 struct lind_ticker {
 	_Atomic int64_t active; /* polls in progress (read by Python at offset 0) */
@@ -37,8 +40,9 @@ struct lind_ticker {
 	_Atomic int32_t kick;   /* tick once even with no counted poll */
 	_Atomic int32_t stopped;
 	int32_t pad;
-	void *engine;
+	void *engine; /* our own handle (a clone), NULL once stopped */
 	tick_fn tick;
+	delete_fn engine_delete;
 	poll_fn poll;
 	struct timespec slice;
 	pthread_mutex_t lock; /* held while ticking */
@@ -68,7 +72,7 @@ static void *run(void *arg) {
 		}
 		nanosleep(&t->slice, NULL);
 		pthread_mutex_lock(&t->lock);
-		if (!atomic_load(&t->stopped) &&
+		if (!atomic_load(&t->stopped) && t->engine != NULL &&
 		    (atomic_load(&t->active) > 0 || atomic_exchange(&t->kick, 0))) {
 			t->tick(t->engine);
 			atomic_fetch_add(&t->ticks, 1);
@@ -78,12 +82,14 @@ static void *run(void *arg) {
 	return NULL;
 }
 
-/* A ticker for engine (not started); NULL when out of memory. */
+/* A ticker for engine (a handle it owns from now on: deleted at the stop), not started; NULL
+ * when out of memory. */
 struct lind_ticker *lind_ticker_new(void *engine, int64_t slice_ns, void *tick_addr,
-                                    void *poll_addr) {
+                                    void *poll_addr, void *delete_addr) {
 	struct lind_ticker *t = calloc(1, sizeof *t);
 	if (t == NULL) return NULL;
 	t->engine = engine;
+	t->engine_delete = (delete_fn)delete_addr;
 	t->tick = (tick_fn)tick_addr;
 	t->poll = (poll_fn)poll_addr;
 	if (slice_ns < 1000) slice_ns = 1000;
@@ -120,9 +126,13 @@ void lind_ticker_kick(struct lind_ticker *t) {
 	if (atomic_load(&t->parked)) wake(t);
 }
 
+/* Idempotent. */
 void lind_ticker_stop(struct lind_ticker *t) {
 	pthread_mutex_lock(&t->lock);
 	atomic_store(&t->stopped, 1);
+	void *engine = t->engine;
+	t->engine = NULL;
 	pthread_mutex_unlock(&t->lock);
+	if (engine != NULL) t->engine_delete(engine);
 	wake(t);
 }

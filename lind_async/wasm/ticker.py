@@ -57,6 +57,7 @@ import ctypes
 import os
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -65,6 +66,10 @@ from . import capi
 
 _native: list[Any] = []  # the loaded native/ticker.c library, once :func:`use_native` gave it
 _future_poll = capi.call_future_poll
+
+
+def _address(fn: Any) -> int:
+    return int(ctypes.cast(fn, ctypes.c_void_p).value or 0)
 
 
 def use_native_loaded() -> bool:
@@ -83,7 +88,7 @@ def use_native(path: str) -> bool:
     try:
         lib = ctypes.CDLL(path)
         lib.lind_ticker_new.argtypes = (ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p,
-                                        ctypes.c_void_p)
+                                        ctypes.c_void_p, ctypes.c_void_p)
         lib.lind_ticker_new.restype = ctypes.c_void_p
         lib.lind_ticker_start.argtypes = (ctypes.c_void_p,)
         lib.lind_ticker_start.restype = ctypes.c_int
@@ -159,18 +164,25 @@ class EpochTicker:
         if not _native:
             return False
         lib = _native[0]
-        ptr = lib.lind_ticker_new(self._engine_ptr, int(self.time_slice * 1e9),
-                                  ctypes.cast(capi.lib.wasmtime_engine_increment_epoch,
-                                              ctypes.c_void_p).value,
-                                  ctypes.cast(capi.lib.wasmtime_call_future_poll,
-                                              ctypes.c_void_p).value)
-        if not ptr or lib.lind_ticker_start(ptr) != 0:
-            return False  # (the struct is kept: never expected, and a few bytes)
+        clone = capi.lib.wasmtime_engine_clone
+        clone.argtypes, clone.restype = (ctypes.c_void_p,), ctypes.c_void_p
+        engine = clone(self._engine_ptr)  # (the ticker's own handle: see native/ticker.c)
+        ptr = lib.lind_ticker_new(engine, int(self.time_slice * 1e9),
+                                  _address(capi.lib.wasmtime_engine_increment_epoch),
+                                  _address(capi.lib.wasmtime_call_future_poll),
+                                  _address(capi.lib.wasm_engine_delete))
+        if not ptr or lib.lind_ticker_start(ptr) != 0:  # (never expected)
+            if ptr:
+                lib.lind_ticker_stop(ptr)  # (gives the handle back)
+            elif engine:
+                capi.lib.wasm_engine_delete(ctypes.c_void_p(engine))
+            return False
         self._c = ptr
+        # Stopped when the ticker goes, if nobody stopped it (the handle is given back)
+        self._finalizer = weakref.finalize(self, lib.lind_ticker_stop, ptr)
         self._counts = (ctypes.c_int64 * 2).from_address(ptr)  # active, ticks
         self._c_poll = lib.lind_ticker_poll
         self._c_kick = lib.lind_ticker_kick
-        self._c_stop = lib.lind_ticker_stop
         self.__class__ = NativeTicker
         return True
 
@@ -207,7 +219,7 @@ class NativeTicker(EpochTicker):
     _counts: Any
     _c_poll: Any
     _c_kick: Any
-    _c_stop: Any
+    _finalizer: weakref.finalize[Any, Any]
 
     @property
     def _parked(self) -> bool:
@@ -230,6 +242,5 @@ class NativeTicker(EpochTicker):
             self._c_kick(self._c)
 
     def stop(self) -> None:
-        if not self._stopped:
-            self._stopped = True
-            self._c_stop(self._c)
+        self._stopped = True
+        self._finalizer()  # (lind_ticker_stop, once)

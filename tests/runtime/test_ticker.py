@@ -8,6 +8,7 @@ through ``EpochTicker.poll`` (a grate hop's inline poll: ``active`` and ``_parke
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -121,3 +122,21 @@ def test_an_uncounted_poll_is_preempted(
 
     ticker.poll = uncounted  # (this instance's polls, fiber.py's included)
     test_preempts_a_spinning_call(engine, guest_wasm, mode)
+
+
+def test_an_engine_dropped_unstopped(guest_wasm: bytes, mode: str) -> None:
+    """An engine nobody stopped, dropped right after a kick (a tick may still be due): the
+    ticker holds its own handle to the engine and is stopped when it goes; nothing crashes."""
+    eng = LindEngine(EngineConfig(time_slice=0.005))
+
+    async def main(engine: LindEngine) -> None:
+        inst = await instantiate(engine, engine.load_module(guest_wasm), _imports())
+        await run_call(inst, "add", [1, 2])
+        inst.close()
+
+    asyncio.run(main(eng))
+    assert _kind(eng) == mode
+    eng.ticker._start_or_wake()  # (natively a kick: one more tick is due)
+    del eng
+    gc.collect()
+    time.sleep(4 * 0.005)  # (the thread's due tick, if any, finds the ticker stopped)
