@@ -36,6 +36,7 @@ typedef void (*delete_fn)(void *);
 struct lind_ticker {
 	_Atomic int64_t active; /* polls in progress (read by Python at offset 0) */
 	_Atomic int64_t ticks;  /* ticks made (read by Python at offset 8) */
+	_Atomic int64_t entered; /* polls begun */
 	_Atomic int32_t parked; /* the futex word: 1 while the thread sleeps (or is about to) */
 	_Atomic int32_t kick;   /* tick once even with no counted poll */
 	_Atomic int32_t stopped;
@@ -62,14 +63,21 @@ static bool wanted(struct lind_ticker *t) {
 
 static void *run(void *arg) {
 	struct lind_ticker *t = arg;
+	int64_t seen = -1;
 	while (!atomic_load(&t->stopped)) {
-		if (!wanted(t)) {
+		/* Parks only after a whole slice in which no poll began (as the Python thread): in a
+		 * run of short polls it stays awake instead of being woken about once a slice. */
+		if (!wanted(t) && atomic_load(&t->entered) == seen) {
 			atomic_store(&t->parked, 1);
 			if (!wanted(t) && !atomic_load(&t->stopped))
 				futex(&t->parked, FUTEX_WAIT_PRIVATE, 1);
 			atomic_store(&t->parked, 0);
-			continue;
+			if (atomic_load(&t->stopped)) break;
+			/* Woken: a whole slice before the next look, as a poll that woke it is most
+			 * likely over by the time this thread runs (parking again at once cost a
+			 * wake-up, two context switches, per poll on a busy machine). */
 		}
+		seen = atomic_load(&t->entered);
 		nanosleep(&t->slice, NULL);
 		pthread_mutex_lock(&t->lock);
 		if (!atomic_load(&t->stopped) && t->engine != NULL &&
@@ -114,6 +122,7 @@ int lind_ticker_start(struct lind_ticker *t) {
 /* wasmtime_call_future_poll(fut), counted (called without the GIL, as ctypes does). */
 bool lind_ticker_poll(struct lind_ticker *t, void *fut) {
 	atomic_fetch_add(&t->active, 1);
+	atomic_fetch_add_explicit(&t->entered, 1, memory_order_relaxed);
 	if (atomic_load(&t->parked)) wake(t);
 	bool done = t->poll(fut);
 	atomic_fetch_sub(&t->active, 1);

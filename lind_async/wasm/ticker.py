@@ -12,7 +12,7 @@ Who ticks: a single daemon thread calling ``wasmtime_engine_increment_epoch`` ev
 ``time_slice`` seconds. A loop timer cannot do it - while wasm runs the loop thread is
 inside ``poll`` (with the GIL released, which is what lets this thread run).
 
-Idle costs nothing: ``fiber.py`` wraps every poll in ``enter()``/``leave()`` (a plain
+Idle costs nothing: ``fiber.py`` counts every poll (``poll()``, or ``enter()``/``leave()``: a plain
 counter on the loop thread, and a count of entries). The thread ticks only while the counter
 is non-zero; when it finds the counter at zero at a tick *and no poll began during the slice
 just slept* it parks on a ``threading.Event``. ``enter()`` sets the event only when the thread
@@ -37,8 +37,11 @@ the first :meth:`EpochTicker._start_or_wake` turns the ticker into a :class:`Nat
 thread is a C thread that never takes the GIL, and every poll goes through
 :meth:`EpochTicker.poll`, which the C side counts (atomically, so parking needs no lock and no
 Python). The Python thread took the GIL at every tick and every park, so the loop thread had to
-hand it over once a slice: measured, ~25-30 us of CPU per cage of a server's cage per request
-(``Microvisor.run`` in a loop, 250 vs 276-286 us with no ticker at all; docs/decisions.md). A
+hand it over once a slice and wait to get it back (docs/decisions.md, "The HTTP example, round
+four": context switches about halved, a server's CPU per request the same or lower). A woken C
+thread sleeps a whole slice before it looks again (parking at once, it was woken again by the
+next poll: a futex wake and two context switches per poll on a busy machine); and, as the Python
+thread, it parks only after a whole slice in which no poll began. A
 poll that does not go through :meth:`poll` (a grate hop's inline poll, ``prepared_call.py``)
 still counts ``active`` and checks ``_parked``: natively ``_parked`` is true when no counted
 poll is in progress, and ``_start_or_wake`` then *kicks* the C thread into one more tick,
@@ -133,6 +136,7 @@ class EpochTicker:
     def poll(self, fut: int) -> bool:
         """``wasmtime_call_future_poll(fut)``, counted (every poll of ``fiber.py``)."""
         self.active += 1
+        self.entered += 1
         if self._parked:
             self._start_or_wake()
         try:
