@@ -23,12 +23,15 @@ Without inotify (no such call, no watches left) the look at the directory is use
 
 from __future__ import annotations
 
+import array
 import contextlib
 import ctypes
+import fcntl
 import os
 import shutil
 import stat
 import struct
+import termios
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -55,6 +58,7 @@ class _Watch:
         self.fd: int | None = fd
         self.roots: dict[int, str] = {}
         self.changed: set[str] = set()
+        self._queued = array.array("i", [0])
         try:
             for root in roots:
                 wd = libc.inotify_add_watch(fd, os.fsencode(root), _MASK)
@@ -68,8 +72,13 @@ class _Watch:
     def read(self) -> None:
         """Note the roots that have events queued."""
         while self.fd is not None:
+            # How many bytes are queued (no read, and no exception, when none: the common case
+            # of a run that left nothing)
+            fcntl.ioctl(self.fd, termios.FIONREAD, self._queued)
+            if not self._queued[0]:
+                return
             try:
-                data = os.read(self.fd, 1 << 16)
+                data = os.read(self.fd, max(self._queued[0], 1 << 16))
             except BlockingIOError:
                 return
             offset = 0
