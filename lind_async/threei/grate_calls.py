@@ -127,6 +127,44 @@ class Forward:
             scratch.release()
 
 
+def _forward_rest(
+    call: Call, below: Grate, counts: dict[Any, int], key: Any, origin: Cage, got: Any
+) -> Forward:
+    """The native ``Call.forward`` (``native/grate_python.c``) ran the hop into the Python grate
+    ``below`` and it did not simply give an int: finished here as the Python method would."""
+    try:
+        value = _route.resume(below, counts, key, origin, got)
+    except GuestError as err:
+        value = to_negative_errno(err)
+    except EFFECTS as effect:
+        call.effect = effect
+        value = 0
+    return Forward(call, value, None)
+
+
+def _forward_failed(call: Call, exc: BaseException) -> Forward:
+    """The native ``Call.forward``'s hop raised ``exc``: as the Python method's ``except``s."""
+    try:
+        raise exc
+    except GuestError as err:
+        value = to_negative_errno(err)
+    except EFFECTS as effect:
+        call.effect = effect
+        value = 0
+    return Forward(call, value, None)
+
+
+def use_native_forward(make: Callable[..., Any]) -> None:
+    """Give :class:`Call` the native ``forward`` (``native/grate_python.c``, wired by
+    ``threei/native.py``): ``make(Call, slow, rest, failed, dispatch)`` is its descriptor
+    (None: not wired); the Python method stays its fallback for every other case."""
+    slow = Call.__dict__["forward"]
+    if isinstance(slow, types.FunctionType):  # (not already the native one)
+        made = make(Call, slow, _forward_rest, _forward_failed, rawposix.dispatch)
+        if made is not None:
+            Call.forward = made  # type: ignore[method-assign]
+
+
 def use_native_await(make: Callable[[type, Callable[[Forward], Any]], Any]) -> None:
     """Give :class:`Forward` the native ``__await__`` (``native/grate_entry.c``, wired by
     ``threei/native.py``): a result already there is awaited without a generator; anything
@@ -308,20 +346,9 @@ class Call:
                         a1, a2, a3, a4, a5, a6 = self.args
                         value = rawposix.dispatch(origin, number, a1, a2, a3, a4, a5, a6)
                     else:
-                        mv = self.mv
-                        below = mv.python_grates.get(route.handler_cage)
-                        run = _route._run
-                        if below is None or run is None:
-                            value = _route.hop(
-                                mv, origin, route, number, self.args, self.owners, True
-                            )
-                        else:  # route.hop's lines for a Python grate, here: one frame less
-                            counts = mv.in_flight.counts
-                            key = (route.handler_cage, origin.cage_id)
-                            value = run(counts, key, below._bound[number], below, mv, origin,
-                                        number, self.args, self.owners)
-                            if value.__class__ is not int:
-                                value = _route.resume(below, counts, key, origin, value)
+                        value = _route.hop(
+                            self.mv, origin, route, number, self.args, self.owners, True
+                        )
                     # Forward(self, value, None) without the __init__ frame (every Python hop)
                     if value.__class__ is int and _ready is not None:
                         return _ready(None, value, None)

@@ -93,6 +93,9 @@ def _load(cache_dir: Path) -> tuple[Any, Any] | None:
         python_hop = ctypes.PyDLL(path).lind_grate_python_hop
         python_hop.argtypes = (ctypes.py_object,)
         python_hop.restype = ctypes.c_void_p  # (a new reference, or NULL: taken below)
+        forwarder = ctypes.PyDLL(path).lind_grate_forward
+        forwarder.argtypes = (ctypes.py_object,) * 7
+        forwarder.restype = ctypes.c_void_p  # (a new reference, or NULL: taken below)
         hop_init = ctypes.PyDLL(path).lind_grate_hop_init  # (takes references: keeps the GIL)
         hop_init.argtypes = (ctypes.py_object,) * 6 + (ctypes.c_void_p,)
         hop_init.restype = ctypes.c_int
@@ -119,13 +122,19 @@ def _load(cache_dir: Path) -> tuple[Any, Any] | None:
     guest_import.use_trap_keeper(keep_in_c)
     prepared_call.use_native_start(function(0), function(1))
     grate_calls.use_native_await(awaiter)
-    call_maker = _maker(maker, grate_calls.Call, route.CALL_SLOTS)
-    if call_maker is not None:
-        made = python_hop(call_maker)
-        route.use_python_hop(None if not made else ctypes.cast(made, ctypes.py_object).value)
     forward, slots = grate_calls.Forward, grate_calls.FORWARD_SLOTS
     ready = _maker(maker, forward, slots, pooled=True)
     grate_calls.use_forward_maker(_maker(maker, forward, slots), ready)
+    call_maker = _maker(maker, grate_calls.Call, route.CALL_SLOTS)
+    if call_maker is not None:
+        run = _taken(python_hop(call_maker))
+        route.use_python_hop(run)
+        if run is not None and ready is not None:
+
+            def make_forward(call: type, slow: Any, rest: Any, failed: Any, dispatch: Any) -> Any:
+                return _taken(forwarder(call, run, ready, slow, rest, failed, dispatch))
+
+            grate_calls.use_native_forward(make_forward)
     if not os.environ.get("LIND_ASYNC_NO_C_HOP") and _hop(hop_init, address):
         guest_import.use_c_hop(function(2))
     return (lib, trampoline)
@@ -147,9 +156,13 @@ def _hop(hop_init: Any, address: Any) -> bool:
     )  # the library stays loaded as long as its functions are kept
 
 
+def _taken(made: int | None) -> Any:
+    """The object a native call returned as a new reference by address (None for NULL)."""
+    return None if not made else ctypes.cast(made, ctypes.py_object).value
+
+
 def _maker(maker: Any, cls: type, slots: tuple[str, ...], pooled: bool = False) -> Any:
     """``maker(cls, slots, pooled)``'s builtin (it takes its new reference over), or None."""
     if set(slots) != set(getattr(cls, "__slots__", ())):  # every slot, each once
         return None
-    made = maker(cls, slots, int(pooled))
-    return None if not made else ctypes.cast(made, ctypes.py_object).value
+    return _taken(maker(cls, slots, int(pooled)))

@@ -22,9 +22,9 @@ interposes on (``runtime/fork.py``). The hop
 
 For a Python grate, steps 1-3 of the common case (the handler gives an ``int`` and leaves no
 effect) are one native call when the glue is wired (``_run``, ``native/grate_python.c``); any
-other outcome comes back to :func:`resume`, which finishes it as the Python path
-(:func:`_python_hop`) does. ``Call.forward``'s unchanged forward to a Python grate below calls
-``_run`` itself instead of :func:`hop` (the same lines, one frame less).
+other outcome comes back to :func:`resume`, which finishes it as the Python path does. The
+native ``Call.forward`` (same file) makes that call itself for an unchanged forward to a
+Python grate below, without this module's frame.
 
 This module is the only writer of the in-flight counts (:class:`~lind_async.threei.authority.
 InFlight`), with the native ``_run`` it wires: a lane passing a call on (``grates/lane.py``)
@@ -58,7 +58,7 @@ _new = object.__new__
 # _key the key), runs the handler (a coroutine stepped once) and, when that gave an int and left
 # nothing to apply, releases the count and returns the int; anything else comes back as
 # ``(call, handler's result, stepped, exception or None)`` for :func:`resume`, the count held.
-# None: the Python path (:func:`_python_hop`).
+# None: the Python path (in :func:`hop`).
 CALL_SLOTS = ("grate", "mv", "origin", "number", "args", "owners", "effect", "_key")
 _run: Callable[..., Any] | None = None
 
@@ -117,25 +117,59 @@ def hop(
     python_grate = mv.python_grates.get(grate_id)
     if python_grate is not None:  # the grate's bound handler, called here
         run = _run
-        if run is None:  # (without the native glue)
-            return _python_hop(mv, origin, python_grate, number, args, owners, counts, key)
-        # (Call.forward's hot path runs these lines for the grate below: keep them alike)
-        got = run(counts, key, python_grate._bound[number], python_grate, mv, origin, number,
-                  args, owners)
-        if got.__class__ is int:
-            return got
-        return resume(python_grate, counts, key, origin, got)
+        if run is not None:  # (the native Call.forward does the same for a grate below)
+            got = run(counts, key, python_grate._bound[number], python_grate, mv, origin, number,
+                      args, owners)
+            if got.__class__ is int:
+                return got
+            return resume(python_grate, counts, key, origin, got)
+        # without the native glue: the same in Python
+        counts[key] = counts.get(key, 0) + 1
+        call = _new(Call)
+        call.grate = python_grate
+        call.mv = mv
+        call.origin = origin
+        call.number = number
+        call.args = args
+        call.owners = owners
+        call.effect = None
+        call._key = key
+        try:
+            handler = result = python_grate._bound[number](call)
+            kind = result.__class__
+            if kind is _Coroutine:
+                try:
+                    first = result.send(None)
+                except StopIteration as done:
+                    result = done.value
+                    if result.__class__ is not int:
+                        result = (0, result)
+                else:
+                    result = (1, first)
+            elif kind is Forward and result._value.__class__ is int:
+                result = result._value
+            if result.__class__ is int and call.effect is None and origin.deferred is None:
+                call._key = None
+                left = counts[key] - 1
+                if left:
+                    counts[key] = left
+                else:
+                    del counts[key]
+                return result
+        except BaseException as exc:
+            return release(call, counts, key, origin, raised(python_grate, call, counts, key, exc))
+        return settle(python_grate, call, handler, result, counts, key, origin)
     grate = mv.cages.get(grate_id)
     if grate is None or grate.status is not None:
         return -EIO  # a dead grate
     counts[key] = counts.get(key, 0) + 1
     try:
-        result: Any = wasm_grates.invoke(mv, grate, route.handler, origin.cage_id, args, owners)
+        outcome: Any = wasm_grates.invoke(mv, grate, route.handler, origin.cage_id, args, owners)
     except BaseException:
         _leave(counts, key)
         raise
-    if result.__class__ is not int:
-        return _until_done(origin, counts, key, result, not nested)
+    if outcome.__class__ is not int:
+        return _until_done(origin, counts, key, outcome, not nested)
     left = counts[key] - 1
     if left:
         counts[key] = left
@@ -145,7 +179,7 @@ def hop(
     if not nested and effect is not None:
         origin.deferred = None
         raise effect  # on origin's own fiber: its sync syscall import re-raises it there
-    return result
+    return outcome
 
 
 def resume(
@@ -221,45 +255,6 @@ def release(call: Call, counts: dict[Key, int], key: Key, origin: Cage, result: 
     if call.effect is None and origin.deferred is None:
         return result
     return settle_now(call, result)
-
-
-def _python_hop(
-    mv: World,
-    origin: Cage,
-    python_grate: Grate,
-    number: int,
-    args: tuple[int, ...],
-    owners: tuple[int, ...],
-    counts: dict[Key, int],
-    key: Key,
-) -> SysResult:
-    """A Python grate's hop without the native glue (no step, no maker)."""
-    counts[key] = counts.get(key, 0) + 1
-    call = _new(Call)
-    call.grate = python_grate
-    call.mv = mv
-    call.origin = origin
-    call.number = number
-    call.args = args
-    call.owners = owners
-    call.effect = None
-    call._key = key
-    try:
-        handler = result = python_grate._bound[number](call)
-        kind = result.__class__
-        if kind is _Coroutine:
-            try:
-                first = result.send(None)
-            except StopIteration as done:
-                result = (0, done.value)
-            else:
-                result = (1, first)
-        elif kind is Forward and result._value.__class__ is int:
-            result = result._value
-    except BaseException as exc:
-        return release(call, counts, key, origin, raised(python_grate, call, counts, key, exc))
-    return settle(python_grate, call, handler, result, counts, key, origin)
-
 
 
 async def _until_done(

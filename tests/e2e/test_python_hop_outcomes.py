@@ -1,6 +1,6 @@
 """Every outcome of a Python grate's handler, reached through another Python grate's forward,
 gives the same answer on the native Python hop (``native/grate_python.c``: ``route._run`` and
-``Call.forward``'s inline hop) and on the pure-Python one (``LIND_ASYNC_PYTHON_ENTRY=1``): an
+the native ``Call.forward``) and on the pure-Python one (``LIND_ASYNC_PYTHON_ENTRY=1``): an
 int at once, an int after a real wait, a plain ``def`` returning a ``Forward``, ``GrateError``
 before and after a wait, a bug (``EIO``, logged), a result that is not an int (``EIO``), an exit
 forwarded down the stack (the cage's exit status), and ``call.kill`` (the cage is killed).
@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from lind_async.abi.errno import EACCES, EPERM
-from lind_async.threei.python_grates import Call, Forward, Grate, GrateError
+from lind_async.threei.python_grates import Call, Forward, Grate, GrateError, handles
 from tests.e2e.test_grate_hops import entry_env
 
 HERE = Path(__file__).resolve()
@@ -27,7 +27,12 @@ APP = HERE.parent / "programs" / "grates" / "outcomes_app.c"
 
 class Outer(Grate):
     """Forwards every call unchanged (``async def``): each reaches ``Inner`` by the forward's
-    inline hop."""
+    inline hop (the native ``Call.forward``); ``access`` with its arguments given (the Python
+    method's general path)."""
+
+    @handles("access", "faccessat", "faccessat2")
+    async def access(self, call: Call) -> int:
+        return await call.forward(args=list(call.args))
 
     async def syscall(self, call: Call) -> int:
         return await call.forward()
@@ -71,6 +76,7 @@ EXPECTED = [
     "mkdir-not-an-int -1 5",
     f"unlink-waits-then-errno -1 {EPERM}",
     "getpid-forwarded 1 0",
+    "access-forwarded-with-args 0 0",
 ] * 3
 
 

@@ -22,6 +22,7 @@ int main(int argc, char **argv) {
         show("mkdir-not-an-int", mkdir("/notint", 0755));
         show("unlink-waits-then-errno", unlink("/later"));
         show("getpid-forwarded", getpid() > 0);
+        show("access-forwarded-with-args", access("/", F_OK));
     }
     fflush(stdout);
     if (argc > 1 && strcmp(argv[1], "kill") == 0) {
