@@ -26,7 +26,9 @@
  *   lind_grate_python_hop): the in-flight count, the hop's Call, the handler (a coroutine
  *   stepped once with PyIter_Send: a handler that returns an int gives it back without the
  *   StopIteration a Python-level send raises and catches) and, when it simply gave an int, the
- *   count's release, in one builtin call; anything else goes back to route.resume.
+ *   count's release, in one builtin call; anything else goes back to route.resume. Call.forward
+ *   as a method descriptor there too: its unchanged forward to a Python grate below or to
+ *   RawPOSIX without the Python method's frame.
  *
  * - Forward.__await__ (lind_grate_await): see below.
  *

@@ -23,6 +23,11 @@ copied back when the call ends (output buffers).
 
 An ``exit``/``execve`` a forward runs for the caller is caught (``EFFECTS``) and raised into the
 caller's fiber by the hop.
+
+With the native glue (``threei/native.py``), ``Call.forward`` is a method of
+``native/grate_python.c`` whose unchanged forward does what the Python method's hot path does
+(the same checks, then the hop into a Python grate below or RawPOSIX); the Python method below
+serves every other call of it, and every call without the glue.
 """
 
 from __future__ import annotations

@@ -14,6 +14,9 @@ trampoline), loads it and wires its pieces to the Python code they stand in for:
 - ``run``, handed to the hop (``threei/route.py``, ``route._run``): a Python grate's hop in
   one call (``native/grate_python.c``: the in-flight count, the ``Call``, the handler, a
   coroutine stepped once with ``PyIter_Send``, the count released when it simply gave an int);
+- ``Call.forward`` (same file): with no arguments, the Python method's hot path (the hop into
+  a Python grate below, or RawPOSIX with no route) without its frame; anything else is the
+  Python method;
 - ``Forward.__await__`` for a result already there, and makers of a forward's ``Forward``
   (every slot set in one call; an int result's from a small pool of reused ones);
 - the C hop: a C grate's forward to the next C grate served in C, by a *link* that
