@@ -104,11 +104,20 @@ def plain_wasmtime(rounds: int, work: Path, program: Path = PROGRAM) -> tuple[st
     wasi = wasmtime.WasiConfig()
     wasi.argv = [program.stem, str(rounds)]
     wasi.stdout_file = str(out_file)
+    cpu_ns = run_wasi_start(engine, module, store, wasi)
+    # WASI has no CPU clock: the program's own figure is wall time; count CPU time here.
+    checksum, _ = _parse(out_file.read_text())
+    return checksum, cpu_ns
+
+
+def run_wasi_start(engine: wasmtime.Engine, module: wasmtime.Module, store: wasmtime.Store,
+                   wasi: wasmtime.WasiConfig) -> float:
+    """Run ``module``'s ``_start`` under wasmtime-py's WASI (``wasi``); the CPU ns it took (an
+    exit status other than 0 raises)."""
     store.set_wasi(wasi)
     linker = wasmtime.Linker(engine)
     linker.define_wasi()
-    instance = linker.instantiate(store, module)
-    start = instance.exports(store)["_start"]
+    start = linker.instantiate(store, module).exports(store)["_start"]
     assert isinstance(start, wasmtime.Func)
     cpu = time.process_time()
     try:
@@ -116,10 +125,7 @@ def plain_wasmtime(rounds: int, work: Path, program: Path = PROGRAM) -> tuple[st
     except wasmtime.ExitTrap as exit_trap:
         if exit_trap.code != 0:
             raise
-    cpu = time.process_time() - cpu
-    # WASI has no CPU clock: the program's own figure is wall time; count CPU time here.
-    checksum, _ = _parse(out_file.read_text())
-    return checksum, cpu * 1e9
+    return (time.process_time() - cpu) * 1e9
 
 LUPA = "lupa==2.8"
 """The PyPI sdist that bundles Lua's C sources (``third-party/lua54``)."""
@@ -269,20 +275,9 @@ def plain_lua(wasm: Path, script: Path, scale: int, *, epochs: bool) -> tuple[st
     wasi.argv = ["lua", script.name, str(scale)]
     wasi.preopen_dir(str(script.parent), ".")
     wasi.stdout_file = str(out_file)
-    store.set_wasi(wasi)
-    linker = wasmtime.Linker(engine)
-    linker.define_wasi()
-    start = linker.instantiate(store, module).exports(store)["_start"]
-    assert isinstance(start, wasmtime.Func)
-    cpu = time.process_time()
-    try:
-        start(store)
-    except wasmtime.ExitTrap as exit_trap:
-        if exit_trap.code != 0:
-            raise
-    cpu = time.process_time() - cpu
+    cpu_ns = run_wasi_start(engine, module, store, wasi)
     checksum, _ = _parse(out_file.read_text())
-    return checksum, cpu * 1e9
+    return checksum, cpu_ns
 
 
 
