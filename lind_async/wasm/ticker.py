@@ -191,7 +191,8 @@ class EpochTicker:
         return True
 
     def stop(self) -> None:
-        self._stopped = True
+        with self._lock:  # (a tick in progress ends first: none follows, see _run)
+            self._stopped = True
         self._wake.set()
 
     # ---------------------------------------------------------------- thread side
@@ -211,9 +212,10 @@ class EpochTicker:
                 continue
             seen = self.entered
             sleep(self.time_slice)
-            if self.active > 0:
-                tick(eng)
-                self.ticks += 1
+            with self._lock:  # stop() waits for a tick under way and no tick follows it
+                if self.active > 0 and not self._stopped:
+                    tick(eng)
+                    self.ticks += 1
 
 
 class NativeTicker(EpochTicker):
