@@ -8,7 +8,8 @@
 
 - ``200`` and the output when it exits with status 0;
 - ``500`` with ``exit status N`` (``-N``: killed by signal N) when it fails;
-- ``504`` when it runs longer than ``--timeout`` seconds (the cage and all it started are killed);
+- ``504`` when it runs longer than ``--timeout`` seconds, by the wall clock or by its CPU budget
+  of as many seconds (``SIGXCPU``: the cage and all it started are killed);
 - ``413`` when the body is larger than ``--max-body``; ``400`` for bad arguments
   (``?arg=A&arg=B`` are passed to the program; at most 16, no NUL bytes);
 - ``502`` when the output is larger than ``--max-output`` (the cage is killed).
@@ -48,7 +49,9 @@ each request's stdin and stdout carried over the pool's unix sockets. That is th
 embedder that has one front process; ``docs/scaling.md`` compares the two (measured).
 
 Limits per cage: ``--memory`` (linear memory, :class:`lind_async.Limits`), ``--timeout`` (wall
-clock, and the same CPU budget), 64 fds, 16 children.
+clock, and the same CPU budget), 64 fds, 16 children. A program that computes without pause
+reaches both at about the same moment (its CPU time is charged a slice per preemption), so
+either ending answers ``504``: which one fires first depends on the machine's load.
 
 ``benchmarks/bench_http.py`` measures this service against the same program built natively by
 gcc, run as a process per request behind the same server (both with as many server processes
@@ -86,6 +89,15 @@ MAX_ARGS = 16
 PR_SET_PDEATHSIG = 1
 STOP_GRACE = 10.0  # seconds a worker has to stop after SIGTERM before it is killed
 START_FAILURES = 3  # a worker dying this many times in a row before it is ready stops the service
+
+
+def _answer(status: int, out: bytes, timeout: float) -> tuple[int, bytes]:
+    """The HTTP answer for a cage that ended with ``status`` (``-N``: killed by signal N)."""
+    if status == 0:
+        return 200, out
+    if status == -signal.SIGXCPU:  # its CPU budget, --timeout seconds, ran out
+        return 504, b"timed out after %gs\n" % timeout
+    return 500, b"exit status %d\n" % status
 
 
 @dataclass(frozen=True)
@@ -154,9 +166,7 @@ class Service:
                 return 504, b"timed out after %gs\n" % cfg.timeout
             except lind_async.OutputTooLarge:
                 return 502, b"output larger than %d bytes\n" % cfg.max_output
-            if done.returncode != 0:
-                return 500, b"exit status %d\n" % done.returncode
-            return 200, done.stdout
+            return _answer(done.returncode, done.stdout, cfg.timeout)
         finally:
             await self._roots.give_back(root)  # emptied if the cage left anything
 
@@ -183,9 +193,9 @@ class Service:
         finally:
             await proc.kill_all()  # what it left running (or all of it, on error)
         status = proc.returncode  # it has exited: _collect waited
-        if status != 0:
-            return 500, b"exit status %d\n" % (status or 0)
-        return 200, out
+        if status is None:
+            return 500, b"exit status unknown\n"
+        return _answer(status, out, cfg.timeout)
 
     async def handle(self, request: web.Request) -> web.Response:
         args = request.query.getall("arg", []) if request.query_string else ()

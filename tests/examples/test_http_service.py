@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -52,6 +53,15 @@ async def test_spinning_program_times_out_while_others_succeed() -> None:
         assert others == [(200, b"OK %d\n" % i) for i in range(5)]
         status, text = await spin
     assert status == 504 and text.startswith(b"timed out")
+
+
+def test_a_cage_out_of_cpu_time_is_a_timeout() -> None:
+    # --timeout is also the CPU budget: a spinning program may reach it before the wall clock
+    # (SIGXCPU), and that is the same 504; any other signal is a failure.
+    assert http_service._answer(-signal.SIGXCPU, b"", 1.5) == (504, b"timed out after 1.5s\n")
+    assert http_service._answer(-signal.SIGKILL, b"x", 1.5) == (500, b"exit status -9\n")
+    assert http_service._answer(3, b"x", 1.5) == (500, b"exit status 3\n")
+    assert http_service._answer(0, b"out", 1.5) == (200, b"out")
 
 
 async def test_errors() -> None:
