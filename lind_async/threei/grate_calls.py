@@ -139,11 +139,8 @@ def _forward_rest(
     ``below`` and it did not simply give an int: finished here as the Python method would."""
     try:
         value = _route.resume(below, counts, key, origin, got)
-    except GuestError as err:
-        value = to_negative_errno(err)
-    except EFFECTS as effect:
-        call.effect = effect
-        value = 0
+    except BaseException as exc:  # (anything but an errno or an effect propagates from there)
+        return _forward_failed(call, exc)
     return Forward(call, value, None)
 
 
