@@ -40,6 +40,7 @@ from lind_async.wasm.engine import EngineConfig, LindEngine
 
 if TYPE_CHECKING:
     from lind_async.threei.python_grates import Grate
+    from lind_async.wasm.instance import HostImports
 
 PathLike = str | os.PathLike[str]
 Env = Mapping[str, str] | Sequence[str | bytes]
@@ -60,6 +61,7 @@ class _Host:
         self.engine = LindEngine(config)
         self.modules = ModuleCache(self.engine)
         self.diagnostics = diagnostics
+        self._imports: HostImports | None = None  # the first world's, shared by every world
         self.worlds: dict[str, World] = {}
         self.processes: set[ProcessCore] = set()  # started here and maybe holding pipe ends
         self.started: weakref.WeakSet[ProcessCore] = weakref.WeakSet()  # every one still known
@@ -81,7 +83,9 @@ class _Host:
                 engine=self.engine,
                 diagnostics=self.diagnostics,
                 host_unix_sockets=self.host_unix_sockets,
+                imports=self._imports,
             )
+            self._imports = world.imports
             self.worlds[key] = world
         return world
 

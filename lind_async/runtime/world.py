@@ -136,6 +136,7 @@ class World:
         diagnostics: TextIO | None = None,
         engine: LindEngine | None = None,
         host_unix_sockets: bool | Collection[str | bytes] = False,
+        imports: HostImports | None = None,
     ) -> None:
         rawposix_table.load_lazy()  # a family is imported on its first call
         threei_ops.install()
@@ -150,7 +151,9 @@ class World:
         self.root = HostRoot(root)
         # AF_UNIX path names host processes may connect to (rawposix/host_unix.py): off by default
         self.host_unix_sockets = host_unix_policy(host_unix_sockets)
-        self.imports = lind_imports()
+        # ``imports``: another world's (the same definitions: they serve whichever cage calls),
+        # so a memory's kept InstancePre fits the next cage of any world on the engine.
+        self.imports = lind_imports() if imports is None else imports
         self.cages: dict[int, Cage] = {}
         self.procs = ProcTable()
         self._child_waits: dict[int, WaitQueue] = {}

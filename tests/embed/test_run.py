@@ -135,3 +135,36 @@ def test_a_later_cage_finds_nothing_of_an_earlier_ones_memory(
                     16 << 20)
 
     run(main)
+
+
+def test_cages_of_every_root_share_the_imports_and_a_memorys_instance_pre(
+    run: Runner, program: Build, tmp_path: Path
+) -> None:
+    """The worlds of one microvisor (one per root) share one set of ``lind`` imports, so the
+    InstancePre a memory keeps (wasm/instance_memory.py) serves the next cage that takes the
+    memory as a spare whatever its root: no new one is made (a service with a root per request
+    made one per request, ~20 us)."""
+    import gc
+
+    from lind_async.wasm import instance_memory
+
+    roots = [tmp_path / f"root{i}" for i in range(3)]
+    for r in roots:
+        r.mkdir()
+    echo = program("echo_upper")
+
+    async def main() -> None:
+        async with lind_async.Microvisor(root=roots[0]) as mv:
+            done = await mv.run(echo, input=b"a", root=roots[0])
+            assert done == lind_async.CompletedCage(0, b"A")
+            gc.collect()  # (its memory retired, with its InstancePre)
+            kept = {key: pre for key, (_, pre) in instance_memory._pres.items()}
+            for r in roots[1:]:
+                done = await mv.run(echo, input=b"b", root=r)
+                assert done == lind_async.CompletedCage(0, b"B")
+                gc.collect()
+            assert {key: pre for key, (_, pre) in instance_memory._pres.items()} == kept
+            host = mv._host  # type: ignore[union-attr]  # (its runtime side's)
+            assert len({id(world.imports) for world in host.worlds.values()}) == 1
+
+    run(main)
