@@ -64,6 +64,10 @@
  * syscall_files.c does FdTable.install's and FdTable.remove's steps, and HostFile.release's, on
  * the very Python objects (its header says why that is safe and what it declines).
  *
+ * Pipes (lind_fastpipe_init enables them; syscall_pipes.c): read, write, writev and the tty
+ * ioctls on an in-process pipe, under the same conditions on the cage, on the pipe's own
+ * Python objects; its header says when, and how the other side is woken.
+ *
  * open_stat: a confined open and its fstat in one builtin call
  * -------------------------------------------------------------
  * lind_open_stat_function returns a Python builtin, open_stat(root_fd, path, host_flags, mode),
@@ -319,6 +323,7 @@ static PyObject *plain_cage(struct refs *r) {
 
 #include "syscall_files.c"  /* open and close (see the header) */
 #include "syscall_signals.c"  /* rt_sigprocmask (its header says when) */
+#include "syscall_pipes.c"  /* read, write, writev, ioctl on an in-process pipe (its header) */
 
 /* 1 with *result set when the call was served here, 0 for Python's path. GIL held. */
 static int fast_call(int32_t number, const int64_t *a, int64_t *result) {
@@ -447,6 +452,14 @@ void *lind_syscall_trampoline(void *env, void *caller, unsigned char *vals, size
             memcpy(vals, &result, sizeof result);
             PyGILState_Release(gil);
             return NULL;
+        }
+    }
+    if (pipe_end_type != NULL && (number == SYS_READ || number == SYS_WRITE ||
+                                  number == SYS_WRITEV || number == SYS_IOCTL)) {
+        void *trap;
+        if (pipe_trampoline(number, vals, &trap)) {
+            PyGILState_Release(gil);
+            return trap;
         }
     }
     args[0] = PyLong_FromLongLong(number);

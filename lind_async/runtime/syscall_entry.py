@@ -35,8 +35,12 @@ counts, and the import is served by a trampoline of its own instead (:func:`tram
   ``close`` of a description no other descriptor names itself (``native/syscall_files.c``).
   It also answers ``rt_sigprocmask`` of a single-threaded cage with no signal pending by
   reading and writing the thread's ``SignalState.blocked`` itself (``native/syscall_signals.c``
-  says when). ``LIND_ASYNC_FASTIO=0`` turns all of it off, ``LIND_ASYNC_FASTOPEN=0`` only
-  ``open`` and ``close``, ``LIND_ASYNC_FASTMASK=0`` only ``rt_sigprocmask`` (for measuring).
+  says when), and ``read``/``write``/``writev`` and the tty ``ioctl``s on an in-process pipe
+  (``native/syscall_pipes.c``: the bytes moved in C on the pipe's own Python objects; when the
+  other side's queue has waiters or watchers, :func:`_pipe_woken` wakes it and ends the call as
+  :func:`_call` does). ``LIND_ASYNC_FASTIO=0`` turns all of it off, ``LIND_ASYNC_FASTOPEN=0``
+  only ``open`` and ``close``, ``LIND_ASYNC_FASTMASK=0`` only ``rt_sigprocmask``,
+  ``LIND_ASYNC_FASTPIPE=0`` only the pipes (for measuring).
 - Where it cannot be built or loaded (or ``LIND_ASYNC_PYTHON_ENTRY`` is set), a ctypes callback
   (:func:`_py_trampoline`) does the same: one ``struct`` unpack of the array through a memoryview
   cached per array address, the result into slot 0 (wrapped to 64 bits as a ctypes store
@@ -60,7 +64,9 @@ from lind_async.memory import GuestMemory
 from lind_async.memory.faults import FAULTED, FAULTED_ADDRESS  # a page shrank (SIGBUS pending)
 from lind_async.rawposix import confine, fastio, hostfds, locks
 from lind_async.rawposix import table as rawposix_table
+from lind_async.rawposix.blocking import WaitQueue
 from lind_async.rawposix.host_file import HostFile
+from lind_async.rawposix.pipe import PipeEnd
 from lind_async.runtime import guest_signals, signals
 from lind_async.wasm import capi, fiber
 from lind_async.wasm.eager import first_step
@@ -156,6 +162,27 @@ def _call(number: int, a1: int, a2: int, a3: int, a4: int, a5: int, a6: int) -> 
         return 0
 
 
+def _pipe_woken(queue: WaitQueue, wakes: int, number: int, a1: int, a2: int, a3: int, a4: int,
+                a5: int, a6: int, result: int) -> int:
+    """The end of a pipe call the C trampoline served (``native/syscall_pipes.c``) after moving
+    its bytes: the other side's queue woken as often as the handler would have woken it, then
+    :func:`_call`'s delivery check and failure handling on ``result``."""
+    try:
+        for _ in range(wakes):
+            queue.wake_all()
+        instance = fiber._current.instance  # type: ignore[union-attr]
+        cage: Cage = instance.data
+        if not (cage.signals.pending or cage.stopped or FAULTED[0]):
+            return result
+        if not _may_deliver(instance, cage):
+            return result
+        instance.park(_deliver(instance, cage, number, (a1, a2, a3, a4, a5, a6), result))
+        return WOULD_WAIT
+    except BaseException as exc:
+        _keep_trap(fiber.fail(exc, _NAME))
+        return 0
+
+
 # The pure-Python trampoline: the seven arguments in one ``struct`` unpack of wasmtime's raw
 # value array, through a memoryview cached per array address (the array sits at the same few
 # addresses of the fiber stacks call after call); the result into slot 0 of the same array.
@@ -239,6 +266,12 @@ def _native_trampoline(cache_dir: Path) -> Any:
             if file_init(HostFile, FdTable, locks._posix_holders, locks._lockers, fastio.FREE,
                          vars(hostfds)) != 0:
                 log.info("lind.syscall: the trampoline's open and close are off")
+        if os.environ.get("LIND_ASYNC_FASTPIPE", "1") != "0" and fast_on:
+            pipe_init = ctypes.PyDLL(path).lind_fastpipe_init  # (PyDLL: called with the GIL)
+            pipe_init.argtypes = (ctypes.py_object, ctypes.py_object)
+            pipe_init.restype = ctypes.c_int
+            if pipe_init(PipeEnd, _pipe_woken) != 0:
+                log.info("lind.syscall: the trampoline's pipe calls are off")
         if os.environ.get("LIND_ASYNC_FASTMASK", "1") == "0":
             ctypes.c_int.in_dll(lib, "lind_fastmask_on").value = 0
         make = ctypes.PyDLL(path).lind_open_stat_function  # (PyDLL: called with the GIL)
@@ -291,6 +324,13 @@ def fast_masks() -> int:
     if not _chosen or _chosen[0][0] is None:
         return 0
     return int(ctypes.c_uint64.in_dll(_chosen[0][0], "lind_fastmask_served").value)
+
+
+def fast_pipes() -> int:
+    """How many pipe calls the C trampoline answered so far (``native/syscall_pipes.c``)."""
+    if not _chosen or _chosen[0][0] is None:
+        return 0
+    return int(ctypes.c_uint64.in_dll(_chosen[0][0], "lind_fastpipe_served").value)
 
 
 def native() -> bool:
