@@ -364,12 +364,13 @@ class LindInstance:
         self.imports = imports
         self.memory = memory
         self.spec = module_spec(module)
-        self.store = wasmtime.Store(engine.engine)
+        # The Store's pointer (deleted by close, or by __del__ if never closed, as a
+        # wasmtime.Store would be by its own finalizer) and its context's
+        self.store: int = int(capi.store_new(engine.ptr, None, None) or 0)
+        if not self.store:
+            raise MemoryError("wasmtime_store_new")
         memory.store_opened()  # (until close: the memory is not reused while a Store has it)
-        # (the pointer's value read in place: ``capi.addr``'s ``ctypes.cast`` puts the pointer
-        # into its own ``_objects``, a cycle left to the collector once per Store)
-        ctx = self.store._context()
-        self.ctx: int = int(ctypes.c_void_p.from_address(ctypes.addressof(ctx)).value or 0)
+        self.ctx: int = int(capi.store_context(self.store) or 0)
         capi.context_epoch_deadline_async_yield_and_update(self.ctx, 1)
         # That sets what happens at the deadline, not the deadline: a new store's is 0, already
         # passed, so its first wasm (the start function, or the first call) would yield at
@@ -480,8 +481,17 @@ class LindInstance:
             self.park(None)  # a call the guest never collected
             self._funcs.clear()
             self._globals.clear()
-            self.store.close()
+            store, self.store = self.store, 0
+            capi.store_delete(store)
             self.memory.store_closed()
+
+    def __del__(self) -> None:
+        # Never closed (dropped by a test, or on an error path): the Store goes, its memory's
+        # count stays up (the memory is then deleted, never reused: instance_memory.py).
+        store = getattr(self, "store", 0)
+        if store and not self.closed:
+            self.store = 0
+            capi.store_delete(store)
 
 
 async def instantiate(
