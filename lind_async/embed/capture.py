@@ -122,6 +122,13 @@ class Capture:
             self.done.set_exception(exc)
 
     def output(self) -> bytes:
+        data = self.host_end.pipe.buffer.data
+        if not self.chunks and not self.failed and (
+                self.max_output is None or len(data) <= self.max_output):
+            out = bytes(data)  # (all of it still in the pipe, the common case: one copy)
+            del data[:]
+            self.size = len(out)
+            return out
         self.take()
         chunks = self.chunks
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)

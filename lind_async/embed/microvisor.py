@@ -428,6 +428,8 @@ class Microvisor:
 
 
 def _argv0(program: Program) -> str | bytes:
-    if isinstance(program, str | os.PathLike):
-        return os.fspath(program)
+    if isinstance(program, str):
+        return program
+    if hasattr(type(program), "__fspath__"):  # (os.PathLike's test, without the ABC's check)
+        return os.fspath(program)  # type: ignore[arg-type]
     return "cage"

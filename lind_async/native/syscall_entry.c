@@ -66,7 +66,8 @@
  *
  * Pipes (lind_fastpipe_init enables them; syscall_pipes.c): read, write, writev and the tty
  * ioctls on an in-process pipe, under the same conditions on the cage, on the pipe's own
- * Python objects; its header says when, and how the other side is woken.
+ * Python objects; its header says when, and how the other side is woken. And set_tid_address
+ * of a cage's main thread (syscall_tid.c).
  *
  * open_stat: a confined open and its fstat in one builtin call
  * -------------------------------------------------------------
@@ -324,6 +325,7 @@ static PyObject *plain_cage(struct refs *r) {
 #include "syscall_files.c"  /* open and close (see the header) */
 #include "syscall_signals.c"  /* rt_sigprocmask (its header says when) */
 #include "syscall_pipes.c"  /* read, write, writev, ioctl on an in-process pipe (its header) */
+#include "syscall_tid.c"  /* set_tid_address of a cage's main thread (its header) */
 
 /* 1 with *result set when the call was served here, 0 for Python's path. GIL held. */
 static int fast_call(int32_t number, const int64_t *a, int64_t *result) {
@@ -449,6 +451,15 @@ void *lind_syscall_trampoline(void *env, void *caller, unsigned char *vals, size
         int64_t a[6], result;
         for (int i = 0; i < 6; i++) memcpy(&a[i], vals + 16 * (i + 1), sizeof a[i]);
         if (fast_call(number, a, &result)) {
+            memcpy(vals, &result, sizeof result);
+            PyGILState_Release(gil);
+            return NULL;
+        }
+    }
+    if (number == SYS_SET_TID_ADDRESS) {
+        int64_t a[6], result;
+        for (int i = 0; i < 6; i++) memcpy(&a[i], vals + 16 * (i + 1), sizeof a[i]);
+        if (tid_call(a, &result)) {
             memcpy(vals, &result, sizeof result);
             PyGILState_Release(gil);
             return NULL;

@@ -38,7 +38,8 @@ counts, and the import is served by a trampoline of its own instead (:func:`tram
   says when), and ``read``/``write``/``writev`` and the tty ``ioctl``s on an in-process pipe
   (``native/syscall_pipes.c``: the bytes moved in C on the pipe's own Python objects; when the
   other side's queue has waiters or watchers, :func:`_pipe_woken` wakes it and ends the call as
-  :func:`_call` does). ``LIND_ASYNC_FASTIO=0`` turns all of it off, ``LIND_ASYNC_FASTOPEN=0``
+  :func:`_call` does), and ``set_tid_address`` of a cage's main thread
+  (``native/syscall_tid.c``). ``LIND_ASYNC_FASTIO=0`` turns all of it off, ``LIND_ASYNC_FASTOPEN=0``
   only ``open`` and ``close``, ``LIND_ASYNC_FASTMASK=0`` only ``rt_sigprocmask``,
   ``LIND_ASYNC_FASTPIPE=0`` only the pipes (for measuring).
 - Where it cannot be built or loaded (or ``LIND_ASYNC_PYTHON_ENTRY`` is set), a ctypes callback
@@ -331,6 +332,14 @@ def fast_pipes() -> int:
     if not _chosen or _chosen[0][0] is None:
         return 0
     return int(ctypes.c_uint64.in_dll(_chosen[0][0], "lind_fastpipe_served").value)
+
+
+def fast_tids() -> int:
+    """How many ``set_tid_address`` calls the C trampoline answered so far
+    (``native/syscall_tid.c``)."""
+    if not _chosen or _chosen[0][0] is None:
+        return 0
+    return int(ctypes.c_uint64.in_dll(_chosen[0][0], "lind_fasttid_served").value)
 
 
 def native() -> bool:

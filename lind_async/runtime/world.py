@@ -233,6 +233,9 @@ class World:
         for signo in ignored:
             cage.signals.set_action(signo, SigAction(SIG_IGN))
         self.threei.add_cage(cage_id)
+        # Its live table (the same object for its life), known before its first call: the C
+        # trampoline answers only calls of a cage whose table it can see is empty.
+        cage._routes = self.threei.table(cage_id)
         if routes_from is not None:
             self.threei.copy_table(routes_from, cage_id)
         for grate in reversed(grates):  # innermost first: each copies what is below it

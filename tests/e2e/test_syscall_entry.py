@@ -164,7 +164,8 @@ def test_pipe_calls_are_served_in_c_and_grates_still_see_them(
 ) -> None:
     """In this process (the C trampoline when it builds): reads, writes, writevs and tty ioctls
     on pipes are answered by native/syscall_pipes.c for a cage without routes, waking a waiting
-    reader or a poll through Python; under the strace grate none is, and the trace shows them."""
+    reader or a poll through Python, and set_tid_address by native/syscall_tid.c; under the
+    strace grate none is, and the trace shows them."""
     from lind_async.runtime import syscall_entry
     from tests.e2e.conftest import run_cage
 
@@ -172,12 +173,13 @@ def test_pipe_calls_are_served_in_c_and_grates_still_see_them(
     native_root.mkdir()
     cage_root.mkdir()
     expected = run_native(native_program("fastpipe"), [], root=native_root)
-    before = syscall_entry.fast_pipes()
+    before, tids = syscall_entry.fast_pipes(), syscall_entry.fast_tids()
     plain = run_cage(cage_program("fastpipe"), [], root=cage_root)
     assert (plain.status, plain.stdout) == (expected.status, expected.stdout), plain.stderr
     served = syscall_entry.fast_pipes() - before
     if syscall_entry.native():
         assert served >= 15  # (the writes, reads and ioctls Python need not see)
+        assert syscall_entry.fast_tids() - tids >= 2  # musl's at start-up, the program's
     else:
         assert served == 0
     before = syscall_entry.fast_pipes()

@@ -1,7 +1,8 @@
 /* read, write, writev and tty ioctls on pipes at the edges of the C trampoline's pipe path
  * (native/syscall_pipes.c): partial reads, end-of-file, empty buffers, {NULL, 0} and bad
  * buffers, more iovecs than it takes, a full pipe, no reader left, the wrong end, a reader
- * waiting in another process and one polling. Prints only what native Linux prints too. */
+ * waiting in another process and one polling; and set_tid_address (native/syscall_tid.c).
+ * Prints only what native Linux prints too. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,9 +21,13 @@ static void report(const char *what, long n) {
     errno = 0;
 }
 
+static int cleared = 1;
+
 int main(void) {
     int p[2];
     char buf[256];
+    long tid = syscall(SYS_set_tid_address, &cleared);
+    printf("set_tid_address is the pid: %d\n", tid == (long)getpid());
     if (pipe(p) != 0) return 1;
     report("write", write(p[1], "hello", 5));
     memset(buf, 0, sizeof buf);
