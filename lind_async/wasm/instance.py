@@ -43,7 +43,7 @@ from __future__ import annotations
 import ctypes
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import wasmtime
@@ -79,6 +79,9 @@ class ModuleSpec:
     funcs: dict[str, Sig]
     globals: dict[str, tuple[int, bool]]  # name -> (kind, mutable)
     func_imports: dict[tuple[str, str], Sig]
+    # Values of immutable exported globals, read once: fixed by the module (their initializers
+    # are constants; a module importing globals is not instantiated here)
+    constants: dict[str, int] = field(default_factory=dict)
 
 
 _specs: weakref.WeakKeyDictionary[wasmtime.Module, ModuleSpec] = weakref.WeakKeyDictionary()
@@ -440,10 +443,16 @@ class LindInstance:
 
     def get_global(self, name: str) -> int:
         """Value of an exported i32/i64 global (signed)."""
+        constant = self.spec.constants.get(name)
+        if constant is not None:
+            return constant
         g = self._globals.get(name) or self._global(name)
         v = self._values or self._new_values()
         capi.global_get_at(self.ctx, g[1], v.addr)
-        return int(v.i32.value if g[2] == capi.KIND_I32 else v.i64.value)
+        value = int(v.i32.value if g[2] == capi.KIND_I32 else v.i64.value)
+        if not self.spec.globals[name][1]:  # (immutable: the same in every instance)
+            self.spec.constants[name] = value
+        return value
 
     def set_global(self, name: str, value: int) -> None:
         """Set an exported mutable i32/i64 global (value wrapped to its width)."""
