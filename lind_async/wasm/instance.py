@@ -79,8 +79,7 @@ class ModuleSpec:
     funcs: dict[str, Sig]
     globals: dict[str, tuple[int, bool]]  # name -> (kind, mutable)
     func_imports: dict[tuple[str, str], Sig]
-    # Values of immutable exported globals, read once: fixed by the module (their initializers
-    # are constants; a module importing globals is not instantiated here)
+    # immutable exported globals' values, read once (their initializers are constants)
     constants: dict[str, int] = field(default_factory=dict)
 
 
@@ -367,8 +366,7 @@ class LindInstance:
         self.imports = imports
         self.memory = memory
         self.spec = module_spec(module)
-        # The Store's pointer (deleted by close, or by __del__ if never closed, as a
-        # wasmtime.Store would be by its own finalizer) and its context's
+        # The Store (deleted by close, or by __del__ if never closed) and its context
         self.store: int = int(capi.store_new(engine.ptr, None, None) or 0)
         if not self.store:
             raise MemoryError("wasmtime_store_new")
@@ -443,8 +441,7 @@ class LindInstance:
 
     def get_global(self, name: str) -> int:
         """Value of an exported i32/i64 global (signed)."""
-        constant = self.spec.constants.get(name)
-        if constant is not None:
+        if (constant := self.spec.constants.get(name)) is not None:
             return constant
         g = self._globals.get(name) or self._global(name)
         v = self._values or self._new_values()
@@ -494,9 +491,7 @@ class LindInstance:
             capi.store_delete(store)
             self.memory.store_closed()
 
-    def __del__(self) -> None:
-        # Never closed (dropped by a test, or on an error path): the Store goes, its memory's
-        # count stays up (the memory is then deleted, never reused: instance_memory.py).
+    def __del__(self) -> None:  # never closed: the Store goes, the memory's count stays up
         store = getattr(self, "store", 0)
         if store and not self.closed:
             self.store = 0
