@@ -58,6 +58,7 @@ from lind_async.runtime.limits import Family
 from lind_async.runtime.process_image import build_stack_image
 from lind_async.threei.route import hop
 from lind_async.threei.tables import UNKNOWN_CALLS
+from lind_async.wasm import instance_reuse
 from lind_async.wasm.fiber import WasmTrap, run_call, trap_signal
 from lind_async.wasm.instance import LindInstance, SharedMemoryHandle, instantiate, module_spec
 
@@ -464,9 +465,7 @@ class Cage:
         for file in self.fds.close_all():
             if isinstance(file, FileOps):
                 file.release()
-        if self.instance is not None:
-            self.instance.close()
-            self.instance = None
+        instance, self.instance = self.instance, None
         if self.alarm is not None:
             self.alarm[0].cancel()
             self.alarm = None
@@ -474,6 +473,10 @@ class Cage:
         self.drop_shared_mappings()
         sysv_sem.process_exited(self)
         self._mem = None
+        # Its Store and instance serve the next fork child of the same module if they may
+        # (scrubbed first: wasm/instance_reuse.py); a killed cage's are closed.
+        if instance is not None and not (status & 0x7F == 0 and instance_reuse.keep(instance)):
+            instance.close()
         self.stopped = False
         self._continued.set()
         self.exited.set()

@@ -73,6 +73,7 @@ from lind_async.rawposix import shm
 from lind_async.runtime.cage import Cage
 from lind_async.runtime.signals import SignalDelivery
 from lind_async.threei.route import call_grate
+from lind_async.wasm import instance_reuse
 from lind_async.wasm.instance import LindInstance, SharedMemoryHandle, instantiate
 
 if TYPE_CHECKING:
@@ -231,10 +232,15 @@ class ForkedCage(Cage):
         _buffers[self] = (self._vm, _buffers[parent][1])
         src = pinst.memory
         pages = src.pages()
-        # A memory an earlier child left (all zeros, instance_memory.py), else a new one.
-        memory = SharedMemoryHandle.spare(microvisor.engine, src.limits, pages)
+        # A dead cage's instance with its memory (all zeros, wasm/instance_reuse.py), else a
+        # memory an earlier child left (all zeros, instance_memory.py), else a new one.
+        engine = microvisor.engine
+        self._kept: LindInstance | None = instance_reuse.take(
+            engine, parent.module, microvisor.imports, src.limits, pages)
+        memory = (self._kept.memory if self._kept is not None
+                  else SharedMemoryHandle.spare(engine, src.limits, pages))
         if memory is None:
-            memory = SharedMemoryHandle.for_module(microvisor.engine, parent.module)
+            memory = SharedMemoryHandle.for_module(engine, parent.module)
             memory.reusable = True
             grow = pages - memory.pages()
             if grow > 0 and memory.grow(grow) < 0:
@@ -242,12 +248,17 @@ class ForkedCage(Cage):
         self._memory: SharedMemoryHandle | None = memory
         child = GuestMemory(self._memory)
         self._child_mem: GuestMemory | None = child  # (the cage's, once it started)
-        _copy_memory(src, child, parent.vm)
+        try:
+            _copy_memory(src, child, parent.vm)
+        except BaseException:
+            self._close_kept()
+            raise
         vm = self._vm
         try:
             shm.map_all(vm, child, guard=lambda: faults.watch(vm, child, self))  # MAP_SHARED
         except BaseException:
             cow.release(self._memory)  # (no child: its snapshot is let go)
+            self._close_kept()
             raise
 
     async def _start_instance(self) -> LindInstance:
@@ -255,11 +266,14 @@ class ForkedCage(Cage):
         if memory is None:  # a later program image (execve): start as any cage does
             return await super()._start_instance()
         mv = self.microvisor
-        try:
-            instance = await instantiate(mv.engine, self.module, mv.imports, memory=memory)
-        except BaseException:  # (a kill or a trap mid-way): the memory's snapshot goes too
-            cow.release(memory)
-            raise
+        instance, self._kept = self._kept, None
+        if instance is None:
+            try:
+                instance = await instantiate(mv.engine, self.module, mv.imports, memory=memory)
+            except BaseException:  # (a kill or a trap mid-way): the memory's snapshot goes too
+                cow.release(memory)
+                raise
+        # (a kept instance: its wasm state is all in the exported globals set below)
         instance.data = self
         self._mem, self._child_mem = self._child_mem, None  # from here on, the cage's exit
         # lets the snapshot go (and the memory, once nothing holds it)
@@ -272,12 +286,18 @@ class ForkedCage(Cage):
         _start_rewind(self, instance, 0)
         return instance
 
-
     def drop_shared_mappings(self) -> None:
         super().drop_shared_mappings()
         self._child_mem = None
         if self._memory is not None:  # ended (killed) before it started: its backing goes too
             cow.release(self._memory)
+        self._close_kept()
+
+    def _close_kept(self) -> None:
+        """A kept instance this child never started goes (its memory with it)."""
+        kept, self._kept = self._kept, None
+        if kept is not None:
+            kept.close()
 
 
 # ------------------------------------------------------------------------------ memory copy

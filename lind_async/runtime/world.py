@@ -47,7 +47,7 @@ from lind_async.threei.authority import Authority, InFlight
 from lind_async.threei.guest_import import THREEI_CALL_PARAMS, threei_call_now
 from lind_async.threei.tables import ThreeI
 from lind_async.toolchain import native
-from lind_async.wasm import capi, ticker
+from lind_async.wasm import capi, instance_reuse, ticker
 from lind_async.wasm.abi_check import check_lind_abi
 from lind_async.wasm.engine import EngineConfig, LindEngine, ModuleError
 from lind_async.wasm.instance import SYSCALL_PARAMS, HostImports, LindInstance
@@ -397,6 +397,7 @@ class World:
                     stream.release()
             self._stdio = None
         self.root.close()
+        instance_reuse.drop(self.engine, self.imports)  # (dead cages' kept instances)
         if self._owns_engine:
             self.engine.ticker.stop()
 

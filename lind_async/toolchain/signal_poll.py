@@ -51,6 +51,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from lind_async.wasm.binary import WasmReader
+from lind_async.wasm.instructions import blocktype as _blocktype
+from lind_async.wasm.instructions import skip_immediates as _skip_immediates
 
 POLL_FUNCTION = "__lind_signal_poll"
 FLAG = "__lind_signal_poll_flag"
@@ -61,7 +63,6 @@ HANDLER_INSTALLERS = "sigaction"
 """A function whose name contains this can install a signal handler (musl's ``sigaction``,
 ``__sigaction``, ``__libc_sigaction``)."""
 _EXPORT_FUNC, _EXPORT_GLOBAL = 0, 3
-_VALTYPES = frozenset({0x7F, 0x7E, 0x7D, 0x7C, 0x7B, 0x70, 0x6F, 0x69, 0x40})
 
 
 class Unsupported(ValueError):
@@ -96,89 +97,6 @@ def _sections(data: bytes) -> Iterator[tuple[int, int, int, int]]:
         size = r.uleb()
         yield section, start, r.pos, r.pos + size
         r.pos += size
-
-
-# -- instructions: how many immediate bytes follow each opcode -------------------------------
-_NONE = frozenset(
-    {0x00, 0x01, 0x05, 0x0A, 0x0B, 0x0F, 0x19, 0x1A, 0x1B, 0xD1, 0xD3, 0xD4}
-    | set(range(0x45, 0xC5))
-)
-_ONE_U32 = frozenset(
-    {0x07, 0x08, 0x09, 0x0C, 0x0D, 0x10, 0x12, 0x14, 0x15, 0x18, 0x20, 0x21, 0x22, 0x23, 0x24,
-     0x25, 0x26, 0x3F, 0x40, 0xD2, 0xD5, 0xD6}
-)
-_BLOCKS = frozenset({0x02, 0x03, 0x04, 0x06})
-_FC_NONE = frozenset(range(0, 8))
-_FC_ONE = frozenset({9, 11, 13, 15, 16, 17})
-_FC_TWO = frozenset({8, 10, 12, 14})
-
-
-def _blocktype(r: _Reader) -> None:
-    if r.data[r.pos] in _VALTYPES:
-        r.pos += 1
-    else:
-        r.skip_leb()  # a type index (s33)
-
-
-def _memarg(r: _Reader) -> None:
-    align = r.uleb()
-    if align & 0x40:
-        r.uleb()  # memory index (multi-memory)
-    r.uleb()
-
-
-def _skip_immediates(op: int, r: _Reader) -> None:
-    if op in _NONE:
-        return
-    if op in _ONE_U32:
-        r.skip_leb()
-    elif op in _BLOCKS:
-        _blocktype(r)
-    elif 0x28 <= op <= 0x3E:
-        _memarg(r)
-    elif op in (0x41, 0x42):
-        r.skip_leb()
-    elif op == 0x43:
-        r.pos += 4
-    elif op == 0x44:
-        r.pos += 8
-    elif op in (0x11, 0x13):  # call_indirect: type, table
-        r.skip_leb()
-        r.skip_leb()
-    elif op == 0x0E:  # br_table
-        for _ in range(r.uleb() + 1):
-            r.skip_leb()
-    elif op == 0x1C:  # select t*
-        for _ in range(r.uleb()):
-            _blocktype(r)
-    elif op == 0xD0:  # ref.null heaptype
-        _blocktype(r)
-    elif op == 0x1F:  # try_table
-        _blocktype(r)
-        for _ in range(r.uleb()):
-            kind = r.byte()
-            if kind in (0, 1):
-                r.skip_leb()
-            r.skip_leb()
-    elif op == 0xFC:
-        sub = r.uleb()
-        if sub in _FC_NONE:
-            return
-        if sub in _FC_ONE:
-            r.skip_leb()
-        elif sub in _FC_TWO:
-            r.skip_leb()
-            r.skip_leb()
-        else:
-            raise Unsupported(f"0xfc {sub}")
-    elif op == 0xFE:
-        sub = r.uleb()
-        if sub == 0x03:
-            r.byte()  # atomic.fence
-        else:
-            _memarg(r)
-    else:
-        raise Unsupported(f"opcode {op:#x}")
 
 
 def _instrument_body(data: bytes, start: int, end: int, snippet: bytes) -> tuple[bytes, int]:

@@ -47,9 +47,10 @@ import wasmtime
 from lind_async.abi.executable import module_bytes
 from lind_async.wasm.binary import handler_slots
 
-from . import capi, instance_stacks
+from . import capi, instance_stacks, instructions
 
 _GRATE_MARKER = b"__lind_default_grate_entry"
+_FORK_MARKER = b"\x04fork"  # (the name of the ``lind.fork`` import, with its length)
 
 WASM_MAGIC = b"\0asm"
 ELF_MAGIC = b"\x7fELF"
@@ -145,6 +146,12 @@ class LindEngine:
         self._handler_slots: weakref.WeakKeyDictionary[wasmtime.Module, frozenset[int]] = (
             weakref.WeakKeyDictionary()
         )
+        # Modules that may fork, and whether an instance's state is all in its exported
+        # globals (``instructions.state_in_exports``): a dead child's instance may then serve
+        # the next child (``instance_reuse.py``). Kept on disk beside the compiled module.
+        self._resettable: weakref.WeakKeyDictionary[wasmtime.Module, bool] = (
+            weakref.WeakKeyDictionary()
+        )
         self._settings_key = "|".join(
             [
                 f"wasmtime={wasmtime_version()}",
@@ -190,7 +197,31 @@ class LindEngine:
             slots = handler_slots(data)
             if slots is not None:
                 self._handler_slots[mod] = slots
+        if _FORK_MARKER in data:
+            self._resettable[mod] = self._state_in_exports(key, data)
         return mod
+
+    def resettable(self, module: wasmtime.Module) -> bool:
+        """Whether every instance of ``module`` can be put back into any state its siblings
+        may be in by setting its exported globals (``instructions.state_in_exports``); known
+        for modules loaded here that may fork, else False."""
+        return self._resettable.get(module, False)
+
+    def _state_in_exports(self, key: str, data: bytes) -> bool:
+        """The module's answer, from the disk cache (as trusted as the compiled code beside it)
+        or decoded (~7 ms for 40 KB) and written there."""
+        path = self._cache_path(key)
+        side = None if path is None else path.with_suffix(".state")
+        if side is not None:
+            with contextlib.suppress(OSError):
+                kept = side.read_bytes()
+                if kept in (b"0", b"1"):
+                    return kept == b"1"
+        answer = instructions.state_in_exports(data)
+        if side is not None:
+            with contextlib.suppress(OSError):
+                _atomic_write(side, b"1" if answer else b"0")
+        return answer
 
     def handler_slots(self, module: wasmtime.Module) -> frozenset[int] | None:
         """The valid handler ids of a grate module whose entry takes function-table indices;

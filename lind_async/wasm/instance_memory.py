@@ -153,6 +153,14 @@ def spare_count(engine: LindEngine) -> int:
     return 0 if pool is None else len(pool.spares)
 
 
+def zero(ptr: int) -> bool:
+    """Map fresh anonymous zero pages over all of memory ``ptr`` (what any cage left there —
+    its pages, its snapshot's mapping, shared objects — goes); False if the host could not."""
+    size = int(capi.sharedmemory_data_size(ptr))
+    base = int(capi.sharedmemory_data(ptr) or 0)
+    return not size or _mmap(base, size, _PROT_RW, _MAP_PRIVATE_ANON_FIXED, -1, 0) == base
+
+
 def _retire(pool_ref: weakref.ReferenceType[SparePool], ptr: int, state: list[int]) -> None:
     """The handle is dead: keep its memory as a spare (zeroed) when it may be, else delete it.
     ``state``: [Stores still over it, reusable, min pages, max pages]."""
@@ -160,9 +168,7 @@ def _retire(pool_ref: weakref.ReferenceType[SparePool], ptr: int, state: list[in
     if pool is None or state[0] != 0 or not state[1]:
         _delete(ptr)
         return
-    size = int(capi.sharedmemory_data_size(ptr))
-    base = int(capi.sharedmemory_data(ptr) or 0)
-    if size and _mmap(base, size, _PROT_RW, _MAP_PRIVATE_ANON_FIXED, -1, 0) != base:
+    if not zero(ptr):
         _delete(ptr)  # (could not zero it: never reused)
         return
     pool.put((state[2], state[3], int(capi.sharedmemory_size(ptr))), ptr)

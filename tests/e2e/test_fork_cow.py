@@ -156,3 +156,56 @@ def test_cage_failing_after_instantiation_lets_its_snapshot_go(
     capfd.readouterr()
     assert status != 0
     assert clean, "a cage that failed to start left its snapshot open"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_reused_instance_shows_no_earlier_child(stack: str, matches_native: MatchesNative) -> None:
+    """fork_secret's children each leave secrets in a static, a thread-local, the heap, a new
+    chunk, a new mapping and the stack pointer (exiting deep in the stack); each next child,
+    which runs on the previous one's kept instance (wasm/instance_reuse.py), sees its parent's
+    state only, as natively."""
+    matches_native("fork_secret", stack)
+
+
+def test_children_run_on_kept_instances(
+    cage_program: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """A dead child's instance serves the next child (3 of fork_secret's 4), scrubbed: its
+    memory all zeros while kept; the World's close lets every one go, and no snapshot stays."""
+    from lind_async.wasm import instance_reuse
+
+    install(cage_program("fork_secret"), tmp_path / "fork_secret")
+    taken: list[bool] = []
+    kept_zero: list[bool] = []
+    take, keep = instance_reuse.take, instance_reuse.keep
+
+    def counting_take(*args: Any) -> Any:
+        inst = take(*args)
+        taken.append(inst is not None)
+        return inst
+
+    def checking_keep(inst: Any) -> bool:
+        done = keep(inst)
+        if done:
+            kept_zero.append(not any(inst.memory.view()))
+        return done
+
+    monkeypatch.setattr(instance_reuse, "take", counting_take)
+    monkeypatch.setattr(instance_reuse, "keep", checking_keep)
+    gc.collect()
+    before = _snapshots()
+    engines: list[Any] = []
+    drop = instance_reuse.drop
+    monkeypatch.setattr(instance_reuse, "drop",
+                        lambda engine, imports=None: (engines.append(engine),
+                                                      drop(engine, imports))[1])
+    status = run_in_world(tmp_path, tmp_path / "fork_secret", [])
+    gc.collect()
+    out = capfd.readouterr().out
+    assert status == 0, out
+    assert out.count("frame as child 1's") == 3, out
+    assert taken == [False, True, True, True]
+    assert kept_zero and all(kept_zero)
+    assert engines and instance_reuse.kept_count(engines[0]) == 0
+    assert _snapshots() == before
