@@ -478,22 +478,6 @@ class LindInstance:
             close()
 
     # ------------------------------------------------------------ lifecycle
-    @property
-    def live(self) -> bool:
-        """Whether a call into this instance is running (or suspended)."""
-        return self._live
-
-    def reset(self) -> None:
-        """Forget its cage (kept for another: ``instance_reuse.py``, which sets its state)."""
-        self.park(None)
-        self.data = None
-        self.preempt_hook = None
-        self.signal_frame = None
-
-    def new_slice(self) -> None:
-        """Its next wasm runs a whole time slice before its first epoch yield."""
-        capi.context_set_epoch_deadline(self.ctx, 1)
-
     def close(self) -> None:
         """Drop the Store (not the shared memory, which other instances may use)."""
         if self._live:

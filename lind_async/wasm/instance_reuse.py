@@ -19,7 +19,7 @@ instance is **kept** here instead of closed if all of this holds:
 
 Keeping it scrubs it first: its memory gets fresh anonymous zero pages over all of
 ``[0, size)`` (one ``mmap``, as a spare memory does: the dead cage's pages and its snapshot's
-mapping go), and the Python side forgets the cage (``LindInstance.reset``). A fork child of the
+mapping go), and the Python side forgets the cage. A fork child of the
 same module, imports (and their generation) and memory type and size then takes it
 (:func:`take`): its memory is mapped copy-on-write from the parent's snapshot like a spare's
 (``runtime/fork.py``), and *every* exported mutable global is set from the parent's, so the
@@ -39,7 +39,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING
 
-from . import instance_memory
+from . import capi, instance_memory
 
 if TYPE_CHECKING:
     import wasmtime
@@ -64,13 +64,14 @@ def keep(inst: LindInstance) -> bool:
     """Keep ``inst`` for a later fork child if it may be (see the module docstring): scrubbed,
     and True; else False (the caller closes it)."""
     memory = inst.memory
-    if (inst.closed or inst.live or inst.serving or memory.stores != 1 or not memory.reusable
+    if (inst.closed or inst._live or inst.serving or memory.stores != 1 or not memory.reusable
             or not inst.engine.resettable(inst.module)):
         return False
     # Holders of the handle: ``inst.memory``, the local ``memory`` and getrefcount's argument.
     if sys.getrefcount(memory) > 3:
         return False
-    inst.reset()
+    inst.park(None)  # forget the cage (its wasm state is the next one's to set)
+    inst.data = inst.preempt_hook = inst.signal_frame = None
     if not instance_memory.zero(memory.ptr):
         return False
     key = _key(inst.module, inst.imports, memory.limits, memory.pages())
@@ -100,7 +101,7 @@ def take(engine: LindEngine, module: wasmtime.Module, imports: HostImports,
             return None
         if not kept:
             del _kept[engine]
-    inst.new_slice()
+    capi.context_set_epoch_deadline(inst.ctx, 1)  # its next wasm starts a whole time slice
     return inst
 
 
