@@ -46,6 +46,7 @@ from lind_async.embed.process import kill_family, returncode_of
 from lind_async.rawposix.devices import NullDevice
 from lind_async.rawposix.files import FileOps
 from lind_async.rawposix.pipe import PipeEnd, new_pipe
+from lind_async.rawposix.readiness import RoomWake
 
 if TYPE_CHECKING:
     from lind_async.runtime.cage import Cage
@@ -83,10 +84,13 @@ class Capture:
         self._scheduled = False
         # Resolved at end-of-file; an exception ends the run early (too much output, deadline).
         self.done: asyncio.Future[None] = self.loop.create_future()
-        self._cancel_watch = self.host_end.pipe.can_read.watchers.add(self._wake)
+        self._cancel_watch = self.host_end.pipe.can_read.watchers.add(
+            RoomWake(self._wake, PIPE_BUF))
 
     def _wake(self) -> None:
         # Runs inside the cage's write or close (on its fiber): look, and at most schedule.
+        # With a writer left and PIPE_BUF of room it does nothing (RoomWake's contract: the C
+        # trampoline's pipe writes do not call it then).
         buffer = self.host_end.pipe.buffer
         if buffer.writers == 0:
             if not self.done.done():

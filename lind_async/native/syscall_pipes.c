@@ -33,7 +33,9 @@
  * Waking. Python's path wakes the other side's queue (WaitQueue.wake_all: its waiting cages
  * and its watchers, such as a poll, an epoll or Microvisor.run's capture) after each transfer
  * that moved bytes. When that queue has neither waiters nor watchers nothing is done, and no
- * Python code runs at all. Otherwise the bytes are moved here and the Python entry's helper
+ * Python code runs at all; nor when its only watchers are RoomWake watches (the capture's)
+ * that the pipe's state after the call leaves with nothing to do (a writer left, at least their
+ * `below` bytes of room: rawposix/readiness.py). Otherwise the bytes are moved here and the Python entry's helper
  * (runtime/syscall_entry.py's _pipe_woken) wakes the queue as many times as Python's path
  * would have (writev: once per buffer that was not empty) and then finishes the call as _call
  * does: the delivery check (a watcher may have posted a signal, SIGIO) and a handler's failure
@@ -56,17 +58,21 @@ extern int PyByteArray_Resize(PyObject *, ptrdiff_t);
 extern int PySequence_DelSlice(PyObject *, ptrdiff_t, ptrdiff_t);
 
 enum { P_PIPE, P_BUFFER, P_DATA, P_READERS, P_WRITERS, P_CAPACITY, P_CAN_READ, P_CAN_WRITE,
-       P_WAITERS, P_WATCHERS, P_CALLBACKS, P_STATUS_FLAGS, P_NAMES };
+       P_WAITERS, P_WATCHERS, P_CALLBACKS, P_STATUS_FLAGS, P_BELOW, P_NAMES };
 static const char *const pipe_name_text[P_NAMES] = {
     "pipe", "buffer", "data", "readers", "writers", "capacity", "can_read", "can_write",
-    "_waiters", "watchers", "_callbacks", "status_flags"};
+    "_waiters", "watchers", "_callbacks", "status_flags", "below"};
 static PyObject *pipe_names[P_NAMES];
 static PyObject *pipe_end_type;  /* rawposix/pipe.py's PipeEnd; NULL: every call is Python's */
 static PyObject *pipe_woken;     /* runtime/syscall_entry.py's _pipe_woken */
+static PyObject *room_wake_type; /* rawposix/readiness.py's RoomWake */
 uint64_t lind_fastpipe_served;   /* calls answered here (read by tests) */
+uint64_t lind_fastpipe_woken;    /* of which ended by _pipe_woken (read by tests) */
+
+extern int PyDict_Next(PyObject *, ptrdiff_t *, PyObject **, PyObject **);
 
 /* Enable pipes here (after lind_fastio_init); 0 on success. Through ctypes' PyDLL. */
-int lind_fastpipe_init(PyObject *end_type, PyObject *woken) {
+int lind_fastpipe_init(PyObject *end_type, PyObject *woken, PyObject *room_wake) {
     if (!fast_on) return -1;
     for (int i = 0; i < P_NAMES; i++) {
         pipe_names[i] = PyUnicode_InternFromString(pipe_name_text[i]);
@@ -75,6 +81,8 @@ int lind_fastpipe_init(PyObject *end_type, PyObject *woken) {
             return -1;
         }
     }
+    Py_IncRef(room_wake);
+    room_wake_type = room_wake;
     Py_IncRef(woken);
     pipe_woken = woken;
     Py_IncRef(end_type);
@@ -116,15 +124,26 @@ static PyObject *pipe_end(struct refs *r, int64_t a0, PyObject **cage) {
     return hold(r, file);
 }
 
-/* Does a wake of this queue (WaitQueue) have anything to do? 1 yes, 0 no, -1 could not tell. */
-static int has_sleepers(struct refs *r, PyObject *queue) {
+/* Does a wake of this queue (WaitQueue) have anything to do, with the pipe left with ``room``
+ * bytes of room and ``writers`` writers? 1 yes, 0 no, -1 could not tell. A RoomWake watch does
+ * nothing while a writer is left and it has at least its ``below`` bytes of room (its
+ * contract, rawposix/readiness.py): it alone needs no wake then. */
+static int has_sleepers(struct refs *r, PyObject *queue, int64_t room, int64_t writers) {
     PyObject *waiters = pget(r, queue, P_WAITERS);
     PyObject *watchers = waiters == NULL ? NULL : pget(r, queue, P_WATCHERS);
     PyObject *callbacks = watchers == NULL ? NULL : pget(r, watchers, P_CALLBACKS);
     if (callbacks == NULL) return -1;
-    ptrdiff_t n = PyObject_Size(waiters), m = PyObject_Size(callbacks);
-    if (n < 0 || m < 0) return -1;
-    return n > 0 || m > 0;
+    ptrdiff_t n = PyObject_Size(waiters);
+    if (n != 0) return n < 0 ? -1 : 1;
+    ptrdiff_t at = 0;
+    PyObject *key, *watch;
+    while (PyDict_Next(callbacks, &at, &key, &watch)) {  /* (borrowed; nothing runs meanwhile) */
+        if (watch->type != room_wake_type || writers <= 0) return 1;
+        int bad = 0;
+        int64_t below = pint(r, watch, P_BELOW, &bad);
+        if (bad || room < below) return bad ? -1 : 1;
+    }
+    return 0;
 }
 
 /* The access mode allows it (abi/flags.py's reads and writes): bit 1 to read, 2 to write. */
@@ -174,10 +193,13 @@ static int pipe_call(int32_t number, const int64_t *a, int64_t *result, PyObject
             served = 1;
             goto out;
         }
-        PyObject *other = pget(&r, pipe, P_CAN_WRITE);
-        int sleepers = other == NULL ? -1 : has_sleepers(&r, other);
-        if (sleepers < 0) goto out;
         ptrdiff_t n = (uint64_t)size < length ? size : (ptrdiff_t)length;
+        int64_t writers = pint(&r, buffer, P_WRITERS, &bad);
+        int64_t capacity = pint(&r, buffer, P_CAPACITY, &bad);
+        PyObject *other = bad ? NULL : pget(&r, pipe, P_CAN_WRITE);
+        int sleepers = other == NULL ? -1 : has_sleepers(&r, other, capacity - (size - n),
+                                                         writers);
+        if (sleepers < 0) goto out;
         memcpy(at, PyByteArray_AsString(data), (size_t)n);
         if (PySequence_DelSlice(data, 0, n) != 0) goto out;  /* (the copy is harmless) */
         *result = n;
@@ -193,6 +215,7 @@ static int pipe_call(int32_t number, const int64_t *a, int64_t *result, PyObject
     }
     /* write, writev: the buffers, checked, then all of them in or Python's */
     int64_t readers = pint(&r, buffer, P_READERS, &bad);
+    int64_t writers = pint(&r, buffer, P_WRITERS, &bad);
     int64_t capacity = pint(&r, buffer, P_CAPACITY, &bad);
     if (bad || readers <= 0) goto out;  /* (no reader: EPIPE and SIGPIPE, Python's) */
     struct iovec views[IOV_FAST];  /* (on the fiber's stack: kept small) */
@@ -235,7 +258,8 @@ static int pipe_call(int32_t number, const int64_t *a, int64_t *result, PyObject
     }
     if (capacity - size < 0 || total > (uint64_t)(capacity - size)) goto out;  /* would wait */
     PyObject *other = pget(&r, pipe, P_CAN_READ);
-    int sleepers = other == NULL ? -1 : has_sleepers(&r, other);
+    int sleepers = other == NULL ? -1 : has_sleepers(&r, other,
+                                                     capacity - size - (int64_t)total, writers);
     if (sleepers < 0) goto out;
     if (PyByteArray_Resize(data, size + (ptrdiff_t)total) != 0) goto out;  /* (unchanged) */
     char *to = PyByteArray_AsString(data) + size;
@@ -274,6 +298,7 @@ static int pipe_trampoline(int32_t number, unsigned char *vals, void **trap) {
         return 1;
     }
     /* _pipe_woken(queue, wakes, number, a1..a6, result) */
+    lind_fastpipe_woken++;
     PyObject *args[10];
     args[0] = queue;
     args[1] = PyLong_FromLongLong(wakes);

@@ -48,6 +48,23 @@ def _noop() -> None:
 NO_WATCH: Cancel = _noop
 
 
+class RoomWake:
+    """A watch of a pipe's reading side that acts only when the pipe has less than ``below``
+    bytes of room or no writer left (``embed/capture.py``'s, moving the bytes out of a nearly
+    full pipe and seeing its end). That is its contract: called with a writer left and at least
+    ``below`` bytes of room, it does nothing, so the C trampoline's pipe writes skip it then
+    (``native/syscall_pipes.c``); Python's path calls it as any other watch."""
+
+    __slots__ = ("below", "wake")
+
+    def __init__(self, wake: Wake, below: int) -> None:
+        self.wake = wake
+        self.below = below
+
+    def __call__(self) -> None:
+        self.wake()
+
+
 class Watchers:
     """Callbacks to fire when an in-process object's readiness may have changed."""
 

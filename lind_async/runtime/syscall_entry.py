@@ -68,6 +68,7 @@ from lind_async.rawposix import table as rawposix_table
 from lind_async.rawposix.blocking import WaitQueue
 from lind_async.rawposix.host_file import HostFile
 from lind_async.rawposix.pipe import PipeEnd
+from lind_async.rawposix.readiness import RoomWake
 from lind_async.runtime import guest_signals, signals
 from lind_async.wasm import capi, fiber
 from lind_async.wasm.eager import first_step
@@ -269,9 +270,9 @@ def _native_trampoline(cache_dir: Path) -> Any:
                 log.info("lind.syscall: the trampoline's open and close are off")
         if os.environ.get("LIND_ASYNC_FASTPIPE", "1") != "0" and fast_on:
             pipe_init = ctypes.PyDLL(path).lind_fastpipe_init  # (PyDLL: called with the GIL)
-            pipe_init.argtypes = (ctypes.py_object, ctypes.py_object)
+            pipe_init.argtypes = (ctypes.py_object,) * 3
             pipe_init.restype = ctypes.c_int
-            if pipe_init(PipeEnd, _pipe_woken) != 0:
+            if pipe_init(PipeEnd, _pipe_woken, RoomWake) != 0:
                 log.info("lind.syscall: the trampoline's pipe calls are off")
         if os.environ.get("LIND_ASYNC_FASTMASK", "1") == "0":
             ctypes.c_int.in_dll(lib, "lind_fastmask_on").value = 0
@@ -332,6 +333,13 @@ def fast_pipes() -> int:
     if not _chosen or _chosen[0][0] is None:
         return 0
     return int(ctypes.c_uint64.in_dll(_chosen[0][0], "lind_fastpipe_served").value)
+
+
+def fast_pipe_wakes() -> int:
+    """Of :func:`fast_pipes`, how many needed :func:`_pipe_woken` to wake the other side."""
+    if not _chosen or _chosen[0][0] is None:
+        return 0
+    return int(ctypes.c_uint64.in_dll(_chosen[0][0], "lind_fastpipe_woken").value)
 
 
 def fast_tids() -> int:

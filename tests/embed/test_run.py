@@ -168,3 +168,26 @@ def test_cages_of_every_root_share_the_imports_and_a_memorys_instance_pre(
             assert len({id(world.imports) for world in host.worlds.values()}) == 1
 
     run(main)
+
+
+def test_a_runs_output_written_without_waking_python(
+    run: Runner, program: Build, root: Path
+) -> None:
+    """The C trampoline writes a cage's output into Microvisor.run's pipe without calling back
+    into Python while the capture has nothing to do (rawposix/readiness.py's RoomWake), and
+    still ends the run at the output's end and drains a pipe that fills up."""
+    from lind_async.runtime import syscall_entry
+
+    async def main() -> None:
+        async with lind_async.Microvisor(root=root) as mv:
+            served, woken = syscall_entry.fast_pipes(), syscall_entry.fast_pipe_wakes()
+            done = await mv.run(program("echo_upper"), input=b"small input\n")
+            assert done == lind_async.CompletedCage(0, b"SMALL INPUT\n")
+            if syscall_entry.native():
+                assert syscall_entry.fast_pipes() > served
+                assert syscall_entry.fast_pipe_wakes() == woken
+            big = bytes(range(97, 123)) * 10_000  # 260,000 bytes: the pipe fills many times
+            done = await mv.run(program("echo_upper"), input=big)
+            assert done == lind_async.CompletedCage(0, big.upper())
+
+    run(main)
