@@ -19,7 +19,7 @@
  *     rawposix/pipe.py's PipeEnd, its access mode allowing the call (FileOps.readable and
  *     writable's rule);
  *   - the guest ranges (the buffer; for writev the iovec array, then every buffer) pass
- *     guest_range's check (GuestMemory's) before anything is changed;
+ *     guest_range's check (GuestMemory's, on cage.mem read once) before anything is changed;
  *   - read: bytes are buffered (up to count move, as PipeBuffer.read_into), or none and no
  *     writer is left (end-of-file: 0), or count is 0 (0). An empty pipe with a writer would
  *     wait: Python's;
@@ -146,6 +146,36 @@ static int has_sleepers(struct refs *r, PyObject *queue, int64_t room, int64_t w
     return 0;
 }
 
+/* The cage's memory as guest_range reads it (cage.mem, exactly a GuestMemory: its base, size
+ * and null page), looked up once for every range of a call: 0 if it cannot be. */
+struct span { uint64_t base, size, low; };
+
+static int guest_span(struct refs *r, PyObject *cage, struct span *m) {
+    PyObject *mem = get(r, cage, N_MEM);
+    if (mem == NULL || mem->type != memory_type) return 0;
+    int bad = 0;
+    int64_t base = field_int(r, mem, T_MEMORY, N_BASE, &bad);
+    int64_t size = field_int(r, mem, T_MEMORY, N_SIZE, &bad);
+    int64_t low = field_int(r, mem, T_MEMORY, N_LOW, &bad);
+    if (bad || base <= 0 || size < 0 || low < 0) return 0;
+    m->base = (uint64_t)base;
+    m->size = (uint64_t)size;
+    m->low = (uint64_t)low;
+    return 1;
+}
+
+/* guest_range's decoding and check of (buf, count) against m: the host address, or NULL. */
+static unsigned char *span_range(const struct span *m, int64_t buf, int64_t count,
+                                 uint64_t *length) {
+    uint64_t addr = (uint64_t)buf;
+    if (addr >= 0xFFFFFFFF80000000ULL) addr &= 0xFFFFFFFFULL;  /* sign-extended 32-bit */
+    uint64_t len = (uint64_t)count & 0xFFFFFFFFULL;
+    if (len > MAX_RW) len = MAX_RW;
+    if (addr < m->low || addr > m->size || len > m->size - addr) return NULL;
+    *length = len;
+    return (unsigned char *)(uintptr_t)(m->base + addr);
+}
+
 /* The access mode allows it (abi/flags.py's reads and writes): bit 1 to read, 2 to write. */
 static int mode_allows(struct refs *r, PyObject *file, int bit) {
     int bad = 0;
@@ -172,6 +202,8 @@ static int pipe_call(int32_t number, const int64_t *a, int64_t *result, PyObject
     }
     int reading = number == SYS_READ;
     if (!mode_allows(&r, file, reading ? 1 : 2)) goto out;  /* (Python's EBADF) */
+    struct span mem;
+    if (!guest_span(&r, cage, &mem)) goto out;
     PyObject *pipe = pget(&r, file, P_PIPE);
     PyObject *buffer = pipe == NULL ? NULL : pget(&r, pipe, P_BUFFER);
     PyObject *data = buffer == NULL ? NULL : pget(&r, buffer, P_DATA);
@@ -180,7 +212,7 @@ static int pipe_call(int32_t number, const int64_t *a, int64_t *result, PyObject
     int bad = 0;
     if (reading) {
         uint64_t length;
-        unsigned char *at = guest_range(&r, cage, a[1], a[2], &length);
+        unsigned char *at = span_range(&mem, a[1], a[2], &length);
         if (at == NULL) goto out;
         if (length == 0) {
             *result = 0;
@@ -223,7 +255,7 @@ static int pipe_call(int32_t number, const int64_t *a, int64_t *result, PyObject
     uint64_t total = 0;
     if (number == SYS_WRITE) {
         uint64_t length;
-        unsigned char *at = guest_range(&r, cage, a[1], a[2], &length);
+        unsigned char *at = span_range(&mem, a[1], a[2], &length);
         if (at == NULL) goto out;
         views[0].iov_base = at;
         views[0].iov_len = length;
@@ -233,7 +265,7 @@ static int pipe_call(int32_t number, const int64_t *a, int64_t *result, PyObject
         int32_t n = (int32_t)(uint32_t)(uint64_t)a[2];
         if (n < 1 || n > IOV_FAST) goto out;
         uint64_t array_len;
-        const unsigned char *array = guest_range(&r, cage, a[1], (int64_t)n * 8, &array_len);
+        const unsigned char *array = span_range(&mem, a[1], (int64_t)n * 8, &array_len);
         if (array == NULL || array_len != (uint64_t)n * 8) goto out;
         for (int i = 0; i < n; i++) {
             uint32_t base, len;
@@ -242,7 +274,7 @@ static int pipe_call(int32_t number, const int64_t *a, int64_t *result, PyObject
             uint64_t length;
             if (len == 0 && base == 0) continue;  /* (musl's {NULL, 0}: GuestMemory's check
                                                    * passes an empty range at 0) */
-            unsigned char *at = guest_range(&r, cage, base, len, &length);
+            unsigned char *at = span_range(&mem, base, len, &length);
             if (at == NULL || length != len) goto out;
             total += len;
             if (len == 0) continue;

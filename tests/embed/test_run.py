@@ -11,6 +11,8 @@ import pytest
 import lind_async
 from tests.embed.conftest import Build, Runner, open_fds
 
+UPPER = Path(__file__).parents[2] / "examples" / "upper.c"
+
 
 @pytest.mark.parametrize("size", [0, 5, 4096, 65536, 65537, 300_000])
 def test_output_and_status_match_native(
@@ -183,8 +185,15 @@ def test_a_runs_output_written_without_waking_python(
             served, woken = syscall_entry.fast_pipes(), syscall_entry.fast_pipe_wakes()
             done = await mv.run(program("echo_upper"), input=b"small input\n")
             assert done == lind_async.CompletedCage(0, b"SMALL INPUT\n")
+            if syscall_entry.native():  # read, write, read (end-of-file)
+                assert syscall_entry.fast_pipes() == served + 3
+                assert syscall_entry.fast_pipe_wakes() == woken
+            body = b"hello, benchmark\n" * 64  # (bench_http's request: stdio's 3 reads,
+            served = syscall_entry.fast_pipes()  # 3 writevs and the TIOCGWINSZ ioctl)
+            done = await mv.run(UPPER, input=body)
+            assert done == lind_async.CompletedCage(0, body.upper())
             if syscall_entry.native():
-                assert syscall_entry.fast_pipes() > served
+                assert syscall_entry.fast_pipes() == served + 7
                 assert syscall_entry.fast_pipe_wakes() == woken
             big = bytes(range(97, 123)) * 10_000  # 260,000 bytes: the pipe fills many times
             done = await mv.run(program("echo_upper"), input=big)
