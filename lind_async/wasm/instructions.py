@@ -181,7 +181,9 @@ def _body_ok(r: WasmReader, end: int, is_start: bool) -> bool:
         if op == _TABLE_SET:
             return False
         if op == 0xFC:
-            sub = r.data[r.pos]  # (every sub-opcode this reader knows is one byte)
+            at = r.pos
+            sub = r.uleb()  # (a LEB: one byte for every sub-opcode, or more with padding)
+            r.pos = at
             if sub in _FC_TABLE_CHANGES or (sub == _FC_DATA_DROP and not is_start):
                 return False
         skip_immediates(op, r)

@@ -68,3 +68,21 @@ def test_imported_table_or_mutable_global() -> None:
 def test_not_a_module() -> None:
     assert not state_in_exports(b"")
     assert not state_in_exports(b"\0asm\x01\0\0\0\x0a\xff")
+
+
+def _grow_module(sub_opcode: bytes) -> bytes:
+    """A module whose one function runs ``table.grow``, its 0xFC sub-opcode (15) encoded as
+    ``sub_opcode`` (a LEB: wasm allows padding one, and the engine accepts it)."""
+    def section(number: int, content: bytes) -> bytes:
+        return bytes([number, len(content)]) + content
+    body = b"\x00\xd0\x70\x41\x01\xfc" + sub_opcode + b"\x00\x1a\x0b"
+    return (b"\0asm\x01\0\0\0" + section(1, b"\x01\x60\x00\x00") + section(3, b"\x01\x00")
+            + section(4, b"\x01\x70\x00\x01") + section(10, b"\x01" + bytes([len(body)]) + body))
+
+
+@pytest.mark.parametrize("sub_opcode", [b"\x0f", b"\x8f\x00", b"\x8f\x80\x80\x80\x00"],
+                         ids=["one byte", "padded to two", "padded to five"])
+def test_a_padded_sub_opcode_is_still_seen(sub_opcode: bytes) -> None:
+    module = _grow_module(sub_opcode)
+    wasmtime.Module.validate(wasmtime.Engine(), module)  # a module a guest could hand us
+    assert not state_in_exports(module)
