@@ -105,12 +105,15 @@ static int64_t pint(struct refs *r, PyObject *obj, int name, int *bad) {
     return v;
 }
 
-/* The description at descriptor slot a0 of the calling cage when it is a PipeEnd (held in r),
- * the cage in *cage; NULL for Python's path. */
+/* The description at descriptor slot a0 of the calling cage when it is a PipeEnd and only
+ * RawPOSIX would see the call (held in r), the cage in *cage; NULL for Python's path. (The
+ * description is looked at first: a socket's read or write is declined before the cage's
+ * routes and signals are.) */
 static PyObject *pipe_end(struct refs *r, int64_t a0, PyObject **cage) {
     uint64_t fd = (uint64_t)a0 & 0xFFFFFFFFULL;
     if (fd >= 0x80000000ULL) return NULL;  /* (no descriptor there: Python's EBADF) */
-    *cage = plain_cage(r);
+    PyObject *call = NULL;
+    *cage = current_cage(r, &call);
     if (*cage == NULL) return NULL;
     PyObject *fds = get(r, *cage, N_FDS);
     if (fds == NULL) return NULL;
@@ -121,7 +124,8 @@ static PyObject *pipe_end(struct refs *r, int64_t a0, PyObject **cage) {
     PyObject *file = PyDict_GetItemWithError(entries, key);  /* borrowed */
     if (file == NULL || file->type != pipe_end_type) return NULL;
     Py_IncRef(file);
-    return hold(r, file);
+    if (hold(r, file) == NULL || !only_rawposix(r, call, *cage)) return NULL;
+    return file;
 }
 
 /* Does a wake of this queue (WaitQueue) have anything to do, with the pipe left with ``room``
