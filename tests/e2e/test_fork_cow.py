@@ -209,3 +209,38 @@ def test_children_run_on_kept_instances(
     assert kept_zero and all(kept_zero)
     assert engines and instance_reuse.kept_count(engines[0]) == 0
     assert _snapshots() == before
+
+
+def test_instance_not_kept_while_its_memory_is_held(
+    cage_program: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """A dead child's instance is kept only when nothing else holds its memory's handle (a
+    grate call or a Python grate with the cage's memory in hand would see the next child's
+    bytes): held while the first child ends, it is closed, and the second child gets a new
+    instance; the third gets the second's."""
+    from lind_async.wasm import instance_reuse
+
+    install(cage_program("fork_secret"), tmp_path / "fork_secret")
+    taken: list[bool] = []
+    kept: list[bool] = []
+    take, keep = instance_reuse.take, instance_reuse.keep
+
+    def counting_take(*args: Any) -> Any:
+        inst = take(*args)
+        taken.append(inst is not None)
+        return inst
+
+    def holding_keep(inst: Any) -> bool:
+        held = inst.memory if not kept else None  # someone else has the first one's memory
+        kept.append(keep(inst))
+        del held
+        return kept[-1]
+
+    monkeypatch.setattr(instance_reuse, "take", counting_take)
+    monkeypatch.setattr(instance_reuse, "keep", holding_keep)
+    status = run_in_world(tmp_path, tmp_path / "fork_secret", [])
+    out = capfd.readouterr().out
+    assert status == 0, out
+    assert kept[:2] == [False, True], kept
+    assert taken == [False, False, True, True]
