@@ -208,10 +208,10 @@ class LindEngine:
         return self._resettable.get(module, False)
 
     def _state_in_exports(self, key: str, data: bytes) -> bool:
-        """The module's answer, from the disk cache (as trusted as the compiled code beside it)
-        or decoded (~7 ms for 40 KB) and written there."""
+        """The module's answer, from the disk cache (as trusted as the compiled code beside it;
+        named by the analysis's version) or decoded (~7 ms for 40 KB) and written there."""
         path = self._cache_path(key)
-        side = None if path is None else path.with_suffix(".state")
+        side = None if path is None else path.with_suffix(f".state{instructions.VERSION}")
         if side is not None:
             with contextlib.suppress(OSError):
                 kept = side.read_bytes()

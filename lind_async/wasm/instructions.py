@@ -30,6 +30,11 @@ from __future__ import annotations
 
 from .binary import WasmReader
 
+VERSION = 2
+"""Of :func:`state_in_exports`'s answers: bumped whenever a change makes it answer otherwise for
+some module (2: a padded ``0xFC`` sub-opcode read as the LEB it is), so that an answer an older
+version kept on disk (``wasm/engine.py``) is never read."""
+
 _VALTYPES = frozenset({0x7F, 0x7E, 0x7D, 0x7C, 0x7B, 0x70, 0x6F, 0x69, 0x40})
 
 # -- instructions: how many immediate bytes follow each opcode -------------------------------

@@ -75,6 +75,35 @@ def test_disk_cache(tmp_path: Path, guest_wasm: bytes) -> None:
         e.ticker.stop()
 
 
+FORK_TABLE_GROW = """(module
+  (import "lind" "fork" (func (result i64)))
+  (import "env" "memory" (memory 1 1 shared))
+  (table 1 funcref)
+  (func (export "grow") (drop (table.grow (ref.null func) (i32.const 1)))))"""
+
+
+def test_resettable_answer_kept_by_analysis_version(tmp_path: Path) -> None:
+    """Whether a fork module's instances may be kept (``instructions.state_in_exports``) is
+    kept beside the compiled module under the analysis's version: an older version's answer
+    (here a wrong "yes" for a module that grows its table) is not read; this one's is."""
+    from lind_async.wasm import instructions
+
+    cache = tmp_path / "cache"
+    wasm = wasmtime.wat2wasm(FORK_TABLE_GROW)
+    e1 = LindEngine(EngineConfig(cache_dir=cache))
+    key = e1.cache_key(wasm)
+    cache.mkdir()
+    (cache / f"{key}.state").write_bytes(b"1")  # (what version 1 kept, under its name)
+    assert not e1.resettable(e1.load_module(wasm))
+    kept = cache / f"{key}.state{instructions.VERSION}"
+    assert kept.read_bytes() == b"0"
+    kept.write_bytes(b"1")  # (the cache is trusted as the compiled code is)
+    e2 = LindEngine(EngineConfig(cache_dir=cache))
+    assert e2.resettable(e2.load_module(wasm))
+    for e in (e1, e2):
+        e.ticker.stop()
+
+
 def test_precompile_and_load_cwasm(tmp_path: Path, engine: LindEngine, guest_wasm: bytes) -> None:
     out = engine.precompile(guest_wasm, tmp_path / "g.cwasm")
     mod = engine.load_module(out)
