@@ -4,25 +4,26 @@ Theory of operation
 -------------------
 wasmtime-py does not wrap the async C API (call futures, async host functions, async
 instantiation), so this module declares exactly what the runtime needs against the
-``_libwasmtime.so`` that wasmtime-py ships (wasmtime 50.0.1).
+``_libwasmtime.so`` that wasmtime-py ships (wasmtime 51.0.0).
 
 Rules:
 - Every declaration here was checked against the shipped library (``nm -D``) and
-  wasmtime-py's generated ``_bindings.py`` for 50.0.1, not against newer headers.
+  wasmtime-py's generated ``_bindings.py`` for 50.0.1, and again for 51.0.0 (every function
+  declared here, and the structures below, read the same in both), not against newer headers.
 - We open our **own** ``ctypes.CDLL`` over the same file. ``dlopen`` returns the already
   loaded library (one copy of wasmtime in the process), but ctypes caches function
   objects per ``CDLL`` instance, so changing ``restype``/``argtypes`` here never alters
   wasmtime-py's own bindings (which, e.g., declare a return value for
-  ``wasmtime_context_epoch_deadline_async_yield_and_update``; in 50.0.1 it returns void).
+  ``wasmtime_context_epoch_deadline_async_yield_and_update``; in 50 and 51 it returns void).
 - Opaque handles (store context, module, linker, futures, traps, errors) are passed as
   plain integers (``c_void_p``): no per-call pointer type conversions on the hot path.
   Structures whose layout matters (``wasmtime_val_t``, ``wasmtime_extern_t`` ...) are
-  reused from ``wasmtime._ffi`` so the layout is the one generated for 50.0.1.
+  reused from ``wasmtime._ffi`` so the layout is the one generated for the wheel.
 - It is a ``CDLL`` (not ``PyDLL``): every foreign call releases the GIL. That is required:
   ``wasmtime_call_future_poll`` runs guest code for a whole time slice and the epoch ticker
   thread needs the GIL to tick the epoch that ends the slice.
 
-Layouts relied upon (x86_64 / aarch64, 50.0.1):
+Layouts relied upon (x86_64 / aarch64, 50.0.1 and 51.0.0):
 - ``wasmtime_val_t``: 32 bytes; ``kind`` (u8) at offset 0, the value union at offset 8.
   An i32 occupies only the low 4 bytes of the union (the upper bytes may be garbage).
 - ``wasmtime_val_raw_t``: 16 bytes; i32 in the low 4 bytes, i64 in the low 8 bytes.
@@ -51,7 +52,7 @@ from wasmtime import _ffi as wffi
 LIB_PATH: str = str(wffi.filename)
 lib = ctypes.CDLL(LIB_PATH)
 
-# ---------------------------------------------------------------- structures (from 50.0.1)
+# ---------------------------------------------------------------- structures (from the wheel)
 wasmtime_val_t: Any = wffi.wasmtime_val_t
 wasmtime_val_raw_t: Any = wffi.wasmtime_val_raw_t
 wasmtime_extern_t: Any = wffi.wasmtime_extern_t
@@ -121,7 +122,7 @@ engine_increment_epoch = _decl("wasmtime_engine_increment_epoch", None, c_void_p
 store_new = _decl("wasmtime_store_new", c_void_p, c_void_p, c_void_p, c_void_p)
 store_context = _decl("wasmtime_store_context", c_void_p, c_void_p)
 store_delete = _decl("wasmtime_store_delete", None, c_void_p)
-# In 50.0.1 this returns void (wasmtime-py's binding wrongly declares an error pointer).
+# In 50 and 51 this returns void (wasmtime-py's binding wrongly declares an error pointer).
 context_epoch_deadline_async_yield_and_update = _decl(
     "wasmtime_context_epoch_deadline_async_yield_and_update", None, c_void_p, c_uint64
 )
