@@ -22,7 +22,9 @@ Three tools from the pinned ziglang wheel, called directly:
    again with ``crt1-envp.o`` (``main(argc, argv, envp)``).
 3. Programs that fork or use setjmp, and can install a signal handler, get signal polls at their
    loop headers (:mod:`lind_async.toolchain.signal_poll`: a handler due while they compute runs
-   on the thread's own stack, so it may ``longjmp`` out or ``fork``) and go through Binaryen's
+   on the thread's own stack, so it may ``longjmp`` out or ``fork``); a setjmp program's calls of
+   ``__wasm_longjmp`` are inlined (:mod:`lind_async.toolchain.sjlj_throw`: one frame less for
+   wasmtime to unwind per ``longjmp``); both go through Binaryen's
    wasm-opt (:mod:`lind_async.toolchain.binaryen`); the module is validated
    (:mod:`lind_async.toolchain.validate`), and with ``--precompile`` also compiled by the runtime's
    engine into a ``.cwasm`` next to it, for a fast start.
@@ -50,7 +52,16 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from lind_async.toolchain import binaryen, cmdline, libcxx, mainshim, signal_poll, target, validate
+from lind_async.toolchain import (
+    binaryen,
+    cmdline,
+    libcxx,
+    mainshim,
+    signal_poll,
+    sjlj_throw,
+    target,
+    validate,
+)
 from lind_async.toolchain.mainshim import main_shim
 from lind_async.toolchain.outputs import publish
 from lind_async.toolchain.sysroot import Sysroot, cache_root, ensure_sysroot
@@ -233,10 +244,11 @@ def link_module(sysroot: Sysroot, objects: Sequence[Path | str], output: Path, *
         # poll calls).
         linked = tmp.read_bytes()
         fork, exceptions = post_link_needs(linked)
+        if exceptions:  # a longjmp throws from its caller's frame (one frame less to unwind)
+            linked = sjlj_throw.inline_longjmp(linked) or linked
         if fork or exceptions:
             polled = signal_poll.instrument(linked)
-            if polled is not None:
-                tmp.write_bytes(polled)
+            tmp.write_bytes(linked if polled is None else polled)
         binaryen.run_passes(tmp, tmp, fork=fork, exceptions=exceptions)
         validate_module(tmp.read_bytes(), what=str(output))
         if grate:
@@ -312,8 +324,8 @@ def compile_program(sources: Sequence[Path], output: Path, *, flags: Sequence[st
     return build(inv, Path(output), stack_size=stack_size, max_memory=max_memory, cxx=cxx)
 
 
-_KEY_MODULES = (sys.modules[__name__], binaryen, cmdline, libcxx, mainshim, signal_poll, target,
-                validate)
+_KEY_MODULES = (sys.modules[__name__], binaryen, cmdline, libcxx, mainshim, signal_poll, sjlj_throw,
+                target, validate)
 
 
 def compile_cached(source: Path, *, flags: Sequence[str] = ()) -> Path:

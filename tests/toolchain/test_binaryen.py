@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lind_async.toolchain import binaryen, cc
+from lind_async.toolchain import binaryen, cc, sjlj_throw
 from lind_async.toolchain.validate import post_link_needs
 from lind_async.toolchain.zig import ToolchainError
 from lind_async.wasm.binary import read_interface
@@ -46,6 +46,28 @@ def test_fork_program_is_asyncified(tmp_path: Path) -> None:
 def test_setjmp_program_uses_exceptions(tmp_path: Path) -> None:
     data = _build(tmp_path, "jumps", JUMPS)
     assert post_link_needs(data) == (False, True)
+
+
+def test_longjmp_throws_from_its_callers_frame(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The link step puts ``__wasm_longjmp``'s body (its libc helper's call and the throw) in
+    place of every call of it: main's longjmp and the rethrow of a jump that is not main's
+    (tests/e2e's sjlj programs check that jumps still land where they should)."""
+    seen: list[tuple[bytes, bytes | None]] = []
+    inline = sjlj_throw.inline_longjmp
+
+    def spy(data: bytes) -> bytes | None:
+        seen.append((data, inline(data)))
+        return seen[-1][1]
+
+    monkeypatch.setattr(sjlj_throw, "inline_longjmp", spy)
+    _build(tmp_path, "jumps", JUMPS)
+    [(linked, inlined)] = seen
+    calls = sjlj_throw.longjmp_calls(linked)
+    assert calls is not None and calls >= 2
+    assert inlined is not None and sjlj_throw.longjmp_calls(inlined) == 0
+    assert sjlj_throw.inline_longjmp(inlined) is None  # nothing left to do
 
 
 def test_missing_wasm_opt_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
