@@ -21,8 +21,8 @@ inlining: a ``throw`` is caught by the same handlers as a call that throws. Call
 function table, and the function itself, stay as they were.
 
 Anything unexpected (no name section, another body, an instruction the decoder of
-:mod:`signal_poll` does not know) leaves the module as it is (:func:`inline_longjmp` returns
-None): the program then only keeps the extra frame.
+:mod:`lind_async.wasm.instructions` does not know) leaves the module as it is
+(:func:`inline_longjmp` returns None): the program then only keeps the extra frame.
 """
 
 from __future__ import annotations
@@ -33,14 +33,13 @@ from lind_async.toolchain.signal_poll import (
     _FUNCTION_NAMES,
     _IMPORT,
     Unsupported,
-    _blocktype,
     _count_imports,
     _Reader,
     _section,
     _sections,
-    _skip_immediates,
     uleb,
 )
+from lind_async.wasm.instructions import blocktype, skip_immediates
 
 LONGJMP = "__wasm_longjmp"
 _CALL, _THROW, _LOCAL_GET, _UNREACHABLE, _END = 0x10, 0x08, 0x20, 0x00, 0x0B
@@ -101,7 +100,7 @@ def _rewrite_body(data: bytes, start: int, end: int, target: int,
     r = _Reader(data, start, end)
     for _ in range(r.uleb()):  # local declarations: count, type
         r.skip_leb()
-        _blocktype(r)
+        blocktype(r)
     out = bytearray()
     copied = start
     count = 0
@@ -116,7 +115,7 @@ def _rewrite_body(data: bytes, start: int, end: int, target: int,
                 copied = r.pos
                 count += 1
             continue
-        _skip_immediates(op, r)
+        skip_immediates(op, r)
     if r.pos != end:
         raise Unsupported("a body overran its size")
     out += data[copied:end]
