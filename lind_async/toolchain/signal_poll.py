@@ -48,10 +48,11 @@ section (``-s``) is instrumented as before; a program that calls ``rt_sigaction`
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from lind_async.wasm.binary import WasmReader
 from lind_async.wasm.instructions import blocktype as _blocktype
+from lind_async.wasm.instructions import count_imports
 from lind_async.wasm.instructions import skip_immediates as _skip_immediates
 
 POLL_FUNCTION = "__lind_signal_poll"
@@ -99,63 +100,45 @@ def _sections(data: bytes) -> Iterator[tuple[int, int, int, int]]:
         r.pos += size
 
 
-def _instrument_body(data: bytes, start: int, end: int, snippet: bytes) -> tuple[bytes, int]:
-    """One function body (locals + code) with ``snippet`` after every loop header; the new body
-    bytes and how many loops it has."""
+def splice_body(data: bytes, start: int, end: int,
+                replace: Callable[[int, int, int], bytes | None]) -> tuple[bytes, int]:
+    """One function body (locals + code) with every instruction for which ``replace(op, at,
+    after)`` gives bytes replaced by them (``data[at:after]`` is the instruction, immediates
+    included); the new body bytes and how many were replaced."""
     r = _Reader(data, start, end)
     for _ in range(r.uleb()):  # local declarations: count, type
         r.skip_leb()
         _blocktype(r)
     out = bytearray()
     copied = start
-    loops = 0
+    count = 0
     while r.pos < end:
+        at = r.pos
         op = r.byte()
         _skip_immediates(op, r)
-        if op == 0x03:
-            out += data[copied:r.pos]
-            out += snippet
+        new = replace(op, at, r.pos)
+        if new is not None:
+            out += data[copied:at]
+            out += new
             copied = r.pos
-            loops += 1
+            count += 1
     if r.pos != end:
         raise Unsupported("a body overran its size")
     out += data[copied:end]
-    return bytes(out), loops
+    return bytes(out), count
+
+
+def _instrument_body(data: bytes, start: int, end: int, snippet: bytes) -> tuple[bytes, int]:
+    """One function body (locals + code) with ``snippet`` after every loop header; the new body
+    bytes and how many loops it has."""
+    return splice_body(data, start, end,
+                       lambda op, at, after: data[at:after] + snippet if op == 0x03 else None)
 
 
 def _count_imports(data: bytes, start: int, end: int) -> tuple[int, int]:
     """(imported functions, imported globals)."""
-    r = _Reader(data, start, end)
-    funcs = globs = 0
-    for _ in range(r.uleb()):
-        r.name()
-        r.name()
-        kind = r.byte()
-        if kind == 0:
-            r.uleb()
-            funcs += 1
-        elif kind == 1:
-            r.byte()
-            _limits(r)
-        elif kind == 2:
-            _limits(r)
-        elif kind == 3:
-            r.byte()
-            r.byte()
-            globs += 1
-        elif kind == 4:
-            r.byte()
-            r.uleb()
-        else:
-            raise Unsupported(f"import kind {kind}")
+    funcs, globs, _foreign = count_imports(_Reader(data, start, end))
     return funcs, globs
-
-
-def _limits(r: _Reader) -> None:
-    flags = r.byte()
-    r.uleb()
-    if flags & 1:
-        r.uleb()
 
 
 def _exports(data: bytes, start: int, end: int) -> dict[str, tuple[int, int]]:

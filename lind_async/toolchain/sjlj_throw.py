@@ -37,9 +37,9 @@ from lind_async.toolchain.signal_poll import (
     _Reader,
     _section,
     _sections,
+    splice_body,
     uleb,
 )
-from lind_async.wasm.instructions import blocktype, skip_immediates
 
 LONGJMP = "__wasm_longjmp"
 _CALL, _THROW, _LOCAL_GET, _UNREACHABLE, _END = 0x10, 0x08, 0x20, 0x00, 0x0B
@@ -97,29 +97,9 @@ def _thrower(data: bytes, start: int, end: int) -> tuple[int, int] | None:
 def _rewrite_body(data: bytes, start: int, end: int, target: int,
                   inlined: bytes) -> tuple[bytes, int]:
     """One body with each ``call target`` replaced by ``inlined``; how many there were."""
-    r = _Reader(data, start, end)
-    for _ in range(r.uleb()):  # local declarations: count, type
-        r.skip_leb()
-        blocktype(r)
-    out = bytearray()
-    copied = start
-    count = 0
-    while r.pos < end:
-        at = r.pos
-        op = r.byte()
-        if op == _CALL:
-            callee = r.uleb()
-            if callee == target:
-                out += data[copied:at]
-                out += inlined
-                copied = r.pos
-                count += 1
-            continue
-        skip_immediates(op, r)
-    if r.pos != end:
-        raise Unsupported("a body overran its size")
-    out += data[copied:end]
-    return bytes(out), count
+    def call_of_target(op: int, at: int, after: int) -> bytes | None:
+        return inlined if op == _CALL and _Reader(data, at + 1, after).uleb() == target else None
+    return splice_body(data, start, end, call_of_target)
 
 
 def longjmp_calls(data: bytes) -> int | None:

@@ -148,7 +148,7 @@ def _skip_const_expr(r: WasmReader) -> None:
         skip_immediates(op, r)
 
 
-def _imports(r: WasmReader) -> tuple[int, int, bool]:
+def count_imports(r: WasmReader) -> tuple[int, int, bool]:
     """(imported functions, imported globals, whether a table or a mutable global is)."""
     funcs = globs = 0
     foreign_state = False
@@ -219,7 +219,7 @@ def _state_in_exports(data: bytes) -> bool:
         end = r.uleb() + r.pos
         s = _Reader(data, r.pos, end)
         if section == 2:
-            imported_funcs, imported_globals, foreign = _imports(s)
+            imported_funcs, imported_globals, foreign = count_imports(s)
             if foreign:
                 return False
         elif section == 5 and s.uleb():
