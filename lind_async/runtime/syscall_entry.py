@@ -113,6 +113,17 @@ def _deliver(
     return signals.after_syscall(cage, number, args, result)
 
 
+def _answer(
+    instance: LindInstance, cage: Cage, number: int, args: tuple[int, ...], result: int
+) -> int:
+    """A finished call's answer once something was found pending (a signal, a stop, a fault):
+    ``result``, or ``WOULD_WAIT`` with the delivery parked to run before the guest sees it."""
+    if not _may_deliver(instance, cage):
+        return result
+    instance.park(_deliver(instance, cage, number, args, result))
+    return WOULD_WAIT
+
+
 async def _then_signals(
     instance: LindInstance, cage: Cage, number: int, args: tuple[int, ...],
     pending: Awaitable[int],
@@ -152,10 +163,7 @@ def _call(number: int, a1: int, a2: int, a3: int, a4: int, a5: int, a6: int) -> 
         if result.__class__ is int or isinstance(result, int):
             if not (cage.signals.pending or cage.stopped or FAULTED[0]):
                 return result
-            if not _may_deliver(instance, cage):
-                return result
-            instance.park(_deliver(instance, cage, number, (a1, a2, a3, a4, a5, a6), result))
-            return WOULD_WAIT
+            return _answer(instance, cage, number, (a1, a2, a3, a4, a5, a6), result)
         instance.park(_then_signals(instance, cage, number, (a1, a2, a3, a4, a5, a6),
                                     first_step(result)))
         return WOULD_WAIT
@@ -176,10 +184,7 @@ def _pipe_woken(queue: WaitQueue, wakes: int, number: int, a1: int, a2: int, a3:
         cage: Cage = instance.data
         if not (cage.signals.pending or cage.stopped or FAULTED[0]):
             return result
-        if not _may_deliver(instance, cage):
-            return result
-        instance.park(_deliver(instance, cage, number, (a1, a2, a3, a4, a5, a6), result))
-        return WOULD_WAIT
+        return _answer(instance, cage, number, (a1, a2, a3, a4, a5, a6), result)
     except BaseException as exc:
         _keep_trap(fiber.fail(exc, _NAME))
         return 0
