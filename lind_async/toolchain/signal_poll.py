@@ -155,26 +155,29 @@ def _section(section: int, body: bytes) -> bytes:
     return bytes([section]) + uleb(len(body)) + body
 
 
+def named_functions(data: bytes, start: int, end: int) -> list[tuple[int, str]] | None:
+    """The (index, name) pairs of the function names in the custom section whose body is
+    ``data[start:end]``: None unless it is the name section, [] if it names no function."""
+    r = _Reader(data, start, end)
+    if r.name() != "name":
+        return None
+    while r.pos < end:
+        sub = r.byte()
+        size = r.uleb()
+        if sub != _FUNCTION_NAMES:
+            r.pos += size
+            continue
+        return [(r.uleb(), r.name()) for _ in range(r.uleb())]
+    return []
+
+
 def function_names(data: bytes) -> list[str] | None:
     """The names in the module's name section (function names only), None without one."""
     for section, _start, body, end in _sections(data):
-        if section != _CUSTOM:
-            continue
-        r = _Reader(data, body, end)
-        if r.name() != "name":
-            continue
-        while r.pos < end:
-            sub = r.byte()
-            size = r.uleb()
-            if sub != _FUNCTION_NAMES:
-                r.pos += size
-                continue
-            names = []
-            for _ in range(r.uleb()):
-                r.uleb()
-                names.append(r.name())
-            return names
-        return []
+        if section == _CUSTOM:
+            named = named_functions(data, body, end)
+            if named is not None:
+                return [name for _index, name in named]
     return None
 
 

@@ -30,13 +30,13 @@ from __future__ import annotations
 from lind_async.toolchain.signal_poll import (
     _CODE,
     _CUSTOM,
-    _FUNCTION_NAMES,
     _IMPORT,
     Unsupported,
     _count_imports,
     _Reader,
     _section,
     _sections,
+    named_functions,
     splice_body,
     uleb,
 )
@@ -56,21 +56,8 @@ def inline_longjmp(data: bytes) -> bytes | None:
 
 def _function_index(data: bytes, start: int, end: int, wanted: str) -> int | None:
     """The index the name section's function names give ``wanted`` (None if absent)."""
-    r = _Reader(data, start, end)
-    if r.name() != "name":
-        return None
-    while r.pos < end:
-        sub = r.byte()
-        size = r.uleb()
-        if sub != _FUNCTION_NAMES:
-            r.pos += size
-            continue
-        for _ in range(r.uleb()):
-            index = r.uleb()
-            if r.name() == wanted:
-                return index
-        return None
-    return None
+    named = named_functions(data, start, end) or []
+    return next((index for index, name in named if name == wanted), None)
 
 
 def _thrower(data: bytes, start: int, end: int) -> tuple[int, int] | None:
