@@ -167,6 +167,22 @@ def test_reused_instance_shows_no_earlier_child(stack: str, matches_native: Matc
     matches_native("fork_secret", stack)
 
 
+def _count_takes(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Record, for each fork child from now on, whether it took a kept instance."""
+    from lind_async.wasm import instance_reuse
+
+    taken: list[bool] = []
+    take = instance_reuse.take
+
+    def counting_take(*args: Any) -> Any:
+        inst = take(*args)
+        taken.append(inst is not None)
+        return inst
+
+    monkeypatch.setattr(instance_reuse, "take", counting_take)
+    return taken
+
+
 def test_children_run_on_kept_instances(
     cage_program: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capfd: pytest.CaptureFixture[str],
@@ -176,14 +192,9 @@ def test_children_run_on_kept_instances(
     from lind_async.wasm import instance_reuse
 
     install(cage_program("fork_secret"), tmp_path / "fork_secret")
-    taken: list[bool] = []
+    taken = _count_takes(monkeypatch)
     kept_zero: list[bool] = []
-    take, keep = instance_reuse.take, instance_reuse.keep
-
-    def counting_take(*args: Any) -> Any:
-        inst = take(*args)
-        taken.append(inst is not None)
-        return inst
+    keep = instance_reuse.keep
 
     def checking_keep(inst: Any) -> bool:
         done = keep(inst)
@@ -191,7 +202,6 @@ def test_children_run_on_kept_instances(
             kept_zero.append(not any(inst.memory.view()))
         return done
 
-    monkeypatch.setattr(instance_reuse, "take", counting_take)
     monkeypatch.setattr(instance_reuse, "keep", checking_keep)
     gc.collect()
     before = _snapshots()
@@ -222,14 +232,9 @@ def test_instance_not_kept_while_its_memory_is_held(
     from lind_async.wasm import instance_reuse
 
     install(cage_program("fork_secret"), tmp_path / "fork_secret")
-    taken: list[bool] = []
+    taken = _count_takes(monkeypatch)
     kept: list[bool] = []
-    take, keep = instance_reuse.take, instance_reuse.keep
-
-    def counting_take(*args: Any) -> Any:
-        inst = take(*args)
-        taken.append(inst is not None)
-        return inst
+    keep = instance_reuse.keep
 
     def holding_keep(inst: Any) -> bool:
         held = inst.memory if not kept else None  # someone else has the first one's memory
@@ -237,7 +242,6 @@ def test_instance_not_kept_while_its_memory_is_held(
         del held
         return kept[-1]
 
-    monkeypatch.setattr(instance_reuse, "take", counting_take)
     monkeypatch.setattr(instance_reuse, "keep", holding_keep)
     status = run_in_world(tmp_path, tmp_path / "fork_secret", [])
     out = capfd.readouterr().out
