@@ -444,41 +444,33 @@ void *lind_syscall_trampoline(void *env, void *caller, unsigned char *vals, size
     PyObject *args[7];
     int32_t number;
     memcpy(&number, vals, sizeof number);
+    int64_t a[6], answer;  /* the call's six argument slots, read once */
+    for (int i = 0; i < 6; i++) memcpy(&a[i], vals + 16 * (i + 1), sizeof a[i]);
     if (fast_on && (number == SYS_READ || number == SYS_WRITE || number == SYS_LSEEK ||
                     number == SYS_PREAD64 || number == SYS_PWRITE64 || number == SYS_CLOSE ||
                     number == SYS_OPEN || number == SYS_OPENAT ||
                     number == SYS_RT_SIGPROCMASK)) {
-        int64_t a[6], result;
-        for (int i = 0; i < 6; i++) memcpy(&a[i], vals + 16 * (i + 1), sizeof a[i]);
-        if (fast_call(number, a, &result)) {
-            memcpy(vals, &result, sizeof result);
+        if (fast_call(number, a, &answer)) {
+            memcpy(vals, &answer, sizeof answer);
             PyGILState_Release(gil);
             return NULL;
         }
     }
-    if (number == SYS_SET_TID_ADDRESS) {
-        int64_t a[6], result;
-        for (int i = 0; i < 6; i++) memcpy(&a[i], vals + 16 * (i + 1), sizeof a[i]);
-        if (tid_call(a, &result)) {
-            memcpy(vals, &result, sizeof result);
-            PyGILState_Release(gil);
-            return NULL;
-        }
+    if (number == SYS_SET_TID_ADDRESS && tid_call(a, &answer)) {
+        memcpy(vals, &answer, sizeof answer);
+        PyGILState_Release(gil);
+        return NULL;
     }
     if (pipe_end_type != NULL && (number == SYS_READ || number == SYS_WRITE ||
                                   number == SYS_WRITEV || number == SYS_IOCTL)) {
         void *trap;
-        if (pipe_trampoline(number, vals, &trap)) {
+        if (pipe_trampoline(number, a, vals, &trap)) {
             PyGILState_Release(gil);
             return trap;
         }
     }
     args[0] = PyLong_FromLongLong(number);
-    for (int i = 1; i < 7; i++) {
-        int64_t slot;
-        memcpy(&slot, vals + 16 * i, sizeof slot);
-        args[i] = PyLong_FromLongLong(slot);
-    }
+    for (int i = 1; i < 7; i++) args[i] = PyLong_FromLongLong(a[i - 1]);
     PyObject *result = NULL;
     int made = 1;
     for (int i = 0; i < 7; i++) made &= args[i] != NULL;

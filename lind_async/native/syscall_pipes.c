@@ -321,9 +321,8 @@ out:
 
 /* The trampoline's part: 1 with the answer in vals and *trap set when served here (with
  * _pipe_woken's help when a queue needed waking), 0 for the rest of the trampoline. */
-static int pipe_trampoline(int32_t number, unsigned char *vals, void **trap) {
-    int64_t a[6], result = 0;
-    for (int i = 0; i < 6; i++) memcpy(&a[i], vals + 16 * (i + 1), sizeof a[i]);
+static int pipe_trampoline(int32_t number, const int64_t *a, unsigned char *vals, void **trap) {
+    int64_t result = 0;
     PyObject *queue = NULL;
     int wakes = 0;
     int got = pipe_call(number, a, &result, &queue, &wakes);
